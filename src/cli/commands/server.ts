@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { ConfigError, resolveServerConfig, type ServerFlags } from '../../server/config.js';
+import { startServer } from '../../server/main.js';
+import { CliError } from '../errors.js';
+
+export function registerServer(program: Command): void {
+  program
+    .command('server')
+    .description('start the lazyaf server (API, git server, queue and runner pool)')
+    .option('--host <host>', 'address to listen on (LAZYAF_HOST, default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (LAZYAF_PORT, default 8000)')
+    .option('--data <dir>', 'data directory (LAZYAF_DATA, default ~/.lazyaf)')
+    .option('--runners <n>', 'desired size of the local runner pool (LAZYAF_RUNNERS, default 2)')
+    .option('--launcher <kind>', 'how the pool starts runners: process or docker (LAZYAF_LAUNCHER)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (LAZYAF_LOG_LEVEL, default info)')
+    .action(async (flags: ServerFlags) => {
+      let config;
+      try {
+        config = resolveServerConfig(flags);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message);
+        throw err;
+      }
+      try {
+        await startServer(config, { handleSignals: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new CliError(`port ${config.port} on ${config.host} is already in use (pass --port or set LAZYAF_PORT)`);
+        if (code === 'EACCES') throw new CliError(`no permission to listen on ${config.host}:${config.port} or to use ${config.dataDir}`);
+        throw err;
+      }
+    });
+}

@@ -1,0 +1,143 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Health } from '../shared/api.js';
+import { VERSION } from '../shared/version.js';
+import { bearerToken, makeTokenResolver, type Principal } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { openDb, type Db } from './db/index.js';
+import { ApiError } from './errors.js';
+import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
+import { gitHttpRoutes, PRE_RECEIVE_HOOK } from './git/http.js';
+import { repoRoutes } from './routes/repos.js';
+import { loadOrCreateSecret } from './secrets.js';
+import { RepoStore, type RepoRow } from './store/repos.js';
+
+/** Everything the routes share. Built once per server. */
+export interface ServerContext {
+  config: ServerConfig;
+  db: Db;
+  repos: RepoStore;
+  /** Live events for the UI stream: `event` with `{ type, ... }`. */
+  events: EventEmitter;
+  adminToken: string;
+  registrationToken: string;
+  reposDir: string;
+}
+
+export interface BuiltApp {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** Where the admin token came from, for the start-up message. */
+  adminTokenSource: 'env' | 'file' | 'generated';
+  adminTokenPath: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call a route: the admin token (default for /api), anyone, or the runner protocol's own checks. */
+    auth?: 'admin' | 'public' | 'custom';
+  }
+}
+
+export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const reposDir = path.join(config.dataDir, 'repos');
+  const hooksDir = path.join(config.dataDir, 'hooks');
+  fs.mkdirSync(reposDir, { recursive: true });
+  fs.mkdirSync(hooksDir, { recursive: true });
+  fs.writeFileSync(path.join(hooksDir, 'pre-receive'), PRE_RECEIVE_HOOK, { mode: 0o755 });
+
+  const admin = loadOrCreateSecret(config.dataDir, 'admin_token', 'lzadm', config.adminToken);
+  const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
+  const db = openDb(path.join(config.dataDir, 'lazyaf.db'));
+  const repos = new RepoStore(db);
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const ctx: ServerContext = { config, db, repos, events, adminToken: admin.value, registrationToken: registration.value, reposDir };
+  const resolveToken = makeTokenResolver(admin.value);
+
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    // Long pushes and long-polls are legitimate; a stalled client is cut by the headers timeout and keep-alive.
+    requestTimeout: 0,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    const status = err instanceof ApiError ? err.statusCode : (err.statusCode ?? 500);
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      const message = status === 502 ? err.message : 'internal server error';
+      return reply.code(status).send({ statusCode: status, error: status === 502 ? 'Bad Gateway' : 'Internal Server Error', message });
+    }
+    return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }));
+
+  app.addHook('onRequest', async (req, reply) => {
+    const auth = req.routeOptions.config.auth ?? (req.url.startsWith('/api/') ? 'admin' : 'public');
+    if (auth !== 'admin') return;
+    const token = bearerToken(req);
+    const principal = token ? resolveToken(token) : undefined;
+    if (principal?.kind !== 'admin') {
+      reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
+      return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token (the admin token)' });
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'lazyaf', version: VERSION, description: 'Runs coding agents and commands on a pool of runners against an internal git server.' },
+      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
+      security: [{ admin: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({ status: 'ok' as const, version: VERSION }));
+
+  await app.register(repoRoutes, {
+    repos,
+    reposDir,
+    publicUrl: process.env.LAZYAF_PUBLIC_URL || undefined,
+    onRepoChange: (e) => events.emit('event', { type: e.type, repo_id: e.repo.id, name: e.repo.name }),
+  });
+
+  await app.register(gitHttpRoutes, {
+    repos,
+    reposDir,
+    hooksDir,
+    resolveToken,
+    onPush: (repo, principal) => void afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed')),
+  });
+
+  app.addHook('onClose', async () => db.close());
+  return { app, ctx, adminTokenSource: admin.source, adminTokenPath: admin.path };
+}
+
+/**
+ * After an accepted push: a repo whose default branch does not exist yet takes the pushed one
+ * (main, master, else the first), so the next clone checks something out; then tell the UI.
+ */
+async function afterPush(ctx: ServerContext, repo: RepoRow, principal: Principal): Promise<void> {
+  const repoPath = bareRepoPath(ctx.reposDir, repo.id);
+  const branches = await listBranches(repoPath);
+  const current = ctx.repos.get(repo.id);
+  if (current && branches.length > 0 && !(await resolveBranch(repoPath, current.default_branch))) {
+    const pick = branches.find((b) => b.name === 'main') ?? branches.find((b) => b.name === 'master') ?? branches[0]!;
+    await setHead(repoPath, pick.name);
+    ctx.repos.update(repo.id, { default_branch: pick.name });
+  }
+  ctx.events.emit('event', { type: 'branches.updated', repo_id: repo.id, by: principal.kind, branches });
+}
+
+function httpReason(status: number): string {
+  const reasons: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 429: 'Too Many Requests' };
+  return reasons[status] ?? 'Error';
+}

@@ -1,0 +1,42 @@
+import type { FastifyRequest } from 'fastify';
+import { tokenMatches } from './secrets.js';
+
+/** Who a request speaks for. Jobs and runners join this union as the queue grows. */
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'job'; jobId: string; attemptId: string; runnerId: string; repoId: string; branch: string };
+
+/** Resolves a presented token to a principal; the extra resolvers are tried after the admin token. */
+export type TokenResolver = (token: string) => Principal | undefined;
+
+export function makeTokenResolver(adminToken: string, extra: TokenResolver[] = []): TokenResolver {
+  return (token) => {
+    if (tokenMatches(token, adminToken)) return { kind: 'admin' };
+    for (const resolve of extra) {
+      const p = resolve(token);
+      if (p) return p;
+    }
+    return undefined;
+  };
+}
+
+/** The bearer token of a request, if any. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+/** The password of HTTP Basic auth (git sends tokens that way), or a bearer token. */
+export function basicOrBearerToken(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (basic?.[1]) {
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+  }
+  return bearerToken(req);
+}

@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { defaultDataDir } from '../shared/paths.js';
+
+export type LauncherKind = 'process' | 'docker';
+
+/** Everything the server needs to start, resolved from flags, then env, then defaults. */
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  adminToken?: string;
+  registrationToken?: string;
+  runners: number;
+  launcher: LauncherKind;
+  runnerImage: string;
+  leaseTtlSeconds: number;
+  /** Cap on stored log bytes per job; output beyond it is dropped behind a marker. */
+  logCapBytes: number;
+  /** Attempts a job gets before a lost/timed-out attempt fails it. */
+  maxAttempts: number;
+  /** The longest a runner's long-poll is held open. */
+  longPollSeconds: number;
+  logLevel: string;
+}
+
+export interface ServerFlags {
+  data?: string;
+  host?: string;
+  port?: string | number;
+  runners?: string | number;
+  launcher?: string;
+  logLevel?: string;
+}
+
+export class ConfigError extends Error {}
+
+function intFrom(name: string, raw: string | number | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function numberFrom(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number >= ${min}, got "${raw}"`);
+  return value;
+}
+
+
+export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const launcher = flags.launcher ?? env.LAZYAF_LAUNCHER ?? 'process';
+  if (launcher !== 'process' && launcher !== 'docker') {
+    throw new ConfigError(`launcher must be "process" or "docker", got "${launcher}"`);
+  }
+  return {
+    dataDir: flags.data ? path.resolve(flags.data) : defaultDataDir(env),
+    host: flags.host ?? env.LAZYAF_HOST ?? '127.0.0.1',
+    port: intFrom('port', flags.port ?? env.LAZYAF_PORT, 8000, 0, 65535),
+    adminToken: env.LAZYAF_ADMIN_TOKEN || undefined,
+    registrationToken: env.LAZYAF_REGISTRATION_TOKEN || undefined,
+    runners: intFrom('runners', flags.runners ?? env.LAZYAF_RUNNERS, 2, 0, 256),
+    launcher,
+    runnerImage: env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest',
+    leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
+    logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
+    maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),
+    longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
+    logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,101 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { git, gitOk, isValidBranchName, redactUrls, GitError, nonInteractiveEnv } from '../../shared/git.js';
+
+/** Repo ids are UUIDs we generate; nothing else may become a path. */
+export const REPO_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function bareRepoPath(reposDir: string, id: string): string {
+  if (!REPO_ID_RE.test(id)) throw new Error(`invalid repo id: ${JSON.stringify(id)}`);
+  return path.join(reposDir, `${id}.git`);
+}
+
+/** Git config for a server-side repository, set once at creation. */
+const BARE_CONFIG: [string, string][] = [
+  // History on the internal server is only ever extended; a job's own branch is the exception (see http.ts).
+  ['receive.denyNonFastForwards', 'true'],
+  ['receive.denyDeletes', 'false'],
+  ['core.logAllRefUpdates', 'true'],
+  // Lets protocol v2 clients ask for single objects (partial clone backfill).
+  ['uploadpack.allowFilter', 'true'],
+  ['uploadpack.allowAnySHA1InWant', 'true'],
+];
+
+export async function initBareRepo(repoPath: string, defaultBranch: string): Promise<void> {
+  await gitOk(['init', '--bare', '--quiet', `--initial-branch=${defaultBranch}`, repoPath]);
+  for (const [key, value] of BARE_CONFIG) await gitOk(['config', key, value], { cwd: repoPath });
+}
+
+export async function removeBareRepo(repoPath: string): Promise<void> {
+  await fs.rm(repoPath, { recursive: true, force: true });
+}
+
+export async function setHead(repoPath: string, branch: string): Promise<void> {
+  if (!isValidBranchName(branch)) throw new Error(`invalid branch name: ${branch}`);
+  await gitOk(['symbolic-ref', 'HEAD', `refs/heads/${branch}`], { cwd: repoPath });
+}
+
+export interface BranchRef {
+  name: string;
+  commit: string;
+}
+
+/** Every branch with the commit it points at, sorted by name. */
+export async function listBranches(repoPath: string): Promise<BranchRef[]> {
+  const out = await gitOk(['for-each-ref', '--format=%(objectname) %(refname)', 'refs/heads/'], { cwd: repoPath });
+  const branches: BranchRef[] = [];
+  for (const line of out.split('\n')) {
+    if (!line) continue;
+    const space = line.indexOf(' ');
+    branches.push({ commit: line.slice(0, space), name: line.slice(space + 1 + 'refs/heads/'.length) });
+  }
+  return branches;
+}
+
+export async function resolveBranch(repoPath: string, branch: string): Promise<string | undefined> {
+  const result = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { cwd: repoPath });
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/**
+ * A URL git may push to: a URL with a known scheme, scp-like `user@host:path`, or an absolute
+ * path. Anything else (notably `ext::` and option-like strings) is refused before it reaches git.
+ */
+export function isAllowedRemoteUrl(url: string): boolean {
+  if (url.length > 2048 || /[\x00-\x1f\x7f]/.test(url) || url.startsWith('-')) return false;
+  if (/^(https?|ssh|git|file):\/\/[^\s]+$/i.test(url)) return true;
+  if (/^\/[^\s]*$/.test(url)) return true;
+  return /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(url);
+}
+
+/** Only these transports may be used when pushing to a real remote. */
+const PUSH_PROTOCOL_CONFIG = [
+  '-c', 'protocol.allow=never',
+  '-c', 'protocol.https.allow=always',
+  '-c', 'protocol.http.allow=always',
+  '-c', 'protocol.ssh.allow=always',
+  '-c', 'protocol.git.allow=always',
+  '-c', 'protocol.file.allow=always',
+];
+
+export interface LandResult {
+  commit: string;
+  output: string;
+}
+
+/** Pushes `branch` of the bare repo to `remoteBranch` on `remoteUrl`. Throws GitError (redacted) on refusal. */
+export async function pushToRemote(repoPath: string, remoteUrl: string, branch: string, remoteBranch: string, force: boolean): Promise<LandResult> {
+  const commit = await resolveBranch(repoPath, branch);
+  if (!commit) throw new GitError(`branch ${branch} not found`, { code: 1, stdout: '', stderr: '' });
+  const refspec = `${force ? '+' : ''}${commit}:refs/heads/${remoteBranch}`;
+  const result = await git([...PUSH_PROTOCOL_CONFIG, 'push', '--porcelain', '--', remoteUrl, refspec], {
+    cwd: repoPath,
+    env: nonInteractiveEnv({ GIT_PROTOCOL_FROM_USER: '0' }),
+  });
+  const output = redactUrls(`${result.stdout}${result.stderr}`.trim());
+  if (result.code !== 0) {
+    const rejected = /\[rejected\]|\[remote rejected\]/.exec(result.stdout) ? `push rejected by the remote (${output.split('\n').find((l) => l.startsWith('!'))?.trim() ?? 'non-fast-forward'})` : '';
+    throw new GitError(rejected || redactUrls(`push to ${remoteUrl} failed`) + `: ${redactUrls(result.stderr.trim().split('\n').at(-1) ?? '')}`, { ...result, stderr: output });
+  }
+  return { commit, output };
+}

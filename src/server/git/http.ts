@@ -1,0 +1,252 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { basicOrBearerToken, type Principal, type TokenResolver } from '../auth.js';
+import type { RepoStore, RepoRow } from '../store/repos.js';
+import { bareRepoPath } from './bare.js';
+
+type Service = 'git-upload-pack' | 'git-receive-pack';
+
+export interface GitHttpOptions {
+  repos: RepoStore;
+  reposDir: string;
+  hooksDir: string;
+  resolveToken: TokenResolver;
+  /** Called after a push that git accepted, so branch views and events update at once. */
+  onPush: (repo: RepoRow, principal: Principal) => void;
+}
+
+/** `Git-Protocol: version=2` and the like; anything else is refused before it reaches git's environment. */
+const GIT_PROTOCOL_RE = /^[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?(:[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?)*$/;
+const REPO_PARAM_RE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git$/;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function pktLine(text: string): string {
+  return (text.length + 4).toString(16).padStart(4, '0') + text;
+}
+
+/**
+ * git's smart HTTP protocol over the system git. Every request spawns `git upload-pack` or
+ * `git receive-pack --stateless-rpc` and streams the request body into it and its output back,
+ * with backpressure both ways: a pack is never held in memory. Headers are sent only once git
+ * has produced its first byte, so a request git refuses gets a 4xx instead of a broken 200.
+ */
+export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions): Promise<void> {
+  const passStream = (_req: FastifyRequest, payload: Readable, done: (err: Error | null, body?: unknown) => void) => done(null, payload);
+  app.addContentTypeParser('application/x-git-upload-pack-request', passStream);
+  app.addContentTypeParser('application/x-git-receive-pack-request', passStream);
+
+  /** Checks auth and that the repo exists; returns the repo, its path and what the caller may do. */
+  function authorize(req: FastifyRequest, reply: FastifyReply, service: Service | 'read'): { repo: RepoRow; repoPath: string; principal: Principal } {
+    const m = REPO_PARAM_RE.exec((req.params as { repo: string }).repo);
+    const token = basicOrBearerToken(req);
+    const principal = token ? opts.resolveToken(token) : undefined;
+    if (!principal) {
+      reply.header('WWW-Authenticate', 'Basic realm="lazyaf", charset="UTF-8"');
+      throw new HttpError(401, token ? 'invalid token' : 'authentication required');
+    }
+    // The id is checked against the database before anything touches the filesystem.
+    const repo = m?.[1] ? opts.repos.get(m[1]) : undefined;
+    if (!repo) throw new HttpError(404, 'repository not found');
+    if (principal.kind === 'job' && principal.repoId !== repo.id) throw new HttpError(403, 'this token is not valid for this repository');
+    void service;
+    return { repo, repoPath: bareRepoPath(opts.reposDir, repo.id), principal };
+  }
+
+  function protocolEnv(req: FastifyRequest): Record<string, string> {
+    const header = req.headers['git-protocol'];
+    if (header === undefined) return {};
+    if (typeof header !== 'string' || header.length > 256 || !GIT_PROTOCOL_RE.test(header)) throw new HttpError(400, 'invalid Git-Protocol header');
+    return { GIT_PROTOCOL: header };
+  }
+
+  /** Arguments and environment for one git service, with the ref rules for this principal. */
+  function serviceCommand(service: Service, principal: Principal): { args: string[]; env: Record<string, string> } {
+    const args: string[] = [];
+    const env: Record<string, string> = {};
+    if (service === 'git-receive-pack') {
+      args.push('-c', `core.hooksPath=${opts.hooksDir}`);
+      if (principal.kind === 'job') {
+        // A job may push only its own branch; it may rewrite it, since a retried attempt starts over.
+        env.LAZYAF_ALLOWED_REF = `refs/heads/${principal.branch}`;
+        args.push('-c', 'receive.denyNonFastForwards=false');
+      }
+    }
+    args.push(service.slice(4));
+    return { args, env };
+  }
+
+  function spawnGit(args: string[], cwd: string, env: Record<string, string>): ChildProcess {
+    const child = spawn('git', args, {
+      cwd,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin?.on('error', () => {});
+    return child;
+  }
+
+  /**
+   * Waits until git has written something (→ true) or exited without a byte (→ false, with its
+   * stderr in `stderr`). The stream is not consumed, so it can be handed to Fastify whole.
+   */
+  async function firstOutput(child: ChildProcess, stderr: Buffer[]): Promise<boolean> {
+    const stdout = child.stdout!;
+    child.stderr!.on('data', (c: Buffer) => {
+      if (stderr.reduce((n, b) => n + b.length, 0) < 64 * 1024) stderr.push(c);
+    });
+    return new Promise((resolve) => {
+      const onReadable = () => {
+        if (stdout.readableLength > 0) {
+          cleanup();
+          resolve(true);
+        }
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(false);
+      };
+      const cleanup = () => {
+        stdout.off('readable', onReadable);
+        stdout.off('end', onEnd);
+        stdout.off('close', onEnd);
+      };
+      stdout.on('readable', onReadable);
+      stdout.on('end', onEnd);
+      stdout.on('close', onEnd);
+    });
+  }
+
+  function gitFailure(stderr: Buffer[]): HttpError {
+    const text = Buffer.concat(stderr).toString('utf8').trim().split('\n').at(-1) ?? '';
+    return new HttpError(400, text.replace(/^fatal:\s*/, '') || 'git refused the request');
+  }
+
+  function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+    if (err instanceof HttpError) return reply.code(err.status).send({ statusCode: err.status, error: 'git', message: err.message });
+    throw err;
+  }
+
+  function killOnDisconnect(reply: FastifyReply, child: ChildProcess): void {
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished && child.exitCode === null) child.kill('SIGKILL');
+    });
+  }
+
+  app.get('/git/:repo/info/refs', async (req, reply) => {
+    try {
+      const service = (req.query as { service?: string }).service;
+      if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
+        throw new HttpError(403, 'only smart HTTP is served: ?service=git-upload-pack or git-receive-pack');
+      }
+      const { repoPath, principal } = authorize(req, reply, service);
+      const env = protocolEnv(req);
+      const { args, env: serviceEnv } = serviceCommand(service, principal);
+      const child = spawnGit([...args, '--stateless-rpc', '--advertise-refs', '.'], repoPath, { ...env, ...serviceEnv });
+      killOnDisconnect(reply, child);
+      child.stdin!.end();
+      const stderr: Buffer[] = [];
+      if (!(await firstOutput(child, stderr))) throw gitFailure(stderr);
+      reply
+        .header('Content-Type', `application/x-${service}-advertisement`)
+        .header('Cache-Control', 'no-cache, max-age=0, must-revalidate')
+        .header('Expires', 'Fri, 01 Jan 1980 00:00:00 GMT');
+      // Protocol v2 starts with the capability list; v0/v1 clients expect the service line first.
+      if (env.GIT_PROTOCOL?.includes('version=2')) return reply.send(child.stdout);
+      const prefix = Buffer.from(pktLine(`# service=${service}\n`) + '0000');
+      const stdout = child.stdout!;
+      return reply.send(
+        Readable.from(
+          (async function* () {
+            yield prefix;
+            yield* stdout;
+          })(),
+          { objectMode: false },
+        ),
+      );
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
+  const rpc = (service: Service) => async (req: FastifyRequest, reply: FastifyReply) => {
+    let child: ChildProcess | undefined;
+    try {
+      const { repo, repoPath, principal } = authorize(req, reply, service);
+      const env = protocolEnv(req);
+      const { args, env: serviceEnv } = serviceCommand(service, principal);
+      child = spawnGit([...args, '--stateless-rpc', '.'], repoPath, { ...env, ...serviceEnv });
+      const proc = child;
+      killOnDisconnect(reply, proc);
+      const exited = once(proc, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+      const body = req.body as Readable;
+      const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase();
+      const source: Readable[] = encoding === 'gzip' || encoding === 'x-gzip' ? [body, zlib.createGunzip()] : [body];
+      let inputError: Error | undefined;
+      // The body flows into git as git reads it; a broken body (bad gzip) stops git.
+      const feeding = (pipeline as (...s: unknown[]) => Promise<void>)(...source, proc.stdin!).catch((err: Error) => {
+        inputError = err;
+        proc.kill('SIGKILL');
+      });
+      const stderr: Buffer[] = [];
+      const hasOutput = await firstOutput(proc, stderr);
+      if (!hasOutput) {
+        await feeding;
+        await exited;
+        if (inputError && 'code' in inputError && String(inputError.code).startsWith('Z_')) throw new HttpError(400, 'request body is not valid gzip');
+        throw gitFailure(stderr);
+      }
+      if (service === 'git-receive-pack') {
+        void exited.then(([code]) => {
+          if (code === 0) opts.onPush(repo, principal);
+        });
+      }
+      reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
+      return reply.send(proc.stdout);
+    } catch (err) {
+      child?.kill('SIGKILL');
+      return sendError(reply, err);
+    }
+  };
+
+  app.post('/git/:repo/git-upload-pack', rpc('git-upload-pack'));
+  app.post('/git/:repo/git-receive-pack', rpc('git-receive-pack'));
+
+  // The dumb protocol's HEAD file: lets tools see the default branch without a pack negotiation.
+  app.get('/git/:repo/HEAD', async (req, reply) => {
+    try {
+      const { repoPath } = authorize(req, reply, 'read');
+      const head = await fs.readFile(path.join(repoPath, 'HEAD'), 'utf8');
+      return reply.header('Content-Type', 'text/plain').header('Cache-Control', 'no-cache').send(head);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+}
+
+/** The pre-receive hook that enforces a job token's single branch. Written into the data dir at start. */
+export const PRE_RECEIVE_HOOK = `#!/bin/sh
+# Installed by lazyaf. Refuses any ref but LAZYAF_ALLOWED_REF when the server sets it.
+[ -z "$LAZYAF_ALLOWED_REF" ] && exit 0
+status=0
+while read -r old new ref; do
+  if [ "$ref" != "$LAZYAF_ALLOWED_REF" ]; then
+    echo "lazyaf: this token may push only $LAZYAF_ALLOWED_REF, not $ref" >&2
+    status=1
+  fi
+done
+exit $status
+`;

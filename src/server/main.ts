@@ -1,0 +1,50 @@
+import pino from 'pino';
+import { buildApp } from './app.js';
+import type { ServerConfig } from './config.js';
+
+export interface RunningServer {
+  url: string;
+  close: () => Promise<void>;
+}
+
+/** Starts the server, prints where it listens and how to authenticate, and stops cleanly on SIGTERM/SIGINT. */
+export async function startServer(config: ServerConfig, opts: { handleSignals?: boolean } = {}): Promise<RunningServer> {
+  const logger = pino({
+    level: config.logLevel,
+    // Tokens travel in these headers; they never reach a log line.
+    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+  });
+  const built = await buildApp(config, logger);
+  const { app } = built;
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+
+  const auth =
+    built.adminTokenSource === 'env'
+      ? 'the admin token is the one in LAZYAF_ADMIN_TOKEN'
+      : `the admin token is in ${built.adminTokenPath} (the CLI reads it from there when LAZYAF_DATA points at this data dir)`;
+  process.stderr.write(`lazyaf server listening on ${url}\n  data: ${config.dataDir}\n  ${auth}\n  API docs: ${url}/docs\n`);
+  // One machine-readable line for scripts and tests that start the server on port 0.
+  logger.info({ url, port, dataDir: config.dataDir }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= app.close().then(() => undefined));
+  if (opts.handleSignals) {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      logger.info({ signal }, 'shutting down');
+      void close().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  return { url, close };
+}

@@ -1,0 +1,80 @@
+import crypto from 'node:crypto';
+import type { Db } from '../db/index.js';
+
+export interface RepoRow {
+  id: string;
+  name: string;
+  default_branch: string;
+  remote_url: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export class NameTakenError extends Error {}
+
+/** All SQL on the `repos` table. */
+export class RepoStore {
+  private readonly byId;
+  private readonly byName;
+  private readonly all;
+  private readonly insertStmt;
+  private readonly deleteStmt;
+
+  constructor(private readonly db: Db) {
+    // Returns the row or undefined.
+    this.byId = db.prepare<[string], RepoRow>('SELECT * FROM repos WHERE id = ?');
+    // Returns the row or undefined.
+    this.byName = db.prepare<[string], RepoRow>('SELECT * FROM repos WHERE name = ?');
+    // Returns every repo, oldest first.
+    this.all = db.prepare<[], RepoRow>('SELECT * FROM repos ORDER BY created_at, name');
+    // Inserts one repo; throws SQLITE_CONSTRAINT_UNIQUE on a name clash.
+    this.insertStmt = db.prepare('INSERT INTO repos (id, name, default_branch, remote_url, created_at, updated_at) VALUES (@id, @name, @default_branch, @remote_url, @created_at, @updated_at)');
+    // Returns changes = 1 if the repo existed.
+    this.deleteStmt = db.prepare<[string]>('DELETE FROM repos WHERE id = ?');
+  }
+
+  get(id: string): RepoRow | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Finds a repo by id, then by name. */
+  find(idOrName: string): RepoRow | undefined {
+    return this.byId.get(idOrName) ?? this.byName.get(idOrName);
+  }
+
+  list(): RepoRow[] {
+    return this.all.all();
+  }
+
+  create(input: { name: string; default_branch: string; remote_url: string | null }): RepoRow {
+    const now = new Date().toISOString();
+    const row: RepoRow = { id: crypto.randomUUID(), ...input, created_at: now, updated_at: now };
+    try {
+      this.insertStmt.run(row);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new NameTakenError(input.name);
+      throw err;
+    }
+    return row;
+  }
+
+  update(id: string, patch: Partial<Pick<RepoRow, 'name' | 'default_branch' | 'remote_url'>>): RepoRow | undefined {
+    const current = this.byId.get(id);
+    if (!current) return undefined;
+    const next: RepoRow = { ...current, ...patch, updated_at: new Date().toISOString() };
+    try {
+      // Returns changes = 1.
+      this.db
+        .prepare('UPDATE repos SET name = @name, default_branch = @default_branch, remote_url = @remote_url, updated_at = @updated_at WHERE id = @id')
+        .run(next);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new NameTakenError(next.name);
+      throw err;
+    }
+    return next;
+  }
+
+  delete(id: string): boolean {
+    return this.deleteStmt.run(id).changes === 1;
+  }
+}

@@ -1,0 +1,7 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/** The data directory: LAZYAF_DATA or ~/.lazyaf. Shared so the CLI can find a local server's token. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.LAZYAF_DATA || path.join(os.homedir(), '.lazyaf'));
+}
