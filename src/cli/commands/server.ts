@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { ConfigError, resolveServerConfig, type ServerFlags } from '../../server/config.js';
-import { startServer } from '../../server/main.js';
 import { CliError } from '../errors.js';
 
 export function registerServer(program: Command): void {
@@ -22,6 +21,8 @@ export function registerServer(program: Command): void {
         throw err;
       }
       try {
+        // Loaded here so that client commands (and git's credential helper calls) start fast.
+        const { startServer } = await import('../../server/main.js');
         await startServer(config, { handleSignals: true });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

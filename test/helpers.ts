@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { buildApp, type BuiltApp } from '../src/server/app.js';
+import { resolveServerConfig, type ServerConfig } from '../src/server/config.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+
+// Every test process gets a git with no user or system config of its own, and a fixed identity.
+const GIT_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-gitcfg-'));
+fs.writeFileSync(path.join(GIT_HOME, '.gitconfig'), '[init]\n\tdefaultBranch = main\n');
+Object.assign(process.env, {
+  HOME: GIT_HOME,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: path.join(GIT_HOME, '.gitconfig'),
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: 'Test Author',
+  GIT_AUTHOR_EMAIL: 'author@example.test',
+  GIT_COMMITTER_NAME: 'Test Author',
+  GIT_COMMITTER_EMAIL: 'author@example.test',
+});
+delete process.env.LAZYAF_TOKEN;
+delete process.env.LAZYAF_SERVER;
+delete process.env.LAZYAF_ADMIN_TOKEN;
+delete process.env.LAZYAF_DATA;
+
+/** A temp dir removed when the test ends. */
+export function tempDir(t: TestContext, prefix = 'lazyaf-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface TestServer extends BuiltApp {
+  url: string;
+  token: string;
+  dataDir: string;
+  config: ServerConfig;
+}
+
+/** An in-process server on 127.0.0.1:0 with its own data dir, closed when the test ends. */
+export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  const dataDir = tempDir(t, 'lazyaf-data-');
+  const config = resolveServerConfig({ data: dataDir, host: '127.0.0.1', port: 0, runners: 0 }, { ...env });
+  const built = await buildApp(config);
+  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = built.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  t.after(() => built.app.close());
+  return { ...built, url: `http://127.0.0.1:${port}`, token: built.ctx.adminToken, dataDir, config };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (no shell), with optional stdin, and collects its output. */
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Runs git; throws with its stderr if it fails. */
+export async function git(args: string[], cwd?: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const r = await run('git', args, { cwd, env });
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Runs the built `lazyaf` CLI against a server. */
+export function cli(args: string[], opts: { server?: TestServer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  if (opts.server) {
+    env.LAZYAF_SERVER ??= opts.server.url;
+    env.LAZYAF_TOKEN ??= opts.server.token;
+  }
+  return run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env });
+}
+
+/** A URL with the token as Basic-auth password, the way a script would clone. */
+export function authUrl(cloneUrl: string, token: string): string {
+  const u = new URL(cloneUrl);
+  u.username = 'x';
+  u.password = token;
+  return u.toString();
+}
+
+/** Makes a work-tree repo with `files` committed on `main` (and optional extra commits). */
+export async function makeRepo(dir: string, files: Record<string, string>, message = 'initial'): Promise<string> {
+  fs.mkdirSync(dir, { recursive: true });
+  await git(['init', '-q', '-b', 'main'], dir);
+  await commitFiles(dir, files, message);
+  return dir;
+}
+
+export async function commitFiles(dir: string, files: Record<string, string>, message: string): Promise<string> {
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
+  await git(['add', '-A'], dir);
+  await git(['commit', '-q', '-m', message], dir);
+  return git(['rev-parse', 'HEAD'], dir);
+}
+
+/** Spawns a long-lived child (e.g. a server) that is killed when the test ends. */
+export function spawnChild(t: TestContext, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
+  const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return child;
+}
+
+/** Waits for a line matching `re` on a child's stdout or stderr. */
+export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in output:\n${seen}`)), timeoutMs);
+    const onData = (c: Buffer) => {
+      seen += c.toString('utf8');
+      const m = re.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`process exited while waiting for ${re}; output:\n${seen}`));
+    });
+  });
+}
