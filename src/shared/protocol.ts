@@ -1,0 +1,156 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The runner protocol, declared once: the server's routes validate with these schemas and the
+ * runner's client sends and reads them. Bump PROTOCOL_VERSION on every change to a message.
+ *
+ * Lifecycle of a runner:
+ *   register (registration token) → runner id + runner token
+ *   loop: heartbeat (runner token) on its own timer, idle or busy; it renews the leases of the
+ *         attempts the runner names, and is held open up to `wait_ms` so a cancel reaches the
+ *         runner at once.
+ *   loop while idle: poll (runner token), held open up to `wait_ms`; 200 = an assignment, 204 = none.
+ *   per assignment, with the attempt's job token (which is also its git password):
+ *         logs (chunks numbered from 1; a resent number is ignored), then complete.
+ *   deregister (runner token) when it stops.
+ * A job token works only while its attempt holds a live lease: once the lease expired, the job
+ * was cancelled or the attempt completed, every write with it is refused with 409.
+ */
+export const PROTOCOL_VERSION = 1;
+
+export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
+export type RunnerStatus = Static<typeof RunnerStatus>;
+
+export const Label = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$' });
+export const Labels = Type.Array(Label, { maxItems: 32 });
+
+export const RegisterRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    labels: Type.Optional(Labels),
+    hostname: Type.Optional(Type.String({ maxLength: 255 })),
+    version: Type.Optional(Type.String({ maxLength: 50 })),
+    protocol_version: Type.Integer({ minimum: 1 }),
+    /** Set by the pool launcher for the runners it manages; hand-started runners leave it out. */
+    pool_id: Type.Optional(Type.String({ maxLength: 100, pattern: '^[A-Za-z0-9._-]+$' })),
+  },
+  { additionalProperties: false },
+);
+export type RegisterRequest = Static<typeof RegisterRequest>;
+
+export const RegisterResponse = Type.Object({
+  runner_id: Type.String(),
+  token: Type.String(),
+  lease_ttl_ms: Type.Integer(),
+  heartbeat_interval_ms: Type.Integer(),
+  poll_wait_ms: Type.Integer(),
+  protocol_version: Type.Integer(),
+});
+export type RegisterResponse = Static<typeof RegisterResponse>;
+
+export const HeartbeatRequest = Type.Object(
+  {
+    status: Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining')]),
+    /** The attempts this runner is working on; their leases are renewed. */
+    attempts: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 }),
+    /** Hold the answer up to this long unless there is news (a cancel) for the runner. */
+    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
+export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = Type.Object({
+  /** Attempts whose jobs were cancelled: stop them now. */
+  cancel: Type.Array(Type.String()),
+  /** Attempts whose lease is gone (expired or ended): stop them; nothing they report will count. */
+  lost: Type.Array(Type.String()),
+  lease_expires_in_ms: Type.Integer(),
+});
+export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
+export const PollRequest = Type.Object(
+  {
+    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
+export type PollRequest = Static<typeof PollRequest>;
+
+export const Assignment = Type.Object({
+  job_id: Type.String(),
+  attempt_id: Type.String(),
+  attempt: Type.Integer(),
+  /** Password for git (HTTP Basic, any user) and bearer token for this attempt's logs and completion. */
+  job_token: Type.String(),
+  repo_id: Type.String(),
+  clone_url: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  base_branch: Type.String(),
+  branch: Type.String(),
+  agent: Type.String(),
+  /** The shell command to run in the workspace: the job's own for `shell`, else the agent's template. */
+  command: Type.String(),
+  prompt: Type.String(),
+  timeout_ms: Type.Integer(),
+  lease_expires_in_ms: Type.Integer(),
+});
+export type Assignment = Static<typeof Assignment>;
+
+export const LogChunk = Type.Object(
+  {
+    /** 1, 2, 3, ... per attempt: a chunk resent after a network error carries its old number. */
+    seq: Type.Integer({ minimum: 1 }),
+    data: Type.String({ maxLength: 512 * 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type LogChunk = Static<typeof LogChunk>;
+
+export const LogAck = Type.Object({
+  accepted: Type.Boolean(),
+  /** The job's log reached its cap: further output is dropped, so the runner may stop sending. */
+  truncated: Type.Boolean(),
+});
+export type LogAck = Static<typeof LogAck>;
+
+export const AttemptEndReason = Type.Union([
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('lost'),
+  Type.Literal('timeout'),
+  Type.Literal('cancelled'),
+  /** The runner gave the job back (second SIGTERM): it goes back to the queue. */
+  Type.Literal('returned'),
+]);
+export type AttemptEndReason = Static<typeof AttemptEndReason>;
+
+export const CompleteRequest = Type.Object(
+  {
+    outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
+    exit_code: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    /** The commit pushed to `branch`, or null when the job changed nothing. */
+    commit: Type.Optional(Type.Union([Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }), Type.Null()])),
+    error: Type.Optional(Type.Union([Type.String({ maxLength: 4000 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export type CompleteRequest = Static<typeof CompleteRequest>;
+
+export const CompleteResponse = Type.Object({ job_status: Type.String() });
+export type CompleteResponse = Static<typeof CompleteResponse>;
+
+/**
+ * Where each call lives. Auth: register takes the registration token; heartbeat, poll and
+ * deregister the runner token; logs and complete the attempt's job token. 401 = unknown token,
+ * 409 = the lease is gone (for job-token calls) or the runner is draining/revoked.
+ */
+export const RunnerRoutes = {
+  register: '/api/runners/register',
+  heartbeat: '/api/runners/heartbeat',
+  poll: '/api/runners/poll',
+  deregister: '/api/runners/deregister',
+  logs: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/logs`,
+  complete: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/complete`,
+} as const;
