@@ -13,7 +13,11 @@ import { openDb, type Db } from './db/index.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
 import { gitHttpRoutes, PRE_RECEIVE_HOOK } from './git/http.js';
+import { loadAgents } from './queue/agents.js';
+import { Queue } from './queue/queue.js';
+import { jobRoutes } from './routes/jobs.js';
 import { repoRoutes } from './routes/repos.js';
+import { runnerRoutes } from './routes/runners.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore, type RepoRow } from './store/repos.js';
 
@@ -27,6 +31,7 @@ export interface ServerContext {
   adminToken: string;
   registrationToken: string;
   reposDir: string;
+  queue: Queue;
 }
 
 export interface BuiltApp {
@@ -58,8 +63,24 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const repos = new RepoStore(db);
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const ctx: ServerContext = { config, db, repos, events, adminToken: admin.value, registrationToken: registration.value, reposDir };
-  const resolveToken = makeTokenResolver(admin.value);
+  const queue = new Queue(db, {
+    leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
+    maxAttempts: config.maxAttempts,
+    logCapBytes: config.logCapBytes,
+    emit: (event) => events.emit('event', event),
+  });
+  const ctx: ServerContext = { config, db, repos, events, adminToken: admin.value, registrationToken: registration.value, reposDir, queue };
+  const agents = loadAgents(config.dataDir);
+  const publicUrl = process.env.LAZYAF_PUBLIC_URL || undefined;
+  // A job token is a principal only while its attempt holds a live lease.
+  const resolveJobToken = (token: string): Principal | undefined => {
+    if (!token.startsWith('lzjob_')) return undefined;
+    const attempt = queue.liveAttemptByToken(token);
+    const job = attempt && queue.jobs.get(attempt.job_id);
+    if (!attempt || !job) return undefined;
+    return { kind: 'job', jobId: job.id, attemptId: attempt.id, runnerId: attempt.runner_id, repoId: job.repo_id, branch: job.branch_name };
+  };
+  const resolveToken = makeTokenResolver(admin.value, [resolveJobToken]);
 
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
@@ -105,7 +126,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   await app.register(repoRoutes, {
     repos,
     reposDir,
-    publicUrl: process.env.LAZYAF_PUBLIC_URL || undefined,
+    publicUrl,
     onRepoChange: (e) => events.emit('event', { type: e.type, repo_id: e.repo.id, name: e.repo.name }),
   });
 
@@ -117,7 +138,33 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     onPush: (repo, principal) => void afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed')),
   });
 
-  app.addHook('onClose', async () => db.close());
+  await app.register(jobRoutes, { queue, repos, reposDir, agents: () => agents, defaultTimeoutS: config.jobTimeoutSeconds });
+  await app.register(runnerRoutes, {
+    queue,
+    registrationToken: registration.value,
+    reposDir,
+    publicUrl,
+    longPollMs: Math.round(config.longPollSeconds * 1000),
+    agents: () => agents,
+  });
+
+  // Leases expire on time even when no request arrives.
+  const sweepMs = Math.min(5000, Math.max(100, Math.floor((config.leaseTtlSeconds * 1000) / 4)));
+  const sweeper = setInterval(() => {
+    try {
+      queue.sweep();
+    } catch (err) {
+      app.log.error({ err }, 'lease sweep failed');
+    }
+  }, sweepMs);
+  sweeper.unref();
+
+  // Long-polls and log streams end at once, so a shutdown does not wait out their timeouts.
+  app.addHook('preClose', async () => queue.wakeups.close());
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    db.close();
+  });
   return { app, ctx, adminTokenSource: admin.source, adminTokenPath: admin.path };
 }
 

@@ -18,6 +18,8 @@ export interface ServerConfig {
   logCapBytes: number;
   /** Attempts a job gets before a lost/timed-out attempt fails it. */
   maxAttempts: number;
+  /** Default job timeout when a job names none. */
+  jobTimeoutSeconds: number;
   /** The longest a runner's long-poll is held open. */
   longPollSeconds: number;
   logLevel: string;
@@ -68,6 +70,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),
+    jobTimeoutSeconds: intFrom('LAZYAF_JOB_TIMEOUT', env.LAZYAF_JOB_TIMEOUT, 3600, 1, 7 * 24 * 3600),
     longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
   };

@@ -86,3 +86,129 @@ export type LandResult = Static<typeof LandResult>;
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 
 export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.String() });
+
+// ---- jobs ---------------------------------------------------------------------------------
+
+export const JobStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')]);
+export type JobStatus = Static<typeof JobStatus>;
+
+export const SubmitJob = Type.Object(
+  {
+    repo_id: Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name.' }),
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    description: Type.Optional(Type.String({ maxLength: 20_000 })),
+    command: Type.Optional(Type.String({ minLength: 1, maxLength: 20_000, description: 'Shell command run in the workspace (agent "shell").' })),
+    agent: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'shell (default with command), claude, gemini, codex, aider, or one from agents.json.' })),
+    base_branch: Type.Optional(BranchName),
+    labels: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$' }), { maxItems: 32 })),
+    timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+  },
+  { additionalProperties: false },
+);
+export type SubmitJob = Static<typeof SubmitJob>;
+
+export const Attempt = Type.Object({
+  id: Type.String(),
+  number: Type.Integer(),
+  runner_id: Type.String(),
+  started_at: Type.String(),
+  ended_at: Type.Union([Type.String(), Type.Null()]),
+  exit_code: Type.Union([Type.Integer(), Type.Null()]),
+  end_reason: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+
+const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const Job = Type.Object({
+  id: Type.String(),
+  repo_id: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  agent: Type.String(),
+  command: Nullable(Type.String()),
+  base_branch: Type.String(),
+  labels: Type.Array(Type.String()),
+  timeout_s: Type.Integer(),
+  status: JobStatus,
+  cancel_requested: Type.Boolean(),
+  attempt_count: Type.Integer(),
+  max_attempts: Type.Integer(),
+  attempts: Type.Optional(Type.Array(Attempt)),
+  runner_id: Nullable(Type.String()),
+  branch: Nullable(Type.String()),
+  commit: Nullable(Type.String()),
+  exit_code: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+  end_reason: Nullable(Type.String()),
+  log_bytes: Type.Integer(),
+  log_truncated: Type.Boolean(),
+  created_at: Type.String(),
+  started_at: Nullable(Type.String()),
+  finished_at: Nullable(Type.String()),
+});
+export type Job = Static<typeof Job>;
+
+export const JobList = Type.Object({ jobs: Type.Array(Job), total: Type.Integer() });
+export type JobList = Static<typeof JobList>;
+
+export const JobListQuery = Type.Object(
+  {
+    repo_id: Type.Optional(Type.String({ maxLength: 200 })),
+    status: Type.Optional(JobStatus),
+    runner_id: Type.Optional(Type.String({ maxLength: 64 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const JobLogsQuery = Type.Object(
+  {
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, default: 1024 * 1024 })),
+    follow: Type.Optional(Type.Boolean({ default: false, description: 'Stream text/plain from offset until the job has finished.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const JobLogs = Type.Object({
+  job_id: Type.String(),
+  offset: Type.Integer(),
+  next_offset: Type.Integer(),
+  content: Type.String(),
+  truncated: Type.Boolean(),
+  /** The job has finished and every byte of its log has been returned. */
+  complete: Type.Boolean(),
+});
+export type JobLogs = Static<typeof JobLogs>;
+
+// ---- runners ------------------------------------------------------------------------------
+
+export const RunnerInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  labels: Type.Array(Type.String()),
+  status: Type.String(),
+  pool_id: Nullable(Type.String()),
+  hostname: Nullable(Type.String()),
+  version: Nullable(Type.String()),
+  registered_at: Type.String(),
+  last_seen_at: Type.String(),
+  current_job_id: Nullable(Type.String()),
+});
+export type RunnerInfo = Static<typeof RunnerInfo>;
+
+export const RunnerList = Type.Object({ runners: Type.Array(RunnerInfo), total: Type.Integer() });
+export type RunnerList = Static<typeof RunnerList>;
+
+export const RunnersStatus = Type.Object({
+  total_runners: Type.Integer(),
+  idle_runners: Type.Integer(),
+  busy_runners: Type.Integer(),
+  draining_runners: Type.Integer(),
+  offline_runners: Type.Integer(),
+  queued_jobs: Type.Integer(),
+  running_jobs: Type.Integer(),
+});
+export type RunnersStatus = Static<typeof RunnersStatus>;

@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Named command templates. `shell` runs the job's own command; the others run a coding agent
+ * headless in the workspace. The prompt reaches the agent through the environment
+ * (LAZYAF_PROMPT, LAZYAF_PROMPT_FILE), never spliced into the command line.
+ * `<data>/agents.json` ({"name": "command", ...}) adds templates or replaces these.
+ */
+export const BUILTIN_AGENTS: Readonly<Record<string, string>> = {
+  claude: 'claude -p "$LAZYAF_PROMPT" --dangerously-skip-permissions',
+  gemini: 'gemini --yolo -p "$LAZYAF_PROMPT"',
+  codex: 'codex exec --full-auto "$LAZYAF_PROMPT"',
+  aider: 'aider --yes-always --no-auto-commits --no-check-update --message-file "$LAZYAF_PROMPT_FILE"',
+};
+
+export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+export function loadAgents(dataDir: string): Record<string, string> {
+  const agents: Record<string, string> = { ...BUILTIN_AGENTS };
+  const file = path.join(dataDir, 'agents.json');
+  if (!fs.existsSync(file)) return agents;
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`${file}: expected an object of name → command`);
+  for (const [name, command] of Object.entries(parsed)) {
+    if (!AGENT_NAME_RE.test(name) || name === 'shell' || typeof command !== 'string' || !command.trim()) {
+      throw new Error(`${file}: invalid agent ${JSON.stringify(name)} (names: lowercase letters, digits, - and _; commands: non-empty strings)`);
+    }
+    agents[name] = command;
+  }
+  return agents;
+}
+
+/** The prompt an agent gets: the job's title and description, then the repo's README for context. */
+export function renderPrompt(job: { title: string; description: string }, readme: string | undefined): string {
+  const parts = [`# Task: ${job.title}`];
+  if (job.description.trim()) parts.push(job.description.trim());
+  parts.push('Work in the current directory, which is a checkout of the repository. Leave your changes in the working tree; they will be committed for review.');
+  if (readme?.trim()) parts.push(`## The repository's README\n\n${readme.trim()}`);
+  return parts.join('\n\n') + '\n';
+}

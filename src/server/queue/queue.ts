@@ -1,0 +1,365 @@
+import crypto from 'node:crypto';
+import type { Db } from '../db/index.js';
+import { hashToken, newToken } from '../secrets.js';
+import { AttemptStore, type AttemptRow } from '../store/attempts.js';
+import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
+import { LogStore } from '../store/logs.js';
+import { RunnerStore, type RunnerRow } from '../store/runners.js';
+import type { AttemptEndReason, CompleteRequest, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
+import { nextJobStatus, TERMINAL, type JobStatus } from './state.js';
+import { Wakeups } from './wakeups.js';
+
+export interface QueueOptions {
+  leaseTtlMs: number;
+  maxAttempts: number;
+  logCapBytes: number;
+  /** Tells the UI stream what changed. */
+  emit: (event: { type: string; [key: string]: unknown }) => void;
+  now?: () => number;
+}
+
+export interface Claimed {
+  job: JobRow;
+  attempt: AttemptRow;
+  jobToken: string;
+}
+
+export class QueueError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
+
+/**
+ * The durable queue: every transition of a job, an attempt or a runner happens here, each in one
+ * SQLite transaction. SQLite is the only truth; `wakeups` only tells long-polls to look again.
+ */
+export class Queue {
+  readonly jobs: JobStore;
+  readonly attempts: AttemptStore;
+  readonly runners: RunnerStore;
+  readonly logs: LogStore;
+  readonly wakeups = new Wakeups();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: QueueOptions,
+  ) {
+    this.jobs = new JobStore(db);
+    this.attempts = new AttemptStore(db);
+    this.runners = new RunnerStore(db);
+    this.logs = new LogStore(db);
+    this.now = opts.now ?? Date.now;
+    // After a restart every live lease gets a full TTL, so runners that kept working while the
+    // server was down can reconnect and keep their job.
+    this.attempts.extendAll(this.now() + opts.leaseTtlMs);
+  }
+
+  get leaseTtlMs(): number {
+    return this.opts.leaseTtlMs;
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  // ---- jobs ---------------------------------------------------------------------------------
+
+  /** Stores a queued job and wakes one idle runner that can take it. */
+  submit(input: Omit<NewJob, 'id' | 'branch_name' | 'max_attempts'> & { max_attempts?: number }): JobRow {
+    for (;;) {
+      const id = crypto.randomUUID();
+      const job: NewJob = { ...input, id, branch_name: `lazyaf/${id.slice(0, 8)}`, max_attempts: input.max_attempts ?? this.opts.maxAttempts };
+      try {
+        this.jobs.insert(job, this.iso());
+      } catch (err) {
+        // Two jobs of one repo drew the same 8-character prefix: draw again.
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') continue;
+        throw err;
+      }
+      const row = this.jobs.get(id)!;
+      this.wakeups.jobAvailable(JSON.parse(row.labels) as string[]);
+      this.opts.emit({ type: 'job.created', job_id: id, repo_id: row.repo_id, status: row.status });
+      return row;
+    }
+  }
+
+  /** Cancels a queued job at once; a running one is flagged and its runner told to stop. */
+  cancel(jobId: string): JobRow {
+    const job = this.mustGetJob(jobId);
+    if (TERMINAL.has(job.status)) throw new QueueError(409, `job ${job.id} already ${job.status}`);
+    const now = this.iso();
+    if (this.jobs.cancelQueued(job.id, now)) {
+      this.changed(job.id, 'cancelled');
+    } else if (this.jobs.requestCancel(job.id, now) && job.runner_id) {
+      this.wakeups.runnerNews(job.runner_id);
+      this.wakeups.jobChanged(job.id);
+    }
+    return this.jobs.get(job.id)!;
+  }
+
+  retry(jobId: string): JobRow {
+    const job = this.mustGetJob(jobId);
+    nextJobStatus(job.status, { type: 'retry' });
+    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new QueueError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
+    this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
+    this.changed(job.id, 'queued');
+    return this.jobs.get(job.id)!;
+  }
+
+  private mustGetJob(jobId: string): JobRow {
+    const job = this.jobs.find(jobId);
+    if (!job) throw new QueueError(404, `job not found: ${jobId}`);
+    return job;
+  }
+
+  private changed(jobId: string, status: JobStatus): void {
+    this.wakeups.jobChanged(jobId);
+    this.opts.emit({ type: 'job.updated', job_id: jobId, status });
+  }
+
+  // ---- runners ------------------------------------------------------------------------------
+
+  register(req: RegisterRequest): { runner: RunnerRow; token: string } {
+    const token = newToken('lzrun');
+    const now = this.now();
+    const runner = {
+      id: crypto.randomUUID(),
+      name: req.name,
+      labels: JSON.stringify([...new Set(req.labels ?? [])].sort()),
+      token_hash: hashToken(token),
+      pool_id: req.pool_id ?? null,
+      hostname: req.hostname ?? null,
+      version: req.version ?? null,
+      registered_at: new Date(now).toISOString(),
+      last_seen_ms: now,
+    };
+    this.runners.insert(runner);
+    this.opts.emit({ type: 'runner.registered', runner_id: runner.id, name: runner.name });
+    return { runner: this.runners.get(runner.id)!, token };
+  }
+
+  runnerByToken(token: string): RunnerRow | undefined {
+    return this.runners.byTokenHash(hashToken(token));
+  }
+
+  /** A runner leaves: its token stops working; a job it still holds goes back to the queue. */
+  deregister(runner: RunnerRow, reason: AttemptEndReason = 'returned'): void {
+    this.db.transaction(() => {
+      for (const attempt of this.attempts.activeForRunner(runner.id)) this.endAttempt(attempt, { outcome: reason, error: 'the runner left' });
+      this.runners.revoke(runner.id);
+    })();
+    this.opts.emit({ type: 'runner.removed', runner_id: runner.id });
+  }
+
+  /**
+   * Renews the leases of the attempts the runner names and reports which of them it must stop:
+   * cancelled jobs, and attempts whose lease is already gone.
+   */
+  heartbeat(runner: RunnerRow, req: HeartbeatRequest): HeartbeatResponse {
+    const now = this.now();
+    const until = now + this.opts.leaseTtlMs;
+    this.runners.seen(runner.id, req.status === 'draining' ? 'draining' : req.attempts.length > 0 ? 'busy' : 'idle', now);
+    if (req.status === 'draining' && runner.status !== 'draining') this.runners.setStatus(runner.id, 'draining');
+    if (runner.status === 'offline') this.opts.emit({ type: 'runner.updated', runner_id: runner.id, status: req.status });
+    this.attempts.renew(runner.id, req.attempts, now, until);
+    return { ...this.runnerNews(runner.id, req.attempts), lease_expires_in_ms: this.opts.leaseTtlMs };
+  }
+
+  runnerNews(runnerId: string, attemptIds: readonly string[]): { cancel: string[]; lost: string[] } {
+    const cancel: string[] = [];
+    const lost: string[] = [];
+    for (const id of attemptIds) {
+      const attempt = this.attempts.get(id);
+      if (!attempt || attempt.runner_id !== runnerId || !attempt.active) {
+        lost.push(id);
+        continue;
+      }
+      if (this.jobs.get(attempt.job_id)?.cancel_requested) cancel.push(id);
+    }
+    return { cancel, lost };
+  }
+
+  /**
+   * Atomically hands the oldest matching queued job to this runner: one conditional update in
+   * one transaction, so no job is ever held by two runners.
+   */
+  claim(runner: RunnerRow): Claimed | undefined {
+    if (runner.status === 'draining') return undefined;
+    const claimed = this.db
+      .transaction((): Claimed | undefined => {
+        const job = this.jobs.nextFor(runner.labels);
+        if (!job) return undefined;
+        const jobToken = newToken('lzjob');
+        const attemptId = crypto.randomUUID();
+        const now = this.now();
+        if (!this.jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString())) return undefined;
+        this.attempts.insert({
+          id: attemptId,
+          job_id: job.id,
+          number: job.attempt_count + 1,
+          runner_id: runner.id,
+          token_hash: hashToken(jobToken),
+          lease_expires_ms: now + this.opts.leaseTtlMs,
+          started_at: new Date(now).toISOString(),
+        });
+        this.runners.seen(runner.id, 'busy', now);
+        return { job: this.jobs.get(job.id)!, attempt: this.attempts.get(attemptId)!, jobToken };
+      })
+      .immediate();
+    if (claimed) {
+      this.appendSystemLine(claimed.job.id, `attempt ${claimed.attempt.number} on runner ${runner.name}`);
+      this.changed(claimed.job.id, 'running');
+      this.opts.emit({ type: 'runner.updated', runner_id: runner.id, status: 'busy', job_id: claimed.job.id });
+    }
+    return claimed;
+  }
+
+  /** Waits up to `waitMs` for a job this runner can take. */
+  async poll(runner: RunnerRow, waitMs: number, signal?: AbortSignal): Promise<Claimed | undefined> {
+    const deadline = this.now() + waitMs;
+    this.runners.seen(runner.id, 'idle', this.now());
+    for (;;) {
+      const current = this.runners.get(runner.id);
+      if (!current || current.revoked) return undefined;
+      const claimed = this.claim(current);
+      if (claimed) return claimed;
+      const left = deadline - this.now();
+      if (left <= 0 || signal?.aborted || this.wakeups.closed || current.status === 'draining') return undefined;
+      await this.wakeups.waitForJob(new Set(JSON.parse(current.labels) as string[]), left, signal);
+    }
+  }
+
+  // ---- attempts (job token) -----------------------------------------------------------------
+
+  /** The attempt a job token belongs to, while its lease is live. */
+  liveAttemptByToken(token: string): AttemptRow | undefined {
+    const attempt = this.attempts.byTokenHash(hashToken(token));
+    if (!attempt || !attempt.active || attempt.lease_expires_ms <= this.now()) return undefined;
+    return attempt;
+  }
+
+  attemptByToken(token: string): AttemptRow | undefined {
+    return this.attempts.byTokenHash(hashToken(token));
+  }
+
+  /** Appends a chunk once (a resent `seq` is ignored), up to the job's cap, then a marker. */
+  appendLog(attempt: AttemptRow, seq: number, text: string): LogAck {
+    const result = this.db.transaction((): LogAck & { wrote: boolean } => {
+      const job = this.jobs.get(attempt.job_id)!;
+      if (!this.attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1, wrote: false };
+      const data = Buffer.from(text, 'utf8');
+      if (job.log_truncated) {
+        this.jobs.addLog(job.id, 0, data.length, true);
+        return { accepted: true, truncated: true, wrote: false };
+      }
+      const room = this.opts.logCapBytes - job.log_bytes;
+      if (data.length <= room) {
+        this.logs.append(job.id, job.log_bytes, data);
+        this.jobs.addLog(job.id, data.length, 0, false);
+        return { accepted: true, truncated: false, wrote: true };
+      }
+      const kept = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(TRUNCATION_MARKER(this.opts.logCapBytes))]);
+      this.logs.append(job.id, job.log_bytes, kept);
+      this.jobs.addLog(job.id, kept.length, data.length - Math.max(0, room), true);
+      return { accepted: true, truncated: true, wrote: true };
+    })();
+    if (result.wrote) this.wakeups.jobChanged(attempt.job_id);
+    return { accepted: result.accepted, truncated: result.truncated };
+  }
+
+  /** A line of lazyaf's own in the job log (attempt starts and ends). Not counted against `seq`. */
+  private appendSystemLine(jobId: string, line: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.log_truncated) return;
+    const data = Buffer.from(`${job.log_bytes > 0 ? '\n' : ''}[lazyaf] ${line}\n`);
+    this.logs.append(jobId, job.log_bytes, data);
+    this.jobs.addLog(jobId, data.length, 0, false);
+  }
+
+  /**
+   * Ends an attempt with the runner's report. Idempotent: the same report sent again after a lost
+   * answer gets the same result; any other report on an ended attempt is refused.
+   */
+  complete(attempt: AttemptRow, req: CompleteRequest): JobStatus {
+    const status = this.db.transaction((): JobStatus => {
+      const current = this.attempts.get(attempt.id)!;
+      if (!current.active) {
+        if (current.end_reason === req.outcome) return this.jobs.get(current.job_id)!.status;
+        throw new QueueError(409, `attempt ${attempt.id} already ended (${current.end_reason}); its lease is gone`);
+      }
+      if (current.lease_expires_ms <= this.now()) throw new QueueError(409, `the lease of attempt ${attempt.id} expired`);
+      return this.endAttempt(current, req);
+    })();
+    return status;
+  }
+
+  /** Must run inside a transaction. Returns the job's new status. */
+  private endAttempt(attempt: AttemptRow, req: CompleteRequest | { outcome: AttemptEndReason; error?: string; exit_code?: number | null; commit?: string | null }): JobStatus {
+    const job = this.jobs.get(attempt.job_id)!;
+    const now = this.iso();
+    const reason = req.outcome;
+    this.attempts.end(attempt.id, { exit_code: req.exit_code ?? null, end_reason: reason, error: req.error ?? null, now });
+    const lostAttempts = this.attempts.lostCount(job.id);
+    const status = nextJobStatus(job.status, { type: 'attempt-ended', reason, lostAttempts, maxAttempts: job.max_attempts, cancelRequested: job.cancel_requested === 1 });
+    const commit = status === 'succeeded' ? (req.commit ?? null) : null;
+    const error =
+      status === 'failed' && reason === 'lost' ? `lost its runner ${lostAttempts} times (the cap is ${job.max_attempts})` : status === 'queued' ? null : (req.error ?? (reason === 'timeout' ? `timed out after ${job.timeout_s}s` : null));
+    this.jobs.endAttempt({
+      id: job.id,
+      attempt_id: attempt.id,
+      status,
+      branch: commit ? job.branch_name : null,
+      commit_sha: commit,
+      exit_code: status === 'queued' ? null : (req.exit_code ?? null),
+      error,
+      end_reason: reason,
+      now,
+    });
+    const runner = this.runners.get(attempt.runner_id);
+    if (runner && runner.status === 'busy') this.runners.setStatus(runner.id, 'idle');
+    this.appendSystemLine(job.id, `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`);
+    queueMicrotask(() => {
+      if (status === 'queued') this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
+      this.changed(job.id, status);
+      this.opts.emit({ type: 'runner.updated', runner_id: attempt.runner_id, status: 'idle' });
+    });
+    return status;
+  }
+
+  // ---- time ---------------------------------------------------------------------------------
+
+  /** Expires lapsed leases (the job is requeued, or failed past its cap) and marks silent runners offline. */
+  sweep(): { expired: number; offline: string[] } {
+    const now = this.now();
+    const expired = this.attempts.expired(now);
+    if (expired.length > 0) {
+      this.db.transaction(() => {
+        for (const attempt of expired) this.endAttempt(attempt, { outcome: 'lost', error: 'lease expired: the runner stopped renewing it' });
+      })();
+    }
+    const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
+    for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
+    return { expired: expired.length, offline };
+  }
+
+  status(): { total_runners: number; idle_runners: number; busy_runners: number; draining_runners: number; offline_runners: number; queued_jobs: number; running_jobs: number } {
+    const r = this.runners.counts();
+    const j = this.jobs.counts();
+    return {
+      total_runners: r.idle + r.busy + r.draining + r.offline,
+      idle_runners: r.idle,
+      busy_runners: r.busy,
+      draining_runners: r.draining,
+      offline_runners: r.offline,
+      queued_jobs: j.queued,
+      running_jobs: j.running,
+    };
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * In-process wake-ups for long-polls. This holds no queue state: SQLite does. It only tells a
+ * waiting request "look again now" so that a job reaches an idle runner without any polling
+ * interval, and a cancel reaches a busy runner without waiting for its next heartbeat.
+ */
+interface PollWaiter {
+  labels: ReadonlySet<string>;
+  wake: () => void;
+}
+
+export class Wakeups {
+  private readonly pollWaiters = new Set<PollWaiter>();
+  private readonly heartbeatWaiters = new Map<string, () => void>();
+  private readonly jobWatchers = new Map<string, Set<() => void>>();
+  private readonly all = new Set<() => void>();
+  private isClosed = false;
+
+  /** The server is shutting down: every wait ends now, and new ones end at once. */
+  close(): void {
+    this.isClosed = true;
+    for (const wake of [...this.all]) wake();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Resolves when woken for a job these labels can take, when `ms` pass, or on abort. */
+  waitForJob(labels: ReadonlySet<string>, ms: number, signal?: AbortSignal): Promise<void> {
+    return this.waitOn(ms, signal, (wake) => {
+      const waiter: PollWaiter = { labels, wake };
+      this.pollWaiters.add(waiter);
+      return () => this.pollWaiters.delete(waiter);
+    });
+  }
+
+  /** Wakes the longest-waiting poll whose runner has every one of the job's labels. */
+  jobAvailable(jobLabels: readonly string[]): void {
+    for (const waiter of this.pollWaiters) {
+      if (jobLabels.every((l) => waiter.labels.has(l))) {
+        this.pollWaiters.delete(waiter);
+        waiter.wake();
+        return;
+      }
+    }
+  }
+
+  waitForRunnerNews(runnerId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return this.waitOn(ms, signal, (wake) => {
+      this.heartbeatWaiters.get(runnerId)?.();
+      this.heartbeatWaiters.set(runnerId, wake);
+      return () => {
+        if (this.heartbeatWaiters.get(runnerId) === wake) this.heartbeatWaiters.delete(runnerId);
+      };
+    });
+  }
+
+  runnerNews(runnerId: string): void {
+    this.heartbeatWaiters.get(runnerId)?.();
+  }
+
+  /** Resolves on the next change to a job (log appended, status changed), after `ms`, or on abort. */
+  waitForJobChange(jobId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return this.waitOn(ms, signal, (wake) => {
+      let set = this.jobWatchers.get(jobId);
+      if (!set) this.jobWatchers.set(jobId, (set = new Set()));
+      set.add(wake);
+      return () => {
+        set.delete(wake);
+        if (set.size === 0) this.jobWatchers.delete(jobId);
+      };
+    });
+  }
+
+  jobChanged(jobId: string): void {
+    const set = this.jobWatchers.get(jobId);
+    if (set) for (const wake of [...set]) wake();
+  }
+
+  get waitingPolls(): number {
+    return this.pollWaiters.size;
+  }
+
+  private waitOn(ms: number, signal: AbortSignal | undefined, register: (wake: () => void) => () => void): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted || this.isClosed) return resolve();
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.all.delete(finish);
+        unregister();
+        signal?.removeEventListener('abort', finish);
+        resolve();
+      };
+      const unregister = register(finish);
+      this.all.add(finish);
+      const timer = setTimeout(finish, ms);
+      signal?.addEventListener('abort', finish, { once: true });
+    });
+  }
+}

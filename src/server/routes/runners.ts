@@ -1,0 +1,220 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ErrorBody, IdParams, RunnerList, RunnersStatus, type RunnerInfo } from '../../shared/api.js';
+import {
+  Assignment,
+  CompleteRequest,
+  CompleteResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  LogAck,
+  LogChunk,
+  PollRequest,
+  PROTOCOL_VERSION,
+  RegisterRequest,
+  RegisterResponse,
+  RunnerRoutes,
+} from '../../shared/protocol.js';
+import { bearerToken } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { bareRepoPath } from '../git/bare.js';
+import { renderPrompt } from '../queue/agents.js';
+import { QueueError, type Claimed, type Queue } from '../queue/queue.js';
+import { tokenMatches } from '../secrets.js';
+import type { AttemptRow } from '../store/attempts.js';
+import type { RunnerRow } from '../store/runners.js';
+import { git } from '../../shared/git.js';
+import { cloneUrlFor } from './repos.js';
+
+export interface RunnerRoutesOptions {
+  queue: Queue;
+  registrationToken: string;
+  reposDir: string;
+  publicUrl?: string;
+  longPollMs: number;
+  agents: () => Record<string, string>;
+}
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const AttemptParams = Type.Object({ attempt_id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+function unauthorized(reply: FastifyReply, message: string): never {
+  reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
+  throw new ApiError(401, message);
+}
+
+export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    labels: JSON.parse(r.labels) as string[],
+    status: r.status,
+    pool_id: r.pool_id,
+    hostname: r.hostname,
+    version: r.version,
+    registered_at: r.registered_at,
+    last_seen_at: new Date(r.last_seen_ms).toISOString(),
+    current_job_id: currentJobId,
+  };
+}
+
+/** The runner protocol (see src/shared/protocol.ts) and the admin's view of the runners. */
+export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { queue } = opts;
+  const custom = { auth: 'custom' as const };
+
+  const runnerOf = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
+    const token = bearerToken(req);
+    const runner = token ? queue.runnerByToken(token) : undefined;
+    return runner ?? unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
+  };
+
+  /** The attempt of a job token. Any token but the attempt's own is 401; a lease that is gone is 409. */
+  const attemptOf = (req: FastifyRequest, reply: FastifyReply, attemptId: string, allowEnded = false): AttemptRow => {
+    const token = bearerToken(req);
+    const attempt = token ? queue.attemptByToken(token) : undefined;
+    if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
+    if (!allowEnded && !queue.liveAttemptByToken(token!)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    return attempt;
+  };
+
+  const rethrow = (err: unknown): never => {
+    if (err instanceof QueueError) throw new ApiError(err.statusCode, err.message);
+    throw err;
+  };
+
+  app.post(
+    RunnerRoutes.register,
+    { config: custom, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, ...errors } } },
+    async (req, reply) => {
+      if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
+      if (req.body.protocol_version !== PROTOCOL_VERSION) {
+        throw new ApiError(400, `runner speaks protocol ${req.body.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
+      }
+      const { runner, token } = queue.register(req.body);
+      const ttl = queue.leaseTtlMs;
+      return reply.code(201).send({
+        runner_id: runner.id,
+        token,
+        lease_ttl_ms: ttl,
+        heartbeat_interval_ms: Math.max(200, Math.floor(ttl / 3)),
+        poll_wait_ms: opts.longPollMs,
+        protocol_version: PROTOCOL_VERSION,
+      });
+    },
+  );
+
+  app.post(RunnerRoutes.heartbeat, { config: custom, schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } }, async (req, reply) => {
+    const runner = runnerOf(req, reply);
+    const answer = queue.heartbeat(runner, req.body);
+    const wait = Math.min(req.body.wait_ms ?? 0, Math.floor(queue.leaseTtlMs / 3));
+    if (wait > 0 && answer.cancel.length === 0 && answer.lost.length === 0 && req.body.attempts.length > 0) {
+      const abort = new AbortController();
+      reply.raw.on('close', () => abort.abort());
+      await queue.wakeups.waitForRunnerNews(runner.id, wait, abort.signal);
+      return { ...queue.runnerNews(runner.id, req.body.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
+    }
+    return answer;
+  });
+
+  app.post(
+    RunnerRoutes.poll,
+    { config: custom, schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } } },
+    async (req, reply) => {
+      const runner = runnerOf(req, reply);
+      if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
+      const abort = new AbortController();
+      reply.raw.on('close', () => abort.abort());
+      const wait = Math.min(req.body?.wait_ms ?? opts.longPollMs, opts.longPollMs);
+      const claimed = await queue.poll(runner, wait, abort.signal);
+      if (!claimed) return reply.code(204).send(null);
+      if (abort.signal.aborted) {
+        // The runner hung up while we claimed: give the job straight back rather than wait for the lease.
+        queue.complete(claimed.attempt, { outcome: 'returned', error: 'the runner disconnected before it received the job' });
+        return reply.code(204).send(null);
+      }
+      return assignment(req, claimed);
+    },
+  );
+
+  async function assignment(req: FastifyRequest, claimed: Claimed): Promise<Assignment> {
+    const { job, attempt, jobToken } = claimed;
+    const command = job.agent === 'shell' ? (job.command ?? '') : (opts.agents()[job.agent] ?? '');
+    let readme: string | undefined;
+    if (job.agent !== 'shell') {
+      const shown = await git(['show', `refs/heads/${job.base_branch}:README.md`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
+      readme = shown.code === 0 ? shown.stdout.slice(0, 16_000) : undefined;
+    }
+    return {
+      job_id: job.id,
+      attempt_id: attempt.id,
+      attempt: attempt.number,
+      job_token: jobToken,
+      repo_id: job.repo_id,
+      clone_url: cloneUrlFor(req, job.repo_id, opts.publicUrl),
+      title: job.title,
+      description: job.description,
+      base_branch: job.base_branch,
+      branch: job.branch_name,
+      agent: job.agent,
+      command,
+      prompt: renderPrompt(job, readme),
+      timeout_ms: job.timeout_s * 1000,
+      lease_expires_in_ms: attempt.lease_expires_ms - Date.now(),
+    };
+  }
+
+  app.post(RunnerRoutes.deregister, { config: custom, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    queue.deregister(runnerOf(req, reply));
+    return reply.code(204).send(null);
+  });
+
+  app.post(
+    '/api/runners/attempts/:attempt_id/logs',
+    { config: custom, bodyLimit: 2 * 1024 * 1024, schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } } },
+    async (req, reply) => {
+      const attempt = attemptOf(req, reply, req.params.attempt_id);
+      return queue.appendLog(attempt, req.body.seq, req.body.data);
+    },
+  );
+
+  app.post(
+    '/api/runners/attempts/:attempt_id/complete',
+    { config: custom, schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } } },
+    async (req, reply) => {
+      const attempt = attemptOf(req, reply, req.params.attempt_id, true);
+      const job = queue.jobs.get(attempt.job_id)!;
+      if (req.body.commit && attempt.active) {
+        // The result must really be on the internal server: the branch the token could push.
+        const at = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${job.branch_name}^{commit}`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
+        if (at.code !== 0 || at.stdout.trim() !== req.body.commit) {
+          throw new ApiError(409, `commit ${req.body.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
+        }
+      }
+      try {
+        return { job_status: queue.complete(attempt, req.body) };
+      } catch (err) {
+        return rethrow(err);
+      }
+    },
+  );
+
+  // ---- admin view ----------------------------------------------------------------------------
+
+  app.get('/api/runners', { schema: { tags: ['runners'], response: { 200: RunnerList, ...errors } } }, async () => {
+    const runners = queue.runners.list();
+    const busy = new Map(queue.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
+    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: runners.length };
+  });
+
+  app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queue.status());
+
+  app.delete('/api/runners/:id', { schema: { tags: ['runners'], description: "Revokes a runner's token; a job it holds goes back to the queue.", params: IdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    const runner = queue.runners.get(req.params.id);
+    if (!runner || runner.revoked) throw new ApiError(404, `runner not found: ${req.params.id}`);
+    queue.deregister(runner);
+    return reply.code(204).send(null);
+  });
+}

@@ -1,0 +1,150 @@
+import type { Db } from '../db/index.js';
+import type { JobStatus } from '../queue/state.js';
+
+export interface JobRow {
+  id: string;
+  seq: number;
+  repo_id: string;
+  title: string;
+  description: string;
+  agent: string;
+  command: string | null;
+  base_branch: string;
+  branch_name: string;
+  labels: string;
+  timeout_s: number;
+  max_attempts: number;
+  status: JobStatus;
+  cancel_requested: number;
+  attempt_count: number;
+  current_attempt_id: string | null;
+  runner_id: string | null;
+  branch: string | null;
+  commit_sha: string | null;
+  exit_code: number | null;
+  error: string | null;
+  end_reason: string | null;
+  log_bytes: number;
+  log_dropped_bytes: number;
+  log_truncated: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export type NewJob = Pick<JobRow, 'id' | 'repo_id' | 'title' | 'description' | 'agent' | 'command' | 'base_branch' | 'branch_name' | 'labels' | 'timeout_s' | 'max_attempts'>;
+
+export interface JobFilter {
+  repo_id?: string;
+  status?: JobStatus;
+  runner_id?: string;
+  limit: number;
+  /** Only jobs older than this seq (for paging, newest first). */
+  before?: number;
+}
+
+/** All SQL on the `jobs` table. */
+export class JobStore {
+  private readonly stmts;
+
+  constructor(private readonly db: Db) {
+    this.stmts = {
+      // Inserts a queued job at the end of the queue.
+      insert: db.prepare(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at)
+        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, 'queued', @now, @now)`),
+      // Returns the row or undefined.
+      get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      // Returns up to two rows whose id starts with the prefix (two means ambiguous).
+      byPrefix: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ESCAPE '\\' LIMIT 2"),
+      // Returns the oldest queued job whose labels are all among the runner's labels (JSON array), or undefined.
+      nextFor: db.prepare<[string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
+        AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
+        ORDER BY seq LIMIT 1`),
+      // Moves a queued job to running; changes = 0 if someone else claimed it first.
+      claim: db.prepare(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id,
+        started_at = COALESCE(started_at, @now), updated_at = @now WHERE id = @id AND status = 'queued'`),
+      // Records the end of the current attempt and the job's new status.
+      endAttempt: db.prepare(`UPDATE jobs SET status = @status, current_attempt_id = NULL,
+        runner_id = CASE WHEN @status = 'queued' THEN NULL ELSE runner_id END,
+        branch = @branch, commit_sha = @commit_sha, exit_code = @exit_code, error = @error, end_reason = @end_reason,
+        finished_at = CASE WHEN @status IN ('succeeded', 'failed', 'cancelled') THEN @now ELSE NULL END, updated_at = @now
+        WHERE id = @id AND status = 'running' AND current_attempt_id = @attempt_id`),
+      // Cancels a queued job; changes = 0 if it was not queued.
+      cancelQueued: db.prepare(`UPDATE jobs SET status = 'cancelled', cancel_requested = 1, end_reason = 'cancelled', finished_at = @now, updated_at = @now WHERE id = @id AND status = 'queued'`),
+      // Flags a running job for cancellation; its runner learns it on the next heartbeat.
+      requestCancel: db.prepare(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND status = 'running'`),
+      // Puts a finished job back in the queue with a fresh allowance of attempts.
+      retry: db.prepare(`UPDATE jobs SET status = 'queued', cancel_requested = 0, max_attempts = attempt_count + @extra, runner_id = NULL,
+        branch = NULL, commit_sha = NULL, exit_code = NULL, error = NULL, end_reason = NULL, finished_at = NULL, updated_at = @now,
+        seq = (SELECT MAX(seq) + 1 FROM jobs)
+        WHERE id = @id AND status IN ('succeeded', 'failed', 'cancelled')`),
+      // Adds to the job's log counters.
+      addLog: db.prepare('UPDATE jobs SET log_bytes = log_bytes + @stored, log_dropped_bytes = log_dropped_bytes + @dropped, log_truncated = @truncated WHERE id = @id'),
+      // Returns { status, n } per status.
+      counts: db.prepare<[], { status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
+    };
+  }
+
+  insert(job: NewJob, now: string): void {
+    this.stmts.insert.run({ ...job, now });
+  }
+
+  get(id: string): JobRow | undefined {
+    return this.stmts.get.get(id);
+  }
+
+  /** By full id, or by a unique prefix of at least 8 characters (the branch suffix). */
+  find(idOrPrefix: string): JobRow | undefined {
+    const exact = this.stmts.get.get(idOrPrefix);
+    if (exact || idOrPrefix.length < 8 || !/^[0-9a-f-]+$/.test(idOrPrefix)) return exact;
+    const rows = this.stmts.byPrefix.all(idOrPrefix);
+    return rows.length === 1 ? rows[0] : undefined;
+  }
+
+  list(filter: JobFilter): JobRow[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit };
+    if (filter.repo_id) (where.push('repo_id = @repo_id'), (params.repo_id = filter.repo_id));
+    if (filter.status) (where.push('status = @status'), (params.status = filter.status));
+    if (filter.runner_id) (where.push('runner_id = @runner_id'), (params.runner_id = filter.runner_id));
+    if (filter.before !== undefined) (where.push('seq < @before'), (params.before = filter.before));
+    // Returns the newest jobs first.
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
+    return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
+  }
+
+  nextFor(runnerLabels: string): JobRow | undefined {
+    return this.stmts.nextFor.get(runnerLabels);
+  }
+
+  claim(id: string, attemptId: string, runnerId: string, now: string): boolean {
+    return this.stmts.claim.run({ id, attempt_id: attemptId, runner_id: runnerId, now }).changes === 1;
+  }
+
+  endAttempt(fields: { id: string; attempt_id: string; status: JobStatus; branch: string | null; commit_sha: string | null; exit_code: number | null; error: string | null; end_reason: string; now: string }): boolean {
+    return this.stmts.endAttempt.run(fields).changes === 1;
+  }
+
+  cancelQueued(id: string, now: string): boolean {
+    return this.stmts.cancelQueued.run({ id, now }).changes === 1;
+  }
+
+  requestCancel(id: string, now: string): boolean {
+    return this.stmts.requestCancel.run({ id, now }).changes === 1;
+  }
+
+  retry(id: string, extraAttempts: number, now: string): boolean {
+    return this.stmts.retry.run({ id, extra: extraAttempts, now }).changes === 1;
+  }
+
+  addLog(id: string, stored: number, dropped: number, truncated: boolean): void {
+    this.stmts.addLog.run({ id, stored, dropped, truncated: truncated ? 1 : 0 });
+  }
+
+  counts(): Record<JobStatus, number> {
+    const out: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const { status, n } of this.stmts.counts.all()) out[status] = n;
+    return out;
+  }
+}

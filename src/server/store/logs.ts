@@ -1,0 +1,36 @@
+import type { Db } from '../db/index.js';
+
+/** All SQL on the `log_chunks` table. */
+export class LogStore {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      // Appends one chunk at a byte offset.
+      insert: db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)'),
+      // Returns the chunks that hold bytes at or after `from`, in order, at most `limit`.
+      from: db.prepare<[string, number, number], { offset: number; data: Buffer }>(
+        'SELECT offset, data FROM log_chunks WHERE job_id = ? AND offset + length(data) > ? ORDER BY offset LIMIT ?',
+      ),
+    };
+  }
+
+  append(jobId: string, offset: number, data: Buffer): void {
+    this.stmts.insert.run(jobId, offset, data);
+  }
+
+  /** Up to about `maxBytes` of the log starting at byte `from`. */
+  read(jobId: string, from: number, maxBytes: number): Buffer {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for (const chunk of this.stmts.from.all(jobId, from, 1000)) {
+      const start = Math.max(0, from - chunk.offset);
+      const piece = chunk.data.subarray(start);
+      parts.push(piece);
+      size += piece.length;
+      if (size >= maxBytes) break;
+    }
+    const all = Buffer.concat(parts);
+    return all.length > maxBytes ? all.subarray(0, maxBytes) : all;
+  }
+}

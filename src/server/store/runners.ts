@@ -1,0 +1,83 @@
+import type { Db } from '../db/index.js';
+import type { RunnerStatus } from '../../shared/protocol.js';
+
+export interface RunnerRow {
+  id: string;
+  name: string;
+  labels: string;
+  token_hash: string;
+  status: RunnerStatus;
+  pool_id: string | null;
+  hostname: string | null;
+  version: string | null;
+  revoked: number;
+  registered_at: string;
+  last_seen_ms: number;
+}
+
+/** All SQL on the `runners` table. */
+export class RunnerStore {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      // Inserts a registered, idle runner.
+      insert: db.prepare(`INSERT INTO runners (id, name, labels, token_hash, status, pool_id, hostname, version, registered_at, last_seen_ms)
+        VALUES (@id, @name, @labels, @token_hash, 'idle', @pool_id, @hostname, @version, @registered_at, @last_seen_ms)`),
+      // Returns the row or undefined.
+      get: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE id = ?'),
+      // Returns the non-revoked runner a token belongs to, or undefined.
+      byTokenHash: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE token_hash = ? AND revoked = 0'),
+      // Returns every runner that has not been removed, newest first.
+      list: db.prepare<[], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC'),
+      // Marks the runner seen now, with a status; draining is kept until the runner leaves.
+      seen: db.prepare(`UPDATE runners SET last_seen_ms = @now, status = CASE WHEN status = 'draining' THEN 'draining' ELSE @status END WHERE id = @id AND revoked = 0`),
+      // Sets a runner's status.
+      setStatus: db.prepare('UPDATE runners SET status = @status WHERE id = @id'),
+      // Marks silent runners offline; returns their ids.
+      markOffline: db.prepare<[number], string>("UPDATE runners SET status = 'offline' WHERE revoked = 0 AND status != 'offline' AND last_seen_ms < ? RETURNING id").pluck(),
+      // Revokes a runner: its token stops working and it leaves the list.
+      revoke: db.prepare("UPDATE runners SET revoked = 1, status = 'offline' WHERE id = ?"),
+      // Returns { status, n } per status of the listed runners.
+      counts: db.prepare<[], { status: RunnerStatus; n: number }>('SELECT status, COUNT(*) AS n FROM runners WHERE revoked = 0 GROUP BY status'),
+    };
+  }
+
+  insert(row: Omit<RunnerRow, 'status' | 'revoked'>): void {
+    this.stmts.insert.run(row);
+  }
+
+  get(id: string): RunnerRow | undefined {
+    return this.stmts.get.get(id);
+  }
+
+  byTokenHash(hash: string): RunnerRow | undefined {
+    return this.stmts.byTokenHash.get(hash);
+  }
+
+  list(): RunnerRow[] {
+    return this.stmts.list.all();
+  }
+
+  seen(id: string, status: RunnerStatus, now: number): void {
+    this.stmts.seen.run({ id, status, now });
+  }
+
+  setStatus(id: string, status: RunnerStatus): void {
+    this.stmts.setStatus.run({ id, status });
+  }
+
+  markOffline(silentSince: number): string[] {
+    return this.stmts.markOffline.all(silentSince);
+  }
+
+  revoke(id: string): void {
+    this.stmts.revoke.run(id);
+  }
+
+  counts(): Record<RunnerStatus, number> {
+    const out: Record<RunnerStatus, number> = { idle: 0, busy: 0, draining: 0, offline: 0 };
+    for (const { status, n } of this.stmts.counts.all()) out[status] = n;
+    return out;
+  }
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { RunnerRoutes } from '../src/shared/protocol.js';
+import { startTestServer, tempDir } from './helpers.js';
+import { call, eventually, getJob, poll, registerRunner, seedRepo, submit, type Reply } from './queue-helpers.js';
+
+test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r1');
+
+  const waiting = poll(server, runner.token, 20_000);
+  const job = await submit(server, { repo_id: repo.name, title: 'hello', command: 'echo hi' });
+  assert.equal(job.status, 'queued');
+  const a = await waiting;
+  assert.ok(a, 'the waiting poll receives the job');
+  assert.equal(a.job_id, job.id);
+  assert.equal(a.branch, `lazyaf/${job.id.slice(0, 8)}`);
+  assert.equal(a.command, 'echo hi');
+  assert.equal((await getJob(server, job.id)).status, 'running');
+
+  // A chunk resent after a network error is stored once.
+  for (const seq of [1, 2, 2, 1]) {
+    const sent: Reply = await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq, data: `line ${seq}\n` });
+    assert.equal(sent.status, 200);
+  }
+  const done = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  assert.equal(done.status, 200);
+  assert.equal(done.body.job_status, 'succeeded');
+  // The same completion resent is answered the same way.
+  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null })).status, 200);
+
+  const final = await getJob(server, job.id);
+  assert.equal(final.status, 'succeeded');
+  assert.equal(final.branch, null, 'a job that changed nothing has no branch');
+  assert.equal(final.attempts?.[0]?.end_reason, 'succeeded');
+  const logs = await call(server, 'GET', `/api/jobs/${job.id}/logs`, server.token);
+  const content: string = logs.body.content;
+  assert.equal(content.match(/line 1\n/g)?.length, 1);
+  assert.equal(content.match(/line 2\n/g)?.length, 1);
+  assert.ok(content.indexOf('line 1') < content.indexOf('line 2'));
+  assert.equal(logs.body.complete, true);
+
+  // After completion the job token is dead for logs and git.
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 3, data: 'late\n' })).status, 409);
+});
+
+test('an expired lease requeues the job; the old job token can neither log, push nor complete', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '1' });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const dead = await registerRunner(server, 'dead');
+  const alive = await registerRunner(server, 'alive');
+  const job = await submit(server, { repo_id: repo.id, title: 'x', command: 'true' });
+  const first = await poll(server, dead.token);
+  assert.ok(first);
+
+  // The dead runner never heartbeats: after the TTL the job is back in the queue.
+  const second = await eventually('requeue', () => poll(server, alive.token, 500));
+  assert.equal(second.job_id, job.id);
+  assert.equal(second.attempt, 2);
+  const mid = await getJob(server, job.id);
+  assert.equal(mid.attempts?.[0]?.end_reason, 'lost');
+
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(first.attempt_id), first.job_token, { seq: 1, data: 'late' })).status, 409);
+  assert.equal((await call(server, 'POST', RunnerRoutes.complete(first.attempt_id), first.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 409);
+  const gitRefs = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: `Basic ${Buffer.from(`x:${first.job_token}`).toString('base64')}` } });
+  assert.equal(gitRefs.status, 401);
+  const live = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: `Basic ${Buffer.from(`x:${second.job_token}`).toString('base64')}` } });
+  assert.equal(live.status, 200);
+  await live.arrayBuffer();
+});
+
+test('a job lost more times than its cap fails with the reason', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '1' });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'flaky');
+  const job = await submit(server, { repo_id: repo.id, title: 'x', command: 'true', max_attempts: 2 });
+  assert.ok(await poll(server, r.token));
+  assert.ok(await eventually('second attempt', () => poll(server, r.token, 500)));
+  const failed = await eventually('failure', async () => {
+    const j = await getJob(server, job.id);
+    return j.status === 'failed' ? j : undefined;
+  });
+  assert.deepEqual(
+    failed.attempts?.map((a) => a.end_reason),
+    ['lost', 'lost'],
+  );
+  assert.match(failed.error ?? '', /lost its runner 2 times/);
+});
+
+test('50 concurrent claimers never double-claim', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runners = await Promise.all(Array.from({ length: 50 }, (_, i) => registerRunner(server, `r${i}`)));
+  const jobs = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(server, { repo_id: repo.id, title: `j${i}`, command: 'true' })));
+  const got = (await Promise.all(runners.map((r) => poll(server, r.token, 300)))).filter((a) => a !== undefined);
+  assert.equal(got.length, 20, 'every job is claimed once');
+  assert.deepEqual(new Set(got.map((a) => a.job_id)), new Set(jobs.map((j) => j.id)));
+  const status = (await call(server, 'GET', '/api/runners/status', server.token)).body;
+  assert.equal(status.running_jobs, 20);
+  assert.equal(status.queued_jobs, 0);
+});
+
+test('labels route jobs only to runners that have them all', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const plain = await registerRunner(server, 'plain');
+  const gpu = await registerRunner(server, 'gpu', ['gpu', 'linux']);
+  const job = await submit(server, { repo_id: repo.id, title: 'needs gpu', command: 'true', labels: ['gpu'] });
+  assert.equal(await poll(server, plain.token, 100), undefined);
+  assert.equal((await poll(server, gpu.token))?.job_id, job.id);
+});
+
+test('cancel: a queued job ends at once; a running one is flagged and its runner told on heartbeat', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'r');
+  const queued = await submit(server, { repo_id: repo.id, title: 'a', command: 'true' });
+  assert.equal((await call(server, 'POST', `/api/jobs/${queued.id}/cancel`, server.token)).body.status, 'cancelled');
+
+  const running = await submit(server, { repo_id: repo.id, title: 'b', command: 'sleep 100' });
+  const a = await poll(server, r.token);
+  assert.equal(a?.job_id, running.id);
+  const hb = call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 });
+  await call(server, 'POST', `/api/jobs/${running.id}/cancel`, server.token);
+  assert.deepEqual((await hb).body.cancel, [a.attempt_id]);
+  await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'cancelled', exit_code: null });
+  assert.equal((await getJob(server, running.id)).status, 'cancelled');
+
+  // A finished job can be retried.
+  const retried = await call(server, 'POST', `/api/jobs/${running.id}/retry`, server.token);
+  assert.equal(retried.body.status, 'queued');
+});
+
+test('logs beyond the cap are dropped behind a visible marker', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LOG_CAP: '4096' });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'r');
+  const job = await submit(server, { repo_id: repo.id, title: 'noisy', command: 'yes' });
+  const a = await poll(server, r.token);
+  assert.ok(a);
+  let truncated = false;
+  for (let seq = 1; seq <= 10 && !truncated; seq++) {
+    const ack = await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq, data: 'y\n'.repeat(500) });
+    truncated = ack.body.truncated;
+  }
+  assert.ok(truncated);
+  const j = await getJob(server, job.id);
+  assert.ok(j.log_truncated);
+  assert.ok(j.log_bytes < 4096 + 200, `stored ${j.log_bytes} bytes`);
+  const logs = await call(server, 'GET', `/api/jobs/${job.id}/logs`, server.token);
+  assert.match(logs.body.content, /\[lazyaf: log truncated at 4096 bytes/);
+});
+
+test('malformed protocol messages and wrong tokens get 4xx', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'r');
+  await submit(server, { repo_id: repo.id, title: 'a', command: 'true' });
+  const a = await poll(server, r.token);
+  assert.ok(a);
+  const cases: [string, string, string | undefined, unknown, number][] = [
+    ['POST', RunnerRoutes.register, 'wrong', { name: 'x', protocol_version: 1 }, 401],
+    ['POST', RunnerRoutes.register, server.ctx.registrationToken, { name: '../../x', protocol_version: 1 }, 400],
+    ['POST', RunnerRoutes.register, server.ctx.registrationToken, { name: 'x', protocol_version: 999 }, 400],
+    ['POST', RunnerRoutes.register, server.token, { name: 'x', protocol_version: 1 }, 401],
+    ['POST', RunnerRoutes.heartbeat, 'wrong', { status: 'idle', attempts: [] }, 401],
+    ['POST', RunnerRoutes.heartbeat, r.token, { status: 'sleepy', attempts: [] }, 400],
+    ['POST', RunnerRoutes.heartbeat, r.token, '{"status":', 400],
+    ['POST', RunnerRoutes.poll, a.job_token, {}, 401],
+    ['POST', RunnerRoutes.logs(a.attempt_id), r.token, { seq: 1, data: 'x' }, 401],
+    ['POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 0, data: 'x' }, 400],
+    ['POST', RunnerRoutes.logs('other'), a.job_token, { seq: 1, data: 'x' }, 401],
+    ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'won' }, 400],
+    ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', commit: 'not-a-sha' }, 400],
+    ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', commit: 'a'.repeat(40) }, 409],
+    ['POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x' }, 400],
+    ['POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', command: 'true', base_branch: 'nope' }, 400],
+    ['POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', agent: 'nobody' }, 400],
+    ['POST', '/api/jobs', server.token, { repo_id: 'missing', title: 'x', command: 'true' }, 404],
+    ['POST', '/api/jobs', r.token, { repo_id: repo.id, title: 'x', command: 'true' }, 401],
+    ['GET', '/api/jobs/../../etc', server.token, undefined, 404],
+  ];
+  for (const [method, p, token, body, expected] of cases) {
+    const res = await call(server, method, p, token, body);
+    assert.equal(res.status, expected, `${method} ${p} ${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`);
+    assert.equal(typeof (res.body as { message?: unknown }).message, 'string');
+  }
+  assert.equal((await call(server, 'GET', '/api/health')).status, 200);
+});
