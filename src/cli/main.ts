@@ -3,8 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../shared/version.js';
 import { registerCredential } from './commands/credential.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerJobs } from './commands/jobs.js';
 import { registerLand } from './commands/land.js';
 import { registerRepoCommands } from './commands/repos.js';
+import { registerRunners } from './commands/runners.js';
 import { registerServer } from './commands/server.js';
 import { CliError } from './errors.js';
 
@@ -20,6 +22,8 @@ registerServer(program);
 registerIngest(program);
 registerLand(program);
 registerRepoCommands(program);
+registerJobs(program);
+registerRunners(program);
 registerCredential(program);
 
 try {

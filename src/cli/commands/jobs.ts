@@ -1,0 +1,158 @@
+import type { Command } from 'commander';
+import type { Job, JobList, JobLogs } from '../../shared/api.js';
+import { ApiClient } from '../client.js';
+import { CliError } from '../errors.js';
+import { clientOptions } from '../options.js';
+import { printTable } from '../table.js';
+
+interface SubmitOptions {
+  repo: string;
+  title: string;
+  description?: string;
+  command?: string;
+  agent?: string;
+  base?: string;
+  labels?: string;
+  timeout?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function printJob(job: Job): void {
+  const rows: [string, string | number | null | undefined][] = [
+    ['id', job.id],
+    ['title', job.title],
+    ['status', job.status + (job.cancel_requested && job.status === 'running' ? ' (cancelling)' : '')],
+    ['repo', job.repo_id],
+    ['agent', job.agent],
+    ['command', job.command],
+    ['base', job.base_branch],
+    ['branch', job.branch],
+    ['commit', job.commit],
+    ['exit code', job.exit_code],
+    ['error', job.error],
+    ['attempts', `${job.attempt_count}/${job.max_attempts}`],
+    ['runner', job.runner_id],
+    ['created', job.created_at],
+    ['finished', job.finished_at],
+  ];
+  for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ':').padEnd(11)}${v}\n`);
+  for (const a of job.attempts ?? []) {
+    process.stdout.write(`  attempt ${a.number}: runner ${a.runner_id} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}\n`);
+  }
+}
+
+/** Writes the job log from `offset`, following it live until the job has finished. */
+async function streamLogs(client: ApiClient, jobId: string, follow: boolean): Promise<void> {
+  if (!follow) {
+    let offset = 0;
+    for (;;) {
+      const page = await client.request<JobLogs>('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?offset=${offset}`);
+      process.stdout.write(page.content);
+      if (page.next_offset === offset) return;
+      offset = page.next_offset;
+    }
+  }
+  const res = await client.raw('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?follow=true`);
+  if (!res.body) return;
+  for await (const chunk of res.body) process.stdout.write(chunk as Uint8Array);
+}
+
+export function registerJobs(program: Command): void {
+  const jobs = program.command('jobs').description('submit and inspect jobs');
+
+  jobs
+    .command('submit')
+    .description('queue a job on a repo')
+    .requiredOption('--repo <repo>', 'repo id or name')
+    .requiredOption('--title <title>', 'what the job is about (also the commit message)')
+    .option('--description <text>', 'details for the agent')
+    .option('--command <cmd>', 'shell command to run in the workspace')
+    .option('--agent <name>', 'agent to run instead: claude, gemini, codex, aider')
+    .option('--base <branch>', "branch to start from (default: the repo's default branch)")
+    .option('--labels <a,b>', 'labels a runner must have')
+    .option('--timeout <seconds>', 'timeout in seconds')
+    .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
+    .option('--json', 'print JSON')
+    .action(async (opts: SubmitOptions, cmd: Command) => {
+      const client = new ApiClient(clientOptions(cmd));
+      if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
+      const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
+      if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1)) throw new CliError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
+      const job = await client.request<Job>('POST', '/api/jobs', {
+        repo_id: opts.repo,
+        title: opts.title,
+        description: opts.description,
+        command: opts.command,
+        agent: opts.agent,
+        base_branch: opts.base,
+        labels: opts.labels ? opts.labels.split(',').map((l) => l.trim()).filter(Boolean) : undefined,
+        timeout_s: timeout,
+      });
+      if (!opts.wait) {
+        if (opts.json) process.stdout.write(JSON.stringify(job, null, 2) + '\n');
+        else process.stdout.write(`${job.id}\n`);
+        return;
+      }
+      process.stderr.write(`Submitted job ${job.id}; following its log\n`);
+      await streamLogs(client, job.id, true);
+      const final = await client.request<Job>('GET', `/api/jobs/${job.id}`);
+      if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
+      else process.stderr.write(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}\n`);
+      if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+    });
+
+  jobs
+    .command('list')
+    .description('list jobs, newest first')
+    .option('--repo <repo>', 'only this repo (id or name)')
+    .option('--status <status>', 'queued, running, succeeded, failed or cancelled')
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--json', 'print JSON')
+    .action(async (opts: { repo?: string; status?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const q = new URLSearchParams({ limit: opts.limit });
+      if (opts.repo) q.set('repo_id', opts.repo);
+      if (opts.status) q.set('status', opts.status);
+      const { jobs: list } = await new ApiClient(clientOptions(cmd)).request<JobList>('GET', `/api/jobs?${q}`);
+      if (opts.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      if (list.length === 0) return void process.stdout.write('No jobs.\n');
+      printTable(
+        ['ID', 'STATUS', 'BRANCH', 'TITLE'],
+        list.map((j) => [j.id.slice(0, 8), j.status, j.branch ?? '-', j.title]),
+      );
+    });
+
+  jobs
+    .command('show')
+    .description('show a job and its attempts')
+    .argument('<job>', 'job id (or its first 8 characters)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      const job = await new ApiClient(clientOptions(cmd)).request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
+      if (opts.json) process.stdout.write(JSON.stringify(job, null, 2) + '\n');
+      else printJob(job);
+    });
+
+  jobs
+    .command('logs')
+    .description("print a job's log")
+    .argument('<job>', 'job id (or its first 8 characters)')
+    .option('-f, --follow', 'keep printing until the job has finished')
+    .action(async (id: string, opts: { follow?: boolean }, cmd: Command) => {
+      await streamLogs(new ApiClient(clientOptions(cmd)), id, opts.follow ?? false);
+    });
+
+  for (const [name, verb] of [
+    ['cancel', 'cancel a queued or running job'],
+    ['retry', 'queue a finished job again'],
+  ] as const) {
+    jobs
+      .command(name)
+      .description(verb)
+      .argument('<job>', 'job id (or its first 8 characters)')
+      .action(async (id: string, _opts: unknown, cmd: Command) => {
+        const job = await new ApiClient(clientOptions(cmd)).request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/${name}`);
+        process.stdout.write(`${job.id} ${job.status}${job.cancel_requested && job.status === 'running' ? ' (cancelling)' : ''}\n`);
+      });
+  }
+}

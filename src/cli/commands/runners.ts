@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import type { RunnerList, RunnersStatus } from '../../shared/api.js';
+import { ApiClient } from '../client.js';
+import { clientOptions } from '../options.js';
+import { printTable } from '../table.js';
+
+export function registerRunners(program: Command): void {
+  program
+    .command('runners')
+    .description('list the runners and the pool status')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const client = new ApiClient(clientOptions(cmd));
+      const [{ runners }, status] = await Promise.all([client.request<RunnerList>('GET', '/api/runners'), client.request<RunnersStatus>('GET', '/api/runners/status')]);
+      if (opts.json) return void process.stdout.write(JSON.stringify({ runners, status }, null, 2) + '\n');
+      if (runners.length > 0) {
+        printTable(
+          ['NAME', 'STATUS', 'JOB', 'LABELS', 'LAST SEEN', 'ID'],
+          runners.map((r) => [r.name, r.status, r.current_job_id?.slice(0, 8) ?? '-', r.labels.join(',') || '-', r.last_seen_at, r.id]),
+        );
+      } else {
+        process.stdout.write('No runners. Start one with: lazyaf runner --token <registration token>\n');
+      }
+      process.stdout.write(
+        `\n${status.total_runners} runners: ${status.idle_runners} idle, ${status.busy_runners} busy, ${status.draining_runners} draining, ${status.offline_runners} offline; jobs: ${status.queued_jobs} queued, ${status.running_jobs} running\n`,
+      );
+    });
+}
