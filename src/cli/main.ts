@@ -5,7 +5,9 @@ import { registerCredential } from './commands/credential.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerLand } from './commands/land.js';
+import { registerPool } from './commands/pool.js';
 import { registerRepoCommands } from './commands/repos.js';
+import { registerRunner } from './commands/runner.js';
 import { registerRunners } from './commands/runners.js';
 import { registerServer } from './commands/server.js';
 import { CliError } from './errors.js';
@@ -24,7 +26,9 @@ registerLand(program);
 registerRepoCommands(program);
 registerJobs(program);
 registerRunners(program);
+registerPool(program);
 registerCredential(program);
+registerRunner(program);
 
 try {
   await program.parseAsync(process.argv);

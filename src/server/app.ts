@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Health } from '../shared/api.js';
+import { ErrorBody, Health, PoolState, ScalePool } from '../shared/api.js';
 import { VERSION } from '../shared/version.js';
 import { bearerToken, makeTokenResolver, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -15,6 +15,8 @@ import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.j
 import { gitHttpRoutes, PRE_RECEIVE_HOOK } from './git/http.js';
 import { loadAgents } from './queue/agents.js';
 import { Queue } from './queue/queue.js';
+import { ProcessLauncher } from './pool/launcher.js';
+import { Pool } from './pool/pool.js';
 import { jobRoutes } from './routes/jobs.js';
 import { repoRoutes } from './routes/repos.js';
 import { runnerRoutes } from './routes/runners.js';
@@ -32,6 +34,9 @@ export interface ServerContext {
   registrationToken: string;
   reposDir: string;
   queue: Queue;
+  pool: Pool;
+  /** Set once the server listens; runners the pool starts connect here. */
+  serverUrl?: string;
 }
 
 export interface BuiltApp {
@@ -69,7 +74,17 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     logCapBytes: config.logCapBytes,
     emit: (event) => events.emit('event', event),
   });
-  const ctx: ServerContext = { config, db, repos, events, adminToken: admin.value, registrationToken: registration.value, reposDir, queue };
+  if (config.launcher !== 'process') throw new Error(`the ${config.launcher} launcher is not available in this version; use --launcher process`);
+  const pool = new Pool({
+    launcher: new ProcessLauncher(config.dataDir, (poolId, line) => logger?.info({ runner: poolId }, line)),
+    desired: config.runners,
+    serverUrl: () => ctx.serverUrl ?? `http://127.0.0.1:${config.port}`,
+    registrationToken: registration.value,
+    isIdle: (poolId) => queue.runners.byPoolId(poolId)?.status === 'idle',
+    emit: (event) => events.emit('event', event),
+    log: (msg) => logger?.info(msg),
+  });
+  const ctx: ServerContext = { config, db, repos, events, adminToken: admin.value, registrationToken: registration.value, reposDir, queue, pool };
   const agents = loadAgents(config.dataDir);
   const publicUrl = process.env.LAZYAF_PUBLIC_URL || undefined;
   // A job token is a principal only while its attempt holds a live lease.
@@ -148,6 +163,9 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     agents: () => agents,
   });
 
+  app.get('/api/pool', { schema: { tags: ['pool'], response: { 200: PoolState, 401: ErrorBody } } }, async () => pool.state());
+  app.put('/api/pool', { schema: { tags: ['pool'], body: ScalePool, response: { 200: PoolState, 400: ErrorBody, 401: ErrorBody } } }, async (req) => pool.scale(req.body.desired));
+
   // Leases expire on time even when no request arrives.
   const sweepMs = Math.min(5000, Math.max(100, Math.floor((config.leaseTtlSeconds * 1000) / 4)));
   const sweeper = setInterval(() => {
@@ -160,7 +178,10 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   sweeper.unref();
 
   // Long-polls and log streams end at once, so a shutdown does not wait out their timeouts.
-  app.addHook('preClose', async () => queue.wakeups.close());
+  app.addHook('preClose', async () => {
+    queue.wakeups.close();
+    await pool.close();
+  });
   app.addHook('onClose', async () => {
     clearInterval(sweeper);
     db.close();

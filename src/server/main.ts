@@ -21,6 +21,8 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+  built.ctx.serverUrl = url;
+  built.ctx.pool.reconcile();
 
   const auth =
     built.adminTokenSource === 'env'

@@ -212,3 +212,15 @@ export const RunnersStatus = Type.Object({
   running_jobs: Type.Integer(),
 });
 export type RunnersStatus = Static<typeof RunnersStatus>;
+
+// ---- pool ---------------------------------------------------------------------------------
+
+export const PoolState = Type.Object({
+  desired: Type.Integer(),
+  launcher: Type.String(),
+  running: Type.Integer(),
+  draining: Type.Integer(),
+});
+export type PoolState = Static<typeof PoolState>;
+
+export const ScalePool = Type.Object({ desired: Type.Integer({ minimum: 0, maximum: 256 }) }, { additionalProperties: false });

@@ -28,6 +28,8 @@ export class RunnerStore {
       get: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE id = ?'),
       // Returns the non-revoked runner a token belongs to, or undefined.
       byTokenHash: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE token_hash = ? AND revoked = 0'),
+      // Returns the newest non-revoked runner the pool started under this id, or undefined.
+      byPoolId: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE pool_id = ? AND revoked = 0 ORDER BY registered_at DESC LIMIT 1'),
       // Returns every runner that has not been removed, newest first.
       list: db.prepare<[], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC'),
       // Marks the runner seen now, with a status; draining is kept until the runner leaves.
@@ -53,6 +55,10 @@ export class RunnerStore {
 
   byTokenHash(hash: string): RunnerRow | undefined {
     return this.stmts.byTokenHash.get(hash);
+  }
+
+  byPoolId(poolId: string): RunnerRow | undefined {
+    return this.stmts.byPoolId.get(poolId);
   }
 
   list(): RunnerRow[] {

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One runner the pool started. */
+export interface LaunchedRunner {
+  poolId: string;
+  /** Asks the runner to drain: finish its job, take no new one, leave. */
+  drain(): void;
+  /** Stops it now. */
+  kill(): void;
+  /** Resolves when it has exited. */
+  readonly exited: Promise<void>;
+  readonly describe: string;
+}
+
+/** How the pool starts runners. The process launcher is the default; docker joins later. */
+export interface Launcher {
+  readonly kind: 'process' | 'docker';
+  launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner;
+}
+
+/** The CLI entry point of this package, from src/ (tests) as from dist/. */
+const CLI_PATH = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+
+/**
+ * Starts runners as child processes of the server (`lazyaf runner`), each with its own work dir
+ * under `<data>/runners/`. The registration token reaches the child through its environment.
+ */
+export class ProcessLauncher implements Launcher {
+  readonly kind = 'process' as const;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly onOutput: (poolId: string, line: string) => void,
+  ) {}
+
+  launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner {
+    const workdir = path.join(this.dataDir, 'runners', poolId);
+    fs.mkdirSync(workdir, { recursive: true });
+    const env: NodeJS.ProcessEnv = { ...process.env, LAZYAF_SERVER: serverUrl, LAZYAF_TOKEN: registrationToken, LAZYAF_POOL_ID: poolId };
+    delete env.LAZYAF_ADMIN_TOKEN;
+    const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.onOutput(poolId, line);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    const exited = new Promise<void>((resolve) => {
+      child.on('exit', () => resolve());
+      child.on('error', () => resolve());
+    });
+    return {
+      poolId,
+      describe: `pid ${child.pid ?? '?'}`,
+      exited,
+      drain: () => void child.kill('SIGTERM'),
+      kill: () => void child.kill('SIGKILL'),
+    };
+  }
+}

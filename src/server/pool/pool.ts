@@ -1,0 +1,92 @@
+import crypto from 'node:crypto';
+import type { Launcher, LaunchedRunner } from './launcher.js';
+
+export interface PoolOptions {
+  launcher: Launcher;
+  desired: number;
+  serverUrl: () => string;
+  registrationToken: string;
+  /** Whether the runner registered under this pool id is idle (preferred when scaling down). */
+  isIdle: (poolId: string) => boolean;
+  emit: (event: { type: string; [key: string]: unknown }) => void;
+  log: (msg: string) => void;
+}
+
+export interface PoolState {
+  desired: number;
+  launcher: string;
+  running: number;
+  draining: number;
+}
+
+/**
+ * Keeps `desired` runners alive: starts missing ones, restarts crashed ones with a backoff, and
+ * drains surplus ones (idle first). Hand-started runners are not counted here.
+ */
+export class Pool {
+  private desired: number;
+  private readonly live = new Map<string, LaunchedRunner>();
+  private readonly leaving = new Map<string, LaunchedRunner>();
+  private restartDelayMs = 500;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {
+    this.desired = opts.desired;
+  }
+
+  state(): PoolState {
+    return { desired: this.desired, launcher: this.opts.launcher.kind, running: this.live.size, draining: this.leaving.size };
+  }
+
+  scale(desired: number): PoolState {
+    this.desired = desired;
+    this.reconcile();
+    this.opts.emit({ type: 'pool.updated', ...this.state() });
+    return this.state();
+  }
+
+  reconcile(): void {
+    if (this.closed) return;
+    while (this.live.size < this.desired) this.start();
+    if (this.live.size > this.desired) {
+      const surplus = this.live.size - this.desired;
+      const ordered = [...this.live.values()].sort((a, b) => Number(this.opts.isIdle(b.poolId)) - Number(this.opts.isIdle(a.poolId)));
+      for (const runner of ordered.slice(0, surplus)) this.retire(runner);
+    }
+  }
+
+  private start(): void {
+    const poolId = `pool-${crypto.randomBytes(3).toString('hex')}`;
+    const runner = this.opts.launcher.launch(poolId, this.opts.serverUrl(), this.opts.registrationToken);
+    this.live.set(poolId, runner);
+    this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
+    void runner.exited.then(() => {
+      const expected = this.leaving.delete(poolId);
+      if (!this.live.delete(poolId) || expected || this.closed) return;
+      // It died on its own: start another after a growing pause, so a broken setup cannot spin.
+      this.opts.log(`pool: runner ${poolId} exited unexpectedly; restarting in ${this.restartDelayMs} ms`);
+      clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => this.reconcile(), this.restartDelayMs);
+      this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
+    });
+  }
+
+  private retire(runner: LaunchedRunner): void {
+    this.live.delete(runner.poolId);
+    this.leaving.set(runner.poolId, runner);
+    runner.drain();
+    this.opts.log(`pool: draining runner ${runner.poolId}`);
+  }
+
+  /** Drains every runner; kills those still running after `graceMs`. */
+  async close(graceMs = 10_000): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    const all = [...this.live.values(), ...this.leaving.values()];
+    for (const r of all) r.drain();
+    const timer = setTimeout(() => all.forEach((r) => r.kill()), graceMs);
+    await Promise.all(all.map((r) => r.exited));
+    clearTimeout(timer);
+  }
+}
