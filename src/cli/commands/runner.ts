@@ -1,0 +1,46 @@
+import { Option, type Command } from 'commander';
+import { RegistrationRefusedError, ProtocolError } from '../../runner/client.js';
+import { resolveRunnerConfig, RunnerConfigError, type RunnerFlags } from '../../runner/options.js';
+import { startRunner } from '../../runner/runner.js';
+import { CliError } from '../errors.js';
+
+export function registerRunner(program: Command): void {
+  program
+    .command('runner')
+    .description('run jobs from a lazyaf server: register, take one job at a time, push results to the internal git server')
+    .option('--name <name>', 'runner name (default: <hostname>-<4 hex>)')
+    .option('--labels <a,b>', 'labels jobs can require, comma-separated')
+    .option('--workdir <dir>', 'folder for the repo caches and job files (default: <tmp>/lazyaf-runner-<name>)')
+    .addOption(new Option('--pool-id <id>', 'set by the pool launcher (LAZYAF_POOL_ID)').hideHelp())
+    .addHelpText('after', '\nThe --token (or LAZYAF_TOKEN) of a runner is the registration token, not the admin token.\nSIGTERM: finish the current job, then leave; a second SIGTERM (or Ctrl-C): give the job back and leave.')
+    .action(async (opts: RunnerFlags, cmd: Command) => {
+      const globals = cmd.optsWithGlobals<RunnerFlags>();
+      let config;
+      try {
+        config = resolveRunnerConfig({ ...opts, server: globals.server, token: globals.token });
+      } catch (err) {
+        if (err instanceof RunnerConfigError) throw new CliError(err.message);
+        throw err;
+      }
+      const runner = startRunner(config);
+      // First SIGTERM or SIGINT: drain. Second: give the job back and leave.
+      let signals = 0;
+      const onSignal = () => {
+        signals++;
+        if (signals === 1) runner.drain();
+        else void runner.stop();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      try {
+        await runner.done;
+      } catch (err) {
+        if (err instanceof RegistrationRefusedError) throw new CliError(`${err.message}; pass the registration token with --token or LAZYAF_TOKEN`);
+        if (err instanceof ProtocolError) throw new CliError(err.status === 404 ? `${config.server} does not serve the runner protocol (is it a lazyaf server?)` : err.message);
+        throw err;
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      }
+    });
+}

@@ -1,0 +1,208 @@
+import type { TSchema, Static } from 'typebox';
+import { Value } from 'typebox/value';
+import {
+  Assignment,
+  CompleteResponse,
+  HeartbeatResponse,
+  LogAck,
+  RegisterResponse,
+  RunnerRoutes,
+  type CompleteRequest,
+  type HeartbeatRequest,
+  type LogChunk,
+  type RegisterRequest,
+} from '../shared/protocol.js';
+import { abortError, backoffDelay, isAbortError, sleep } from './backoff.js';
+
+/** The runner's token stopped working (401, or 409: revoked): register again. */
+export class RunnerGoneError extends Error {}
+/** The attempt's lease is gone (409, or 401 for a token the server no longer knows): stop the job, report nothing more. */
+export class LeaseLostError extends Error {}
+/** The server refused the registration token: nothing the runner can fix by retrying. */
+export class RegistrationRefusedError extends Error {}
+/** Any other answer the runner cannot use (4xx, or a body that does not match the protocol). */
+export class ProtocolError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A failure worth retrying: the server is down, restarting, overloaded or slow. */
+class TransientError extends Error {}
+
+export interface CallOptions {
+  /** Stops waiting for an answer and stops retrying; an answer that already arrived is still read. */
+  signal?: AbortSignal;
+  /** Called before each retry, e.g. to note that the server is unreachable. */
+  onRetry?: (reason: string, delayMs: number) => void;
+}
+
+export interface RunnerClientOptions {
+  server: string;
+  /** Called when the server becomes unreachable (false) and reachable again (true). */
+  onConnectivity?: (reachable: boolean, detail: string) => void;
+  /** Limit for a request that is not a long-poll. */
+  requestTimeoutMs?: number;
+  retryBaseMs?: number;
+  retryCapMs?: number;
+}
+
+/** Extra time a long-poll gets beyond the wait it asked for before the runner gives up on it. */
+const LONG_POLL_MARGIN_MS = 15_000;
+
+/**
+ * The runner protocol over fetch. Every call retries transient failures (connection refused or
+ * reset, timeouts, 5xx, 429) with exponential backoff and full jitter until it gets an answer or
+ * its signal aborts, so that a server restart never strands a runner.
+ */
+export class RunnerClient {
+  private readonly server: string;
+  private reachable = true;
+
+  constructor(private readonly opts: RunnerClientOptions) {
+    this.server = opts.server.replace(/\/+$/, '');
+  }
+
+  async register(registrationToken: string, body: RegisterRequest, call: CallOptions = {}): Promise<RegisterResponse> {
+    const res = await this.call('POST', RunnerRoutes.register, registrationToken, body, call);
+    if (res.status === 401 || res.status === 403) throw new RegistrationRefusedError(`the server refused the registration token (${res.message})`);
+    return this.expect(RegisterResponse, res, 'register');
+  }
+
+  /** Renews the leases of `attempts`; held open up to `wait_ms` unless there is news. */
+  async heartbeat(runnerToken: string, body: HeartbeatRequest, call: CallOptions = {}): Promise<HeartbeatResponse> {
+    const res = await this.call('POST', RunnerRoutes.heartbeat, runnerToken, body, call, body.wait_ms);
+    runnerGone(res);
+    return this.expect(HeartbeatResponse, res, 'heartbeat');
+  }
+
+  /** Waits up to `waitMs` for an assignment; null when none came. */
+  async poll(runnerToken: string, waitMs: number, call: CallOptions = {}): Promise<Assignment | null> {
+    const res = await this.call('POST', RunnerRoutes.poll, runnerToken, { wait_ms: waitMs }, call, waitMs);
+    if (res.status === 204) return null;
+    runnerGone(res);
+    return this.expect(Assignment, res, 'poll');
+  }
+
+  async logs(attemptId: string, jobToken: string, chunk: LogChunk, call: CallOptions = {}): Promise<LogAck> {
+    const res = await this.call('POST', RunnerRoutes.logs(attemptId), jobToken, chunk, call);
+    leaseLost(res);
+    return this.expect(LogAck, res, 'logs');
+  }
+
+  async complete(attemptId: string, jobToken: string, body: CompleteRequest, call: CallOptions = {}): Promise<CompleteResponse> {
+    const res = await this.call('POST', RunnerRoutes.complete(attemptId), jobToken, body, call);
+    leaseLost(res);
+    return this.expect(CompleteResponse, res, 'complete');
+  }
+
+  /** Leaves the registry; a token the server no longer knows counts as gone already. */
+  async deregister(runnerToken: string, call: CallOptions = {}): Promise<void> {
+    const res = await this.call('POST', RunnerRoutes.deregister, runnerToken, {}, call);
+    if (res.status === 401 || res.status === 409 || (res.status >= 200 && res.status < 300)) return;
+    throw new ProtocolError(`deregister: ${res.message}`, res.status);
+  }
+
+  private expect<S extends TSchema>(schema: S, res: Answer, what: string): Static<S> {
+    if (res.status < 200 || res.status >= 300) throw new ProtocolError(`${what}: ${res.message}`, res.status);
+    if (!Value.Check(schema, res.body)) throw new ProtocolError(`${what}: the server's answer does not match protocol`, res.status);
+    return res.body as Static<S>;
+  }
+
+  /** One call, retried until it gets a non-transient answer. */
+  private async call(method: string, route: string, token: string, body: unknown, call: CallOptions, waitMs?: number): Promise<Answer> {
+    const timeoutMs = waitMs === undefined ? (this.opts.requestTimeoutMs ?? 30_000) : waitMs + LONG_POLL_MARGIN_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await this.once(method, route, token, body, timeoutMs, call.signal);
+        this.setReachable(true, '');
+        return answer;
+      } catch (err) {
+        if (!(err instanceof TransientError)) throw err;
+        this.setReachable(false, err.message);
+        const delay = backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryCapMs);
+        call.onRetry?.(err.message, delay);
+        await sleep(delay, call.signal);
+      }
+    }
+  }
+
+  private async once(method: string, route: string, token: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<Answer> {
+    if (signal?.aborted) throw abortError(signal);
+    const ctl = new AbortController();
+    let answered = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort();
+    }, timeoutMs);
+    // Once the server has answered, the answer is read to the end: dropping an assignment would strand its job.
+    const onStop = () => {
+      if (!answered) ctl.abort();
+    };
+    signal?.addEventListener('abort', onStop, { once: true });
+    try {
+      const res = await fetch(this.server + route, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: ctl.signal,
+      });
+      answered = true;
+      const text = await res.text();
+      if (res.status >= 500 || res.status === 429 || res.status === 408) throw new TransientError(`${res.status} ${res.statusText}`);
+      return { status: res.status, body: parseJson(text), message: errorMessage(res, text) };
+    } catch (err) {
+      if (err instanceof TransientError) throw err;
+      if (timedOut) throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s`);
+      if (signal?.aborted && isAbortError(err)) throw abortError(signal);
+      throw new TransientError(causeOf(err));
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onStop);
+    }
+  }
+
+  private setReachable(reachable: boolean, detail: string): void {
+    if (reachable === this.reachable) return;
+    this.reachable = reachable;
+    this.opts.onConnectivity?.(reachable, detail);
+  }
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  message: string;
+}
+
+function runnerGone(res: Answer): void {
+  if (res.status === 401 || res.status === 409) throw new RunnerGoneError(res.message);
+}
+
+function leaseLost(res: Answer): void {
+  if (res.status === 401 || res.status === 409) throw new LeaseLostError(res.message);
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorMessage(res: Response, text: string): string {
+  const parsed = parseJson(text) as { message?: unknown } | undefined;
+  const message = typeof parsed?.message === 'string' ? parsed.message : '';
+  return message || `${res.status} ${res.statusText}`;
+}
+
+function causeOf(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}

@@ -1,0 +1,70 @@
+import type { Assignment } from '../shared/protocol.js';
+
+/** Environment variables that must never reach a job or git: the runner's own secrets and git config from outside. */
+function isPrivate(name: string): boolean {
+  return name.startsWith('LAZYAF_') || /^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(name);
+}
+
+/**
+ * The runner's environment without its secrets. Every LAZYAF_* variable goes (LAZYAF_TOKEN is the
+ * registration token). Other credentials, such as an agent's API key, are passed on on purpose:
+ * an agent needs them.
+ */
+export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) if (!isPrivate(name)) out[name] = value;
+  return out;
+}
+
+/** Config every git command of the runner gets: no hooks a previous job may have left, nothing interactive. */
+const SAFE_GIT_CONFIG: [string, string][] = [
+  ['core.hooksPath', '/dev/null'],
+  ['core.fsmonitor', 'false'],
+  ['commit.gpgSign', 'false'],
+  ['credential.helper', ''],
+  // A detached auto-gc could still hold locks when the next job's checkout starts.
+  ['gc.autoDetach', 'false'],
+];
+
+/**
+ * Environment for the runner's own git commands. With `auth`, git sends the job token as a bearer
+ * header to the lazyaf server only, set through GIT_CONFIG_* variables: never in argv (visible in
+ * `ps`), in a remote URL or in .git/config.
+ */
+export function gitEnv(auth?: { url: string; token: string }): NodeJS.ProcessEnv {
+  const entries = [...SAFE_GIT_CONFIG];
+  if (auth) entries.push([`http.${new URL(auth.url).origin}/.extraHeader`, `Authorization: Bearer ${auth.token}`]);
+  const env: NodeJS.ProcessEnv = { ...scrubbedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_CONFIG_COUNT: String(entries.length) };
+  entries.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return env;
+}
+
+/** Who commits for a job: the runner's own commit, and the command's unless the environment names someone. */
+export const AGENT_IDENTITY = { name: 'lazyaf agent', email: 'agent@lazyaf.invalid' } as const;
+
+export function agentIdentityEnv(): NodeJS.ProcessEnv {
+  const { name, email } = AGENT_IDENTITY;
+  return { GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email, GIT_COMMITTER_NAME: name, GIT_COMMITTER_EMAIL: email };
+}
+
+/** An env var holds at most 128 KiB on Linux; the whole prompt is always in LAZYAF_PROMPT_FILE. */
+const MAX_PROMPT_ENV_CHARS = 64 * 1024;
+
+/** The environment of a job's command: the runner's (scrubbed) plus the job's context. Never the job token. */
+export function jobEnv(a: Assignment, promptFile: string): NodeJS.ProcessEnv {
+  const prompt = a.prompt.length > MAX_PROMPT_ENV_CHARS ? `${a.prompt.slice(0, MAX_PROMPT_ENV_CHARS)}\n[prompt truncated: read LAZYAF_PROMPT_FILE]\n` : a.prompt;
+  return {
+    ...agentIdentityEnv(),
+    ...scrubbedEnv(),
+    LAZYAF_JOB_ID: a.job_id,
+    LAZYAF_JOB_TITLE: a.title,
+    LAZYAF_JOB_DESCRIPTION: a.description,
+    LAZYAF_PROMPT: prompt,
+    LAZYAF_PROMPT_FILE: promptFile,
+    LAZYAF_BRANCH: a.branch,
+    LAZYAF_BASE_BRANCH: a.base_branch,
+  };
+}

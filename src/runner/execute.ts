@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+
+export interface CommandOptions {
+  /** Run with `sh -c` in its own process group. */
+  command: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Kill the process group after this long; 0 = no limit. */
+  timeoutMs: number;
+  /** Receives stdout and stderr, interleaved as they come; its backpressure pauses the pipes. Not ended here. */
+  output: Writable;
+  /** Aborting kills the process group (cancel, lost lease, giving the job back). */
+  signal?: AbortSignal;
+  /** Time between SIGTERM and SIGKILL. */
+  killGraceMs?: number;
+}
+
+export interface CommandResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  aborted: boolean;
+  /** The command could not be started at all. */
+  spawnError?: string;
+}
+
+/**
+ * Runs a job's command and resolves once it exited and its output was read to the end. The shell
+ * leads a process group of its own, so a timeout or a cancel reaches everything it started:
+ * SIGTERM to the group, SIGKILL after a grace period. Whatever the command left running in the
+ * background when it exited is stopped the same way, so no job outlives itself.
+ */
+export function runCommand(opts: CommandOptions): Promise<CommandResult> {
+  const grace = opts.killGraceMs ?? 3000;
+  return new Promise((resolve) => {
+    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, aborted: false };
+    const child = spawn('sh', ['-c', opts.command], { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timers: NodeJS.Timeout[] = [];
+    let terminating = false;
+
+    const signalGroup = (sig: NodeJS.Signals): boolean => {
+      if (child.pid === undefined) return false;
+      try {
+        process.kill(-child.pid, sig);
+        return true;
+      } catch {
+        return false; // The group is gone already.
+      }
+    };
+    const terminate = () => {
+      if (terminating) return;
+      terminating = true;
+      if (!signalGroup('SIGTERM')) return;
+      timers.push(setTimeout(() => signalGroup('SIGKILL'), grace));
+      // A process that left the group can still hold the pipes open: stop reading them at last.
+      timers.push(setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, grace + 1000));
+    };
+    const onAbort = () => {
+      result.aborted = true;
+      terminate();
+    };
+
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.setEncoding('utf8');
+      stream.pipe(opts.output, { end: false });
+    }
+    if (opts.timeoutMs > 0) {
+      timers.push(setTimeout(() => {
+        result.timedOut = true;
+        terminate();
+      }, opts.timeoutMs));
+    }
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const finish = () => {
+      for (const t of timers) clearTimeout(t);
+      opts.signal?.removeEventListener('abort', onAbort);
+      child.stdout.unpipe(opts.output);
+      child.stderr.unpipe(opts.output);
+      resolve(result);
+    };
+    child.on('error', (err) => {
+      result.spawnError = err.message;
+      finish();
+    });
+    child.on('exit', (code, signal) => {
+      result.exitCode = code;
+      result.signal = signal;
+      terminate(); // Background leftovers, if any.
+    });
+    child.on('close', finish);
+  });
+}

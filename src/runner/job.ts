@@ -1,0 +1,149 @@
+import type { Assignment, CompleteRequest } from '../shared/protocol.js';
+import { isAbortError } from './backoff.js';
+import { LeaseLostError, type RunnerClient } from './client.js';
+import { jobEnv } from './env.js';
+import { runCommand, type CommandResult } from './execute.js';
+import { LogStream } from './log-stream.js';
+import { publishChanges } from './publish.js';
+import { prepareWorkspace, removeJobFiles, WorkspaceError } from './workspace.js';
+
+export interface JobDeps {
+  client: RunnerClient;
+  workdir: string;
+  /** The runner's own progress log (one line each). */
+  log: (line: string) => void;
+  killGraceMs?: number;
+}
+
+/** Why a job is stopped from outside: the server cancelled it, its lease is gone, or the runner gives it back. */
+export type StopReason = 'cancelled' | 'lost' | 'returned';
+
+/**
+ * One attempt, from assignment to completion: workspace, command, commit and push, then the
+ * report. Output goes to the server as it comes; the completion is sent after the last log chunk
+ * and retried until the server answers. A lost lease stops everything and reports nothing.
+ */
+export class JobRun {
+  readonly attemptId: string;
+  readonly done: Promise<void>;
+  private stopReason: StopReason | undefined;
+  private readonly stopCtl = new AbortController();
+  private readonly reportCtl = new AbortController();
+  private readonly logs: LogStream;
+  readonly shortId: string;
+
+  constructor(
+    private readonly a: Assignment,
+    private readonly deps: JobDeps,
+  ) {
+    this.attemptId = a.attempt_id;
+    this.shortId = a.job_id.slice(0, 8);
+    this.logs = new LogStream({
+      send: (chunk, call) => deps.client.logs(a.attempt_id, a.job_token, chunk, call),
+      onLeaseLost: () => this.stop('lost'),
+      onRejected: (err) => deps.log(`job ${this.shortId}: the server refused a log chunk: ${err.message}`),
+    });
+    this.done = this.run();
+  }
+
+  /** Stops the job; a lost lease wins over giving it back, which wins over a cancel. */
+  stop(reason: StopReason): void {
+    const rank: Record<StopReason, number> = { cancelled: 1, returned: 2, lost: 3 };
+    if (this.stopReason && rank[this.stopReason] >= rank[reason]) return;
+    this.stopReason = reason;
+    this.stopCtl.abort();
+    if (reason === 'lost') this.abandonReport();
+  }
+
+  /** Gives up sending what is left to report (the runner is going away and the server does not answer). */
+  abandonReport(): void {
+    this.logs.abort();
+    this.reportCtl.abort();
+  }
+
+  private say(line: string): void {
+    this.deps.log(`job ${this.shortId}: ${line}`);
+    if (this.logs.writable) this.logs.write(`[lazyaf] ${line}\n`);
+  }
+
+  private async run(): Promise<void> {
+    this.say(`received attempt ${this.a.attempt} (${this.a.agent}) on ${this.a.base_branch}`);
+    let report: CompleteRequest;
+    try {
+      report = await this.execute();
+    } catch (err) {
+      report = { outcome: 'failed', exit_code: null, error: `runner error: ${(err as Error).message}`.slice(0, 1000) };
+    }
+    if (this.stopReason === 'lost') return this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
+    this.say(summary(report));
+    await this.logs.finish();
+    await this.complete(report);
+  }
+
+  private async execute(): Promise<CompleteRequest> {
+    const signal = this.stopCtl.signal;
+    let ws;
+    try {
+      ws = await prepareWorkspace(this.a, { workdir: this.deps.workdir, log: (l) => this.say(l), signal });
+    } catch (err) {
+      if (isAbortError(err) || this.stopReason) return this.stoppedReport();
+      if (err instanceof WorkspaceError) return { outcome: 'failed', exit_code: null, error: err.message };
+      throw err;
+    }
+
+    this.say('running');
+    let result: CommandResult;
+    try {
+      result = await runCommand({ command: this.a.command, cwd: ws.dir, env: jobEnv(this.a, ws.promptFile), timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
+    } finally {
+      removeJobFiles(ws);
+    }
+    if (this.stopReason) return this.stoppedReport();
+    if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
+    if (result.timedOut) return { outcome: 'timeout', exit_code: null, error: `timed out after ${Math.round(this.a.timeout_ms / 1000)} s` };
+    if (result.exitCode !== 0) return { outcome: 'failed', exit_code: result.exitCode, error: result.signal ? `killed by ${result.signal}` : null };
+
+    try {
+      const commit = await publishChanges(this.a, ws, { signal, log: (l) => this.say(l) });
+      if (this.stopReason) return this.stoppedReport();
+      return { outcome: 'succeeded', exit_code: 0, commit };
+    } catch (err) {
+      if (isAbortError(err) || this.stopReason) return this.stoppedReport();
+      if (err instanceof WorkspaceError) return { outcome: 'failed', exit_code: 0, error: err.message };
+      throw err;
+    }
+  }
+
+  private stoppedReport(): CompleteRequest {
+    return { outcome: this.stopReason === 'returned' ? 'returned' : 'cancelled', exit_code: null };
+  }
+
+  /** Sends the completion until the server answers; 409 means the lease ended first. */
+  private async complete(report: CompleteRequest): Promise<void> {
+    try {
+      await this.deps.client.complete(this.a.attempt_id, this.a.job_token, report, { signal: this.reportCtl.signal });
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        const why = report.outcome === 'cancelled' ? 'the server had ended it already' : 'the lease ended first; result discarded';
+        return this.deps.log(`job ${this.shortId}: completion not accepted (${why})`);
+      }
+      if (isAbortError(err)) return this.deps.log(`job ${this.shortId}: gave up reporting the result (server unreachable)`);
+      return this.deps.log(`job ${this.shortId}: completion refused: ${(err as Error).message}`);
+    }
+  }
+}
+
+function summary(r: CompleteRequest): string {
+  switch (r.outcome) {
+    case 'succeeded':
+      return r.commit ? `succeeded (commit ${r.commit.slice(0, 12)})` : 'succeeded (no changes)';
+    case 'failed':
+      return `failed${r.exit_code ? ` (exit code ${r.exit_code})` : ''}${r.error ? `: ${r.error}` : ''}`;
+    case 'timeout':
+      return r.error ?? 'timed out';
+    case 'cancelled':
+      return 'cancelled';
+    case 'returned':
+      return 'given back to the queue';
+  }
+}

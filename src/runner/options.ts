@@ -1,0 +1,59 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A bad flag or variable: the CLI prints the message as its one error line. */
+export class RunnerConfigError extends Error {}
+
+export interface RunnerFlags {
+  server?: string;
+  token?: string;
+  name?: string;
+  labels?: string;
+  workdir?: string;
+  poolId?: string;
+}
+
+export interface RunnerConfig {
+  server: string;
+  registrationToken: string;
+  name: string;
+  labels: string[];
+  workdir: string;
+  poolId?: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$/;
+const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token) and LAZYAF_POOL_ID, then defaults. */
+export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
+  const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
+  const registrationToken = flags.token ?? env.LAZYAF_TOKEN;
+  if (!registrationToken) throw new RunnerConfigError('no registration token: pass --token or set LAZYAF_TOKEN (the server keeps it in its data dir as registration_token)');
+
+  const name = flags.name ?? defaultName();
+  if (!NAME_RE.test(name)) throw new RunnerConfigError(`invalid runner name: ${name} (letters, digits, ".", "_" and "-", up to 100)`);
+
+  const labels = (flags.labels ?? '')
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const badLabel = labels.find((l) => !LABEL_RE.test(l));
+  if (badLabel !== undefined) throw new RunnerConfigError(`invalid label: ${badLabel} (letters, digits and . _ : = -, up to 63)`);
+  if (labels.length > 32) throw new RunnerConfigError('too many labels (at most 32)');
+
+  const poolId = flags.poolId ?? (env.LAZYAF_POOL_ID || undefined);
+  if (poolId !== undefined && !POOL_ID_RE.test(poolId)) throw new RunnerConfigError(`invalid pool id: ${poolId}`);
+
+  const workdir = path.resolve(flags.workdir ?? path.join(os.tmpdir(), `lazyaf-runner-${name}`));
+  return { server, registrationToken, name, labels: [...new Set(labels)], workdir, poolId };
+}
+
+/** `<hostname>-<4 hex>`, with the hostname cut to what a runner name may hold. */
+export function defaultName(): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 90) || 'runner';
+  return `${host}-${crypto.randomBytes(2).toString('hex')}`;
+}

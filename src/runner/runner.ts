@@ -1,0 +1,305 @@
+/**
+ * The runner: registers with the server, heartbeats on its own timer, long-polls for work and
+ * runs one job at a time. Module boundaries (the runner never imports src/server/):
+ *
+ *   runner.ts     this loop: registration (and re-registration when the server forgets the
+ *                 runner), the heartbeat loop, the poll loop, drain and stop.
+ *   job.ts        one attempt end to end: workspace → command → commit/push → log flush → complete.
+ *   client.ts     the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
+ *                 typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
+ *   workspace.ts  the per-repo cache under the workdir (clone once, then fetch) and a clean checkout.
+ *   execute.ts    the command in its own process group: output, timeout, kill.
+ *   log-stream.ts output → numbered log chunks, with backpressure and bounded memory.
+ *   publish.ts    commit what the command left, push the job branch.
+ *   env.ts        what a job's command and the runner's git see in their environment.
+ *   options.ts    flags and environment → RunnerConfig.
+ *
+ * Drive it with `startRunner(config)`: `drain()` is the first SIGTERM (finish the job, take no
+ * new one, deregister), `stop()` the second (kill the job, give it back, deregister).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse } from '../shared/protocol.js';
+import { VERSION } from '../shared/version.js';
+import { backoffDelay, isAbortError, sleep } from './backoff.js';
+import { RegistrationRefusedError, RunnerClient, RunnerGoneError } from './client.js';
+import { JobRun } from './job.js';
+import type { RunnerConfig } from './options.js';
+
+export interface RunnerOptions extends RunnerConfig {
+  /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
+  log?: (line: string) => void;
+  /** Between SIGTERM and SIGKILL when a job is killed. */
+  killGraceMs?: number;
+  /** After `stop()`, how long the runner keeps trying to report the given-back job and to deregister. */
+  shutdownReportMs?: number;
+}
+
+export interface RunnerHandle {
+  /** Settles when the runner has stopped: resolves after deregistering, rejects on a fatal error (registration refused). */
+  readonly done: Promise<void>;
+  /** Resolves with the runner id once registered. */
+  readonly registered: Promise<string>;
+  readonly runnerId: string | undefined;
+  /** Finish the current job, take no new one, deregister. */
+  drain(): void;
+  /** Kill the current job, give it back to the queue, deregister. Resolves like `done`. */
+  stop(): Promise<void>;
+}
+
+interface Session {
+  runnerId: string;
+  token: string;
+  heartbeatMs: number;
+  pollWaitMs: number;
+}
+
+type Mode = 'running' | 'draining' | 'stopping';
+
+export function startRunner(options: RunnerOptions): RunnerHandle {
+  const runner = new Runner(options);
+  return {
+    done: runner.done,
+    registered: runner.registered,
+    get runnerId() {
+      return runner.session?.runnerId;
+    },
+    drain: () => runner.drain(),
+    stop: () => runner.stop(),
+  };
+}
+
+class Runner {
+  session: Session | undefined;
+  readonly done: Promise<void>;
+  readonly registered: Promise<string>;
+  private resolveRegistered!: (id: string) => void;
+  private mode: Mode = 'running';
+  private job: JobRun | undefined;
+  private fatal: Error | undefined;
+  private registering: Promise<void> | undefined;
+  /** Aborted when the runner winds down (see windDown). */
+  private readonly life = new AbortController();
+  private pollCtl = new AbortController();
+  private heartbeatWake = new AbortController();
+  private readonly client: RunnerClient;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.log = opts.log ?? ((line) => process.stderr.write(`lazyaf runner ${opts.name}: ${line}\n`));
+    this.client = new RunnerClient({
+      server: opts.server,
+      onConnectivity: (up, detail) => this.log(up ? 'server reachable again' : `server unreachable (${detail}); retrying with backoff`),
+    });
+    let rejectRegistered!: (err: Error) => void;
+    this.registered = new Promise((resolve, reject) => {
+      this.resolveRegistered = resolve;
+      rejectRegistered = reject;
+    });
+    this.registered.catch(() => {});
+    this.done = this.main();
+    // Settling an already resolved promise does nothing: this only reaches those still waiting.
+    this.done.then(
+      () => rejectRegistered(new Error('the runner stopped before it registered')),
+      (err: Error) => rejectRegistered(err),
+    );
+  }
+
+  /** Ends retries, the poll and the heartbeat loop. Each loop makes a fresh controller per call, so nothing piles up on a long-lived signal. */
+  private windDown(): void {
+    this.life.abort();
+    this.pollCtl.abort();
+    this.heartbeatWake.abort();
+  }
+
+  drain(): void {
+    if (this.mode !== 'running') return;
+    this.mode = 'draining';
+    this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one` : 'draining: no job running');
+    this.pollCtl.abort();
+    this.heartbeatWake.abort();
+  }
+
+  stop(): Promise<void> {
+    if (this.mode !== 'stopping') {
+      this.mode = 'stopping';
+      this.log(this.job ? `stopping: giving job ${this.job.shortId} back` : 'stopping');
+      this.pollCtl.abort();
+      this.heartbeatWake.abort();
+      const job = this.job;
+      if (job) {
+        job.stop('returned');
+        setTimeout(() => job.abandonReport(), this.shutdownReportMs).unref();
+      }
+      if (!this.session) this.windDown(); // Still trying to register: give up.
+    }
+    return this.done;
+  }
+
+  private get shutdownReportMs(): number {
+    return this.opts.shutdownReportMs ?? 10_000;
+  }
+
+  private async main(): Promise<void> {
+    fs.mkdirSync(this.opts.workdir, { recursive: true });
+    try {
+      await this.register();
+    } catch (err) {
+      if (isAbortError(err)) return; // Stopped before the server ever answered.
+      throw err;
+    }
+    const heartbeats = this.heartbeatLoop();
+    await this.pollLoop();
+    this.windDown();
+    await heartbeats;
+    await this.deregister();
+    if (this.fatal) throw this.fatal;
+  }
+
+  private async register(): Promise<void> {
+    const res = await this.client.register(
+      this.opts.registrationToken,
+      {
+        name: this.opts.name,
+        labels: this.opts.labels,
+        hostname: os.hostname().slice(0, 255),
+        version: VERSION,
+        protocol_version: PROTOCOL_VERSION,
+        ...(this.opts.poolId ? { pool_id: this.opts.poolId } : {}),
+      },
+      { signal: this.life.signal },
+    );
+    if (res.protocol_version !== PROTOCOL_VERSION) this.log(`warning: the server speaks protocol ${res.protocol_version}, this runner ${PROTOCOL_VERSION}`);
+    this.session = {
+      runnerId: res.runner_id,
+      token: res.token,
+      heartbeatMs: clamp(res.heartbeat_interval_ms, 100, 60_000),
+      pollWaitMs: clamp(res.poll_wait_ms, 0, 60_000),
+    };
+    this.log(`registered as ${this.opts.name} (${res.runner_id}) with ${this.opts.server}${this.opts.labels.length ? `, labels ${this.opts.labels.join(',')}` : ''}`);
+    this.resolveRegistered(res.runner_id);
+  }
+
+  /** The server no longer knows this runner (revoked, or it lost its data): register again, once for both loops. */
+  private async reRegister(stale: Session): Promise<void> {
+    if (this.session !== stale) return;
+    this.registering ??= (async () => {
+      this.log('the server does not know this runner any more; registering again');
+      try {
+        await this.register();
+      } catch (err) {
+        if (err instanceof RegistrationRefusedError) this.failFatally(err);
+        else if (!isAbortError(err)) throw err;
+      } finally {
+        this.registering = undefined;
+      }
+    })();
+    await this.registering;
+  }
+
+  private failFatally(err: Error): void {
+    this.fatal ??= err;
+    this.log(`fatal: ${err.message}`);
+    void this.stop();
+    this.windDown();
+  }
+
+  private async pollLoop(): Promise<void> {
+    for (let failures = 0; this.mode === 'running'; ) {
+      const session = this.session as Session;
+      const started = Date.now();
+      let assignment: Assignment | null;
+      try {
+        this.pollCtl = new AbortController();
+        assignment = await this.client.poll(session.token, session.pollWaitMs, { signal: this.pollCtl.signal });
+        failures = 0;
+      } catch (err) {
+        if (isAbortError(err)) continue;
+        if (err instanceof RunnerGoneError) await this.reRegister(session);
+        else {
+          this.log(`poll failed: ${(err as Error).message}`);
+          await sleep(backoffDelay(failures++, 1000, 30_000), this.pollCtl.signal).catch(() => {});
+        }
+        continue;
+      }
+      if (!assignment) {
+        // A server that does not hold the poll open must not make this loop spin.
+        if (Date.now() - started < 100) await sleep(200, this.pollCtl.signal).catch(() => {});
+        continue;
+      }
+      if (this.mode !== 'running') {
+        await this.giveBack(assignment);
+        break;
+      }
+      await this.runJob(assignment);
+    }
+  }
+
+  private async runJob(assignment: Assignment): Promise<void> {
+    const job = new JobRun(assignment, { client: this.client, workdir: this.opts.workdir, log: this.log, killGraceMs: this.opts.killGraceMs });
+    this.job = job;
+    this.heartbeatWake.abort(); // Say "busy" and renew the new lease at once.
+    try {
+      await job.done;
+    } finally {
+      this.job = undefined;
+      this.heartbeatWake.abort();
+    }
+  }
+
+  /** An assignment that arrived as the runner began to wind down goes straight back to the queue. */
+  private async giveBack(a: Assignment): Promise<void> {
+    this.log(`job ${a.job_id.slice(0, 8)}: received while shutting down; giving it back`);
+    try {
+      await this.client.complete(a.attempt_id, a.job_token, { outcome: 'returned', exit_code: null }, { signal: AbortSignal.timeout(this.shutdownReportMs) });
+    } catch (err) {
+      this.log(`job ${a.job_id.slice(0, 8)}: could not give it back (${(err as Error).message}); its lease will expire`);
+    }
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    while (!this.life.signal.aborted) {
+      const session = this.session as Session;
+      this.heartbeatWake = new AbortController();
+      const signal = this.heartbeatWake.signal;
+      const started = Date.now();
+      try {
+        const job = this.job;
+        const res = await this.client.heartbeat(
+          session.token,
+          { status: this.mode !== 'running' ? 'draining' : job ? 'busy' : 'idle', attempts: job ? [job.attemptId] : [], wait_ms: session.heartbeatMs },
+          { signal },
+        );
+        if (job) this.applyNews(job, res);
+        await sleep(session.heartbeatMs - (Date.now() - started), signal);
+      } catch (err) {
+        if (isAbortError(err)) continue; // Woken (news to tell) or winding down.
+        if (err instanceof RunnerGoneError) await this.reRegister(session);
+        else {
+          this.log(`heartbeat failed: ${(err as Error).message}`);
+          await sleep(session.heartbeatMs, signal).catch(() => {});
+        }
+      }
+    }
+  }
+
+  private applyNews(job: JobRun, res: HeartbeatResponse): void {
+    if (res.lost.includes(job.attemptId)) job.stop('lost');
+    else if (res.cancel.includes(job.attemptId)) job.stop('cancelled');
+  }
+
+  private async deregister(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    try {
+      await this.client.deregister(session.token, { signal: AbortSignal.timeout(this.shutdownReportMs) });
+      this.log('deregistered');
+    } catch (err) {
+      this.log(`could not deregister (${(err as Error).message}); the server will mark this runner offline`);
+    }
+  }
+}
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, n));
+}

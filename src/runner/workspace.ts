@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
+import type { Assignment } from '../shared/protocol.js';
+import { gitEnv } from './env.js';
+
+/** A step of preparing or publishing a workspace failed; the message is one line for the job's error. */
+export class WorkspaceError extends Error {}
+
+export type WorkspaceJob = Pick<Assignment, 'repo_id' | 'attempt_id' | 'clone_url' | 'job_token' | 'base_branch' | 'branch' | 'prompt'>;
+
+export interface WorkspaceOptions {
+  /** The runner's own folder: `repos/<repo id>` holds a cached clone per repo, `jobs/<attempt id>` a job's files. */
+  workdir: string;
+  /** Progress, one line at a time ("cloning", "using cached repo"). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface Workspace {
+  /** The checkout the command runs in: the repo's cached clone, on the job branch at the base commit. */
+  dir: string;
+  baseCommit: string;
+  /** Outside the checkout, so it is never committed; removed by `removeJobFiles`. */
+  jobDir: string;
+  promptFile: string;
+  /** Whether this job had to clone (false: the cache was fetched into). */
+  cloned: boolean;
+}
+
+/** What a command may leave in .git that would break or confuse the next job's checkout. */
+const LEFTOVER_GIT_STATE = ['index.lock', 'HEAD.lock', 'MERGE_HEAD', 'MERGE_MSG', 'CHERRY_PICK_HEAD', 'REVERT_HEAD', 'BISECT_LOG', 'rebase-merge', 'rebase-apply', 'sequencer'];
+
+/**
+ * Brings the repo's cached clone up to date (cloning only the first time), then checks out a
+ * clean job branch at the base branch's commit: forced checkout and `git clean -ffdx`, so nothing
+ * a previous job left behind leaks into this one. The job token reaches git through its
+ * environment only.
+ */
+export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions): Promise<Workspace> {
+  assertSafeId(job.repo_id, 'repo id');
+  assertSafeId(job.attempt_id, 'attempt id');
+  if (!isValidBranchName(job.base_branch)) throw new WorkspaceError(`invalid base branch name: ${job.base_branch}`);
+  if (!isValidBranchName(job.branch)) throw new WorkspaceError(`invalid job branch name: ${job.branch}`);
+  const log = opts.log ?? (() => {});
+  const dir = path.join(opts.workdir, 'repos', job.repo_id);
+  const git: GitOptions = { cwd: dir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
+
+  let cloned = false;
+  if (isClone(dir)) {
+    log('using cached repo');
+    resetGitDir(dir);
+    try {
+      await fetchBase(job, git);
+    } catch (err) {
+      if (err instanceof WorkspaceError) throw err;
+      log(`cached repo is unusable (${errorLine(err)}); cloning again`);
+      await clone(job, dir, git);
+      cloned = true;
+    }
+  } else {
+    log(`cloning ${redactUrls(job.clone_url)}`);
+    await clone(job, dir, git);
+    cloned = true;
+  }
+
+  const baseCommit = (await step(gitOk(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${job.base_branch}^{commit}`], git), `base branch "${job.base_branch}" not found on the server`)).trim();
+  await step(gitOk(['checkout', '-q', '-f', '-B', job.branch, baseCommit], git), 'cannot check out the job branch');
+  await step(gitOk(['clean', '-q', '-ffdx'], git), 'cannot clean the workspace');
+
+  const jobDir = path.join(opts.workdir, 'jobs', job.attempt_id);
+  fs.rmSync(jobDir, { recursive: true, force: true });
+  fs.mkdirSync(jobDir, { recursive: true, mode: 0o700 });
+  const promptFile = path.join(jobDir, 'prompt.md');
+  fs.writeFileSync(promptFile, job.prompt, { mode: 0o600 });
+  return { dir, baseCommit, jobDir, promptFile, cloned };
+}
+
+export function removeJobFiles(ws: Pick<Workspace, 'jobDir'>): void {
+  fs.rmSync(ws.jobDir, { recursive: true, force: true });
+}
+
+async function clone(job: WorkspaceJob, dir: string, git: GitOptions): Promise<void> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(pristineConfigPath(dir), { force: true });
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  await step(gitOk(['clone', '-q', '--no-checkout', '--no-tags', '--origin', 'origin', job.clone_url, dir], { ...git, cwd: path.dirname(dir) }), 'git clone failed');
+  fs.copyFileSync(path.join(dir, '.git', 'config'), pristineConfigPath(dir));
+}
+
+/** Fetches only the base branch; WorkspaceError when the server has no such branch. */
+async function fetchBase(job: WorkspaceJob, git: GitOptions): Promise<void> {
+  try {
+    await gitOk(['fetch', '-q', '--no-tags', job.clone_url, `+refs/heads/${job.base_branch}:refs/remotes/origin/${job.base_branch}`], git);
+  } catch (err) {
+    if (err instanceof GitError && /couldn't find remote ref/i.test(err.result.stderr)) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
+    // The server refused or could not be reached: cloning again would not help, and would lose the cache.
+    if (err instanceof GitError && /unable to access|authentication failed|could not read|RPC failed|HTTP \d{3}/i.test(err.result.stderr)) {
+      throw new WorkspaceError(`git fetch failed: ${errorLine(err)}`);
+    }
+    throw err;
+  }
+}
+
+/** A previous job may have rewritten .git/config or left an operation half done: put both back. */
+function resetGitDir(dir: string): void {
+  const gitDir = path.join(dir, '.git');
+  for (const name of LEFTOVER_GIT_STATE) fs.rmSync(path.join(gitDir, name), { recursive: true, force: true });
+  if (fs.existsSync(pristineConfigPath(dir))) fs.copyFileSync(pristineConfigPath(dir), path.join(gitDir, 'config'));
+}
+
+function isClone(dir: string): boolean {
+  return fs.existsSync(path.join(dir, '.git', 'HEAD'));
+}
+
+/** Kept next to the clone, out of the command's checkout. */
+function pristineConfigPath(dir: string): string {
+  return `${dir}.gitconfig`;
+}
+
+function assertSafeId(id: string, what: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id)) throw new WorkspaceError(`invalid ${what} from the server: ${JSON.stringify(id.slice(0, 80))}`);
+}
+
+/** Awaits a git step; a failure becomes a one-line WorkspaceError: "<what>: <git's own message>". */
+export async function step<T>(promise: Promise<T>, what: string): Promise<T> {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err instanceof WorkspaceError || (err as Error).name === 'AbortError') throw err;
+    throw new WorkspaceError(`${what}: ${errorLine(err)}`);
+  }
+}
+
+export function errorLine(err: unknown): string {
+  const message = err instanceof GitError ? lastGitMessage(err.result.stderr) || err.message : (err as Error).message;
+  return redactUrls(message.split('\n')[0] ?? '').slice(0, 500);
+}
