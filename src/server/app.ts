@@ -117,7 +117,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }));
 
   app.addHook('onRequest', async (req, reply) => {
-    const auth = req.routeOptions.config.auth ?? (req.url.startsWith('/api/') ? 'admin' : 'public');
+    // By the route's pattern, not the raw URL: `/%61pi/repos` or `http://host/api/repos` reach the same route.
+    const auth = req.routeOptions.config.auth ?? ((req.routeOptions.url ?? req.url).startsWith('/api/') ? 'admin' : 'public');
     if (auth !== 'admin') return;
     const token = bearerToken(req);
     const principal = token ? resolveToken(token) : undefined;

@@ -63,9 +63,15 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
  */
 export function isAllowedRemoteUrl(url: string): boolean {
   if (url.length > 2048 || /[\x00-\x1f\x7f]/.test(url) || url.startsWith('-')) return false;
-  if (/^(https?|ssh|git|file):\/\/[^\s]+$/i.test(url)) return true;
+  // A user or host that starts with "-" would reach ssh as an option (-oProxyCommand=...).
+  if (/^(https?|ssh|git|file):\/\/[^\s]+$/i.test(url)) return !/^[a-z]+:\/\/([^/]*@)?-/i.test(url);
   if (/^\/[^\s]*$/.test(url)) return true;
-  return /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/.test(url);
+  return /^[A-Za-z0-9._-]+@[A-Za-z0-9.][A-Za-z0-9.-]*:[^\s]+$/.test(url);
+}
+
+/** The URL without its user:password, for anything shown or logged. */
+export function redactRemoteUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
 /** Only these transports may be used when pushing to a real remote. */

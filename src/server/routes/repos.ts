@@ -14,7 +14,18 @@ import {
   UpdateRepo,
 } from '../../shared/api.js';
 import { GitError, isValidBranchName } from '../../shared/git.js';
-import { bareRepoPath, initBareRepo, isAllowedRemoteUrl, listBranches, pushToRemote, removeBareRepo, resolveBranch, setHead } from '../git/bare.js';
+import {
+  bareRepoPath,
+  initBareRepo,
+  isAllowedRemoteUrl,
+  listBranches,
+  pushToRemote,
+  redactRemoteUrl,
+  removeBareRepo,
+  REPO_ID_RE,
+  resolveBranch,
+  setHead,
+} from '../git/bare.js';
 import { NameTakenError, type RepoRow, type RepoStore } from '../store/repos.js';
 import { ApiError } from '../errors.js';
 
@@ -36,7 +47,12 @@ export function cloneUrlFor(req: FastifyRequest, repoId: string, publicUrl?: str
 export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { repos, reposDir } = opts;
-  const toApi = (req: FastifyRequest, row: RepoRow): Repo => ({ ...row, clone_url: cloneUrlFor(req, row.id, opts.publicUrl) });
+  // The stored remote_url keeps its credentials for land; what the API shows never does.
+  const toApi = (req: FastifyRequest, row: RepoRow): Repo => ({
+    ...row,
+    remote_url: row.remote_url === null ? null : redactRemoteUrl(row.remote_url),
+    clone_url: cloneUrlFor(req, row.id, opts.publicUrl),
+  });
 
   function mustFind(idOrName: string): RepoRow {
     const repo = repos.find(idOrName);
@@ -44,7 +60,9 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     return repo;
   }
 
-  function checkInput(input: { remote_url?: string | null; default_branch?: string }): void {
+  function checkInput(input: { name?: string; remote_url?: string | null; default_branch?: string }): void {
+    // REPO accepts an id or a name: a name that looks like an id would be shadowed by (or shadow) another repo.
+    if (input.name !== undefined && REPO_ID_RE.test(input.name.toLowerCase())) throw new ApiError(400, 'a repo name may not look like a repo id');
     if (input.remote_url && !isAllowedRemoteUrl(input.remote_url)) {
       throw new ApiError(400, 'remote_url must be an http(s)://, ssh://, git:// or file:// URL, user@host:path, or an absolute path');
     }
@@ -158,15 +176,11 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
       if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
       try {
         const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
-        return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactedRemote(repo.remote_url), ...result };
+        return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactRemoteUrl(repo.remote_url), ...result };
       } catch (err) {
         if (err instanceof GitError) throw new ApiError(502, err.message);
         throw err;
       }
     },
   );
-}
-
-function redactedRemote(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]+@/i, '$1***@');
 }
