@@ -151,7 +151,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     reposDir,
     hooksDir,
     resolveToken,
-    onPush: (repo, principal) => void afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed')),
+    onPush: (repo, principal) => afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed')),
   });
 
   await app.register(jobRoutes, { queue, repos, reposDir, agents: () => agents, defaultTimeoutS: config.jobTimeoutSeconds });

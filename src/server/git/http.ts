@@ -17,13 +17,21 @@ export interface GitHttpOptions {
   reposDir: string;
   hooksDir: string;
   resolveToken: TokenResolver;
-  /** Called after a push that git accepted, so branch views and events update at once. */
-  onPush: (repo: RepoRow, principal: Principal) => void;
+  /**
+   * Called after a push that git accepted, so branch views and events update at once. The
+   * push's response ends only when the returned promise settles.
+   */
+  onPush: (repo: RepoRow, principal: Principal) => void | Promise<void>;
 }
 
 /** `Git-Protocol: version=2` and the like; anything else is refused before it reaches git's environment. */
 const GIT_PROTOCOL_RE = /^[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?(:[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?)*$/;
 const REPO_PARAM_RE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git$/;
+/**
+ * How git is stopped when its client goes away: SIGTERM lets git remove its lock files and
+ * quarantine (SIGKILL would leave refs/heads/x.lock behind and block every later push).
+ */
+const STOP: NodeJS.Signals = 'SIGTERM';
 
 class HttpError extends Error {
   constructor(
@@ -142,7 +150,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
 
   function killOnDisconnect(reply: FastifyReply, child: ChildProcess): void {
     reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished && child.exitCode === null) child.kill('SIGKILL');
+      if (!reply.raw.writableFinished && child.exitCode === null) child.kill(STOP);
     });
   }
 
@@ -199,25 +207,38 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       // The body flows into git as git reads it; a broken body (bad gzip) stops git.
       const feeding = (pipeline as (...s: unknown[]) => Promise<void>)(...source, proc.stdin!).catch((err: Error) => {
         inputError = err;
-        proc.kill('SIGKILL');
+        proc.kill(STOP);
       });
       const stderr: Buffer[] = [];
       const hasOutput = await firstOutput(proc, stderr);
+      const result = () => reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
       if (!hasOutput) {
         await feeding;
-        await exited;
+        const [code] = await exited;
         if (inputError && 'code' in inputError && String(inputError.code).startsWith('Z_')) throw new HttpError(400, 'request body is not valid gzip');
+        // Nothing to say is a valid answer: git's probe before a large (chunked) request is a bare flush.
+        if (code === 0 && !inputError) return result().send('');
         throw gitFailure(stderr);
       }
-      if (service === 'git-receive-pack') {
-        void exited.then(([code]) => {
-          if (code === 0) opts.onPush(repo, principal);
-        });
-      }
-      reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
-      return reply.send(proc.stdout);
+      if (service !== 'git-receive-pack') return result().send(proc.stdout);
+      // A push is answered in full only once git has exited and the server has taken it in
+      // (default branch, events): a client that sees its push succeed sees its effects too.
+      const stdout = proc.stdout!;
+      const settle = async () => {
+        const [code] = await exited;
+        if (code === 0) await opts.onPush(repo, principal);
+      };
+      return result().send(
+        Readable.from(
+          (async function* () {
+            yield* stdout;
+            await settle().catch((err: unknown) => req.log.warn({ err }, 'post-push update failed'));
+          })(),
+          { objectMode: false },
+        ),
+      );
     } catch (err) {
-      child?.kill('SIGKILL');
+      child?.kill(STOP);
       return sendError(reply, err);
     }
   };
