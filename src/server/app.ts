@@ -17,6 +17,7 @@ import { loadAgents } from './queue/agents.js';
 import { Queue } from './queue/queue.js';
 import { ProcessLauncher } from './pool/launcher.js';
 import { Pool } from './pool/pool.js';
+import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { repoRoutes } from './routes/repos.js';
 import { runnerRoutes } from './routes/runners.js';
@@ -164,6 +165,10 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     agents: () => agents,
   });
 
+  let markClosing!: () => void;
+  const closing = new Promise<void>((resolve) => (markClosing = resolve));
+  await app.register(eventRoutes, { events, closing });
+
   app.get('/api/pool', { schema: { tags: ['pool'], response: { 200: PoolState, 401: ErrorBody } } }, async () => pool.state());
   app.put('/api/pool', { schema: { tags: ['pool'], body: ScalePool, response: { 200: PoolState, 400: ErrorBody, 401: ErrorBody } } }, async (req) => pool.scale(req.body.desired));
 
@@ -180,6 +185,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
 
   // Long-polls and log streams end at once, so a shutdown does not wait out their timeouts.
   app.addHook('preClose', async () => {
+    markClosing();
     queue.wakeups.close();
     await pool.close();
   });
