@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
+import { git as gitRun, GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
 import type { Assignment } from '../shared/protocol.js';
 import { gitEnv } from './env.js';
 
@@ -64,7 +64,9 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
     cloned = true;
   }
 
-  const baseCommit = (await step(gitOk(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${job.base_branch}^{commit}`], git), `base branch "${job.base_branch}" not found on the server`)).trim();
+  const base = await gitRun(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${job.base_branch}^{commit}`], git);
+  if (base.code !== 0) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
+  const baseCommit = base.stdout.trim();
   await step(gitOk(['checkout', '-q', '-f', '-B', job.branch, baseCommit], git), 'cannot check out the job branch');
   await step(gitOk(['clean', '-q', '-ffdx'], git), 'cannot clean the workspace');
 
@@ -132,7 +134,9 @@ export async function step<T>(promise: Promise<T>, what: string): Promise<T> {
   }
 }
 
+/** One line for an error: for git, the ref it refused and why ("! [remote rejected] ..."), else its last error line. */
 export function errorLine(err: unknown): string {
-  const message = err instanceof GitError ? lastGitMessage(err.result.stderr) || err.message : (err as Error).message;
+  const refused = err instanceof GitError ? err.result.stderr.split('\n').find((l) => /^\s*! /.test(l))?.trim() : undefined;
+  const message = refused ?? (err instanceof GitError ? lastGitMessage(err.result.stderr) || err.message : (err as Error).message);
   return redactUrls(message.split('\n')[0] ?? '').slice(0, 500);
 }

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { publishChanges } from '../src/runner/publish.js';
+import { prepareWorkspace, WorkspaceError, type WorkspaceJob } from '../src/runner/workspace.js';
+import { authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+
+/** A repo on a real lazyaf server with `files` on main, plus a local clone to push more commits from. */
+async function serverRepo(t: TestContext, server: TestServer, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; local: string }> {
+  const res = await fetch(`${server.url}/api/repos/ingest`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: `repo-${Math.random().toString(16).slice(2, 8)}` }),
+  });
+  assert.equal(res.status, 201);
+  const repo = (await res.json()) as { id: string; clone_url: string };
+  const local = await makeRepo(path.join(tempDir(t), 'local'), files);
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
+  return { id: repo.id, cloneUrl: repo.clone_url, local };
+}
+
+/** What the runner gets from an assignment; the admin token stands in for a job token (the git server takes both). */
+function job(server: TestServer, repo: { id: string; cloneUrl: string }, n: number, extra: Partial<WorkspaceJob> = {}): WorkspaceJob & { job_id: string; title: string } {
+  return {
+    job_id: `job${n}-0000-0000`,
+    title: `job number ${n}`,
+    repo_id: repo.id,
+    attempt_id: `attempt-${n}`,
+    clone_url: repo.cloneUrl,
+    job_token: server.token,
+    base_branch: 'main',
+    branch: `lazyaf/job${n}`,
+    prompt: `# Task ${n}\nDo the thing.\n`,
+    ...extra,
+  };
+}
+
+function recorder(): { log: (line: string) => void; lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: (line) => lines.push(line) };
+}
+
+/** Every file below `dir` whose content contains `needle`. */
+function filesContaining(dir: string, needle: string): string[] {
+  const found: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if (fs.readFileSync(file).includes(needle)) found.push(file);
+  }
+  return found;
+}
+
+test('the first job on a repo clones, the next one fetches into the cache', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n' });
+  const workdir = tempDir(t);
+
+  const first = recorder();
+  const ws1 = await prepareWorkspace(job(server, repo, 1), { workdir, log: first.log });
+  assert.equal(ws1.cloned, true);
+  assert.ok(first.lines.some((l) => l.startsWith('cloning')), first.lines.join('\n'));
+  assert.equal(fs.readFileSync(path.join(ws1.dir, 'README.md'), 'utf8'), 'hello\n');
+  assert.equal(await git(['rev-parse', '--abbrev-ref', 'HEAD'], ws1.dir), 'lazyaf/job1');
+
+  const newBase = await commitFiles(repo.local, { 'second.txt': 'two\n' }, 'second');
+  await git(['push', '-q', authUrl(repo.cloneUrl, server.token), 'main:main'], repo.local);
+
+  const second = recorder();
+  const ws2 = await prepareWorkspace(job(server, repo, 2), { workdir, log: second.log });
+  assert.equal(ws2.cloned, false);
+  assert.deepEqual(second.lines, ['using cached repo']);
+  assert.equal(ws2.dir, ws1.dir);
+  assert.equal(ws2.baseCommit, newBase);
+  assert.equal(fs.readFileSync(path.join(ws2.dir, 'second.txt'), 'utf8'), 'two\n');
+  assert.equal(await git(['rev-parse', 'HEAD'], ws2.dir), newBase);
+
+  // The prompt lives outside the checkout, so it is never committed.
+  assert.equal(fs.readFileSync(ws2.promptFile, 'utf8'), '# Task 2\nDo the thing.\n');
+  assert.ok(!path.relative(ws2.dir, ws2.promptFile).startsWith('prompt'), 'prompt file is outside the workspace');
+  assert.ok(path.relative(ws2.dir, ws2.promptFile).startsWith('..'));
+});
+
+test('a workspace starts clean: whatever the previous job left is gone', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n', '.gitignore': '*.log\n' });
+  const workdir = tempDir(t);
+
+  const ws1 = await prepareWorkspace(job(server, repo, 1), { workdir });
+  fs.writeFileSync(path.join(ws1.dir, 'README.md'), 'changed by job 1\n');
+  fs.writeFileSync(path.join(ws1.dir, 'untracked.txt'), 'left over\n');
+  fs.writeFileSync(path.join(ws1.dir, 'debug.log'), 'ignored but left over\n');
+  fs.mkdirSync(path.join(ws1.dir, 'nested', 'dir'), { recursive: true });
+  fs.writeFileSync(path.join(ws1.dir, 'nested', 'dir', 'f'), 'x');
+  await git(['add', 'untracked.txt'], ws1.dir);
+  await git(['commit', '-q', '-m', 'job 1 committed something'], ws1.dir);
+  fs.writeFileSync(path.join(ws1.dir, '.git', 'index.lock'), ''); // as if job 1 was killed mid-commit
+  await git(['config', 'user.name', 'Job One'], ws1.dir);
+
+  const ws2 = await prepareWorkspace(job(server, repo, 2), { workdir });
+  assert.equal(fs.readFileSync(path.join(ws2.dir, 'README.md'), 'utf8'), 'hello\n');
+  for (const leftover of ['untracked.txt', 'debug.log', 'nested']) assert.equal(fs.existsSync(path.join(ws2.dir, leftover)), false, `${leftover} is gone`);
+  assert.equal(await git(['status', '--porcelain', '--ignored'], ws2.dir), '');
+  assert.equal(await git(['rev-parse', 'HEAD'], ws2.dir), ws2.baseCommit);
+  assert.equal((await git(['config', '--local', '--get-all', 'user.name'], ws2.dir).catch(() => '')), '', 'config a job wrote is reset');
+});
+
+test('the job token never reaches argv, a remote URL or any file of the cache', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n' });
+  const workdir = tempDir(t);
+
+  // A git on PATH that records its arguments, then runs the real one.
+  const shimDir = tempDir(t);
+  const argvLog = path.join(shimDir, 'argv.log');
+  const gitBinary = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  fs.writeFileSync(path.join(shimDir, 'git'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec '${gitBinary}' "$@"\n`, { mode: 0o755 });
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${shimDir}:${savedPath}`;
+  t.after(() => (process.env.PATH = savedPath));
+
+  const ws1 = await prepareWorkspace(job(server, repo, 1), { workdir });
+  fs.writeFileSync(path.join(ws1.dir, 'out.txt'), 'result\n');
+  const commit = await publishChanges(job(server, repo, 1), ws1);
+  await prepareWorkspace(job(server, repo, 2), { workdir });
+
+  const argv = fs.readFileSync(argvLog, 'utf8');
+  assert.match(argv, /^clone /m, 'the shim saw the clone');
+  assert.match(argv, /^push /m, 'the shim saw the push');
+  assert.ok(!argv.includes(server.token), 'token not in any argv');
+  assert.deepEqual(filesContaining(workdir, server.token), [], 'token in no file under the workdir');
+  assert.equal(await git(['config', '--get', 'remote.origin.url'], ws1.dir), repo.cloneUrl);
+  assert.ok(commit);
+});
+
+test('after the command: uncommitted work is committed as the agent and pushed; no change means no commit', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n' });
+  const workdir = tempDir(t);
+  const check = tempDir(t);
+
+  const a = job(server, repo, 1);
+  const ws = await prepareWorkspace(a, { workdir });
+  fs.writeFileSync(path.join(ws.dir, 'made-by-command.txt'), 'content\n');
+  await git(['commit', '-q', '--allow-empty', '-m', 'a commit the command made itself'], ws.dir);
+  const commit = await publishChanges(a, ws);
+  assert.match(commit ?? '', /^[0-9a-f]{40}$/);
+
+  await git(['clone', '-q', authUrl(repo.cloneUrl, server.token), check]);
+  await git(['fetch', '-q', 'origin', 'lazyaf/job1'], check);
+  assert.equal(await git(['rev-parse', 'FETCH_HEAD'], check), commit);
+  assert.equal(await git(['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'FETCH_HEAD'], check), 'lazyaf agent <agent@lazyaf.invalid>|lazyaf agent <agent@lazyaf.invalid>|job number 1');
+  assert.equal(await git(['log', '-1', '--format=%s', 'FETCH_HEAD~1'], check), 'a commit the command made itself', "the command's own commit is kept");
+  assert.equal(await git(['show', 'FETCH_HEAD:made-by-command.txt'], check), 'content');
+
+  const unchanged = job(server, repo, 2);
+  const ws3 = await prepareWorkspace(unchanged, { workdir });
+  assert.equal(await publishChanges(unchanged, ws3), null);
+});
+
+test('a base branch the server does not have fails with one clear line', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n' });
+  const workdir = tempDir(t);
+  for (const attempt of [1, 2]) {
+    // First on a fresh clone, then on the cache.
+    await assert.rejects(prepareWorkspace(job(server, repo, attempt, { base_branch: 'no-such-branch' }), { workdir }), (err: Error) => {
+      assert.ok(err instanceof WorkspaceError);
+      assert.equal(err.message, 'base branch "no-such-branch" not found on the server');
+      return true;
+    });
+  }
+  await assert.rejects(prepareWorkspace(job(server, repo, 3, { repo_id: '../escape' }), { workdir }), /invalid repo id/);
+  await assert.rejects(prepareWorkspace(job(server, repo, 3, { job_token: 'wrong-token' }), { workdir: tempDir(t) }), (err: Error) => {
+    assert.ok(err instanceof WorkspaceError);
+    assert.ok(!err.message.includes('\n'));
+    return true;
+  });
+});
