@@ -64,6 +64,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { queue } = opts;
   const custom = { auth: 'custom' as const };
+  // Heartbeats, polls and log chunks are the runners' steady traffic: logged only when they go wrong.
 
   const runnerOf = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
     const token = bearerToken(req);
@@ -106,7 +107,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
   );
 
-  app.post(RunnerRoutes.heartbeat, { config: custom, schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } }, async (req, reply) => {
+  app.post(RunnerRoutes.heartbeat, { config: custom, logLevel: 'warn', schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } }, async (req, reply) => {
     const runner = runnerOf(req, reply);
     const answer = queue.heartbeat(runner, req.body);
     const wait = Math.min(req.body.wait_ms ?? 0, Math.floor(queue.leaseTtlMs / 3));
@@ -121,7 +122,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutes.poll,
-    { config: custom, schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } } },
+    { config: custom, logLevel: 'warn', schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
       if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
@@ -173,7 +174,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     '/api/runners/attempts/:attempt_id/logs',
-    { config: custom, bodyLimit: 2 * 1024 * 1024, schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } } },
+    { config: custom, logLevel: 'warn', bodyLimit: 2 * 1024 * 1024, schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } } },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       return queue.appendLog(attempt, req.body.seq, req.body.data);
