@@ -130,6 +130,49 @@ test('git without credentials is refused cleanly, and a wrong token is not accep
   assert.equal((await api(server, 'GET', `/api/repos/${repo.id}/branches`)).body.total, 0);
 });
 
+test('a repo whose bare directory has gone missing is a 404 on every git route, not a crash', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await createRepo(server, 'vanished');
+  fs.rmSync(barePath(server.dataDir, repo.id), { recursive: true });
+  const p = `/git/${repo.id}.git`;
+  for (const [method, suffix, type] of [
+    ['GET', '/info/refs?service=git-upload-pack', undefined],
+    ['GET', '/info/refs?service=git-receive-pack', undefined],
+    ['POST', '/git-upload-pack', UPLOAD],
+    ['POST', '/git-receive-pack', RECEIVE],
+    ['GET', '/HEAD', undefined],
+  ] as const) {
+    const r = await rawRequest(server.url, { method, path: p + suffix, headers: { authorization: basicAuth(server.token), ...(type ? { 'content-type': type } : {}) }, body: type ? '0000' : undefined });
+    assert.equal(r.status, 404, `${method} ${suffix}: ${r.body}`);
+    assert.match(JSON.parse(r.body).message, /repository not found/);
+  }
+  assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
+  // Deleting the record still works.
+  assert.equal((await api(server, 'DELETE', `/api/repos/${repo.id}`)).status, 204);
+});
+
+test('a git that cannot be started is a 503, not a crash', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await createRepo(server, 'nogit');
+  const emptyBin = tempDir(t);
+  const savedPath = process.env.PATH;
+  // The in-process server spawns git through this process's PATH.
+  process.env.PATH = emptyBin;
+  try {
+    for (const [method, suffix, type] of [
+      ['GET', '/info/refs?service=git-upload-pack', undefined],
+      ['POST', '/git-upload-pack', UPLOAD],
+    ] as const) {
+      const r = await rawRequest(server.url, { method, path: `/git/${repo.id}.git${suffix}`, headers: { authorization: basicAuth(server.token), ...(type ? { 'content-type': type } : {}) }, body: type ? '0000' : undefined });
+      assert.equal(r.status, 503, `${method} ${suffix}: ${r.body}`);
+      assert.equal(JSON.parse(r.body).message, 'could not start git');
+    }
+  } finally {
+    process.env.PATH = savedPath;
+  }
+  assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
+});
+
 test('a client that vanishes while its push holds the ref lock leaves no stale lock behind', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);

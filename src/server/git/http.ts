@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,6 +53,7 @@ function pktLine(text: string): string {
  * has produced its first byte, so a request git refuses gets a 4xx instead of a broken 200.
  */
 export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions): Promise<void> {
+  const spawnErrors = new WeakMap<ChildProcess, Error>();
   const passStream = (_req: FastifyRequest, payload: Readable, done: (err: Error | null, body?: unknown) => void) => done(null, payload);
   app.addContentTypeParser('application/x-git-upload-pack-request', passStream);
   app.addContentTypeParser('application/x-git-receive-pack-request', passStream);
@@ -71,7 +72,13 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     if (!repo) throw new HttpError(404, 'repository not found');
     if (principal.kind === 'job' && principal.repoId !== repo.id) throw new HttpError(403, 'this token is not valid for this repository');
     void service;
-    return { repo, repoPath: bareRepoPath(opts.reposDir, repo.id), principal };
+    const repoPath = bareRepoPath(opts.reposDir, repo.id);
+    // git cannot even start in a directory that is gone; say so instead of failing obscurely.
+    if (!existsSync(repoPath)) {
+      req.log.warn({ repo: repo.id, repoPath }, 'bare repository is missing');
+      throw new HttpError(404, 'repository not found (its storage is missing)');
+    }
+    return { repo, repoPath, principal };
   }
 
   function protocolEnv(req: FastifyRequest): Record<string, string> {
@@ -104,7 +111,14 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child.stdin?.on('error', () => {});
+    // Without a listener a failed spawn (EAGAIN, EMFILE) would crash the server.
+    child.on('error', (err) => spawnErrors.set(child, err));
     return child;
+  }
+
+  /** Resolves with git's exit code and signal once it has exited and its output is closed. */
+  function closed(child: ChildProcess): Promise<[number | null, NodeJS.Signals | null]> {
+    return new Promise((resolve) => child.on('close', (code, signal) => resolve([code, signal])));
   }
 
   /**
@@ -138,7 +152,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     });
   }
 
-  function gitFailure(stderr: Buffer[]): HttpError {
+  function gitFailure(child: ChildProcess, stderr: Buffer[]): HttpError {
+    if (spawnErrors.has(child)) return new HttpError(503, 'could not start git');
     const text = Buffer.concat(stderr).toString('utf8').trim().split('\n').at(-1) ?? '';
     return new HttpError(400, text.replace(/^fatal:\s*/, '') || 'git refused the request');
   }
@@ -167,7 +182,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       killOnDisconnect(reply, child);
       child.stdin!.end();
       const stderr: Buffer[] = [];
-      if (!(await firstOutput(child, stderr))) throw gitFailure(stderr);
+      if (!(await firstOutput(child, stderr))) throw gitFailure(child, stderr);
       reply
         .header('Content-Type', `application/x-${service}-advertisement`)
         .header('Cache-Control', 'no-cache, max-age=0, must-revalidate')
@@ -199,7 +214,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       child = spawnGit([...args, '--stateless-rpc', '.'], repoPath, { ...env, ...serviceEnv });
       const proc = child;
       killOnDisconnect(reply, proc);
-      const exited = once(proc, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+      const exited = closed(proc);
       const body = req.body as Readable;
       const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase();
       const source: Readable[] = encoding === 'gzip' || encoding === 'x-gzip' ? [body, zlib.createGunzip()] : [body];
@@ -218,7 +233,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
         if (inputError && 'code' in inputError && String(inputError.code).startsWith('Z_')) throw new HttpError(400, 'request body is not valid gzip');
         // Nothing to say is a valid answer: git's probe before a large (chunked) request is a bare flush.
         if (code === 0 && !inputError) return result().send('');
-        throw gitFailure(stderr);
+        throw gitFailure(proc, stderr);
       }
       if (service !== 'git-receive-pack') return result().send(proc.stdout);
       // A push is answered in full only once git has exited and the server has taken it in
