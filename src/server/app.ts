@@ -12,6 +12,7 @@ import type { ServerConfig } from './config.js';
 import { openDb, type Db } from './db/index.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
+import { BranchCache } from './git/branch-cache.js';
 import { gitHttpRoutes, PRE_RECEIVE_HOOK } from './git/http.js';
 import { loadAgents } from './queue/agents.js';
 import { Queue } from './queue/queue.js';
@@ -147,15 +148,19 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     onRepoChange: (e) => events.emit('event', { type: e.type, repo_id: e.repo.id, name: e.repo.name }),
   });
 
+  const branchCache = new BranchCache(reposDir);
   await app.register(gitHttpRoutes, {
     repos,
     reposDir,
     hooksDir,
     resolveToken,
-    onPush: (repo, principal) => afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed')),
+    onPush: (repo, principal) => {
+      branchCache.invalidate(repo.id);
+      void afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed'));
+    },
   });
 
-  await app.register(jobRoutes, { queue, repos, reposDir, agents: () => agents, defaultTimeoutS: config.jobTimeoutSeconds });
+  await app.register(jobRoutes, { queue, repos, branches: branchCache, agents: () => agents, defaultTimeoutS: config.jobTimeoutSeconds });
   await app.register(runnerRoutes, {
     queue,
     registrationToken: registration.value,

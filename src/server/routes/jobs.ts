@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody, IdParams, Job, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
 import { isValidBranchName } from '../../shared/git.js';
 import { ApiError } from '../errors.js';
-import { bareRepoPath, resolveBranch } from '../git/bare.js';
+import type { BranchCache } from '../git/branch-cache.js';
 import type { Queue } from '../queue/queue.js';
 import { TERMINAL } from '../queue/state.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -13,7 +13,7 @@ import type { RepoStore } from '../store/repos.js';
 export interface JobRoutesOptions {
   queue: Queue;
   repos: RepoStore;
-  reposDir: string;
+  branches: BranchCache;
   agents: () => Record<string, string>;
   defaultTimeoutS: number;
 }
@@ -86,7 +86,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     }
     const baseBranch = body.base_branch ?? repo.default_branch;
     if (!isValidBranchName(baseBranch)) throw new ApiError(400, `invalid branch name: ${JSON.stringify(baseBranch)}`);
-    if (!(await resolveBranch(bareRepoPath(opts.reposDir, repo.id), baseBranch))) {
+    if (!(await opts.branches.has(repo.id, baseBranch))) {
       throw new ApiError(400, `base branch "${baseBranch}" does not exist in repo ${repo.name}; push it first (lazyaf ingest)`);
     }
     const job = queue.submit({
