@@ -2,12 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { printTable } from '../../src/cli/table.js';
 
-/** One reported figure. With a `target`, the figure passes when `value <= target`. */
+export type Unit = 'x' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s';
+
+/** One reported figure. It passes when `value <= target` and/or `value >= min`, whichever are given. */
 export interface Figure {
   metric: string;
   value: number;
-  unit: 'x' | 'MiB' | 's';
+  unit: Unit;
+  /** Upper bound: lower is better. */
   target?: number;
+  /** Lower bound: higher is better (throughput). */
+  min?: number;
   /** The raw measurements behind a ratio, e.g. "lazyaf 1.21s / http-backend 1.10s". */
   raw?: string;
   /** A figure that checks that something works: PASS when it ran, FAIL with `error` when not. */
@@ -41,15 +46,31 @@ export interface BenchPart {
 export function verdict(f: Figure): 'PASS' | 'MISS' | 'FAIL' | '-' {
   if (f.error !== undefined) return 'FAIL';
   if (f.check) return 'PASS';
-  if (f.target === undefined) return '-';
-  return f.value <= f.target ? 'PASS' : 'MISS';
+  if (f.target === undefined && f.min === undefined) return '-';
+  const ok = (f.target === undefined || f.value <= f.target) && (f.min === undefined || f.value >= f.min);
+  return ok ? 'PASS' : 'MISS';
 }
 
-function formatValue(value: number, unit: Figure['unit']): string {
+function formatValue(value: number, unit: Unit): string {
   if (!Number.isFinite(value)) return 'n/a';
-  if (unit === 'x') return `${value.toFixed(2)}x`;
-  if (unit === 'MiB') return `${value.toFixed(1)} MiB`;
-  return `${value.toFixed(2)} s`;
+  switch (unit) {
+    case 'x':
+      return `${value.toFixed(2)}x`;
+    case 's':
+      return `${value.toFixed(2)} s`;
+    case '%':
+      return `${value.toFixed(1)}%`;
+    case 'jobs/s':
+      return `${value.toFixed(0)} jobs/s`;
+    default:
+      return `${value.toFixed(1)} ${unit}`;
+  }
+}
+
+function formatTarget(f: Figure): string {
+  const bounds = [f.target !== undefined ? `<= ${formatValue(f.target, f.unit)}` : '', f.min !== undefined ? `>= ${formatValue(f.min, f.unit)}` : ''].filter(Boolean);
+  if (bounds.length > 0) return bounds.join(', ');
+  return f.check ? 'works' : '-';
 }
 
 export function printFigures(results: PartResult[]): void {
@@ -58,7 +79,7 @@ export function printFigures(results: PartResult[]): void {
       r.part,
       f.metric,
       f.error === undefined ? formatValue(f.value, f.unit) : 'failed',
-      f.target !== undefined ? `<= ${formatValue(f.target, f.unit)}` : f.check ? 'works' : '-',
+      formatTarget(f),
       verdict(f),
       f.error ?? f.raw ?? '',
     ]),
