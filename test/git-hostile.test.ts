@@ -173,6 +173,33 @@ test('a git that cannot be started is a 503, not a crash', async (t) => {
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
 
+/**
+ * Pushes `refspec` and kills the client (git and its remote helper) while receive-pack waits in
+ * a reference-transaction hook at `state` ("prepared": it holds the ref locks; "committed": the
+ * refs are updated, the report is not sent yet). Returns once receive-pack is gone.
+ */
+async function killClientDuringPush(server: { dataDir: string }, dir: string, src: string, url: string, refspec: string, state: 'prepared' | 'committed', whileBlocked?: () => void): Promise<void> {
+  const marker = path.join(dir, `receive-pack-${state}.pid`);
+  const release = path.join(dir, `release-${state}`);
+  const hook = path.join(server.dataDir, 'hooks', 'reference-transaction');
+  // The hook gives up by itself after ~30 s, or when the test's temp dir is gone.
+  fs.writeFileSync(
+    hook,
+    `#!/bin/sh\n[ "$1" = ${state} ] || exit 0\necho $PPID > '${marker}.tmp' && mv '${marker}.tmp' '${marker}'\n` +
+      `i=0; while [ ! -e '${release}' ] && [ -d '${dir}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n`,
+    { mode: 0o755 },
+  );
+  const pusher = spawn('git', ['push', url, refspec], { cwd: src, detached: true, stdio: 'ignore' });
+  await waitFor(`the push to reach the "${state}" ref update`, () => fs.existsSync(marker));
+  const receivePack = Number(fs.readFileSync(marker, 'utf8'));
+  whileBlocked?.();
+  process.kill(-pusher.pid!, 'SIGKILL');
+  // The server notices that the client is gone and stops receive-pack.
+  await waitFor('receive-pack to be stopped', () => !isAlive(receivePack));
+  fs.writeFileSync(release, '');
+  fs.rmSync(hook);
+}
+
 test('a client that vanishes while its push holds the ref lock leaves no stale lock behind', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
@@ -183,33 +210,25 @@ test('a client that vanishes while its push holds the ref lock leaves no stale l
   await git(['push', '-q', url, 'main'], src);
   const second = await commitFiles(src, { 'a.txt': 'b\n' }, 'second');
 
-  // A reference-transaction hook that blocks once git holds the lock on refs/heads/main.
-  const marker = path.join(dir, 'receive-pack.pid');
-  const release = path.join(dir, 'release');
-  const hook = path.join(server.dataDir, 'hooks', 'reference-transaction');
-  // It gives up by itself after ~30 s, or when the test's temp dir is gone.
-  fs.writeFileSync(
-    hook,
-    `#!/bin/sh\n[ "$1" = prepared ] || exit 0\necho $PPID > '${marker}.tmp' && mv '${marker}.tmp' '${marker}'\n` +
-      `i=0; while [ ! -e '${release}' ] && [ -d '${dir}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n`,
-    { mode: 0o755 },
-  );
-
-  const pusher = spawn('git', ['push', url, 'main'], { cwd: src, detached: true, stdio: 'ignore' });
-  await waitFor('the push to reach the ref update', () => fs.existsSync(marker));
-  const receivePack = Number(fs.readFileSync(marker, 'utf8'));
-  assert.ok(fs.existsSync(path.join(bare, 'refs/heads/main.lock')), 'git holds the lock while the hook runs');
-  process.kill(-pusher.pid!, 'SIGKILL');
-  // The server notices the client is gone and stops receive-pack.
-  await waitFor('receive-pack to be stopped', () => !isAlive(receivePack));
-  fs.writeFileSync(release, '');
-  fs.rmSync(hook);
-
+  await killClientDuringPush(server, dir, src, url, 'main', 'prepared', () => {
+    assert.ok(fs.existsSync(path.join(bare, 'refs/heads/main.lock')), 'git holds the lock while the hook runs');
+  });
   assert.equal(fs.existsSync(path.join(bare, 'refs/heads/main.lock')), false, 'a stale refs/heads/main.lock would block every later push');
   const retry = await tryGit(['push', url, 'main'], src);
   assert.equal(retry.code, 0, retry.stderr);
   assert.equal(await branchTip(bare, 'main'), second);
   await assertFsckClean(bare);
+});
+
+test('a push whose client vanishes after the refs moved is still taken in (default branch adopted)', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await createRepo(server, 'gone-client');
+  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' });
+  await git(['branch', '-m', 'main', 'trunk'], src);
+  await killClientDuringPush(server, dir, src, pushUrl(server, repo), 'trunk', 'committed');
+  assert.equal(await branchTip(barePath(server.dataDir, repo.id), 'trunk'), await git(['rev-parse', 'HEAD'], src));
+  await waitFor('the server to adopt trunk as the default branch', async () => (await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch === 'trunk');
 });
 
 test('a server SIGKILLed during a push leaves a consistent repo; after a restart the push succeeds', async (t) => {

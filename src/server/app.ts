@@ -156,7 +156,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     resolveToken,
     onPush: (repo, principal) => {
       branchCache.invalidate(repo.id);
-      void afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed'));
+      // Returned, not voided: the push's response waits for it, so a client that saw its push succeed sees the new default branch.
+      return afterPush(ctx, repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed'));
     },
   });
 

@@ -18,8 +18,9 @@ export interface GitHttpOptions {
   hooksDir: string;
   resolveToken: TokenResolver;
   /**
-   * Called after a push that git accepted, so branch views and events update at once. The
-   * push's response ends only when the returned promise settles.
+   * Called once receive-pack has run, so branch views and events update at once. It reflects
+   * the repo as it is (some refs may have been refused, or git stopped after moving them), so
+   * it must be idempotent. The push's response ends only when the returned promise settles.
    */
   onPush: (repo: RepoRow, principal: Principal) => void | Promise<void>;
 }
@@ -227,9 +228,14 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       const stderr: Buffer[] = [];
       const hasOutput = await firstOutput(proc, stderr);
       const result = () => reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
+      // The server takes in whatever receive-pack did, even if its client has gone and git was
+      // stopped after the refs moved: onPush runs whatever git's exit code.
+      const takeIn = () => Promise.resolve().then(() => opts.onPush(repo, principal)).catch((err: unknown) => req.log.warn({ err }, 'post-push update failed'));
       if (!hasOutput) {
         await feeding;
         const [code] = await exited;
+        // (A clean exit without a word is git's probe or an empty push: nothing moved.)
+        if (service === 'git-receive-pack' && code !== 0) await takeIn();
         if (inputError && 'code' in inputError && String(inputError.code).startsWith('Z_')) throw new HttpError(400, 'request body is not valid gzip');
         // Nothing to say is a valid answer: git's probe before a large (chunked) request is a bare flush.
         if (code === 0 && !inputError) return result().send('');
@@ -238,16 +244,13 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       if (service !== 'git-receive-pack') return result().send(proc.stdout);
       // A push is answered in full only once git has exited and the server has taken it in
       // (default branch, events): a client that sees its push succeed sees its effects too.
+      const settled = exited.then(takeIn);
       const stdout = proc.stdout!;
-      const settle = async () => {
-        const [code] = await exited;
-        if (code === 0) await opts.onPush(repo, principal);
-      };
       return result().send(
         Readable.from(
           (async function* () {
             yield* stdout;
-            await settle().catch((err: unknown) => req.log.warn({ err }, 'post-push update failed'));
+            await settled;
           })(),
           { objectMode: false },
         ),
