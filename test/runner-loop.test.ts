@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { startRunner, type RunnerHandle } from '../src/runner/runner.js';
+import type { Job, RunnerList } from '../src/shared/api.js';
+import { authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+
+// The runner's main loop in-process against a real in-process server (real queue, real git).
+// The full multi-process scenarios (SIGKILL, server restarts, many runners) live in e2e-jobs.test.ts.
+
+async function api<T>(server: TestServer, method: string, route: string, body?: unknown): Promise<T> {
+  const res = await fetch(server.url + route, {
+    method,
+    headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.ok(res.ok, `${method} ${route}: ${res.status} ${await res.clone().text()}`);
+  return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+interface Setup {
+  server: TestServer;
+  repoId: string;
+  cloneUrl: string;
+  /** A runner in this process, stopped when the test ends. */
+  runner: (name: string) => RunnerHandle & { lines: string[] };
+}
+
+async function setup(t: TestContext): Promise<Setup> {
+  const runners: RunnerHandle[] = [];
+  let server: TestServer | undefined;
+  // Registered before the server's own close hook, so it runs first: runners leave while the server
+  // still answers. Connections the runners' fetch opened for aborted long-polls never carry a
+  // request, and the server's close would wait for them until its headers timeout.
+  t.after(async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+    server?.app.server.closeAllConnections();
+  });
+  server = await startTestServer(t, { LAZYAF_LEASE_TTL: '3' });
+  const repo = await api<{ id: string; clone_url: string }>(server, 'POST', '/api/repos/ingest', { name: 'loop' });
+  const local = await makeRepo(path.join(tempDir(t), 'local'), { 'README.md': 'hello\n' });
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
+  const started = server;
+  const runner = (name: string) => {
+    const lines: string[] = [];
+    const handle = startRunner({
+      server: started.url,
+      registrationToken: started.ctx.registrationToken,
+      name,
+      labels: [],
+      workdir: tempDir(t, `lazyaf-runner-${name}-`),
+      log: (line) => lines.push(line),
+      killGraceMs: 500,
+      shutdownReportMs: 3000,
+    });
+    runners.push(handle);
+    return Object.assign(handle, { lines });
+  };
+  return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner };
+}
+
+async function waitForJob(server: TestServer, id: string, done: (job: Job) => boolean, limitMs = 30_000): Promise<Job> {
+  for (const start = Date.now(); ; ) {
+    const job = await api<Job>(server, 'GET', `/api/jobs/${id}`);
+    if (done(job)) return job;
+    if (Date.now() - start > limitMs) throw new Error(`job ${id} stayed ${job.status}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ended = (job: Job) => ['succeeded', 'failed', 'cancelled'].includes(job.status);
+
+test('a runner takes jobs one after another, fetching into its cache, and leaves when drained', async (t) => {
+  const { server, repoId, cloneUrl, runner } = await setup(t);
+  const r = runner('loop-1');
+  const runnerId = await r.registered;
+
+  const first = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'write a file', command: 'echo "$LAZYAF_JOB_TITLE" > result.txt' });
+  const second = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'change nothing', command: 'echo looked' });
+  const failing = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'fail', command: 'echo oops >&2; exit 7' });
+
+  const one = await waitForJob(server, first.id, ended);
+  assert.equal(one.status, 'succeeded', JSON.stringify(one));
+  assert.match(one.commit ?? '', /^[0-9a-f]{40}$/);
+  const check = tempDir(t);
+  await git(['clone', '-q', '--branch', one.branch!, authUrl(cloneUrl, server.token), check]);
+  assert.equal(await git(['show', 'HEAD:result.txt'], check), 'write a file');
+  assert.equal(await git(['log', '-1', '--format=%an|%s'], check), 'lazyaf agent|write a file');
+
+  const two = await waitForJob(server, second.id, ended);
+  assert.equal(two.status, 'succeeded');
+  assert.equal(two.commit, null);
+  const three = await waitForJob(server, failing.id, ended);
+  assert.equal(three.status, 'failed');
+  assert.equal(three.exit_code, 7);
+
+  const short = (id: string) => id.slice(0, 8);
+  assert.ok(r.lines.includes(`job ${short(first.id)}: cloning ${cloneUrl}`), r.lines.join('\n'));
+  assert.ok(r.lines.includes(`job ${short(second.id)}: using cached repo`), r.lines.join('\n'));
+  assert.ok(r.lines.includes(`job ${short(failing.id)}: using cached repo`));
+  assert.ok(!r.lines.join('\n').includes(server.ctx.registrationToken), 'no token in the runner log');
+
+  r.drain();
+  await r.done;
+  const { runners } = await api<RunnerList>(server, 'GET', '/api/runners');
+  assert.ok(!runners.some((x) => x.id === runnerId), 'deregistered');
+});
+
+test('a cancel from the server stops the running command; the runner goes on with the next job', async (t) => {
+  const { server, repoId, runner } = await setup(t);
+  const r = runner('loop-2');
+  const sleepy = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'sleep', command: 'echo sleeping; sleep 1000' });
+  await waitForJob(server, sleepy.id, (j) => j.status === 'running' && r.lines.some((l) => l.endsWith('running')));
+  await api(server, 'POST', `/api/jobs/${sleepy.id}/cancel`);
+  const cancelled = await waitForJob(server, sleepy.id, (j) => j.status === 'cancelled');
+  assert.equal(cancelled.status, 'cancelled');
+
+  const next = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'next', command: 'true' });
+  assert.equal((await waitForJob(server, next.id, ended)).status, 'succeeded');
+  assert.ok(r.lines.includes(`job ${sleepy.id.slice(0, 8)}: cancelled`), r.lines.join('\n'));
+});
+
+test('stop() gives the running job back; another runner finishes it on a fresh attempt', async (t) => {
+  const { server, repoId, cloneUrl, runner } = await setup(t);
+  const first = runner('loop-3a');
+  // The first attempt leaves a mark outside the workspaces and sleeps; the second sees it and finishes.
+  const mark = path.join(tempDir(t), 'first-attempt-ran');
+  const command = `if [ -e '${mark}' ]; then echo second > attempt.txt; else touch '${mark}'; echo first > attempt.txt; sleep 1000; fi`;
+  const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'two tries', command });
+  await waitForJob(server, job.id, (j) => j.status === 'running' && first.lines.some((l) => l.endsWith('running')));
+  await first.stop();
+  assert.ok(first.lines.some((l) => l.endsWith('given back to the queue')), first.lines.join('\n'));
+  assert.equal(first.lines.at(-1), 'deregistered');
+
+  runner('loop-3b');
+  const done = await waitForJob(server, job.id, ended);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done));
+  assert.deepEqual(
+    done.attempts?.map((a) => a.end_reason),
+    ['returned', 'succeeded'],
+  );
+  const check = tempDir(t);
+  await git(['clone', '-q', '--branch', done.branch!, authUrl(cloneUrl, server.token), check]);
+  assert.equal(await git(['show', 'HEAD:attempt.txt'], check), 'second');
+});
+
+test('a runner the server revoked registers again and keeps working', async (t) => {
+  const { server, repoId, runner } = await setup(t);
+  const r = runner('loop-4');
+  const firstId = await r.registered;
+  await api(server, 'DELETE', `/api/runners/${firstId}`);
+  const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'after revoke', command: 'true' });
+  const done = await waitForJob(server, job.id, ended);
+  assert.equal(done.status, 'succeeded');
+  assert.notEqual(r.runnerId, firstId);
+  assert.ok(r.lines.some((l) => l.includes('registering again')), r.lines.join('\n'));
+});
