@@ -210,11 +210,11 @@ export class Queue {
           started_at: new Date(now).toISOString(),
         });
         this.runners.seen(runner.id, 'busy', now);
+        this.appendSystemLine(job.id, `attempt ${job.attempt_count + 1} on runner ${runner.name}`);
         return { job: this.jobs.get(job.id)!, attempt: this.attempts.get(attemptId)!, jobToken };
       })
       .immediate();
     if (claimed) {
-      this.appendSystemLine(claimed.job.id, `attempt ${claimed.attempt.number} on runner ${runner.name}`);
       this.changed(claimed.job.id, 'running');
       this.opts.emit({ type: 'runner.updated', runner_id: runner.id, status: 'busy', job_id: claimed.job.id });
     }
@@ -224,7 +224,8 @@ export class Queue {
   /** Waits up to `waitMs` for a job this runner can take. */
   async poll(runner: RunnerRow, waitMs: number, signal?: AbortSignal): Promise<Claimed | undefined> {
     const deadline = this.now() + waitMs;
-    this.runners.seen(runner.id, 'idle', this.now());
+    // A poll shows the runner is alive; writing that down once a second is plenty.
+    if (this.now() - runner.last_seen_ms > 1000 || runner.status === 'offline') this.runners.seen(runner.id, 'idle', this.now());
     for (;;) {
       const current = this.runners.get(runner.id);
       if (!current || current.revoked) return undefined;
@@ -274,7 +275,7 @@ export class Queue {
     return { accepted: result.accepted, truncated: result.truncated };
   }
 
-  /** A line of lazyaf's own in the job log (attempt starts and ends). Not counted against `seq`. */
+  /** A line of lazyaf's own in the job log (attempt starts and ends). Not counted against `seq`. Runs inside the caller's transaction. */
   private appendSystemLine(jobId: string, line: string): void {
     const job = this.jobs.get(jobId);
     if (!job || job.log_truncated) return;

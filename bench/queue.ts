@@ -1,0 +1,269 @@
+/**
+ * Queue part of `npm run bench`: P1 dispatch latency, P2 no-op jobs per second through the whole
+ * HTTP cycle, P4 job received → command started with a warm repo cache, P5 1,000 simulated
+ * runners heartbeating and long-polling. Every server is a separate `lazyaf server` process.
+ */
+import { spawn } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PROTOCOL_VERSION, RunnerRoutes, type Assignment, type RegisterResponse } from '../src/shared/protocol.js';
+import { isolatedGitEnv } from './lib/git-env.js';
+import { makeTempDir, removeTempDir, run, totalCpu, track } from './lib/proc.js';
+import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
+import { ROOT, startLazyaf, type ServerProcess } from './lib/servers.js';
+
+const ADMIN = 'lzadm_bench_admin_token';
+
+async function call<T>(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+interface Setup {
+  server: ServerProcess;
+  registrationToken: string;
+  repoId: string;
+  dir: string;
+}
+
+/** A server with one repo (`files` small files on main), pushed with the real git. */
+async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20): Promise<Setup> {
+  const dir = makeTempDir(`lazyaf-bench-${name}-`);
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home);
+  const gitEnv = { ...isolatedGitEnv(home), ...env };
+  const server = await startLazyaf(path.join(dir, 'data'), ADMIN, gitEnv);
+  const registrationToken = fs.readFileSync(path.join(dir, 'data', 'registration_token'), 'utf8').trim();
+  const repo = await call<{ id: string; clone_url: string }>(`${server.url}/api/repos`, 'POST', ADMIN, { name: 'bench' });
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(path.join(src, 'files'), { recursive: true });
+  for (let i = 0; i < files; i++) fs.writeFileSync(path.join(src, 'files', `f${i}.txt`), `file ${i}\n`.repeat(20));
+  const git = (args: string[]) => run('git', args, { cwd: src, env: gitEnv });
+  await git(['init', '-q', '-b', 'main']);
+  await git(['add', '-A']);
+  await git(['commit', '-q', '-m', 'seed']);
+  const url = new URL(repo.body.clone_url);
+  url.username = 'x';
+  url.password = ADMIN;
+  await git(['push', '-q', url.toString(), 'main']);
+  ctx.log(`${name}: server ${server.url}, repo with ${files} files`);
+  return { server, registrationToken, repoId: repo.body.id, dir };
+}
+
+async function teardown(s: Setup): Promise<void> {
+  await s.server.stop();
+  removeTempDir(s.dir);
+}
+
+async function register(s: Setup, name: string): Promise<RegisterResponse> {
+  const r = await call<RegisterResponse>(`${s.server.url}${RunnerRoutes.register}`, 'POST', s.registrationToken, { name, protocol_version: PROTOCOL_VERSION });
+  if (r.status !== 201) throw new Error(`register: ${r.status}`);
+  return r.body;
+}
+
+async function submit(s: Setup, title: string, command = 'true'): Promise<string> {
+  const r = await call<{ id: string }>(`${s.server.url}/api/jobs`, 'POST', ADMIN, { repo_id: s.repoId, title, command });
+  if (r.status !== 201) throw new Error(`submit: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id;
+}
+
+async function complete(s: Setup, a: Assignment): Promise<void> {
+  const r = await call(`${s.server.url}${RunnerRoutes.complete(a.attempt_id)}`, 'POST', a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  if (r.status !== 200) throw new Error(`complete: ${r.status}`);
+}
+
+/** P1: an idle runner is already waiting in its long-poll when the job is submitted. */
+async function dispatchLatency(ctx: BenchContext): Promise<{ p50: number; p99: number; n: number }> {
+  const s = await setup(ctx, 'p1', {});
+  try {
+    const runner = await register(s, 'p1');
+    const samples: number[] = [];
+    const n = 300;
+    for (let i = 0; i < n + 20; i++) {
+      const received = call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 10_000 }).then((r) => ({ r, at: performance.now() }));
+      // Let the poll reach the server and start waiting.
+      await new Promise((r) => setTimeout(r, 5));
+      const t0 = performance.now();
+      await submit(s, `p1-${i}`);
+      const { r, at } = await received;
+      if (r.status !== 200) throw new Error(`poll answered ${r.status}`);
+      if (i >= 20) samples.push(at - t0);
+      await complete(s, r.body);
+    }
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length };
+  } finally {
+    await teardown(s);
+  }
+}
+
+/** P2: 20 runner clients take no-op jobs through poll → one log chunk → complete while a submitter keeps the queue fed. */
+async function throughput(ctx: BenchContext): Promise<{ jobsPerSecond: number; jobs: number; seconds: number; serverCpuPercent: number; clientCpuPercent: number }> {
+  const s = await setup(ctx, 'p2', {});
+  try {
+    const runners = await Promise.all(Array.from({ length: 20 }, (_, i) => register(s, `p2-${i}`)));
+    const total = 3000;
+    let submitted = 0;
+    let done = 0;
+    const cpu0 = { server: totalCpu(s.server.pid), bench: totalCpu('self') };
+    const t0 = performance.now();
+    const submitters = Array.from({ length: 4 }, async () => {
+      while (submitted < total) {
+        submitted += 1;
+        await submit(s, `p2-${submitted}`);
+      }
+    });
+    const workers = runners.map(async (runner) => {
+      while (done < total) {
+        const r = await call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 200 });
+        if (r.status === 204) continue;
+        const a = r.body;
+        await call(`${s.server.url}${RunnerRoutes.logs(a.attempt_id)}`, 'POST', a.job_token, { seq: 1, data: 'ok\n' });
+        await complete(s, a);
+        done += 1;
+      }
+    });
+    await Promise.all([...submitters, ...workers]);
+    const seconds = (performance.now() - t0) / 1000;
+    const serverCpu = totalCpu(s.server.pid) - cpu0.server;
+    const benchCpu = totalCpu('self') - cpu0.bench;
+    return { jobsPerSecond: total / seconds, jobs: total, seconds, serverCpuPercent: (serverCpu / seconds) * 100, clientCpuPercent: (benchCpu / seconds) * 100 };
+  } finally {
+    await teardown(s);
+  }
+}
+
+/**
+ * P4: a real `lazyaf runner`; the command records when it started. Measured from the claim
+ * (the attempt's start, just before the runner receives the job) to that moment, after a first
+ * job has warmed the runner's repo cache.
+ */
+async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: number; n: number }> {
+  const s = await setup(ctx, 'p4', {}, 500);
+  const workdir = path.join(s.dir, 'runner');
+  const runner = track(
+    spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'main.js'), 'runner', '--server', s.server.url, '--name', 'p4', '--workdir', workdir], {
+      env: { ...process.env, LAZYAF_TOKEN: s.registrationToken },
+      stdio: 'ignore',
+    }),
+  );
+  try {
+    const samples: number[] = [];
+    const n = 15;
+    for (let i = 0; i <= n; i++) {
+      const id = await submit(s, `p4-${i}`, 'date +%s%3N');
+      let job: { status: string; attempts: { started_at: string }[] };
+      for (;;) {
+        job = (await call<typeof job>(`${s.server.url}/api/jobs/${id}`, 'GET', ADMIN)).body;
+        if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (job.status !== 'succeeded') throw new Error(`p4 job ${job.status}`);
+      const log = (await call<{ content: string }>(`${s.server.url}/api/jobs/${id}/logs`, 'GET', ADMIN)).body.content;
+      const started = Number(/^(\d{13})$/m.exec(log)?.[1]);
+      // The first job clones: the cache is cold. The rest fetch.
+      if (i > 0) samples.push(started - Date.parse(job.attempts[0]!.started_at));
+    }
+    return { p50: percentile(samples, 50), max: Math.max(...samples), n: samples.length };
+  } finally {
+    runner.kill('SIGKILL');
+    await teardown(s);
+  }
+}
+
+/** P5: 1,000 runners, each with a long-poll open and a heartbeat every third of the lease TTL. */
+async function manyRunners(ctx: BenchContext): Promise<{ p99: number; p50: number; cpuPercent: number; requests: number }> {
+  const ttlSeconds = 15;
+  const s = await setup(ctx, 'p5', { LAZYAF_LEASE_TTL: String(ttlSeconds) });
+  const stop = new AbortController();
+  // Every simulated runner's requests listen on this one signal.
+  setMaxListeners(0, stop.signal);
+  try {
+    const count = 1000;
+    const runners: RegisterResponse[] = [];
+    for (let i = 0; i < count; i += 50) runners.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => register(s, `p5-${i + j}`)))));
+    const latencies: number[] = [];
+    const timed = async (url: string, token: string, body: unknown) => {
+      const t0 = performance.now();
+      await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: stop.signal }).then((r) => r.arrayBuffer());
+      latencies.push(performance.now() - t0);
+    };
+    const loops = runners.map(async (r, i) => {
+      // Spread the heartbeats over the interval, as real runners starting at different times would.
+      await new Promise((res) => setTimeout(res, (i / count) * r.heartbeat_interval_ms));
+      const poller = (async () => {
+        while (!stop.signal.aborted) {
+          await fetch(`${s.server.url}${RunnerRoutes.poll}`, { method: 'POST', headers: { authorization: `Bearer ${r.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ wait_ms: r.poll_wait_ms }), signal: stop.signal })
+            .then((x) => x.arrayBuffer())
+            .catch(() => undefined);
+        }
+      })();
+      while (!stop.signal.aborted) {
+        await timed(`${s.server.url}${RunnerRoutes.heartbeat}`, r.token, { status: 'idle', attempts: [] }).catch(() => undefined);
+        await new Promise((res) => setTimeout(res, r.heartbeat_interval_ms));
+      }
+      await poller;
+    });
+    // Warm up one heartbeat interval, then measure two.
+    const interval = runners[0]!.heartbeat_interval_ms;
+    await new Promise((r) => setTimeout(r, interval));
+    latencies.length = 0;
+    const cpu0 = totalCpu(s.server.pid);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 2 * interval));
+    const cpuPercent = ((totalCpu(s.server.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+    const measured = [...latencies];
+    stop.abort();
+    await Promise.allSettled(loops);
+    return { p50: percentile(measured, 50), p99: percentile(measured, 99), cpuPercent, requests: measured.length };
+  } finally {
+    stop.abort();
+    await teardown(s);
+  }
+}
+
+export const queuePart: BenchPart = {
+  name: 'queue',
+  description: 'dispatch latency, job throughput, runner start-up, 1,000 runners',
+  async run(ctx: BenchContext): Promise<PartResult> {
+    const figures: Figure[] = [];
+    const details: Record<string, unknown> = {};
+    // BENCH_ONLY=P1,P4 runs just those measurements.
+    const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim().toUpperCase());
+    const attempt = async <T>(name: string, fn: () => Promise<T>, ok: (v: T) => void) => {
+      if (only && !only.includes(name.split(' ')[0]!)) return;
+      try {
+        const v = await fn();
+        details[name] = v;
+        ok(v);
+      } catch (err) {
+        figures.push({ metric: name, value: NaN, unit: 'ms', error: (err as Error).message });
+      }
+    };
+    await attempt('P1 dispatch', () => dispatchLatency(ctx), (v) => {
+      figures.push({ metric: 'P1 submit → waiting runner, p50', value: v.p50, unit: 'ms', target: 5, raw: `${v.n} jobs` });
+      figures.push({ metric: 'P1 submit → waiting runner, p99', value: v.p99, unit: 'ms', target: 25 });
+    });
+    await attempt('P2 throughput', () => throughput(ctx), (v) => {
+      figures.push({ metric: 'P2 no-op jobs/s, 20 runner clients', value: v.jobsPerSecond, unit: 'jobs/s', min: 1000, raw: `${v.jobs} jobs in ${v.seconds.toFixed(2)} s; CPU: server ${v.serverCpuPercent.toFixed(0)}%, bench clients ${v.clientCpuPercent.toFixed(0)}% of a core` });
+    });
+    await attempt('P4 runner start-up', () => runnerStartup(ctx), (v) => {
+      figures.push({ metric: 'P4 job received → command started (warm), p50', value: v.p50, unit: 'ms', target: 300, raw: `max ${v.max.toFixed(0)} ms over ${v.n} jobs` });
+    });
+    await attempt('P5 1,000 runners', () => manyRunners(ctx), (v) => {
+      figures.push({ metric: 'P5 heartbeat latency, 1,000 runners, p99', value: v.p99, unit: 'ms', target: 50, raw: `p50 ${v.p50.toFixed(1)} ms, ${v.requests} heartbeats` });
+      figures.push({ metric: 'P5 idle server CPU, 1,000 runners', value: v.cpuPercent, unit: '%', target: 25, raw: 'of one core' });
+    });
+    return { part: 'queue', figures, details };
+  },
+};
