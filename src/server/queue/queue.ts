@@ -76,14 +76,14 @@ export class Queue {
     for (;;) {
       const id = crypto.randomUUID();
       const job: NewJob = { ...input, id, branch_name: `lazyaf/${id.slice(0, 8)}`, max_attempts: input.max_attempts ?? this.opts.maxAttempts };
+      let row: JobRow;
       try {
-        this.jobs.insert(job, this.iso());
+        row = this.jobs.insert(job, this.iso());
       } catch (err) {
         // Two jobs of one repo drew the same 8-character prefix: draw again.
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') continue;
         throw err;
       }
-      const row = this.jobs.get(id)!;
       this.wakeups.jobAvailable(JSON.parse(row.labels) as string[]);
       this.opts.emit({ type: 'job.created', job_id: id, repo_id: row.repo_id, status: row.status });
       return row;
@@ -199,8 +199,9 @@ export class Queue {
         const jobToken = newToken('lzjob');
         const attemptId = crypto.randomUUID();
         const now = this.now();
-        if (!this.jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString())) return undefined;
-        this.attempts.insert({
+        const running = this.jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString());
+        if (!running) return undefined;
+        const attempt = this.attempts.insert({
           id: attemptId,
           job_id: job.id,
           number: job.attempt_count + 1,
@@ -210,8 +211,8 @@ export class Queue {
           started_at: new Date(now).toISOString(),
         });
         this.runners.seen(runner.id, 'busy', now);
-        this.appendSystemLine(job.id, `attempt ${job.attempt_count + 1} on runner ${runner.name}`);
-        return { job: this.jobs.get(job.id)!, attempt: this.attempts.get(attemptId)!, jobToken };
+        this.appendSystemLine(running, `attempt ${attempt.number} on runner ${runner.name}`);
+        return { job: running, attempt, jobToken };
       })
       .immediate();
     if (claimed) {
@@ -276,12 +277,11 @@ export class Queue {
   }
 
   /** A line of lazyaf's own in the job log (attempt starts and ends). Not counted against `seq`. Runs inside the caller's transaction. */
-  private appendSystemLine(jobId: string, line: string): void {
-    const job = this.jobs.get(jobId);
-    if (!job || job.log_truncated) return;
+  private appendSystemLine(job: Pick<JobRow, 'id' | 'log_bytes' | 'log_truncated'>, line: string): void {
+    if (job.log_truncated) return;
     const data = Buffer.from(`${job.log_bytes > 0 ? '\n' : ''}[lazyaf] ${line}\n`);
-    this.logs.append(jobId, job.log_bytes, data);
-    this.jobs.addLog(jobId, data.length, 0, false);
+    this.logs.append(job.id, job.log_bytes, data);
+    this.jobs.addLog(job.id, data.length, 0, false);
   }
 
   /**
@@ -325,7 +325,7 @@ export class Queue {
     });
     const runner = this.runners.get(attempt.runner_id);
     if (runner && runner.status === 'busy') this.runners.setStatus(runner.id, 'idle');
-    this.appendSystemLine(job.id, `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`);
+    this.appendSystemLine(job, `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`);
     queueMicrotask(() => {
       if (status === 'queued') this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
       this.changed(job.id, status);

@@ -22,9 +22,9 @@ export class AttemptStore {
 
   constructor(db: Db) {
     this.stmts = {
-      // Inserts an active attempt holding a lease until lease_expires_ms.
-      insert: db.prepare(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, started_at)
-        VALUES (@id, @job_id, @number, @runner_id, @token_hash, @lease_expires_ms, @started_at)`),
+      // Inserts an active attempt holding a lease until lease_expires_ms; returns the row.
+      insert: db.prepare<[Record<string, unknown>], AttemptRow>(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, started_at)
+        VALUES (@id, @job_id, @number, @runner_id, @token_hash, @lease_expires_ms, @started_at) RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE id = ?'),
       // Returns the attempt a job token belongs to, or undefined.
@@ -49,8 +49,8 @@ export class AttemptStore {
     };
   }
 
-  insert(row: Pick<AttemptRow, 'id' | 'job_id' | 'number' | 'runner_id' | 'token_hash' | 'lease_expires_ms' | 'started_at'>): void {
-    this.stmts.insert.run(row);
+  insert(row: Pick<AttemptRow, 'id' | 'job_id' | 'number' | 'runner_id' | 'token_hash' | 'lease_expires_ms' | 'started_at'>): AttemptRow {
+    return this.stmts.insert.get(row)!;
   }
 
   get(id: string): AttemptRow | undefined {

@@ -50,9 +50,10 @@ export class JobStore {
 
   constructor(private readonly db: Db) {
     this.stmts = {
-      // Inserts a queued job at the end of the queue.
-      insert: db.prepare(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at)
-        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, 'queued', @now, @now)`),
+      // Inserts a queued job at the end of the queue; returns the row.
+      insert: db.prepare<[Record<string, unknown>], JobRow>(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at)
+        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, 'queued', @now, @now)
+        RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       // Returns up to two rows whose id starts with the prefix (two means ambiguous).
@@ -61,9 +62,9 @@ export class JobStore {
       nextFor: db.prepare<[string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
         AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
         ORDER BY seq LIMIT 1`),
-      // Moves a queued job to running; changes = 0 if someone else claimed it first.
-      claim: db.prepare(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id,
-        started_at = COALESCE(started_at, @now), updated_at = @now WHERE id = @id AND status = 'queued'`),
+      // Moves a queued job to running and returns it; no row if someone else claimed it first.
+      claim: db.prepare<[Record<string, unknown>], JobRow>(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id,
+        started_at = COALESCE(started_at, @now), updated_at = @now WHERE id = @id AND status = 'queued' RETURNING *`),
       // Records the end of the current attempt and the job's new status.
       endAttempt: db.prepare(`UPDATE jobs SET status = @status, current_attempt_id = NULL,
         runner_id = CASE WHEN @status = 'queued' THEN NULL ELSE runner_id END,
@@ -86,8 +87,8 @@ export class JobStore {
     };
   }
 
-  insert(job: NewJob, now: string): void {
-    this.stmts.insert.run({ ...job, now });
+  insert(job: NewJob, now: string): JobRow {
+    return this.stmts.insert.get({ ...job, now })!;
   }
 
   get(id: string): JobRow | undefined {
@@ -118,8 +119,8 @@ export class JobStore {
     return this.stmts.nextFor.get(runnerLabels);
   }
 
-  claim(id: string, attemptId: string, runnerId: string, now: string): boolean {
-    return this.stmts.claim.run({ id, attempt_id: attemptId, runner_id: runnerId, now }).changes === 1;
+  claim(id: string, attemptId: string, runnerId: string, now: string): JobRow | undefined {
+    return this.stmts.claim.get({ id, attempt_id: attemptId, runner_id: runnerId, now });
   }
 
   endAttempt(fields: { id: string; attempt_id: string; status: JobStatus; branch: string | null; commit_sha: string | null; exit_code: number | null; error: string | null; end_reason: string; now: string }): boolean {
