@@ -85,6 +85,7 @@ test("the job's context is in the command's environment, no token is", async (t)
   process.env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
   process.env.GIT_CONFIG_VALUE_0 = 'Authorization: Bearer lzjob_secret_job_token';
   process.env.ANTHROPIC_API_KEY = 'an agent needs this one';
+  process.env.GITHUB_TOKEN = 'lzforge_github_secret';
 
   const sink = fakeSink();
   const dir = tempDir(t);
@@ -110,6 +111,7 @@ test("the job's context is in the command's environment, no token is", async (t)
   assert.ok(env.includes('ANTHROPIC_API_KEY=an agent needs this one'), "an agent's own key is passed on");
   assert.ok(!env.includes('lzreg_registration_secret'), 'no registration token');
   assert.ok(!env.includes('lzjob_secret_job_token'), 'no job token');
+  assert.ok(!env.includes('lzforge_github_secret'), 'no forge token');
   assert.ok(!/^LAZYAF_TOKEN=/m.test(env));
 });
 

@@ -1,14 +1,18 @@
 import type { Assignment } from '../shared/protocol.js';
 
-/** Environment variables that must never reach a job or git: the runner's own secrets and git config from outside. */
+/** Credentials that would let a job push to a real remote behind the reviewer's back. */
+const FORGE_CREDENTIALS = new Set(['GITHUB_TOKEN', 'GH_TOKEN', 'GH_ENTERPRISE_TOKEN', 'GITHUB_ENTERPRISE_TOKEN', 'GITLAB_TOKEN', 'GL_TOKEN', 'CI_JOB_TOKEN', 'BITBUCKET_TOKEN', 'SSH_AUTH_SOCK']);
+
+/** Environment variables that must never reach a job or git: the runner's own secrets, forge credentials, git config from outside. */
 function isPrivate(name: string): boolean {
-  return name.startsWith('LAZYAF_') || /^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(name);
+  return name.startsWith('LAZYAF_') || FORGE_CREDENTIALS.has(name) || /^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(name);
 }
 
 /**
  * The runner's environment without its secrets. Every LAZYAF_* variable goes (LAZYAF_TOKEN is the
- * registration token). Other credentials, such as an agent's API key, are passed on on purpose:
- * an agent needs them.
+ * registration token), and so do the usual forge tokens: nothing reaches a real remote until a
+ * person lands it. An agent's own credentials (ANTHROPIC_API_KEY, OPENAI_API_KEY,
+ * CLAUDE_CODE_OAUTH_TOKEN, ...) are passed on on purpose: the agent needs them.
  */
 export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
@@ -34,7 +38,10 @@ const SAFE_GIT_CONFIG: [string, string][] = [
 export function gitEnv(auth?: { url: string; token: string }): NodeJS.ProcessEnv {
   const entries = [...SAFE_GIT_CONFIG];
   if (auth) entries.push([`http.${new URL(auth.url).origin}/.extraHeader`, `Authorization: Bearer ${auth.token}`]);
-  const env: NodeJS.ProcessEnv = { ...scrubbedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_CONFIG_COUNT: String(entries.length) };
+  const env: NodeJS.ProcessEnv = { ...scrubbedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_TRACE_REDACT: '1', GIT_CONFIG_COUNT: String(entries.length) };
+  // Traces of HTTP traffic would carry the header into git's stderr, which the runner reads.
+  delete env.GIT_TRACE_CURL;
+  delete env.GIT_CURL_VERBOSE;
   entries.forEach(([key, value], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = key;
     env[`GIT_CONFIG_VALUE_${i}`] = value;

@@ -123,10 +123,7 @@ export class JobRun {
     try {
       await this.deps.client.complete(this.a.attempt_id, this.a.job_token, report, { signal: this.reportCtl.signal });
     } catch (err) {
-      if (err instanceof LeaseLostError) {
-        const why = report.outcome === 'cancelled' ? 'the server had ended it already' : 'the lease ended first; result discarded';
-        return this.deps.log(`job ${this.shortId}: completion not accepted (${why})`);
-      }
+      if (err instanceof LeaseLostError) return this.deps.log(`job ${this.shortId}: completion not accepted: ${err.message}`);
       if (isAbortError(err)) return this.deps.log(`job ${this.shortId}: gave up reporting the result (server unreachable)`);
       return this.deps.log(`job ${this.shortId}: completion refused: ${(err as Error).message}`);
     }

@@ -115,9 +115,10 @@ class Runner {
   drain(): void {
     if (this.mode !== 'running') return;
     this.mode = 'draining';
-    this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one` : 'draining: no job running');
+    this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one (signal again to give it back)` : 'draining: no job running');
     this.pollCtl.abort();
     this.heartbeatWake.abort();
+    if (!this.session) this.windDown(); // Still trying to register: nothing to finish.
   }
 
   stop(): Promise<void> {

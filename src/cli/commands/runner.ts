@@ -12,7 +12,16 @@ export function registerRunner(program: Command): void {
     .option('--labels <a,b>', 'labels jobs can require, comma-separated')
     .option('--workdir <dir>', 'folder for the repo caches and job files (default: <tmp>/lazyaf-runner-<name>)')
     .addOption(new Option('--pool-id <id>', 'set by the pool launcher (LAZYAF_POOL_ID)').hideHelp())
-    .addHelpText('after', '\nThe --token (or LAZYAF_TOKEN) of a runner is the registration token, not the admin token.\nSIGTERM: finish the current job, then leave; a second SIGTERM (or Ctrl-C): give the job back and leave.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Server and token: --server URL (LAZYAF_SERVER) and --token (LAZYAF_TOKEN); for a runner the token is',
+        'the registration token (<data dir>/registration_token), not the admin token.',
+        'SIGTERM or Ctrl-C: finish the current job, take no new one, leave. A second one: give the job back and leave.',
+        '',
+      ].join('\n'),
+    )
     .action(async (opts: RunnerFlags, cmd: Command) => {
       const globals = cmd.optsWithGlobals<RunnerFlags>();
       let config;
