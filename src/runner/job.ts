@@ -74,9 +74,12 @@ export class JobRun {
     } catch (err) {
       report = { outcome: 'failed', exit_code: null, error: `runner error: ${(err as Error).message}`.slice(0, 1000) };
     }
+    if (this.stopReason !== 'lost') {
+      this.say(summary(report));
+      await this.logs.finish(); // The last chunk before the completion: after it the attempt takes no more.
+    }
+    // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') return this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
-    this.say(summary(report));
-    await this.logs.finish();
     await this.complete(report);
   }
 

@@ -104,6 +104,8 @@ export class LogStream extends Writable {
   }
 
   private append(text: string): void {
+    // Pipes hand over at most 64 KiB at a time; a larger write is cut so no chunk outgrows the protocol's limit.
+    for (let max = this.opts.batchChars; text.length > max; text = text.slice(max)) this.append(text.slice(0, max));
     this.batch.push(text);
     this.batchChars += text.length;
     this.noteBuffered();

@@ -22,7 +22,7 @@ import os from 'node:os';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
-import { RegistrationRefusedError, RunnerClient, RunnerGoneError } from './client.js';
+import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
 import type { RunnerConfig } from './options.js';
 
@@ -75,6 +75,7 @@ class Runner {
   readonly registered: Promise<string>;
   private resolveRegistered!: (id: string) => void;
   private mode: Mode = 'running';
+  private finished = false;
   private job: JobRun | undefined;
   private fatal: Error | undefined;
   private registering: Promise<void> | undefined;
@@ -97,7 +98,7 @@ class Runner {
       rejectRegistered = reject;
     });
     this.registered.catch(() => {});
-    this.done = this.main();
+    this.done = this.main().finally(() => (this.finished = true));
     // Settling an already resolved promise does nothing: this only reaches those still waiting.
     this.done.then(
       () => rejectRegistered(new Error('the runner stopped before it registered')),
@@ -113,7 +114,7 @@ class Runner {
   }
 
   drain(): void {
-    if (this.mode !== 'running') return;
+    if (this.mode !== 'running' || this.finished) return;
     this.mode = 'draining';
     this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one (signal again to give it back)` : 'draining: no job running');
     this.pollCtl.abort();
@@ -122,7 +123,7 @@ class Runner {
   }
 
   stop(): Promise<void> {
-    if (this.mode !== 'stopping') {
+    if (this.mode !== 'stopping' && !this.finished) {
       this.mode = 'stopping';
       this.log(this.job ? `stopping: giving job ${this.job.shortId} back` : 'stopping');
       this.pollCtl.abort();
@@ -149,8 +150,8 @@ class Runner {
       if (isAbortError(err)) return; // Stopped before the server ever answered.
       throw err;
     }
-    const heartbeats = this.heartbeatLoop();
-    await this.pollLoop();
+    const heartbeats = this.heartbeatLoop().catch((err: Error) => this.failFatally(err));
+    await this.pollLoop().catch((err: Error) => this.failFatally(err));
     this.windDown();
     await heartbeats;
     await this.deregister();
@@ -189,8 +190,8 @@ class Runner {
       try {
         await this.register();
       } catch (err) {
-        if (err instanceof RegistrationRefusedError) this.failFatally(err);
-        else if (!isAbortError(err)) throw err;
+        // Refused, or an answer this runner cannot use: retrying would not help.
+        if (!isAbortError(err)) this.failFatally(err as Error);
       } finally {
         this.registering = undefined;
       }
