@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { retryTransientGit } from '../src/runner/git-retry.js';
 import { publishChanges } from '../src/runner/publish.js';
+import { GitError } from '../src/shared/git.js';
 import { prepareWorkspace, WorkspaceError, type WorkspaceJob } from '../src/runner/workspace.js';
 import { authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
 
@@ -178,4 +181,75 @@ test('a base branch the server does not have fails with one clear line', async (
     assert.ok(!err.message.includes('\n'));
     return true;
   });
+});
+
+/** A free port on 127.0.0.1, closed again. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+test('while the server is unreachable, clone and push wait for it instead of failing the job', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n' });
+  const workdir = tempDir(t);
+  // The runner is told a URL on a port where nothing listens yet, as during a server restart.
+  const port = await freePort();
+  const down = { id: repo.id, cloneUrl: repo.cloneUrl.replace(/:\d+\//, `:${port}/`) };
+  const target = new URL(server.url);
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  t.after(() => proxy.close());
+
+  const lines: string[] = [];
+  const log = (line: string) => {
+    lines.push(line);
+    // The first retry is the moment the server "comes back".
+    if (line.startsWith('server unreachable') && !proxy.listening) proxy.listen(port, '127.0.0.1');
+  };
+  const ws = await prepareWorkspace(job(server, down, 1), { workdir, log });
+  assert.ok(lines.some((l) => /^server unreachable \(.*\); retrying$/.test(l)), lines.join('\n'));
+  assert.equal(fs.readFileSync(path.join(ws.dir, 'README.md'), 'utf8'), 'hello\n');
+
+  await new Promise((resolve) => proxy.close(resolve));
+  fs.writeFileSync(path.join(ws.dir, 'new.txt'), 'x\n');
+  lines.length = 0;
+  const commit = await publishChanges(job(server, down, 1), ws, { log });
+  assert.match(commit ?? '', /^[0-9a-f]{40}$/);
+  assert.ok(lines.some((l) => l.startsWith('server unreachable')), lines.join('\n'));
+});
+
+test('git retries stop at a lasting error and when the job is stopped', async () => {
+  const transient = new GitError('x', { code: 128, stdout: '', stderr: "fatal: unable to access 'http://h/': Failed to connect to h port 1: Connection refused\n" });
+  const lasting = new GitError('x', { code: 128, stdout: '', stderr: "fatal: Authentication failed for 'http://h/'\n" });
+  let calls = 0;
+  await assert.rejects(
+    retryTransientGit(async () => {
+      calls++;
+      throw lasting;
+    }),
+    (err) => err === lasting,
+  );
+  assert.equal(calls, 1);
+
+  const stop = new AbortController();
+  calls = 0;
+  await assert.rejects(
+    retryTransientGit(
+      async () => {
+        if (++calls === 3) stop.abort();
+        throw transient;
+      },
+      { signal: stop.signal },
+    ),
+    { name: 'AbortError' },
+  );
+  assert.equal(calls, 3);
 });

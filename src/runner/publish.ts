@@ -1,6 +1,7 @@
 import { git, gitOk, lastGitMessage, type GitOptions } from '../shared/git.js';
 import type { Assignment } from '../shared/protocol.js';
 import { agentIdentityEnv, gitEnv } from './env.js';
+import { retryTransientGit } from './git-retry.js';
 import { step, WorkspaceError, type Workspace } from './workspace.js';
 
 export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token'>;
@@ -26,6 +27,7 @@ export async function publishChanges(job: PublishJob, ws: Pick<Workspace, 'dir' 
   if (head === ws.baseCommit) return null;
   opts.log?.(`pushing ${job.branch} (${head.slice(0, 12)})`);
   const remote: GitOptions = { cwd: ws.dir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
-  await step(gitOk(['push', '-q', '--force', '--no-verify', job.clone_url, `HEAD:refs/heads/${job.branch}`], remote), 'git push failed');
+  const push = () => gitOk(['push', '-q', '--force', '--no-verify', job.clone_url, `HEAD:refs/heads/${job.branch}`], remote);
+  await step(retryTransientGit(push, { signal: opts.signal, log: opts.log }), 'git push failed');
   return head;
 }

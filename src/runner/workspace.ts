@@ -3,6 +3,7 @@ import path from 'node:path';
 import { git as gitRun, GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
 import type { Assignment } from '../shared/protocol.js';
 import { gitEnv } from './env.js';
+import { retryTransientGit, type GitRetryOptions } from './git-retry.js';
 
 /** A step of preparing or publishing a workspace failed; the message is one line for the job's error. */
 export class WorkspaceError extends Error {}
@@ -45,6 +46,7 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
   const log = opts.log ?? (() => {});
   const dir = path.join(opts.workdir, 'repos', job.repo_id);
   const git: GitOptions = { cwd: dir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
+  const retry: GitRetryOptions = { signal: opts.signal, log };
 
   let cloned = false;
   let fetched: string | undefined;
@@ -52,16 +54,16 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
     log('using cached repo');
     resetGitDir(dir);
     try {
-      fetched = await fetchBase(job, git);
+      fetched = await fetchBase(job, git, retry);
     } catch (err) {
       if (err instanceof WorkspaceError) throw err;
       log(`cached repo is unusable (${errorLine(err)}); cloning again`);
-      await clone(job, dir, git);
+      await clone(job, dir, git, retry);
       cloned = true;
     }
   } else {
     log(`cloning ${redactUrls(job.clone_url)}`);
-    await clone(job, dir, git);
+    await clone(job, dir, git, retry);
     cloned = true;
   }
 
@@ -81,11 +83,14 @@ export function removeJobFiles(ws: Pick<Workspace, 'jobDir'>): void {
   fs.rmSync(ws.jobDir, { recursive: true, force: true });
 }
 
-async function clone(job: WorkspaceJob, dir: string, git: GitOptions): Promise<void> {
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(pristineConfigPath(dir), { force: true });
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
-  await step(gitOk(['clone', '-q', '--no-checkout', '--no-tags', '--origin', 'origin', job.clone_url, dir], { ...git, cwd: path.dirname(dir) }), 'git clone failed');
+async function clone(job: WorkspaceJob, dir: string, git: GitOptions, retry: GitRetryOptions): Promise<void> {
+  const attempt = async () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(pristineConfigPath(dir), { force: true });
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    await gitOk(['clone', '-q', '--no-checkout', '--no-tags', '--origin', 'origin', job.clone_url, dir], { ...git, cwd: path.dirname(dir) });
+  };
+  await step(retryTransientGit(attempt, retry), 'git clone failed');
   fs.copyFileSync(path.join(dir, '.git', 'config'), pristineConfigPath(dir));
 }
 
@@ -99,9 +104,10 @@ async function resolveBase(job: WorkspaceJob, git: GitOptions): Promise<string> 
  * Fetches only the base branch and returns its commit, read from FETCH_HEAD (one git process less
  * on the path from assignment to command); WorkspaceError when the server has no such branch.
  */
-async function fetchBase(job: WorkspaceJob, git: GitOptions): Promise<string> {
+async function fetchBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOptions): Promise<string> {
   try {
-    await gitOk(['fetch', '-q', '--no-tags', job.clone_url, `+refs/heads/${job.base_branch}:refs/remotes/origin/${job.base_branch}`], git);
+    const refspec = `+refs/heads/${job.base_branch}:refs/remotes/origin/${job.base_branch}`;
+    await retryTransientGit(() => gitOk(['fetch', '-q', '--no-tags', job.clone_url, refspec], git), retry);
     const fetchHead = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(git.cwd as string, '.git', 'FETCH_HEAD'), 'utf8'));
     return fetchHead?.[1] ?? (await resolveBase(job, git));
   } catch (err) {
