@@ -23,7 +23,7 @@ interface Setup {
   repoId: string;
   cloneUrl: string;
   /** A runner in this process, stopped when the test ends. */
-  runner: (name: string) => RunnerHandle & { lines: string[] };
+  runner: (name: string) => RunnerHandle & { lines: string[]; workdir: string };
 }
 
 async function setup(t: TestContext): Promise<Setup> {
@@ -43,18 +43,19 @@ async function setup(t: TestContext): Promise<Setup> {
   const started = server;
   const runner = (name: string) => {
     const lines: string[] = [];
+    const workdir = tempDir(t, `lazyaf-runner-${name}-`);
     const handle = startRunner({
       server: started.url,
       registrationToken: started.ctx.registrationToken,
       name,
       labels: [],
-      workdir: tempDir(t, `lazyaf-runner-${name}-`),
+      workdir,
       log: (line) => lines.push(line),
       killGraceMs: 500,
       shutdownReportMs: 3000,
     });
     runners.push(handle);
-    return Object.assign(handle, { lines });
+    return Object.assign(handle, { lines, workdir });
   };
   return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner };
 }
@@ -102,6 +103,8 @@ test('a runner takes jobs one after another, fetching into its cache, and leaves
 
   r.drain();
   await r.done;
+  const cache = path.join(r.workdir, 'repos', repoId);
+  assert.equal(await git(['for-each-ref', 'refs/heads/lazyaf/'], cache), '', 'the cache keeps no job branches');
   const { runners } = await api<RunnerList>(server, 'GET', '/api/runners');
   assert.ok(!runners.some((x) => x.id === runnerId), 'deregistered');
 });

@@ -5,7 +5,7 @@ import { jobEnv } from './env.js';
 import { runCommand, type CommandResult } from './execute.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
-import { prepareWorkspace, removeJobFiles, WorkspaceError } from './workspace.js';
+import { forgetJobBranch, prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
 
 export interface JobDeps {
   client: RunnerClient;
@@ -30,6 +30,7 @@ export class JobRun {
   private readonly stopCtl = new AbortController();
   private readonly reportCtl = new AbortController();
   private readonly logs: LogStream;
+  private workspace: Workspace | undefined;
   readonly shortId: string;
 
   constructor(
@@ -79,15 +80,16 @@ export class JobRun {
       await this.logs.finish(); // The last chunk before the completion: after it the attempt takes no more.
     }
     // The lease can also go while the last chunks are sent.
-    if (this.stopReason === 'lost') return this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
-    await this.complete(report);
+    if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
+    else await this.complete(report);
+    if (this.workspace) await forgetJobBranch(this.workspace, this.a.branch);
   }
 
   private async execute(): Promise<CompleteRequest> {
     const signal = this.stopCtl.signal;
-    let ws;
+    let ws: Workspace;
     try {
-      ws = await prepareWorkspace(this.a, { workdir: this.deps.workdir, log: (l) => this.say(l), signal });
+      ws = this.workspace = await prepareWorkspace(this.a, { workdir: this.deps.workdir, log: (l) => this.say(l), signal });
     } catch (err) {
       if (isAbortError(err) || this.stopReason) return this.stoppedReport();
       if (err instanceof WorkspaceError) return { outcome: 'failed', exit_code: null, error: err.message };

@@ -83,6 +83,17 @@ export function removeJobFiles(ws: Pick<Workspace, 'jobDir'>): void {
   fs.rmSync(ws.jobDir, { recursive: true, force: true });
 }
 
+/** After the job: the cache keeps no job branches, so later fetches do not negotiate over thousands of them. */
+export async function forgetJobBranch(ws: Pick<Workspace, 'dir'>, branch: string): Promise<void> {
+  const local: GitOptions = { cwd: ws.dir, env: gitEnv() };
+  try {
+    await gitRun(['checkout', '-q', '--detach'], local);
+    await gitRun(['branch', '-q', '-D', branch], local);
+  } catch {
+    // Tidying only: the next job's checkout does not depend on it.
+  }
+}
+
 async function clone(job: WorkspaceJob, dir: string, git: GitOptions, retry: GitRetryOptions): Promise<void> {
   const attempt = async () => {
     fs.rmSync(dir, { recursive: true, force: true });
