@@ -174,7 +174,7 @@ test('malformed protocol messages and wrong tokens get 4xx', async (t) => {
     ['POST', RunnerRoutes.logs('other'), a.job_token, { seq: 1, data: 'x' }, 401],
     ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'won' }, 400],
     ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', commit: 'not-a-sha' }, 400],
-    ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', commit: 'a'.repeat(40) }, 409],
+    ['POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', commit: 'a'.repeat(40) }, 422],
     ['POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x' }, 400],
     ['POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', command: 'true', base_branch: 'nope' }, 400],
     ['POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', agent: 'nobody' }, 400],

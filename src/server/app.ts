@@ -194,6 +194,9 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     markClosing();
     queue.wakeups.close();
     await pool.close();
+    // Node's server.close() waits for every connection, including ones a client opened and never
+    // used; give requests in flight a moment, then close whatever is left.
+    setTimeout(() => app.server.closeAllConnections(), 3000).unref();
   });
   app.addHook('onClose', async () => {
     clearInterval(sweeper);

@@ -36,7 +36,7 @@ export interface RunnerRoutesOptions {
   agents: () => Record<string, string>;
 }
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
 const AttemptParams = Type.Object({ attempt_id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 function unauthorized(reply: FastifyReply, message: string): never {
@@ -191,7 +191,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
         // The result must really be on the internal server: the branch the token could push.
         const at = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${job.branch_name}^{commit}`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
         if (at.code !== 0 || at.stdout.trim() !== req.body.commit) {
-          throw new ApiError(409, `commit ${req.body.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
+          throw new ApiError(422, `commit ${req.body.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
         }
       }
       try {
