@@ -13,10 +13,10 @@ export interface ServerProcess {
 }
 
 /** `lazyaf server` as a child process (killed when the test ends). Port 0 unless given. */
-export async function startServerProcess(t: TestContext, dataDir: string, opts: { port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export async function startServerProcess(t: TestContext, dataDir: string, opts: { port?: number; env?: NodeJS.ProcessEnv; runners?: number } = {}): Promise<ServerProcess> {
   const token = 'lzadm_test_admin_token';
   const registrationToken = 'lzreg_test_registration_token';
-  const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', String(opts.port ?? 0), '--data', dataDir, '--runners', '0', '--log-level', 'warn'], {
+  const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', String(opts.port ?? 0), '--data', dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'], {
     env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...opts.env },
   });
   const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))/);

@@ -193,7 +193,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   app.addHook('preClose', async () => {
     markClosing();
     queue.wakeups.close();
-    await pool.close();
+    // Normally already stopped by startServer before closing; quick when it is.
+    await pool.close(3000, 2000);
     // Node's server.close() waits for every connection, including ones a client opened and never
     // used; give requests in flight a moment, then close whatever is left.
     setTimeout(() => app.server.closeAllConnections(), 3000).unref();

@@ -33,7 +33,8 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   logger.info({ url, port, dataDir: config.dataDir }, 'listening');
 
   let closing: Promise<void> | undefined;
-  const close = () => (closing ??= app.close().then(() => undefined));
+  // The pool goes first, while the server still answers its runners' last reports.
+  const close = () => (closing ??= built.ctx.pool.close().then(() => app.close()).then(() => undefined));
   if (opts.handleSignals) {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -41,6 +41,13 @@ export function registerRunner(program: Command): void {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // A pool runner whose server died (it was re-parented) leaves: the restarted server starts its own.
+      const parent = process.ppid;
+      const orphanWatch = config.poolId
+        ? setInterval(() => {
+            if (process.ppid !== parent) void runner.stop();
+          }, 2000).unref()
+        : undefined;
       try {
         await runner.done;
       } catch (err) {
@@ -48,6 +55,7 @@ export function registerRunner(program: Command): void {
         if (err instanceof ProtocolError) throw new CliError(err.status === 404 ? `${config.server} does not serve the runner protocol (is it a lazyaf server?)` : err.message);
         throw err;
       } finally {
+        clearInterval(orphanWatch);
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
       }

@@ -44,6 +44,9 @@ export class ProcessLauncher implements Launcher {
     const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C at the server's terminal reaches the server, which then
+      // drains the pool in order, instead of every runner at once.
+      detached: true,
     });
     const forward = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.onOutput(poolId, line);

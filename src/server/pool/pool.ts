@@ -79,14 +79,32 @@ export class Pool {
     this.opts.log(`pool: draining runner ${runner.poolId}`);
   }
 
-  /** Drains every runner; kills those still running after `graceMs`. */
-  async close(graceMs = 10_000): Promise<void> {
+  /**
+   * Stops the pool while the server still answers, so runners can report and deregister: drain
+   * (finish the job), after `graceMs` a second SIGTERM (give the job back to the queue), and
+   * after `killMs` more, SIGKILL. Idempotent.
+   */
+  close(graceMs = 10_000, killMs = 5_000): Promise<void> {
+    this.closing ??= this.stopAll(graceMs, killMs);
+    return this.closing;
+  }
+
+  private closing: Promise<void> | undefined;
+
+  private async stopAll(graceMs: number, killMs: number): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
     const all = [...this.live.values(), ...this.leaving.values()];
+    if (all.length === 0) return;
+    this.opts.log(`pool: stopping ${all.length} runner(s)`);
+    const exited = Promise.all(all.map((r) => r.exited));
+    const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     for (const r of all) r.drain();
-    const timer = setTimeout(() => all.forEach((r) => r.kill()), graceMs);
-    await Promise.all(all.map((r) => r.exited));
-    clearTimeout(timer);
+    if (await within(graceMs)) return;
+    this.opts.log('pool: runners still busy; giving their jobs back to the queue');
+    for (const r of all) r.drain();
+    if (await within(killMs)) return;
+    for (const r of all) r.kill();
+    await exited;
   }
 }
