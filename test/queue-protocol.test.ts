@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { startTestServer, tempDir } from './helpers.js';
+import { authUrl, commitFiles, git, run, startTestServer, tempDir } from './helpers.js';
 import { call, eventually, getJob, poll, registerRunner, seedRepo, submit, type Reply } from './queue-helpers.js';
 
 test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
@@ -188,4 +188,31 @@ test('malformed protocol messages and wrong tokens get 4xx', async (t) => {
     assert.equal(typeof (res.body as { message?: unknown }).message, 'string');
   }
   assert.equal((await call(server, 'GET', '/api/health')).status, 200);
+});
+
+test('a job token fetches its repo and pushes its own branch only; no other branch, no other repo', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  const other = await seedRepo(server, path.join(dir, 'other'), 'other');
+  const r = await registerRunner(server, 'r');
+  await submit(server, { repo_id: repo.id, title: 'a', command: 'true' });
+  const a = await poll(server, r.token);
+  assert.ok(a);
+  const work = path.join(dir, 'work');
+  await git(['clone', '-q', authUrl(a.clone_url, a.job_token), work]);
+  await commitFiles(work, { 'new.txt': 'job work\n' }, 'job work');
+  const push = (ref: string) => run('git', ['push', authUrl(a.clone_url, a.job_token), `HEAD:${ref}`], { cwd: work });
+
+  assert.equal((await push(`refs/heads/${a.branch}`)).code, 0);
+  const toMain = await push('refs/heads/main');
+  assert.notEqual(toMain.code, 0);
+  assert.match(toMain.stderr, /may push only refs\/heads\/lazyaf\//);
+  assert.notEqual((await push('refs/heads/lazyaf/00000000')).code, 0);
+  const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
+  assert.equal(await git(['rev-parse', '--verify', '--quiet', 'refs/heads/lazyaf/00000000'], bare).catch(() => 'absent'), 'absent');
+
+  const otherRepo = await fetch(`${other.clone_url}/info/refs?service=git-upload-pack`, { headers: { authorization: `Basic ${Buffer.from(`x:${a.job_token}`).toString('base64')}` } });
+  assert.equal(otherRepo.status, 403);
+  await otherRepo.arrayBuffer();
 });
