@@ -13,8 +13,8 @@ export interface ServerProcess {
 }
 
 /** `lazyaf server` as a child process (killed when the test ends). Port 0 unless given. */
-export async function startServerProcess(t: TestContext, dataDir: string, opts: { port?: number; env?: NodeJS.ProcessEnv; runners?: number } = {}): Promise<ServerProcess> {
-  const token = 'lzadm_test_admin_token';
+export async function startServerProcess(t: TestContext, dataDir: string, opts: { port?: number; env?: NodeJS.ProcessEnv; runners?: number; token?: string } = {}): Promise<ServerProcess> {
+  const token = opts.token ?? 'lzadm_test_admin_token';
   const registrationToken = 'lzreg_test_registration_token';
   const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', String(opts.port ?? 0), '--data', dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'], {
     env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...opts.env },

@@ -5,7 +5,8 @@ import http from 'node:http';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
-import { authUrl, CLI, run, spawnChild, waitForOutput, type RunResult } from './helpers.js';
+import { startServerProcess as startLazyafProcess, type ServerProcess } from './e2e-helpers.js';
+import { authUrl, run, type RunResult } from './helpers.js';
 
 /** What the tests need of a server: where it is and its admin token (in-process or a child). */
 export interface Target {
@@ -103,13 +104,9 @@ export async function branchTip(repoPath: string, branch: string): Promise<strin
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
-/** `lazyaf server` as a child process on port 0; resolves once it prints where it listens. */
-export async function startServerProcess(t: TestContext, dataDir: string, token: string): Promise<Target & { child: ReturnType<typeof spawnChild> }> {
-  const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', '0', '--data', dataDir, '--runners', '0', '--log-level', 'warn'], {
-    env: { ...process.env, LAZYAF_ADMIN_TOKEN: token },
-  });
-  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  return { url: m[1]!, token, child };
+/** `lazyaf server` as a child process on port 0 with this admin token. */
+export function startServerProcess(t: TestContext, dataDir: string, token: string): Promise<ServerProcess> {
+  return startLazyafProcess(t, dataDir, { token });
 }
 
 /** Polls `check` until it is true; fails after `timeoutMs` (a generous bound, not a timing assertion). */
