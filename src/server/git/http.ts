@@ -59,8 +59,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
   app.addContentTypeParser('application/x-git-upload-pack-request', passStream);
   app.addContentTypeParser('application/x-git-receive-pack-request', passStream);
 
-  /** Checks auth and that the repo exists; returns the repo, its path and what the caller may do. */
-  function authorize(req: FastifyRequest, reply: FastifyReply, service: Service | 'read'): { repo: RepoRow; repoPath: string; principal: Principal } {
+  /** Checks auth and that the repo exists; returns the repo, its path and who is asking (a job token's ref rule is applied later). */
+  function authorize(req: FastifyRequest, reply: FastifyReply): { repo: RepoRow; repoPath: string; principal: Principal } {
     const m = REPO_PARAM_RE.exec((req.params as { repo: string }).repo);
     const token = basicOrBearerToken(req);
     const principal = token ? opts.resolveToken(token) : undefined;
@@ -72,7 +72,6 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     const repo = m?.[1] ? opts.repos.get(m[1]) : undefined;
     if (!repo) throw new HttpError(404, 'repository not found');
     if (principal.kind === 'job' && principal.repoId !== repo.id) throw new HttpError(403, 'this token is not valid for this repository');
-    void service;
     const repoPath = bareRepoPath(opts.reposDir, repo.id);
     // git cannot even start in a directory that is gone; say so instead of failing obscurely.
     if (!existsSync(repoPath)) {
@@ -176,7 +175,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
         throw new HttpError(403, 'only smart HTTP is served: ?service=git-upload-pack or git-receive-pack');
       }
-      const { repoPath, principal } = authorize(req, reply, service);
+      const { repoPath, principal } = authorize(req, reply);
       const env = protocolEnv(req);
       const { args, env: serviceEnv } = serviceCommand(service, principal);
       const child = spawnGit([...args, '--stateless-rpc', '--advertise-refs', '.'], repoPath, { ...env, ...serviceEnv });
@@ -209,7 +208,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
   const rpc = (service: Service) => async (req: FastifyRequest, reply: FastifyReply) => {
     let child: ChildProcess | undefined;
     try {
-      const { repo, repoPath, principal } = authorize(req, reply, service);
+      const { repo, repoPath, principal } = authorize(req, reply);
       const env = protocolEnv(req);
       const { args, env: serviceEnv } = serviceCommand(service, principal);
       child = spawnGit([...args, '--stateless-rpc', '.'], repoPath, { ...env, ...serviceEnv });
@@ -267,7 +266,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
   // The dumb protocol's HEAD file: lets tools see the default branch without a pack negotiation.
   app.get('/git/:repo/HEAD', async (req, reply) => {
     try {
-      const { repoPath } = authorize(req, reply, 'read');
+      const { repoPath } = authorize(req, reply);
       const head = await fs.readFile(path.join(repoPath, 'HEAD'), 'utf8');
       return reply.header('Content-Type', 'text/plain').header('Cache-Control', 'no-cache').send(head);
     } catch (err) {
