@@ -183,7 +183,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     '/api/runners/attempts/:attempt_id/complete',
-    { config: custom, schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } } },
+    { config: custom, logLevel: 'warn', schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } } },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
       const job = queue.jobs.get(attempt.job_id)!;
