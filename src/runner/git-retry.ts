@@ -1,9 +1,9 @@
 import { GitError, lastGitMessage } from '../shared/git.js';
 import { backoffDelay, sleep } from './backoff.js';
 
-/** What git says when the server is down, restarting or overloaded: worth another try. */
+/** What git says when the server is down, restarting, overloaded, or died mid-transfer: worth another try. */
 const TRANSIENT_GIT =
-  /Failed to connect|Couldn't connect|Connection refused|Connection reset|Connection timed out|Operation timed out|Empty reply from server|Recv failure|RPC failed|returned error: 50[0-4]|HTTP 50[0-4]|early EOF|unexpected disconnect|remote end hung up/i;
+  /Failed to connect|Couldn't connect|Connection refused|Connection reset|Connection timed out|Operation timed out|Empty reply from server|Recv failure|RPC failed|returned error: 50[0-4]|HTTP 50[0-4]|early EOF|unexpected disconnect|remote end hung up|transfer closed|index-pack|bad pack header|did not send all necessary objects/i;
 
 export interface GitRetryOptions {
   signal?: AbortSignal;

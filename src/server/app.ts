@@ -9,6 +9,7 @@ import { ErrorBody, Health, PoolState, ScalePool } from '../shared/api.js';
 import { VERSION } from '../shared/version.js';
 import { bearerToken, makeTokenResolver, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { startCheckpointer } from './db/checkpointer.js';
 import { openDb, type Db } from './db/index.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
@@ -66,7 +67,9 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
 
   const admin = loadOrCreateSecret(config.dataDir, 'admin_token', 'lzadm', config.adminToken);
   const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
-  const db = openDb(path.join(config.dataDir, 'lazyaf.db'));
+  const dbFile = path.join(config.dataDir, 'lazyaf.db');
+  const db = openDb(dbFile);
+  const checkpointer = startCheckpointer(db, dbFile);
   const repos = new RepoStore(db);
   const events = new EventEmitter();
   events.setMaxListeners(0);
@@ -201,6 +204,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   });
   app.addHook('onClose', async () => {
     clearInterval(sweeper);
+    await checkpointer.stop();
     db.close();
   });
   return { app, ctx, adminTokenSource: admin.source, adminTokenPath: admin.path };
