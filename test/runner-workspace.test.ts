@@ -253,3 +253,19 @@ test('git retries stop at a lasting error and when the job is stopped', async ()
   );
   assert.equal(calls, 3);
 });
+
+test('git retries a transfer the server cut off mid-way (it was killed or restarted)', async () => {
+  const cutOff = [
+    "fatal: unable to access 'http://h/r.git/': transfer closed with outstanding read data remaining\n",
+    'fatal: fetch-pack: invalid index-pack output\n',
+  ];
+  for (const stderr of cutOff) {
+    let calls = 0;
+    const result = await retryTransientGit(async () => {
+      if (++calls === 1) throw new GitError('x', { code: 128, stdout: '', stderr });
+      return 'done';
+    });
+    assert.equal(result, 'done', stderr);
+    assert.equal(calls, 2);
+  }
+});
