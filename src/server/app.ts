@@ -58,6 +58,8 @@ declare module 'fastify' {
 }
 
 export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
+  // Before anything is opened or started, so a refused start leaves nothing running.
+  if (config.launcher !== 'process') throw new Error(`the ${config.launcher} launcher is not available in this version; use --launcher process`);
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const reposDir = path.join(config.dataDir, 'repos');
   const hooksDir = path.join(config.dataDir, 'hooks');
@@ -79,7 +81,6 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     logCapBytes: config.logCapBytes,
     emit: (event) => events.emit('event', event),
   });
-  if (config.launcher !== 'process') throw new Error(`the ${config.launcher} launcher is not available in this version; use --launcher process`);
   const pool = new Pool({
     launcher: new ProcessLauncher(config.dataDir, (poolId, line) => logger?.info({ runner: poolId }, line)),
     desired: config.runners,
