@@ -87,7 +87,11 @@ export function isValidBranchName(name: string): boolean {
   return name.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.endsWith('.lock'));
 }
 
-/** Removes user:password from URLs inside a message, so a remote's credentials never reach a log. */
+/**
+ * Removes user:password from URLs (a whole URL, or URLs inside a message), so a remote's
+ * credentials are never shown or logged. Everything up to the last "@" of the authority goes,
+ * so a password holding a raw "@" does not leak its tail.
+ */
 export function redactUrls(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s?#]*@/gi, '$1***@');
 }

@@ -69,11 +69,6 @@ export function isAllowedRemoteUrl(url: string): boolean {
   return /^[A-Za-z0-9._-]+@[A-Za-z0-9.][A-Za-z0-9.-]*:[^\s]+$/.test(url);
 }
 
-/** The URL without its user:password, for anything shown or logged. */
-export function redactRemoteUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
-}
-
 /** Only these transports may be used when pushing to a real remote. */
 const PUSH_PROTOCOL_CONFIG = [
   '-c', 'protocol.allow=never',

@@ -13,14 +13,13 @@ import {
   RepoList,
   UpdateRepo,
 } from '../../shared/api.js';
-import { GitError, isValidBranchName } from '../../shared/git.js';
+import { GitError, isValidBranchName, redactUrls } from '../../shared/git.js';
 import {
   bareRepoPath,
   initBareRepo,
   isAllowedRemoteUrl,
   listBranches,
   pushToRemote,
-  redactRemoteUrl,
   removeBareRepo,
   REPO_ID_RE,
   resolveBranch,
@@ -50,7 +49,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
   // The stored remote_url keeps its credentials for land; what the API shows never does.
   const toApi = (req: FastifyRequest, row: RepoRow): Repo => ({
     ...row,
-    remote_url: row.remote_url === null ? null : redactRemoteUrl(row.remote_url),
+    remote_url: row.remote_url === null ? null : redactUrls(row.remote_url),
     clone_url: cloneUrlFor(req, row.id, opts.publicUrl),
   });
 
@@ -176,7 +175,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
       if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
       try {
         const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
-        return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactRemoteUrl(repo.remote_url), ...result };
+        return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
       } catch (err) {
         if (err instanceof GitError) throw new ApiError(502, err.message);
         throw err;
