@@ -165,8 +165,8 @@ export class Queue {
   heartbeat(runner: RunnerRow, req: HeartbeatRequest): HeartbeatResponse {
     const now = this.now();
     const until = now + this.opts.leaseTtlMs;
+    // `seen` also records a runner's move to draining, and keeps it there until it leaves.
     this.runners.seen(runner.id, req.status === 'draining' ? 'draining' : req.attempts.length > 0 ? 'busy' : 'idle', now);
-    if (req.status === 'draining' && runner.status !== 'draining') this.runners.setStatus(runner.id, 'draining');
     if (runner.status === 'offline') this.opts.emit({ type: 'runner.updated', runner_id: runner.id, status: req.status });
     this.attempts.renew(runner.id, req.attempts, now, until);
     return { ...this.runnerNews(runner.id, req.attempts), lease_expires_in_ms: this.opts.leaseTtlMs };
@@ -227,14 +227,16 @@ export class Queue {
     const deadline = this.now() + waitMs;
     // A poll shows the runner is alive; writing that down once a second is plenty.
     if (this.now() - runner.last_seen_ms > 1000 || runner.status === 'offline') this.runners.seen(runner.id, 'idle', this.now());
+    // The caller has just read the runner; after each wait it is read again (revoked, draining?).
+    let current: RunnerRow | undefined = runner;
     for (;;) {
-      const current = this.runners.get(runner.id);
       if (!current || current.revoked) return undefined;
       const claimed = this.claim(current);
       if (claimed) return claimed;
       const left = deadline - this.now();
       if (left <= 0 || signal?.aborted || this.wakeups.closed || current.status === 'draining') return undefined;
       await this.wakeups.waitForJob(new Set(JSON.parse(current.labels) as string[]), left, signal);
+      current = this.runners.get(runner.id);
     }
   }
 
@@ -243,8 +245,12 @@ export class Queue {
   /** The attempt a job token belongs to, while its lease is live. */
   liveAttemptByToken(token: string): AttemptRow | undefined {
     const attempt = this.attempts.byTokenHash(hashToken(token));
-    if (!attempt || !attempt.active || attempt.lease_expires_ms <= this.now()) return undefined;
-    return attempt;
+    return attempt && this.isLive(attempt) ? attempt : undefined;
+  }
+
+  /** Whether the attempt still holds its lease: active and not expired (the sweeper may lag). */
+  isLive(attempt: AttemptRow): boolean {
+    return attempt.active === 1 && attempt.lease_expires_ms > this.now();
   }
 
   attemptByToken(token: string): AttemptRow | undefined {

@@ -77,7 +77,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     const token = bearerToken(req);
     const attempt = token ? queue.attemptByToken(token) : undefined;
     if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
-    if (!allowEnded && !queue.liveAttemptByToken(token!)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
     return attempt;
   };
 
