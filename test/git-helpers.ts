@@ -22,13 +22,13 @@ export interface ApiResponse<T = any> {
 
 /** One JSON API call with the admin token (or `token`, or none with `token: null`). */
 export async function api<T = any>(
-  server: Target,
+  server: { url: string; token?: string },
   method: string,
   urlPath: string,
   body?: unknown,
   opts: { token?: string | null; headers?: Record<string, string>; rawBody?: string } = {},
 ): Promise<ApiResponse<T>> {
-  const token = opts.token === undefined ? server.token : opts.token;
+  const token = opts.token === undefined ? (server.token ?? null) : opts.token;
   const headers: Record<string, string> = { ...opts.headers };
   if (token !== null) headers.authorization = `Bearer ${token}`;
   const payload = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));

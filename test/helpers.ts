@@ -28,10 +28,21 @@ delete process.env.LAZYAF_SERVER;
 delete process.env.LAZYAF_ADMIN_TOKEN;
 delete process.env.LAZYAF_DATA;
 
-/** A temp dir removed when the test ends. */
+/**
+ * A temp dir removed when the test ends. After-hooks run in the order they were added, so this
+ * one can run while a child started later (a runner and its git) is still writing into the dir:
+ * removal retries, and a dir it still cannot remove is left behind rather than failing the hook,
+ * which would skip the later hooks that stop those children and leave the test process hanging.
+ */
 export function tempDir(t: TestContext, prefix = 'lazyaf-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.after(() => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch (err) {
+      process.stderr.write(`could not remove ${dir}: ${(err as Error).message}\n`);
+    }
+  });
   return dir;
 }
 

@@ -1,6 +1,7 @@
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import type { Job, Repo } from '../src/shared/api.js';
+import { api } from './git-helpers.js';
 import { authUrl, git, makeRepo, type TestServer } from './helpers.js';
 
 export interface Reply<T = unknown> {
@@ -8,14 +9,11 @@ export interface Reply<T = unknown> {
   body: T;
 }
 
-/** A JSON request with an optional bearer token. */
+/** A JSON request with an optional bearer token (a string body is sent as it is, for malformed-JSON cases). */
 export async function call<T = any>(server: { url: string }, method: string, path: string, token?: string, body?: unknown): Promise<Reply<T>> {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  const raw = typeof body === 'string';
+  const res = await api(server, method, path, raw ? undefined : body, { token: token ?? null, ...(raw ? { rawBody: body } : {}) });
+  return { status: res.status, body: (res.body === '' ? null : res.body) as T };
 }
 
 /** Creates a repo with one commit on main through the real git server. */
