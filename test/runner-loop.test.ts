@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { startRunner, type RunnerHandle } from '../src/runner/runner.js';
+import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
 import type { Job, RunnerList } from '../src/shared/api.js';
 import { authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
 
@@ -23,7 +23,7 @@ interface Setup {
   repoId: string;
   cloneUrl: string;
   /** A runner in this process, stopped when the test ends. */
-  runner: (name: string) => RunnerHandle & { lines: string[]; workdir: string };
+  runner: (name: string, extra?: Partial<RunnerOptions>) => RunnerHandle & { lines: string[]; workdir: string };
 }
 
 async function setup(t: TestContext): Promise<Setup> {
@@ -41,7 +41,7 @@ async function setup(t: TestContext): Promise<Setup> {
   const local = await makeRepo(path.join(tempDir(t), 'local'), { 'README.md': 'hello\n' });
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
   const started = server;
-  const runner = (name: string) => {
+  const runner = (name: string, extra: Partial<RunnerOptions> = {}) => {
     const lines: string[] = [];
     const workdir = tempDir(t, `lazyaf-runner-${name}-`);
     const handle = startRunner({
@@ -53,6 +53,7 @@ async function setup(t: TestContext): Promise<Setup> {
       log: (line) => lines.push(line),
       killGraceMs: 500,
       shutdownReportMs: 3000,
+      ...extra,
     });
     runners.push(handle);
     return Object.assign(handle, { lines, workdir });
@@ -103,7 +104,7 @@ test('a runner takes jobs one after another, fetching into its cache, and leaves
 
   r.drain();
   await r.done;
-  const cache = path.join(r.workdir, 'repos', repoId);
+  const cache = path.join(r.workdir, 'cache', `${repoId}.git`);
   assert.equal(await git(['for-each-ref', 'refs/heads/lazyaf/'], cache), '', 'the cache keeps no job branches');
   const { runners } = await api<RunnerList>(server, 'GET', '/api/runners');
   assert.ok(!runners.some((x) => x.id === runnerId), 'deregistered');
@@ -125,9 +126,10 @@ test('a cancel from the server stops the running command; the runner goes on wit
 
 test('stop() gives the running job back; another runner finishes it on a fresh attempt', async (t) => {
   const { server, repoId, cloneUrl, runner } = await setup(t);
-  const first = runner('loop-3a');
   // The first attempt leaves a mark outside the workspaces and sleeps; the second sees it and finishes.
-  const mark = path.join(tempDir(t), 'first-attempt-ran');
+  const markDir = tempDir(t);
+  const mark = path.join(markDir, 'first-attempt-ran');
+  const first = runner('loop-3a', { sandboxShare: [markDir] });
   const command = `if [ -e '${mark}' ]; then echo second > attempt.txt; else touch '${mark}'; echo first > attempt.txt; sleep 1000; fi`;
   const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'two tries', command });
   await waitForJob(server, job.id, (j) => j.status === 'running' && first.lines.some((l) => l.endsWith('running')));
@@ -135,7 +137,7 @@ test('stop() gives the running job back; another runner finishes it on a fresh a
   assert.ok(first.lines.some((l) => l.endsWith('given back to the queue')), first.lines.join('\n'));
   assert.equal(first.lines.at(-1), 'deregistered');
 
-  runner('loop-3b');
+  runner('loop-3b', { sandboxShare: [markDir] });
   const done = await waitForJob(server, job.id, ended);
   assert.equal(done.status, 'succeeded', JSON.stringify(done));
   assert.deepEqual(

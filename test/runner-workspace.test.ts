@@ -75,7 +75,8 @@ test('the first job on a repo clones, the next one fetches into the cache', asyn
   const ws2 = await prepareWorkspace(job(server, repo, 2), { workdir, log: second.log });
   assert.equal(ws2.cloned, false);
   assert.deepEqual(second.lines, ['using cached repo']);
-  assert.equal(ws2.dir, ws1.dir);
+  assert.equal(ws2.cacheDir, ws1.cacheDir);
+  assert.notEqual(ws2.dir, ws1.dir, 'each job gets a checkout of its own');
   assert.equal(ws2.baseCommit, newBase);
   assert.equal(fs.readFileSync(path.join(ws2.dir, 'second.txt'), 'utf8'), 'two\n');
   assert.equal(await git(['rev-parse', 'HEAD'], ws2.dir), newBase);
@@ -130,7 +131,7 @@ test('the job token never reaches argv, a remote URL or any file of the cache', 
   await prepareWorkspace(job(server, repo, 2), { workdir });
 
   const argv = fs.readFileSync(argvLog, 'utf8');
-  assert.match(argv, /^clone /m, 'the shim saw the clone');
+  assert.match(argv, /^fetch /m, 'the shim saw the fetch into the cache');
   assert.match(argv, /^push /m, 'the shim saw the push');
   assert.ok(!argv.includes(server.token), 'token not in any argv');
   assert.deepEqual(filesContaining(workdir, server.token), [], 'token in no file under the workdir');

@@ -31,6 +31,13 @@ const SAFE_GIT_CONFIG: [string, string][] = [
 ];
 
 /**
+ * What the runner's git must not read from anything a job could have written: replace refs and
+ * grafts (they would swap the content it pushes), and the user's global config (an unsandboxed
+ * job can write ~/.gitconfig: `url.*.insteadOf` would send the job token elsewhere).
+ */
+const UNTRUSTING_GIT_ENV = { GIT_NO_REPLACE_OBJECTS: '1', GIT_GRAFT_FILE: '/dev/null', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
+
+/**
  * Environment for the runner's own git commands. With `auth`, git sends the job token as a bearer
  * header to the lazyaf server only, set through GIT_CONFIG_* variables: never in argv (visible in
  * `ps`), in a remote URL or in .git/config.
@@ -38,7 +45,15 @@ const SAFE_GIT_CONFIG: [string, string][] = [
 export function gitEnv(auth?: { url: string; token: string }): NodeJS.ProcessEnv {
   const entries = [...SAFE_GIT_CONFIG];
   if (auth) entries.push([`http.${new URL(auth.url).origin}/.extraHeader`, `Authorization: Bearer ${auth.token}`]);
-  const env: NodeJS.ProcessEnv = { ...scrubbedEnv(), GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_TRACE_REDACT: '1', GIT_CONFIG_COUNT: String(entries.length) };
+  const env: NodeJS.ProcessEnv = {
+    ...scrubbedEnv(),
+    ...UNTRUSTING_GIT_ENV,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '',
+    SSH_ASKPASS: '',
+    GIT_TRACE_REDACT: '1',
+    GIT_CONFIG_COUNT: String(entries.length),
+  };
   // Traces of HTTP traffic would carry the header into git's stderr, which the runner reads.
   delete env.GIT_TRACE_CURL;
   delete env.GIT_CURL_VERBOSE;

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 
 export interface CommandOptions {
-  /** Run with `sh -c` in its own process group. */
-  command: string;
+  /** A shell command (run with `sh -c`) or an argument vector; either way in its own process group. */
+  command: string | readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
   /** Kill the process group after this long; 0 = no limit. */
@@ -35,7 +35,8 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
   const grace = opts.killGraceMs ?? 3000;
   return new Promise((resolve) => {
     const result: CommandResult = { exitCode: null, signal: null, timedOut: false, aborted: false };
-    const child = spawn('sh', ['-c', opts.command], { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...args] = typeof opts.command === 'string' ? ['sh', '-c', opts.command] : opts.command;
+    const child = spawn(file!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const timers: NodeJS.Timeout[] = [];
     let terminating = false;
 

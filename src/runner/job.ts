@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
@@ -5,7 +6,8 @@ import { jobEnv } from './env.js';
 import { runCommand, type CommandResult } from './execute.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
-import { forgetJobBranch, prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
+import type { Sandbox } from './sandbox.js';
+import { prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
 
 export interface JobDeps {
   client: RunnerClient;
@@ -13,6 +15,8 @@ export interface JobDeps {
   /** The runner's own progress log (one line each). */
   log: (line: string) => void;
   killGraceMs?: number;
+  /** The wall around the job's command and around every git command that reads its repository; none: unsandboxed. */
+  sandbox?: Sandbox;
 }
 
 /** Why a job is stopped from outside: the server cancelled it, its lease is gone, or the runner gives it back. */
@@ -82,7 +86,7 @@ export class JobRun {
     // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
     else await this.complete(report);
-    if (this.workspace) await forgetJobBranch(this.workspace, this.a.branch);
+    if (this.workspace) removeJobFiles(this.workspace);
   }
 
   private async execute(): Promise<CompleteRequest> {
@@ -96,20 +100,19 @@ export class JobRun {
       throw err;
     }
 
-    this.say('running');
-    let result: CommandResult;
-    try {
-      result = await runCommand({ command: this.a.command, cwd: ws.dir, env: jobEnv(this.a, ws.promptFile), timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
-    } finally {
-      removeJobFiles(ws);
-    }
+    const { sandbox } = this.deps;
+    this.say(sandbox ? 'running' : 'running WITHOUT a sandbox: the command can read everything this runner can');
+    const argv = ['sh', '-c', this.a.command];
+    const command = sandbox ? sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
+    const env = { ...jobEnv(this.a, ws.promptFile), ...(sandbox ? { TMPDIR: '/tmp' } : {}) };
+    const result = await runCommand({ command, cwd: ws.dir, env, timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
     if (this.stopReason) return this.stoppedReport();
     if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
     if (result.timedOut) return { outcome: 'timeout', exit_code: null, error: `timed out after ${Math.round(this.a.timeout_ms / 1000)} s` };
     if (result.exitCode !== 0) return { outcome: 'failed', exit_code: result.exitCode, error: result.signal ? `killed by ${result.signal}` : null };
 
     try {
-      const commit = await publishChanges(this.a, ws, { signal, log: (l) => this.say(l) });
+      const commit = await publishChanges(this.a, ws, { sandbox, signal, log: (l) => this.say(l) });
       if (this.stopReason) return this.stoppedReport();
       return { outcome: 'succeeded', exit_code: 0, commit };
     } catch (err) {

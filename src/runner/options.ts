@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
 export class RunnerConfigError extends Error {}
@@ -12,6 +13,10 @@ export interface RunnerFlags {
   labels?: string;
   workdir?: string;
   poolId?: string;
+  /** `auto`, `require` or `off`; commander turns `--no-sandbox` into `false`. */
+  sandbox?: string | boolean;
+  /** Extra paths a sandboxed job may read and write, comma-separated. */
+  sandboxShare?: string;
 }
 
 export interface RunnerConfig {
@@ -21,6 +26,11 @@ export interface RunnerConfig {
   labels: string[];
   workdir: string;
   poolId?: string;
+  sandbox: SandboxMode;
+  /** Paths a sandboxed job may read and write besides its workspace and the agents' own dirs. */
+  sandboxShare: string[];
+  /** Paths a sandboxed job must never see: the runner's work dir, and the server's data dir when the runner knows it. */
+  sandboxHide: string[];
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -49,7 +59,13 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   if (poolId !== undefined && !POOL_ID_RE.test(poolId)) throw new RunnerConfigError(`invalid pool id: ${poolId}`);
 
   const workdir = path.resolve(flags.workdir ?? path.join(os.tmpdir(), `lazyaf-runner-${name}`));
-  return { server, registrationToken, name, labels: [...new Set(labels)], workdir, poolId };
+  const sandbox = flags.sandbox === false ? 'off' : flags.sandbox === undefined || flags.sandbox === true ? (env.LAZYAF_SANDBOX || 'auto') : flags.sandbox;
+  if (!(SANDBOX_MODES as readonly string[]).includes(sandbox)) throw new RunnerConfigError(`invalid sandbox mode: ${sandbox} (expected ${SANDBOX_MODES.join(', ')})`);
+  const sandboxShare = (flags.sandboxShare ?? env.LAZYAF_SANDBOX_SHARE ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const relative = sandboxShare.find((p) => !path.isAbsolute(p));
+  if (relative !== undefined) throw new RunnerConfigError(`sandbox share paths must be absolute: ${relative}`);
+  const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
+  return { server, registrationToken, name, labels: [...new Set(labels)], workdir, poolId, sandbox: sandbox as SandboxMode, sandboxShare, sandboxHide };
 }
 
 /** `<hostname>-<4 hex>`, with the hostname cut to what a runner name may hold. */

@@ -7,11 +7,13 @@
  *   job.ts        one attempt end to end: workspace → command → commit/push → log flush → complete.
  *   client.ts     the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
  *                 typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
- *   workspace.ts  the per-repo cache under the workdir (clone once, then fetch) and a clean checkout.
+ *   workspace.ts  fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
  *   execute.ts    the command in its own process group: output, timeout, kill.
  *   log-stream.ts output → numbered log chunks, with backpressure and bounded memory.
  *   publish.ts    commit what the command left, push the job branch.
  *   env.ts        what a job's command and the runner's git see in their environment.
+ *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository.
+ *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
  *   options.ts    flags and environment → RunnerConfig.
  *
  * Drive it with `startRunner(config)`: `drain()` is the first SIGTERM (finish the job, take no
@@ -19,14 +21,16 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
+import { Sandbox } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-export interface RunnerOptions extends RunnerConfig {
+export interface RunnerOptions extends Omit<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>, Partial<Pick<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
   log?: (line: string) => void;
   /** Between SIGTERM and SIGKILL when a job is killed. */
@@ -34,6 +38,9 @@ export interface RunnerOptions extends RunnerConfig {
   /** After `stop()`, how long the runner keeps trying to report the given-back job and to deregister. */
   shutdownReportMs?: number;
 }
+
+/** `--sandbox require` on a machine where bubblewrap cannot run. */
+export class SandboxUnavailableError extends Error {}
 
 export interface RunnerHandle {
   /** Settles when the runner has stopped: resolves after deregistering, rejects on a fatal error (registration refused). */
@@ -77,6 +84,7 @@ class Runner {
   private mode: Mode = 'running';
   private finished = false;
   private job: JobRun | undefined;
+  private sandbox: Sandbox | undefined;
   private fatal: Error | undefined;
   private registering: Promise<void> | undefined;
   /** Aborted when the runner winds down (see windDown). */
@@ -143,7 +151,10 @@ class Runner {
   }
 
   private async main(): Promise<void> {
-    fs.mkdirSync(this.opts.workdir, { recursive: true });
+    fs.mkdirSync(this.opts.workdir, { recursive: true, mode: 0o700 });
+    // Checkouts a killed runner left behind.
+    fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
+    this.sandbox = await this.setUpSandbox();
     try {
       await this.register();
     } catch (err) {
@@ -156,6 +167,26 @@ class Runner {
     await heartbeats;
     await this.deregister();
     if (this.fatal) throw this.fatal;
+  }
+
+  /** The sandbox jobs run in, or undefined when they run without one (said loudly). */
+  private async setUpSandbox(): Promise<Sandbox | undefined> {
+    const mode = this.opts.sandbox ?? 'auto';
+    const unsandboxed = 'jobs run WITHOUT a sandbox: a job can read and change everything this runner can (its tokens, other workspaces, your files)';
+    if (mode === 'off') {
+      this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
+      return undefined;
+    }
+    const sandbox = new Sandbox({ hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare });
+    const problem = await sandbox.probe();
+    if (problem === undefined) {
+      this.log('jobs run in a bubblewrap sandbox');
+      return sandbox;
+    }
+    const install = 'install bubblewrap (Debian and Ubuntu: apt-get install bubblewrap)';
+    if (mode === 'require') throw new SandboxUnavailableError(`cannot sandbox jobs: ${problem}; ${install}, or pass --no-sandbox`);
+    this.log(`WARNING: cannot sandbox jobs (${problem}); ${unsandboxed}. To fix: ${install}; --sandbox require refuses to run without it`);
+    return undefined;
   }
 
   private async register(): Promise<void> {
@@ -238,7 +269,7 @@ class Runner {
   }
 
   private async runJob(assignment: Assignment): Promise<void> {
-    const job = new JobRun(assignment, { client: this.client, workdir: this.opts.workdir, log: this.log, killGraceMs: this.opts.killGraceMs });
+    const job = new JobRun(assignment, { client: this.client, workdir: this.opts.workdir, log: this.log, killGraceMs: this.opts.killGraceMs, sandbox: this.sandbox });
     this.job = job;
     this.heartbeatWake.abort(); // Say "busy" and renew the new lease at once.
     try {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { git as gitRun, GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
+import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
+import { cachePath, createCache, inspectCache } from './cache.js';
 import type { Assignment } from '../shared/protocol.js';
 import { gitEnv } from './env.js';
 import { retryTransientGit, type GitRetryOptions } from './git-retry.js';
@@ -11,7 +12,7 @@ export class WorkspaceError extends Error {}
 export type WorkspaceJob = Pick<Assignment, 'repo_id' | 'attempt_id' | 'clone_url' | 'job_token' | 'base_branch' | 'branch' | 'prompt'>;
 
 export interface WorkspaceOptions {
-  /** The runner's own folder: `repos/<repo id>` holds a cached clone per repo, `jobs/<attempt id>` a job's files. */
+  /** The runner's own folder: `cache/<repo id>.git` per repo, `jobs/<attempt id>` per job. */
   workdir: string;
   /** Progress, one line at a time ("cloning", "using cached repo"). */
   log?: (line: string) => void;
@@ -19,108 +20,104 @@ export interface WorkspaceOptions {
 }
 
 export interface Workspace {
-  /** The checkout the command runs in: the repo's cached clone, on the job branch at the base commit. */
+  /** The checkout the command runs in: a fresh repository on the job branch at the base commit. */
   dir: string;
+  /** The runner's bare cache of the repo; the checkout borrows its objects. */
+  cacheDir: string;
   baseCommit: string;
-  /** Outside the checkout, so it is never committed; removed by `removeJobFiles`. */
+  /** Holds the checkout and the prompt file; removed by `removeJobFiles`. */
   jobDir: string;
   promptFile: string;
   /** Whether this job had to clone (false: the cache was fetched into). */
   cloned: boolean;
 }
 
-/** What a command may leave in .git that would break or confuse the next job's checkout. */
-const LEFTOVER_GIT_STATE = ['index.lock', 'HEAD.lock', 'MERGE_HEAD', 'MERGE_MSG', 'CHERRY_PICK_HEAD', 'REVERT_HEAD', 'BISECT_LOG', 'rebase-merge', 'rebase-apply', 'sequencer'];
-
 /**
- * Brings the repo's cached clone up to date (cloning only the first time), then checks out a
- * clean job branch at the base branch's commit: forced checkout and `git clean -ffdx`, so nothing
- * a previous job left behind leaks into this one. The job token reaches git through its
- * environment only.
+ * Brings the repo's cache up to date (cloning only the first time, or when a job tampered with
+ * it), then makes a fresh checkout for this job: a new repository whose objects come from the
+ * cache (as alternates) on the job branch at the base branch's commit. Nothing a previous job
+ * did to its own checkout survives it. The job token reaches git through its environment only.
  */
 export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions): Promise<Workspace> {
   assertSafeId(job.repo_id, 'repo id');
   assertSafeId(job.attempt_id, 'attempt id');
   if (!isValidBranchName(job.base_branch)) throw new WorkspaceError(`invalid base branch name: ${job.base_branch}`);
   if (!isValidBranchName(job.branch)) throw new WorkspaceError(`invalid job branch name: ${job.branch}`);
+  if (!/^https?:\/\/[^\s"\\]+$/.test(job.clone_url)) throw new WorkspaceError('invalid clone URL from the server');
   const log = opts.log ?? (() => {});
-  const dir = path.join(opts.workdir, 'repos', job.repo_id);
-  const git: GitOptions = { cwd: dir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
+  const cacheDir = cachePath(opts.workdir, job.repo_id);
+  const git: GitOptions = { cwd: cacheDir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
   const retry: GitRetryOptions = { signal: opts.signal, log };
 
   let cloned = false;
-  let fetched: string | undefined;
-  if (isClone(dir)) {
+  let baseCommit: string;
+  const distrust = fs.existsSync(cacheDir) ? await inspectCache(cacheDir) : 'none yet';
+  if (distrust === undefined) {
     log('using cached repo');
-    resetGitDir(dir);
     try {
-      fetched = await fetchBase(job, git, retry);
+      baseCommit = await fetchBase(job, git, retry);
     } catch (err) {
       if (err instanceof WorkspaceError) throw err;
       log(`cached repo is unusable (${errorLine(err)}); cloning again`);
-      await clone(job, dir, git, retry);
+      baseCommit = await cloneBase(job, git, retry);
       cloned = true;
     }
   } else {
+    if (distrust !== 'none yet') log(`cached repo cannot be trusted (${distrust}); cloning again`);
     log(`cloning ${redactUrls(job.clone_url)}`);
-    await clone(job, dir, git, retry);
+    baseCommit = await cloneBase(job, git, retry);
     cloned = true;
   }
-
-  const baseCommit = fetched ?? (await resolveBase(job, git));
-  await step(gitOk(['checkout', '-q', '-f', '-B', job.branch, baseCommit], git), 'cannot check out the job branch');
-  await step(gitOk(['clean', '-q', '-ffdx'], git), 'cannot clean the workspace');
 
   const jobDir = path.join(opts.workdir, 'jobs', job.attempt_id);
   fs.rmSync(jobDir, { recursive: true, force: true });
   fs.mkdirSync(jobDir, { recursive: true, mode: 0o700 });
+  const dir = path.join(jobDir, 'repo');
+  await step(checkout(job, dir, cacheDir, baseCommit, opts.signal), 'cannot check out the job branch');
   const promptFile = path.join(jobDir, 'prompt.md');
   fs.writeFileSync(promptFile, job.prompt, { mode: 0o600 });
-  return { dir, baseCommit, jobDir, promptFile, cloned };
+  return { dir, cacheDir, baseCommit, jobDir, promptFile, cloned };
 }
 
 export function removeJobFiles(ws: Pick<Workspace, 'jobDir'>): void {
   fs.rmSync(ws.jobDir, { recursive: true, force: true });
 }
 
-/** After the job: the cache keeps no job branches, so later fetches do not negotiate over thousands of them. */
-export async function forgetJobBranch(ws: Pick<Workspace, 'dir'>, branch: string): Promise<void> {
-  const local: GitOptions = { cwd: ws.dir, env: gitEnv() };
-  try {
-    await gitRun(['checkout', '-q', '--detach'], local);
-    await gitRun(['branch', '-q', '-D', branch], local);
-  } catch {
-    // Tidying only: the next job's checkout does not depend on it.
-  }
-}
-
-async function clone(job: WorkspaceJob, dir: string, git: GitOptions, retry: GitRetryOptions): Promise<void> {
-  const attempt = async () => {
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(pristineConfigPath(dir), { force: true });
-    fs.mkdirSync(path.dirname(dir), { recursive: true });
-    await gitOk(['clone', '-q', '--no-checkout', '--no-tags', '--origin', 'origin', job.clone_url, dir], { ...git, cwd: path.dirname(dir) });
-  };
-  await step(retryTransientGit(attempt, retry), 'git clone failed');
-  fs.copyFileSync(path.join(dir, '.git', 'config'), pristineConfigPath(dir));
-}
-
-async function resolveBase(job: WorkspaceJob, git: GitOptions): Promise<string> {
-  const base = await gitRun(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${job.base_branch}^{commit}`], git);
-  if (base.code !== 0) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
-  return base.stdout.trim();
+async function cloneBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOptions): Promise<string> {
+  await step(createCache(git.cwd as string), 'cannot create the repo cache');
+  return fetchBase(job, git, retry);
 }
 
 /**
- * Fetches only the base branch and returns its commit, read from FETCH_HEAD (one git process less
- * on the path from assignment to command); WorkspaceError when the server has no such branch.
+ * A new repository for the job: objects borrowed from the cache, `origin` naming the internal
+ * server (without credentials) with `origin/<base>` at the base commit, the job branch checked out.
+ */
+async function checkout(job: WorkspaceJob, dir: string, cacheDir: string, baseCommit: string, signal?: AbortSignal): Promise<void> {
+  const local: GitOptions = { cwd: dir, env: gitEnv(), signal };
+  fs.mkdirSync(dir, { mode: 0o700 });
+  await gitOk(['init', '-q', '--template=', `--initial-branch=${job.branch}`, dir], local);
+  const gitDir = path.join(dir, '.git');
+  fs.mkdirSync(path.join(gitDir, 'objects', 'info'), { recursive: true });
+  fs.writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.join(cacheDir, 'objects')}\n`);
+  fs.appendFileSync(path.join(gitDir, 'config'), `[remote "origin"]\n\turl = ${job.clone_url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
+  const baseRef = path.join(gitDir, 'refs', 'remotes', 'origin', ...job.base_branch.split('/'));
+  fs.mkdirSync(path.dirname(baseRef), { recursive: true });
+  fs.writeFileSync(baseRef, `${baseCommit}\n`);
+  await gitOk(['checkout', '-q', '-B', job.branch, baseCommit], local);
+}
+
+/**
+ * Fetches only the base branch into the cache and returns its commit, read from FETCH_HEAD (one
+ * git process less on the path from assignment to command); WorkspaceError when the server has no
+ * such branch.
  */
 async function fetchBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOptions): Promise<string> {
   try {
     const refspec = `+refs/heads/${job.base_branch}:refs/remotes/origin/${job.base_branch}`;
     await retryTransientGit(() => gitOk(['fetch', '-q', '--no-tags', job.clone_url, refspec], git), retry);
-    const fetchHead = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(git.cwd as string, '.git', 'FETCH_HEAD'), 'utf8'));
-    return fetchHead?.[1] ?? (await resolveBase(job, git));
+    const fetchHead = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(git.cwd as string, 'FETCH_HEAD'), 'utf8'));
+    if (!fetchHead?.[1]) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
+    return fetchHead[1];
   } catch (err) {
     if (err instanceof GitError && /couldn't find remote ref/i.test(err.result.stderr)) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
     // The server refused or could not be reached: cloning again would not help, and would lose the cache.
@@ -129,22 +126,6 @@ async function fetchBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOpti
     }
     throw err;
   }
-}
-
-/** A previous job may have rewritten .git/config or left an operation half done: put both back. */
-function resetGitDir(dir: string): void {
-  const gitDir = path.join(dir, '.git');
-  for (const name of LEFTOVER_GIT_STATE) fs.rmSync(path.join(gitDir, name), { recursive: true, force: true });
-  if (fs.existsSync(pristineConfigPath(dir))) fs.copyFileSync(pristineConfigPath(dir), path.join(gitDir, 'config'));
-}
-
-function isClone(dir: string): boolean {
-  return fs.existsSync(path.join(dir, '.git', 'HEAD'));
-}
-
-/** Kept next to the clone, out of the command's checkout. */
-function pristineConfigPath(dir: string): string {
-  return `${dir}.gitconfig`;
 }
 
 function assertSafeId(id: string, what: string): void {

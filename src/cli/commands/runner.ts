@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { RegistrationRefusedError, ProtocolError } from '../../runner/client.js';
 import { resolveRunnerConfig, RunnerConfigError, type RunnerFlags } from '../../runner/options.js';
-import { startRunner } from '../../runner/runner.js';
+import { SandboxUnavailableError, startRunner } from '../../runner/runner.js';
 import { CliError } from '../errors.js';
 
 export function registerRunner(program: Command): void {
@@ -11,6 +11,9 @@ export function registerRunner(program: Command): void {
     .option('--name <name>', 'runner name (default: <hostname>-<4 hex>)')
     .option('--labels <a,b>', 'labels jobs can require, comma-separated')
     .option('--workdir <dir>', 'folder for the repo caches and job files (default: <tmp>/lazyaf-runner-<name>)')
+    .option('--sandbox <mode>', 'run each job in a bubblewrap sandbox: auto (where bwrap works), require, off (LAZYAF_SANDBOX; default auto)')
+    .option('--no-sandbox', 'run jobs without a sandbox: a job can read everything this runner can')
+    .option('--sandbox-share <paths>', 'extra absolute paths a sandboxed job may read and write, comma-separated (LAZYAF_SANDBOX_SHARE)')
     .addOption(new Option('--pool-id <id>', 'set by the pool launcher (LAZYAF_POOL_ID)').hideHelp())
     .addHelpText(
       'after',
@@ -51,6 +54,7 @@ export function registerRunner(program: Command): void {
       try {
         await runner.done;
       } catch (err) {
+        if (err instanceof SandboxUnavailableError) throw new CliError(err.message);
         if (err instanceof RegistrationRefusedError) throw new CliError(`${err.message}; pass the registration token with --token or LAZYAF_TOKEN`);
         if (err instanceof ProtocolError) throw new CliError(err.status === 404 ? `${config.server} does not serve the runner protocol (is it a lazyaf server?)` : err.message);
         throw err;

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,9 +26,17 @@ export interface Launcher {
 /** The CLI entry point of this package, from src/ (tests) as from dist/. */
 const CLI_PATH = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 
+/** Where one server's pool runners keep their caches: under the temp dir, one folder per data dir. */
+export function poolWorkRoot(dataDir: string): string {
+  const tag = crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
+  return path.join(os.tmpdir(), `lazyaf-pool-${tag}`);
+}
+
 /**
  * Starts runners as child processes of the server (`lazyaf runner`), each with its own work dir
- * under `<data>/runners/`. The registration token reaches the child through its environment.
+ * outside the data dir (a job's sandbox shows neither). The registration token reaches the child
+ * through its environment, which its jobs never see; the data dir's path goes along so that the
+ * runner hides it from them even where it lies under something the sandbox shows.
  */
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process' as const;
@@ -37,10 +47,11 @@ export class ProcessLauncher implements Launcher {
   ) {}
 
   launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner {
-    const workdir = path.join(this.dataDir, 'runners', poolId);
-    fs.mkdirSync(workdir, { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, LAZYAF_SERVER: serverUrl, LAZYAF_TOKEN: registrationToken, LAZYAF_POOL_ID: poolId };
+    const workdir = path.join(poolWorkRoot(this.dataDir), poolId);
+    fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
+    const env: NodeJS.ProcessEnv = { ...process.env, LAZYAF_SERVER: serverUrl, LAZYAF_TOKEN: registrationToken, LAZYAF_POOL_ID: poolId, LAZYAF_DATA: this.dataDir };
     delete env.LAZYAF_ADMIN_TOKEN;
+    delete env.LAZYAF_REGISTRATION_TOKEN;
     const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

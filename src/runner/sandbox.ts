@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The wall around a job on a process runner: bubblewrap (`bwrap`), as Flatpak and the coding
+ * agents' own Linux sandboxes use. A job sees the system read-only, its own workspace
+ * read-write, a fresh /tmp and HOME, its own pid namespace (so not the runner's
+ * /proc/<pid>/environ with the registration token), and nothing of the runner's work dir (other
+ * workspaces, repo caches), the server's data dir or the user's home beyond the agents' own
+ * config and login dirs. The network is kept: agents need their APIs.
+ */
+
+/** `auto`: sandbox where bwrap works, else run unsandboxed and say so loudly; `require`: refuse to run without it; `off`: never. */
+export type SandboxMode = 'auto' | 'require' | 'off';
+export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'require', 'off'];
+
+/** Top-level system folders shown read-only (or re-created as the same symlink, as on merged-/usr systems). */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
+
+/** Where /etc/resolv.conf may point on systemd machines: name resolution must keep working. */
+const RESOLVER_DIRS = ['/run/systemd/resolve', '/run/resolvconf'];
+
+/** Agents' config and login state under HOME: read-write, since they keep sessions and refresh logins there. */
+export const AGENT_HOME_ENTRIES = ['.claude', '.claude.json', '.codex', '.gemini', '.aider.conf.yml', '.aider.model.settings.yml', '.aider.model.metadata.json', '.config/claude', '.config/gemini'];
+
+/** Where agent CLIs and their runtimes are commonly installed under HOME: read-only. */
+const TOOL_HOME_ENTRIES = ['.local/bin', '.local/share/claude', '.local/share/uv', '.local/pipx', '.npm-global', '.nvm', '.volta', '.bun', '.deno', '.cargo/bin'];
+
+export interface SandboxLayout {
+  /** The folder the job works in, shown read-write at the same path; the job starts there. */
+  workspace: string;
+  /** Shown read-only at the same path (the repo cache's objects, the prompt file). */
+  readOnly?: string[];
+  /** Whether the workspace is read-only too (the runner reading the job's result). */
+  workspaceReadOnly?: boolean;
+}
+
+export interface SandboxOptions {
+  /** Folders that must stay invisible even when they lie under something shown (the runner's work dir, the server's data dir). */
+  hide: string[];
+  /** Extra paths shown read-write (agents' state the defaults do not cover). */
+  share?: string[];
+  home?: string;
+  /** Default: `bwrap` on PATH. */
+  bwrap?: string;
+}
+
+export class Sandbox {
+  private readonly base: string[];
+  readonly bwrap: string;
+
+  constructor(opts: SandboxOptions) {
+    this.bwrap = opts.bwrap ?? 'bwrap';
+    this.base = baseArgs(opts);
+  }
+
+  /** The argument vector that runs `argv` inside the sandbox. */
+  wrap(argv: string[], layout: SandboxLayout): string[] {
+    const ws = path.resolve(layout.workspace);
+    const args = [this.bwrap, ...this.base, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
+    for (const p of layout.readOnly ?? []) args.push('--ro-bind', path.resolve(p), path.resolve(p));
+    args.push('--chdir', ws, '--', ...argv);
+    return args;
+  }
+
+  /** Runs `true` inside the sandbox; resolves with bwrap's complaint when it cannot work here, else undefined. */
+  async probe(): Promise<string | undefined> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-sandbox-probe-'));
+    try {
+      const [cmd, ...args] = this.wrap(['true'], { workspace: dir });
+      return await new Promise<string | undefined>((resolve) => {
+        const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+        child.on('error', (err) => resolve((err as NodeJS.ErrnoException).code === 'ENOENT' ? `${this.bwrap} is not installed` : err.message));
+        child.on('close', (code) => resolve(code === 0 ? undefined : stderr.trim().split('\n').at(-1) || `${this.bwrap} exited with code ${code}`));
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function baseArgs(opts: SandboxOptions): string[] {
+  const home = path.resolve(opts.home ?? os.homedir());
+  // Every namespace but the network's; no capabilities even for root; the job dies with its runner.
+  const args = ['--unshare-all', '--share-net', '--die-with-parent', '--cap-drop', 'ALL'];
+  const shown: string[] = [];
+  const show = (flag: '--ro-bind' | '--bind', p: string) => {
+    args.push(flag, p, p);
+    shown.push(p);
+  };
+  for (const dir of SYSTEM_DIRS) {
+    const stat = lstat(dir);
+    if (stat?.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(dir), dir);
+    else if (stat?.isDirectory()) show('--ro-bind', dir);
+  }
+  for (const dir of RESOLVER_DIRS) if (isDir(dir)) show('--ro-bind', dir);
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp');
+
+  // Node and the agent CLIs: where node is installed, and every PATH entry outside the system dirs.
+  const extras = [path.dirname(path.dirname(process.execPath)), ...(process.env.PATH ?? '').split(':')];
+  const hidden = opts.hide.map((p) => path.resolve(p));
+  const isHidden = (p: string) => hidden.some((h) => isUnder(p, h) || isUnder(h, p));
+  for (const p of extras) {
+    if (!path.isAbsolute(p) || !isDir(p) || p === '/' || isHidden(p) || shown.some((s) => isUnder(p, s))) continue;
+    if (isUnder(p, home) && !TOOL_HOME_ENTRIES.some((e) => isUnder(p, path.join(home, e)))) continue;
+    show('--ro-bind', p);
+  }
+
+  // A HOME of its own, with only the agents' state and tools from the real one.
+  args.push('--tmpfs', home);
+  for (const entry of TOOL_HOME_ENTRIES) {
+    const p = path.join(home, entry);
+    if (exists(p) && !shown.includes(p)) show('--ro-bind', p);
+  }
+  for (const entry of AGENT_HOME_ENTRIES) {
+    const p = path.join(home, entry);
+    if (exists(p)) show('--bind', p);
+  }
+  for (const p of opts.share ?? []) if (exists(p)) show('--bind', path.resolve(p));
+
+  // A secret folder under something shown is covered by an empty tmpfs.
+  for (const h of hidden) if (shown.some((s) => isUnder(h, s))) args.push('--tmpfs', h);
+  return args;
+}
+
+function isUnder(p: string, dir: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function lstat(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function exists(p: string): boolean {
+  return lstat(p) !== undefined;
+}
