@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
@@ -132,7 +133,7 @@ test('stop() gives the running job back; another runner finishes it on a fresh a
   const first = runner('loop-3a', { sandboxShare: [markDir] });
   const command = `if [ -e '${mark}' ]; then echo second > attempt.txt; else touch '${mark}'; echo first > attempt.txt; sleep 1000; fi`;
   const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'two tries', command });
-  await waitForJob(server, job.id, (j) => j.status === 'running' && first.lines.some((l) => l.endsWith('running')));
+  await waitForJob(server, job.id, (j) => j.status === 'running' && fs.existsSync(mark));
   await first.stop();
   assert.ok(first.lines.some((l) => l.endsWith('given back to the queue')), first.lines.join('\n'));
   assert.equal(first.lines.at(-1), 'deregistered');

@@ -76,7 +76,7 @@ test('the first job on a repo clones, the next one fetches into the cache', asyn
   assert.equal(ws2.cloned, false);
   assert.deepEqual(second.lines, ['using cached repo']);
   assert.equal(ws2.cacheDir, ws1.cacheDir);
-  assert.notEqual(ws2.dir, ws1.dir, 'each job gets a checkout of its own');
+  assert.equal(ws2.dir, ws1.dir, 'the checkout is reused');
   assert.equal(ws2.baseCommit, newBase);
   assert.equal(fs.readFileSync(path.join(ws2.dir, 'second.txt'), 'utf8'), 'two\n');
   assert.equal(await git(['rev-parse', 'HEAD'], ws2.dir), newBase);
@@ -109,6 +109,20 @@ test('a workspace starts clean: whatever the previous job left is gone', async (
   assert.equal(await git(['status', '--porcelain', '--ignored'], ws2.dir), '');
   assert.equal(await git(['rev-parse', 'HEAD'], ws2.dir), ws2.baseCommit);
   assert.equal((await git(['config', '--local', '--get-all', 'user.name'], ws2.dir).catch(() => '')), '', 'config a job wrote is reset');
+});
+
+test("the runner's saved index of a checkout is used only if it is the runner's own", async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n', 'src/a.txt': 'a\n' });
+  const workdir = tempDir(t);
+  const ws1 = await prepareWorkspace(job(server, repo, 1), { workdir });
+  fs.writeFileSync(path.join(ws1.dir, 'src', 'a.txt'), 'changed by job 1\n');
+  // An unsandboxed job can reach the copy of the index the runner keeps beside its cache.
+  fs.writeFileSync(`${ws1.cacheDir}.index`, 'DIRC not really an index');
+
+  const ws2 = await prepareWorkspace(job(server, repo, 2), { workdir });
+  assert.equal(fs.readFileSync(path.join(ws2.dir, 'src', 'a.txt'), 'utf8'), 'a\n');
+  assert.equal(await git(['status', '--porcelain', '--ignored'], ws2.dir), '');
 });
 
 test('the job token never reaches argv, a remote URL or any file of the cache', async (t) => {

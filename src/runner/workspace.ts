@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
@@ -12,7 +13,7 @@ export class WorkspaceError extends Error {}
 export type WorkspaceJob = Pick<Assignment, 'repo_id' | 'attempt_id' | 'clone_url' | 'job_token' | 'base_branch' | 'branch' | 'prompt'>;
 
 export interface WorkspaceOptions {
-  /** The runner's own folder: `cache/<repo id>.git` per repo, `jobs/<attempt id>` per job. */
+  /** The runner's own folder: `cache/<repo id>.git` and the checkout `work/<repo id>` per repo, `jobs/<attempt id>` per job. */
   workdir: string;
   /** Progress, one line at a time ("cloning", "using cached repo"). */
   log?: (line: string) => void;
@@ -20,12 +21,12 @@ export interface WorkspaceOptions {
 }
 
 export interface Workspace {
-  /** The checkout the command runs in: a fresh repository on the job branch at the base commit. */
+  /** The checkout the command runs in (one per repo, reused): a fresh repository on the job branch at the base commit. */
   dir: string;
   /** The runner's bare cache of the repo; the checkout borrows its objects. */
   cacheDir: string;
   baseCommit: string;
-  /** Holds the checkout and the prompt file; removed by `removeJobFiles`. */
+  /** Holds the prompt file, outside the checkout; removed by `removeJobFiles`. */
   jobDir: string;
   promptFile: string;
   /** Whether this job had to clone (false: the cache was fetched into). */
@@ -34,9 +35,9 @@ export interface Workspace {
 
 /**
  * Brings the repo's cache up to date (cloning only the first time, or when a job tampered with
- * it), then makes a fresh checkout for this job: a new repository whose objects come from the
- * cache (as alternates) on the job branch at the base branch's commit. Nothing a previous job
- * did to its own checkout survives it. The job token reaches git through its environment only.
+ * it), then readies the repo's checkout for this job: a new repository whose objects come from
+ * the cache (as alternates) on the job branch at the base branch's commit. Nothing a previous job
+ * did to the checkout survives it. The job token reaches git through its environment only.
  */
 export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions): Promise<Workspace> {
   assertSafeId(job.repo_id, 'repo id');
@@ -69,11 +70,11 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
     cloned = true;
   }
 
+  const dir = path.join(opts.workdir, 'work', job.repo_id);
+  await step(checkout(job, dir, cacheDir, baseCommit, opts.signal), 'cannot check out the job branch');
   const jobDir = path.join(opts.workdir, 'jobs', job.attempt_id);
   fs.rmSync(jobDir, { recursive: true, force: true });
   fs.mkdirSync(jobDir, { recursive: true, mode: 0o700 });
-  const dir = path.join(jobDir, 'repo');
-  await step(checkout(job, dir, cacheDir, baseCommit, opts.signal), 'cannot check out the job branch');
   const promptFile = path.join(jobDir, 'prompt.md');
   fs.writeFileSync(promptFile, job.prompt, { mode: 0o600 });
   return { dir, cacheDir, baseCommit, jobDir, promptFile, cloned };
@@ -89,21 +90,52 @@ async function cloneBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOpti
 }
 
 /**
- * A new repository for the job: objects borrowed from the cache, `origin` naming the internal
- * server (without credentials) with `origin/<base>` at the base commit, the job branch checked out.
+ * The runner's own index of each repo's checkout, as it left it, by hash: a copy that does not
+ * match (a job without a sandbox rewrote it) is not used.
+ */
+const savedIndexes = new Map<string, string>();
+
+/**
+ * Makes the repo's checkout ready for the job: a new `.git` (so no config, hook, ref or object a
+ * previous job left in its repository survives), with objects borrowed from the cache, `origin`
+ * naming the internal server (without credentials) and `origin/<base>` at the base commit; then
+ * the job branch at the base commit, reset hard and cleaned. The files of the previous checkout
+ * stay, so only what changed is rewritten: the runner's own index from last time tells git which
+ * files are untouched (a file a job changed has a new ctime, which nobody can set back).
  */
 async function checkout(job: WorkspaceJob, dir: string, cacheDir: string, baseCommit: string, signal?: AbortSignal): Promise<void> {
-  const local: GitOptions = { cwd: dir, env: gitEnv(), signal };
-  fs.mkdirSync(dir, { mode: 0o700 });
-  await gitOk(['init', '-q', '--template=', `--initial-branch=${job.branch}`, dir], local);
   const gitDir = path.join(dir, '.git');
+  fs.rmSync(gitDir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const local: GitOptions = { cwd: dir, env: gitEnv(), signal };
+  await gitOk(['init', '-q', '--template=', `--initial-branch=${job.branch}`, dir], local);
   fs.mkdirSync(path.join(gitDir, 'objects', 'info'), { recursive: true });
   fs.writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.join(cacheDir, 'objects')}\n`);
   fs.appendFileSync(path.join(gitDir, 'config'), `[remote "origin"]\n\turl = ${job.clone_url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
   const baseRef = path.join(gitDir, 'refs', 'remotes', 'origin', ...job.base_branch.split('/'));
   fs.mkdirSync(path.dirname(baseRef), { recursive: true });
   fs.writeFileSync(baseRef, `${baseCommit}\n`);
-  await gitOk(['checkout', '-q', '-B', job.branch, baseCommit], local);
+
+  const saved = `${cacheDir}.index`;
+  const index = readIfExists(saved);
+  if (index && savedIndexes.get(cacheDir) === sha256(index)) fs.writeFileSync(path.join(gitDir, 'index'), index);
+  await gitOk(['reset', '-q', '--hard', baseCommit], local);
+  await gitOk(['clean', '-q', '-ffdx'], local);
+  const fresh = fs.readFileSync(path.join(gitDir, 'index'));
+  fs.writeFileSync(saved, fresh, { mode: 0o600 });
+  savedIndexes.set(cacheDir, sha256(fresh));
+}
+
+function readIfExists(file: string): Buffer | undefined {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function sha256(data: Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /**
