@@ -186,7 +186,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const sweepMs = Math.min(5000, Math.max(100, Math.floor((config.leaseTtlSeconds * 1000) / 4)));
   const sweeper = setInterval(() => {
     try {
-      queue.sweep();
+      for (const f of queue.sweep().failed) app.log.error({ attempt: f.attempt_id, err: f.error }, 'could not expire a lease; retrying on the next sweep');
     } catch (err) {
       app.log.error({ err }, 'lease sweep failed');
     }

@@ -24,6 +24,12 @@ export interface Claimed {
   jobToken: string;
 }
 
+/** An attempt the server could not end now; it stays active and is tried again later. */
+export interface AttemptFailure {
+  attempt_id: string;
+  error: string;
+}
+
 export class QueueError extends Error {
   constructor(
     readonly statusCode: number,
@@ -150,12 +156,12 @@ export class Queue {
   }
 
   /** A runner leaves: its token stops working; a job it still holds goes back to the queue. */
-  deregister(runner: RunnerRow, reason: AttemptEndReason = 'returned'): void {
-    this.db.transaction(() => {
-      for (const attempt of this.attempts.activeForRunner(runner.id)) this.endAttempt(attempt, { outcome: reason, error: 'the runner left' });
-      this.runners.revoke(runner.id);
-    })();
+  deregister(runner: RunnerRow, reason: AttemptEndReason = 'returned'): AttemptFailure[] {
+    // The token dies even if a job cannot be given back now: the sweeper retries that one once its lease runs out.
+    const failed = this.endEach(this.attempts.activeForRunner(runner.id), { outcome: reason, error: 'the runner left' });
+    this.runners.revoke(runner.id);
     this.opts.emit({ type: 'runner.removed', runner_id: runner.id });
+    return failed;
   }
 
   /**
@@ -342,18 +348,37 @@ export class Queue {
 
   // ---- time ---------------------------------------------------------------------------------
 
-  /** Expires lapsed leases (the job is requeued, or failed past its cap) and marks silent runners offline. */
-  sweep(): { expired: number; offline: string[] } {
+  /**
+   * Expires lapsed leases (the job is requeued, or failed past its cap) and marks silent runners
+   * offline. Each lease ends in its own transaction: one that fails stays active, is reported in
+   * `failed` and is tried again on the next sweep, while the others expire.
+   */
+  sweep(): { expired: number; failed: AttemptFailure[]; offline: string[] } {
     const now = this.now();
-    const expired = this.attempts.expired(now);
-    if (expired.length > 0) {
-      this.db.transaction(() => {
-        for (const attempt of expired) this.endAttempt(attempt, { outcome: 'lost', error: 'lease expired: the runner stopped renewing it' });
-      })();
+    let expired = 0;
+    const failed: AttemptFailure[] = [];
+    // Paged by a cursor, so leases that keep failing at the head cannot hide the ones behind them.
+    for (let page = this.attempts.expired(now); page.length > 0; page = this.attempts.expired(now, page.at(-1))) {
+      const pageFailed = this.endEach(page, { outcome: 'lost', error: 'lease expired: the runner stopped renewing it' });
+      expired += page.length - pageFailed.length;
+      failed.push(...pageFailed);
     }
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
     for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
-    return { expired: expired.length, offline };
+    return { expired, failed, offline };
+  }
+
+  /** Ends each attempt in its own transaction, so that one which fails (and stays active) cannot stop the others. */
+  private endEach(attempts: AttemptRow[], req: { outcome: AttemptEndReason; error: string }): AttemptFailure[] {
+    const failed: AttemptFailure[] = [];
+    for (const attempt of attempts) {
+      try {
+        this.db.transaction(() => this.endAttempt(attempt, req))();
+      } catch (err) {
+        failed.push({ attempt_id: attempt.id, error: (err as Error).message });
+      }
+    }
+    return failed;
   }
 
   status(): { total_runners: number; idle_runners: number; busy_runners: number; draining_runners: number; offline_runners: number; queued_jobs: number; running_jobs: number } {

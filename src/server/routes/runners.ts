@@ -20,7 +20,7 @@ import { bearerToken } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { renderPrompt } from '../queue/agents.js';
-import { QueueError, type Claimed, type Queue } from '../queue/queue.js';
+import { QueueError, type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
@@ -79,6 +79,11 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
     if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
     return attempt;
+  };
+
+  // The runner is revoked all the same; the sweeper ends these attempts once their leases run out.
+  const logUnended = (req: FastifyRequest, failed: AttemptFailure[]): void => {
+    for (const f of failed) req.log.error({ attempt: f.attempt_id, err: f.error }, 'could not end the attempt of a leaving runner');
   };
 
   const rethrow = (err: unknown): never => {
@@ -168,7 +173,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   }
 
   app.post(RunnerRoutes.deregister, { config: custom, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    queue.deregister(runnerOf(req, reply));
+    logUnended(req, queue.deregister(runnerOf(req, reply)));
     return reply.code(204).send(null);
   });
 
@@ -215,7 +220,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   app.delete('/api/runners/:id', { schema: { tags: ['runners'], description: "Revokes a runner's token; a job it holds goes back to the queue.", params: IdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     const runner = queue.runners.get(req.params.id);
     if (!runner || runner.revoked) throw new ApiError(404, `runner not found: ${req.params.id}`);
-    queue.deregister(runner);
+    logUnended(req, queue.deregister(runner));
     return reply.code(204).send(null);
   });
 }

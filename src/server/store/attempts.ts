@@ -36,8 +36,9 @@ export class AttemptStore {
       // Renews the leases of a runner's named active attempts; returns changes.
       renew: db.prepare(`UPDATE attempts SET lease_expires_ms = @until WHERE runner_id = @runner_id AND active = 1 AND lease_expires_ms > @now
         AND id IN (SELECT value FROM json_each(@ids))`),
-      // Returns the active attempts whose lease ran out before `now`.
-      expired: db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE active = 1 AND lease_expires_ms <= ? ORDER BY lease_expires_ms LIMIT 500'),
+      // Returns up to 500 active attempts whose lease ran out before `now`, after the (lease, id) cursor, in cursor order.
+      expired: db.prepare<[Record<string, unknown>], AttemptRow>(`SELECT * FROM attempts WHERE active = 1 AND lease_expires_ms <= @now
+        AND (lease_expires_ms, id) > (@after_ms, @after_id) ORDER BY lease_expires_ms, id LIMIT 500`),
       // Returns a runner's active attempts.
       activeForRunner: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE runner_id = ? AND active = 1'),
       // Ends an active attempt; changes = 0 if it had already ended.
@@ -73,8 +74,9 @@ export class AttemptStore {
     return this.stmts.renew.run({ runner_id: runnerId, ids: JSON.stringify(ids), now, until }).changes;
   }
 
-  expired(now: number): AttemptRow[] {
-    return this.stmts.expired.all(now);
+  /** Lapsed leases, a page at a time: pass the last row of a page to get the next. */
+  expired(now: number, after?: Pick<AttemptRow, 'lease_expires_ms' | 'id'>): AttemptRow[] {
+    return this.stmts.expired.all({ now, after_ms: after?.lease_expires_ms ?? -1, after_id: after?.id ?? '' });
   }
 
   activeForRunner(runnerId: string): AttemptRow[] {
