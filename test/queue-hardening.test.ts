@@ -81,3 +81,12 @@ test('a database wedged by an empty chunk an older version stored is repaired by
   assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 2, data: 'x' })).status, 200);
   assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 200);
 });
+
+test('an agent is looked up by its own name only: "constructor" is an unknown agent, refused with the known ones', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const res = await call(server, 'POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', agent: 'constructor' });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.match(res.body.message, /unknown agent "constructor"; known: shell, claude, gemini, codex, aider/);
+  assert.equal((await call(server, 'GET', '/api/jobs', server.token)).body.total, 0);
+});

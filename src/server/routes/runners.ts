@@ -19,7 +19,7 @@ import {
 import { bearerToken } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
-import { renderPrompt } from '../queue/agents.js';
+import { renderPrompt, type Agents } from '../queue/agents.js';
 import { QueueError, type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -33,7 +33,7 @@ export interface RunnerRoutesOptions {
   reposDir: string;
   publicUrl?: string;
   longPollMs: number;
-  agents: () => Record<string, string>;
+  agents: () => Agents;
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -147,7 +147,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   async function assignment(req: FastifyRequest, claimed: Claimed): Promise<Assignment> {
     const { job, attempt, jobToken } = claimed;
-    const command = job.agent === 'shell' ? (job.command ?? '') : (opts.agents()[job.agent] ?? '');
+    const command = job.agent === 'shell' ? (job.command ?? '') : (opts.agents().get(job.agent) ?? '');
     let readme: string | undefined;
     if (job.agent !== 'shell') {
       const shown = await git(['show', `refs/heads/${job.base_branch}:README.md`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
