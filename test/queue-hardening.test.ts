@@ -3,6 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { migrate } from '../src/server/db/index.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
+import { basicAuth } from './git-helpers.js';
 import { startTestServer, tempDir } from './helpers.js';
 import { call, eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
@@ -89,4 +90,57 @@ test('an agent is looked up by its own name only: "constructor" is an unknown ag
   assert.equal(res.status, 400, JSON.stringify(res.body));
   assert.match(res.body.message, /unknown agent "constructor"; known: shell, claude, gemini, codex, aider/);
   assert.equal((await call(server, 'GET', '/api/jobs', server.token)).body.total, 0);
+});
+
+test('cancelling a running job ends its attempt at once: the job token dies, the runner is told, its late report is harmless', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'r');
+  const job = await submit(server, { repo_id: repo.id, title: 'cancel me', command: 'sleep 100' });
+  const a = await poll(server, r.token);
+  assert.equal(a?.job_id, job.id);
+  const heartbeat = call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 });
+
+  const cancelled = await call(server, 'POST', `/api/jobs/${job.id}/cancel`, server.token);
+  assert.equal(cancelled.status, 200);
+  assert.equal(cancelled.body.status, 'cancelled');
+  assert.equal(cancelled.body.attempts[0].end_reason, 'cancelled');
+  assert.deepEqual((await heartbeat).body.cancel, [a.attempt_id], 'the runner is told to stop');
+
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
+  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 409);
+  const refs = await fetch(`${a.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: basicAuth(a.job_token) } });
+  assert.equal(refs.status, 401);
+  await refs.arrayBuffer();
+  // The runner's own report of the cancel, arriving after the server ended the attempt.
+  const late = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'cancelled', exit_code: null });
+  assert.ok(late.status === 200 || late.status === 409, `${late.status} ${JSON.stringify(late.body)}`);
+  assert.equal((await getJob(server, job.id)).status, 'cancelled');
+
+  const next = await submit(server, { repo_id: repo.id, title: 'next', command: 'true' });
+  assert.equal((await poll(server, r.token))?.job_id, next.id, 'the runner is free for the next job');
+});
+
+test('the server ends an attempt that outlives its timeout, even while its runner keeps heartbeating', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '8', LAZYAF_TIMEOUT_GRACE: '0' });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'stuck');
+  const job = await submit(server, { repo_id: repo.id, title: 'stuck', command: 'sleep 100', timeout_s: 1 });
+  const a = await poll(server, r.token);
+  assert.equal(a?.job_id, job.id);
+
+  const lost = await eventually(
+    'the server to time the attempt out',
+    async () => {
+      const hb = await call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id] });
+      return hb.body.lost.includes(a.attempt_id) && hb.body.lost;
+    },
+    20_000,
+  );
+  assert.deepEqual(lost, [a.attempt_id]);
+  const failed = await getJob(server, job.id);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.attempts?.[0]?.end_reason, 'timeout');
+  assert.match(failed.error ?? '', /timed out after 1 s/);
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
 });

@@ -79,6 +79,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     maxAttempts: config.maxAttempts,
     logCapBytes: config.logCapBytes,
+    timeoutGraceMs: config.timeoutGraceSeconds * 1000,
     emit: (event) => events.emit('event', event),
   });
   const pool = new Pool({

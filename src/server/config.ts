@@ -20,6 +20,8 @@ export interface ServerConfig {
   maxAttempts: number;
   /** Default job timeout when a job names none. */
   jobTimeoutSeconds: number;
+  /** How long past a job's timeout its runner may still report before the server ends the attempt itself. */
+  timeoutGraceSeconds: number;
   /** The longest a runner's long-poll is held open. */
   longPollSeconds: number;
   logLevel: string;
@@ -71,6 +73,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),
     jobTimeoutSeconds: intFrom('LAZYAF_JOB_TIMEOUT', env.LAZYAF_JOB_TIMEOUT, 3600, 1, 7 * 24 * 3600),
+    timeoutGraceSeconds: intFrom('LAZYAF_TIMEOUT_GRACE', env.LAZYAF_TIMEOUT_GRACE, 30, 0, 24 * 3600),
     longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
   };

@@ -61,9 +61,9 @@ export const HeartbeatRequest = Type.Object(
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatResponse = Type.Object({
-  /** Attempts whose jobs were cancelled: stop them now. */
+  /** Attempts whose jobs were cancelled: stop them now. The server has ended them already, so nothing more is reported. */
   cancel: Type.Array(Type.String()),
-  /** Attempts whose lease is gone (expired or ended): stop them; nothing they report will count. */
+  /** Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count. */
   lost: Type.Array(Type.String()),
   lease_expires_in_ms: Type.Integer(),
 });

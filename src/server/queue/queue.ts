@@ -13,6 +13,8 @@ export interface QueueOptions {
   leaseTtlMs: number;
   maxAttempts: number;
   logCapBytes: number;
+  /** How long past its job's timeout an attempt may still report before the server ends it as `timeout`. */
+  timeoutGraceMs: number;
   /** Tells the UI stream what changed. */
   emit: (event: { type: string; [key: string]: unknown }) => void;
   now?: () => number;
@@ -23,6 +25,9 @@ export interface Claimed {
   attempt: AttemptRow;
   jobToken: string;
 }
+
+/** Why the server itself ends an attempt. */
+type EndRequest = { outcome: AttemptEndReason; error?: string; exit_code?: null; commit?: null };
 
 /** An attempt the server could not end now; it stays active and is tried again later. */
 export interface AttemptFailure {
@@ -96,17 +101,26 @@ export class Queue {
     }
   }
 
-  /** Cancels a queued job at once; a running one is flagged and its runner told to stop. */
+  /**
+   * Cancels a job at once. A running one's attempt ends with it, so its job token dies (no more
+   * logs, pushes or completion); its runner is told to stop on its next heartbeat.
+   */
   cancel(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
     if (TERMINAL.has(job.status)) throw new QueueError(409, `job ${job.id} already ${job.status}`);
     const now = this.iso();
     if (this.jobs.cancelQueued(job.id, now)) {
       this.changed(job.id, 'cancelled');
-    } else if (this.jobs.requestCancel(job.id, now) && job.runner_id) {
-      this.wakeups.runnerNews(job.runner_id);
-      this.wakeups.jobChanged(job.id);
+      return this.jobs.get(job.id)!;
     }
+    const runnerId = this.db.transaction((): string | undefined => {
+      if (!this.jobs.requestCancel(job.id, now)) return undefined;
+      const attempt = this.attempts.get(this.jobs.get(job.id)?.current_attempt_id ?? '');
+      if (!attempt?.active) return undefined;
+      this.endAttempt(attempt, { outcome: 'cancelled' });
+      return attempt.runner_id;
+    })();
+    if (runnerId) this.wakeups.runnerNews(runnerId);
     return this.jobs.get(job.id)!;
   }
 
@@ -158,7 +172,7 @@ export class Queue {
   /** A runner leaves: its token stops working; a job it still holds goes back to the queue. */
   deregister(runner: RunnerRow, reason: AttemptEndReason = 'returned'): AttemptFailure[] {
     // The token dies even if a job cannot be given back now: the sweeper retries that one once its lease runs out.
-    const failed = this.endEach(this.attempts.activeForRunner(runner.id), { outcome: reason, error: 'the runner left' });
+    const failed = this.endEach(this.attempts.activeForRunner(runner.id), () => ({ outcome: reason, error: 'the runner left' }));
     this.runners.revoke(runner.id);
     this.opts.emit({ type: 'runner.removed', runner_id: runner.id });
     return failed;
@@ -183,11 +197,10 @@ export class Queue {
     const lost: string[] = [];
     for (const id of attemptIds) {
       const attempt = this.attempts.get(id);
-      if (!attempt || attempt.runner_id !== runnerId || !attempt.active) {
-        lost.push(id);
-        continue;
-      }
-      if (this.jobs.get(attempt.job_id)?.cancel_requested) cancel.push(id);
+      if (!attempt || attempt.runner_id !== runnerId) lost.push(id);
+      // A cancel ends the attempt on the server; the runner still hears it as a cancel.
+      else if (!attempt.active) (attempt.end_reason === 'cancelled' ? cancel : lost).push(id);
+      else if (this.jobs.get(attempt.job_id)?.cancel_requested) cancel.push(id);
     }
     return { cancel, lost };
   }
@@ -214,6 +227,7 @@ export class Queue {
           runner_id: runner.id,
           token_hash: hashToken(jobToken),
           lease_expires_ms: now + this.opts.leaseTtlMs,
+          deadline_ms: now + job.timeout_s * 1000 + this.opts.timeoutGraceMs,
           started_at: new Date(now).toISOString(),
         });
         this.runners.seen(runner.id, 'busy', now);
@@ -314,7 +328,7 @@ export class Queue {
   }
 
   /** Must run inside a transaction. Returns the job's new status. */
-  private endAttempt(attempt: AttemptRow, req: CompleteRequest | { outcome: AttemptEndReason; error?: string; exit_code?: number | null; commit?: string | null }): JobStatus {
+  private endAttempt(attempt: AttemptRow, req: CompleteRequest | EndRequest): JobStatus {
     const job = this.jobs.get(attempt.job_id)!;
     const now = this.iso();
     const reason = req.outcome;
@@ -353,27 +367,38 @@ export class Queue {
    * offline. Each lease ends in its own transaction: one that fails stays active, is reported in
    * `failed` and is tried again on the next sweep, while the others expire.
    */
-  sweep(): { expired: number; failed: AttemptFailure[]; offline: string[] } {
+  sweep(): { expired: number; timedOut: number; failed: AttemptFailure[]; offline: string[] } {
     const now = this.now();
-    let expired = 0;
-    const failed: AttemptFailure[] = [];
-    // Paged by a cursor, so leases that keep failing at the head cannot hide the ones behind them.
-    for (let page = this.attempts.expired(now); page.length > 0; page = this.attempts.expired(now, page.at(-1))) {
-      const pageFailed = this.endEach(page, { outcome: 'lost', error: 'lease expired: the runner stopped renewing it' });
-      expired += page.length - pageFailed.length;
-      failed.push(...pageFailed);
-    }
+    const graceS = Math.round(this.opts.timeoutGraceMs / 1000);
+    const expired = this.endPaged((after) => this.attempts.expired(now, after), () => ({ outcome: 'lost', error: 'lease expired: the runner stopped renewing it' }));
+    // A runner can be alive but stuck: it renews the lease and never reports.
+    const timedOut = this.endPaged(
+      (after) => this.attempts.overdue(now, after),
+      (attempt) => ({ outcome: 'timeout', error: `timed out after ${this.jobs.get(attempt.job_id)?.timeout_s} s: the runner had not reported ${graceS} s later, so the server ended the attempt` }),
+    );
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
     for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
-    return { expired, failed, offline };
+    return { expired: expired.ended, timedOut: timedOut.ended, failed: [...expired.failed, ...timedOut.failed], offline };
+  }
+
+  /** Ends every attempt `page` yields, page by page: a cursor, so attempts that keep failing at the head cannot hide the ones behind them. */
+  private endPaged(page: (after?: AttemptRow) => AttemptRow[], req: (attempt: AttemptRow) => EndRequest): { ended: number; failed: AttemptFailure[] } {
+    let ended = 0;
+    const failed: AttemptFailure[] = [];
+    for (let rows = page(); rows.length > 0; rows = page(rows.at(-1))) {
+      const rowsFailed = this.endEach(rows, req);
+      ended += rows.length - rowsFailed.length;
+      failed.push(...rowsFailed);
+    }
+    return { ended, failed };
   }
 
   /** Ends each attempt in its own transaction, so that one which fails (and stays active) cannot stop the others. */
-  private endEach(attempts: AttemptRow[], req: { outcome: AttemptEndReason; error: string }): AttemptFailure[] {
+  private endEach(attempts: AttemptRow[], req: (attempt: AttemptRow) => EndRequest): AttemptFailure[] {
     const failed: AttemptFailure[] = [];
     for (const attempt of attempts) {
       try {
-        this.db.transaction(() => this.endAttempt(attempt, req))();
+        this.db.transaction(() => this.endAttempt(attempt, req(attempt)))();
       } catch (err) {
         failed.push({ attempt_id: attempt.id, error: (err as Error).message });
       }
