@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { repoRoutes } from './routes/repos.js';
 import { runnerRoutes } from './routes/runners.js';
+import { TokenBucket } from './rate-limit.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore, type RepoRow } from './store/repos.js';
 
@@ -80,6 +81,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     maxAttempts: config.maxAttempts,
     logCapBytes: config.logCapBytes,
     timeoutGraceMs: config.timeoutGraceSeconds * 1000,
+    runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit: (event) => events.emit('event', event),
   });
   const pool = new Pool({
@@ -173,6 +175,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     reposDir,
     publicUrl,
     longPollMs: Math.round(config.longPollSeconds * 1000),
+    registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
     agents: () => agents,
   });
 

@@ -13,6 +13,8 @@ export interface QueueOptions {
   leaseTtlMs: number;
   maxAttempts: number;
   logCapBytes: number;
+  /** How long a runner stays listed once offline or revoked. */
+  runnerPruneAfterMs: number;
   /** How long past its job's timeout an attempt may still report before the server ends it as `timeout`. */
   timeoutGraceMs: number;
   /** Tells the UI stream what changed. */
@@ -378,6 +380,8 @@ export class Queue {
     );
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
     for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
+    // Runners come and go (a pool restarts, a machine leaves): the table would only grow.
+    for (const id of this.runners.prune(now - this.opts.runnerPruneAfterMs)) this.opts.emit({ type: 'runner.removed', runner_id: id });
     return { expired: expired.ended, timedOut: timedOut.ended, failed: [...expired.failed, ...timedOut.failed], offline };
   }
 

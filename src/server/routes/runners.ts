@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ErrorBody, IdParams, RunnerList, RunnersStatus, type RunnerInfo } from '../../shared/api.js';
+import { ErrorBody, IdParams, RunnerList, RunnerListQuery, RunnersStatus, type RunnerInfo } from '../../shared/api.js';
 import {
   Assignment,
   CompleteRequest,
@@ -21,6 +21,7 @@ import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { renderPrompt, type Agents } from '../queue/agents.js';
 import { QueueError, type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
+import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
@@ -33,6 +34,8 @@ export interface RunnerRoutesOptions {
   reposDir: string;
   publicUrl?: string;
   longPollMs: number;
+  /** Registrations are rate-limited: each one is a row, and a leaked registration token must not fill the table. */
+  registrations: TokenBucket;
   agents: () => Agents;
 }
 
@@ -93,9 +96,14 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutes.register,
-    { config: custom, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, ...errors } } },
+    { config: custom, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } } },
     async (req, reply) => {
       if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
+      const wait = opts.registrations.take();
+      if (wait > 0) {
+        reply.header('Retry-After', String(wait));
+        throw new ApiError(429, `too many runner registrations; retry in ${wait} s`);
+      }
       if (req.body.protocol_version !== PROTOCOL_VERSION) {
         throw new ApiError(400, `runner speaks protocol ${req.body.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
       }
@@ -209,10 +217,10 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   // ---- admin view ----------------------------------------------------------------------------
 
-  app.get('/api/runners', { schema: { tags: ['runners'], response: { 200: RunnerList, ...errors } } }, async () => {
-    const runners = queue.runners.list();
+  app.get('/api/runners', { schema: { tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } }, async (req) => {
+    const runners = queue.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
     const busy = new Map(queue.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: runners.length };
+    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queue.status().total_runners };
   });
 
   app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queue.status());
