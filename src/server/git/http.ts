@@ -127,7 +127,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
    * (The refs move a few milliseconds after the answer; a lease ending inside that gap is not seen.)
    */
   function answerLeaseChecks(child: ChildProcess, token: string, attemptId: string): void {
-    const channel = child.stdio[3] as Duplex;
+    const channel = child.stdio[3] as Duplex | null;
+    if (!channel) return; // git did not start: there is no hook to answer.
     channel.on('error', () => {});
     channel.on('data', () => {
       const now = opts.resolveToken(token);
