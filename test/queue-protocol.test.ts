@@ -112,7 +112,7 @@ test('labels route jobs only to runners that have them all', async (t) => {
   assert.equal((await poll(server, gpu.token))?.job_id, job.id);
 });
 
-test('cancel: a queued job ends at once; a running one is flagged and its runner told on heartbeat', async (t) => {
+test('cancel: a queued job ends at once, a running one too, and its runner is told on heartbeat', async (t) => {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   const r = await registerRunner(server, 'r');

@@ -25,7 +25,8 @@ export type StopReason = 'cancelled' | 'lost' | 'returned';
 /**
  * One attempt, from assignment to completion: workspace, command, commit and push, then the
  * report. Output goes to the server as it comes; the completion is sent after the last log chunk
- * and retried until the server answers. A lost lease stops everything and reports nothing.
+ * and retried until the server answers. A lost lease or a cancel stops everything and reports
+ * nothing: the server has ended the attempt already.
  */
 export class JobRun {
   readonly attemptId: string;
@@ -57,7 +58,8 @@ export class JobRun {
     if (this.stopReason && rank[this.stopReason] >= rank[reason]) return;
     this.stopReason = reason;
     this.stopCtl.abort();
-    if (reason === 'lost') this.abandonReport();
+    // The server ended a lost or cancelled attempt itself: nothing sent for it would count.
+    if (reason !== 'returned') this.abandonReport();
   }
 
   /** Gives up sending what is left to report (the runner is going away and the server does not answer). */
@@ -79,12 +81,13 @@ export class JobRun {
     } catch (err) {
       report = { outcome: 'failed', exit_code: null, error: `runner error: ${(err as Error).message}`.slice(0, 1000) };
     }
-    if (this.stopReason !== 'lost') {
+    if (this.stopReason === undefined || this.stopReason === 'returned') {
       this.say(summary(report));
       await this.logs.finish(); // The last chunk before the completion: after it the attempt takes no more.
     }
     // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
+    else if (this.stopReason === 'cancelled') this.deps.log(`job ${this.shortId}: cancelled`);
     else await this.complete(report);
     if (this.workspace) removeJobFiles(this.workspace);
   }

@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events.js';
 import { jobRoutes } from './routes/jobs.js';
 import { repoRoutes } from './routes/repos.js';
 import { runnerRoutes } from './routes/runners.js';
+import { TokenBucket } from './rate-limit.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore, type RepoRow } from './store/repos.js';
 
@@ -79,6 +80,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     maxAttempts: config.maxAttempts,
     logCapBytes: config.logCapBytes,
+    timeoutGraceMs: config.timeoutGraceSeconds * 1000,
+    runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit: (event) => events.emit('event', event),
   });
   const pool = new Pool({
@@ -172,6 +175,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     reposDir,
     publicUrl,
     longPollMs: Math.round(config.longPollSeconds * 1000),
+    registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
     agents: () => agents,
   });
 
@@ -186,7 +190,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const sweepMs = Math.min(5000, Math.max(100, Math.floor((config.leaseTtlSeconds * 1000) / 4)));
   const sweeper = setInterval(() => {
     try {
-      queue.sweep();
+      for (const f of queue.sweep().failed) app.log.error({ attempt: f.attempt_id, err: f.error }, 'could not expire a lease; retrying on the next sweep');
     } catch (err) {
       app.log.error({ err }, 'lease sweep failed');
     }

@@ -20,6 +20,13 @@ export interface ServerConfig {
   maxAttempts: number;
   /** Default job timeout when a job names none. */
   jobTimeoutSeconds: number;
+  /** How long past a job's timeout its runner may still report before the server ends the attempt itself. */
+  timeoutGraceSeconds: number;
+  /** Registrations allowed at once, and refilled per second after that. */
+  registerBurst: number;
+  registerPerSecond: number;
+  /** A runner offline or revoked for this long is deleted (its attempts keep its id). */
+  runnerPruneAfterSeconds: number;
   /** The longest a runner's long-poll is held open. */
   longPollSeconds: number;
   logLevel: string;
@@ -45,10 +52,10 @@ function intFrom(name: string, raw: string | number | undefined, fallback: numbe
   return value;
 }
 
-function numberFrom(name: string, raw: string | undefined, fallback: number, min: number): number {
+function numberFrom(name: string, raw: string | undefined, fallback: number, min: number, exclusive = false): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number >= ${min}, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min || (exclusive && value === min)) throw new ConfigError(`${name} must be a number ${exclusive ? '>' : '>='} ${min}, got "${raw}"`);
   return value;
 }
 
@@ -71,6 +78,10 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),
     jobTimeoutSeconds: intFrom('LAZYAF_JOB_TIMEOUT', env.LAZYAF_JOB_TIMEOUT, 3600, 1, 7 * 24 * 3600),
+    timeoutGraceSeconds: intFrom('LAZYAF_TIMEOUT_GRACE', env.LAZYAF_TIMEOUT_GRACE, 30, 0, 24 * 3600),
+    registerBurst: intFrom('LAZYAF_REGISTER_BURST', env.LAZYAF_REGISTER_BURST, 100, 1, 1_000_000),
+    registerPerSecond: numberFrom('LAZYAF_REGISTER_RATE', env.LAZYAF_REGISTER_RATE, 2, 0, true),
+    runnerPruneAfterSeconds: numberFrom('LAZYAF_RUNNER_PRUNE_AFTER', env.LAZYAF_RUNNER_PRUNE_AFTER, 24 * 3600, 1),
     longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
   };

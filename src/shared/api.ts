@@ -199,7 +199,14 @@ export const RunnerInfo = Type.Object({
 });
 export type RunnerInfo = Static<typeof RunnerInfo>;
 
-export const RunnerList = Type.Object({ runners: Type.Array(RunnerInfo), total: Type.Integer() });
+export const RunnerList = Type.Object({ runners: Type.Array(RunnerInfo), total: Type.Integer({ description: 'All listed runners, not only this page.' }) });
+export const RunnerListQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  },
+  { additionalProperties: false },
+);
 export type RunnerList = Static<typeof RunnerList>;
 
 export const RunnersStatus = Type.Object({

@@ -61,9 +61,9 @@ export const HeartbeatRequest = Type.Object(
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatResponse = Type.Object({
-  /** Attempts whose jobs were cancelled: stop them now. */
+  /** Attempts whose jobs were cancelled: stop them now. The server has ended them already, so nothing more is reported. */
   cancel: Type.Array(Type.String()),
-  /** Attempts whose lease is gone (expired or ended): stop them; nothing they report will count. */
+  /** Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count. */
   lost: Type.Array(Type.String()),
   lease_expires_in_ms: Type.Integer(),
 });
@@ -145,7 +145,8 @@ export type CompleteResponse = Static<typeof CompleteResponse>;
  * Where each call lives. Auth: register takes the registration token; heartbeat, poll and
  * deregister the runner token; logs and complete the attempt's job token. 401 = unknown token,
  * 409 = the lease is gone (for job-token calls) or the runner is draining/revoked; 422 on
- * complete = the reported commit is not on the job's branch on the server (push it first).
+ * complete = the reported commit is not on the job's branch on the server (push it first); 429 on
+ * register = too many registrations at once, retry after `Retry-After` seconds.
  */
 export const RunnerRoutes = {
   register: '/api/runners/register',

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -104,16 +105,38 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     return { args, env };
   }
 
-  function spawnGit(args: string[], cwd: string, env: Record<string, string>): ChildProcess {
+  /** `leaseChannel` adds fd 3, on which the pre-receive hook asks whether a job's lease still holds. */
+  function spawnGit(args: string[], cwd: string, env: Record<string, string>, leaseChannel = false): ChildProcess {
     const child = spawn('git', args, {
       cwd,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: leaseChannel ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
     });
     child.stdin?.on('error', () => {});
     // Without a listener a failed spawn (EAGAIN, EMFILE) would crash the server.
     child.on('error', (err) => spawnErrors.set(child, err));
     return child;
+  }
+
+  /**
+   * A job's lease is checked again when its refs are about to move, not only when the request
+   * started: a push whose body trickles in can outlive its attempt (expired, cancelled, finished).
+   * The pre-receive hook asks on fd 3, a socket to this process that receive-pack and its hook
+   * inherit, and the answer comes from the database through the same token lookup as the
+   * request's. No secret travels, no port is opened, and a hook that cannot ask refuses the push.
+   * (The refs move a few milliseconds after the answer; a lease ending inside that gap is not seen.)
+   */
+  function answerLeaseChecks(child: ChildProcess, token: string, attemptId: string): void {
+    const channel = child.stdio[3] as Duplex | null;
+    if (!channel) return; // git did not start: there is no hook to answer.
+    channel.on('error', () => {});
+    channel.on('data', () => {
+      const now = opts.resolveToken(token);
+      const live = now?.kind === 'job' && now.attemptId === attemptId;
+      channel.write(live ? 'ok\n' : "the lease of this job's attempt ended while the push was arriving (it expired, or the job was cancelled or finished)\n");
+    });
+    // A detached `git gc --auto` would hold the socket open; git's own end is what matters.
+    child.once('exit', () => channel.destroy());
   }
 
   /** Resolves with git's exit code and signal once it has exited and its output is closed. */
@@ -211,8 +234,10 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       const { repo, repoPath, principal } = authorize(req, reply);
       const env = protocolEnv(req);
       const { args, env: serviceEnv } = serviceCommand(service, principal);
-      child = spawnGit([...args, '--stateless-rpc', '.'], repoPath, { ...env, ...serviceEnv });
+      const leaseChecked = service === 'git-receive-pack' && principal.kind === 'job';
+      child = spawnGit([...args, '--stateless-rpc', '.'], repoPath, { ...env, ...serviceEnv }, leaseChecked);
       const proc = child;
+      if (leaseChecked) answerLeaseChecks(proc, basicOrBearerToken(req) ?? '', principal.attemptId);
       killOnDisconnect(reply, proc);
       const exited = closed(proc);
       const body = req.body as Readable;
@@ -275,9 +300,13 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
   });
 }
 
-/** The pre-receive hook that enforces a job token's single branch. Written into the data dir at start. */
+/**
+ * The pre-receive hook that enforces a job token's single branch, then asks the server on fd 3
+ * whether the job's lease still holds (see answerLeaseChecks). Written into the data dir at start.
+ */
 export const PRE_RECEIVE_HOOK = `#!/bin/sh
-# Installed by lazyaf. Refuses any ref but LAZYAF_ALLOWED_REF when the server sets it.
+# Installed by lazyaf. When the server sets LAZYAF_ALLOWED_REF (a job's push): refuses any other
+# ref, and asks the server on fd 3 whether the job's lease still holds.
 [ -z "$LAZYAF_ALLOWED_REF" ] && exit 0
 status=0
 while read -r old new ref; do
@@ -286,5 +315,10 @@ while read -r old new ref; do
     status=1
   fi
 done
-exit $status
+[ $status -eq 0 ] || exit $status
+answer=''
+if ! printf 'lease?\\n' 2>/dev/null >&3 || ! read -r answer <&3 || [ "$answer" != ok ]; then
+  echo "lazyaf: \${answer:-could not check the lease of this job}" >&2
+  exit 1
+fi
 `;

@@ -16,8 +16,11 @@ export const BUILTIN_AGENTS: Readonly<Record<string, string>> = {
 
 export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 
-export function loadAgents(dataDir: string): Record<string, string> {
-  const agents: Record<string, string> = { ...BUILTIN_AGENTS };
+/** A Map, not an object: a job names its agent, and `constructor` or `__proto__` must be no agent at all. */
+export type Agents = ReadonlyMap<string, string>;
+
+export function loadAgents(dataDir: string): Agents {
+  const agents = new Map(Object.entries(BUILTIN_AGENTS));
   const file = path.join(dataDir, 'agents.json');
   if (!fs.existsSync(file)) return agents;
   const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
@@ -26,7 +29,7 @@ export function loadAgents(dataDir: string): Record<string, string> {
     if (!AGENT_NAME_RE.test(name) || name === 'shell' || typeof command !== 'string' || !command.trim()) {
       throw new Error(`${file}: invalid agent ${JSON.stringify(name)} (names: lowercase letters, digits, - and _; commands: non-empty strings)`);
     }
-    agents[name] = command;
+    agents.set(name, command);
   }
   return agents;
 }

@@ -13,6 +13,10 @@ export interface QueueOptions {
   leaseTtlMs: number;
   maxAttempts: number;
   logCapBytes: number;
+  /** How long a runner stays listed once offline or revoked. */
+  runnerPruneAfterMs: number;
+  /** How long past its job's timeout an attempt may still report before the server ends it as `timeout`. */
+  timeoutGraceMs: number;
   /** Tells the UI stream what changed. */
   emit: (event: { type: string; [key: string]: unknown }) => void;
   now?: () => number;
@@ -22,6 +26,15 @@ export interface Claimed {
   job: JobRow;
   attempt: AttemptRow;
   jobToken: string;
+}
+
+/** Why the server itself ends an attempt. */
+type EndRequest = { outcome: AttemptEndReason; error?: string; exit_code?: null; commit?: null };
+
+/** An attempt the server could not end now; it stays active and is tried again later. */
+export interface AttemptFailure {
+  attempt_id: string;
+  error: string;
 }
 
 export class QueueError extends Error {
@@ -90,17 +103,26 @@ export class Queue {
     }
   }
 
-  /** Cancels a queued job at once; a running one is flagged and its runner told to stop. */
+  /**
+   * Cancels a job at once. A running one's attempt ends with it, so its job token dies (no more
+   * logs, pushes or completion); its runner is told to stop on its next heartbeat.
+   */
   cancel(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
     if (TERMINAL.has(job.status)) throw new QueueError(409, `job ${job.id} already ${job.status}`);
     const now = this.iso();
     if (this.jobs.cancelQueued(job.id, now)) {
       this.changed(job.id, 'cancelled');
-    } else if (this.jobs.requestCancel(job.id, now) && job.runner_id) {
-      this.wakeups.runnerNews(job.runner_id);
-      this.wakeups.jobChanged(job.id);
+      return this.jobs.get(job.id)!;
     }
+    const runnerId = this.db.transaction((): string | undefined => {
+      if (!this.jobs.requestCancel(job.id, now)) return undefined;
+      const attempt = this.attempts.get(this.jobs.get(job.id)?.current_attempt_id ?? '');
+      if (!attempt?.active) return undefined;
+      this.endAttempt(attempt, { outcome: 'cancelled' });
+      return attempt.runner_id;
+    })();
+    if (runnerId) this.wakeups.runnerNews(runnerId);
     return this.jobs.get(job.id)!;
   }
 
@@ -150,12 +172,12 @@ export class Queue {
   }
 
   /** A runner leaves: its token stops working; a job it still holds goes back to the queue. */
-  deregister(runner: RunnerRow, reason: AttemptEndReason = 'returned'): void {
-    this.db.transaction(() => {
-      for (const attempt of this.attempts.activeForRunner(runner.id)) this.endAttempt(attempt, { outcome: reason, error: 'the runner left' });
-      this.runners.revoke(runner.id);
-    })();
+  deregister(runner: RunnerRow, reason: AttemptEndReason = 'returned'): AttemptFailure[] {
+    // The token dies even if a job cannot be given back now: the sweeper retries that one once its lease runs out.
+    const failed = this.endEach(this.attempts.activeForRunner(runner.id), () => ({ outcome: reason, error: 'the runner left' }));
+    this.runners.revoke(runner.id);
     this.opts.emit({ type: 'runner.removed', runner_id: runner.id });
+    return failed;
   }
 
   /**
@@ -177,11 +199,10 @@ export class Queue {
     const lost: string[] = [];
     for (const id of attemptIds) {
       const attempt = this.attempts.get(id);
-      if (!attempt || attempt.runner_id !== runnerId || !attempt.active) {
-        lost.push(id);
-        continue;
-      }
-      if (this.jobs.get(attempt.job_id)?.cancel_requested) cancel.push(id);
+      if (!attempt || attempt.runner_id !== runnerId) lost.push(id);
+      // A cancel ends the attempt on the server; the runner still hears it as a cancel.
+      else if (!attempt.active) (attempt.end_reason === 'cancelled' ? cancel : lost).push(id);
+      else if (this.jobs.get(attempt.job_id)?.cancel_requested) cancel.push(id);
     }
     return { cancel, lost };
   }
@@ -208,6 +229,7 @@ export class Queue {
           runner_id: runner.id,
           token_hash: hashToken(jobToken),
           lease_expires_ms: now + this.opts.leaseTtlMs,
+          deadline_ms: now + job.timeout_s * 1000 + this.opts.timeoutGraceMs,
           started_at: new Date(now).toISOString(),
         });
         this.runners.seen(runner.id, 'busy', now);
@@ -308,7 +330,7 @@ export class Queue {
   }
 
   /** Must run inside a transaction. Returns the job's new status. */
-  private endAttempt(attempt: AttemptRow, req: CompleteRequest | { outcome: AttemptEndReason; error?: string; exit_code?: number | null; commit?: string | null }): JobStatus {
+  private endAttempt(attempt: AttemptRow, req: CompleteRequest | EndRequest): JobStatus {
     const job = this.jobs.get(attempt.job_id)!;
     const now = this.iso();
     const reason = req.outcome;
@@ -342,18 +364,50 @@ export class Queue {
 
   // ---- time ---------------------------------------------------------------------------------
 
-  /** Expires lapsed leases (the job is requeued, or failed past its cap) and marks silent runners offline. */
-  sweep(): { expired: number; offline: string[] } {
+  /**
+   * Expires lapsed leases (the job is requeued, or failed past its cap) and marks silent runners
+   * offline. Each lease ends in its own transaction: one that fails stays active, is reported in
+   * `failed` and is tried again on the next sweep, while the others expire.
+   */
+  sweep(): { expired: number; timedOut: number; failed: AttemptFailure[]; offline: string[] } {
     const now = this.now();
-    const expired = this.attempts.expired(now);
-    if (expired.length > 0) {
-      this.db.transaction(() => {
-        for (const attempt of expired) this.endAttempt(attempt, { outcome: 'lost', error: 'lease expired: the runner stopped renewing it' });
-      })();
-    }
+    const graceS = Math.round(this.opts.timeoutGraceMs / 1000);
+    const expired = this.endPaged((after) => this.attempts.expired(now, after), () => ({ outcome: 'lost', error: 'lease expired: the runner stopped renewing it' }));
+    // A runner can be alive but stuck: it renews the lease and never reports.
+    const timedOut = this.endPaged(
+      (after) => this.attempts.overdue(now, after),
+      (attempt) => ({ outcome: 'timeout', error: `timed out after ${this.jobs.get(attempt.job_id)?.timeout_s} s: the runner had not reported ${graceS} s later, so the server ended the attempt` }),
+    );
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
     for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
-    return { expired: expired.length, offline };
+    // Runners come and go (a pool restarts, a machine leaves): the table would only grow.
+    for (const id of this.runners.prune(now - this.opts.runnerPruneAfterMs)) this.opts.emit({ type: 'runner.removed', runner_id: id });
+    return { expired: expired.ended, timedOut: timedOut.ended, failed: [...expired.failed, ...timedOut.failed], offline };
+  }
+
+  /** Ends every attempt `page` yields, page by page: a cursor, so attempts that keep failing at the head cannot hide the ones behind them. */
+  private endPaged(page: (after?: AttemptRow) => AttemptRow[], req: (attempt: AttemptRow) => EndRequest): { ended: number; failed: AttemptFailure[] } {
+    let ended = 0;
+    const failed: AttemptFailure[] = [];
+    for (let rows = page(); rows.length > 0; rows = page(rows.at(-1))) {
+      const rowsFailed = this.endEach(rows, req);
+      ended += rows.length - rowsFailed.length;
+      failed.push(...rowsFailed);
+    }
+    return { ended, failed };
+  }
+
+  /** Ends each attempt in its own transaction, so that one which fails (and stays active) cannot stop the others. */
+  private endEach(attempts: AttemptRow[], req: (attempt: AttemptRow) => EndRequest): AttemptFailure[] {
+    const failed: AttemptFailure[] = [];
+    for (const attempt of attempts) {
+      try {
+        this.db.transaction(() => this.endAttempt(attempt, req(attempt)))();
+      } catch (err) {
+        failed.push({ attempt_id: attempt.id, error: (err as Error).message });
+      }
+    }
+    return failed;
   }
 
   status(): { total_runners: number; idle_runners: number; busy_runners: number; draining_runners: number; offline_runners: number; queued_jobs: number; running_jobs: number } {

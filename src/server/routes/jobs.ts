@@ -4,6 +4,7 @@ import { ErrorBody, IdParams, Job, JobList, JobListQuery, JobLogs, JobLogsQuery,
 import { isValidBranchName } from '../../shared/git.js';
 import { ApiError } from '../errors.js';
 import type { BranchCache } from '../git/branch-cache.js';
+import type { Agents } from '../queue/agents.js';
 import type { Queue } from '../queue/queue.js';
 import { TERMINAL } from '../queue/state.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -14,7 +15,7 @@ export interface JobRoutesOptions {
   queue: Queue;
   repos: RepoStore;
   branches: BranchCache;
-  agents: () => Record<string, string>;
+  agents: () => Agents;
   defaultTimeoutS: number;
 }
 
@@ -82,7 +83,8 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     if (agent === 'shell' && !body.command) throw new ApiError(400, 'the shell agent needs a command');
     if (agent !== 'shell') {
       if (body.command !== undefined) throw new ApiError(400, `give either a command or an agent ("${agent}" runs its own command)`);
-      if (!opts.agents()[agent]) throw new ApiError(400, `unknown agent "${agent}"; known: shell, ${Object.keys(opts.agents()).join(', ')}`);
+      const agents = opts.agents();
+      if (!agents.has(agent)) throw new ApiError(400, `unknown agent "${agent}"; known: shell, ${[...agents.keys()].join(', ')}`);
     }
     const baseBranch = body.base_branch ?? repo.default_branch;
     if (!isValidBranchName(baseBranch)) throw new ApiError(400, `invalid branch name: ${JSON.stringify(baseBranch)}`);

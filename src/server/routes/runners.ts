@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ErrorBody, IdParams, RunnerList, RunnersStatus, type RunnerInfo } from '../../shared/api.js';
+import { ErrorBody, IdParams, RunnerList, RunnerListQuery, RunnersStatus, type RunnerInfo } from '../../shared/api.js';
 import {
   Assignment,
   CompleteRequest,
@@ -19,8 +19,9 @@ import {
 import { bearerToken } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
-import { renderPrompt } from '../queue/agents.js';
-import { QueueError, type Claimed, type Queue } from '../queue/queue.js';
+import { renderPrompt, type Agents } from '../queue/agents.js';
+import { QueueError, type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
+import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
@@ -33,7 +34,9 @@ export interface RunnerRoutesOptions {
   reposDir: string;
   publicUrl?: string;
   longPollMs: number;
-  agents: () => Record<string, string>;
+  /** Registrations are rate-limited: each one is a row, and a leaked registration token must not fill the table. */
+  registrations: TokenBucket;
+  agents: () => Agents;
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -81,6 +84,11 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     return attempt;
   };
 
+  // The runner is revoked all the same; the sweeper ends these attempts once their leases run out.
+  const logUnended = (req: FastifyRequest, failed: AttemptFailure[]): void => {
+    for (const f of failed) req.log.error({ attempt: f.attempt_id, err: f.error }, 'could not end the attempt of a leaving runner');
+  };
+
   const rethrow = (err: unknown): never => {
     if (err instanceof QueueError) throw new ApiError(err.statusCode, err.message);
     throw err;
@@ -88,9 +96,14 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutes.register,
-    { config: custom, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, ...errors } } },
+    { config: custom, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } } },
     async (req, reply) => {
       if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
+      const wait = opts.registrations.take();
+      if (wait > 0) {
+        reply.header('Retry-After', String(wait));
+        throw new ApiError(429, `too many runner registrations; retry in ${wait} s`);
+      }
       if (req.body.protocol_version !== PROTOCOL_VERSION) {
         throw new ApiError(400, `runner speaks protocol ${req.body.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
       }
@@ -142,7 +155,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   async function assignment(req: FastifyRequest, claimed: Claimed): Promise<Assignment> {
     const { job, attempt, jobToken } = claimed;
-    const command = job.agent === 'shell' ? (job.command ?? '') : (opts.agents()[job.agent] ?? '');
+    const command = job.agent === 'shell' ? (job.command ?? '') : (opts.agents().get(job.agent) ?? '');
     let readme: string | undefined;
     if (job.agent !== 'shell') {
       const shown = await git(['show', `refs/heads/${job.base_branch}:README.md`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
@@ -168,7 +181,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   }
 
   app.post(RunnerRoutes.deregister, { config: custom, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    queue.deregister(runnerOf(req, reply));
+    logUnended(req, queue.deregister(runnerOf(req, reply)));
     return reply.code(204).send(null);
   });
 
@@ -204,10 +217,10 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   // ---- admin view ----------------------------------------------------------------------------
 
-  app.get('/api/runners', { schema: { tags: ['runners'], response: { 200: RunnerList, ...errors } } }, async () => {
-    const runners = queue.runners.list();
+  app.get('/api/runners', { schema: { tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } }, async (req) => {
+    const runners = queue.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
     const busy = new Map(queue.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: runners.length };
+    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queue.status().total_runners };
   });
 
   app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queue.status());
@@ -215,7 +228,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   app.delete('/api/runners/:id', { schema: { tags: ['runners'], description: "Revokes a runner's token; a job it holds goes back to the queue.", params: IdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     const runner = queue.runners.get(req.params.id);
     if (!runner || runner.revoked) throw new ApiError(404, `runner not found: ${req.params.id}`);
-    queue.deregister(runner);
+    logUnended(req, queue.deregister(runner));
     return reply.code(204).send(null);
   });
 }

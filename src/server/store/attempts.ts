@@ -8,6 +8,8 @@ export interface AttemptRow {
   token_hash: string;
   active: number;
   lease_expires_ms: number;
+  /** When the server ends the attempt as `timeout` if it is still active (the job's timeout plus a grace). */
+  deadline_ms: number;
   log_seq: number;
   started_at: string;
   ended_at: string | null;
@@ -23,8 +25,8 @@ export class AttemptStore {
   constructor(db: Db) {
     this.stmts = {
       // Inserts an active attempt holding a lease until lease_expires_ms; returns the row.
-      insert: db.prepare<[Record<string, unknown>], AttemptRow>(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, started_at)
-        VALUES (@id, @job_id, @number, @runner_id, @token_hash, @lease_expires_ms, @started_at) RETURNING *`),
+      insert: db.prepare<[Record<string, unknown>], AttemptRow>(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, deadline_ms, started_at)
+        VALUES (@id, @job_id, @number, @runner_id, @token_hash, @lease_expires_ms, @deadline_ms, @started_at) RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE id = ?'),
       // Returns the attempt a job token belongs to, or undefined.
@@ -36,20 +38,24 @@ export class AttemptStore {
       // Renews the leases of a runner's named active attempts; returns changes.
       renew: db.prepare(`UPDATE attempts SET lease_expires_ms = @until WHERE runner_id = @runner_id AND active = 1 AND lease_expires_ms > @now
         AND id IN (SELECT value FROM json_each(@ids))`),
-      // Returns the active attempts whose lease ran out before `now`.
-      expired: db.prepare<[number], AttemptRow>('SELECT * FROM attempts WHERE active = 1 AND lease_expires_ms <= ? ORDER BY lease_expires_ms LIMIT 500'),
+      // Returns up to 500 active attempts whose lease ran out before `now`, after the (lease, id) cursor, in cursor order.
+      expired: db.prepare<[Record<string, unknown>], AttemptRow>(`SELECT * FROM attempts WHERE active = 1 AND lease_expires_ms <= @now
+        AND (lease_expires_ms, id) > (@after_ms, @after_id) ORDER BY lease_expires_ms, id LIMIT 500`),
+      // Returns up to 500 active attempts past their deadline at `now`, after the (deadline, id) cursor, in cursor order.
+      overdue: db.prepare<[Record<string, unknown>], AttemptRow>(`SELECT * FROM attempts WHERE active = 1 AND deadline_ms <= @now
+        AND (deadline_ms, id) > (@after_ms, @after_id) ORDER BY deadline_ms, id LIMIT 500`),
       // Returns a runner's active attempts.
       activeForRunner: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE runner_id = ? AND active = 1'),
       // Ends an active attempt; changes = 0 if it had already ended.
       end: db.prepare(`UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error WHERE id = @id AND active = 1`),
       // Accepts log chunk `seq` if it is newer than the last accepted; changes = 0 for a resend.
       acceptLogSeq: db.prepare('UPDATE attempts SET log_seq = @seq WHERE id = @id AND active = 1 AND log_seq < @seq'),
-      // Gives every active lease at least `until`: after a server restart, runners get time to reconnect.
-      extendAll: db.prepare('UPDATE attempts SET lease_expires_ms = MAX(lease_expires_ms, ?) WHERE active = 1'),
+      // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.
+      extendAll: db.prepare('UPDATE attempts SET lease_expires_ms = MAX(lease_expires_ms, @until), deadline_ms = MAX(deadline_ms, @until) WHERE active = 1'),
     };
   }
 
-  insert(row: Pick<AttemptRow, 'id' | 'job_id' | 'number' | 'runner_id' | 'token_hash' | 'lease_expires_ms' | 'started_at'>): AttemptRow {
+  insert(row: Pick<AttemptRow, 'id' | 'job_id' | 'number' | 'runner_id' | 'token_hash' | 'lease_expires_ms' | 'deadline_ms' | 'started_at'>): AttemptRow {
     return this.stmts.insert.get(row)!;
   }
 
@@ -73,8 +79,14 @@ export class AttemptStore {
     return this.stmts.renew.run({ runner_id: runnerId, ids: JSON.stringify(ids), now, until }).changes;
   }
 
-  expired(now: number): AttemptRow[] {
-    return this.stmts.expired.all(now);
+  /** Lapsed leases, a page at a time: pass the last row of a page to get the next. */
+  expired(now: number, after?: AttemptRow): AttemptRow[] {
+    return this.stmts.expired.all({ now, after_ms: after?.lease_expires_ms ?? -1, after_id: after?.id ?? '' });
+  }
+
+  /** Attempts past their deadline, a page at a time like `expired`. */
+  overdue(now: number, after?: AttemptRow): AttemptRow[] {
+    return this.stmts.overdue.all({ now, after_ms: after?.deadline_ms ?? -1, after_id: after?.id ?? '' });
   }
 
   activeForRunner(runnerId: string): AttemptRow[] {
@@ -90,6 +102,6 @@ export class AttemptStore {
   }
 
   extendAll(until: number): number {
-    return this.stmts.extendAll.run(until).changes;
+    return this.stmts.extendAll.run({ until }).changes;
   }
 }

@@ -16,6 +16,9 @@ export class LogStore {
   }
 
   append(jobId: string, offset: number, data: Buffer): void {
+    // A chunk is keyed by its offset and an empty one advances no offset: stored, it would clash
+    // with the next chunk at the same offset and fail every later write of the job for good.
+    if (data.length === 0) return;
     this.stmts.insert.run(jobId, offset, data);
   }
 

@@ -30,8 +30,8 @@ export class RunnerStore {
       byTokenHash: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE token_hash = ? AND revoked = 0'),
       // Returns the newest non-revoked runner the pool started under this id, or undefined.
       byPoolId: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE pool_id = ? AND revoked = 0 ORDER BY registered_at DESC LIMIT 1'),
-      // Returns every runner that has not been removed, newest first.
-      list: db.prepare<[], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC'),
+      // Returns a page of the runners that have not been removed, newest first.
+      list: db.prepare<[number, number], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC, id LIMIT ? OFFSET ?'),
       // Marks the runner seen now, with a status; draining is kept until the runner leaves.
       seen: db.prepare(`UPDATE runners SET last_seen_ms = @now, status = CASE WHEN status = 'draining' THEN 'draining' ELSE @status END WHERE id = @id AND revoked = 0`),
       // Sets a runner's status.
@@ -40,6 +40,9 @@ export class RunnerStore {
       markOffline: db.prepare<[number], string>("UPDATE runners SET status = 'offline' WHERE revoked = 0 AND status != 'offline' AND last_seen_ms < ? RETURNING id").pluck(),
       // Revokes a runner: its token stops working and it leaves the list.
       revoke: db.prepare("UPDATE runners SET revoked = 1, status = 'offline' WHERE id = ?"),
+      // Deletes runners offline or revoked and unseen since before `?` that hold no active attempt; returns their ids.
+      prune: db.prepare<[number], string>(`DELETE FROM runners WHERE (revoked = 1 OR status = 'offline') AND last_seen_ms < ?
+        AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.runner_id = runners.id AND attempts.active = 1) RETURNING id`).pluck(),
       // Returns { status, n } per status of the listed runners.
       counts: db.prepare<[], { status: RunnerStatus; n: number }>('SELECT status, COUNT(*) AS n FROM runners WHERE revoked = 0 GROUP BY status'),
     };
@@ -61,8 +64,8 @@ export class RunnerStore {
     return this.stmts.byPoolId.get(poolId);
   }
 
-  list(): RunnerRow[] {
-    return this.stmts.list.all();
+  list(limit: number, offset = 0): RunnerRow[] {
+    return this.stmts.list.all(limit, offset);
   }
 
   seen(id: string, status: RunnerStatus, now: number): void {
@@ -75,6 +78,10 @@ export class RunnerStore {
 
   markOffline(silentSince: number): string[] {
     return this.stmts.markOffline.all(silentSince);
+  }
+
+  prune(unseenSince: number): string[] {
+    return this.stmts.prune.all(unseenSince);
   }
 
   revoke(id: string): void {

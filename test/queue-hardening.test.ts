@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { migrate } from '../src/server/db/index.js';
+import { RunnerRoutes } from '../src/shared/protocol.js';
+import { basicAuth } from './git-helpers.js';
+import { startTestServer, tempDir } from './helpers.js';
+import { call, eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+
+test('an empty log chunk is accepted and stores nothing; the next chunk, completion and revocation still work', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r1 = await registerRunner(server, 'r1');
+  const r2 = await registerRunner(server, 'r2');
+  const done = await submit(server, { repo_id: repo.id, title: 'completes', command: 'true' });
+  const revoked = await submit(server, { repo_id: repo.id, title: 'revoked', command: 'true' });
+  const a = await poll(server, r1.token);
+  const b = await poll(server, r2.token);
+  assert.equal(a?.job_id, done.id);
+  assert.equal(b?.job_id, revoked.id);
+
+  for (const x of [a, b]) {
+    for (const [seq, data] of [[1, ''], [2, 'x\n'], [3, ''], [4, 'y\n']] as const) {
+      const sent = await call(server, 'POST', RunnerRoutes.logs(x.attempt_id), x.job_token, { seq, data });
+      assert.equal(sent.status, 200, `chunk ${seq} ${JSON.stringify(data)}: ${JSON.stringify(sent.body)}`);
+      assert.equal(sent.body.accepted, true);
+    }
+  }
+  const completed = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  assert.equal(completed.status, 200, JSON.stringify(completed.body));
+  assert.equal((await call(server, 'DELETE', `/api/runners/${r2.runner_id}`, server.token)).status, 204);
+  assert.equal((await getJob(server, revoked.id)).status, 'queued', 'the revoked runner gave its job back');
+
+  const logs = await call(server, 'GET', `/api/jobs/${done.id}/logs`, server.token);
+  assert.match(logs.body.content, /x\ny\n/);
+  assert.match(logs.body.content, /attempt 1 ended: succeeded/);
+});
+
+test('the sweeper expires each lease on its own: one that fails is reported and retried, the others still expire', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '1' });
+  const { queue, db } = server.ctx;
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r1 = await registerRunner(server, 'r1');
+  const r2 = await registerRunner(server, 'r2');
+  const stuck = await submit(server, { repo_id: repo.id, title: 'stuck', command: 'true' });
+  const other = await submit(server, { repo_id: repo.id, title: 'other', command: 'true' });
+  const a = await poll(server, r1.token);
+  const b = await poll(server, r2.token);
+  assert.equal(a?.job_id, stuck.id);
+  assert.equal(b?.job_id, other.id);
+  // A real failure inside SQLite for one attempt only, standing for whatever a bad row could cause.
+  db.exec(`CREATE TRIGGER planted BEFORE UPDATE OF active ON attempts WHEN OLD.id = '${a.attempt_id}' BEGIN SELECT RAISE(ABORT, 'planted failure'); END`);
+
+  const failed = await eventually('the other lease to expire', async () => {
+    const swept = queue.sweep();
+    return queue.attempts.get(b.attempt_id)?.active === 0 && swept.failed;
+  });
+  assert.deepEqual(failed.map((f) => f.attempt_id), [a.attempt_id]);
+  assert.match(failed[0]!.error, /planted failure/);
+  assert.equal((await getJob(server, other.id)).attempts?.[0]?.end_reason, 'lost');
+  assert.equal(queue.attempts.get(a.attempt_id)?.active, 1);
+
+  db.exec('DROP TRIGGER planted');
+  await eventually('the failed lease to expire on a later sweep', async () => queue.attempts.get(a.attempt_id)?.active === 0);
+  assert.equal((await getJob(server, stuck.id)).attempts?.[0]?.end_reason, 'lost');
+});
+
+test('a database wedged by an empty chunk an older version stored is repaired by its migration', async (t) => {
+  const server = await startTestServer(t);
+  const { db } = server.ctx;
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'r');
+  const job = await submit(server, { repo_id: repo.id, title: 'wedged', command: 'true' });
+  const a = await poll(server, r.token);
+  assert.ok(a);
+  // What the old append did with `{"seq":1,"data":""}`: a row at the end of the log that advanced nothing.
+  db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)').run(job.id, server.ctx.queue.jobs.get(job.id)!.log_bytes, Buffer.alloc(0));
+  db.prepare('DELETE FROM migrations WHERE id = 3').run();
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'x' })).status, 500, 'wedged as the old version left it');
+
+  assert.deepEqual(migrate(db), [3]);
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 2, data: 'x' })).status, 200);
+  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 200);
+});
+
+test('an agent is looked up by its own name only: "constructor" is an unknown agent, refused with the known ones', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const res = await call(server, 'POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', agent: 'constructor' });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.match(res.body.message, /unknown agent "constructor"; known: shell, claude, gemini, codex, aider/);
+  assert.equal((await call(server, 'GET', '/api/jobs', server.token)).body.total, 0);
+});
+
+test('cancelling a running job ends its attempt at once: the job token dies, the runner is told, its late report is harmless', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'r');
+  const job = await submit(server, { repo_id: repo.id, title: 'cancel me', command: 'sleep 100' });
+  const a = await poll(server, r.token);
+  assert.equal(a?.job_id, job.id);
+  const heartbeat = call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 });
+
+  const cancelled = await call(server, 'POST', `/api/jobs/${job.id}/cancel`, server.token);
+  assert.equal(cancelled.status, 200);
+  assert.equal(cancelled.body.status, 'cancelled');
+  assert.equal(cancelled.body.attempts[0].end_reason, 'cancelled');
+  assert.deepEqual((await heartbeat).body.cancel, [a.attempt_id], 'the runner is told to stop');
+
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
+  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 409);
+  const refs = await fetch(`${a.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: basicAuth(a.job_token) } });
+  assert.equal(refs.status, 401);
+  await refs.arrayBuffer();
+  // The runner's own report of the cancel, arriving after the server ended the attempt.
+  const late = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'cancelled', exit_code: null });
+  assert.ok(late.status === 200 || late.status === 409, `${late.status} ${JSON.stringify(late.body)}`);
+  assert.equal((await getJob(server, job.id)).status, 'cancelled');
+
+  const next = await submit(server, { repo_id: repo.id, title: 'next', command: 'true' });
+  assert.equal((await poll(server, r.token))?.job_id, next.id, 'the runner is free for the next job');
+});
+
+test('the server ends an attempt that outlives its timeout, even while its runner keeps heartbeating', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '8', LAZYAF_TIMEOUT_GRACE: '0' });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'stuck');
+  const job = await submit(server, { repo_id: repo.id, title: 'stuck', command: 'sleep 100', timeout_s: 1 });
+  const a = await poll(server, r.token);
+  assert.equal(a?.job_id, job.id);
+
+  const lost = await eventually(
+    'the server to time the attempt out',
+    async () => {
+      const hb = await call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id] });
+      return hb.body.lost.includes(a.attempt_id) && hb.body.lost;
+    },
+    20_000,
+  );
+  assert.deepEqual(lost, [a.attempt_id]);
+  const failed = await getJob(server, job.id);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.attempts?.[0]?.end_reason, 'timeout');
+  assert.match(failed.error ?? '', /timed out after 1 s/);
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
+});
