@@ -13,6 +13,7 @@ import { ROOT } from './lib/servers.js';
 const PARTS: Record<string, () => Promise<BenchPart>> = {
   git: async () => (await import('./git.js')).gitPart,
   queue: async () => (await import('./queue.js')).queuePart,
+  hostile: async () => (await import('./hostile.js')).hostilePart,
 };
 
 function usage(): string {

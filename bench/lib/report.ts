@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { printTable } from '../../src/cli/table.js';
 
-export type Unit = 'x' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s';
+export type Unit = 'x' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s' | 'count';
 
 /** One reported figure. It passes when `value <= target` and/or `value >= min`, whichever are given. */
 export interface Figure {
@@ -62,6 +62,8 @@ function formatValue(value: number, unit: Unit): string {
       return `${value.toFixed(1)}%`;
     case 'jobs/s':
       return `${value.toFixed(0)} jobs/s`;
+    case 'count':
+      return value.toFixed(0);
     default:
       return `${value.toFixed(1)} ${unit}`;
   }
