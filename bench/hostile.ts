@@ -6,7 +6,7 @@
  * Each answer is classified (server error, unauthorised success, hostile input accepted, ...);
  * a server that dies or stops answering is counted and restarted. Then one job must still go
  * the whole way, a silent runner's lease must still expire, and /api/health is timed while
- * 1,000 connections trickle request bodies.
+ * 1,000 connections trickle request bodies (for BENCH_SLOW_SECONDS, default 20).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,10 +14,11 @@ import zlib from 'node:zlib';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { isolatedGitEnv } from './lib/git-env.js';
 import { makeTempDir, removeTempDir } from './lib/proc.js';
-import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
+import { wholeNumberFromEnv, type BenchContext, type BenchPart, type Figure, type PartResult } from './lib/report.js';
 import { runAttack, type Attack } from './hostile/attack.js';
-import { authorizationMatrix, hostileBodies, hostileIds, hostilePaths, hostileValues, oddAuthHeaders } from './hostile/cases-api.js';
-import { gitAttacks, protocolOddities } from './hostile/cases-runner.js';
+import { authorizationMatrix, hostileBodies, hostileIds, hostilePaths, hostileQueries, hostileValues, oddAuthHeaders } from './hostile/cases-api.js';
+import { cancelledAttempt, gitAttacks, protocolOddities } from './hostile/cases-runner.js';
+import { registrationFlood, type FloodResult } from './hostile/flood.js';
 import { leaseStillExpires, queueStillWorks, type CheckResult } from './hostile/queue-check.js';
 import { slowClients, type SlowResult } from './hostile/slow.js';
 import { redactTokens, Tally, Target } from './hostile/target.js';
@@ -26,7 +27,7 @@ import { honest, makeWorld, seedRepo, type World } from './hostile/world.js';
 const ADMIN = 'lzadm_bench_hostile_admin_token';
 const TTL_SECONDS = 3;
 const SLOW_CONNECTIONS = 1000;
-const SLOW_HOLD_SECONDS = Number(process.env.BENCH_SLOW_SECONDS ?? 20);
+const SLOW_HOLD_SECONDS = wholeNumberFromEnv('BENCH_SLOW_SECONDS', 20, 1, 600);
 
 function attacksOf(w: World, gzipBomb: Buffer): [string, Attack[]][] {
   return [
@@ -34,9 +35,11 @@ function attacksOf(w: World, gzipBomb: Buffer): [string, Attack[]][] {
     ['auth headers', oddAuthHeaders(w)],
     ['paths', hostilePaths()],
     ['ids', hostileIds(w)],
+    ['queries', hostileQueries(w)],
     ['bodies', hostileBodies(w)],
     ['values', hostileValues(w)],
     ['git', gitAttacks(w, gzipBomb)],
+    ['cancelled job', cancelledAttempt(w)],
     ['runner protocol', protocolOddities(w)],
   ];
 }
@@ -78,7 +81,7 @@ async function attackRounds(ctx: BenchContext, target: Target, tally: Tally, set
       await target.ensureAlive(`setting up round ${round}`);
       continue;
     }
-    for (const token of Object.values(w.tokens)) secrets.add(token);
+    for (const token of w.secrets) secrets.add(token);
     for (const [group, attacks] of attacksOf(w, gzipBomb)) {
       const started = performance.now();
       for (const a of attacks) {
@@ -117,6 +120,8 @@ export const hostilePart: BenchPart = {
       ctx.log(`slow clients: ${SLOW_CONNECTIONS} connections held for ${SLOW_HOLD_SECONDS} s`);
       const slow = await slowClients(target, registration, SLOW_CONNECTIONS, SLOW_HOLD_SECONDS);
       await target.ensureAlive('the slow clients');
+      const flood = await registrationFlood(target, tally, registration, 1000);
+      await target.ensureAlive('the registration flood');
 
       const report = [...tally.report(), ...problems, ...target.crashes.map((c) => `crash after ${c.after}: ${c.how}`)];
       const errors = loggedErrors(logFile);
@@ -126,8 +131,8 @@ export const hostilePart: BenchPart = {
 
       return {
         part: 'hostile',
-        figures: figures(tally, target, queue, lease, slow, secretsInLog(logFile, secrets)),
-        details: { requests: tally.requests, findings: tally.toJSON(), problems, crashes: target.crashes, serverLogErrors: errors, slowest: tally.slowest, queue, lease, slow },
+        figures: figures(tally, target, queue, lease, slow, flood, secretsInLog(logFile, secrets)),
+        details: { requests: tally.requests, problems, crashes: target.crashes, serverLogErrors: errors, slowest: tally.slowest, queue, lease, slow, flood, requestsByCase: tally.toJSON() },
       };
     } finally {
       await target.stop();
@@ -136,7 +141,7 @@ export const hostilePart: BenchPart = {
   },
 };
 
-function figures(tally: Tally, target: Target, queue: CheckResult, lease: CheckResult, slow: SlowResult, leaked: number): Figure[] {
+function figures(tally: Tally, target: Target, queue: CheckResult, lease: CheckResult, slow: SlowResult, flood: FloodResult, leaked: number): Figure[] {
   const count = (metric: string, value: number, raw?: string): Figure => ({ metric, value, unit: 'count', target: 0, raw });
   const check = (metric: string, r: CheckResult): Figure => ({ metric, value: r.seconds, unit: 's', check: r.ok, ...(r.ok ? { raw: `${r.seconds.toFixed(1)} s` } : { error: r.error }) });
   return [
@@ -151,11 +156,18 @@ function figures(tally: Tally, target: Target, queue: CheckResult, lease: CheckR
     check("R4 a silent runner's lease still expires", lease),
     { metric: `R6 /api/health p99, ${slow.connections} slow connections`, value: slow.p99, unit: 'ms', target: 100, raw: `p50 ${slow.p50.toFixed(1)} ms (idle ${slow.baselineP50.toFixed(1)} ms), max ${slow.max.toFixed(0)} ms, ${slow.probes} probes over ${slow.holdSeconds} s` },
     count('R6 /api/health failures', slow.failures, slow.refused > 0 ? `${slow.refused} slow connections could not be opened` : undefined),
+    count('R6 slow connections without a valid token still held', slow.stillOpenWithoutToken, `of ${Math.round((slow.connections * 2) / 3)}, after ${slow.holdSeconds} s`),
     {
       metric: 'R6 slow connections held, longest',
       value: slow.heldMaxSeconds,
       unit: 's',
       raw: `${slow.stillOpen}/${slow.connections} still open when let go; median ${slow.heldMedianSeconds.toFixed(1)} s; answers ${JSON.stringify(slow.answers)}`,
+    },
+    {
+      metric: `R4 registrations accepted, a burst of ${flood.sent}`,
+      value: flood.accepted,
+      unit: 'count',
+      raw: `in ${flood.seconds.toFixed(1)} s, statuses ${JSON.stringify(flood.statuses)}; GET /api/runners then ${(flood.runnerListBytes / 1024).toFixed(0)} KiB`,
     },
   ];
 }

@@ -25,6 +25,8 @@ export interface Attack {
    * with "ng" when it refuses). Admin may move any ref, the job tier only `jobRef`.
    */
   refs?: { repo: string; jobRef: string };
+  /** A 2xx that is still a refusal (git's in-band "ERR"). */
+  refusal?: (res: RawResponse) => boolean;
   /** Checks an answer beyond its status; returns what is wrong. */
   check?: (res: RawResponse, tier: Tier) => string | undefined;
   timeoutMs?: number;
@@ -37,7 +39,7 @@ function classify(a: Attack, tier: Tier, res: RawResponse, changed: string[]): {
   const note = changed.length > 0 ? `refs changed: ${changed.join(', ')}` : undefined;
   const mayMove = (line: string) => tier === 'admin' || (tier === 'job' && line.startsWith(`${a.refs?.jobRef}:`));
   if (changed.some((line) => !mayMove(line))) return { verdict: 'unauthorised success', note };
-  const success = a.refs ? changed.length > 0 : res.status >= 200 && res.status < 300;
+  const success = a.refs ? changed.length > 0 : res.status >= 200 && res.status < 300 && !a.refusal?.(res);
   if (success && !allowed) return { verdict: 'unauthorised success', note };
   if (success && a.hostile) return { verdict: 'hostile input accepted', note };
   const problem = a.check?.(res, tier);

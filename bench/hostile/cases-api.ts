@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../../src/shared/protocol.js';
 import type { Attack } from './attack.js';
-import type { Tier } from './target.js';
+import { NOT_ADMIN, TIERS, type Tier } from './target.js';
 import { NEVER_LABEL, type World } from './world.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -26,8 +26,8 @@ export function authorizationMatrix(w: World): Attack[] {
     get('list runners', '/api/runners'),
     get('runner counts', '/api/runners/status'),
     get('pool', '/api/pool'),
-    { group: g, name: 'event stream', method: 'GET', path: '/api/events', allowed: admin, tiers: ['none', 'wrong', 'registration', 'runner', 'job-dead', 'job-other', 'job'] },
-    { group: g, name: 'follow a log', method: 'GET', path: `/api/jobs/${job}/logs?follow=true`, allowed: admin, tiers: ['none', 'wrong', 'registration', 'runner', 'job-dead', 'job-other', 'job'] },
+    { group: g, name: 'event stream', method: 'GET', path: '/api/events', allowed: admin, tiers: NOT_ADMIN },
+    { group: g, name: 'follow a log', method: 'GET', path: `/api/jobs/${job}/logs?follow=true`, allowed: admin, tiers: NOT_ADMIN },
     post('create a repo', 'POST', '/api/repos', admin, () => json({ name: w.unique('made') })),
     post('ingest a repo', 'POST', '/api/repos/ingest', admin, () => json({ name: w.unique('ingested') })),
     post('change a repo', 'PATCH', `/api/repos/${repo}`, admin, json({ default_branch: 'main' })),
@@ -42,7 +42,7 @@ export function authorizationMatrix(w: World): Attack[] {
     post('heartbeat', 'POST', RunnerRoutes.heartbeat, ['runner'], json({ status: 'idle', attempts: [] })),
     post('poll', 'POST', RunnerRoutes.poll, ['runner'], json({ wait_ms: 0 })),
     post('append a log chunk', 'POST', RunnerRoutes.logs(w.attempt.attempt_id), ['job'], () => json({ seq: w.nextSeq(), data: 'ok\n' })),
-    { group: g, name: 'health (public)', method: 'GET', path: '/api/health', allowed: ['none', 'wrong', 'registration', 'runner', 'job-dead', 'job-other', 'job', 'admin'] },
+    { group: g, name: 'health (public)', method: 'GET', path: '/api/health', allowed: TIERS },
   ];
 }
 
@@ -251,4 +251,15 @@ export function oddAuthHeaders(w: World): Attack[] {
     { group: 'auth header: git refs', name: name!, method: 'GET', path: `/git/${w.repo.id}.git/info/refs?service=git-upload-pack`, authorization: value!, allowed: [] as const, tiers: ['none'] as const },
     { group: 'auth header: poll', name: name!, method: 'POST', path: RunnerRoutes.poll, headers: JSON_TYPE, body: '{"wait_ms":0}', authorization: value!, allowed: [] as const, tiers: ['none'] as const },
   ]);
+}
+
+/** Query strings out of range, repeated or naming prototype properties. */
+export function hostileQueries(w: World): Attack[] {
+  const q = (group: string, path: string, query: string, hostile = true): Attack => ({ group, name: query, method: 'GET', path: `${path}?${query}`, allowed: ['admin'], hostile, tiers: ['none', 'job', 'admin'] });
+  const logs = `/api/jobs/${w.attempt.job_id}/logs`;
+  return [
+    ...['offset=-1', 'offset=abc', 'offset=1&offset=2', 'limit=0', 'limit=99999999', 'follow=maybe', 'constructor=1', '__proto__[x]=1'].map((x) => q('query: a job log', logs, x)),
+    ...['offset=9007199254740991', 'offset=1e308'].map((x) => q('query: a job log', logs, x, false)),
+    ...['limit=1001', 'status=constructor', 'status=__proto__', `runner_id=${'x'.repeat(65)}`, 'before=1', 'limit=1&limit=2', 'repo_id=__proto__'].map((x) => q('query: list jobs', '/api/jobs', x)),
+  ];
 }

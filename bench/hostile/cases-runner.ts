@@ -2,15 +2,15 @@ import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { RunnerRoutes } from '../../src/shared/protocol.js';
 import type { Attack } from './attack.js';
-import { emptyPack, pktLine, refUpdate, ZERO_SHA } from './git-wire.js';
-import type { Tier } from './target.js';
+import { emptyPack, gitSaysError, pktLine, refUpdate, ZERO_SHA } from './git-wire.js';
+import { NOT_ADMIN, type Tier } from './target.js';
 import type { World } from './world.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 const UPLOAD = { 'content-type': 'application/x-git-upload-pack-request' };
 const RECEIVE = { 'content-type': 'application/x-git-receive-pack-request' };
 const json = (value: unknown) => JSON.stringify(value);
-const JOB_TIERS = ['none', 'wrong', 'runner', 'job-dead', 'job-other', 'job'] as const;
+const JOB_TIERS = ['none', 'wrong', 'runner', 'job-dead', 'job-cancelled', 'job-other', 'job'] as const;
 
 /** Odd but well-formed runner-protocol messages, in an order that matters: the attempt ends last. */
 export function protocolOddities(w: World): Attack[] {
@@ -69,10 +69,9 @@ export function gitAttacks(w: World, gzipBomb: Buffer): Attack[] {
     { group: `git: ${repo}`, name: 'fetch probe (a flush)', method: 'POST', path: `${b}/git-upload-pack`, headers: UPLOAD, body: '0000', allowed: mine },
   ];
   const want = (sha: string) => pktLine(`want ${sha}\n`) + '0000' + pktLine('done\n');
-  const fetch = (name: string, body: Buffer | string, extra: Partial<Attack> = {}): Attack => ({ group: 'git: fetch', name, method: 'POST', path: `${base}/git-upload-pack`, headers: UPLOAD, body, allowed: ['admin', 'job'], hostile: true, ...extra });
+  const fetch = (name: string, body: Buffer | string, extra: Partial<Attack> = {}): Attack => ({ group: 'git: fetch', name, method: 'POST', path: `${base}/git-upload-pack`, headers: UPLOAD, body, allowed: ['admin', 'job'], hostile: true, refusal: (res) => gitSaysError(res.body), ...extra });
   const refs = { repo: w.repo.path, jobRef: `refs/heads/${w.attempt.branch}` };
   const push = (name: string, body: () => Buffer | string, allowed: readonly Tier[], extra: Partial<Attack> = {}): Attack => ({ group: 'git: push', name, method: 'POST', path: `${base}/git-receive-pack`, headers: RECEIVE, body, allowed, refs, ...extra });
-  const notAdmin = ['none', 'wrong', 'registration', 'runner', 'job-dead', 'job-other', 'job'] as const;
   const { main, parent } = w.repo;
   return [
     ...readers(['admin', 'job'], base, 'its repo'),
@@ -91,14 +90,29 @@ export function gitAttacks(w: World, gzipBomb: Buffer): Attack[] {
     push('create a new branch', () => refUpdate(ZERO_SHA, main, `refs/heads/${w.unique('pushed')}`), ['admin']),
     push('create a tag', () => refUpdate(ZERO_SHA, main, `refs/tags/${w.unique('tag')}`), ['admin']),
     push("create another job's branch", () => refUpdate(ZERO_SHA, main, `refs/heads/${w.deadAttempt.branch}`), ['admin']),
-    push('move main back to its parent', () => refUpdate(main, parent, 'refs/heads/main'), ['admin'], { tiers: notAdmin }),
-    push('delete main', () => refUpdate(main, ZERO_SHA, 'refs/heads/main'), ['admin'], { tiers: notAdmin }),
-    push('its own branch and main in one push', () => Buffer.concat([Buffer.from(pktLine(`${ZERO_SHA} ${main} ${refs.jobRef}\0report-status\n`) + pktLine(`${main} ${parent} refs/heads/main\n`) + '0000'), emptyPack()]), ['admin', 'job'], { tiers: notAdmin }),
+    push('move main back to its parent', () => refUpdate(main, parent, 'refs/heads/main'), ['admin'], { tiers: NOT_ADMIN }),
+    push('delete main', () => refUpdate(main, ZERO_SHA, 'refs/heads/main'), ['admin'], { tiers: NOT_ADMIN }),
+    push('its own branch and main in one push', () => Buffer.concat([Buffer.from(pktLine(`${ZERO_SHA} ${main} ${refs.jobRef}\0report-status\n`) + pktLine(`${main} ${parent} refs/heads/main\n`) + '0000'), emptyPack()]), ['admin', 'job'], { tiers: NOT_ADMIN }),
     push('ref refs/heads/../config', () => refUpdate(ZERO_SHA, main, 'refs/heads/../config'), ['admin', 'job'], { hostile: true }),
     push('ref HEAD', () => refUpdate(ZERO_SHA, main, 'HEAD'), ['admin', 'job'], { hostile: true }),
     push('a corrupt pack', () => refUpdate(ZERO_SHA, main, refs.jobRef, Buffer.from('PACK\x00\x00\x00\x02\x00\x00\x00\x05garbage', 'latin1')), ['admin', 'job'], { hostile: true }),
     push('garbage pkt-lines', () => 'zzzzhello', ['admin', 'job'], { hostile: true }),
     push('not gzip', () => 'this is not gzip', ['admin', 'job'], { hostile: true, headers: { ...RECEIVE, 'content-encoding': 'gzip' } }),
     { group: 'git: push', name: 'into another repo', method: 'POST', path: `${other}/git-receive-pack`, headers: RECEIVE, body: () => refUpdate(ZERO_SHA, w.other.main, `refs/heads/${w.unique('cross')}`), allowed: ['admin', 'job-other'], refs: { repo: w.other.path, jobRef: `refs/heads/${w.otherAttempt.branch}` } },
+  ];
+}
+
+/**
+ * After its job was cancelled, an attempt whose runner keeps heartbeating: its token must be
+ * dead at once, for logs, fetches and pushes alike.
+ */
+export function cancelledAttempt(w: World): Attack[] {
+  const a = w.cancelledAttempt;
+  const base = `/git/${w.repo.id}.git`;
+  const only = { allowed: [] as const, tiers: ['job-cancelled'] as const };
+  return [
+    { group: 'cancelled job', name: 'a log chunk', method: 'POST', path: RunnerRoutes.logs(a.attempt_id), headers: JSON_TYPE, body: () => json({ seq: w.nextSeq(), data: 'still here\n' }), ...only },
+    { group: 'cancelled job', name: 'refs for fetch', method: 'GET', path: `${base}/info/refs?service=git-upload-pack`, ...only },
+    { group: 'cancelled job', name: 'push its own branch', method: 'POST', path: `${base}/git-receive-pack`, headers: RECEIVE, body: () => refUpdate(ZERO_SHA, w.repo.main, `refs/heads/${a.branch}`), refs: { repo: w.repo.path, jobRef: `refs/heads/${w.attempt.branch}` }, ...only },
   ];
 }

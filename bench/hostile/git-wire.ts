@@ -21,6 +21,11 @@ export function refUpdate(oldSha: string, newSha: string, ref: string, pack: Buf
   return Buffer.concat([Buffer.from(pktLine(`${oldSha} ${newSha} ${ref}\0${caps}\n`) + '0000'), pack ?? Buffer.alloc(0)]);
 }
 
+/** git refused in its own protocol: a 200 whose first packet is "ERR ...". */
+export function gitSaysError(body: Buffer): boolean {
+  return body.subarray(4, 8).toString('latin1') === 'ERR ';
+}
+
 /** Every ref of a bare repo and the object it names. */
 export async function refsOf(repoPath: string, env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
   const out = await run('git', ['for-each-ref', '--format=%(refname) %(objectname)'], { cwd: repoPath, env });

@@ -16,6 +16,8 @@ export interface SlowResult {
   failures: number;
   /** Connections the server had not closed when the bench let go. */
   stillOpen: number;
+  /** Of those, the ones with no token or a wrong one: the server had no reason to keep reading them. */
+  stillOpenWithoutToken: number;
   heldMedianSeconds: number;
   heldMaxSeconds: number;
   /** What the server answered the slow requests, if anything: status → count. */
@@ -24,6 +26,7 @@ export interface SlowResult {
 
 interface Slow {
   socket: net.Socket;
+  withToken: boolean;
   openedAt: number;
   closedAt?: number;
   answer?: string;
@@ -32,10 +35,10 @@ interface Slow {
 const DECLARED = 1_000_000;
 
 /** One slow client: a whole header, then a body that never comes faster than a byte a second. */
-function openSlow(url: URL, authorization: string | undefined): Promise<Slow | undefined> {
+function openSlow(url: URL, authorization: string | undefined, withToken: boolean): Promise<Slow | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: url.hostname, port: Number(url.port) });
-    const slow: Slow = { socket, openedAt: performance.now() };
+    const slow: Slow = { socket, withToken, openedAt: performance.now() };
     socket.on('data', (c: Buffer) => (slow.answer ??= /^HTTP\/1\.[01] (\d{3})/.exec(c.toString('latin1'))?.[1] ?? 'bytes'));
     socket.on('error', () => undefined);
     socket.on('close', () => (slow.closedAt ??= performance.now()));
@@ -61,7 +64,7 @@ export async function slowClients(target: Target, registrationToken: string, cou
   const slows: Slow[] = [];
   let refused = 0;
   for (let i = 0; i < count; i += 100) {
-    const batch = await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => openSlow(url, auths[(i + j) % 3])));
+    const batch = await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => openSlow(url, auths[(i + j) % 3], (i + j) % 3 === 2)));
     for (const s of batch) (s ? slows.push(s) : (refused += 1));
   }
   const trickle = setInterval(() => {
@@ -82,7 +85,7 @@ export async function slowClients(target: Target, registrationToken: string, cou
     clearInterval(trickle);
   }
   const letGo = performance.now();
-  const stillOpen = slows.filter((s) => s.closedAt === undefined).length;
+  const open = slows.filter((s) => s.closedAt === undefined);
   const held = slows.map((s) => ((s.closedAt ?? letGo) - s.openedAt) / 1000);
   const answers: Record<string, number> = {};
   for (const s of slows) answers[s.answer ?? 'none'] = (answers[s.answer ?? 'none'] ?? 0) + 1;
@@ -97,7 +100,8 @@ export async function slowClients(target: Target, registrationToken: string, cou
     max: Math.max(...latencies),
     probes: latencies.length + failures,
     failures,
-    stillOpen,
+    stillOpen: open.length,
+    stillOpenWithoutToken: open.filter((s) => !s.withToken).length,
     heldMedianSeconds: median(held),
     heldMaxSeconds: Math.max(...held),
     answers,

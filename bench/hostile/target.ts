@@ -66,8 +66,10 @@ export class Target {
 }
 
 /** Who is asking. Ordered so that an admin request, which may change things, comes last. */
-export const TIERS = ['none', 'wrong', 'registration', 'runner', 'job-dead', 'job-other', 'job', 'admin'] as const;
+export const TIERS = ['none', 'wrong', 'registration', 'runner', 'job-dead', 'job-cancelled', 'job-other', 'job', 'admin'] as const;
 export type Tier = (typeof TIERS)[number];
+/** Every tier but admin: for requests whose admin success would change what later requests aim at. */
+export const NOT_ADMIN: readonly Tier[] = TIERS.filter((t) => t !== 'admin');
 
 export type Tokens = Record<Exclude<Tier, 'none'>, string>;
 
@@ -104,6 +106,19 @@ function shortPath(path: string): string {
   return path.length > 110 ? `${path.slice(0, 100)}…(${path.length} chars)` : path;
 }
 
+/** Many cases of one verdict, one line per group: how many inputs, from which tiers, with which statuses. */
+function summaryByGroup(rows: Row[]): string[] {
+  const groups = new Map<string, { names: Set<string>; tiers: Set<string>; statuses: Map<string, number>; method: string; path: string }>();
+  for (const r of rows) {
+    const g = groups.get(r.group) ?? { names: new Set(), tiers: new Set(), statuses: new Map(), method: r.method, path: r.path };
+    g.names.add(r.name);
+    g.tiers.add(r.tier);
+    for (const [s, n] of r.statuses) g.statuses.set(s, (g.statuses.get(s) ?? 0) + n);
+    groups.set(r.group, g);
+  }
+  return [...groups].map(([group, g]) => `  ${group}  ${g.method} ${g.path}  ${g.names.size} inputs  [tiers ${[...g.tiers].join(',')}; statuses ${[...g.statuses].map(([s, n]) => `${s}×${n}`).join(', ')}]`);
+}
+
 /** Every classified request, grouped by what was sent and who sent it. */
 export class Tally {
   private readonly rows = new Map<string, Row>();
@@ -122,7 +137,8 @@ export class Tally {
     }
     const status = res.status === 0 ? `none (${res.error})` : String(res.status);
     row.statuses.set(status, (row.statuses.get(status) ?? 0) + 1);
-    if (!row.sample) row.sample = redactTokens(res.body.subarray(0, 160).toString('utf8').replace(/\s+/g, ' '));
+    // Shown on a terminal: nothing the server sent may reach it as a control sequence.
+    if (!row.sample) row.sample = redactTokens(res.body.subarray(0, 160).toString('utf8').replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '.'));
     this.slowest.push({ ms: res.ms, what: `${req.group}: ${req.name} [${req.tier}] → ${status}` });
     this.slowest.sort((a, b) => b.ms - a.ms);
     this.slowest.length = Math.min(this.slowest.length, 5);
@@ -141,6 +157,10 @@ export class Tally {
       lines.push(`${verdict}: ${this.count(verdict)} requests`);
       const byCase = new Map<string, Row[]>();
       for (const r of rows) byCase.set(`${r.group}: ${r.name}`, [...(byCase.get(`${r.group}: ${r.name}`) ?? []), r]);
+      if (byCase.size > 25) {
+        lines.push(...summaryByGroup(rows));
+        continue;
+      }
       for (const [label, group] of byCase) {
         const first = group[0]!;
         const tiers = group.map((r) => `${r.tier} ${[...r.statuses].map(([s, n]) => (n > 1 ? `${s}×${n}` : s)).join(',')}`).join('; ');
@@ -151,10 +171,8 @@ export class Tally {
     return lines;
   }
 
-  /** The same, as data for the results file. */
+  /** Every request, as data for the results file. */
   toJSON(): unknown[] {
-    return [...this.rows.values()]
-      .filter((r) => r.verdict !== 'ok')
-      .map((r) => ({ ...r, statuses: Object.fromEntries(r.statuses) }));
+    return [...this.rows.values()].map((r) => ({ ...r, statuses: Object.fromEntries(r.statuses) }));
   }
 }

@@ -84,6 +84,8 @@ export interface World {
   otherAttempt: Assignment;
   /** An attempt of `repo` that has ended: its token is dead. */
   deadAttempt: Assignment;
+  /** An attempt of `repo` whose job was cancelled while its runner keeps heartbeating. */
+  cancelledAttempt: Assignment;
   runnerId: string;
   /** Throwaway targets for the destructive admin requests. */
   spareRepoId: string;
@@ -94,6 +96,8 @@ export interface World {
   /** The next log sequence number of `attempt`, and the last one handed out. */
   nextSeq: () => number;
   lastSeq: () => number;
+  /** Every token made for this round, to look for in the server's log. */
+  secrets: string[];
   /** Stops the fixture runners' heartbeats and ends their attempts. */
   finish: (tally: Tally) => Promise<void>;
 }
@@ -103,12 +107,15 @@ export async function makeWorld(target: Target, tally: Tally, base: { admin: str
   const holder = await register(target, registration, `holder-${round}`);
   const otherHolder = await register(target, registration, `other-holder-${round}`);
   const ender = await register(target, registration, `ender-${round}`);
+  const stubborn = await register(target, registration, `stubborn-${round}`);
   const attacker = await register(target, registration, `attacker-${round}`);
   const spare = await register(target, registration, `spare-${round}`);
   const attempt = await claim(target, holder.token, await submit(target, base.repo.id, `held ${round}`));
   const otherAttempt = await claim(target, otherHolder.token, await submit(target, base.other.id, `held elsewhere ${round}`));
   const deadAttempt = await claim(target, ender.token, await submit(target, base.repo.id, `ended ${round}`));
   await honest(target, tally, 'job-dead', 'complete (the attempt that ends)', 'POST', RunnerRoutes.complete(deadAttempt.attempt_id), deadAttempt.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  const cancelledAttempt = await claim(target, stubborn.token, await submit(target, base.repo.id, `cancelled ${round}`));
+  await honest(target, tally, 'admin', 'cancel a running job', 'POST', `/api/jobs/${cancelledAttempt.job_id}/cancel`, base.admin);
   const spareRepo = await jsonRequest<{ id: string }>(target.url, 'POST', '/api/repos', base.admin, { name: `spare-${round}` });
   const parkedJobId = await submit(target, base.repo.id, `parked ${round}`, { labels: [NEVER_LABEL] });
 
@@ -116,6 +123,7 @@ export async function makeWorld(target: Target, tally: Tally, base: { admin: str
   const beats = [
     [holder, attempt],
     [otherHolder, otherAttempt],
+    [stubborn, cancelledAttempt],
   ] as const;
   const timer = setInterval(() => {
     for (const [runner, a] of beats) {
@@ -126,16 +134,18 @@ export async function makeWorld(target: Target, tally: Tally, base: { admin: str
   let counter = 0;
   let seq = 0;
   return {
-    tokens: { wrong: `lzjob_${'A'.repeat(43)}`, admin: base.admin, registration, runner: attacker.token, 'job-dead': deadAttempt.job_token, 'job-other': otherAttempt.job_token, job: attempt.job_token },
+    tokens: { wrong: `lzjob_${'A'.repeat(43)}`, admin: base.admin, registration, runner: attacker.token, 'job-dead': deadAttempt.job_token, 'job-cancelled': cancelledAttempt.job_token, 'job-other': otherAttempt.job_token, job: attempt.job_token },
     repo: base.repo,
     other: base.other,
     attempt,
     otherAttempt,
     deadAttempt,
+    cancelledAttempt,
     runnerId: attacker.runner_id,
     spareRepoId: spareRepo.body.id,
     spareRunnerId: spare.runner_id,
     parkedJobId,
+    secrets: [holder, otherHolder, ender, stubborn, attacker, spare].map((r) => r.token).concat([attempt, otherAttempt, deadAttempt, cancelledAttempt].map((a) => a.job_token)),
     unique: (prefix) => `${prefix}-${round}-${++counter}`,
     nextSeq: () => ++seq,
     lastSeq: () => seq,

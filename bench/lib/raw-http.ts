@@ -84,6 +84,32 @@ function parse(data: Buffer): Parsed | undefined {
   return { status, headers, body: rest, complete: false };
 }
 
+/**
+ * Writes in slices and stops as soon as the server has answered, as a careful client does: a
+ * server that answers early (401, 413) and closes would otherwise reset the connection under
+ * the rest of the body, and the answer already sent could be lost with it.
+ */
+async function send(socket: net.Socket, data: Buffer, answered: () => boolean): Promise<void> {
+  for (let at = 0; at < data.length && !socket.destroyed; at += 64 * 1024) {
+    // Up to 200 ms after the first slice (headers and the start of the body), and a turn of the
+    // event loop after each other one, let an early answer be read before the next write.
+    if (at === 64 * 1024) for (let waited = 0; waited < 200 && !answered(); waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    else if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    if (answered() || socket.destroyed) return;
+    if (!socket.write(data.subarray(at, at + 64 * 1024))) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          socket.off('drain', go);
+          socket.off('close', go);
+          resolve();
+        };
+        socket.on('drain', go);
+        socket.on('close', go);
+      });
+    }
+  }
+}
+
 export function rawRequest(base: string, req: RawRequest): Promise<RawResponse> {
   const url = new URL(base);
   const started = performance.now();
@@ -110,7 +136,7 @@ export function rawRequest(base: string, req: RawRequest): Promise<RawResponse> 
     // fails, but the answer already received is what counts.
     socket.on('error', (err) => finish((err as NodeJS.ErrnoException).code ?? err.message));
     socket.on('close', () => finish());
-    socket.on('connect', () => socket.write(encodeRequest(url.host, req)));
+    socket.on('connect', () => void send(socket, encodeRequest(url.host, req), () => chunks.length > 0 || done));
   });
 }
 

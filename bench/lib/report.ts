@@ -37,6 +37,15 @@ export interface BenchContext {
   log: (message: string) => void;
 }
 
+/** A whole-number bench setting from the environment, checked against its range. */
+export function wholeNumberFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
 export interface BenchPart {
   name: string;
   description: string;
