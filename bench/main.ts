@@ -7,12 +7,13 @@
  */
 import path from 'node:path';
 import { cleanupAll } from './lib/proc.js';
-import { printFigures, writeResults, type BenchContext, type BenchPart, type PartResult } from './lib/report.js';
+import { printFigures, wholeNumberFromEnv, writeResults, type BenchContext, type BenchPart, type PartResult } from './lib/report.js';
 import { ROOT } from './lib/servers.js';
 
 const PARTS: Record<string, () => Promise<BenchPart>> = {
   git: async () => (await import('./git.js')).gitPart,
   queue: async () => (await import('./queue.js')).queuePart,
+  hostile: async () => (await import('./hostile.js')).hostilePart,
 };
 
 function usage(): string {
@@ -30,20 +31,12 @@ function selectedParts(argv: string[]): string[] {
   return names.length > 0 ? [...new Set(names)] : Object.keys(PARTS);
 }
 
-function runsFromEnv(): number {
-  const raw = process.env.BENCH_RUNS;
-  if (raw === undefined || raw === '') return 3;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 50) throw new Error(`BENCH_RUNS must be a whole number from 1 to 50, got "${raw}"`);
-  return n;
-}
-
 async function main(): Promise<void> {
   const names = selectedParts(process.argv.slice(2));
   const ctx: BenchContext = {
     root: ROOT,
     cacheDir: path.join(ROOT, '.bench'),
-    runs: runsFromEnv(),
+    runs: wholeNumberFromEnv('BENCH_RUNS', 3, 1, 50),
     log: (message) => process.stderr.write(`[bench] ${message}\n`),
   };
   const results: PartResult[] = [];

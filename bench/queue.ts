@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { PROTOCOL_VERSION, RunnerRoutes, type Assignment, type RegisterResponse } from '../src/shared/protocol.js';
 import { isolatedGitEnv } from './lib/git-env.js';
-import { makeTempDir, removeTempDir, run, totalCpu, track } from './lib/proc.js';
+import { makeTempDir, percentile, removeTempDir, run, totalCpu, track } from './lib/proc.js';
 import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
 import { ROOT, startLazyaf, type ServerProcess } from './lib/servers.js';
 
@@ -39,11 +39,6 @@ function call<T>(url: string, method: string, token: string, body?: unknown): Pr
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 interface Setup {

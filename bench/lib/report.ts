@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { printTable } from '../../src/cli/table.js';
 
-export type Unit = 'x' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s';
+export type Unit = 'x' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s' | 'count';
 
 /** One reported figure. It passes when `value <= target` and/or `value >= min`, whichever are given. */
 export interface Figure {
@@ -37,6 +37,15 @@ export interface BenchContext {
   log: (message: string) => void;
 }
 
+/** A whole-number bench setting from the environment, checked against its range. */
+export function wholeNumberFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
 export interface BenchPart {
   name: string;
   description: string;
@@ -62,6 +71,8 @@ function formatValue(value: number, unit: Unit): string {
       return `${value.toFixed(1)}%`;
     case 'jobs/s':
       return `${value.toFixed(0)} jobs/s`;
+    case 'count':
+      return value.toFixed(0);
     default:
       return `${value.toFixed(1)} ${unit}`;
   }
