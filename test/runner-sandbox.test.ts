@@ -5,9 +5,9 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cachePath, inspectCache } from '../src/runner/cache.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import type { Job, JobLogs } from '../src/shared/api.js';
+import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
 import { startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
-import { authUrl, CLI, git, makeRepo, spawnChild, tempDir, waitForOutput } from './helpers.js';
+import { authUrl, CLI, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
 import { call, eventually } from './queue-helpers.js';
 
 /** bwrap must work where CI runs (it installs bubblewrap); elsewhere these tests say why they skip. */
@@ -136,6 +136,7 @@ test("a sandboxed job cannot poison the runner's cache: the next job on the same
   assert.equal(innocent.status, 'succeeded', innocent.log);
   assert.deepEqual(await branchContent(t, server, repo.cloneUrl, innocent.branch!), { files: ['README.md', 'b.txt'], parent: repo.base });
   assert.match(runner.output(), /jobs run in a bubblewrap sandbox/);
+  assert.deepEqual((await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners.map((r) => r.sandbox), ['bubblewrap']);
 });
 
 test('without the sandbox, a poisoned cache is caught before the next job and rebuilt', async (t) => {
@@ -143,6 +144,9 @@ test('without the sandbox, a poisoned cache is caught before the next job and re
   const repo = await seed(t, server, { 'README.md': 'hello\n' });
   const runner = startRunnerProcess(t, server, 'open', tempDir(t), ['--no-sandbox']);
   await eventually('the warning', async () => /WARNING: jobs run WITHOUT a sandbox/.test(runner.output()));
+  const cliEnv = { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token };
+  // Admins see that the runner is unsandboxed.
+  await eventually('`lazyaf runners` to show NONE', async () => /^open\s+\S+\s+-\s+NONE\s/m.test((await run(process.execPath, [CLI, 'runners'], { env: cliEnv })).stdout));
 
   const poison = await runJob(server, repo.id, 'poison', POISON);
   assert.match(poison.log, /POISONED replace/, 'unsandboxed, the job did reach the cache');

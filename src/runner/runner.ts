@@ -199,6 +199,7 @@ class Runner {
         version: VERSION,
         protocol_version: PROTOCOL_VERSION,
         ...(this.opts.poolId ? { pool_id: this.opts.poolId } : {}),
+        sandbox: this.sandbox ? 'bubblewrap' : 'none',
       },
       { signal: this.life.signal },
     );

@@ -16,13 +16,16 @@ import { Type, type Static } from 'typebox';
  * A job token works only while its attempt holds a live lease: once the lease expired, the job
  * was cancelled or the attempt completed, every write with it is refused with 409.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
 
 export const Label = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$' });
 export const Labels = Type.Array(Label, { maxItems: 32 });
+
+export const RunnerSandbox = Type.Union([Type.Literal('bubblewrap'), Type.Literal('none')]);
+export type RunnerSandbox = Static<typeof RunnerSandbox>;
 
 export const RegisterRequest = Type.Object(
   {
@@ -33,6 +36,8 @@ export const RegisterRequest = Type.Object(
     protocol_version: Type.Integer({ minimum: 1 }),
     /** Set by the pool launcher for the runners it manages; hand-started runners leave it out. */
     pool_id: Type.Optional(Type.String({ maxLength: 100, pattern: '^[A-Za-z0-9._-]+$' })),
+    /** The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out. */
+    sandbox: Type.Optional(RunnerSandbox),
   },
   { additionalProperties: false },
 );

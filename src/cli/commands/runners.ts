@@ -15,8 +15,8 @@ export function registerRunners(program: Command): void {
       if (opts.json) return void process.stdout.write(JSON.stringify({ runners, status }, null, 2) + '\n');
       if (runners.length > 0) {
         printTable(
-          ['NAME', 'STATUS', 'JOB', 'LABELS', 'LAST SEEN', 'ID'],
-          runners.map((r) => [r.name, r.status, r.current_job_id?.slice(0, 8) ?? '-', r.labels.join(',') || '-', r.last_seen_at, r.id]),
+          ['NAME', 'STATUS', 'JOB', 'SANDBOX', 'LABELS', 'LAST SEEN', 'ID'],
+          runners.map((r) => [r.name, r.status, r.current_job_id?.slice(0, 8) ?? '-', r.sandbox === 'none' ? 'NONE' : (r.sandbox ?? '-'), r.labels.join(',') || '-', r.last_seen_at, r.id]),
         );
         if (total > runners.length) process.stdout.write(`(the newest ${runners.length} of ${total})\n`);
       } else {

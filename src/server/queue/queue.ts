@@ -159,6 +159,7 @@ export class Queue {
       pool_id: req.pool_id ?? null,
       hostname: req.hostname ?? null,
       version: req.version ?? null,
+      sandbox: req.sandbox ?? null,
       registered_at: new Date(now).toISOString(),
       last_seen_ms: now,
     };

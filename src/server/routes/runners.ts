@@ -56,6 +56,7 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
     pool_id: r.pool_id,
     hostname: r.hostname,
     version: r.version,
+    sandbox: r.sandbox,
     registered_at: r.registered_at,
     last_seen_at: new Date(r.last_seen_ms).toISOString(),
     current_job_id: currentJobId,
