@@ -144,3 +144,24 @@ test('the server ends an attempt that outlives its timeout, even while its runne
   assert.match(failed.error ?? '', /timed out after 1 s/);
   assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
 });
+
+test('a repo with a queued or running job cannot be deleted from under it: 409 until the jobs are finished', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r1');
+  const running = await submit(server, { repo_id: repo.id, title: 'running', command: 'true' });
+  const claimed = await poll(server, runner.token);
+  assert.equal(claimed?.job_id, running.id);
+  const queued = await submit(server, { repo_id: repo.id, title: 'queued', command: 'true' });
+
+  const refused = await call(server, 'DELETE', `/api/repos/${repo.id}`, server.token);
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.match(refused.body.message, /has 2 queued or running jobs; cancel them first/);
+  assert.equal((await getJob(server, queued.id)).status, 'queued', 'nothing was lost');
+  assert.equal((await call(server, 'POST', RunnerRoutes.logs(claimed.attempt_id), claimed.job_token, { seq: 1, data: 'still here\n' })).status, 200);
+
+  await call(server, 'POST', `/api/jobs/${queued.id}/cancel`, server.token);
+  await call(server, 'POST', `/api/jobs/${running.id}/cancel`, server.token);
+  assert.equal((await call(server, 'DELETE', `/api/repos/${repo.id}`, server.token)).status, 204);
+  assert.equal((await call(server, 'GET', `/api/jobs/${queued.id}`, server.token)).status, 404);
+});

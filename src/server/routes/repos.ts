@@ -133,7 +133,12 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
 
   app.delete('/api/repos/:id', { schema: { tags: ['repos'], params: IdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     const repo = mustFind(req.params.id);
-    repos.delete(repo.id);
+    // Deleting a repo deletes its jobs: one still queued or running would vanish under its runner.
+    if (!repos.delete(repo.id)) {
+      const active = repos.activeJobs(repo.id);
+      if (active === 0) throw new ApiError(404, `repo not found: ${req.params.id}`);
+      throw new ApiError(409, `repo ${repo.name} has ${active} queued or running job${active === 1 ? '' : 's'}; cancel ${active === 1 ? 'it' : 'them'} first`);
+    }
     await removeBareRepo(bareRepoPath(reposDir, repo.id));
     opts.onRepoChange({ type: 'repo.deleted', repo });
     return reply.code(204).send(null);

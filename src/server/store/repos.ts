@@ -19,6 +19,7 @@ export class RepoStore {
   private readonly all;
   private readonly insertStmt;
   private readonly deleteStmt;
+  private readonly activeJobsStmt;
 
   constructor(private readonly db: Db) {
     // Returns the row or undefined.
@@ -29,8 +30,10 @@ export class RepoStore {
     this.all = db.prepare<[], RepoRow>('SELECT * FROM repos ORDER BY created_at, name');
     // Inserts one repo; throws SQLITE_CONSTRAINT_UNIQUE on a name clash.
     this.insertStmt = db.prepare('INSERT INTO repos (id, name, default_branch, remote_url, created_at, updated_at) VALUES (@id, @name, @default_branch, @remote_url, @created_at, @updated_at)');
-    // Returns changes = 1 if the repo existed.
-    this.deleteStmt = db.prepare<[string]>('DELETE FROM repos WHERE id = ?');
+    // Deletes the repo (its jobs go with it) unless a job of it is queued or running; returns changes = 1 if it did.
+    this.deleteStmt = db.prepare<[{ id: string }]>("DELETE FROM repos WHERE id = @id AND NOT EXISTS (SELECT 1 FROM jobs WHERE repo_id = @id AND status IN ('queued', 'running'))");
+    // Returns how many jobs of the repo are queued or running.
+    this.activeJobsStmt = db.prepare<[string], number>("SELECT COUNT(*) FROM jobs WHERE repo_id = ? AND status IN ('queued', 'running')").pluck();
   }
 
   get(id: string): RepoRow | undefined {
@@ -74,7 +77,12 @@ export class RepoStore {
     return next;
   }
 
+  /** Deletes a repo with no queued or running job; false when it has some (or is gone). */
   delete(id: string): boolean {
-    return this.deleteStmt.run(id).changes === 1;
+    return this.deleteStmt.run({ id }).changes === 1;
+  }
+
+  activeJobs(id: string): number {
+    return this.activeJobsStmt.get(id) ?? 0;
   }
 }
