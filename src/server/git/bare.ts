@@ -57,18 +57,6 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-/**
- * A URL git may push to: a URL with a known scheme, scp-like `user@host:path`, or an absolute
- * path. Anything else (notably `ext::` and option-like strings) is refused before it reaches git.
- */
-export function isAllowedRemoteUrl(url: string): boolean {
-  if (url.length > 2048 || /[\x00-\x1f\x7f]/.test(url) || url.startsWith('-')) return false;
-  // A user or host that starts with "-" would reach ssh as an option (-oProxyCommand=...).
-  if (/^(https?|ssh|git|file):\/\/[^\s]+$/i.test(url)) return !/^[a-z]+:\/\/([^/]*@)?-/i.test(url);
-  if (/^\/[^\s]*$/.test(url)) return true;
-  return /^[A-Za-z0-9._-]+@[A-Za-z0-9.][A-Za-z0-9.-]*:[^\s]+$/.test(url);
-}
-
 /** Only these transports may be used when pushing to a real remote. */
 const PUSH_PROTOCOL_CONFIG = [
   '-c', 'protocol.allow=never',
