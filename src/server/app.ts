@@ -11,6 +11,7 @@ import { bearerToken, makeTokenResolver, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { startCheckpointer } from './db/checkpointer.js';
 import { openDb, type Db } from './db/index.js';
+import { restrictDataDir } from './data-dir.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
 import { BranchCache } from './git/branch-cache.js';
@@ -66,6 +67,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   fs.mkdirSync(reposDir, { recursive: true });
   fs.mkdirSync(hooksDir, { recursive: true });
   fs.writeFileSync(path.join(hooksDir, 'pre-receive'), PRE_RECEIVE_HOOK, { mode: 0o755 });
+  restrictDataDir(config.dataDir);
 
   const admin = loadOrCreateSecret(config.dataDir, 'admin_token', 'lzadm', config.adminToken);
   const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
