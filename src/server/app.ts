@@ -13,7 +13,7 @@ import { startCheckpointer } from './db/checkpointer.js';
 import { openDb, type Db } from './db/index.js';
 import { restrictDataDir } from './data-dir.js';
 import { ApiError } from './errors.js';
-import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
+import { bareRepoPath, listBranches, removePushLeftovers, resolveBranch, setHead } from './git/bare.js';
 import { BranchCache } from './git/branch-cache.js';
 import { gitHttpRoutes, PRE_RECEIVE_HOOK } from './git/http.js';
 import { loadAgents } from './queue/agents.js';
@@ -68,6 +68,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   fs.mkdirSync(hooksDir, { recursive: true });
   fs.writeFileSync(path.join(hooksDir, 'pre-receive'), PRE_RECEIVE_HOOK, { mode: 0o755 });
   restrictDataDir(config.dataDir);
+  await removePushLeftovers(reposDir);
 
   const admin = loadOrCreateSecret(config.dataDir, 'admin_token', 'lzadm', config.adminToken);
   const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
@@ -160,6 +161,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     reposDir,
     hooksDir,
     resolveToken,
+    maxPushBytes: config.maxPushBytes,
     onPush: (repo, principal) => {
       branchCache.invalidate(repo.id);
       // Returned, not voided: the push's response waits for it, so a client that saw its push succeed sees the new default branch.

@@ -22,6 +22,8 @@ export interface ServerConfig {
   jobTimeoutSeconds: number;
   /** The longest a runner's long-poll is held open. */
   longPollSeconds: number;
+  /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
+  maxPushBytes: number;
   logLevel: string;
 }
 
@@ -72,6 +74,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),
     jobTimeoutSeconds: intFrom('LAZYAF_JOB_TIMEOUT', env.LAZYAF_JOB_TIMEOUT, 3600, 1, 7 * 24 * 3600),
     longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
+    maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
   };
 }

@@ -26,6 +26,26 @@ export async function initBareRepo(repoPath: string, defaultBranch: string): Pro
   for (const [key, value] of BARE_CONFIG) await gitOk(['config', key, value], { cwd: repoPath });
 }
 
+/**
+ * Removes what a push killed mid-way leaves behind, at start when no push is running: its
+ * quarantine (`objects/tmp_objdir-incoming-*`, a half-received pack) and its ref locks
+ * (`refs/**.lock`, `packed-refs.lock`), which would refuse every later push to those refs.
+ */
+export async function removePushLeftovers(reposDir: string): Promise<void> {
+  for (const entry of await fs.readdir(reposDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !REPO_ID_RE.test(entry.name.replace(/\.git$/, ''))) continue;
+    const repoPath = path.join(reposDir, entry.name);
+    const objects = await fs.readdir(path.join(repoPath, 'objects')).catch(() => []);
+    const refs = await fs.readdir(path.join(repoPath, 'refs'), { recursive: true }).catch(() => []);
+    const leftovers = [
+      ...objects.filter((name) => name.startsWith('tmp_objdir-incoming-')).map((name) => path.join('objects', name)),
+      ...refs.filter((name) => name.endsWith('.lock')).map((name) => path.join('refs', name)),
+      'packed-refs.lock',
+    ];
+    for (const leftover of leftovers) await fs.rm(path.join(repoPath, leftover), { recursive: true, force: true });
+  }
+}
+
 export async function removeBareRepo(repoPath: string): Promise<void> {
   await fs.rm(repoPath, { recursive: true, force: true });
 }
