@@ -184,6 +184,15 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     });
   }
 
+  // Before any body is read: git routes stream theirs, but one with another content type would be parsed.
+  app.addHook('onRequest', async (req, reply) => {
+    try {
+      authorize(req, reply);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
   app.get('/git/:repo/info/refs', async (req, reply) => {
     try {
       const service = (req.query as { service?: string }).service;

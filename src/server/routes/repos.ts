@@ -26,6 +26,7 @@ import {
 } from '../git/bare.js';
 import { isAllowedRemoteUrl } from '../git/remote-url.js';
 import { NameTakenError, type RepoRow, type RepoStore } from '../store/repos.js';
+import { whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 
 export interface RepoRoutesOptions {
@@ -174,7 +175,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
       const repoPath = bareRepoPath(reposDir, repo.id);
       if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
       try {
-        const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
+        const result = await whileServerWaits(req, pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force));
         return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
       } catch (err) {
         if (err instanceof GitError) throw new ApiError(502, err.message);
