@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { registerCredential } from './commands/credential.js';
 import { registerIngest } from './commands/ingest.js';
@@ -35,7 +36,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof CliError) {
-    process.stderr.write(`lazyaf: ${err.message}\n`);
+    // Messages carry server text (a runner's error, a name that was not found): shown escaped.
+    process.stderr.write(`lazyaf: ${printable(err.message)}\n`);
     process.exit(err.exitCode);
   }
   process.stderr.write(`lazyaf: ${(err as Error).stack ?? String(err)}\n`);

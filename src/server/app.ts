@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,8 +11,10 @@ import { bearerToken, makeTokenResolver, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { startCheckpointer } from './db/checkpointer.js';
 import { openDb, type Db } from './db/index.js';
+import { restrictDataDir } from './data-dir.js';
+import { edgeServerOptions, guardEdge } from './edge.js';
 import { ApiError } from './errors.js';
-import { bareRepoPath, listBranches, resolveBranch, setHead } from './git/bare.js';
+import { bareRepoPath, listBranches, removePushLeftovers, resolveBranch, setHead } from './git/bare.js';
 import { BranchCache } from './git/branch-cache.js';
 import { gitHttpRoutes, PRE_RECEIVE_HOOK } from './git/http.js';
 import { loadAgents } from './queue/agents.js';
@@ -67,6 +69,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   fs.mkdirSync(reposDir, { recursive: true });
   fs.mkdirSync(hooksDir, { recursive: true });
   fs.writeFileSync(path.join(hooksDir, 'pre-receive'), PRE_RECEIVE_HOOK, { mode: 0o755 });
+  restrictDataDir(config.dataDir);
+  await removePushLeftovers(reposDir);
 
   const admin = loadOrCreateSecret(config.dataDir, 'admin_token', 'lzadm', config.adminToken);
   const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
@@ -108,9 +112,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
 
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
-    // Long pushes and long-polls are legitimate; a stalled client is cut by the headers timeout and keep-alive.
-    requestTimeout: 0,
-    bodyLimit: 1024 * 1024,
+    ...edgeServerOptions(config),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -123,19 +125,24 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     }
     return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }));
+  const notFound = (req: FastifyRequest, reply: FastifyReply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  app.setNotFoundHandler(notFound);
 
   app.addHook('onRequest', async (req, reply) => {
     // By the route's pattern, not the raw URL: `/%61pi/repos` or `http://host/api/repos` reach the same route.
     const auth = req.routeOptions.config.auth ?? ((req.routeOptions.url ?? req.url).startsWith('/api/') ? 'admin' : 'public');
-    if (auth !== 'admin') return;
-    const token = bearerToken(req);
-    const principal = token ? resolveToken(token) : undefined;
-    if (principal?.kind !== 'admin') {
-      reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
-      return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token (the admin token)' });
+    if (auth === 'admin') {
+      const token = bearerToken(req);
+      const principal = token ? resolveToken(token) : undefined;
+      if (principal?.kind !== 'admin') {
+        reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
+        return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token (the admin token)' });
+      }
     }
+    // Before a body is read: there is no route to read it for.
+    if (req.is404) return notFound(req, reply);
   });
+  guardEdge(app, config);
 
   await app.register(swagger, {
     openapi: {
@@ -161,6 +168,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     reposDir,
     hooksDir,
     resolveToken,
+    maxPushBytes: config.maxPushBytes,
     onPush: (repo, principal) => {
       branchCache.invalidate(repo.id);
       // Returned, not voided: the push's response waits for it, so a client that saw its push succeed sees the new default branch.
@@ -232,6 +240,6 @@ async function afterPush(ctx: ServerContext, repo: RepoRow, principal: Principal
 }
 
 function httpReason(status: number): string {
-  const reasons: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 429: 'Too Many Requests' };
+  const reasons: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 429: 'Too Many Requests' };
   return reasons[status] ?? 'Error';
 }

@@ -29,6 +29,12 @@ export interface ServerConfig {
   runnerPruneAfterSeconds: number;
   /** The longest a runner's long-poll is held open. */
   longPollSeconds: number;
+  /** A request's headers, then its body, must each arrive within this (git transfers excepted). */
+  bodyTimeoutSeconds: number;
+  /** A connection with no traffic either way for this long is cut (git transfers included). */
+  idleTimeoutSeconds: number;
+  /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
+  maxPushBytes: number;
   logLevel: string;
 }
 
@@ -83,6 +89,10 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     registerPerSecond: numberFrom('LAZYAF_REGISTER_RATE', env.LAZYAF_REGISTER_RATE, 2, 0, true),
     runnerPruneAfterSeconds: numberFrom('LAZYAF_RUNNER_PRUNE_AFTER', env.LAZYAF_RUNNER_PRUNE_AFTER, 24 * 3600, 1),
     longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
+    bodyTimeoutSeconds: intFrom('LAZYAF_BODY_TIMEOUT', env.LAZYAF_BODY_TIMEOUT, 10, 1, 3600),
+    // At least 20 s: the event stream's keep-alive comments come every 15 s.
+    idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, 20, 24 * 3600),
+    maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
   };
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { Job, JobList, JobLogs } from '../../shared/api.js';
+import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions } from '../options.js';
-import { printTable } from '../table.js';
+import { printJson, printTable } from '../table.js';
 
 interface SubmitOptions {
   repo: string;
@@ -36,26 +37,30 @@ function printJob(job: Job): void {
     ['created', job.created_at],
     ['finished', job.finished_at],
   ];
-  for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ':').padEnd(11)}${v}\n`);
+  for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ':').padEnd(11)}${printable(v)}\n`);
   for (const a of job.attempts ?? []) {
-    process.stdout.write(`  attempt ${a.number}: runner ${a.runner_id} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}\n`);
+    const line = `attempt ${a.number}: runner ${a.runner_id} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
+    process.stdout.write(`  ${printable(line)}\n`);
   }
 }
 
-/** Writes the job log from `offset`, following it live until the job has finished. */
+/** Writes the job log from `offset`, following it live until the job has finished; colours pass, other escapes do not. */
 async function streamLogs(client: ApiClient, jobId: string, follow: boolean): Promise<void> {
+  const filter = new TerminalLogFilter();
   if (!follow) {
     let offset = 0;
     for (;;) {
       const page = await client.request<JobLogs>('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?offset=${offset}`);
-      process.stdout.write(page.content);
+      process.stdout.write(filter.write(page.content));
       if (page.next_offset === offset) return;
       offset = page.next_offset;
     }
   }
   const res = await client.raw('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?follow=true`);
   if (!res.body) return;
-  for await (const chunk of res.body) process.stdout.write(chunk as Uint8Array);
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body) process.stdout.write(filter.write(decoder.decode(chunk as Uint8Array, { stream: true })));
+  process.stdout.write(filter.write(decoder.decode()));
 }
 
 export function registerJobs(program: Command): void {
@@ -90,15 +95,15 @@ export function registerJobs(program: Command): void {
         timeout_s: timeout,
       });
       if (!opts.wait) {
-        if (opts.json) process.stdout.write(JSON.stringify(job, null, 2) + '\n');
+        if (opts.json) printJson(job);
         else process.stdout.write(`${job.id}\n`);
         return;
       }
       process.stderr.write(`Submitted job ${job.id}; following its log\n`);
       await streamLogs(client, job.id, true);
       const final = await client.request<Job>('GET', `/api/jobs/${job.id}`);
-      if (opts.json) process.stdout.write(JSON.stringify(final, null, 2) + '\n');
-      else process.stderr.write(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}\n`);
+      if (opts.json) printJson(final);
+      else process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
       if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
     });
 
@@ -114,7 +119,7 @@ export function registerJobs(program: Command): void {
       if (opts.repo) q.set('repo_id', opts.repo);
       if (opts.status) q.set('status', opts.status);
       const { jobs: list } = await new ApiClient(clientOptions(cmd)).request<JobList>('GET', `/api/jobs?${q}`);
-      if (opts.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      if (opts.json) return printJson(list);
       if (list.length === 0) return void process.stdout.write('No jobs.\n');
       printTable(
         ['ID', 'STATUS', 'BRANCH', 'TITLE'],
@@ -129,7 +134,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const job = await new ApiClient(clientOptions(cmd)).request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
-      if (opts.json) process.stdout.write(JSON.stringify(job, null, 2) + '\n');
+      if (opts.json) printJson(job);
       else printJob(job);
     });
 
@@ -152,7 +157,7 @@ export function registerJobs(program: Command): void {
       .argument('<job>', 'job id (or its first 8 characters)')
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const job = await new ApiClient(clientOptions(cmd)).request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/${name}`);
-        process.stdout.write(`${job.id} ${job.status}${job.cancel_requested && job.status === 'running' ? ' (cancelling)' : ''}\n`);
+        process.stdout.write(printable(`${job.id} ${job.status}${job.cancel_requested && job.status === 'running' ? ' (cancelling)' : ''}`) + '\n');
       });
   }
 }

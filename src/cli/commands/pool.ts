@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { PoolState } from '../../shared/api.js';
+import { printable } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions } from '../options.js';
 
-const describe = (p: PoolState) => `pool: ${p.desired} desired, ${p.running} running, ${p.draining} draining (launcher: ${p.launcher})\n`;
+const describe = (p: PoolState) => printable(`pool: ${p.desired} desired, ${p.running} running, ${p.draining} draining (launcher: ${p.launcher})`) + '\n';
 
 export function registerPool(program: Command): void {
   const pool = program.command('pool').description('the runners the server manages itself');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { BranchList, Repo, RepoList } from '../../shared/api.js';
 import { ApiClient } from '../client.js';
 import { clientOptions } from '../options.js';
-import { printTable } from '../table.js';
+import { printJson, printTable } from '../table.js';
 
 export function registerRepoCommands(program: Command): void {
   program
@@ -11,7 +11,7 @@ export function registerRepoCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { repos } = await new ApiClient(clientOptions(cmd)).request<RepoList>('GET', '/api/repos');
-      if (opts.json) return void process.stdout.write(JSON.stringify(repos, null, 2) + '\n');
+      if (opts.json) return printJson(repos);
       if (repos.length === 0) return void process.stdout.write('No repos yet. Add one with: lazyaf ingest PATH --name NAME\n');
       printTable(['NAME', 'ID', 'DEFAULT', 'REMOTE'], repos.map((r) => [r.name, r.id, r.default_branch, r.remote_url ?? '-']));
     });
@@ -25,7 +25,7 @@ export function registerRepoCommands(program: Command): void {
       const client = new ApiClient(clientOptions(cmd));
       const repo = await client.request<Repo>('GET', `/api/repos/${encodeURIComponent(repoRef)}`);
       const list = await client.request<BranchList>('GET', `/api/repos/${repo.id}/branches`);
-      if (opts.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      if (opts.json) return printJson(list);
       if (list.branches.length === 0) return void process.stdout.write(`No branches in ${repo.name} yet.\n`);
       printTable(
         ['BRANCH', 'COMMIT', ''],

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { RunnerList, RunnersStatus } from '../../shared/api.js';
 import { ApiClient } from '../client.js';
 import { clientOptions } from '../options.js';
-import { printTable } from '../table.js';
+import { printJson, printTable } from '../table.js';
 
 export function registerRunners(program: Command): void {
   program
@@ -12,7 +12,7 @@ export function registerRunners(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
       const [{ runners, total }, status] = await Promise.all([client.request<RunnerList>('GET', '/api/runners?limit=1000'), client.request<RunnersStatus>('GET', '/api/runners/status')]);
-      if (opts.json) return void process.stdout.write(JSON.stringify({ runners, status }, null, 2) + '\n');
+      if (opts.json) return printJson({ runners, status });
       if (runners.length > 0) {
         printTable(
           ['NAME', 'STATUS', 'JOB', 'SANDBOX', 'LABELS', 'LAST SEEN', 'ID'],

@@ -9,6 +9,8 @@ export type Db = Database.Database;
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url));
 
 export function openDb(file: string): Db {
+  // Created owner-only before SQLite sees it: SQLite gives its -wal and -shm files the database's mode.
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.

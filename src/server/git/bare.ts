@@ -26,6 +26,26 @@ export async function initBareRepo(repoPath: string, defaultBranch: string): Pro
   for (const [key, value] of BARE_CONFIG) await gitOk(['config', key, value], { cwd: repoPath });
 }
 
+/**
+ * Removes what a push killed mid-way leaves behind, at start when no push is running: its
+ * quarantine (`objects/tmp_objdir-incoming-*`, a half-received pack) and its ref locks
+ * (`refs/**.lock`, `packed-refs.lock`), which would refuse every later push to those refs.
+ */
+export async function removePushLeftovers(reposDir: string): Promise<void> {
+  for (const entry of await fs.readdir(reposDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !REPO_ID_RE.test(entry.name.replace(/\.git$/, ''))) continue;
+    const repoPath = path.join(reposDir, entry.name);
+    const objects = await fs.readdir(path.join(repoPath, 'objects')).catch(() => []);
+    const refs = await fs.readdir(path.join(repoPath, 'refs'), { recursive: true }).catch(() => []);
+    const leftovers = [
+      ...objects.filter((name) => name.startsWith('tmp_objdir-incoming-')).map((name) => path.join('objects', name)),
+      ...refs.filter((name) => name.endsWith('.lock')).map((name) => path.join('refs', name)),
+      'packed-refs.lock',
+    ];
+    for (const leftover of leftovers) await fs.rm(path.join(repoPath, leftover), { recursive: true, force: true });
+  }
+}
+
 export async function removeBareRepo(repoPath: string): Promise<void> {
   await fs.rm(repoPath, { recursive: true, force: true });
 }
@@ -55,18 +75,6 @@ export async function listBranches(repoPath: string): Promise<BranchRef[]> {
 export async function resolveBranch(repoPath: string, branch: string): Promise<string | undefined> {
   const result = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { cwd: repoPath });
   return result.code === 0 ? result.stdout.trim() : undefined;
-}
-
-/**
- * A URL git may push to: a URL with a known scheme, scp-like `user@host:path`, or an absolute
- * path. Anything else (notably `ext::` and option-like strings) is refused before it reaches git.
- */
-export function isAllowedRemoteUrl(url: string): boolean {
-  if (url.length > 2048 || /[\x00-\x1f\x7f]/.test(url) || url.startsWith('-')) return false;
-  // A user or host that starts with "-" would reach ssh as an option (-oProxyCommand=...).
-  if (/^(https?|ssh|git|file):\/\/[^\s]+$/i.test(url)) return !/^[a-z]+:\/\/([^/]*@)?-/i.test(url);
-  if (/^\/[^\s]*$/.test(url)) return true;
-  return /^[A-Za-z0-9._-]+@[A-Za-z0-9.][A-Za-z0-9.-]*:[^\s]+$/.test(url);
 }
 
 /** Only these transports may be used when pushing to a real remote. */

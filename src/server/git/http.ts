@@ -18,6 +18,8 @@ export interface GitHttpOptions {
   reposDir: string;
   hooksDir: string;
   resolveToken: TokenResolver;
+  /** The largest pack one push may send; 0 = no limit. */
+  maxPushBytes: number;
   /**
    * Called once receive-pack has run, so branch views and events update at once. It reflects
    * the repo as it is (some refs may have been refused, or git stopped after moving them), so
@@ -94,7 +96,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     const args: string[] = [];
     const env: Record<string, string> = {};
     if (service === 'git-receive-pack') {
-      args.push('-c', `core.hooksPath=${opts.hooksDir}`);
+      args.push('-c', `core.hooksPath=${opts.hooksDir}`, ...receiveChecks(opts.maxPushBytes));
       if (principal.kind === 'job') {
         // A job may push only its own branch; it may rewrite it, since a retried attempt starts over.
         env.LAZYAF_ALLOWED_REF = `refs/heads/${principal.branch}`;
@@ -192,6 +194,28 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     });
   }
 
+  /**
+   * When git answered without reading the whole body (a pack over the size limit, a request it
+   * refused), the rest of the body is never read: the connection would sit paused, holding its
+   * socket, until the client gave up. It is closed once the client had a moment to read the answer.
+   */
+  function closeIfBodyUnread(req: FastifyRequest, reply: FastifyReply): void {
+    // Node detaches the socket from the request once the response is done: keep it from now.
+    const socket = req.raw.socket;
+    reply.raw.on('finish', () => {
+      if (!req.raw.complete) setTimeout(() => socket.destroy(), 1000);
+    });
+  }
+
+  // Before any body is read: git routes stream theirs, but one with another content type would be parsed.
+  app.addHook('onRequest', async (req, reply) => {
+    try {
+      authorize(req, reply);
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+
   app.get('/git/:repo/info/refs', async (req, reply) => {
     try {
       const service = (req.query as { service?: string }).service;
@@ -239,6 +263,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       const proc = child;
       if (leaseChecked) answerLeaseChecks(proc, basicOrBearerToken(req) ?? '', principal.attemptId);
       killOnDisconnect(reply, proc);
+      closeIfBodyUnread(req, reply);
       const exited = closed(proc);
       const body = req.body as Readable;
       const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase();
@@ -298,6 +323,16 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       return sendError(reply, err);
     }
   });
+}
+
+/**
+ * Checks on every pushed pack, passed at spawn time so repos created by older versions get them
+ * too: fsck refuses trees with `.git`, `..` or other entries git itself would never write (they
+ * left repos failing `git fsck`), and a pack over the size limit is refused by git before it
+ * lands, with a "pack exceeds maximum allowed size" the client sees.
+ */
+function receiveChecks(maxPushBytes: number): string[] {
+  return ['-c', 'receive.fsckObjects=true', ...(maxPushBytes > 0 ? ['-c', `receive.maxInputSize=${maxPushBytes}`] : [])];
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody, IdParams, Job, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
 import { isValidBranchName } from '../../shared/git.js';
+import { whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 import type { BranchCache } from '../git/branch-cache.js';
 import type { Agents } from '../queue/agents.js';
@@ -74,7 +75,8 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     return job;
   };
 
-  app.post('/api/jobs', { schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
+  // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
+  app.post('/api/jobs', { bodyLimit: 256 * 1024, schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
     const body = req.body;
     const repo = repos.find(body.repo_id);
     if (!repo) throw new ApiError(404, `repo not found: ${body.repo_id}`);
@@ -174,7 +176,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
         }
         const fresh = queue.jobs.get(job.id);
         if (!fresh || (TERMINAL.has(fresh.status) && at >= fresh.log_bytes) || queue.wakeups.closed) break;
-        await queue.wakeups.waitForJobChange(job.id, 15_000, abort.signal);
+        await whileServerWaits(req, queue.wakeups.waitForJobChange(job.id, 15_000, abort.signal));
       }
       reply.raw.end();
     },

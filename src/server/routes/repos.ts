@@ -17,7 +17,6 @@ import { GitError, isValidBranchName, redactUrls } from '../../shared/git.js';
 import {
   bareRepoPath,
   initBareRepo,
-  isAllowedRemoteUrl,
   listBranches,
   pushToRemote,
   removeBareRepo,
@@ -25,7 +24,9 @@ import {
   resolveBranch,
   setHead,
 } from '../git/bare.js';
+import { isAllowedRemoteUrl } from '../git/remote-url.js';
 import { NameTakenError, type RepoRow, type RepoStore } from '../store/repos.js';
+import { whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 
 export interface RepoRoutesOptions {
@@ -63,7 +64,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     // REPO accepts an id or a name: a name that looks like an id would be shadowed by (or shadow) another repo.
     if (input.name !== undefined && REPO_ID_RE.test(input.name.toLowerCase())) throw new ApiError(400, 'a repo name may not look like a repo id');
     if (input.remote_url && !isAllowedRemoteUrl(input.remote_url)) {
-      throw new ApiError(400, 'remote_url must be an http(s)://, ssh://, git:// or file:// URL, user@host:path, or an absolute path');
+      throw new ApiError(400, 'remote_url must be an http(s)://, ssh://, git:// or file:// URL, [user@]host:path, or an absolute path, in printable ASCII, with no host, user or port that starts with "-" or is percent-encoded');
     }
     if (input.default_branch !== undefined && !isValidBranchName(input.default_branch)) {
       throw new ApiError(400, `invalid branch name: ${JSON.stringify(input.default_branch)}`);
@@ -179,7 +180,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
       const repoPath = bareRepoPath(reposDir, repo.id);
       if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
       try {
-        const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
+        const result = await whileServerWaits(req, pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force));
         return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
       } catch (err) {
         if (err instanceof GitError) throw new ApiError(502, err.message);

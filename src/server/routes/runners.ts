@@ -17,6 +17,7 @@ import {
   RunnerRoutes,
 } from '../../shared/protocol.js';
 import { bearerToken } from '../auth.js';
+import { serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { renderPrompt, type Agents } from '../queue/agents.js';
@@ -89,6 +90,16 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const logUnended = (req: FastifyRequest, failed: AttemptFailure[]): void => {
     for (const f of failed) req.log.error({ attempt: f.attempt_id, err: f.error }, 'could not end the attempt of a leaving runner');
   };
+  // Each call's token is checked in onRequest, before its body is read (the handler checks again
+  // against the state it acts on): a client without one cannot make the server read a body.
+  const registrationAuth = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
+  };
+  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void runnerOf(req, reply);
+  // Poll and heartbeat hold their answer open by design, bounded by their own waits.
+  const longPollAuth = [runnerAuth, serverHoldsAnswer];
+  const attemptAuth = (allowEnded: boolean) => async (req: FastifyRequest, reply: FastifyReply) =>
+    void attemptOf(req, reply, (req.params as { attempt_id: string }).attempt_id, allowEnded);
 
   const rethrow = (err: unknown): never => {
     if (err instanceof QueueError) throw new ApiError(err.statusCode, err.message);
@@ -97,7 +108,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutes.register,
-    { config: custom, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } } },
+    { config: custom, onRequest: registrationAuth, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } } },
     async (req, reply) => {
       if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
       const wait = opts.registrations.take();
@@ -121,7 +132,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
   );
 
-  app.post(RunnerRoutes.heartbeat, { config: custom, logLevel: 'warn', schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } }, async (req, reply) => {
+  app.post(RunnerRoutes.heartbeat, { config: custom, onRequest: longPollAuth, logLevel: 'warn', schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } }, async (req, reply) => {
     const runner = runnerOf(req, reply);
     const answer = queue.heartbeat(runner, req.body);
     const wait = Math.min(req.body.wait_ms ?? 0, Math.floor(queue.leaseTtlMs / 3));
@@ -136,7 +147,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutes.poll,
-    { config: custom, logLevel: 'warn', schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } } },
+    { config: custom, onRequest: longPollAuth, logLevel: 'warn', schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
       if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
@@ -181,14 +192,14 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     };
   }
 
-  app.post(RunnerRoutes.deregister, { config: custom, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+  app.post(RunnerRoutes.deregister, { config: custom, onRequest: runnerAuth, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     logUnended(req, queue.deregister(runnerOf(req, reply)));
     return reply.code(204).send(null);
   });
 
   app.post(
     '/api/runners/attempts/:attempt_id/logs',
-    { config: custom, logLevel: 'warn', bodyLimit: 2 * 1024 * 1024, schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } } },
+    { config: custom, onRequest: attemptAuth(false), logLevel: 'warn', bodyLimit: 2 * 1024 * 1024, schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } } },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       return queue.appendLog(attempt, req.body.seq, req.body.data);
@@ -197,7 +208,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     '/api/runners/attempts/:attempt_id/complete',
-    { config: custom, logLevel: 'warn', schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } } },
+    { config: custom, onRequest: attemptAuth(true), logLevel: 'warn', schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } } },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
       const job = queue.jobs.get(attempt.job_id)!;
