@@ -187,7 +187,7 @@ export function hostileValues(w: World): Attack[] {
     { group: 'value: land', name: 'branch --force', method: 'POST', path: `/api/repos/${w.repo.id}/land`, headers: JSON_TYPE, body: json({ branch: '--force' }), allowed: ['admin'], hostile: true, tiers: ['none', 'admin'] },
     { group: 'value: land', name: 'remote_branch main:refs/heads/x', method: 'POST', path: `/api/repos/${w.repo.id}/land`, headers: JSON_TYPE, body: json({ branch: 'main', remote_branch: 'main:refs/heads/x' }), allowed: ['admin'], hostile: true, tiers: ['none', 'admin'] },
     ...[-1, 257, 1.5, 1e9].map((d) => ({ group: 'value: scale the pool', name: `desired ${d}`, method: 'PUT', path: '/api/pool', headers: JSON_TYPE, body: json({ desired: d }), allowed: ['admin'] as const, hostile: true, tiers: ['none', 'admin'] as const })),
-    runner('value: register', 'protocol_version 2', RunnerRoutes.register, 'registration', { name: 'x', protocol_version: 2 }),
+    runner('value: register', 'protocol_version of a newer runner', RunnerRoutes.register, 'registration', { name: 'x', protocol_version: PROTOCOL_VERSION + 1 }),
     runner('value: register', 'protocol_version 1e308', RunnerRoutes.register, 'registration', { name: 'x', protocol_version: 1e308 }),
     runner('value: register', 'name ../../x', RunnerRoutes.register, 'registration', { name: '../../x', protocol_version: PROTOCOL_VERSION }),
     runner('value: register', 'labels ["__proto__"]', RunnerRoutes.register, 'registration', { name: 'x', labels: ['__proto__'], protocol_version: PROTOCOL_VERSION }),
