@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse } from '../shared/protocol.js';
+import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
@@ -95,7 +96,8 @@ class Runner {
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: RunnerOptions) {
-    this.log = opts.log ?? ((line) => process.stderr.write(`lazyaf runner ${opts.name}: ${line}\n`));
+    // Lines can carry text from the server and from jobs (titles, refusals): escaped before they reach a terminal.
+    this.log = opts.log ?? ((line) => process.stderr.write(`lazyaf runner ${opts.name}: ${printable(line)}\n`));
     this.client = new RunnerClient({
       server: opts.server,
       onConnectivity: (up, detail) => this.log(up ? 'server reachable again' : `server unreachable (${detail}); retrying with backoff`),
