@@ -21,11 +21,15 @@ const OWN_CONFIG_KEYS = new Set(['core.repositoryformatversion', 'core.filemode'
 /** Files that redirect or rewrite what git reads: none of them is ever made by the runner. */
 const FOREIGN_FILES = ['info/grafts', 'objects/info/alternates', 'objects/info/http-alternates', 'shallow', 'commondir', 'gitdir', 'config.worktree', 'worktrees', 'refs/replace'];
 
+/** The config of each cache as git wrote it (or as last found clean): an unchanged file needs no git to check. */
+const knownConfigs = new Map<string, Buffer>();
+
 export async function createCache(dir: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
   // No template: no sample hooks, nothing but what git needs.
   await gitOk(['init', '-q', '--bare', '--template=', dir], { env: gitEnv() });
+  knownConfigs.set(dir, fs.readFileSync(path.join(dir, 'config')));
 }
 
 /** Why the cache at `dir` cannot be trusted, or undefined when it can. */
@@ -41,10 +45,13 @@ export async function inspectCache(dir: string): Promise<string | undefined> {
   const packed = path.join(dir, 'packed-refs');
   if (lstat(packed) && /\srefs\/replace\//.test(fs.readFileSync(packed, 'utf8'))) return 'it holds replace refs';
 
+  const config = fs.readFileSync(path.join(dir, 'config'));
+  if (knownConfigs.get(dir)?.equals(config)) return undefined;
   const listed = await git(['config', '--file', path.join(dir, 'config'), '--list', '--null', '--name-only'], { env: gitEnv() });
   if (listed.code !== 0) return 'its config cannot be read';
   const foreign = listed.stdout.split('\0').find((key) => key !== '' && !OWN_CONFIG_KEYS.has(key.toLowerCase()));
   if (foreign !== undefined) return `its config sets ${foreign.slice(0, 80)}`;
+  knownConfigs.set(dir, config);
   return undefined;
 }
 

@@ -108,7 +108,7 @@ async function checkout(job: WorkspaceJob, dir: string, cacheDir: string, baseCo
   fs.rmSync(gitDir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const local: GitOptions = { cwd: dir, env: gitEnv(), signal };
-  await gitOk(['init', '-q', '--template=', `--initial-branch=${job.branch}`, dir], local);
+  await initRepo(dir, job.branch, local);
   fs.mkdirSync(path.join(gitDir, 'objects', 'info'), { recursive: true });
   fs.writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.join(cacheDir, 'objects')}\n`);
   fs.appendFileSync(path.join(gitDir, 'config'), `[remote "origin"]\n\turl = ${job.clone_url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
@@ -124,6 +124,25 @@ async function checkout(job: WorkspaceJob, dir: string, cacheDir: string, baseCo
   const fresh = fs.readFileSync(path.join(gitDir, 'index'));
   fs.writeFileSync(saved, fresh, { mode: 0o600 });
   savedIndexes.set(cacheDir, sha256(fresh));
+}
+
+/** The config `git init` writes on this machine (it probes the file system), learnt from the first checkout. */
+let initConfig: string | undefined;
+
+/**
+ * `git init --template=` on the first checkout; after that the same few files are written
+ * directly, one git process less between assignment and command.
+ */
+async function initRepo(dir: string, branch: string, local: GitOptions): Promise<void> {
+  const gitDir = path.join(dir, '.git');
+  if (initConfig === undefined) {
+    await gitOk(['init', '-q', '--template=', `--initial-branch=${branch}`, dir], local);
+    initConfig = fs.readFileSync(path.join(gitDir, 'config'), 'utf8');
+    return;
+  }
+  for (const sub of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags']) fs.mkdirSync(path.join(gitDir, sub), { recursive: true });
+  fs.writeFileSync(path.join(gitDir, 'config'), initConfig);
+  fs.writeFileSync(path.join(gitDir, 'HEAD'), `ref: refs/heads/${branch}\n`);
 }
 
 function readIfExists(file: string): Buffer | undefined {
