@@ -37,7 +37,13 @@ const TARGET = { cloneVsBackend: 1.1, cloneVsFile: 1.3, pushVsBackend: 1.1, rssM
 
 async function heads(repo: string, env: NodeJS.ProcessEnv): Promise<Refs> {
   const { stdout } = await run('git', ['for-each-ref', '--format=%(refname:strip=2) %(objectname)', 'refs/heads/'], { cwd: repo, env });
-  return Object.fromEntries(stdout.trim().split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ') as [string, string]),
+  );
 }
 
 function sameRefs(what: string, got: Refs, want: Refs): void {
@@ -143,7 +149,12 @@ async function run_(ctx: BenchContext): Promise<PartResult> {
       const dir = path.join(backendRoot, `${name}.git`);
       await gitRun(['init', '--bare', '--quiet', '--initial-branch=main', dir]);
       // The settings lazyaf gives its repos, plus what http-backend needs to accept a push.
-      for (const [k, v] of [['receive.denyNonFastForwards', 'true'], ['core.logAllRefUpdates', 'true'], ['http.receivepack', 'true']]) await gitRun(['config', k!, v!], dir);
+      for (const [k, v] of [
+        ['receive.denyNonFastForwards', 'true'],
+        ['core.logAllRefUpdates', 'true'],
+        ['http.receivepack', 'true'],
+      ])
+        await gitRun(['config', k!, v!], dir);
       const sample = await timed(backend, () => gitRun([...config, 'push', '--quiet', '--all', `${backend.url}/${name}.git`], repo.path));
       sameRefs('push through http-backend', await heads(dir, env), sourceHeads);
       backendRepo = dir;
@@ -205,7 +216,9 @@ async function run_(ctx: BenchContext): Promise<PartResult> {
     const clone: Series = { lazyaf: [], backend: [], file: [] };
     for (let i = 0; i < ctx.runs; i++) {
       for (const variant of rotated(['lazyaf', 'backend', 'file'] as const, i)) clone[variant]!.push(await clones(variant, 1));
-      ctx.log(`clone ${i + 1}/${ctx.runs}: lazyaf ${describe(clone.lazyaf!.at(-1)!)}, http-backend ${describe(clone.backend!.at(-1)!)}, file --no-local ${describe(clone.file!.at(-1)!)}`);
+      ctx.log(
+        `clone ${i + 1}/${ctx.runs}: lazyaf ${describe(clone.lazyaf!.at(-1)!)}, http-backend ${describe(clone.backend!.at(-1)!)}, file --no-local ${describe(clone.file!.at(-1)!)}`,
+      );
     }
 
     // (c) four clones at once: wall time of all four against one clone alone, and how far apart
@@ -213,7 +226,9 @@ async function run_(ctx: BenchContext): Promise<PartResult> {
     const parallel: Series = { lazyaf: [], backend: [] };
     for (let i = 0; i < ctx.runs; i++) {
       for (const variant of rotated(['lazyaf', 'backend'] as const, i)) parallel[variant]!.push(await clones(variant, PARALLEL));
-      ctx.log(`${PARALLEL} parallel clones ${i + 1}/${ctx.runs}: lazyaf ${describe(parallel.lazyaf!.at(-1)!)}, http-backend ${describe(parallel.backend!.at(-1)!)}`);
+      ctx.log(
+        `${PARALLEL} parallel clones ${i + 1}/${ctx.runs}: lazyaf ${describe(parallel.lazyaf!.at(-1)!)}, http-backend ${describe(parallel.backend!.at(-1)!)}`,
+      );
     }
 
     const sec = (x: number) => `${x.toFixed(2)}s`;
@@ -237,7 +252,11 @@ async function run_(ctx: BenchContext): Promise<PartResult> {
       value: Math.max(...growth(mine)),
       unit: 'MiB',
       target: TARGET.rssMiB,
-      raw: `worst run; runs ${growth(mine).map((g) => g.toFixed(1)).join(', ')}; http-backend wrapper ${growth(ref).map((g) => g.toFixed(1)).join(', ')}`,
+      raw: `worst run; runs ${growth(mine)
+        .map((g) => g.toFixed(1))
+        .join(', ')}; http-backend wrapper ${growth(ref)
+        .map((g) => g.toFixed(1))
+        .join(', ')}`,
     });
     // What the wall-time ratio cannot go below when the clones are CPU-bound: their CPU over the cores, against one clone's wall time.
     const cores = os.availableParallelism();
@@ -258,9 +277,26 @@ async function run_(ctx: BenchContext): Promise<PartResult> {
         unit: 'MiB',
         raw: `${repo.objects} objects, ${repo.params.files} files, ${repo.params.commits} commits, ${Object.keys(sourceHeads).length} branches`,
       },
-      { metric: 'clone lazyaf / http-backend', value: t.clone.lazyaf / t.clone.backend, unit: 'x', target: TARGET.cloneVsBackend, raw: `${sec(t.clone.lazyaf)} / ${sec(t.clone.backend)}` },
-      { metric: 'clone lazyaf / file --no-local', value: t.clone.lazyaf / t.clone.file, unit: 'x', target: TARGET.cloneVsFile, raw: `${sec(t.clone.lazyaf)} / ${sec(t.clone.file)}` },
-      { metric: 'clone http-backend / file --no-local (ref)', value: t.clone.backend / t.clone.file, unit: 'x', raw: `${sec(t.clone.backend)} / ${sec(t.clone.file)}` },
+      {
+        metric: 'clone lazyaf / http-backend',
+        value: t.clone.lazyaf / t.clone.backend,
+        unit: 'x',
+        target: TARGET.cloneVsBackend,
+        raw: `${sec(t.clone.lazyaf)} / ${sec(t.clone.backend)}`,
+      },
+      {
+        metric: 'clone lazyaf / file --no-local',
+        value: t.clone.lazyaf / t.clone.file,
+        unit: 'x',
+        target: TARGET.cloneVsFile,
+        raw: `${sec(t.clone.lazyaf)} / ${sec(t.clone.file)}`,
+      },
+      {
+        metric: 'clone http-backend / file --no-local (ref)',
+        value: t.clone.backend / t.clone.file,
+        unit: 'x',
+        raw: `${sec(t.clone.backend)} / ${sec(t.clone.file)}`,
+      },
       cpuFigure('clone', clone.lazyaf!, clone.backend!),
       plainPush,
       {
@@ -276,7 +312,13 @@ async function run_(ctx: BenchContext): Promise<PartResult> {
       rssFigure(`${PARALLEL} parallel clones`, parallel.lazyaf!, parallel.backend!),
       parallelFigure('lazyaf', `lazyaf ${PARALLEL} parallel / single clone`),
       parallelFigure('backend', `http-backend ${PARALLEL} parallel / single (ref)`),
-      { metric: `${PARALLEL} parallel clones lazyaf / http-backend`, value: t.parallel.lazyaf / t.parallel.backend, unit: 'x', target: TARGET.cloneVsBackend, raw: `${sec(t.parallel.lazyaf)} / ${sec(t.parallel.backend)}` },
+      {
+        metric: `${PARALLEL} parallel clones lazyaf / http-backend`,
+        value: t.parallel.lazyaf / t.parallel.backend,
+        unit: 'x',
+        target: TARGET.cloneVsBackend,
+        raw: `${sec(t.parallel.lazyaf)} / ${sec(t.parallel.backend)}`,
+      },
       {
         metric: `lazyaf ${PARALLEL} parallel: last / first to finish`,
         value: spread.lazyaf,

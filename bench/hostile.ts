@@ -69,7 +69,14 @@ function loggedErrors(logFile: string): Record<string, number> {
   return out;
 }
 
-async function attackRounds(ctx: BenchContext, target: Target, tally: Tally, setup: Parameters<typeof makeWorld>[2], gitEnv: NodeJS.ProcessEnv, secrets: Set<string>): Promise<string[]> {
+async function attackRounds(
+  ctx: BenchContext,
+  target: Target,
+  tally: Tally,
+  setup: Parameters<typeof makeWorld>[2],
+  gitEnv: NodeJS.ProcessEnv,
+  secrets: Set<string>,
+): Promise<string[]> {
   const problems: string[] = [];
   const gzipBomb = zlib.gzipSync(Buffer.alloc(100 * 1024 * 1024, '0'));
   for (let round = 1; round <= ctx.runs; round++) {
@@ -107,11 +114,20 @@ export const hostilePart: BenchPart = {
     const gitEnv = isolatedGitEnv(home);
     const dataDir = path.join(dir, 'data');
     const logFile = path.join(dir, 'lazyaf-server.log');
-    const target = await Target.start(dataDir, home, ADMIN, { LAZYAF_LEASE_TTL: String(TTL_SECONDS), LAZYAF_LOG_CAP: String(64 * 1024), LAZYAF_LONG_POLL: '2' });
+    const target = await Target.start(dataDir, home, ADMIN, {
+      LAZYAF_LEASE_TTL: String(TTL_SECONDS),
+      LAZYAF_LOG_CAP: String(64 * 1024),
+      LAZYAF_LONG_POLL: '2',
+    });
     try {
       const registration = fs.readFileSync(path.join(dataDir, 'registration_token'), 'utf8').trim();
       const secrets = new Set([ADMIN, registration]);
-      const setup = { admin: ADMIN, registration, repo: await seedRepo(target, 'hostile', dir, gitEnv), other: await seedRepo(target, 'elsewhere', dir, gitEnv) };
+      const setup = {
+        admin: ADMIN,
+        registration,
+        repo: await seedRepo(target, 'hostile', dir, gitEnv),
+        other: await seedRepo(target, 'elsewhere', dir, gitEnv),
+      };
       ctx.log(`server ${target.url}; ${ctx.runs} rounds of attacks`);
       const tally = new Tally();
       const problems = await attackRounds(ctx, target, tally, setup, gitEnv, secrets);
@@ -132,7 +148,18 @@ export const hostilePart: BenchPart = {
       return {
         part: 'hostile',
         figures: figures(tally, target, queue, lease, slow, flood, secretsInLog(logFile, secrets)),
-        details: { requests: tally.requests, problems, crashes: target.crashes, serverLogErrors: errors, slowest: tally.slowest, queue, lease, slow, flood, requestsByCase: tally.toJSON() },
+        details: {
+          requests: tally.requests,
+          problems,
+          crashes: target.crashes,
+          serverLogErrors: errors,
+          slowest: tally.slowest,
+          queue,
+          lease,
+          slow,
+          flood,
+          requestsByCase: tally.toJSON(),
+        },
       };
     } finally {
       await target.stop();
@@ -143,7 +170,13 @@ export const hostilePart: BenchPart = {
 
 function figures(tally: Tally, target: Target, queue: CheckResult, lease: CheckResult, slow: SlowResult, flood: FloodResult, leaked: number): Figure[] {
   const count = (metric: string, value: number, raw?: string): Figure => ({ metric, value, unit: 'count', target: 0, raw });
-  const check = (metric: string, r: CheckResult): Figure => ({ metric, value: r.seconds, unit: 's', check: r.ok, ...(r.ok ? { raw: `${r.seconds.toFixed(1)} s` } : { error: r.error }) });
+  const check = (metric: string, r: CheckResult): Figure => ({
+    metric,
+    value: r.seconds,
+    unit: 's',
+    check: r.ok,
+    ...(r.ok ? { raw: `${r.seconds.toFixed(1)} s` } : { error: r.error }),
+  });
   return [
     count('R4 server errors (5xx)', tally.count('server error'), `${tally.requests} requests`),
     count('R4 crashes or hangs', target.crashes.length),
@@ -154,9 +187,19 @@ function figures(tally: Tally, target: Target, queue: CheckResult, lease: CheckR
     count('R4 tokens in the server log', leaked),
     check('R4 a job still goes the whole way after the attack', queue),
     check("R4 a silent runner's lease still expires", lease),
-    { metric: `R6 /api/health p99, ${slow.connections} slow connections`, value: slow.p99, unit: 'ms', target: 100, raw: `p50 ${slow.p50.toFixed(1)} ms (idle ${slow.baselineP50.toFixed(1)} ms), max ${slow.max.toFixed(0)} ms, ${slow.probes} probes over ${slow.holdSeconds} s` },
+    {
+      metric: `R6 /api/health p99, ${slow.connections} slow connections`,
+      value: slow.p99,
+      unit: 'ms',
+      target: 100,
+      raw: `p50 ${slow.p50.toFixed(1)} ms (idle ${slow.baselineP50.toFixed(1)} ms), max ${slow.max.toFixed(0)} ms, ${slow.probes} probes over ${slow.holdSeconds} s`,
+    },
     count('R6 /api/health failures', slow.failures, slow.refused > 0 ? `${slow.refused} slow connections could not be opened` : undefined),
-    count('R6 slow connections without a valid token still held', slow.stillOpenWithoutToken, `of ${Math.round((slow.connections * 2) / 3)}, after ${slow.holdSeconds} s`),
+    count(
+      'R6 slow connections without a valid token still held',
+      slow.stillOpenWithoutToken,
+      `of ${Math.round((slow.connections * 2) / 3)}, after ${slow.holdSeconds} s`,
+    ),
     {
       metric: 'R6 slow connections held, longest',
       value: slow.heldMaxSeconds,

@@ -21,7 +21,10 @@ function usage(): string {
 }
 
 function selectedParts(argv: string[]): string[] {
-  const names = argv.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+  const names = argv
+    .flatMap((a) => a.split(','))
+    .map((a) => a.trim())
+    .filter(Boolean);
   if (names.includes('-h') || names.includes('--help')) {
     process.stdout.write(usage() + '\n');
     process.exit(0);

@@ -102,7 +102,10 @@ async function dispatchLatency(ctx: BenchContext): Promise<{ p50: number; p99: n
     const samples: number[] = [];
     const n = 300;
     for (let i = 0; i < n + 20; i++) {
-      const received = call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 10_000 }).then((r) => ({ r, at: performance.now() }));
+      const received = call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 10_000 }).then((r) => ({
+        r,
+        at: performance.now(),
+      }));
       // Let the poll reach the server and start waiting.
       await new Promise((r) => setTimeout(r, 5));
       const t0 = performance.now();
@@ -119,7 +122,9 @@ async function dispatchLatency(ctx: BenchContext): Promise<{ p50: number; p99: n
 }
 
 /** P2: 20 runner clients take no-op jobs through poll → one log chunk → complete while a submitter keeps the queue fed. */
-async function throughput(ctx: BenchContext): Promise<{ jobsPerSecond: number; jobs: number; seconds: number; serverCpuPercent: number; clientCpuPercent: number }> {
+async function throughput(
+  ctx: BenchContext,
+): Promise<{ jobsPerSecond: number; jobs: number; seconds: number; serverCpuPercent: number; clientCpuPercent: number }> {
   const s = await setup(ctx, 'p2', {});
   try {
     const runners = await Promise.all(Array.from({ length: 20 }, (_, i) => register(s, `p2-${i}`)));
@@ -148,7 +153,13 @@ async function throughput(ctx: BenchContext): Promise<{ jobsPerSecond: number; j
     const seconds = (performance.now() - t0) / 1000;
     const serverCpu = totalCpu(s.server.pid) - cpu0.server;
     const benchCpu = totalCpu('self') - cpu0.bench;
-    return { jobsPerSecond: total / seconds, jobs: total, seconds, serverCpuPercent: (serverCpu / seconds) * 100, clientCpuPercent: (benchCpu / seconds) * 100 };
+    return {
+      jobsPerSecond: total / seconds,
+      jobs: total,
+      seconds,
+      serverCpuPercent: (serverCpu / seconds) * 100,
+      clientCpuPercent: (benchCpu / seconds) * 100,
+    };
   } finally {
     await teardown(s);
   }
@@ -203,11 +214,17 @@ async function manyRunners(ctx: BenchContext): Promise<{ p99: number; p50: numbe
   try {
     const count = 1000;
     const runners: RegisterResponse[] = [];
-    for (let i = 0; i < count; i += 50) runners.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => register(s, `p5-${i + j}`)))));
+    for (let i = 0; i < count; i += 50)
+      runners.push(...(await Promise.all(Array.from({ length: Math.min(50, count - i) }, (_, j) => register(s, `p5-${i + j}`)))));
     const latencies: number[] = [];
     const timed = async (url: string, token: string, body: unknown) => {
       const t0 = performance.now();
-      await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: stop.signal }).then((r) => r.arrayBuffer());
+      await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: stop.signal,
+      }).then((r) => r.arrayBuffer());
       latencies.push(performance.now() - t0);
     };
     const loops = runners.map(async (r, i) => {
@@ -215,7 +232,12 @@ async function manyRunners(ctx: BenchContext): Promise<{ p99: number; p50: numbe
       await new Promise((res) => setTimeout(res, (i / count) * r.heartbeat_interval_ms));
       const poller = (async () => {
         while (!stop.signal.aborted) {
-          await fetch(`${s.server.url}${RunnerRoutes.poll}`, { method: 'POST', headers: { authorization: `Bearer ${r.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ wait_ms: r.poll_wait_ms }), signal: stop.signal })
+          await fetch(`${s.server.url}${RunnerRoutes.poll}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${r.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ wait_ms: r.poll_wait_ms }),
+            signal: stop.signal,
+          })
             .then((x) => x.arrayBuffer())
             .catch(() => undefined);
         }
@@ -262,20 +284,54 @@ export const queuePart: BenchPart = {
         figures.push({ metric: name, value: NaN, unit: 'ms', error: (err as Error).message });
       }
     };
-    await attempt('P1 dispatch', () => dispatchLatency(ctx), (v) => {
-      figures.push({ metric: 'P1 submit → waiting runner, p50', value: v.p50, unit: 'ms', target: 5, raw: `${v.n} jobs` });
-      figures.push({ metric: 'P1 submit → waiting runner, p99', value: v.p99, unit: 'ms', target: 25 });
-    });
-    await attempt('P2 throughput', () => throughput(ctx), (v) => {
-      figures.push({ metric: 'P2 no-op jobs/s, 20 runner clients', value: v.jobsPerSecond, unit: 'jobs/s', min: 1000, raw: `${v.jobs} jobs in ${v.seconds.toFixed(2)} s; CPU: server ${v.serverCpuPercent.toFixed(0)}%, bench clients ${v.clientCpuPercent.toFixed(0)}% of a core` });
-    });
-    await attempt('P4 runner start-up', () => runnerStartup(ctx), (v) => {
-      figures.push({ metric: 'P4 job received → command started (warm), p50', value: v.p50, unit: 'ms', target: 300, raw: `max ${v.max.toFixed(0)} ms over ${v.n} jobs` });
-    });
-    await attempt('P5 1,000 runners', () => manyRunners(ctx), (v) => {
-      figures.push({ metric: 'P5 heartbeat latency, 1,000 runners, p99', value: v.p99, unit: 'ms', target: 50, raw: `p50 ${v.p50.toFixed(1)} ms, ${v.requests} heartbeats` });
-      figures.push({ metric: 'P5 idle server CPU, 1,000 runners', value: v.cpuPercent, unit: '%', target: 25, raw: 'of one core' });
-    });
+    await attempt(
+      'P1 dispatch',
+      () => dispatchLatency(ctx),
+      (v) => {
+        figures.push({ metric: 'P1 submit → waiting runner, p50', value: v.p50, unit: 'ms', target: 5, raw: `${v.n} jobs` });
+        figures.push({ metric: 'P1 submit → waiting runner, p99', value: v.p99, unit: 'ms', target: 25 });
+      },
+    );
+    await attempt(
+      'P2 throughput',
+      () => throughput(ctx),
+      (v) => {
+        figures.push({
+          metric: 'P2 no-op jobs/s, 20 runner clients',
+          value: v.jobsPerSecond,
+          unit: 'jobs/s',
+          min: 1000,
+          raw: `${v.jobs} jobs in ${v.seconds.toFixed(2)} s; CPU: server ${v.serverCpuPercent.toFixed(0)}%, bench clients ${v.clientCpuPercent.toFixed(0)}% of a core`,
+        });
+      },
+    );
+    await attempt(
+      'P4 runner start-up',
+      () => runnerStartup(ctx),
+      (v) => {
+        figures.push({
+          metric: 'P4 job received → command started (warm), p50',
+          value: v.p50,
+          unit: 'ms',
+          target: 300,
+          raw: `max ${v.max.toFixed(0)} ms over ${v.n} jobs`,
+        });
+      },
+    );
+    await attempt(
+      'P5 1,000 runners',
+      () => manyRunners(ctx),
+      (v) => {
+        figures.push({
+          metric: 'P5 heartbeat latency, 1,000 runners, p99',
+          value: v.p99,
+          unit: 'ms',
+          target: 50,
+          raw: `p50 ${v.p50.toFixed(1)} ms, ${v.requests} heartbeats`,
+        });
+        figures.push({ metric: 'P5 idle server CPU, 1,000 runners', value: v.cpuPercent, unit: '%', target: 25, raw: 'of one core' });
+      },
+    );
     return { part: 'queue', figures, details };
   },
 };

@@ -183,7 +183,7 @@ async function writeStream(params: GenParams, out: NodeJS.WritableStream): Promi
         const count = Math.max(1, Math.round((lines.length * params.editPct) / 100));
         const start = rng.int(Math.max(1, lines.length - count));
         const bytes = lines.slice(start, start + count).reduce((n, l) => n + l.length, 0);
-        lines.splice(start, count, ...gen.lines(Math.round(bytes * (0.8 + (rng.int(41) / 100)))));
+        lines.splice(start, count, ...gen.lines(Math.round(bytes * (0.8 + rng.int(41) / 100))));
         changed.push([i, await blob(lines)]);
       }
     }

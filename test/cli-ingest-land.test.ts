@@ -22,10 +22,21 @@ test('ingest pushes the current branch, and a clone through the CLI remote has t
   // The lazyaf remote works for a plain git command through the credential helper.
   const clone = path.join(dir, 'clone');
   const cloneUrl = await git(['remote', 'get-url', 'lazyaf'], src);
-  await git(['-c', `credential.${new URL(cloneUrl).origin}.helper=!'${process.execPath}' '${path.resolve('dist/cli/main.js')}' credential`, 'clone', '-q', cloneUrl, clone], dir, {
-    ...process.env,
-    LAZYAF_TOKEN: server.token,
-  });
+  await git(
+    [
+      '-c',
+      `credential.${new URL(cloneUrl).origin}.helper=!'${process.execPath}' '${path.resolve('dist/cli/main.js')}' credential`,
+      'clone',
+      '-q',
+      cloneUrl,
+      clone,
+    ],
+    dir,
+    {
+      ...process.env,
+      LAZYAF_TOKEN: server.token,
+    },
+  );
   assert.equal(await git(['rev-parse', 'HEAD^{tree}'], clone), await git(['rev-parse', 'HEAD^{tree}'], src));
   assert.equal(await git(['rev-parse', '--abbrev-ref', 'HEAD'], clone), 'main');
 
@@ -74,7 +85,11 @@ test('a pushed branch shows in `branches`, and `land` pushes it to the real remo
   assert.match(land.stdout, /https:\/\/example.test\/pr\/1/);
 
   // Without gh on PATH the push still happens, and the error says what is missing.
-  const noGh = await cli(['land', 'landme', '--branch', 'main', '--pr', '--base', 'main'], { server, cwd: src, env: { PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' } });
+  const noGh = await cli(['land', 'landme', '--branch', 'main', '--pr', '--base', 'main'], {
+    server,
+    cwd: src,
+    env: { PATH: path.dirname(process.execPath) + ':/usr/bin:/bin' },
+  });
   assert.notEqual(noGh.code, 0);
   assert.match(noGh.stderr, /^lazyaf: .*"gh" is not on PATH/m);
 });

@@ -64,7 +64,13 @@ test('a job printing 100 MB: the log stays within its cap behind a marker, serve
   await eventually('warm-up', async () => (await call<Job>(server, 'GET', `/api/jobs/${warm.id}`, server.token)).body.status === 'succeeded');
   const before = rssBytes(server.child.pid!);
 
-  const job = (await call<Job>(server, 'POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'loud', command: 'yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo' })).body;
+  const job = (
+    await call<Job>(server, 'POST', '/api/jobs', server.token, {
+      repo_id: repo.id,
+      title: 'loud',
+      command: 'yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo',
+    })
+  ).body;
   let peak = before;
   const done = await eventually(
     'the loud job',

@@ -13,12 +13,21 @@ export interface ServerProcess {
 }
 
 /** `lazyaf server` as a child process (killed when the test ends). Port 0 unless given. */
-export async function startServerProcess(t: TestContext, dataDir: string, opts: { port?: number; env?: NodeJS.ProcessEnv; runners?: number; token?: string } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  t: TestContext,
+  dataDir: string,
+  opts: { port?: number; env?: NodeJS.ProcessEnv; runners?: number; token?: string } = {},
+): Promise<ServerProcess> {
   const token = opts.token ?? 'lzadm_test_admin_token';
   const registrationToken = 'lzreg_test_registration_token';
-  const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', String(opts.port ?? 0), '--data', dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'], {
-    env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...opts.env },
-  });
+  const child = spawnChild(
+    t,
+    process.execPath,
+    [CLI, 'server', '--port', String(opts.port ?? 0), '--data', dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'],
+    {
+      env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...opts.env },
+    },
+  );
   const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))/);
   return { url: m[1]!, port: Number(m[2]), token, registrationToken, child };
 }
@@ -30,7 +39,13 @@ export interface RunnerProcess {
 }
 
 /** `lazyaf runner` as a child process with its own work dir (killed when the test ends). */
-export function startRunnerProcess(t: TestContext, server: { url: string; registrationToken: string }, name: string, workRoot: string, extraArgs: string[] = []): RunnerProcess {
+export function startRunnerProcess(
+  t: TestContext,
+  server: { url: string; registrationToken: string },
+  name: string,
+  workRoot: string,
+  extraArgs: string[] = [],
+): RunnerProcess {
   const workdir = path.join(workRoot, name);
   fs.mkdirSync(workdir, { recursive: true });
   const child = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server.url, '--name', name, '--workdir', workdir, ...extraArgs], {

@@ -9,10 +9,14 @@ import { processesMatching, startRunnerProcess } from './e2e-helpers.js';
 const asRunnerTarget = (s: TestServer) => ({ url: s.url, registrationToken: s.ctx.registrationToken });
 
 async function finished(server: TestServer, id: string, timeoutMs = 60_000): Promise<Job> {
-  return eventually(`job ${id} to finish`, async () => {
-    const j = await getJob(server, id);
-    return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
-  }, timeoutMs);
+  return eventually(
+    `job ${id} to finish`,
+    async () => {
+      const j = await getJob(server, id);
+      return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 test('twenty jobs over three runners all succeed, each with its own branch and content', async (t) => {
@@ -38,7 +42,10 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
     // The branch starts from main and holds only this job's file.
     assert.equal(await git(['show', `${done.branch}:keep.txt`], bare), 'base');
     const files = (await git(['ls-tree', '--name-only', done.branch!], bare)).split('\n');
-    assert.deepEqual(files.filter((f) => f.startsWith('out-')), [`out-${i}.txt`]);
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('out-')),
+      [`out-${i}.txt`],
+    );
     assert.equal(await git(['log', '-1', '--format=%an|%s', done.branch!], bare), `lazyaf agent|job ${i}`);
     runnersUsed.add(done.attempts![0]!.runner_id);
   }
@@ -61,7 +68,9 @@ test('a failing command ends failed with its exit code and its output in the log
   assert.equal(done.status, 'failed');
   assert.equal(done.exit_code, 3);
   assert.equal(done.attempts?.[0]?.end_reason, 'failed');
-  const r = await run(process.execPath, ['dist/cli/main.js', 'jobs', 'logs', job.id.slice(0, 8)], { env: { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token } });
+  const r = await run(process.execPath, ['dist/cli/main.js', 'jobs', 'logs', job.id.slice(0, 8)], {
+    env: { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token },
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /about to fail/);
   assert.match(r.stdout, /on stderr/);
@@ -87,13 +96,20 @@ test('a runner SIGKILLed mid-job: the job is requeued after the lease and finish
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
   const doomed = startRunnerProcess(t, asRunnerTarget(server), 'doomed', path.join(dir, 'runners'));
-  const job = await submit(server, { repo_id: repo.id, title: 'survivor', command: 'if [ "$LAZYAF_ATTEMPT_MARK" = "" ] && [ ! -f /tmp/never ]; then sleep 2; fi; echo ok > result.txt' });
+  const job = await submit(server, {
+    repo_id: repo.id,
+    title: 'survivor',
+    command: 'if [ "$LAZYAF_ATTEMPT_MARK" = "" ] && [ ! -f /tmp/never ]; then sleep 2; fi; echo ok > result.txt',
+  });
   await eventually('the job to start', async () => (await getJob(server, job.id)).status === 'running');
   doomed.child.kill('SIGKILL');
   startRunnerProcess(t, asRunnerTarget(server), 'rescuer', path.join(dir, 'runners'));
   const done = await finished(server, job.id);
   assert.equal(done.status, 'succeeded', done.error ?? '');
-  assert.deepEqual(done.attempts?.map((a) => a.end_reason), ['lost', 'succeeded']);
+  assert.deepEqual(
+    done.attempts?.map((a) => a.end_reason),
+    ['lost', 'succeeded'],
+  );
   assert.notEqual(done.attempts?.[0]?.runner_id, done.attempts?.[1]?.runner_id);
   const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
   assert.equal(await git(['show', `${done.branch}:result.txt`], bare), 'ok');

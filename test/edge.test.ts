@@ -23,7 +23,9 @@ function slowClient(url: string, urlPath: string, headers: Record<string, string
   socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
   socket.on('error', () => {});
   socket.on('close', () => (closed = true));
-  const lines = Object.entries({ host: u.host, 'content-type': 'application/json', 'content-length': String(declaredLength), ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+  const lines = Object.entries({ host: u.host, 'content-type': 'application/json', 'content-length': String(declaredLength), ...headers }).map(
+    ([k, v]) => `${k}: ${v}\r\n`,
+  );
   socket.write(`POST ${urlPath} HTTP/1.1\r\n${lines.join('')}\r\n{"name":"`);
   return {
     socket,
@@ -74,7 +76,10 @@ test('200 connections trickling a register body without a token are cut at once,
   t.after(() => clearInterval(trickle));
   for (let i = 0; i < 5; i++) assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
   await waitFor('every trickling connection to be answered and closed', () => clients.every((c) => c.closed()), 20_000);
-  assert.ok(clients.every((c) => c.status() === 401), 'each got a 401');
+  assert.ok(
+    clients.every((c) => c.status() === 401),
+    'each got a 401',
+  );
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
 
@@ -101,7 +106,13 @@ test('JSON nested too deep is a 400 before it is parsed, a deep 2 MB body a 401 
   // Brackets inside strings are text, not nesting.
   const text = await api(server, 'POST', '/api/repos', { name: 'brackets', remote_url: `/srv/${'[{'.repeat(100)}"x` });
   assert.equal(text.status, 201, JSON.stringify(text.body));
-  const reg = await call(server, 'POST', RunnerRoutes.register, server.ctx.registrationToken, `{"name":"r","protocol_version":${PROTOCOL_VERSION},"labels":${deep(70)}}`);
+  const reg = await call(
+    server,
+    'POST',
+    RunnerRoutes.register,
+    server.ctx.registrationToken,
+    `{"name":"r","protocol_version":${PROTOCOL_VERSION},"labels":${deep(70)}}`,
+  );
   assert.equal(reg.status, 400);
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
@@ -119,7 +130,14 @@ test('long-polls and a followed log outlive the idle timeout while the server is
   assert.ok(assignment);
   const followed = fetch(`${server.url}/api/jobs/${job.id}/logs?follow=true`, { headers: { authorization: `Bearer ${server.token}` } }).then((r) => r.text());
   await new Promise((r) => setTimeout(r, 2500));
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(assignment.attempt_id), assignment.job_token, { seq: 1, data: 'after a quiet while\n' })).status, 200);
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(assignment.attempt_id), assignment.job_token, { outcome: 'succeeded', exit_code: 0, commit: null })).status, 200);
+  assert.equal(
+    (await call(server, 'POST', RunnerRoutes.logs(assignment.attempt_id), assignment.job_token, { seq: 1, data: 'after a quiet while\n' })).status,
+    200,
+  );
+  assert.equal(
+    (await call(server, 'POST', RunnerRoutes.complete(assignment.attempt_id), assignment.job_token, { outcome: 'succeeded', exit_code: 0, commit: null }))
+      .status,
+    200,
+  );
   assert.match(await followed, /^after a quiet while$/m);
 });

@@ -38,45 +38,190 @@ test('hostile git requests get a 4xx, never a 5xx or a success, and the server s
   const p = `/git/${repo.id}.git`;
   const unknown = `/git/${crypto.randomUUID()}.git`;
 
-  type Case = { name: string; method?: string; path: string; headers?: Record<string, string>; body?: Buffer | string; status: number | 'any4xx'; message?: RegExp };
+  type Case = {
+    name: string;
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: Buffer | string;
+    status: number | 'any4xx';
+    message?: RegExp;
+  };
   const cases: Case[] = [
     { name: 'no token', path: `${p}/info/refs?service=git-upload-pack`, status: 401 },
     { name: 'no token, receive-pack', path: `${p}/info/refs?service=git-receive-pack`, status: 401 },
     { name: 'no token, HEAD', path: `${p}/HEAD`, status: 401 },
     { name: 'no token, push', method: 'POST', path: `${p}/git-receive-pack`, headers: { 'content-type': RECEIVE }, body: '0000', status: 401 },
-    { name: 'wrong token', path: `${p}/info/refs?service=git-upload-pack`, headers: { authorization: basicAuth('lzadm_wrong') }, status: 401, message: /invalid token/ },
-    { name: 'wrong token, fetch', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: basicAuth('nope'), 'content-type': UPLOAD }, body: '0000', status: 401 },
+    {
+      name: 'wrong token',
+      path: `${p}/info/refs?service=git-upload-pack`,
+      headers: { authorization: basicAuth('lzadm_wrong') },
+      status: 401,
+      message: /invalid token/,
+    },
+    {
+      name: 'wrong token, fetch',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: basicAuth('nope'), 'content-type': UPLOAD },
+      body: '0000',
+      status: 401,
+    },
     { name: 'Basic without a password', path: `${p}/HEAD`, headers: { authorization: `Basic ${Buffer.from(server.token).toString('base64')}` }, status: 401 },
     { name: 'unknown repo', path: `${unknown}/info/refs?service=git-upload-pack`, headers: { authorization: good }, status: 404 },
-    { name: 'unknown repo, fetch', method: 'POST', path: `${unknown}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD }, body: '0000', status: 404 },
+    {
+      name: 'unknown repo, fetch',
+      method: 'POST',
+      path: `${unknown}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': UPLOAD },
+      body: '0000',
+      status: 404,
+    },
     { name: 'unknown repo, HEAD', path: `${unknown}/HEAD`, headers: { authorization: good }, status: 404 },
     { name: 'bad service', path: `${p}/info/refs?service=git-shell`, headers: { authorization: good }, status: 403 },
     { name: 'no service (dumb protocol)', path: `${p}/info/refs`, headers: { authorization: good }, status: 403 },
     { name: 'service twice', path: `${p}/info/refs?service=git-upload-pack&service=git-receive-pack`, headers: { authorization: good }, status: 403 },
-    { name: 'Git-Protocol with ;', path: `${p}/info/refs?service=git-upload-pack`, headers: { authorization: good, 'git-protocol': 'version=2;touch /tmp/x' }, status: 400, message: /Git-Protocol/ },
-    { name: 'Git-Protocol with a tab', path: `${p}/info/refs?service=git-upload-pack`, headers: { authorization: good, 'git-protocol': 'version=2\tx' }, status: 400 },
-    { name: 'Git-Protocol with a space', path: `${p}/info/refs?service=git-upload-pack`, headers: { authorization: good, 'git-protocol': 'version=2 x' }, status: 400 },
-    { name: 'Git-Protocol non-ASCII', path: `${p}/info/refs?service=git-upload-pack`, headers: { authorization: good, 'git-protocol': 'version=2\u00a0' }, status: 400 },
-    { name: 'Git-Protocol too long', path: `${p}/info/refs?service=git-upload-pack`, headers: { authorization: good, 'git-protocol': `version=${'2'.repeat(300)}` }, status: 400 },
-    { name: 'Git-Protocol on a POST', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD, 'git-protocol': 'version=2;x' }, body: '0000', status: 400 },
-    { name: 'corrupt gzip, fetch', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD, 'content-encoding': 'gzip' }, body: 'this is not gzip at all', status: 400, message: /gzip/ },
-    { name: 'truncated gzip, fetch', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD, 'content-encoding': 'gzip' }, body: zlib.gzipSync(Buffer.from(`0032want ${main}\n00000009done\n`)).subarray(0, 12), status: 400 },
-    { name: 'corrupt gzip, push', method: 'POST', path: `${p}/git-receive-pack`, headers: { authorization: good, 'content-type': RECEIVE, 'content-encoding': 'gzip' }, body: Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7]), status: 400 },
-    { name: 'garbage pkt-lines, fetch', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD }, body: 'zzzzhello', status: 400, message: /protocol error/ },
-    { name: 'garbage pkt-lines, push', method: 'POST', path: `${p}/git-receive-pack`, headers: { authorization: good, 'content-type': RECEIVE }, body: 'zzzzhello', status: 400, message: /protocol error/ },
-    { name: 'gzipped garbage pkt-lines', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD, 'content-encoding': 'gzip' }, body: zlib.gzipSync('zzzzhello'), status: 400 },
-    { name: 'a JSON body', method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': 'application/json' }, body: '{"a":1}', status: 'any4xx' },
-    { name: 'another content type', method: 'POST', path: `${p}/git-receive-pack`, headers: { authorization: good, 'content-type': 'application/octet-stream' }, body: 'zzzz', status: 415 },
+    {
+      name: 'Git-Protocol with ;',
+      path: `${p}/info/refs?service=git-upload-pack`,
+      headers: { authorization: good, 'git-protocol': 'version=2;touch /tmp/x' },
+      status: 400,
+      message: /Git-Protocol/,
+    },
+    {
+      name: 'Git-Protocol with a tab',
+      path: `${p}/info/refs?service=git-upload-pack`,
+      headers: { authorization: good, 'git-protocol': 'version=2\tx' },
+      status: 400,
+    },
+    {
+      name: 'Git-Protocol with a space',
+      path: `${p}/info/refs?service=git-upload-pack`,
+      headers: { authorization: good, 'git-protocol': 'version=2 x' },
+      status: 400,
+    },
+    {
+      name: 'Git-Protocol non-ASCII',
+      path: `${p}/info/refs?service=git-upload-pack`,
+      headers: { authorization: good, 'git-protocol': 'version=2\u00a0' },
+      status: 400,
+    },
+    {
+      name: 'Git-Protocol too long',
+      path: `${p}/info/refs?service=git-upload-pack`,
+      headers: { authorization: good, 'git-protocol': `version=${'2'.repeat(300)}` },
+      status: 400,
+    },
+    {
+      name: 'Git-Protocol on a POST',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': UPLOAD, 'git-protocol': 'version=2;x' },
+      body: '0000',
+      status: 400,
+    },
+    {
+      name: 'corrupt gzip, fetch',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': UPLOAD, 'content-encoding': 'gzip' },
+      body: 'this is not gzip at all',
+      status: 400,
+      message: /gzip/,
+    },
+    {
+      name: 'truncated gzip, fetch',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': UPLOAD, 'content-encoding': 'gzip' },
+      body: zlib.gzipSync(Buffer.from(`0032want ${main}\n00000009done\n`)).subarray(0, 12),
+      status: 400,
+    },
+    {
+      name: 'corrupt gzip, push',
+      method: 'POST',
+      path: `${p}/git-receive-pack`,
+      headers: { authorization: good, 'content-type': RECEIVE, 'content-encoding': 'gzip' },
+      body: Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7]),
+      status: 400,
+    },
+    {
+      name: 'garbage pkt-lines, fetch',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': UPLOAD },
+      body: 'zzzzhello',
+      status: 400,
+      message: /protocol error/,
+    },
+    {
+      name: 'garbage pkt-lines, push',
+      method: 'POST',
+      path: `${p}/git-receive-pack`,
+      headers: { authorization: good, 'content-type': RECEIVE },
+      body: 'zzzzhello',
+      status: 400,
+      message: /protocol error/,
+    },
+    {
+      name: 'gzipped garbage pkt-lines',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': UPLOAD, 'content-encoding': 'gzip' },
+      body: zlib.gzipSync('zzzzhello'),
+      status: 400,
+    },
+    {
+      name: 'a JSON body',
+      method: 'POST',
+      path: `${p}/git-upload-pack`,
+      headers: { authorization: good, 'content-type': 'application/json' },
+      body: '{"a":1}',
+      status: 'any4xx',
+    },
+    {
+      name: 'another content type',
+      method: 'POST',
+      path: `${p}/git-receive-pack`,
+      headers: { authorization: good, 'content-type': 'application/octet-stream' },
+      body: 'zzzz',
+      status: 415,
+    },
   ];
-  const hostileIds = ['..', '..%2F..%2Fetc', '%2e%2e', '%2e%2e%2f%2e%2e', `${repo.id}.git%2F..%2F..%2F${repo.id}`, `..%2F${repo.id}`, `${repo.id}%00`, repo.id, `${repo.id.toUpperCase()}.git`, 'x'.repeat(5000)];
+  const hostileIds = [
+    '..',
+    '..%2F..%2Fetc',
+    '%2e%2e',
+    '%2e%2e%2f%2e%2e',
+    `${repo.id}.git%2F..%2F..%2F${repo.id}`,
+    `..%2F${repo.id}`,
+    `${repo.id}%00`,
+    repo.id,
+    `${repo.id.toUpperCase()}.git`,
+    'x'.repeat(5000),
+  ];
   for (const id of hostileIds) {
     for (const [suffix, method, body] of [
       ['/info/refs?service=git-upload-pack', 'GET', undefined],
       ['/git-upload-pack', 'POST', '0000'],
       ['/HEAD', 'GET', undefined],
     ] as const) {
-      cases.push({ name: `id ${id.slice(0, 40)} ${suffix}`, method, path: `/git/${id}${suffix}`, headers: { authorization: good, 'content-type': UPLOAD }, body, status: 'any4xx' });
-      cases.push({ name: `id ${id.slice(0, 40)} ${suffix}, no token`, method, path: `/git/${id}${suffix}`, headers: { 'content-type': UPLOAD }, body, status: 'any4xx' });
+      cases.push({
+        name: `id ${id.slice(0, 40)} ${suffix}`,
+        method,
+        path: `/git/${id}${suffix}`,
+        headers: { authorization: good, 'content-type': UPLOAD },
+        body,
+        status: 'any4xx',
+      });
+      cases.push({
+        name: `id ${id.slice(0, 40)} ${suffix}, no token`,
+        method,
+        path: `/git/${id}${suffix}`,
+        headers: { 'content-type': UPLOAD },
+        body,
+        status: 'any4xx',
+      });
     }
   }
 
@@ -90,7 +235,12 @@ test('hostile git requests get a 4xx, never a 5xx or a success, and the server s
   }
 
   // git answers a want of an object it does not have in the protocol itself, as git http-backend does.
-  const notOurs = await rawRequest(server.url, { method: 'POST', path: `${p}/git-upload-pack`, headers: { authorization: good, 'content-type': UPLOAD }, body: `0032want ${'1'.repeat(40)}\n00000009done\n` });
+  const notOurs = await rawRequest(server.url, {
+    method: 'POST',
+    path: `${p}/git-upload-pack`,
+    headers: { authorization: good, 'content-type': UPLOAD },
+    body: `0032want ${'1'.repeat(40)}\n00000009done\n`,
+  });
   assert.equal(notOurs.status, 200);
   assert.match(notOurs.body, /ERR upload-pack: not our ref 1{40}/);
 
@@ -113,7 +263,10 @@ test('hostile git requests get a 4xx, never a 5xx or a success, and the server s
   const clone = path.join(dir, 'clone');
   await git(['clone', '-q', pushUrl(server, repo), clone], dir);
   assert.equal(await git(['rev-parse', 'HEAD'], clone), main);
-  assert.deepEqual((await api(server, 'GET', `/api/repos/${repo.id}/branches`)).body.branches.map((b: { name: string }) => b.name), ['main']);
+  assert.deepEqual(
+    (await api(server, 'GET', `/api/repos/${repo.id}/branches`)).body.branches.map((b: { name: string }) => b.name),
+    ['main'],
+  );
 });
 
 test('git without credentials is refused cleanly, and a wrong token is not accepted', async (t) => {
@@ -142,7 +295,12 @@ test('a repo whose bare directory has gone missing is a 404 on every git route, 
     ['POST', '/git-receive-pack', RECEIVE],
     ['GET', '/HEAD', undefined],
   ] as const) {
-    const r = await rawRequest(server.url, { method, path: p + suffix, headers: { authorization: basicAuth(server.token), ...(type ? { 'content-type': type } : {}) }, body: type ? '0000' : undefined });
+    const r = await rawRequest(server.url, {
+      method,
+      path: p + suffix,
+      headers: { authorization: basicAuth(server.token), ...(type ? { 'content-type': type } : {}) },
+      body: type ? '0000' : undefined,
+    });
     assert.equal(r.status, 404, `${method} ${suffix}: ${r.body}`);
     assert.match(JSON.parse(r.body).message, /repository not found/);
   }
@@ -163,7 +321,12 @@ test('a git that cannot be started is a 503, not a crash', async (t) => {
       ['GET', '/info/refs?service=git-upload-pack', undefined],
       ['POST', '/git-upload-pack', UPLOAD],
     ] as const) {
-      const r = await rawRequest(server.url, { method, path: `/git/${repo.id}.git${suffix}`, headers: { authorization: basicAuth(server.token), ...(type ? { 'content-type': type } : {}) }, body: type ? '0000' : undefined });
+      const r = await rawRequest(server.url, {
+        method,
+        path: `/git/${repo.id}.git${suffix}`,
+        headers: { authorization: basicAuth(server.token), ...(type ? { 'content-type': type } : {}) },
+        body: type ? '0000' : undefined,
+      });
       assert.equal(r.status, 503, `${method} ${suffix}: ${r.body}`);
       assert.equal(JSON.parse(r.body).message, 'could not start git');
     }
@@ -178,7 +341,15 @@ test('a git that cannot be started is a 503, not a crash', async (t) => {
  * a reference-transaction hook at `state` ("prepared": it holds the ref locks; "committed": the
  * refs are updated, the report is not sent yet). Returns once receive-pack is gone.
  */
-async function killClientDuringPush(server: { dataDir: string }, dir: string, src: string, url: string, refspec: string, state: 'prepared' | 'committed', whileBlocked?: () => void): Promise<void> {
+async function killClientDuringPush(
+  server: { dataDir: string },
+  dir: string,
+  src: string,
+  url: string,
+  refspec: string,
+  state: 'prepared' | 'committed',
+  whileBlocked?: () => void,
+): Promise<void> {
   const marker = path.join(dir, `receive-pack-${state}.pid`);
   const release = path.join(dir, `release-${state}`);
   const hook = path.join(server.dataDir, 'hooks', 'reference-transaction');
@@ -228,7 +399,10 @@ test('a push whose client vanishes after the refs moved is still taken in (defau
   await git(['branch', '-m', 'main', 'trunk'], src);
   await killClientDuringPush(server, dir, src, pushUrl(server, repo), 'trunk', 'committed');
   assert.equal(await branchTip(barePath(server.dataDir, repo.id), 'trunk'), await git(['rev-parse', 'HEAD'], src));
-  await waitFor('the server to adopt trunk as the default branch', async () => (await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch === 'trunk');
+  await waitFor(
+    'the server to adopt trunk as the default branch',
+    async () => (await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch === 'trunk',
+  );
 });
 
 test('a server SIGKILLed during a push leaves a consistent repo; after a restart the push succeeds', async (t) => {
@@ -270,5 +444,8 @@ test('a server SIGKILLed during a push leaves a consistent repo; after a restart
   await git(['clone', '-q', url, clone], dir);
   assert.equal(await git(['rev-parse', 'HEAD^{tree}'], clone), await git(['rev-parse', 'HEAD^{tree}'], src));
   const repos = await api(second, 'GET', '/api/repos');
-  assert.deepEqual(repos.body.repos.map((r: { name: string }) => r.name), ['crashy']);
+  assert.deepEqual(
+    repos.body.repos.map((r: { name: string }) => r.name),
+    ['crashy'],
+  );
 });

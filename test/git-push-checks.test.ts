@@ -22,7 +22,11 @@ test('a push of trees holding .git or .. entries is refused, and the repo stays 
   const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' });
   await git(['push', '-q', pushUrl(server, repo), 'main'], src);
 
-  for (const [name, branch] of [['.git', 'dotgit'], ['..', 'dotdot'], ['.GIT', 'dotgit-upper']] as const) {
+  for (const [name, branch] of [
+    ['.git', 'dotgit'],
+    ['..', 'dotdot'],
+    ['.GIT', 'dotgit-upper'],
+  ] as const) {
     await commitWithEntry(src, name, branch);
     const pushed = await tryGit(['push', pushUrl(server, repo), branch], src);
     assert.notEqual(pushed.code, 0, `a tree with ${name} must be refused:\n${pushed.stderr}`);

@@ -46,7 +46,11 @@ test('an incremental fetch with a long (gzipped) request works over v0 and v2', 
   await git(['push', '-q', url, ...Array.from({ length: 25 }, (_, i) => `HEAD:refs/heads/topic/${i}`)], src);
   for (const [i, version] of ['0', '2'].entries()) {
     const clone = clones[i]!;
-    const r = await tryGit(['-c', `protocol.version=${version}`, 'fetch', 'origin'], clone, { ...process.env, GIT_TRACE_CURL: '1', GIT_TRACE_CURL_NO_DATA: '1' });
+    const r = await tryGit(['-c', `protocol.version=${version}`, 'fetch', 'origin'], clone, {
+      ...process.env,
+      GIT_TRACE_CURL: '1',
+      GIT_TRACE_CURL_NO_DATA: '1',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Send header: Content-Encoding: gzip/i, `v${version}: the request body was expected to be gzipped`);
     assert.equal(await git(['rev-parse', 'refs/remotes/origin/topic/24'], clone), topic);
@@ -105,7 +109,9 @@ test('HEAD follows the default branch: a trunk-only repo checks out trunk, and P
 
   // The repo adopts the only branch before the push returns: no window where a clone gets nothing.
   assert.equal((await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch, 'trunk');
-  const head = await fetch(`${server.url}/git/${repo.id}.git/HEAD`, { headers: { authorization: `Basic ${Buffer.from(`x:${server.token}`).toString('base64')}` } });
+  const head = await fetch(`${server.url}/git/${repo.id}.git/HEAD`, {
+    headers: { authorization: `Basic ${Buffer.from(`x:${server.token}`).toString('base64')}` },
+  });
   assert.equal(head.status, 200);
   assert.equal(await head.text(), 'ref: refs/heads/trunk\n');
   const c1 = path.join(dir, 'c1');
@@ -144,7 +150,7 @@ test('a forced non-fast-forward push is refused and main is unchanged', async (t
   assert.equal(await branchTip(bare, 'scratch'), undefined);
 });
 
-test('a push larger than git\'s post buffer (chunked, with a probe request) succeeds and clones back', async (t) => {
+test("a push larger than git's post buffer (chunked, with a probe request) succeeds and clones back", async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
   // ~2.7 MiB of incompressible content: more than http.postBuffer (1 MiB), so git probes first.

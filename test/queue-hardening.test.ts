@@ -20,7 +20,12 @@ test('an empty log chunk is accepted and stores nothing; the next chunk, complet
   assert.equal(b?.job_id, revoked.id);
 
   for (const x of [a, b]) {
-    for (const [seq, data] of [[1, ''], [2, 'x\n'], [3, ''], [4, 'y\n']] as const) {
+    for (const [seq, data] of [
+      [1, ''],
+      [2, 'x\n'],
+      [3, ''],
+      [4, 'y\n'],
+    ] as const) {
       const sent = await call(server, 'POST', RunnerRoutes.logs(x.attempt_id), x.job_token, { seq, data });
       assert.equal(sent.status, 200, `chunk ${seq} ${JSON.stringify(data)}: ${JSON.stringify(sent.body)}`);
       assert.equal(sent.body.accepted, true);
@@ -55,7 +60,10 @@ test('the sweeper expires each lease on its own: one that fails is reported and 
     const swept = queue.sweep();
     return queue.attempts.get(b.attempt_id)?.active === 0 && swept.failed;
   });
-  assert.deepEqual(failed.map((f) => f.attempt_id), [a.attempt_id]);
+  assert.deepEqual(
+    failed.map((f) => f.attempt_id),
+    [a.attempt_id],
+  );
   assert.match(failed[0]!.error, /planted failure/);
   assert.equal((await getJob(server, other.id)).attempts?.[0]?.end_reason, 'lost');
   assert.equal(queue.attempts.get(a.attempt_id)?.active, 1);
@@ -76,7 +84,11 @@ test('a database wedged by an empty chunk an older version stored is repaired by
   // What the old append did with `{"seq":1,"data":""}`: a row at the end of the log that advanced nothing.
   db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)').run(job.id, server.ctx.queue.jobs.get(job.id)!.log_bytes, Buffer.alloc(0));
   db.prepare('DELETE FROM migrations WHERE id = 3').run();
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'x' })).status, 500, 'wedged as the old version left it');
+  assert.equal(
+    (await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'x' })).status,
+    500,
+    'wedged as the old version left it',
+  );
 
   assert.deepEqual(migrate(db), [3]);
   assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 2, data: 'x' })).status, 200);

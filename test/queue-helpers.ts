@@ -25,7 +25,11 @@ export async function seedRepo(server: TestServer, dir: string, name = 'demo', f
 }
 
 export async function registerRunner(server: TestServer, name: string, labels: string[] = []): Promise<RegisterResponse> {
-  const r = await call<RegisterResponse>(server, 'POST', RunnerRoutes.register, server.ctx.registrationToken, { name, labels, protocol_version: PROTOCOL_VERSION });
+  const r = await call<RegisterResponse>(server, 'POST', RunnerRoutes.register, server.ctx.registrationToken, {
+    name,
+    labels,
+    protocol_version: PROTOCOL_VERSION,
+  });
   if (r.status !== 201) throw new Error(`register failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }

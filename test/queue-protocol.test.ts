@@ -29,7 +29,10 @@ test('a job submitted while a runner long-polls is handed over at once, and comp
   assert.equal(done.status, 200);
   assert.equal(done.body.job_status, 'succeeded');
   // The same completion resent is answered the same way.
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null })).status, 200);
+  assert.equal(
+    (await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null })).status,
+    200,
+  );
 
   const final = await getJob(server, job.id);
   assert.equal(final.status, 'succeeded');
@@ -64,9 +67,13 @@ test('an expired lease requeues the job; the old job token can neither log, push
 
   assert.equal((await call(server, 'POST', RunnerRoutes.logs(first.attempt_id), first.job_token, { seq: 1, data: 'late' })).status, 409);
   assert.equal((await call(server, 'POST', RunnerRoutes.complete(first.attempt_id), first.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 409);
-  const gitRefs = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: `Basic ${Buffer.from(`x:${first.job_token}`).toString('base64')}` } });
+  const gitRefs = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, {
+    headers: { authorization: `Basic ${Buffer.from(`x:${first.job_token}`).toString('base64')}` },
+  });
   assert.equal(gitRefs.status, 401);
-  const live = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: `Basic ${Buffer.from(`x:${second.job_token}`).toString('base64')}` } });
+  const live = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, {
+    headers: { authorization: `Basic ${Buffer.from(`x:${second.job_token}`).toString('base64')}` },
+  });
   assert.equal(live.status, 200);
   await live.arrayBuffer();
 });
@@ -212,7 +219,9 @@ test('a job token fetches its repo and pushes its own branch only; no other bran
   const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
   assert.equal(await git(['rev-parse', '--verify', '--quiet', 'refs/heads/lazyaf/00000000'], bare).catch(() => 'absent'), 'absent');
 
-  const otherRepo = await fetch(`${other.clone_url}/info/refs?service=git-upload-pack`, { headers: { authorization: `Basic ${Buffer.from(`x:${a.job_token}`).toString('base64')}` } });
+  const otherRepo = await fetch(`${other.clone_url}/info/refs?service=git-upload-pack`, {
+    headers: { authorization: `Basic ${Buffer.from(`x:${a.job_token}`).toString('base64')}` },
+  });
   assert.equal(otherRepo.status, 403);
   await otherRepo.arrayBuffer();
 });

@@ -53,7 +53,10 @@ test('create, list, get by id and by name, patch, delete (which removes the bare
   assert.equal(fs.existsSync(bare), false, 'the bare repo directory must be removed');
   assert.equal((await api(server, 'GET', `/api/repos/${created.id}`)).status, 404);
   assert.equal((await api(server, 'DELETE', `/api/repos/${created.id}`)).status, 404);
-  assert.deepEqual((await api(server, 'GET', '/api/repos')).body.repos.map((r: { name: string }) => r.name), ['beta']);
+  assert.deepEqual(
+    (await api(server, 'GET', '/api/repos')).body.repos.map((r: { name: string }) => r.name),
+    ['beta'],
+  );
   // A deleted name is free again.
   await createRepo(server, 'alpha2');
 });
@@ -163,7 +166,10 @@ test('the API wants the admin token: 401 with a JSON body, however the path is s
   const wrong = await api(server, 'GET', '/api/repos', undefined, { token: 'lzadm_wrong' });
   assert.equal(wrong.status, 401);
   assert.equal(wrong.body.message, 'invalid token');
-  const basic = await api(server, 'GET', '/api/repos', undefined, { token: null, headers: { authorization: `Basic ${Buffer.from(`x:${server.token}`).toString('base64')}` } });
+  const basic = await api(server, 'GET', '/api/repos', undefined, {
+    token: null,
+    headers: { authorization: `Basic ${Buffer.from(`x:${server.token}`).toString('base64')}` },
+  });
   assert.equal(basic.status, 401, 'the API takes a bearer token only');
   const write = await api(server, 'POST', '/api/repos', { name: 'sneaky' }, { token: null });
   assert.equal(write.status, 401);

@@ -67,7 +67,7 @@ function isGone(pid: number): boolean {
 }
 
 async function waitUntil(what: string, check: () => boolean, limitMs = 10_000): Promise<void> {
-  for (const start = Date.now(); !check(); ) {
+  for (const start = Date.now(); !check();) {
     if (Date.now() - start > limitMs) throw new Error(`gave up waiting: ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -91,7 +91,13 @@ test("the job's context is in the command's environment, no token is", async (t)
   const dir = tempDir(t);
   const out = stream(sink.send);
   fs.writeFileSync(`${dir}/prompt.md`, 'the prompt file\n');
-  const result = await runCommand({ command: 'env; echo "title=$LAZYAF_JOB_TITLE"; cat "$LAZYAF_PROMPT_FILE"', cwd: dir, env: jobEnv(assignment, `${dir}/prompt.md`), timeoutMs: 0, output: out });
+  const result = await runCommand({
+    command: 'env; echo "title=$LAZYAF_JOB_TITLE"; cat "$LAZYAF_PROMPT_FILE"',
+    cwd: dir,
+    env: jobEnv(assignment, `${dir}/prompt.md`),
+    timeoutMs: 0,
+    output: out,
+  });
   await out.finish();
   assert.equal(result.exitCode, 0);
   const env = sink.text();
@@ -118,7 +124,11 @@ test("the job's context is in the command's environment, no token is", async (t)
 test('output is streamed in order as chunks numbered 1, 2, 3, ...', async (t) => {
   const sink = fakeSink();
   const lines = 30_000;
-  const result = await run(t, `i=1; while [ $i -le ${lines} ]; do echo "line $i"; i=$((i+1)); done; echo "to stderr" >&2`, stream(sink.send, { batchChars: 8 * 1024 }));
+  const result = await run(
+    t,
+    `i=1; while [ $i -le ${lines} ]; do echo "line $i"; i=$((i+1)); done; echo "to stderr" >&2`,
+    stream(sink.send, { batchChars: 8 * 1024 }),
+  );
   assert.equal(result.exitCode, 0);
   assert.ok(sink.chunks.length > 10, `${sink.chunks.length} chunks`);
   assert.deepEqual(
@@ -262,7 +272,13 @@ test('while the server is unreachable, output is buffered up to a limit and the 
   };
   const out = stream(send, { offlineLimitChars: 256 * 1024 });
   const total = 4 * MB;
-  const result = await runCommand({ command: `head -c ${total} /dev/zero | tr '\\0' z; echo; echo after`, cwd: tempDir(t), env: { PATH: process.env.PATH }, timeoutMs: 0, output: out });
+  const result = await runCommand({
+    command: `head -c ${total} /dev/zero | tr '\\0' z; echo; echo after`,
+    cwd: tempDir(t),
+    env: { PATH: process.env.PATH },
+    timeoutMs: 0,
+    output: out,
+  });
   assert.equal(result.exitCode, 0, 'the command ran to its end while the server was away');
   serverBack();
   await out.finish();

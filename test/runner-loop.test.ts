@@ -63,7 +63,7 @@ async function setup(t: TestContext): Promise<Setup> {
 }
 
 async function waitForJob(server: TestServer, id: string, done: (job: Job) => boolean, limitMs = 30_000): Promise<Job> {
-  for (const start = Date.now(); ; ) {
+  for (const start = Date.now(); ;) {
     const job = await api<Job>(server, 'GET', `/api/jobs/${id}`);
     if (done(job)) return job;
     if (Date.now() - start > limitMs) throw new Error(`job ${id} stayed ${job.status}`);
@@ -135,7 +135,10 @@ test('stop() gives the running job back; another runner finishes it on a fresh a
   const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'two tries', command });
   await waitForJob(server, job.id, (j) => j.status === 'running' && fs.existsSync(mark));
   await first.stop();
-  assert.ok(first.lines.some((l) => l.endsWith('given back to the queue')), first.lines.join('\n'));
+  assert.ok(
+    first.lines.some((l) => l.endsWith('given back to the queue')),
+    first.lines.join('\n'),
+  );
   assert.equal(first.lines.at(-1), 'deregistered');
 
   runner('loop-3b', { sandboxShare: [markDir] });
@@ -159,5 +162,8 @@ test('a runner the server revoked registers again and keeps working', async (t) 
   const done = await waitForJob(server, job.id, ended);
   assert.equal(done.status, 'succeeded');
   assert.notEqual(r.runnerId, firstId);
-  assert.ok(r.lines.some((l) => l.includes('registering again')), r.lines.join('\n'));
+  assert.ok(
+    r.lines.some((l) => l.includes('registering again')),
+    r.lines.join('\n'),
+  );
 });

@@ -36,9 +36,16 @@ test('runners offline or revoked for longer than LAZYAF_RUNNER_PRUNE_AFTER are p
     const count = server.ctx.db.prepare('SELECT COUNT(*) FROM runners').pluck().get();
     return count === 1 && (await call(server, 'GET', '/api/runners', server.token)).body;
   });
-  assert.deepEqual(left.runners.map((r: { name: string }) => r.name), ['alive']);
+  assert.deepEqual(
+    left.runners.map((r: { name: string }) => r.name),
+    ['alive'],
+  );
   assert.equal(left.total, 1);
-  assert.equal((await call(server, 'POST', RunnerRoutes.heartbeat, silent.token, { status: 'idle', attempts: [] })).status, 401, 'a pruned runner registers again');
+  assert.equal(
+    (await call(server, 'POST', RunnerRoutes.heartbeat, silent.token, { status: 'idle', attempts: [] })).status,
+    401,
+    'a pruned runner registers again',
+  );
   const history = await getJob(server, job.id);
   assert.equal(history.status, 'succeeded');
   assert.equal(history.attempts?.[0]?.runner_id, silent.runner_id);

@@ -14,14 +14,17 @@ import { call, eventually } from './queue-helpers.js';
 function sandboxWorks(t: TestContext): boolean {
   const probe = spawnSync('bwrap', ['--ro-bind', '/', '/', '--unshare-pid', 'true'], { encoding: 'utf8' });
   if (probe.status === 0) return true;
-  const why = probe.error ? 'bwrap is not installed' : (probe.stderr.trim() || `bwrap exited with ${probe.status}`);
+  const why = probe.error ? 'bwrap is not installed' : probe.stderr.trim() || `bwrap exited with ${probe.status}`;
   if (process.env.CI) throw new Error(`the job sandbox cannot run here: ${why}`);
   t.skip(`no job sandbox here (${why})`);
   return false;
 }
 
 async function seed(t: TestContext, server: ServerProcess, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; base: string }> {
-  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as { id: string; clone_url: string };
+  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as {
+    id: string;
+    clone_url: string;
+  };
   const local = await makeRepo(path.join(tempDir(t), 'src'), files);
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], local);
   return { id: repo.id, cloneUrl: repo.clone_url, base: await git(['rev-parse', 'HEAD'], local) };
@@ -55,7 +58,7 @@ const POISON = [
   'exit 1',
 ].join('\n');
 
-test('what a sandboxed job on a pool runner can see: its workspace and the agents\' dirs, no token, nothing of the data dir or other workspaces', async (t) => {
+test("what a sandboxed job on a pool runner can see: its workspace and the agents' dirs, no token, nothing of the data dir or other workspaces", async (t) => {
   if (!sandboxWorks(t)) return;
   const dir = tempDir(t);
   // A home with an agent's login dir and a secret next to it; a shared folder holding the data dir.
@@ -82,7 +85,7 @@ test('what a sandboxed job on a pool runner can see: its workspace and the agent
     `see bare-repos "ls '${data}/repos' | grep -q ."`,
     // Besides its own checkout, prompt and the cache's objects, which it is meant to see.
     `see pool-workdirs "find '${workRoot}' -path \\"$PWD\\" -prune -o -path \\"$(cat .git/objects/info/alternates)\\" -prune -o -type f ! -path \\"$LAZYAF_PROMPT_FILE\\" -print | grep -q ."`,
-    'see registration-token-in-proc "cat /proc/[0-9]*/environ | tr \'\\0\' \'\\n\' | grep -q lzreg_"',
+    "see registration-token-in-proc \"cat /proc/[0-9]*/environ | tr '\\0' '\\n' | grep -q lzreg_\"",
     'see registration-token-in-env "env | grep -q lzreg_"',
     'see runner-process "grep -qs \'main[.]js\' /proc/[0-9]*/cmdline"',
     'see cache-config "cat \\"$(dirname "$(cat .git/objects/info/alternates)")/config\\""',
@@ -136,7 +139,10 @@ test("a sandboxed job cannot poison the runner's cache: the next job on the same
   assert.equal(innocent.status, 'succeeded', innocent.log);
   assert.deepEqual(await branchContent(t, server, repo.cloneUrl, innocent.branch!), { files: ['README.md', 'b.txt'], parent: repo.base });
   assert.match(runner.output(), /jobs run in a bubblewrap sandbox/);
-  assert.deepEqual((await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners.map((r) => r.sandbox), ['bubblewrap']);
+  assert.deepEqual(
+    (await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners.map((r) => r.sandbox),
+    ['bubblewrap'],
+  );
 });
 
 test('without the sandbox, a poisoned cache is caught before the next job and rebuilt', async (t) => {
@@ -146,7 +152,9 @@ test('without the sandbox, a poisoned cache is caught before the next job and re
   await eventually('the warning', async () => /WARNING: jobs run WITHOUT a sandbox/.test(runner.output()));
   const cliEnv = { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token };
   // Admins see that the runner is unsandboxed.
-  await eventually('`lazyaf runners` to show NONE', async () => /^open\s+\S+\s+-\s+NONE\s/m.test((await run(process.execPath, [CLI, 'runners'], { env: cliEnv })).stdout));
+  await eventually('`lazyaf runners` to show NONE', async () =>
+    /^open\s+\S+\s+-\s+NONE\s/m.test((await run(process.execPath, [CLI, 'runners'], { env: cliEnv })).stdout),
+  );
 
   const poison = await runJob(server, repo.id, 'poison', POISON);
   assert.match(poison.log, /POISONED replace/, 'unsandboxed, the job did reach the cache');
@@ -165,11 +173,7 @@ test("git config a job leaves in its repository runs only inside its sandbox whe
   // A clean filter runs on `git add`: outside the sandbox it would leave the mark.
   const markDir = tempDir(t);
   const mark = path.join(markDir, 'filter-ran-outside');
-  const command = [
-    `git config filter.trap.clean "sh -c 'touch ${mark}; cat'"`,
-    "echo '* filter=trap' > .gitattributes",
-    'echo changed > README.md',
-  ].join('\n');
+  const command = [`git config filter.trap.clean "sh -c 'touch ${mark}; cat'"`, "echo '* filter=trap' > .gitattributes", 'echo changed > README.md'].join('\n');
   const job = await runJob(server, repo.id, 'trap', command);
   assert.equal(job.status, 'succeeded', job.log);
   assert.equal(fs.existsSync(mark), false, 'the filter did not run outside the sandbox');

@@ -25,7 +25,12 @@ async function serverRepo(t: TestContext, server: TestServer, files: Record<stri
 }
 
 /** What the runner gets from an assignment; the admin token stands in for a job token (the git server takes both). */
-function job(server: TestServer, repo: { id: string; cloneUrl: string }, n: number, extra: Partial<WorkspaceJob> = {}): WorkspaceJob & { job_id: string; title: string } {
+function job(
+  server: TestServer,
+  repo: { id: string; cloneUrl: string },
+  n: number,
+  extra: Partial<WorkspaceJob> = {},
+): WorkspaceJob & { job_id: string; title: string } {
   return {
     job_id: `job${n}-0000-0000`,
     title: `job number ${n}`,
@@ -64,7 +69,10 @@ test('the first job on a repo clones, the next one fetches into the cache', asyn
   const first = recorder();
   const ws1 = await prepareWorkspace(job(server, repo, 1), { workdir, log: first.log });
   assert.equal(ws1.cloned, true);
-  assert.ok(first.lines.some((l) => l.startsWith('cloning')), first.lines.join('\n'));
+  assert.ok(
+    first.lines.some((l) => l.startsWith('cloning')),
+    first.lines.join('\n'),
+  );
   assert.equal(fs.readFileSync(path.join(ws1.dir, 'README.md'), 'utf8'), 'hello\n');
   assert.equal(await git(['rev-parse', '--abbrev-ref', 'HEAD'], ws1.dir), 'lazyaf/job1');
 
@@ -108,7 +116,7 @@ test('a workspace starts clean: whatever the previous job left is gone', async (
   for (const leftover of ['untracked.txt', 'debug.log', 'nested']) assert.equal(fs.existsSync(path.join(ws2.dir, leftover)), false, `${leftover} is gone`);
   assert.equal(await git(['status', '--porcelain', '--ignored'], ws2.dir), '');
   assert.equal(await git(['rev-parse', 'HEAD'], ws2.dir), ws2.baseCommit);
-  assert.equal((await git(['config', '--local', '--get-all', 'user.name'], ws2.dir).catch(() => '')), '', 'config a job wrote is reset');
+  assert.equal(await git(['config', '--local', '--get-all', 'user.name'], ws2.dir).catch(() => ''), '', 'config a job wrote is reset');
 });
 
 test("the runner's saved index of a checkout is used only if it is the runner's own", async (t) => {
@@ -169,7 +177,10 @@ test('after the command: uncommitted work is committed as the agent and pushed; 
   await git(['clone', '-q', authUrl(repo.cloneUrl, server.token), check]);
   await git(['fetch', '-q', 'origin', 'lazyaf/job1'], check);
   assert.equal(await git(['rev-parse', 'FETCH_HEAD'], check), commit);
-  assert.equal(await git(['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'FETCH_HEAD'], check), 'lazyaf agent <agent@lazyaf.invalid>|lazyaf agent <agent@lazyaf.invalid>|job number 1');
+  assert.equal(
+    await git(['log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'FETCH_HEAD'], check),
+    'lazyaf agent <agent@lazyaf.invalid>|lazyaf agent <agent@lazyaf.invalid>|job number 1',
+  );
   assert.equal(await git(['log', '-1', '--format=%s', 'FETCH_HEAD~1'], check), 'a commit the command made itself', "the command's own commit is kept");
   assert.equal(await git(['show', 'FETCH_HEAD:made-by-command.txt'], check), 'content');
 
@@ -230,7 +241,10 @@ test('while the server is unreachable, clone and push wait for it instead of fai
     if (line.startsWith('server unreachable') && !proxy.listening) proxy.listen(port, '127.0.0.1');
   };
   const ws = await prepareWorkspace(job(server, down, 1), { workdir, log });
-  assert.ok(lines.some((l) => /^server unreachable \(.*\); retrying$/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^server unreachable \(.*\); retrying$/.test(l)),
+    lines.join('\n'),
+  );
   assert.equal(fs.readFileSync(path.join(ws.dir, 'README.md'), 'utf8'), 'hello\n');
 
   await new Promise((resolve) => proxy.close(resolve));
@@ -238,11 +252,18 @@ test('while the server is unreachable, clone and push wait for it instead of fai
   lines.length = 0;
   const commit = await publishChanges(job(server, down, 1), ws, { log });
   assert.match(commit ?? '', /^[0-9a-f]{40}$/);
-  assert.ok(lines.some((l) => l.startsWith('server unreachable')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('server unreachable')),
+    lines.join('\n'),
+  );
 });
 
 test('git retries stop at a lasting error and when the job is stopped', async () => {
-  const transient = new GitError('x', { code: 128, stdout: '', stderr: "fatal: unable to access 'http://h/': Failed to connect to h port 1: Connection refused\n" });
+  const transient = new GitError('x', {
+    code: 128,
+    stdout: '',
+    stderr: "fatal: unable to access 'http://h/': Failed to connect to h port 1: Connection refused\n",
+  });
   const lasting = new GitError('x', { code: 128, stdout: '', stderr: "fatal: Authentication failed for 'http://h/'\n" });
   let calls = 0;
   await assert.rejects(

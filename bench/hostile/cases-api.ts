@@ -14,7 +14,15 @@ export function authorizationMatrix(w: World): Attack[] {
   const repo = w.repo.id;
   const job = w.attempt.job_id;
   const get = (name: string, path: string): Attack => ({ group: g, name, method: 'GET', path, allowed: admin });
-  const post = (name: string, method: string, path: string, allowed: readonly Tier[], body?: Attack['body']): Attack => ({ group: g, name, method, path, headers: body === undefined ? {} : JSON_TYPE, body, allowed });
+  const post = (name: string, method: string, path: string, allowed: readonly Tier[], body?: Attack['body']): Attack => ({
+    group: g,
+    name,
+    method,
+    path,
+    headers: body === undefined ? {} : JSON_TYPE,
+    body,
+    allowed,
+  });
   return [
     get('list repos', '/api/repos'),
     get('show a repo', `/api/repos/${repo}`),
@@ -171,7 +179,17 @@ export function hostileValues(w: World): Attack[] {
     job('repo_id "constructor"', { repo_id: 'constructor', command: 'true' }),
     job('repo_id "toString"', { repo_id: 'toString', command: 'true' }),
     job('labels ["__proto__"]', { command: 'true', labels: ['__proto__'] }),
-    ...['../../etc/passwd', '--upload-pack=touch /tmp/lazyaf-pwned', 'main\n', 'HEAD', 'main^{tree}', 'main~1', '@{-1}', 'main:README.md', 'refs/heads/../config'].map((b) => job(`base_branch ${JSON.stringify(b)}`, { command: 'true', base_branch: b })),
+    ...[
+      '../../etc/passwd',
+      '--upload-pack=touch /tmp/lazyaf-pwned',
+      'main\n',
+      'HEAD',
+      'main^{tree}',
+      'main~1',
+      '@{-1}',
+      'main:README.md',
+      'refs/heads/../config',
+    ].map((b) => job(`base_branch ${JSON.stringify(b)}`, { command: 'true', base_branch: b })),
     job('timeout_s 1e308', { command: 'true', timeout_s: 1e308 }),
     job('timeout_s -1', { command: 'true', timeout_s: -1 }),
     job('max_attempts 1000', { command: 'true', max_attempts: 1000 }),
@@ -184,32 +202,113 @@ export function hostileValues(w: World): Attack[] {
     spare('remote_url -oProxyCommand', { remote_url: '-oProxyCommand=touch /tmp/lazyaf-pwned' }),
     spare('name shaped like a repo id', { name: w.repo.id }),
     spare('default_branch ../x', { default_branch: '../x' }),
-    { group: 'value: land', name: 'branch --force', method: 'POST', path: `/api/repos/${w.repo.id}/land`, headers: JSON_TYPE, body: json({ branch: '--force' }), allowed: ['admin'], hostile: true, tiers: ['none', 'admin'] },
-    { group: 'value: land', name: 'remote_branch main:refs/heads/x', method: 'POST', path: `/api/repos/${w.repo.id}/land`, headers: JSON_TYPE, body: json({ branch: 'main', remote_branch: 'main:refs/heads/x' }), allowed: ['admin'], hostile: true, tiers: ['none', 'admin'] },
-    ...[-1, 257, 1.5, 1e9].map((d) => ({ group: 'value: scale the pool', name: `desired ${d}`, method: 'PUT', path: '/api/pool', headers: JSON_TYPE, body: json({ desired: d }), allowed: ['admin'] as const, hostile: true, tiers: ['none', 'admin'] as const })),
-    runner('value: register', 'protocol_version of a newer runner', RunnerRoutes.register, 'registration', { name: 'x', protocol_version: PROTOCOL_VERSION + 1 }),
+    {
+      group: 'value: land',
+      name: 'branch --force',
+      method: 'POST',
+      path: `/api/repos/${w.repo.id}/land`,
+      headers: JSON_TYPE,
+      body: json({ branch: '--force' }),
+      allowed: ['admin'],
+      hostile: true,
+      tiers: ['none', 'admin'],
+    },
+    {
+      group: 'value: land',
+      name: 'remote_branch main:refs/heads/x',
+      method: 'POST',
+      path: `/api/repos/${w.repo.id}/land`,
+      headers: JSON_TYPE,
+      body: json({ branch: 'main', remote_branch: 'main:refs/heads/x' }),
+      allowed: ['admin'],
+      hostile: true,
+      tiers: ['none', 'admin'],
+    },
+    ...[-1, 257, 1.5, 1e9].map((d) => ({
+      group: 'value: scale the pool',
+      name: `desired ${d}`,
+      method: 'PUT',
+      path: '/api/pool',
+      headers: JSON_TYPE,
+      body: json({ desired: d }),
+      allowed: ['admin'] as const,
+      hostile: true,
+      tiers: ['none', 'admin'] as const,
+    })),
+    runner('value: register', 'protocol_version of a newer runner', RunnerRoutes.register, 'registration', {
+      name: 'x',
+      protocol_version: PROTOCOL_VERSION + 1,
+    }),
     runner('value: register', 'protocol_version 1e308', RunnerRoutes.register, 'registration', { name: 'x', protocol_version: 1e308 }),
     runner('value: register', 'name ../../x', RunnerRoutes.register, 'registration', { name: '../../x', protocol_version: PROTOCOL_VERSION }),
-    runner('value: register', 'labels ["__proto__"]', RunnerRoutes.register, 'registration', { name: 'x', labels: ['__proto__'], protocol_version: PROTOCOL_VERSION }),
+    runner('value: register', 'labels ["__proto__"]', RunnerRoutes.register, 'registration', {
+      name: 'x',
+      labels: ['__proto__'],
+      protocol_version: PROTOCOL_VERSION,
+    }),
     runner('value: heartbeat', 'status offline', RunnerRoutes.heartbeat, 'runner', { status: 'offline', attempts: [] }),
     runner('value: heartbeat', '17 attempts', RunnerRoutes.heartbeat, 'runner', { status: 'busy', attempts: Array.from({ length: 17 }, (_, i) => `a${i}`) }),
     runner('value: heartbeat', 'wait_ms 60001', RunnerRoutes.heartbeat, 'runner', { status: 'idle', attempts: [], wait_ms: 60_001 }),
     runner('value: poll', 'wait_ms -1', RunnerRoutes.poll, 'runner', { wait_ms: -1 }),
     runner('value: poll', 'wait_ms "constructor"', RunnerRoutes.poll, 'runner', { wait_ms: 'constructor' }),
     // Prototype names where a name is allowed: they must reach no object lookup.
-    { group: 'value: register', name: 'name, labels and pool_id "constructor"', method: 'POST', path: RunnerRoutes.register, headers: JSON_TYPE, body: json({ name: 'constructor', labels: ['constructor', 'toString'], pool_id: '__proto__', protocol_version: PROTOCOL_VERSION }), allowed: ['registration'], tiers: ['none', 'registration'] },
-    { group: 'value: heartbeat', name: 'attempts named __proto__ and constructor', method: 'POST', path: RunnerRoutes.heartbeat, headers: JSON_TYPE, body: json({ status: 'idle', attempts: ['__proto__', 'constructor', 'toString'] }), allowed: ['runner'], tiers: ['none', 'runner'] },
+    {
+      group: 'value: register',
+      name: 'name, labels and pool_id "constructor"',
+      method: 'POST',
+      path: RunnerRoutes.register,
+      headers: JSON_TYPE,
+      body: json({ name: 'constructor', labels: ['constructor', 'toString'], pool_id: '__proto__', protocol_version: PROTOCOL_VERSION }),
+      allowed: ['registration'],
+      tiers: ['none', 'registration'],
+    },
+    {
+      group: 'value: heartbeat',
+      name: 'attempts named __proto__ and constructor',
+      method: 'POST',
+      path: RunnerRoutes.heartbeat,
+      headers: JSON_TYPE,
+      body: json({ status: 'idle', attempts: ['__proto__', 'constructor', 'toString'] }),
+      allowed: ['runner'],
+      tiers: ['none', 'runner'],
+    },
   ];
 }
 
 /** Ids that are not ids: traversal, encodings, prototype names, sizes. */
 export function hostileIds(w: World): Attack[] {
-  const ids = ['..', '%2e%2e', '..%2f..%2f..%2fetc%2fpasswd', '%2f', '.', '%00', 'a%2fb', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '%25', '_', 'x'.repeat(5000), w.repo.id.toUpperCase(), `${w.repo.id}%00`, `${w.attempt.job_id.slice(0, 7)}%25`];
+  const ids = [
+    '..',
+    '%2e%2e',
+    '..%2f..%2f..%2fetc%2fpasswd',
+    '%2f',
+    '.',
+    '%00',
+    'a%2fb',
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    '%25',
+    '_',
+    'x'.repeat(5000),
+    w.repo.id.toUpperCase(),
+    `${w.repo.id}%00`,
+    `${w.attempt.job_id.slice(0, 7)}%25`,
+  ];
   const tiers = ['none', 'wrong', 'runner', 'job', 'admin'] as const;
   const out: Attack[] = [];
   for (const id of ids) {
     const label = id.length > 40 ? `${id.slice(0, 10)}… (${id.length} chars)` : id;
-    const at = (name: string, method: string, path: string, allowed: readonly Tier[] = ['admin']): Attack => ({ group: `id: ${name}`, name: label, method, path, allowed, hostile: true, tiers });
+    const at = (name: string, method: string, path: string, allowed: readonly Tier[] = ['admin']): Attack => ({
+      group: `id: ${name}`,
+      name: label,
+      method,
+      path,
+      allowed,
+      hostile: true,
+      tiers,
+    });
     out.push(
       at('show a repo', 'GET', `/api/repos/${id}`),
       at('branches', 'GET', `/api/repos/${id}/branches`),
@@ -227,8 +326,30 @@ export function hostileIds(w: World): Attack[] {
 
 /** Paths that reach (or look like they reach) an admin route without the admin token. */
 export function hostilePaths(): Attack[] {
-  const paths = ['/api/../api/repos', '/api//repos', '/API/repos', '/api/repos/', '/%61pi/repos', '/api%2frepos', '//api/repos', 'http://evil.example/api/repos', '/api/repos?x=1', '/api/repos;x', '/api/health/../repos', '/api/repos#x', '/docs/../api/repos', '/api/runners/status/'];
-  return paths.map((path) => ({ group: 'path', name: path, method: 'GET', path, allowed: [] as const, tiers: ['none', 'wrong', 'registration', 'runner', 'job'] as const }));
+  const paths = [
+    '/api/../api/repos',
+    '/api//repos',
+    '/API/repos',
+    '/api/repos/',
+    '/%61pi/repos',
+    '/api%2frepos',
+    '//api/repos',
+    'http://evil.example/api/repos',
+    '/api/repos?x=1',
+    '/api/repos;x',
+    '/api/health/../repos',
+    '/api/repos#x',
+    '/docs/../api/repos',
+    '/api/runners/status/',
+  ];
+  return paths.map((path) => ({
+    group: 'path',
+    name: path,
+    method: 'GET',
+    path,
+    allowed: [] as const,
+    tiers: ['none', 'wrong', 'registration', 'runner', 'job'] as const,
+  }));
 }
 
 /** Authorization headers of odd shapes, sent with no other credential. */
@@ -248,18 +369,48 @@ export function oddAuthHeaders(w: World): Attack[] {
   ];
   return headers.flatMap(([name, value]) => [
     { group: 'auth header: list repos', name: name!, method: 'GET', path: '/api/repos', authorization: value!, allowed: [] as const, tiers: ['none'] as const },
-    { group: 'auth header: git refs', name: name!, method: 'GET', path: `/git/${w.repo.id}.git/info/refs?service=git-upload-pack`, authorization: value!, allowed: [] as const, tiers: ['none'] as const },
-    { group: 'auth header: poll', name: name!, method: 'POST', path: RunnerRoutes.poll, headers: JSON_TYPE, body: '{"wait_ms":0}', authorization: value!, allowed: [] as const, tiers: ['none'] as const },
+    {
+      group: 'auth header: git refs',
+      name: name!,
+      method: 'GET',
+      path: `/git/${w.repo.id}.git/info/refs?service=git-upload-pack`,
+      authorization: value!,
+      allowed: [] as const,
+      tiers: ['none'] as const,
+    },
+    {
+      group: 'auth header: poll',
+      name: name!,
+      method: 'POST',
+      path: RunnerRoutes.poll,
+      headers: JSON_TYPE,
+      body: '{"wait_ms":0}',
+      authorization: value!,
+      allowed: [] as const,
+      tiers: ['none'] as const,
+    },
   ]);
 }
 
 /** Query strings out of range, repeated or naming prototype properties. */
 export function hostileQueries(w: World): Attack[] {
-  const q = (group: string, path: string, query: string, hostile = true): Attack => ({ group, name: query, method: 'GET', path: `${path}?${query}`, allowed: ['admin'], hostile, tiers: ['none', 'job', 'admin'] });
+  const q = (group: string, path: string, query: string, hostile = true): Attack => ({
+    group,
+    name: query,
+    method: 'GET',
+    path: `${path}?${query}`,
+    allowed: ['admin'],
+    hostile,
+    tiers: ['none', 'job', 'admin'],
+  });
   const logs = `/api/jobs/${w.attempt.job_id}/logs`;
   return [
-    ...['offset=-1', 'offset=abc', 'offset=1&offset=2', 'limit=0', 'limit=99999999', 'follow=maybe', 'constructor=1', '__proto__[x]=1'].map((x) => q('query: a job log', logs, x)),
+    ...['offset=-1', 'offset=abc', 'offset=1&offset=2', 'limit=0', 'limit=99999999', 'follow=maybe', 'constructor=1', '__proto__[x]=1'].map((x) =>
+      q('query: a job log', logs, x),
+    ),
     ...['offset=9007199254740991', 'offset=1e308'].map((x) => q('query: a job log', logs, x, false)),
-    ...['limit=1001', 'status=constructor', 'status=__proto__', `runner_id=${'x'.repeat(65)}`, 'before=1', 'limit=1&limit=2', 'repo_id=__proto__'].map((x) => q('query: list jobs', '/api/jobs', x)),
+    ...['limit=1001', 'status=constructor', 'status=__proto__', `runner_id=${'x'.repeat(65)}`, 'before=1', 'limit=1&limit=2', 'repo_id=__proto__'].map((x) =>
+      q('query: list jobs', '/api/jobs', x),
+    ),
   ];
 }

@@ -16,8 +16,28 @@ const JOB_TIERS = ['none', 'wrong', 'runner', 'job-dead', 'job-cancelled', 'job-
 export function protocolOddities(w: World): Attack[] {
   const logs = RunnerRoutes.logs(w.attempt.attempt_id);
   const complete = RunnerRoutes.complete(w.attempt.attempt_id);
-  const chunk = (name: string, body: () => unknown, hostile = false): Attack => ({ group: 'protocol: log chunk', name, method: 'POST', path: logs, headers: JSON_TYPE, body: () => json(body()), allowed: ['job'], hostile, tiers: JOB_TIERS });
-  const report = (name: string, body: unknown, hostile = true): Attack => ({ group: 'protocol: complete', name, method: 'POST', path: complete, headers: JSON_TYPE, body: json(body), allowed: ['job'], hostile, tiers: JOB_TIERS });
+  const chunk = (name: string, body: () => unknown, hostile = false): Attack => ({
+    group: 'protocol: log chunk',
+    name,
+    method: 'POST',
+    path: logs,
+    headers: JSON_TYPE,
+    body: () => json(body()),
+    allowed: ['job'],
+    hostile,
+    tiers: JOB_TIERS,
+  });
+  const report = (name: string, body: unknown, hostile = true): Attack => ({
+    group: 'protocol: complete',
+    name,
+    method: 'POST',
+    path: complete,
+    headers: JSON_TYPE,
+    body: json(body),
+    allowed: ['job'],
+    hostile,
+    tiers: JOB_TIERS,
+  });
   const randomSha = crypto.randomBytes(20).toString('hex');
   return [
     chunk('seq 0', () => ({ seq: 0, data: 'x' }), true),
@@ -69,9 +89,30 @@ export function gitAttacks(w: World, gzipBomb: Buffer): Attack[] {
     { group: `git: ${repo}`, name: 'fetch probe (a flush)', method: 'POST', path: `${b}/git-upload-pack`, headers: UPLOAD, body: '0000', allowed: mine },
   ];
   const want = (sha: string) => pktLine(`want ${sha}\n`) + '0000' + pktLine('done\n');
-  const fetch = (name: string, body: Buffer | string, extra: Partial<Attack> = {}): Attack => ({ group: 'git: fetch', name, method: 'POST', path: `${base}/git-upload-pack`, headers: UPLOAD, body, allowed: ['admin', 'job'], hostile: true, refusal: (res) => gitSaysError(res.body), ...extra });
+  const fetch = (name: string, body: Buffer | string, extra: Partial<Attack> = {}): Attack => ({
+    group: 'git: fetch',
+    name,
+    method: 'POST',
+    path: `${base}/git-upload-pack`,
+    headers: UPLOAD,
+    body,
+    allowed: ['admin', 'job'],
+    hostile: true,
+    refusal: (res) => gitSaysError(res.body),
+    ...extra,
+  });
   const refs = { repo: w.repo.path, jobRef: `refs/heads/${w.attempt.branch}` };
-  const push = (name: string, body: () => Buffer | string, allowed: readonly Tier[], extra: Partial<Attack> = {}): Attack => ({ group: 'git: push', name, method: 'POST', path: `${base}/git-receive-pack`, headers: RECEIVE, body, allowed, refs, ...extra });
+  const push = (name: string, body: () => Buffer | string, allowed: readonly Tier[], extra: Partial<Attack> = {}): Attack => ({
+    group: 'git: push',
+    name,
+    method: 'POST',
+    path: `${base}/git-receive-pack`,
+    headers: RECEIVE,
+    body,
+    allowed,
+    refs,
+    ...extra,
+  });
   const { main, parent } = w.repo;
   return [
     ...readers(['admin', 'job'], base, 'its repo'),
@@ -82,9 +123,30 @@ export function gitAttacks(w: World, gzipBomb: Buffer): Attack[] {
     fetch('not gzip', 'this is not gzip', { headers: { ...UPLOAD, 'content-encoding': 'gzip' } }),
     fetch('truncated gzip', zlib.gzipSync(want(main)).subarray(0, 12), { headers: { ...UPLOAD, 'content-encoding': 'gzip' } }),
     fetch('a JSON content type', '0000', { headers: JSON_TYPE }),
-    { ...fetch('gzip of 100 MB of flush packets', gzipBomb, { headers: { ...UPLOAD, 'content-encoding': 'gzip' } }), hostile: false, tiers: ['none', 'job', 'admin'], timeoutMs: 30_000 },
-    ...['version=2;touch /tmp/x', 'version=2 x', `version=${'2'.repeat(300)}`].map((v): Attack => ({ group: 'git: Git-Protocol header', name: JSON.stringify(v.slice(0, 30)), method: 'GET', path: `${base}/info/refs?service=git-upload-pack`, headers: { 'git-protocol': v }, allowed: ['admin', 'job'], hostile: true })),
-    { group: 'git: Git-Protocol header', name: 'two headers', method: 'GET', path: `${base}/info/refs?service=git-upload-pack`, headers: { 'git-protocol': ['version=2', 'version=1'] }, allowed: ['admin', 'job'], hostile: true },
+    {
+      ...fetch('gzip of 100 MB of flush packets', gzipBomb, { headers: { ...UPLOAD, 'content-encoding': 'gzip' } }),
+      hostile: false,
+      tiers: ['none', 'job', 'admin'],
+      timeoutMs: 30_000,
+    },
+    ...['version=2;touch /tmp/x', 'version=2 x', `version=${'2'.repeat(300)}`].map((v): Attack => ({
+      group: 'git: Git-Protocol header',
+      name: JSON.stringify(v.slice(0, 30)),
+      method: 'GET',
+      path: `${base}/info/refs?service=git-upload-pack`,
+      headers: { 'git-protocol': v },
+      allowed: ['admin', 'job'],
+      hostile: true,
+    })),
+    {
+      group: 'git: Git-Protocol header',
+      name: 'two headers',
+      method: 'GET',
+      path: `${base}/info/refs?service=git-upload-pack`,
+      headers: { 'git-protocol': ['version=2', 'version=1'] },
+      allowed: ['admin', 'job'],
+      hostile: true,
+    },
     { group: 'git: fetch', name: 'dumb protocol (no service)', method: 'GET', path: `${base}/info/refs`, allowed: ['admin', 'job'], hostile: true },
     push('create its own job branch', () => refUpdate(ZERO_SHA, main, refs.jobRef), ['admin', 'job']),
     push('create a new branch', () => refUpdate(ZERO_SHA, main, `refs/heads/${w.unique('pushed')}`), ['admin']),
@@ -92,13 +154,36 @@ export function gitAttacks(w: World, gzipBomb: Buffer): Attack[] {
     push("create another job's branch", () => refUpdate(ZERO_SHA, main, `refs/heads/${w.deadAttempt.branch}`), ['admin']),
     push('move main back to its parent', () => refUpdate(main, parent, 'refs/heads/main'), ['admin'], { tiers: NOT_ADMIN }),
     push('delete main', () => refUpdate(main, ZERO_SHA, 'refs/heads/main'), ['admin'], { tiers: NOT_ADMIN }),
-    push('its own branch and main in one push', () => Buffer.concat([Buffer.from(pktLine(`${ZERO_SHA} ${main} ${refs.jobRef}\0report-status\n`) + pktLine(`${main} ${parent} refs/heads/main\n`) + '0000'), emptyPack()]), ['admin', 'job'], { tiers: NOT_ADMIN }),
+    push(
+      'its own branch and main in one push',
+      () =>
+        Buffer.concat([
+          Buffer.from(pktLine(`${ZERO_SHA} ${main} ${refs.jobRef}\0report-status\n`) + pktLine(`${main} ${parent} refs/heads/main\n`) + '0000'),
+          emptyPack(),
+        ]),
+      ['admin', 'job'],
+      { tiers: NOT_ADMIN },
+    ),
     push('ref refs/heads/../config', () => refUpdate(ZERO_SHA, main, 'refs/heads/../config'), ['admin', 'job'], { hostile: true }),
     push('ref HEAD', () => refUpdate(ZERO_SHA, main, 'HEAD'), ['admin', 'job'], { hostile: true }),
-    push('a corrupt pack', () => refUpdate(ZERO_SHA, main, refs.jobRef, Buffer.from('PACK\x00\x00\x00\x02\x00\x00\x00\x05garbage', 'latin1')), ['admin', 'job'], { hostile: true }),
+    push(
+      'a corrupt pack',
+      () => refUpdate(ZERO_SHA, main, refs.jobRef, Buffer.from('PACK\x00\x00\x00\x02\x00\x00\x00\x05garbage', 'latin1')),
+      ['admin', 'job'],
+      { hostile: true },
+    ),
     push('garbage pkt-lines', () => 'zzzzhello', ['admin', 'job'], { hostile: true }),
     push('not gzip', () => 'this is not gzip', ['admin', 'job'], { hostile: true, headers: { ...RECEIVE, 'content-encoding': 'gzip' } }),
-    { group: 'git: push', name: 'into another repo', method: 'POST', path: `${other}/git-receive-pack`, headers: RECEIVE, body: () => refUpdate(ZERO_SHA, w.other.main, `refs/heads/${w.unique('cross')}`), allowed: ['admin', 'job-other'], refs: { repo: w.other.path, jobRef: `refs/heads/${w.otherAttempt.branch}` } },
+    {
+      group: 'git: push',
+      name: 'into another repo',
+      method: 'POST',
+      path: `${other}/git-receive-pack`,
+      headers: RECEIVE,
+      body: () => refUpdate(ZERO_SHA, w.other.main, `refs/heads/${w.unique('cross')}`),
+      allowed: ['admin', 'job-other'],
+      refs: { repo: w.other.path, jobRef: `refs/heads/${w.otherAttempt.branch}` },
+    },
   ];
 }
 
@@ -111,8 +196,25 @@ export function cancelledAttempt(w: World): Attack[] {
   const base = `/git/${w.repo.id}.git`;
   const only = { allowed: [] as const, tiers: ['job-cancelled'] as const };
   return [
-    { group: 'cancelled job', name: 'a log chunk', method: 'POST', path: RunnerRoutes.logs(a.attempt_id), headers: JSON_TYPE, body: () => json({ seq: w.nextSeq(), data: 'still here\n' }), ...only },
+    {
+      group: 'cancelled job',
+      name: 'a log chunk',
+      method: 'POST',
+      path: RunnerRoutes.logs(a.attempt_id),
+      headers: JSON_TYPE,
+      body: () => json({ seq: w.nextSeq(), data: 'still here\n' }),
+      ...only,
+    },
     { group: 'cancelled job', name: 'refs for fetch', method: 'GET', path: `${base}/info/refs?service=git-upload-pack`, ...only },
-    { group: 'cancelled job', name: 'push its own branch', method: 'POST', path: `${base}/git-receive-pack`, headers: RECEIVE, body: () => refUpdate(ZERO_SHA, w.repo.main, `refs/heads/${a.branch}`), refs: { repo: w.repo.path, jobRef: `refs/heads/${w.attempt.branch}` }, ...only },
+    {
+      group: 'cancelled job',
+      name: 'push its own branch',
+      method: 'POST',
+      path: `${base}/git-receive-pack`,
+      headers: RECEIVE,
+      body: () => refUpdate(ZERO_SHA, w.repo.main, `refs/heads/${a.branch}`),
+      refs: { repo: w.repo.path, jobRef: `refs/heads/${w.attempt.branch}` },
+      ...only,
+    },
   ];
 }

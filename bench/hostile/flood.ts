@@ -20,7 +20,10 @@ export async function registrationFlood(target: Target, tally: Tally, registrati
     Array.from({ length: 50 }, async () => {
       while (next < count) {
         const i = next++;
-        const r = await honest(target, tally, 'registration', 'register (a flood)', 'POST', RunnerRoutes.register, registration, { name: `flood-${i}`, protocol_version: PROTOCOL_VERSION });
+        const r = await honest(target, tally, 'registration', 'register (a flood)', 'POST', RunnerRoutes.register, registration, {
+          name: `flood-${i}`,
+          protocol_version: PROTOCOL_VERSION,
+        });
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       }
     }),

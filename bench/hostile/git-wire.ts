@@ -41,7 +41,9 @@ export async function refsOf(repoPath: string, env: NodeJS.ProcessEnv): Promise<
 /** The refs that differ between two snapshots, as "ref: before → after". */
 export function refChanges(before: Map<string, string>, after: Map<string, string>): string[] {
   const names = new Set([...before.keys(), ...after.keys()]);
-  return [...names].filter((n) => before.get(n) !== after.get(n)).map((n) => `${n}: ${before.get(n)?.slice(0, 8) ?? 'none'} → ${after.get(n)?.slice(0, 8) ?? 'none'}`);
+  return [...names]
+    .filter((n) => before.get(n) !== after.get(n))
+    .map((n) => `${n}: ${before.get(n)?.slice(0, 8) ?? 'none'} → ${after.get(n)?.slice(0, 8) ?? 'none'}`);
 }
 
 /** Puts refs back as they were, so the next tier meets the same repo. */

@@ -44,7 +44,9 @@ function openSlow(url: URL, authorization: string | undefined, withToken: boolea
     socket.on('close', () => (slow.closedAt ??= performance.now()));
     socket.once('connect', () => {
       const auth = authorization ? `Authorization: ${authorization}\r\n` : '';
-      socket.write(`POST ${RunnerRoutes.register} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${DECLARED}\r\n${auth}\r\n{`);
+      socket.write(
+        `POST ${RunnerRoutes.register} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${DECLARED}\r\n${auth}\r\n{`,
+      );
       resolve(slow);
     });
     socket.once('error', () => resolve(undefined));
@@ -65,7 +67,10 @@ export async function slowClients(target: Target, registrationToken: string, cou
   let refused = 0;
   for (let i = 0; i < count; i += 100) {
     const batch = await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => openSlow(url, auths[(i + j) % 3], (i + j) % 3 === 2)));
-    for (const s of batch) (s ? slows.push(s) : (refused += 1));
+    for (const s of batch) {
+      if (s) slows.push(s);
+      else refused += 1;
+    }
   }
   const trickle = setInterval(() => {
     for (const s of slows) if (s.closedAt === undefined) s.socket.write(' ');

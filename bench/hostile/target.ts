@@ -116,7 +116,10 @@ function summaryByGroup(rows: Row[]): string[] {
     for (const [s, n] of r.statuses) g.statuses.set(s, (g.statuses.get(s) ?? 0) + n);
     groups.set(r.group, g);
   }
-  return [...groups].map(([group, g]) => `  ${group}  ${g.method} ${g.path}  ${g.names.size} inputs  [tiers ${[...g.tiers].join(',')}; statuses ${[...g.statuses].map(([s, n]) => `${s}×${n}`).join(', ')}]`);
+  return [...groups].map(
+    ([group, g]) =>
+      `  ${group}  ${g.method} ${g.path}  ${g.names.size} inputs  [tiers ${[...g.tiers].join(',')}; statuses ${[...g.statuses].map(([s, n]) => `${s}×${n}`).join(', ')}]`,
+  );
 }
 
 /** Every classified request, grouped by what was sent and who sent it. */
@@ -138,7 +141,14 @@ export class Tally {
     const status = res.status === 0 ? `none (${res.error})` : String(res.status);
     row.statuses.set(status, (row.statuses.get(status) ?? 0) + 1);
     // Shown on a terminal: nothing the server sent may reach it as a control sequence.
-    if (!row.sample) row.sample = redactTokens(res.body.subarray(0, 160).toString('utf8').replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '.'));
+    if (!row.sample)
+      row.sample = redactTokens(
+        res.body
+          .subarray(0, 160)
+          .toString('utf8')
+          .replace(/\s+/g, ' ')
+          .replace(/[^\x20-\x7e]/g, '.'),
+      );
     this.slowest.push({ ms: res.ms, what: `${req.group}: ${req.name} [${req.tier}] → ${status}` });
     this.slowest.sort((a, b) => b.ms - a.ms);
     this.slowest.length = Math.min(this.slowest.length, 5);

@@ -19,7 +19,16 @@ export interface SeededRepo {
 }
 
 /** The requests the bench makes as an honest client: a 5xx there counts like any other. */
-export async function honest<T = any>(target: Target, tally: Tally, tier: Tier, what: string, method: string, urlPath: string, token: string | undefined, body?: unknown) {
+export async function honest<T = any>(
+  target: Target,
+  tally: Tally,
+  tier: Tier,
+  what: string,
+  method: string,
+  urlPath: string,
+  token: string | undefined,
+  body?: unknown,
+) {
   const r = await jsonRequest<T>(target.url, method, urlPath, token, body);
   const verdict = r.status >= 500 ? 'server error' : r.status === 0 ? 'no answer' : 'ok';
   tally.add({ group: 'honest traffic', name: what, tier, method, path: urlPath }, r.raw, verdict);
@@ -69,7 +78,11 @@ export async function claim(target: Target, runnerToken: string, jobId: string):
     if (r.status === 204) continue;
     if (r.status !== 200) throw new Error(`poll: ${r.status} ${r.raw.body.toString()}`);
     if (r.body.job_id === jobId) return r.body;
-    await jsonRequest(target.url, 'POST', RunnerRoutes.complete(r.body.attempt_id), r.body.job_token, { outcome: 'failed', exit_code: 1, error: 'cleared by the hostile bench' });
+    await jsonRequest(target.url, 'POST', RunnerRoutes.complete(r.body.attempt_id), r.body.job_token, {
+      outcome: 'failed',
+      exit_code: 1,
+      error: 'cleared by the hostile bench',
+    });
   }
   throw new Error(`job ${jobId} never reached its runner`);
 }
@@ -102,7 +115,12 @@ export interface World {
   finish: (tally: Tally) => Promise<void>;
 }
 
-export async function makeWorld(target: Target, tally: Tally, base: { admin: string; registration: string; repo: SeededRepo; other: SeededRepo }, round: number): Promise<World> {
+export async function makeWorld(
+  target: Target,
+  tally: Tally,
+  base: { admin: string; registration: string; repo: SeededRepo; other: SeededRepo },
+  round: number,
+): Promise<World> {
   const { registration } = base;
   const holder = await register(target, registration, `holder-${round}`);
   const otherHolder = await register(target, registration, `other-holder-${round}`);
@@ -113,7 +131,11 @@ export async function makeWorld(target: Target, tally: Tally, base: { admin: str
   const attempt = await claim(target, holder.token, await submit(target, base.repo.id, `held ${round}`));
   const otherAttempt = await claim(target, otherHolder.token, await submit(target, base.other.id, `held elsewhere ${round}`));
   const deadAttempt = await claim(target, ender.token, await submit(target, base.repo.id, `ended ${round}`));
-  await honest(target, tally, 'job-dead', 'complete (the attempt that ends)', 'POST', RunnerRoutes.complete(deadAttempt.attempt_id), deadAttempt.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  await honest(target, tally, 'job-dead', 'complete (the attempt that ends)', 'POST', RunnerRoutes.complete(deadAttempt.attempt_id), deadAttempt.job_token, {
+    outcome: 'succeeded',
+    exit_code: 0,
+    commit: null,
+  });
   const cancelledAttempt = await claim(target, stubborn.token, await submit(target, base.repo.id, `cancelled ${round}`));
   await honest(target, tally, 'admin', 'cancel a running job', 'POST', `/api/jobs/${cancelledAttempt.job_id}/cancel`, base.admin);
   const spareRepo = await jsonRequest<{ id: string }>(target.url, 'POST', '/api/repos', base.admin, { name: `spare-${round}` });
@@ -127,14 +149,26 @@ export async function makeWorld(target: Target, tally: Tally, base: { admin: str
   ] as const;
   const timer = setInterval(() => {
     for (const [runner, a] of beats) {
-      void honest(target, tally, 'runner', 'heartbeat of a working runner', 'POST', RunnerRoutes.heartbeat, runner.token, { status: 'busy', attempts: [a.attempt_id] }).catch(() => undefined);
+      void honest(target, tally, 'runner', 'heartbeat of a working runner', 'POST', RunnerRoutes.heartbeat, runner.token, {
+        status: 'busy',
+        attempts: [a.attempt_id],
+      }).catch(() => undefined);
     }
   }, holder.heartbeat_interval_ms);
 
   let counter = 0;
   let seq = 0;
   return {
-    tokens: { wrong: `lzjob_${'A'.repeat(43)}`, admin: base.admin, registration, runner: attacker.token, 'job-dead': deadAttempt.job_token, 'job-cancelled': cancelledAttempt.job_token, 'job-other': otherAttempt.job_token, job: attempt.job_token },
+    tokens: {
+      wrong: `lzjob_${'A'.repeat(43)}`,
+      admin: base.admin,
+      registration,
+      runner: attacker.token,
+      'job-dead': deadAttempt.job_token,
+      'job-cancelled': cancelledAttempt.job_token,
+      'job-other': otherAttempt.job_token,
+      job: attempt.job_token,
+    },
     repo: base.repo,
     other: base.other,
     attempt,
@@ -145,14 +179,20 @@ export async function makeWorld(target: Target, tally: Tally, base: { admin: str
     spareRepoId: spareRepo.body.id,
     spareRunnerId: spare.runner_id,
     parkedJobId,
-    secrets: [holder, otherHolder, ender, stubborn, attacker, spare].map((r) => r.token).concat([attempt, otherAttempt, deadAttempt, cancelledAttempt].map((a) => a.job_token)),
+    secrets: [holder, otherHolder, ender, stubborn, attacker, spare]
+      .map((r) => r.token)
+      .concat([attempt, otherAttempt, deadAttempt, cancelledAttempt].map((a) => a.job_token)),
     unique: (prefix) => `${prefix}-${round}-${++counter}`,
     nextSeq: () => ++seq,
     lastSeq: () => seq,
     finish: async (t) => {
       clearInterval(timer);
       for (const [runner, a] of beats) {
-        await honest(target, t, 'job', 'complete (end of round)', 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'failed', exit_code: 1, error: 'end of the round' });
+        await honest(target, t, 'job', 'complete (end of round)', 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, {
+          outcome: 'failed',
+          exit_code: 1,
+          error: 'end of the round',
+        });
         await honest(target, t, 'runner', 'deregister (end of round)', 'POST', RunnerRoutes.deregister, runner.token);
       }
       await honest(target, t, 'runner', 'deregister (end of round)', 'POST', RunnerRoutes.deregister, ender.token);

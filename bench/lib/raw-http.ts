@@ -34,7 +34,8 @@ function encodeRequest(host: string, req: RawRequest): Buffer {
     for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
   }
   if (body !== undefined && req.chunked) lines.push('Transfer-Encoding: chunked');
-  else if (body !== undefined && !Object.keys(req.headers ?? {}).some((h) => h.toLowerCase() === 'content-length')) lines.push(`Content-Length: ${body.length}`);
+  else if (body !== undefined && !Object.keys(req.headers ?? {}).some((h) => h.toLowerCase() === 'content-length'))
+    lines.push(`Content-Length: ${body.length}`);
   const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
   if (body === undefined) return head;
   if (!req.chunked) return Buffer.concat([head, body]);
@@ -141,7 +142,13 @@ export function rawRequest(base: string, req: RawRequest): Promise<RawResponse> 
 }
 
 /** A JSON call for the bench's own set-up steps. */
-export async function jsonRequest<T = any>(base: string, method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: T; raw: RawResponse }> {
+export async function jsonRequest<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<{ status: number; body: T; raw: RawResponse }> {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -79,7 +79,9 @@ function formatValue(value: number, unit: Unit): string {
 }
 
 function formatTarget(f: Figure): string {
-  const bounds = [f.target !== undefined ? `<= ${formatValue(f.target, f.unit)}` : '', f.min !== undefined ? `>= ${formatValue(f.min, f.unit)}` : ''].filter(Boolean);
+  const bounds = [f.target !== undefined ? `<= ${formatValue(f.target, f.unit)}` : '', f.min !== undefined ? `>= ${formatValue(f.min, f.unit)}` : ''].filter(
+    Boolean,
+  );
   if (bounds.length > 0) return bounds.join(', ');
   return f.check ? 'works' : '-';
 }

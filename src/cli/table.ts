@@ -4,7 +4,11 @@ import { jsonForTerminal, printable } from '../shared/terminal.js';
 export function printTable(headers: string[], rows: string[][]): void {
   const safe = rows.map((r) => r.map(printable));
   const widths = headers.map((h, i) => Math.max(h.length, ...safe.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   process.stdout.write([line(headers), ...safe.map(line)].join('\n') + '\n');
 }
 

@@ -16,10 +16,28 @@ export function cachePath(workdir: string, repoId: string): string {
 }
 
 /** The config keys `git init --bare` writes on the platforms we run on; anything more was not us. */
-const OWN_CONFIG_KEYS = new Set(['core.repositoryformatversion', 'core.filemode', 'core.bare', 'core.ignorecase', 'core.precomposeunicode', 'core.symlinks', 'extensions.objectformat']);
+const OWN_CONFIG_KEYS = new Set([
+  'core.repositoryformatversion',
+  'core.filemode',
+  'core.bare',
+  'core.ignorecase',
+  'core.precomposeunicode',
+  'core.symlinks',
+  'extensions.objectformat',
+]);
 
 /** Files that redirect or rewrite what git reads: none of them is ever made by the runner. */
-const FOREIGN_FILES = ['info/grafts', 'objects/info/alternates', 'objects/info/http-alternates', 'shallow', 'commondir', 'gitdir', 'config.worktree', 'worktrees', 'refs/replace'];
+const FOREIGN_FILES = [
+  'info/grafts',
+  'objects/info/alternates',
+  'objects/info/http-alternates',
+  'shallow',
+  'commondir',
+  'gitdir',
+  'config.worktree',
+  'worktrees',
+  'refs/replace',
+];
 
 /** The config of each cache as git wrote it (or as last found clean): an unchanged file needs no git to check. */
 const knownConfigs = new Map<string, Buffer>();

@@ -1,7 +1,17 @@
 import type { Assignment } from '../shared/protocol.js';
 
 /** Credentials that would let a job push to a real remote behind the reviewer's back. */
-const FORGE_CREDENTIALS = new Set(['GITHUB_TOKEN', 'GH_TOKEN', 'GH_ENTERPRISE_TOKEN', 'GITHUB_ENTERPRISE_TOKEN', 'GITLAB_TOKEN', 'GL_TOKEN', 'CI_JOB_TOKEN', 'BITBUCKET_TOKEN', 'SSH_AUTH_SOCK']);
+const FORGE_CREDENTIALS = new Set([
+  'GITHUB_TOKEN',
+  'GH_TOKEN',
+  'GH_ENTERPRISE_TOKEN',
+  'GITHUB_ENTERPRISE_TOKEN',
+  'GITLAB_TOKEN',
+  'GL_TOKEN',
+  'CI_JOB_TOKEN',
+  'BITBUCKET_TOKEN',
+  'SSH_AUTH_SOCK',
+]);
 
 /** Environment variables that must never reach a job or git: the runner's own secrets, forge credentials, git config from outside. */
 function isPrivate(name: string): boolean {
@@ -77,7 +87,8 @@ const MAX_PROMPT_ENV_CHARS = 64 * 1024;
 
 /** The environment of a job's command: the runner's (scrubbed) plus the job's context. Never the job token. */
 export function jobEnv(a: Assignment, promptFile: string): NodeJS.ProcessEnv {
-  const prompt = a.prompt.length > MAX_PROMPT_ENV_CHARS ? `${a.prompt.slice(0, MAX_PROMPT_ENV_CHARS)}\n[prompt truncated: read LAZYAF_PROMPT_FILE]\n` : a.prompt;
+  const prompt =
+    a.prompt.length > MAX_PROMPT_ENV_CHARS ? `${a.prompt.slice(0, MAX_PROMPT_ENV_CHARS)}\n[prompt truncated: read LAZYAF_PROMPT_FILE]\n` : a.prompt;
   return {
     ...agentIdentityEnv(),
     ...scrubbedEnv(),

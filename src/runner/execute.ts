@@ -55,10 +55,12 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
       if (!signalGroup('SIGTERM')) return;
       timers.push(setTimeout(() => signalGroup('SIGKILL'), grace));
       // A process that left the group can still hold the pipes open: stop reading them at last.
-      timers.push(setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-      }, grace + 1000));
+      timers.push(
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, grace + 1000),
+      );
     };
     const onAbort = () => {
       result.aborted = true;
@@ -70,10 +72,12 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
       stream.pipe(opts.output, { end: false });
     }
     if (opts.timeoutMs > 0) {
-      timers.push(setTimeout(() => {
-        result.timedOut = true;
-        terminate();
-      }, opts.timeoutMs));
+      timers.push(
+        setTimeout(() => {
+          result.timedOut = true;
+          terminate();
+        }, opts.timeoutMs),
+      );
     }
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -3,7 +3,7 @@ import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
-import { runCommand, type CommandResult } from './execute.js';
+import { runCommand } from './execute.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { Sandbox } from './sandbox.js';

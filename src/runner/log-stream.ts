@@ -110,11 +110,12 @@ export class LogStream extends Writable {
     this.batchChars += text.length;
     this.noteBuffered();
     if (this.batchChars >= this.opts.batchChars) this.cut();
-    else this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.cut();
-      this.pump();
-    }, this.opts.flushMs);
+    else
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.cut();
+        this.pump();
+      }, this.opts.flushMs);
   }
 
   private noteDropped(): void {

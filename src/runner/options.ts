@@ -42,7 +42,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
   const registrationToken = flags.token ?? env.LAZYAF_TOKEN;
-  if (!registrationToken) throw new RunnerConfigError('no registration token: pass --token or set LAZYAF_TOKEN (the server keeps it in its data dir as registration_token)');
+  if (!registrationToken)
+    throw new RunnerConfigError('no registration token: pass --token or set LAZYAF_TOKEN (the server keeps it in its data dir as registration_token)');
 
   const name = flags.name ?? defaultName();
   if (!NAME_RE.test(name)) throw new RunnerConfigError(`invalid runner name: ${name} (letters, digits, ".", "_" and "-", up to 100)`);
@@ -59,9 +60,13 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   if (poolId !== undefined && !POOL_ID_RE.test(poolId)) throw new RunnerConfigError(`invalid pool id: ${poolId}`);
 
   const workdir = path.resolve(flags.workdir ?? path.join(os.tmpdir(), `lazyaf-runner-${name}`));
-  const sandbox = flags.sandbox === false ? 'off' : flags.sandbox === undefined || flags.sandbox === true ? (env.LAZYAF_SANDBOX || 'auto') : flags.sandbox;
-  if (!(SANDBOX_MODES as readonly string[]).includes(sandbox)) throw new RunnerConfigError(`invalid sandbox mode: ${sandbox} (expected ${SANDBOX_MODES.join(', ')})`);
-  const sandboxShare = (flags.sandboxShare ?? env.LAZYAF_SANDBOX_SHARE ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const sandbox = flags.sandbox === false ? 'off' : flags.sandbox === undefined || flags.sandbox === true ? env.LAZYAF_SANDBOX || 'auto' : flags.sandbox;
+  if (!(SANDBOX_MODES as readonly string[]).includes(sandbox))
+    throw new RunnerConfigError(`invalid sandbox mode: ${sandbox} (expected ${SANDBOX_MODES.join(', ')})`);
+  const sandboxShare = (flags.sandboxShare ?? env.LAZYAF_SANDBOX_SHARE ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const relative = sandboxShare.find((p) => !path.isAbsolute(p));
   if (relative !== undefined) throw new RunnerConfigError(`sandbox share paths must be absolute: ${relative}`);
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
@@ -70,6 +75,11 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
 
 /** `<hostname>-<4 hex>`, with the hostname cut to what a runner name may hold. */
 export function defaultName(): string {
-  const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 90) || 'runner';
+  const host =
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 90) || 'runner';
   return `${host}-${crypto.randomBytes(2).toString('hex')}`;
 }

@@ -35,7 +35,11 @@ const COMMIT_TIMEOUT_MS = 5 * 60_000;
  * into the runner's cache (objects checked on the way in). The push then starts from the cache,
  * which only the runner writes.
  */
-export async function publishChanges(job: PublishJob, ws: Pick<Workspace, 'dir' | 'cacheDir' | 'baseCommit'>, opts: PublishOptions = {}): Promise<string | null> {
+export async function publishChanges(
+  job: PublishJob,
+  ws: Pick<Workspace, 'dir' | 'cacheDir' | 'baseCommit'>,
+  opts: PublishOptions = {},
+): Promise<string | null> {
   await commitLeftovers(job, ws, opts);
   const head = await importResult(ws, opts);
   if (head === ws.baseCommit) return null;
@@ -72,7 +76,10 @@ async function importResult(ws: Pick<Workspace, 'dir' | 'cacheDir'>, opts: Publi
     ? opts.sandbox.wrap(['git', 'upload-pack'], { workspace: ws.dir, workspaceReadOnly: true, readOnly: [path.join(ws.cacheDir, 'objects')] })
     : ['git', 'upload-pack'];
   const cache: GitOptions = { cwd: ws.cacheDir, env: gitEnv(), signal: opts.signal };
-  await step(gitOk(['-c', 'fetch.fsckObjects=true', 'fetch', '-q', '--no-tags', `--upload-pack=${uploadPack.map(shellQuote).join(' ')}`, ws.dir, 'HEAD'], cache), "cannot read the job's result");
+  await step(
+    gitOk(['-c', 'fetch.fsckObjects=true', 'fetch', '-q', '--no-tags', `--upload-pack=${uploadPack.map(shellQuote).join(' ')}`, ws.dir, 'HEAD'], cache),
+    "cannot read the job's result",
+  );
   const fetched = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(ws.cacheDir, 'FETCH_HEAD'), 'utf8'));
   if (!fetched?.[1]) throw new WorkspaceError("cannot read the job's result: its HEAD is not a commit");
   return fetched[1];

@@ -31,7 +31,8 @@ import { JobRun } from './job.js';
 import { Sandbox } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-export interface RunnerOptions extends Omit<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>, Partial<Pick<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>> {
+export interface RunnerOptions
+  extends Omit<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>, Partial<Pick<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
   log?: (line: string) => void;
   /** Between SIGTERM and SIGKILL when a job is killed. */
@@ -212,7 +213,9 @@ class Runner {
       heartbeatMs: clamp(res.heartbeat_interval_ms, 100, 60_000),
       pollWaitMs: clamp(res.poll_wait_ms, 0, 60_000),
     };
-    this.log(`registered as ${this.opts.name} (${res.runner_id}) with ${this.opts.server}${this.opts.labels.length ? `, labels ${this.opts.labels.join(',')}` : ''}`);
+    this.log(
+      `registered as ${this.opts.name} (${res.runner_id}) with ${this.opts.server}${this.opts.labels.length ? `, labels ${this.opts.labels.join(',')}` : ''}`,
+    );
     this.resolveRegistered(res.runner_id);
   }
 
@@ -241,7 +244,7 @@ class Runner {
   }
 
   private async pollLoop(): Promise<void> {
-    for (let failures = 0; this.mode === 'running'; ) {
+    for (let failures = 0; this.mode === 'running';) {
       const session = this.session as Session;
       const started = Date.now();
       let assignment: Assignment | null;
@@ -272,7 +275,13 @@ class Runner {
   }
 
   private async runJob(assignment: Assignment): Promise<void> {
-    const job = new JobRun(assignment, { client: this.client, workdir: this.opts.workdir, log: this.log, killGraceMs: this.opts.killGraceMs, sandbox: this.sandbox });
+    const job = new JobRun(assignment, {
+      client: this.client,
+      workdir: this.opts.workdir,
+      log: this.log,
+      killGraceMs: this.opts.killGraceMs,
+      sandbox: this.sandbox,
+    });
     this.job = job;
     this.heartbeatWake.abort(); // Say "busy" and renew the new lease at once.
     try {

@@ -23,10 +23,31 @@ const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx
 const RESOLVER_DIRS = ['/run/systemd/resolve', '/run/resolvconf'];
 
 /** Agents' config and login state under HOME: read-write, since they keep sessions and refresh logins there. */
-export const AGENT_HOME_ENTRIES = ['.claude', '.claude.json', '.codex', '.gemini', '.aider.conf.yml', '.aider.model.settings.yml', '.aider.model.metadata.json', '.config/claude', '.config/gemini'];
+export const AGENT_HOME_ENTRIES = [
+  '.claude',
+  '.claude.json',
+  '.codex',
+  '.gemini',
+  '.aider.conf.yml',
+  '.aider.model.settings.yml',
+  '.aider.model.metadata.json',
+  '.config/claude',
+  '.config/gemini',
+];
 
 /** Where agent CLIs and their runtimes are commonly installed under HOME: read-only. */
-const TOOL_HOME_ENTRIES = ['.local/bin', '.local/share/claude', '.local/share/uv', '.local/pipx', '.npm-global', '.nvm', '.volta', '.bun', '.deno', '.cargo/bin'];
+const TOOL_HOME_ENTRIES = [
+  '.local/bin',
+  '.local/share/claude',
+  '.local/share/uv',
+  '.local/pipx',
+  '.npm-global',
+  '.nvm',
+  '.volta',
+  '.bun',
+  '.deno',
+  '.cargo/bin',
+];
 
 export interface SandboxLayout {
   /** The folder the job works in, shown read-write at the same path; the job starts there. */

@@ -170,7 +170,8 @@ async function fetchBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOpti
     if (!fetchHead?.[1]) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
     return fetchHead[1];
   } catch (err) {
-    if (err instanceof GitError && /couldn't find remote ref/i.test(err.result.stderr)) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
+    if (err instanceof GitError && /couldn't find remote ref/i.test(err.result.stderr))
+      throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
     // The server refused or could not be reached: cloning again would not help, and would lose the cache.
     if (err instanceof GitError && /unable to access|authentication failed|could not read|RPC failed|HTTP \d{3}/i.test(err.result.stderr)) {
       throw new WorkspaceError(`git fetch failed: ${errorLine(err)}`);
@@ -195,7 +196,13 @@ export async function step<T>(promise: Promise<T>, what: string): Promise<T> {
 
 /** One line for an error: for git, the ref it refused and why ("! [remote rejected] ..."), else its last error line. */
 export function errorLine(err: unknown): string {
-  const refused = err instanceof GitError ? err.result.stderr.split('\n').find((l) => /^\s*! /.test(l))?.trim() : undefined;
+  const refused =
+    err instanceof GitError
+      ? err.result.stderr
+          .split('\n')
+          .find((l) => /^\s*! /.test(l))
+          ?.trim()
+      : undefined;
   const message = refused ?? (err instanceof GitError ? lastGitMessage(err.result.stderr) || err.message : (err as Error).message);
   return redactUrls(message.split('\n')[0] ?? '').slice(0, 500);
 }

@@ -125,7 +125,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     }
     return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
   });
-  const notFound = (req: FastifyRequest, reply: FastifyReply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  const notFound = (req: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
   app.setNotFoundHandler(notFound);
 
   app.addHook('onRequest', async (req, reply) => {
@@ -153,7 +154,10 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({ status: 'ok' as const, version: VERSION }));
+  app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({
+    status: 'ok' as const,
+    version: VERSION,
+  }));
 
   await app.register(repoRoutes, {
     repos,
@@ -192,7 +196,9 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   await app.register(eventRoutes, { events, closing });
 
   app.get('/api/pool', { schema: { tags: ['pool'], response: { 200: PoolState, 401: ErrorBody } } }, async () => pool.state());
-  app.put('/api/pool', { schema: { tags: ['pool'], body: ScalePool, response: { 200: PoolState, 400: ErrorBody, 401: ErrorBody } } }, async (req) => pool.scale(req.body.desired));
+  app.put('/api/pool', { schema: { tags: ['pool'], body: ScalePool, response: { 200: PoolState, 400: ErrorBody, 401: ErrorBody } } }, async (req) =>
+    pool.scale(req.body.desired),
+  );
 
   // Leases expire on time even when no request arrives.
   const sweepMs = Math.min(5000, Math.max(100, Math.floor((config.leaseTtlSeconds * 1000) / 4)));
@@ -240,6 +246,17 @@ async function afterPush(ctx: ServerContext, repo: RepoRow, principal: Principal
 }
 
 function httpReason(status: number): string {
-  const reasons: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 429: 'Too Many Requests' };
+  const reasons: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    408: 'Request Timeout',
+    409: 'Conflict',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    422: 'Unprocessable Entity',
+    429: 'Too Many Requests',
+  };
   return reasons[status] ?? 'Error';
 }

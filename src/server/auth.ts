@@ -2,9 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { tokenMatches } from './secrets.js';
 
 /** Who a request speaks for. Jobs and runners join this union as the queue grows. */
-export type Principal =
-  | { kind: 'admin' }
-  | { kind: 'job'; jobId: string; attemptId: string; runnerId: string; repoId: string; branch: string };
+export type Principal = { kind: 'admin' } | { kind: 'job'; jobId: string; attemptId: string; runnerId: string; repoId: string; branch: string };
 
 /** Resolves a presented token to a principal; the extra resolvers are tried after the admin token. */
 export type TokenResolver = (token: string) => Principal | undefined;

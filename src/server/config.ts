@@ -61,10 +61,10 @@ function intFrom(name: string, raw: string | number | undefined, fallback: numbe
 function numberFrom(name: string, raw: string | undefined, fallback: number, min: number, exclusive = false): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || (exclusive && value === min)) throw new ConfigError(`${name} must be a number ${exclusive ? '>' : '>='} ${min}, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min || (exclusive && value === min))
+    throw new ConfigError(`${name} must be a number ${exclusive ? '>' : '>='} ${min}, got "${raw}"`);
   return value;
 }
-
 
 export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const launcher = flags.launcher ?? env.LAZYAF_LAUNCHER ?? 'process';

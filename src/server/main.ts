@@ -34,7 +34,11 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
 
   let closing: Promise<void> | undefined;
   // The pool goes first, while the server still answers its runners' last reports.
-  const close = () => (closing ??= built.ctx.pool.close().then(() => app.close()).then(() => undefined));
+  const close = () =>
+    (closing ??= built.ctx.pool
+      .close()
+      .then(() => app.close())
+      .then(() => undefined));
   if (opts.handleSignals) {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

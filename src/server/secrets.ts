@@ -24,7 +24,12 @@ export function tokenMatches(presented: string | undefined, expected: string): b
  * The value from the environment if set; otherwise the one kept in `dataDir/file`,
  * generated on first use and written with mode 0600 so only the owner can read it.
  */
-export function loadOrCreateSecret(dataDir: string, file: string, prefix: string, fromEnv?: string): { value: string; source: 'env' | 'file' | 'generated'; path: string } {
+export function loadOrCreateSecret(
+  dataDir: string,
+  file: string,
+  prefix: string,
+  fromEnv?: string,
+): { value: string; source: 'env' | 'file' | 'generated'; path: string } {
   const filePath = path.join(dataDir, file);
   if (fromEnv) return { value: fromEnv, source: 'env', path: filePath };
   try {

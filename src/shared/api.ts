@@ -16,7 +16,11 @@ export const RepoName = Type.String({
   description: 'Letters, digits, ".", "_" and "-", at most 100 characters, starting with a letter or digit.',
 });
 export const BranchName = Type.String({ minLength: 1, maxLength: 255, description: 'A git branch name (without refs/heads/).' });
-export const RemoteUrl = Type.String({ minLength: 1, maxLength: 2048, description: 'The real remote: an http(s)/ssh/git/file URL, user@host:path, or an absolute path.' });
+export const RemoteUrl = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: 'The real remote: an http(s)/ssh/git/file URL, user@host:path, or an absolute path.',
+});
 
 export const Repo = Type.Object({
   id: Type.String(),
@@ -89,7 +93,13 @@ export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.St
 
 // ---- jobs ---------------------------------------------------------------------------------
 
-export const JobStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')]);
+export const JobStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
 export type JobStatus = Static<typeof JobStatus>;
 
 export const SubmitJob = Type.Object(
@@ -98,7 +108,9 @@ export const SubmitJob = Type.Object(
     title: Type.String({ minLength: 1, maxLength: 200 }),
     description: Type.Optional(Type.String({ maxLength: 20_000 })),
     command: Type.Optional(Type.String({ minLength: 1, maxLength: 20_000, description: 'Shell command run in the workspace (agent "shell").' })),
-    agent: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'shell (default with command), claude, gemini, codex, aider, or one from agents.json.' })),
+    agent: Type.Optional(
+      Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'shell (default with command), claude, gemini, codex, aider, or one from agents.json.' }),
+    ),
     base_branch: Type.Optional(BranchName),
     labels: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$' }), { maxItems: 32 })),
     timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),

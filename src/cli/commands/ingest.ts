@@ -67,5 +67,7 @@ async function ingest(client: ApiClient, dir: string, opts: IngestOptions): Prom
     await client.request('DELETE', `/api/repos/${repo.id}`).catch(() => undefined);
     throw err;
   }
-  process.stdout.write(`Ingested ${root} as "${repo.name}" (${repo.id})\n  branches: ${branches.join(', ')}\n  clone:    git clone ${repo.clone_url}\n  remote:   "lazyaf" in ${root}\n`);
+  process.stdout.write(
+    `Ingested ${root} as "${repo.name}" (${repo.id})\n  branches: ${branches.join(', ')}\n  clone:    git clone ${repo.clone_url}\n  remote:   "lazyaf" in ${root}\n`,
+  );
 }

@@ -83,7 +83,8 @@ export function registerJobs(program: Command): void {
       const client = new ApiClient(clientOptions(cmd));
       if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
       const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
-      if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1)) throw new CliError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
+      if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1))
+        throw new CliError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
       const job = await client.request<Job>('POST', '/api/jobs', {
         repo_id: opts.repo,
         title: opts.title,
@@ -91,7 +92,12 @@ export function registerJobs(program: Command): void {
         command: opts.command,
         agent: opts.agent,
         base_branch: opts.base,
-        labels: opts.labels ? opts.labels.split(',').map((l) => l.trim()).filter(Boolean) : undefined,
+        labels: opts.labels
+          ? opts.labels
+              .split(',')
+              .map((l) => l.trim())
+              .filter(Boolean)
+          : undefined,
         timeout_s: timeout,
       });
       if (!opts.wait) {
@@ -103,7 +109,8 @@ export function registerJobs(program: Command): void {
       await streamLogs(client, job.id, true);
       const final = await client.request<Job>('GET', `/api/jobs/${job.id}`);
       if (opts.json) printJson(final);
-      else process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
+      else
+        process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
       if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
     });
 

@@ -18,7 +18,7 @@ interface LandOptions extends GlobalOptions {
 export function registerLand(program: Command): void {
   program
     .command('land')
-    .description("push a branch from lazyaf to the real remote of the repository in the current folder (with your own git credentials)")
+    .description('push a branch from lazyaf to the real remote of the repository in the current folder (with your own git credentials)')
     .argument('<repo>', 'repo id or name on lazyaf')
     .requiredOption('--branch <branch>', 'branch on lazyaf to land, e.g. lazyaf/ab12cd34')
     .option('--remote <remote>', 'remote of the local repository to push to', 'origin')
@@ -46,7 +46,12 @@ async function land(client: ApiClient, repoRef: string, opts: LandOptions): Prom
   const env = gitEnv(client.server, client.token);
   const localRef = `refs/remotes/lazyaf/${opts.branch}`;
   process.stderr.write(`Fetching ${opts.branch} (${found.commit.slice(0, 12)}) from lazyaf\n`);
-  await gitShown([...credentialArgs(repo.clone_url), 'fetch', '--no-tags', '--progress', repo.clone_url, `+refs/heads/${opts.branch}:${localRef}`], root, env, 'git fetch from lazyaf');
+  await gitShown(
+    [...credentialArgs(repo.clone_url), 'fetch', '--no-tags', '--progress', repo.clone_url, `+refs/heads/${opts.branch}:${localRef}`],
+    root,
+    env,
+    'git fetch from lazyaf',
+  );
 
   process.stderr.write(`Pushing ${opts.branch} to ${opts.remote}\n`);
   await gitShown(['push', '--progress', opts.remote, `${localRef}:refs/heads/${opts.branch}`], root, env, `git push to ${opts.remote}`);
@@ -71,7 +76,8 @@ async function openPullRequest(cwd: string, base: string, head: string): Promise
     child.on('error', (e: NodeJS.ErrnoException) => resolve({ code: 127, stdout: '', stderr: e.message, missing: e.code === 'ENOENT' }));
     child.on('close', (c) => resolve({ code: c ?? 1, stdout: out, stderr: err, missing: false }));
   });
-  if (missing) throw new CliError(`the branch was pushed, but no pull request was opened: the GitHub CLI "gh" is not on PATH (install it, or open the PR by hand)`);
+  if (missing)
+    throw new CliError(`the branch was pushed, but no pull request was opened: the GitHub CLI "gh" is not on PATH (install it, or open the PR by hand)`);
   if (code !== 0) throw new CliError(`the branch was pushed, but "gh pr create" failed: ${lastGitMessage(stderr) || `exit code ${code}`}`);
   return stdout.trim().split('\n').at(-1) ?? '';
 }

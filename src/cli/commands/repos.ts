@@ -13,7 +13,10 @@ export function registerRepoCommands(program: Command): void {
       const { repos } = await new ApiClient(clientOptions(cmd)).request<RepoList>('GET', '/api/repos');
       if (opts.json) return printJson(repos);
       if (repos.length === 0) return void process.stdout.write('No repos yet. Add one with: lazyaf ingest PATH --name NAME\n');
-      printTable(['NAME', 'ID', 'DEFAULT', 'REMOTE'], repos.map((r) => [r.name, r.id, r.default_branch, r.remote_url ?? '-']));
+      printTable(
+        ['NAME', 'ID', 'DEFAULT', 'REMOTE'],
+        repos.map((r) => [r.name, r.id, r.default_branch, r.remote_url ?? '-']),
+      );
     });
 
   program

@@ -56,7 +56,8 @@ export function registerRunner(program: Command): void {
       } catch (err) {
         if (err instanceof SandboxUnavailableError) throw new CliError(err.message);
         if (err instanceof RegistrationRefusedError) throw new CliError(`${err.message}; pass the registration token with --token or LAZYAF_TOKEN`);
-        if (err instanceof ProtocolError) throw new CliError(err.status === 404 ? `${config.server} does not serve the runner protocol (is it a lazyaf server?)` : err.message);
+        if (err instanceof ProtocolError)
+          throw new CliError(err.status === 404 ? `${config.server} does not serve the runner protocol (is it a lazyaf server?)` : err.message);
         throw err;
       } finally {
         clearInterval(orphanWatch);

@@ -11,12 +11,23 @@ export function registerRunners(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
-      const [{ runners, total }, status] = await Promise.all([client.request<RunnerList>('GET', '/api/runners?limit=1000'), client.request<RunnersStatus>('GET', '/api/runners/status')]);
+      const [{ runners, total }, status] = await Promise.all([
+        client.request<RunnerList>('GET', '/api/runners?limit=1000'),
+        client.request<RunnersStatus>('GET', '/api/runners/status'),
+      ]);
       if (opts.json) return printJson({ runners, status });
       if (runners.length > 0) {
         printTable(
           ['NAME', 'STATUS', 'JOB', 'SANDBOX', 'LABELS', 'LAST SEEN', 'ID'],
-          runners.map((r) => [r.name, r.status, r.current_job_id?.slice(0, 8) ?? '-', r.sandbox === 'none' ? 'NONE' : (r.sandbox ?? '-'), r.labels.join(',') || '-', r.last_seen_at, r.id]),
+          runners.map((r) => [
+            r.name,
+            r.status,
+            r.current_job_id?.slice(0, 8) ?? '-',
+            r.sandbox === 'none' ? 'NONE' : (r.sandbox ?? '-'),
+            r.labels.join(',') || '-',
+            r.last_seen_at,
+            r.id,
+          ]),
         );
         if (total > runners.length) process.stdout.write(`(the newest ${runners.length} of ${total})\n`);
       } else {

@@ -79,12 +79,18 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
 
 /** Only these transports may be used when pushing to a real remote. */
 const PUSH_PROTOCOL_CONFIG = [
-  '-c', 'protocol.allow=never',
-  '-c', 'protocol.https.allow=always',
-  '-c', 'protocol.http.allow=always',
-  '-c', 'protocol.ssh.allow=always',
-  '-c', 'protocol.git.allow=always',
-  '-c', 'protocol.file.allow=always',
+  '-c',
+  'protocol.allow=never',
+  '-c',
+  'protocol.https.allow=always',
+  '-c',
+  'protocol.http.allow=always',
+  '-c',
+  'protocol.ssh.allow=always',
+  '-c',
+  'protocol.git.allow=always',
+  '-c',
+  'protocol.file.allow=always',
 ];
 
 export interface LandResult {
@@ -103,8 +109,18 @@ export async function pushToRemote(repoPath: string, remoteUrl: string, branch: 
   });
   const output = redactUrls(`${result.stdout}${result.stderr}`.trim());
   if (result.code !== 0) {
-    const rejected = /\[rejected\]|\[remote rejected\]/.exec(result.stdout) ? `push rejected by the remote (${output.split('\n').find((l) => l.startsWith('!'))?.trim() ?? 'non-fast-forward'})` : '';
-    throw new GitError(rejected || redactUrls(`push to ${remoteUrl} failed`) + `: ${redactUrls(result.stderr.trim().split('\n').at(-1) ?? '')}`, { ...result, stderr: output });
+    const rejected = /\[rejected\]|\[remote rejected\]/.exec(result.stdout)
+      ? `push rejected by the remote (${
+          output
+            .split('\n')
+            .find((l) => l.startsWith('!'))
+            ?.trim() ?? 'non-fast-forward'
+        })`
+      : '';
+    throw new GitError(rejected || redactUrls(`push to ${remoteUrl} failed`) + `: ${redactUrls(result.stderr.trim().split('\n').at(-1) ?? '')}`, {
+      ...result,
+      stderr: output,
+    });
   }
   return { commit, output };
 }

@@ -279,7 +279,10 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       const result = () => reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
       // The server takes in whatever receive-pack did, even if its client has gone and git was
       // stopped after the refs moved: onPush runs whatever git's exit code.
-      const takeIn = () => Promise.resolve().then(() => opts.onPush(repo, principal)).catch((err: unknown) => req.log.warn({ err }, 'post-push update failed'));
+      const takeIn = () =>
+        Promise.resolve()
+          .then(() => opts.onPush(repo, principal))
+          .catch((err: unknown) => req.log.warn({ err }, 'post-push update failed'));
       if (!hasOutput) {
         await feeding;
         const [code] = await exited;

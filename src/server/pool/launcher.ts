@@ -49,7 +49,13 @@ export class ProcessLauncher implements Launcher {
   launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner {
     const workdir = path.join(poolWorkRoot(this.dataDir), poolId);
     fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
-    const env: NodeJS.ProcessEnv = { ...process.env, LAZYAF_SERVER: serverUrl, LAZYAF_TOKEN: registrationToken, LAZYAF_POOL_ID: poolId, LAZYAF_DATA: this.dataDir };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LAZYAF_SERVER: serverUrl,
+      LAZYAF_TOKEN: registrationToken,
+      LAZYAF_POOL_ID: poolId,
+      LAZYAF_DATA: this.dataDir,
+    };
     delete env.LAZYAF_ADMIN_TOKEN;
     delete env.LAZYAF_REGISTRATION_TOKEN;
     const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {

@@ -38,7 +38,9 @@ export function loadAgents(dataDir: string): Agents {
 export function renderPrompt(job: { title: string; description: string }, readme: string | undefined): string {
   const parts = [`# Task: ${job.title}`];
   if (job.description.trim()) parts.push(job.description.trim());
-  parts.push('Work in the current directory, which is a checkout of the repository. Leave your changes in the working tree; they will be committed for review.');
+  parts.push(
+    'Work in the current directory, which is a checkout of the repository. Leave your changes in the working tree; they will be committed for review.',
+  );
   if (readme?.trim()) parts.push(`## The repository's README\n\n${readme.trim()}`);
   return parts.join('\n\n') + '\n';
 }

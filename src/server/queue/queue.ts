@@ -129,7 +129,8 @@ export class Queue {
   retry(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
     nextJobStatus(job.status, { type: 'retry' });
-    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new QueueError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
+    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso()))
+      throw new QueueError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
     this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
     this.changed(job.id, 'queued');
     return this.jobs.get(job.id)!;
@@ -337,10 +338,20 @@ export class Queue {
     const reason = req.outcome;
     this.attempts.end(attempt.id, { exit_code: req.exit_code ?? null, end_reason: reason, error: req.error ?? null, now });
     const lostAttempts = this.attempts.lostCount(job.id);
-    const status = nextJobStatus(job.status, { type: 'attempt-ended', reason, lostAttempts, maxAttempts: job.max_attempts, cancelRequested: job.cancel_requested === 1 });
+    const status = nextJobStatus(job.status, {
+      type: 'attempt-ended',
+      reason,
+      lostAttempts,
+      maxAttempts: job.max_attempts,
+      cancelRequested: job.cancel_requested === 1,
+    });
     const commit = status === 'succeeded' ? (req.commit ?? null) : null;
     const error =
-      status === 'failed' && reason === 'lost' ? `lost its runner ${lostAttempts} times (the cap is ${job.max_attempts})` : status === 'queued' ? null : (req.error ?? (reason === 'timeout' ? `timed out after ${job.timeout_s}s` : null));
+      status === 'failed' && reason === 'lost'
+        ? `lost its runner ${lostAttempts} times (the cap is ${job.max_attempts})`
+        : status === 'queued'
+          ? null
+          : (req.error ?? (reason === 'timeout' ? `timed out after ${job.timeout_s}s` : null));
     this.jobs.endAttempt({
       id: job.id,
       attempt_id: attempt.id,
@@ -354,7 +365,10 @@ export class Queue {
     });
     const runner = this.runners.get(attempt.runner_id);
     if (runner && runner.status === 'busy') this.runners.setStatus(runner.id, 'idle');
-    this.appendSystemLine(job, `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`);
+    this.appendSystemLine(
+      job,
+      `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`,
+    );
     queueMicrotask(() => {
       if (status === 'queued') this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
       this.changed(job.id, status);
@@ -373,11 +387,17 @@ export class Queue {
   sweep(): { expired: number; timedOut: number; failed: AttemptFailure[]; offline: string[] } {
     const now = this.now();
     const graceS = Math.round(this.opts.timeoutGraceMs / 1000);
-    const expired = this.endPaged((after) => this.attempts.expired(now, after), () => ({ outcome: 'lost', error: 'lease expired: the runner stopped renewing it' }));
+    const expired = this.endPaged(
+      (after) => this.attempts.expired(now, after),
+      () => ({ outcome: 'lost', error: 'lease expired: the runner stopped renewing it' }),
+    );
     // A runner can be alive but stuck: it renews the lease and never reports.
     const timedOut = this.endPaged(
       (after) => this.attempts.overdue(now, after),
-      (attempt) => ({ outcome: 'timeout', error: `timed out after ${this.jobs.get(attempt.job_id)?.timeout_s} s: the runner had not reported ${graceS} s later, so the server ended the attempt` }),
+      (attempt) => ({
+        outcome: 'timeout',
+        error: `timed out after ${this.jobs.get(attempt.job_id)?.timeout_s} s: the runner had not reported ${graceS} s later, so the server ended the attempt`,
+      }),
     );
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
     for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
@@ -411,7 +431,15 @@ export class Queue {
     return failed;
   }
 
-  status(): { total_runners: number; idle_runners: number; busy_runners: number; draining_runners: number; offline_runners: number; queued_jobs: number; running_jobs: number } {
+  status(): {
+    total_runners: number;
+    idle_runners: number;
+    busy_runners: number;
+    draining_runners: number;
+    offline_runners: number;
+    queued_jobs: number;
+    running_jobs: number;
+  } {
     const r = this.runners.counts();
     const j = this.jobs.counts();
     return {

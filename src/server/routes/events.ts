@@ -16,7 +16,12 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
   app.get('/api/events', { schema: { tags: ['events'], description: 'Server-Sent Events: live runner, pool, job and branch events.' } }, async (req, reply) => {
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.write(': connected\n\n');
     const onEvent = (event: { type: string }) => {
       res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);

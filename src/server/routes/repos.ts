@@ -1,29 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import {
-  BranchList,
-  CloneUrl,
-  CreateRepo,
-  ErrorBody,
-  IdParams,
-  LandRequest,
-  LandResult,
-  Repo,
-  RepoList,
-  UpdateRepo,
-} from '../../shared/api.js';
+import { BranchList, CloneUrl, CreateRepo, ErrorBody, IdParams, LandRequest, LandResult, Repo, RepoList, UpdateRepo } from '../../shared/api.js';
 import { GitError, isValidBranchName, redactUrls } from '../../shared/git.js';
-import {
-  bareRepoPath,
-  initBareRepo,
-  listBranches,
-  pushToRemote,
-  removeBareRepo,
-  REPO_ID_RE,
-  resolveBranch,
-  setHead,
-} from '../git/bare.js';
+import { bareRepoPath, initBareRepo, listBranches, pushToRemote, removeBareRepo, REPO_ID_RE, resolveBranch, setHead } from '../git/bare.js';
 import { isAllowedRemoteUrl } from '../git/remote-url.js';
 import { NameTakenError, type RepoRow, type RepoStore } from '../store/repos.js';
 import { whileServerWaits } from '../edge.js';
@@ -64,7 +44,10 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     // REPO accepts an id or a name: a name that looks like an id would be shadowed by (or shadow) another repo.
     if (input.name !== undefined && REPO_ID_RE.test(input.name.toLowerCase())) throw new ApiError(400, 'a repo name may not look like a repo id');
     if (input.remote_url && !isAllowedRemoteUrl(input.remote_url)) {
-      throw new ApiError(400, 'remote_url must be an http(s)://, ssh://, git:// or file:// URL, [user@]host:path, or an absolute path, in printable ASCII, with no host, user or port that starts with "-" or is percent-encoded');
+      throw new ApiError(
+        400,
+        'remote_url must be an http(s)://, ssh://, git:// or file:// URL, [user@]host:path, or an absolute path, in printable ASCII, with no host, user or port that starts with "-" or is percent-encoded',
+      );
     }
     if (input.default_branch !== undefined && !isValidBranchName(input.default_branch)) {
       throw new ApiError(400, `invalid branch name: ${JSON.stringify(input.default_branch)}`);

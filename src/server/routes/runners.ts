@@ -108,7 +108,11 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutes.register,
-    { config: custom, onRequest: registrationAuth, schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } } },
+    {
+      config: custom,
+      onRequest: registrationAuth,
+      schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } },
+    },
     async (req, reply) => {
       if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
       const wait = opts.registrations.take();
@@ -132,22 +136,36 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
   );
 
-  app.post(RunnerRoutes.heartbeat, { config: custom, onRequest: longPollAuth, logLevel: 'warn', schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } } }, async (req, reply) => {
-    const runner = runnerOf(req, reply);
-    const answer = queue.heartbeat(runner, req.body);
-    const wait = Math.min(req.body.wait_ms ?? 0, Math.floor(queue.leaseTtlMs / 3));
-    if (wait > 0 && answer.cancel.length === 0 && answer.lost.length === 0 && req.body.attempts.length > 0) {
-      const abort = new AbortController();
-      reply.raw.on('close', () => abort.abort());
-      await queue.wakeups.waitForRunnerNews(runner.id, wait, abort.signal);
-      return { ...queue.runnerNews(runner.id, req.body.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
-    }
-    return answer;
-  });
+  app.post(
+    RunnerRoutes.heartbeat,
+    {
+      config: custom,
+      onRequest: longPollAuth,
+      logLevel: 'warn',
+      schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } },
+    },
+    async (req, reply) => {
+      const runner = runnerOf(req, reply);
+      const answer = queue.heartbeat(runner, req.body);
+      const wait = Math.min(req.body.wait_ms ?? 0, Math.floor(queue.leaseTtlMs / 3));
+      if (wait > 0 && answer.cancel.length === 0 && answer.lost.length === 0 && req.body.attempts.length > 0) {
+        const abort = new AbortController();
+        reply.raw.on('close', () => abort.abort());
+        await queue.wakeups.waitForRunnerNews(runner.id, wait, abort.signal);
+        return { ...queue.runnerNews(runner.id, req.body.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
+      }
+      return answer;
+    },
+  );
 
   app.post(
     RunnerRoutes.poll,
-    { config: custom, onRequest: longPollAuth, logLevel: 'warn', schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } } },
+    {
+      config: custom,
+      onRequest: longPollAuth,
+      logLevel: 'warn',
+      schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } },
+    },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
       if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
@@ -192,14 +210,24 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     };
   }
 
-  app.post(RunnerRoutes.deregister, { config: custom, onRequest: runnerAuth, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    logUnended(req, queue.deregister(runnerOf(req, reply)));
-    return reply.code(204).send(null);
-  });
+  app.post(
+    RunnerRoutes.deregister,
+    { config: custom, onRequest: runnerAuth, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } },
+    async (req, reply) => {
+      logUnended(req, queue.deregister(runnerOf(req, reply)));
+      return reply.code(204).send(null);
+    },
+  );
 
   app.post(
     '/api/runners/attempts/:attempt_id/logs',
-    { config: custom, onRequest: attemptAuth(false), logLevel: 'warn', bodyLimit: 2 * 1024 * 1024, schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } } },
+    {
+      config: custom,
+      onRequest: attemptAuth(false),
+      logLevel: 'warn',
+      bodyLimit: 2 * 1024 * 1024,
+      schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } },
+    },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       return queue.appendLog(attempt, req.body.seq, req.body.data);
@@ -208,7 +236,12 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     '/api/runners/attempts/:attempt_id/complete',
-    { config: custom, onRequest: attemptAuth(true), logLevel: 'warn', schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } } },
+    {
+      config: custom,
+      onRequest: attemptAuth(true),
+      logLevel: 'warn',
+      schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } },
+    },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
       const job = queue.jobs.get(attempt.job_id)!;
@@ -237,10 +270,21 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queue.status());
 
-  app.delete('/api/runners/:id', { schema: { tags: ['runners'], description: "Revokes a runner's token; a job it holds goes back to the queue.", params: IdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    const runner = queue.runners.get(req.params.id);
-    if (!runner || runner.revoked) throw new ApiError(404, `runner not found: ${req.params.id}`);
-    logUnended(req, queue.deregister(runner));
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/api/runners/:id',
+    {
+      schema: {
+        tags: ['runners'],
+        description: "Revokes a runner's token; a job it holds goes back to the queue.",
+        params: IdParams,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const runner = queue.runners.get(req.params.id);
+      if (!runner || runner.revoked) throw new ApiError(404, `runner not found: ${req.params.id}`);
+      logUnended(req, queue.deregister(runner));
+      return reply.code(204).send(null);
+    },
+  );
 }

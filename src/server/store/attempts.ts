@@ -25,7 +25,10 @@ export class AttemptStore {
   constructor(db: Db) {
     this.stmts = {
       // Inserts an active attempt holding a lease until lease_expires_ms; returns the row.
-      insert: db.prepare<[Record<string, unknown>], AttemptRow>(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, deadline_ms, started_at)
+      insert: db.prepare<
+        [Record<string, unknown>],
+        AttemptRow
+      >(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, deadline_ms, started_at)
         VALUES (@id, @job_id, @number, @runner_id, @token_hash, @lease_expires_ms, @deadline_ms, @started_at) RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE id = ?'),
@@ -47,7 +50,9 @@ export class AttemptStore {
       // Returns a runner's active attempts.
       activeForRunner: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE runner_id = ? AND active = 1'),
       // Ends an active attempt; changes = 0 if it had already ended.
-      end: db.prepare(`UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error WHERE id = @id AND active = 1`),
+      end: db.prepare(
+        `UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error WHERE id = @id AND active = 1`,
+      ),
       // Accepts log chunk `seq` if it is newer than the last accepted; changes = 0 for a resend.
       acceptLogSeq: db.prepare('UPDATE attempts SET log_seq = @seq WHERE id = @id AND active = 1 AND log_seq < @seq'),
       // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.

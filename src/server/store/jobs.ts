@@ -33,7 +33,10 @@ export interface JobRow {
   updated_at: string;
 }
 
-export type NewJob = Pick<JobRow, 'id' | 'repo_id' | 'title' | 'description' | 'agent' | 'command' | 'base_branch' | 'branch_name' | 'labels' | 'timeout_s' | 'max_attempts'>;
+export type NewJob = Pick<
+  JobRow,
+  'id' | 'repo_id' | 'title' | 'description' | 'agent' | 'command' | 'base_branch' | 'branch_name' | 'labels' | 'timeout_s' | 'max_attempts'
+>;
 
 export interface JobFilter {
   repo_id?: string;
@@ -51,7 +54,10 @@ export class JobStore {
   constructor(private readonly db: Db) {
     this.stmts = {
       // Inserts a queued job at the end of the queue; returns the row.
-      insert: db.prepare<[Record<string, unknown>], JobRow>(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at)
+      insert: db.prepare<
+        [Record<string, unknown>],
+        JobRow
+      >(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at)
         VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, 'queued', @now, @now)
         RETURNING *`),
       // Returns the row or undefined.
@@ -63,7 +69,10 @@ export class JobStore {
         AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
         ORDER BY seq LIMIT 1`),
       // Moves a queued job to running and returns it; no row if someone else claimed it first.
-      claim: db.prepare<[Record<string, unknown>], JobRow>(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id,
+      claim: db.prepare<
+        [Record<string, unknown>],
+        JobRow
+      >(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id,
         started_at = COALESCE(started_at, @now), updated_at = @now WHERE id = @id AND status = 'queued' RETURNING *`),
       // Records the end of the current attempt and the job's new status.
       endAttempt: db.prepare(`UPDATE jobs SET status = @status, current_attempt_id = NULL,
@@ -72,7 +81,9 @@ export class JobStore {
         finished_at = CASE WHEN @status IN ('succeeded', 'failed', 'cancelled') THEN @now ELSE NULL END, updated_at = @now
         WHERE id = @id AND status = 'running' AND current_attempt_id = @attempt_id`),
       // Cancels a queued job; changes = 0 if it was not queued.
-      cancelQueued: db.prepare(`UPDATE jobs SET status = 'cancelled', cancel_requested = 1, end_reason = 'cancelled', finished_at = @now, updated_at = @now WHERE id = @id AND status = 'queued'`),
+      cancelQueued: db.prepare(
+        `UPDATE jobs SET status = 'cancelled', cancel_requested = 1, end_reason = 'cancelled', finished_at = @now, updated_at = @now WHERE id = @id AND status = 'queued'`,
+      ),
       // Flags a running job for cancellation; its runner learns it on the next heartbeat.
       requestCancel: db.prepare(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND status = 'running'`),
       // Puts a finished job back in the queue with a fresh allowance of attempts.
@@ -81,7 +92,9 @@ export class JobStore {
         seq = (SELECT MAX(seq) + 1 FROM jobs)
         WHERE id = @id AND status IN ('succeeded', 'failed', 'cancelled')`),
       // Adds to the job's log counters.
-      addLog: db.prepare('UPDATE jobs SET log_bytes = log_bytes + @stored, log_dropped_bytes = log_dropped_bytes + @dropped, log_truncated = @truncated WHERE id = @id'),
+      addLog: db.prepare(
+        'UPDATE jobs SET log_bytes = log_bytes + @stored, log_dropped_bytes = log_dropped_bytes + @dropped, log_truncated = @truncated WHERE id = @id',
+      ),
       // Returns { status, n } per status.
       counts: db.prepare<[], { status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
     };
@@ -106,10 +119,14 @@ export class JobStore {
   list(filter: JobFilter): JobRow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: filter.limit };
-    if (filter.repo_id) (where.push('repo_id = @repo_id'), (params.repo_id = filter.repo_id));
-    if (filter.status) (where.push('status = @status'), (params.status = filter.status));
-    if (filter.runner_id) (where.push('runner_id = @runner_id'), (params.runner_id = filter.runner_id));
-    if (filter.before !== undefined) (where.push('seq < @before'), (params.before = filter.before));
+    const add = (clause: string, name: string, value: unknown) => {
+      where.push(clause);
+      params[name] = value;
+    };
+    if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
+    if (filter.status) add('status = @status', 'status', filter.status);
+    if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
+    if (filter.before !== undefined) add('seq < @before', 'before', filter.before);
     // Returns the newest jobs first.
     const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
     return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
@@ -123,7 +140,17 @@ export class JobStore {
     return this.stmts.claim.get({ id, attempt_id: attemptId, runner_id: runnerId, now });
   }
 
-  endAttempt(fields: { id: string; attempt_id: string; status: JobStatus; branch: string | null; commit_sha: string | null; exit_code: number | null; error: string | null; end_reason: string; now: string }): boolean {
+  endAttempt(fields: {
+    id: string;
+    attempt_id: string;
+    status: JobStatus;
+    branch: string | null;
+    commit_sha: string | null;
+    exit_code: number | null;
+    error: string | null;
+    end_reason: string;
+    now: string;
+  }): boolean {
     return this.stmts.endAttempt.run(fields).changes === 1;
   }
 

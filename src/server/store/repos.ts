@@ -29,9 +29,13 @@ export class RepoStore {
     // Returns every repo, oldest first.
     this.all = db.prepare<[], RepoRow>('SELECT * FROM repos ORDER BY created_at, name');
     // Inserts one repo; throws SQLITE_CONSTRAINT_UNIQUE on a name clash.
-    this.insertStmt = db.prepare('INSERT INTO repos (id, name, default_branch, remote_url, created_at, updated_at) VALUES (@id, @name, @default_branch, @remote_url, @created_at, @updated_at)');
+    this.insertStmt = db.prepare(
+      'INSERT INTO repos (id, name, default_branch, remote_url, created_at, updated_at) VALUES (@id, @name, @default_branch, @remote_url, @created_at, @updated_at)',
+    );
     // Deletes the repo (its jobs go with it) unless a job of it is queued or running; returns changes = 1 if it did.
-    this.deleteStmt = db.prepare<[{ id: string }]>("DELETE FROM repos WHERE id = @id AND NOT EXISTS (SELECT 1 FROM jobs WHERE repo_id = @id AND status IN ('queued', 'running'))");
+    this.deleteStmt = db.prepare<[{ id: string }]>(
+      "DELETE FROM repos WHERE id = @id AND NOT EXISTS (SELECT 1 FROM jobs WHERE repo_id = @id AND status IN ('queued', 'running'))",
+    );
     // Returns how many jobs of the repo are queued or running.
     this.activeJobsStmt = db.prepare<[string], number>("SELECT COUNT(*) FROM jobs WHERE repo_id = ? AND status IN ('queued', 'running')").pluck();
   }

@@ -34,16 +34,24 @@ export class RunnerStore {
       // Returns a page of the runners that have not been removed, newest first.
       list: db.prepare<[number, number], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC, id LIMIT ? OFFSET ?'),
       // Marks the runner seen now, with a status; draining is kept until the runner leaves.
-      seen: db.prepare(`UPDATE runners SET last_seen_ms = @now, status = CASE WHEN status = 'draining' THEN 'draining' ELSE @status END WHERE id = @id AND revoked = 0`),
+      seen: db.prepare(
+        `UPDATE runners SET last_seen_ms = @now, status = CASE WHEN status = 'draining' THEN 'draining' ELSE @status END WHERE id = @id AND revoked = 0`,
+      ),
       // Sets a runner's status.
       setStatus: db.prepare('UPDATE runners SET status = @status WHERE id = @id'),
       // Marks silent runners offline; returns their ids.
-      markOffline: db.prepare<[number], string>("UPDATE runners SET status = 'offline' WHERE revoked = 0 AND status != 'offline' AND last_seen_ms < ? RETURNING id").pluck(),
+      markOffline: db
+        .prepare<[number], string>("UPDATE runners SET status = 'offline' WHERE revoked = 0 AND status != 'offline' AND last_seen_ms < ? RETURNING id")
+        .pluck(),
       // Revokes a runner: its token stops working and it leaves the list.
       revoke: db.prepare("UPDATE runners SET revoked = 1, status = 'offline' WHERE id = ?"),
       // Deletes runners offline or revoked and unseen since before `?` that hold no active attempt; returns their ids.
-      prune: db.prepare<[number], string>(`DELETE FROM runners WHERE (revoked = 1 OR status = 'offline') AND last_seen_ms < ?
-        AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.runner_id = runners.id AND attempts.active = 1) RETURNING id`).pluck(),
+      prune: db
+        .prepare<[number], string>(
+          `DELETE FROM runners WHERE (revoked = 1 OR status = 'offline') AND last_seen_ms < ?
+        AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.runner_id = runners.id AND attempts.active = 1) RETURNING id`,
+        )
+        .pluck(),
       // Returns { status, n } per status of the listed runners.
       counts: db.prepare<[], { status: RunnerStatus; n: number }>('SELECT status, COUNT(*) AS n FROM runners WHERE revoked = 0 GROUP BY status'),
     };
