@@ -188,12 +188,18 @@ test('a runner that cannot sandbox: --sandbox require refuses to start, the defa
   const env = { ...process.env, PATH: `${fakeBin}:${process.env.PATH}`, LAZYAF_TOKEN: 'lzreg_unused' };
   const server = 'http://127.0.0.1:9'; // never reached: the sandbox is set up before registering
 
-  const strict = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server, '--workdir', path.join(dir, 'w1'), '--sandbox', 'require'], { env });
+  const strict = spawnChild(
+    t,
+    process.execPath,
+    [CLI, 'runner', '--server', server, '--token', 'lzreg_unused', '--workdir', path.join(dir, 'w1'), '--sandbox', 'require'],
+    { env },
+  );
   let stderr = '';
   strict.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => strict.once('exit', resolve));
   assert.notEqual(code, 0);
   assert.match(stderr, /cannot sandbox jobs: bwrap: No permissions to creating new namespace; install bubblewrap .* or pass --no-sandbox/);
+  assert.match(stderr, /warning: --token is visible to every user of this machine in the process list; prefer LAZYAF_TOKEN/);
 
   const lenient = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server, '--workdir', path.join(dir, 'w2')], { env });
   await waitForOutput(lenient, /WARNING: cannot sandbox jobs \(bwrap: No permissions to creating new namespace\); jobs run WITHOUT a sandbox/);

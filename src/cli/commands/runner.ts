@@ -34,6 +34,9 @@ export function registerRunner(program: Command): void {
         if (err instanceof RunnerConfigError) throw new CliError(err.message);
         throw err;
       }
+      // argv is world-readable (/proc/<pid>/cmdline, ps): say so, the runner keeps this token for its whole life.
+      if (globals.token !== undefined)
+        process.stderr.write('lazyaf runner: warning: --token is visible to every user of this machine in the process list; prefer LAZYAF_TOKEN\n');
       const runner = startRunner(config);
       // First SIGTERM or SIGINT: drain. Second: give the job back and leave.
       let signals = 0;
