@@ -1,16 +1,13 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { makeTokenResolver, type Principal } from './auth.js';
+import { jobTokenResolver, makeTokenResolver } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { makePool } from './pool/make.js';
-import type { Queue } from './queue/queue.js';
 import { startSweeper } from './queue/sweeper.js';
 import { createHttp } from './routes/base.js';
 import { registerRoutes } from './routes/index.js';
 import { shutdownHooks } from './shutdown.js';
 import { openStores } from './stores.js';
-
-export type { ServerContext } from './context.js';
 
 export interface BuiltApp {
   app: FastifyInstance;
@@ -26,7 +23,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   if (config.launcher !== 'process') throw new Error(`the ${config.launcher} launcher is not available in this version; use --launcher process`);
   const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config);
   const ctx: ServerContext = { ...stores, pool: makePool(config, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
-  const resolveToken = makeTokenResolver(ctx.adminToken, [(token) => jobPrincipal(ctx.queue, token)]);
+  const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
 
   const app = createHttp(config, resolveToken, logger);
   const closing = new AbortController();
@@ -34,13 +31,4 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const stopSweeper = startSweeper(ctx.queue, app.log);
   shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db });
   return { app, ctx, adminTokenSource, adminTokenPath };
-}
-
-/** A job token is a principal only while its attempt holds a live lease. */
-function jobPrincipal(queue: Queue, token: string): Principal | undefined {
-  if (!token.startsWith('lzjob_')) return undefined;
-  const attempt = queue.liveAttemptByToken(token);
-  const job = attempt && queue.jobs.get(attempt.job_id);
-  if (!attempt || !job) return undefined;
-  return { kind: 'job', jobId: job.id, attemptId: attempt.id, runnerId: attempt.runner_id, repoId: job.repo_id, branch: job.branch_name };
 }
