@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Queue } from './queue/queue.js';
 import { tokenMatches } from './secrets.js';
 
 /** Who a request speaks for. Jobs and runners join this union as the queue grows. */
@@ -15,6 +16,17 @@ export function makeTokenResolver(adminToken: string, extra: TokenResolver[] = [
       if (p) return p;
     }
     return undefined;
+  };
+}
+
+/** A job token is a principal only while its attempt holds a live lease. */
+export function jobTokenResolver(queue: Queue): TokenResolver {
+  return (token) => {
+    if (!token.startsWith('lzjob_')) return undefined;
+    const attempt = queue.liveAttemptByToken(token);
+    const job = attempt && queue.jobs.get(attempt.job_id);
+    if (!attempt || !job) return undefined;
+    return { kind: 'job', jobId: job.id, attemptId: attempt.id, runnerId: attempt.runner_id, repoId: job.repo_id, branch: job.branch_name };
   };
 }
 

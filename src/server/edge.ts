@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerConfig } from './config.js';
 import { ApiError } from './errors.js';
 
@@ -80,6 +80,13 @@ export async function whileServerWaits<T>(req: FastifyRequest, wait: Promise<T>)
   } finally {
     if (!socket.destroyed) socket.setTimeout(idle);
   }
+}
+
+/** Aborts when the client hangs up, so an answer the server holds stops waiting for it. */
+export function hangUpSignal(reply: FastifyReply): AbortSignal {
+  const abort = new AbortController();
+  reply.raw.on('close', () => abort.abort());
+  return abort.signal;
 }
 
 /** For routes that hold their answer open by design (long-polls): no idle timeout on this request. */

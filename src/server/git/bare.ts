@@ -77,6 +77,12 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
+/** The start of a file on a branch, or undefined when the branch or the file does not exist. */
+export async function readFileAt(repoPath: string, branch: string, file: string, maxChars: number): Promise<string | undefined> {
+  const shown = await git(['show', `refs/heads/${branch}:${file}`], { cwd: repoPath });
+  return shown.code === 0 ? shown.stdout.slice(0, maxChars) : undefined;
+}
+
 /** Only these transports may be used when pushing to a real remote. */
 const PUSH_PROTOCOL_CONFIG = [
   '-c',

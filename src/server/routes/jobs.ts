@@ -1,24 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody, IdParams, Job, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
-import { isValidBranchName } from '../../shared/git.js';
-import { whileServerWaits } from '../edge.js';
+import { hangUpSignal, whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
-import type { BranchCache } from '../git/branch-cache.js';
-import type { Agents } from '../queue/agents.js';
-import type { Queue } from '../queue/queue.js';
-import { TERMINAL } from '../queue/state.js';
+import { followLog, logPage } from '../queue/job-log.js';
+import { submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
-import type { RepoStore } from '../store/repos.js';
 
-export interface JobRoutesOptions {
-  queue: Queue;
-  repos: RepoStore;
-  branches: BranchCache;
-  agents: () => Agents;
-  defaultTimeoutS: number;
-}
+export type JobRoutesOptions = SubmitSources;
 
 export function jobToApi(job: JobRow, attempts?: AttemptRow[]): Job {
   return {
@@ -77,33 +67,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
   app.post('/api/jobs', { bodyLimit: 256 * 1024, schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
-    const body = req.body;
-    const repo = repos.find(body.repo_id);
-    if (!repo) throw new ApiError(404, `repo not found: ${body.repo_id}`);
-    const agent = body.agent ?? (body.command !== undefined ? 'shell' : undefined);
-    if (!agent) throw new ApiError(400, 'a job needs a command (for the shell agent) or an agent');
-    if (agent === 'shell' && !body.command) throw new ApiError(400, 'the shell agent needs a command');
-    if (agent !== 'shell') {
-      if (body.command !== undefined) throw new ApiError(400, `give either a command or an agent ("${agent}" runs its own command)`);
-      const agents = opts.agents();
-      if (!agents.has(agent)) throw new ApiError(400, `unknown agent "${agent}"; known: shell, ${[...agents.keys()].join(', ')}`);
-    }
-    const baseBranch = body.base_branch ?? repo.default_branch;
-    if (!isValidBranchName(baseBranch)) throw new ApiError(400, `invalid branch name: ${JSON.stringify(baseBranch)}`);
-    if (!(await opts.branches.has(repo.id, baseBranch))) {
-      throw new ApiError(400, `base branch "${baseBranch}" does not exist in repo ${repo.name}; push it first (lazyaf ingest)`);
-    }
-    const job = queue.submit({
-      repo_id: repo.id,
-      title: body.title,
-      description: body.description ?? '',
-      agent,
-      command: agent === 'shell' ? (body.command ?? null) : null,
-      base_branch: baseBranch,
-      labels: JSON.stringify([...new Set(body.labels ?? [])].sort()),
-      timeout_s: body.timeout_s ?? opts.defaultTimeoutS,
-      max_attempts: body.max_attempts,
-    });
+    const job = await submitJob(req.body, opts);
     return reply.code(201).send(jobToApi(job, []));
   });
 
@@ -148,35 +112,13 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     async (req, reply) => {
       const job = mustFind(req.params.id);
       const offset = req.query.offset ?? 0;
-      if (!req.query.follow) {
-        const data = queue.logs.read(job.id, offset, req.query.limit ?? 1024 * 1024);
-        const fresh = queue.jobs.get(job.id)!;
-        const next = offset + data.length;
-        return {
-          job_id: job.id,
-          offset,
-          next_offset: next,
-          content: data.toString('utf8'),
-          truncated: fresh.log_truncated === 1,
-          complete: TERMINAL.has(fresh.status) && next >= fresh.log_bytes,
-        };
-      }
-      // Follow: write what is there, then wait for each change, until the job is over.
-      const abort = new AbortController();
-      reply.raw.on('close', () => abort.abort());
+      if (!req.query.follow) return logPage(queue, job.id, offset, req.query.limit ?? 1024 * 1024);
+      // Follow: a text stream that ends with the job.
+      const hungUp = hangUpSignal(reply);
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
-      let at = offset;
-      while (!abort.signal.aborted) {
-        const data = queue.logs.read(job.id, at, 256 * 1024);
-        if (data.length > 0) {
-          at += data.length;
-          if (!reply.raw.write(data)) await new Promise((r) => reply.raw.once('drain', r));
-          continue;
-        }
-        const fresh = queue.jobs.get(job.id);
-        if (!fresh || (TERMINAL.has(fresh.status) && at >= fresh.log_bytes) || queue.wakeups.closed) break;
-        await whileServerWaits(req, queue.wakeups.waitForJobChange(job.id, 15_000, abort.signal));
+      for await (const data of followLog(queue, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
+        if (!reply.raw.write(data)) await new Promise((r) => reply.raw.once('drain', r));
       }
       reply.raw.end();
     },

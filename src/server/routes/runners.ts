@@ -11,33 +11,28 @@ import {
   LogAck,
   LogChunk,
   PollRequest,
-  PROTOCOL_VERSION,
   RegisterRequest,
   RegisterResponse,
   RunnerRoutes,
 } from '../../shared/protocol.js';
 import { bearerToken } from '../auth.js';
-import { serverHoldsAnswer } from '../edge.js';
+import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
-import { bareRepoPath } from '../git/bare.js';
-import { renderPrompt, type Agents } from '../queue/agents.js';
-import { QueueError, type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
+import type { Dispatcher } from '../queue/dispatcher.js';
+import { QueueError, type AttemptFailure, type Queue } from '../queue/queue.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
-import { git } from '../../shared/git.js';
-import { cloneUrlFor } from './repos.js';
+import { cloneUrlFor } from './clone-url.js';
 
 export interface RunnerRoutesOptions {
   queue: Queue;
+  dispatcher: Dispatcher;
   registrationToken: string;
-  reposDir: string;
   publicUrl?: string;
-  longPollMs: number;
   /** Registrations are rate-limited: each one is a row, and a leaked registration token must not fill the table. */
   registrations: TokenBucket;
-  agents: () => Agents;
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -67,7 +62,7 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
 /** The runner protocol (see src/shared/protocol.ts) and the admin's view of the runners. */
 export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { queue } = opts;
+  const { queue, dispatcher } = opts;
   const custom = { auth: 'custom' as const };
   // Heartbeats, polls and log chunks are the runners' steady traffic: logged only when they go wrong.
 
@@ -120,19 +115,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
         reply.header('Retry-After', String(wait));
         throw new ApiError(429, `too many runner registrations; retry in ${wait} s`);
       }
-      if (req.body.protocol_version !== PROTOCOL_VERSION) {
-        throw new ApiError(400, `runner speaks protocol ${req.body.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
-      }
-      const { runner, token } = queue.register(req.body);
-      const ttl = queue.leaseTtlMs;
-      return reply.code(201).send({
-        runner_id: runner.id,
-        token,
-        lease_ttl_ms: ttl,
-        heartbeat_interval_ms: Math.max(200, Math.floor(ttl / 3)),
-        poll_wait_ms: opts.longPollMs,
-        protocol_version: PROTOCOL_VERSION,
-      });
+      return reply.code(201).send(dispatcher.register(req.body));
     },
   );
 
@@ -146,15 +129,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
-      const answer = queue.heartbeat(runner, req.body);
-      const wait = Math.min(req.body.wait_ms ?? 0, Math.floor(queue.leaseTtlMs / 3));
-      if (wait > 0 && answer.cancel.length === 0 && answer.lost.length === 0 && req.body.attempts.length > 0) {
-        const abort = new AbortController();
-        reply.raw.on('close', () => abort.abort());
-        await queue.wakeups.waitForRunnerNews(runner.id, wait, abort.signal);
-        return { ...queue.runnerNews(runner.id, req.body.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
-      }
-      return answer;
+      return dispatcher.heartbeat(runner, req.body, hangUpSignal(reply));
     },
   );
 
@@ -168,47 +143,10 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
-      if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
-      const abort = new AbortController();
-      reply.raw.on('close', () => abort.abort());
-      const wait = Math.min(req.body?.wait_ms ?? opts.longPollMs, opts.longPollMs);
-      const claimed = await queue.poll(runner, wait, abort.signal);
-      if (!claimed) return reply.code(204).send(null);
-      if (abort.signal.aborted) {
-        // The runner hung up while we claimed: give the job straight back rather than wait for the lease.
-        queue.complete(claimed.attempt, { outcome: 'returned', error: 'the runner disconnected before it received the job' });
-        return reply.code(204).send(null);
-      }
-      return assignment(req, claimed);
+      const assignment = await dispatcher.poll(runner, req.body?.wait_ms, hangUpSignal(reply), (repoId) => cloneUrlFor(req, repoId, opts.publicUrl));
+      return assignment ?? reply.code(204).send(null);
     },
   );
-
-  async function assignment(req: FastifyRequest, claimed: Claimed): Promise<Assignment> {
-    const { job, attempt, jobToken } = claimed;
-    const command = job.agent === 'shell' ? (job.command ?? '') : (opts.agents().get(job.agent) ?? '');
-    let readme: string | undefined;
-    if (job.agent !== 'shell') {
-      const shown = await git(['show', `refs/heads/${job.base_branch}:README.md`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
-      readme = shown.code === 0 ? shown.stdout.slice(0, 16_000) : undefined;
-    }
-    return {
-      job_id: job.id,
-      attempt_id: attempt.id,
-      attempt: attempt.number,
-      job_token: jobToken,
-      repo_id: job.repo_id,
-      clone_url: cloneUrlFor(req, job.repo_id, opts.publicUrl),
-      title: job.title,
-      description: job.description,
-      base_branch: job.base_branch,
-      branch: job.branch_name,
-      agent: job.agent,
-      command,
-      prompt: renderPrompt(job, readme),
-      timeout_ms: job.timeout_s * 1000,
-      lease_expires_in_ms: attempt.lease_expires_ms - Date.now(),
-    };
-  }
 
   app.post(
     RunnerRoutes.deregister,
@@ -244,16 +182,8 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
-      const job = queue.jobs.get(attempt.job_id)!;
-      if (req.body.commit && attempt.active) {
-        // The result must really be on the internal server: the branch the token could push.
-        const at = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${job.branch_name}^{commit}`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
-        if (at.code !== 0 || at.stdout.trim() !== req.body.commit) {
-          throw new ApiError(422, `commit ${req.body.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
-        }
-      }
       try {
-        return { job_status: queue.complete(attempt, req.body) };
+        return { job_status: await dispatcher.complete(attempt, req.body) };
       } catch (err) {
         return rethrow(err);
       }

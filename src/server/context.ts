@@ -1,0 +1,25 @@
+import type { EventEmitter } from 'node:events';
+import type { ServerConfig } from './config.js';
+import type { Db } from './db/index.js';
+import type { Pool } from './pool/pool.js';
+import type { Agents } from './queue/agents.js';
+import type { Queue } from './queue/queue.js';
+import type { RepoService } from './repos.js';
+
+/** Everything the routes share. Built once per server. */
+export interface ServerContext {
+  config: ServerConfig;
+  db: Db;
+  repos: RepoService;
+  /** Live events for the UI stream: `event` with `{ type, ... }`. */
+  events: EventEmitter;
+  adminToken: string;
+  registrationToken: string;
+  reposDir: string;
+  hooksDir: string;
+  queue: Queue;
+  agents: Agents;
+  pool: Pool;
+  /** Set once the server listens; runners the pool starts connect here. */
+  serverUrl?: string;
+}

@@ -1,0 +1,89 @@
+import {
+  PROTOCOL_VERSION,
+  type Assignment,
+  type CompleteRequest,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type RegisterRequest,
+  type RegisterResponse,
+} from '../../shared/protocol.js';
+import { bareRepoPath, resolveBranch } from '../git/bare.js';
+import type { AttemptRow } from '../store/attempts.js';
+import type { RunnerRow } from '../store/runners.js';
+import type { Agents } from './agents.js';
+import { assignmentFor } from './assignment.js';
+import { QueueError, type Queue } from './queue.js';
+import type { JobStatus } from './state.js';
+
+export interface DispatcherOptions {
+  reposDir: string;
+  agents: () => Agents;
+  /** The longest a poll is held open waiting for a job. */
+  longPollMs: number;
+}
+
+/**
+ * The runner protocol above the queue's transactions: the waits that hold a poll or a heartbeat
+ * open until there is news, the assignment a claimed job becomes, and the check that a reported
+ * commit really is on the internal server. The routes only translate HTTP to these calls.
+ */
+export class Dispatcher {
+  constructor(
+    private readonly queue: Queue,
+    private readonly opts: DispatcherOptions,
+  ) {}
+
+  register(req: RegisterRequest): RegisterResponse {
+    if (req.protocol_version !== PROTOCOL_VERSION) {
+      throw new QueueError(400, `runner speaks protocol ${req.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
+    }
+    const { runner, token } = this.queue.register(req);
+    const ttl = this.queue.leaseTtlMs;
+    return {
+      runner_id: runner.id,
+      token,
+      lease_ttl_ms: ttl,
+      heartbeat_interval_ms: Math.max(200, Math.floor(ttl / 3)),
+      poll_wait_ms: this.opts.longPollMs,
+      protocol_version: PROTOCOL_VERSION,
+    };
+  }
+
+  /**
+   * Renews the runner's leases; with `wait_ms`, and nothing to report yet, holds the answer until
+   * one of its attempts is cancelled or lost (or the wait ends), so a cancel reaches it at once.
+   */
+  async heartbeat(runner: RunnerRow, req: HeartbeatRequest, signal: AbortSignal): Promise<HeartbeatResponse> {
+    const answer = this.queue.heartbeat(runner, req);
+    // A third of the TTL: the lease must be renewed again before it lapses.
+    const wait = Math.min(req.wait_ms ?? 0, Math.floor(this.queue.leaseTtlMs / 3));
+    if (wait <= 0 || answer.cancel.length > 0 || answer.lost.length > 0 || req.attempts.length === 0) return answer;
+    await this.queue.wakeups.waitForRunnerNews(runner.id, wait, signal);
+    return { ...this.queue.runnerNews(runner.id, req.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
+  }
+
+  /** Waits for a job this runner can take (at most `longPollMs`); undefined when none came. */
+  async poll(runner: RunnerRow, waitMs: number | undefined, signal: AbortSignal, cloneUrl: (repoId: string) => string): Promise<Assignment | undefined> {
+    if (runner.status === 'draining') throw new QueueError(409, 'this runner is draining: it takes no new jobs');
+    const wait = Math.min(waitMs ?? this.opts.longPollMs, this.opts.longPollMs);
+    const claimed = await this.queue.poll(runner, wait, signal);
+    if (!claimed) return undefined;
+    if (signal.aborted) {
+      // The runner hung up while we claimed: give the job straight back rather than wait for the lease.
+      this.queue.complete(claimed.attempt, { outcome: 'returned', error: 'the runner disconnected before it received the job' });
+      return undefined;
+    }
+    return assignmentFor(claimed, { reposDir: this.opts.reposDir, agents: this.opts.agents, cloneUrl });
+  }
+
+  /** Ends an attempt with its runner's report; a commit it names must be on its job's branch in the internal repo. */
+  async complete(attempt: AttemptRow, req: CompleteRequest): Promise<JobStatus> {
+    const job = this.queue.jobs.get(attempt.job_id)!;
+    if (req.commit && attempt.active) {
+      // The result must really be on the internal server: the branch the token could push.
+      const at = await resolveBranch(bareRepoPath(this.opts.reposDir, job.repo_id), job.branch_name);
+      if (at !== req.commit) throw new QueueError(422, `commit ${req.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
+    }
+    return this.queue.complete(attempt, req);
+  }
+}

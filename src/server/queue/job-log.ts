@@ -1,0 +1,44 @@
+import type { JobLogs } from '../../shared/api.js';
+import type { Queue } from './queue.js';
+import { TERMINAL } from './state.js';
+
+/** A page of a job's log from a byte offset, and whether it is the end of a finished job's log. */
+export function logPage(queue: Queue, jobId: string, offset: number, limit: number): JobLogs {
+  const data = queue.logs.read(jobId, offset, limit);
+  const fresh = queue.jobs.get(jobId)!;
+  const next = offset + data.length;
+  return {
+    job_id: jobId,
+    offset,
+    next_offset: next,
+    content: data.toString('utf8'),
+    truncated: fresh.log_truncated === 1,
+    complete: TERMINAL.has(fresh.status) && next >= fresh.log_bytes,
+  };
+}
+
+/**
+ * A job's log from a byte offset as it grows: what is there, then each new chunk, until the job
+ * has finished and all of it was given, the server closes, or `signal` aborts. `hold` wraps each
+ * wait for news (the HTTP edge lifts its idle timeout while the server is the one waiting).
+ */
+export async function* followLog(
+  queue: Queue,
+  jobId: string,
+  offset: number,
+  signal: AbortSignal,
+  hold: (wait: Promise<void>) => Promise<void>,
+): AsyncGenerator<Buffer> {
+  let at = offset;
+  while (!signal.aborted) {
+    const data = queue.logs.read(jobId, at, 256 * 1024);
+    if (data.length > 0) {
+      at += data.length;
+      yield data;
+      continue;
+    }
+    const fresh = queue.jobs.get(jobId);
+    if (!fresh || (TERMINAL.has(fresh.status) && at >= fresh.log_bytes) || queue.wakeups.closed) return;
+    await hold(queue.wakeups.waitForJobChange(jobId, 15_000, signal));
+  }
+}

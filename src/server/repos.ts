@@ -1,0 +1,136 @@
+import type { CreateRepo, LandRequest, LandResult, UpdateRepo } from '../shared/api.js';
+import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
+import type { Principal } from './auth.js';
+import { ApiError } from './errors.js';
+import { bareRepoPath, initBareRepo, listBranches, pushToRemote, removeBareRepo, REPO_ID_RE, resolveBranch, setHead, type BranchRef } from './git/bare.js';
+import { isAllowedRemoteUrl } from './git/remote-url.js';
+import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
+
+export type RepoEvent =
+  | { type: 'repo.created' | 'repo.updated' | 'repo.deleted'; repo_id: string; name: string }
+  | { type: 'branches.updated'; repo_id: string; by: Principal['kind']; branches: BranchRef[] };
+
+/**
+ * A repo is a row and a bare repository: they are created, changed and deleted together here,
+ * and each change is told to the event stream.
+ */
+export class RepoService {
+  constructor(
+    readonly store: RepoStore,
+    private readonly reposDir: string,
+    private readonly emit: (event: RepoEvent) => void,
+  ) {}
+
+  /** The repo of an id or a name, or a 404. */
+  mustFind(idOrName: string): RepoRow {
+    const repo = this.store.find(idOrName);
+    if (!repo) throw new ApiError(404, `repo not found: ${idOrName}`);
+    return repo;
+  }
+
+  async create(body: CreateRepo): Promise<RepoRow> {
+    checkInput(body);
+    const row = nameFree(body.name, () =>
+      this.store.create({ name: body.name, default_branch: body.default_branch ?? 'main', remote_url: body.remote_url ?? null }),
+    );
+    try {
+      await initBareRepo(this.path(row.id), row.default_branch);
+    } catch (err) {
+      this.store.delete(row.id);
+      throw err;
+    }
+    this.changed('repo.created', row);
+    return row;
+  }
+
+  async update(idOrName: string, body: UpdateRepo): Promise<RepoRow> {
+    const repo = this.mustFind(idOrName);
+    checkInput(body);
+    const updated = nameFree(body.name, () => this.store.update(repo.id, body));
+    if (!updated) throw new ApiError(404, `repo not found: ${idOrName}`);
+    if (body.default_branch) await setHead(this.path(repo.id), body.default_branch);
+    this.changed('repo.updated', updated);
+    return updated;
+  }
+
+  async delete(idOrName: string): Promise<void> {
+    const repo = this.mustFind(idOrName);
+    // Deleting a repo deletes its jobs: one still queued or running would vanish under its runner.
+    if (!this.store.delete(repo.id)) {
+      const active = this.store.activeJobs(repo.id);
+      if (active === 0) throw new ApiError(404, `repo not found: ${idOrName}`);
+      throw new ApiError(409, `repo ${repo.name} has ${active} queued or running job${active === 1 ? '' : 's'}; cancel ${active === 1 ? 'it' : 'them'} first`);
+    }
+    await removeBareRepo(this.path(repo.id));
+    this.changed('repo.deleted', repo);
+  }
+
+  branches(repo: RepoRow): Promise<BranchRef[]> {
+    return listBranches(this.path(repo.id));
+  }
+
+  /** Pushes a branch of the internal repo to the repo's remote_url, with the server's own git credentials. */
+  async land(repo: RepoRow, req: LandRequest): Promise<LandResult> {
+    const { branch, force = false } = req;
+    const remoteBranch = req.remote_branch ?? branch;
+    if (!isValidBranchName(branch) || !isValidBranchName(remoteBranch)) throw new ApiError(400, 'invalid branch name');
+    if (!repo.remote_url) throw new ApiError(409, `repo "${repo.name}" has no remote_url to land on; set one with PATCH /api/repos/${repo.id}`);
+    const repoPath = this.path(repo.id);
+    if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
+    try {
+      const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
+      return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
+    } catch (err) {
+      if (err instanceof GitError) throw new ApiError(502, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * After an accepted push: a repo whose default branch does not exist yet takes the pushed one
+   * (main, master, else the first), so the next clone checks something out; then tell the UI.
+   */
+  async afterPush(repo: RepoRow, principal: Principal): Promise<void> {
+    const repoPath = this.path(repo.id);
+    const branches = await listBranches(repoPath);
+    const current = this.store.get(repo.id);
+    if (current && branches.length > 0 && !(await resolveBranch(repoPath, current.default_branch))) {
+      const pick = branches.find((b) => b.name === 'main') ?? branches.find((b) => b.name === 'master') ?? branches[0]!;
+      await setHead(repoPath, pick.name);
+      this.store.update(repo.id, { default_branch: pick.name });
+    }
+    this.emit({ type: 'branches.updated', repo_id: repo.id, by: principal.kind, branches });
+  }
+
+  private path(id: string): string {
+    return bareRepoPath(this.reposDir, id);
+  }
+
+  private changed(type: 'repo.created' | 'repo.updated' | 'repo.deleted', repo: RepoRow): void {
+    this.emit({ type, repo_id: repo.id, name: repo.name });
+  }
+}
+
+function checkInput(input: { name?: string; remote_url?: string | null; default_branch?: string }): void {
+  // REPO accepts an id or a name: a name that looks like an id would be shadowed by (or shadow) another repo.
+  if (input.name !== undefined && REPO_ID_RE.test(input.name.toLowerCase())) throw new ApiError(400, 'a repo name may not look like a repo id');
+  if (input.remote_url && !isAllowedRemoteUrl(input.remote_url)) {
+    throw new ApiError(
+      400,
+      'remote_url must be an http(s)://, ssh://, git:// or file:// URL, [user@]host:path, or an absolute path, in printable ASCII, with no host, user or port that starts with "-" or is percent-encoded',
+    );
+  }
+  if (input.default_branch !== undefined && !isValidBranchName(input.default_branch)) {
+    throw new ApiError(400, `invalid branch name: ${JSON.stringify(input.default_branch)}`);
+  }
+}
+
+/** Runs a write that may clash with another repo's name, as a 409. */
+function nameFree<T>(name: string | undefined, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (err instanceof NameTakenError) throw new ApiError(409, `a repo named "${name}" already exists`);
+    throw err;
+  }
+}

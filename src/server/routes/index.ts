@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Health } from '../../shared/api.js';
+import { VERSION } from '../../shared/version.js';
+import type { TokenResolver } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { BranchCache } from '../git/branch-cache.js';
+import { gitHttpRoutes } from '../git/http.js';
+import { Dispatcher } from '../queue/dispatcher.js';
+import { TokenBucket } from '../rate-limit.js';
+import { eventRoutes } from './events.js';
+import { jobRoutes } from './jobs.js';
+import { poolRoutes } from './pool.js';
+import { repoRoutes } from './repos.js';
+import { runnerRoutes } from './runners.js';
+
+/** Every route of the server, and the OpenAPI document at /docs that describes them. */
+export async function registerRoutes(app: FastifyInstance, ctx: ServerContext, opts: { resolveToken: TokenResolver; closing: AbortSignal }): Promise<void> {
+  const { config, queue, repos, reposDir } = ctx;
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'lazyaf', version: VERSION, description: 'Runs coding agents and commands on a pool of runners against an internal git server.' },
+      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
+      security: [{ admin: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({
+    status: 'ok' as const,
+    version: VERSION,
+  }));
+
+  const publicUrl = process.env.LAZYAF_PUBLIC_URL || undefined;
+  const agents = () => ctx.agents;
+  await app.register(repoRoutes, { repos, publicUrl });
+
+  const branches = new BranchCache(reposDir);
+  await app.register(gitHttpRoutes, {
+    repos: repos.store,
+    reposDir,
+    hooksDir: ctx.hooksDir,
+    resolveToken: opts.resolveToken,
+    maxPushBytes: config.maxPushBytes,
+    onPush: (repo, principal) => {
+      branches.invalidate(repo.id);
+      // Returned, not voided: the push's response waits for it, so a client that saw its push succeed sees the new default branch.
+      return repos.afterPush(repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed'));
+    },
+  });
+
+  await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds });
+  await app.register(runnerRoutes, {
+    queue,
+    dispatcher: new Dispatcher(queue, { reposDir, agents, longPollMs: Math.round(config.longPollSeconds * 1000) }),
+    registrationToken: ctx.registrationToken,
+    publicUrl,
+    registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
+  });
+  const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
+  await app.register(eventRoutes, { events: ctx.events, closing });
+  await app.register(poolRoutes, { pool: ctx.pool });
+}

@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ServerConfig } from './config.js';
+import type { ServerContext } from './context.js';
+import { restrictDataDir } from './data-dir.js';
+import { startCheckpointer, type Checkpointer } from './db/checkpointer.js';
+import { openDb } from './db/index.js';
+import { removePushLeftovers } from './git/bare.js';
+import { PRE_RECEIVE_HOOK } from './git/http.js';
+import { loadAgents } from './queue/agents.js';
+import { Queue } from './queue/queue.js';
+import { RepoService } from './repos.js';
+import { loadOrCreateSecret } from './secrets.js';
+import { RepoStore } from './store/repos.js';
+
+export type Stores = Omit<ServerContext, 'pool' | 'serverUrl'> & {
+  checkpointer: Checkpointer;
+  /** Where the admin token came from, for the start-up message. */
+  adminTokenSource: 'env' | 'file' | 'generated';
+  adminTokenPath: string;
+};
+
+/**
+ * Opens what the server keeps: the data dir (owner-only), the git hooks, the tokens, the SQLite
+ * file with its checkpointer, the repos and the queue.
+ */
+export async function openStores(config: ServerConfig): Promise<Stores> {
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const reposDir = path.join(config.dataDir, 'repos');
+  const hooksDir = path.join(config.dataDir, 'hooks');
+  fs.mkdirSync(reposDir, { recursive: true });
+  fs.mkdirSync(hooksDir, { recursive: true });
+  fs.writeFileSync(path.join(hooksDir, 'pre-receive'), PRE_RECEIVE_HOOK, { mode: 0o755 });
+  restrictDataDir(config.dataDir);
+  await removePushLeftovers(reposDir);
+
+  const admin = loadOrCreateSecret(config.dataDir, 'admin_token', 'lzadm', config.adminToken);
+  const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
+  const dbFile = path.join(config.dataDir, 'lazyaf.db');
+  const db = openDb(dbFile);
+  const checkpointer = startCheckpointer(db, dbFile);
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const emit = (event: { type: string }) => events.emit('event', event);
+  const queue = new Queue(db, {
+    leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
+    maxAttempts: config.maxAttempts,
+    logCapBytes: config.logCapBytes,
+    timeoutGraceMs: config.timeoutGraceSeconds * 1000,
+    runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
+    emit,
+  });
+  return {
+    config,
+    db,
+    checkpointer,
+    repos: new RepoService(new RepoStore(db), reposDir, emit),
+    events,
+    adminToken: admin.value,
+    adminTokenSource: admin.source,
+    adminTokenPath: admin.path,
+    registrationToken: registration.value,
+    reposDir,
+    hooksDir,
+    queue,
+    agents: loadAgents(config.dataDir),
+  };
+}
