@@ -6,7 +6,7 @@ import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
 import { RunnerStore, type RunnerRow } from '../store/runners.js';
 import type { AttemptEndReason, CompleteRequest, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
-import { nextJobStatus, TERMINAL, type JobStatus } from './state.js';
+import { nextJobStatus, TransitionError, type JobEvent, type JobStatus } from './state.js';
 import { Wakeups } from './wakeups.js';
 
 export interface QueueOptions {
@@ -82,6 +82,16 @@ export class Queue {
     return new Date(this.now()).toISOString();
   }
 
+  /** Asks the state machine; a refused event is a 409 that says why. */
+  private decide(job: JobRow, event: JobEvent): JobStatus {
+    try {
+      return nextJobStatus(job.status, event);
+    } catch (err) {
+      if (err instanceof TransitionError) throw new QueueError(409, `job ${job.id} ${err.message}`);
+      throw err;
+    }
+  }
+
   // ---- jobs ---------------------------------------------------------------------------------
 
   /** Stores a queued job and wakes one idle runner that can take it. */
@@ -109,7 +119,7 @@ export class Queue {
    */
   cancel(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
-    if (TERMINAL.has(job.status)) throw new QueueError(409, `job ${job.id} already ${job.status}`);
+    this.decide(job, { type: 'cancel' });
     const now = this.iso();
     if (this.jobs.cancelQueued(job.id, now)) {
       this.changed(job.id, 'cancelled');
@@ -128,9 +138,9 @@ export class Queue {
 
   retry(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
-    nextJobStatus(job.status, { type: 'retry' });
-    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso()))
-      throw new QueueError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
+    this.decide(job, { type: 'retry' });
+    // Read, decided and written in one synchronous stretch on the one connection: only a job deleted meanwhile is missed.
+    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new QueueError(404, `job not found: ${jobId}`);
     this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
     this.changed(job.id, 'queued');
     return this.jobs.get(job.id)!;
@@ -222,6 +232,7 @@ export class Queue {
         const jobToken = newToken('lzjob');
         const attemptId = crypto.randomUUID();
         const now = this.now();
+        this.decide(job, { type: 'claim' });
         const running = this.jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString());
         if (!running) return undefined;
         const attempt = this.attempts.insert({
@@ -338,7 +349,7 @@ export class Queue {
     const reason = req.outcome;
     this.attempts.end(attempt.id, { exit_code: req.exit_code ?? null, end_reason: reason, error: req.error ?? null, now });
     const lostAttempts = this.attempts.lostCount(job.id);
-    const status = nextJobStatus(job.status, {
+    const status = this.decide(job, {
       type: 'attempt-ended',
       reason,
       lostAttempts,
