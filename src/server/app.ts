@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -13,6 +12,7 @@ import { startCheckpointer } from './db/checkpointer.js';
 import { openDb, type Db } from './db/index.js';
 import { restrictDataDir } from './data-dir.js';
 import { edgeServerOptions, guardEdge } from './edge.js';
+import { LiveEvents } from './events.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, listBranches, removePushLeftovers, resolveBranch, setHead } from './git/bare.js';
 import { BranchCache } from './git/branch-cache.js';
@@ -34,8 +34,8 @@ export interface ServerContext {
   config: ServerConfig;
   db: Db;
   repos: RepoStore;
-  /** Live events for the UI stream: `event` with `{ type, ... }`. */
-  events: EventEmitter;
+  /** Live events for the UI stream (`GET /api/events`). */
+  events: LiveEvents;
   adminToken: string;
   registrationToken: string;
   reposDir: string;
@@ -78,15 +78,14 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const db = openDb(dbFile);
   const checkpointer = startCheckpointer(db, dbFile);
   const repos = new RepoStore(db);
-  const events = new EventEmitter();
-  events.setMaxListeners(0);
+  const events = new LiveEvents();
   const queue = new Queue(db, {
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     maxAttempts: config.maxAttempts,
     logCapBytes: config.logCapBytes,
     timeoutGraceMs: config.timeoutGraceSeconds * 1000,
     runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
-    emit: (event) => events.emit('event', event),
+    emit: events.emit,
   });
   const pool = new Pool({
     launcher: new ProcessLauncher(config.dataDir, (poolId, line) => logger?.info({ runner: poolId }, line)),
@@ -94,7 +93,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     serverUrl: () => ctx.serverUrl ?? `http://127.0.0.1:${config.port}`,
     registrationToken: registration.value,
     isIdle: (poolId) => queue.runners.byPoolId(poolId)?.status === 'idle',
-    emit: (event) => events.emit('event', event),
+    emit: events.emit,
     log: (msg) => logger?.info(msg),
   });
   const ctx: ServerContext = { config, db, repos, events, adminToken: admin.value, registrationToken: registration.value, reposDir, queue, pool };
@@ -163,7 +162,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
     repos,
     reposDir,
     publicUrl,
-    onRepoChange: (e) => events.emit('event', { type: e.type, repo_id: e.repo.id, name: e.repo.name }),
+    onRepoChange: (e) => events.emit({ type: e.type, repo_id: e.repo.id, name: e.repo.name }),
   });
 
   const branchCache = new BranchCache(reposDir);
@@ -240,9 +239,10 @@ async function afterPush(ctx: ServerContext, repo: RepoRow, principal: Principal
   if (current && branches.length > 0 && !(await resolveBranch(repoPath, current.default_branch))) {
     const pick = branches.find((b) => b.name === 'main') ?? branches.find((b) => b.name === 'master') ?? branches[0]!;
     await setHead(repoPath, pick.name);
-    ctx.repos.update(repo.id, { default_branch: pick.name });
+    const updated = ctx.repos.update(repo.id, { default_branch: pick.name });
+    if (updated) ctx.events.emit({ type: 'repo.updated', repo_id: updated.id, name: updated.name });
   }
-  ctx.events.emit('event', { type: 'branches.updated', repo_id: repo.id, by: principal.kind, branches });
+  ctx.events.emit({ type: 'branches.updated', repo_id: repo.id, by: principal.kind, branches });
 }
 
 function httpReason(status: number): string {

@@ -123,8 +123,9 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
       if (active === 0) throw new ApiError(404, `repo not found: ${req.params.id}`);
       throw new ApiError(409, `repo ${repo.name} has ${active} queued or running job${active === 1 ? '' : 's'}; cancel ${active === 1 ? 'it' : 'them'} first`);
     }
-    await removeBareRepo(bareRepoPath(reposDir, repo.id));
+    // Gone from the database, so gone for every client, even if its directory cannot be removed.
     opts.onRepoChange({ type: 'repo.deleted', repo });
+    await removeBareRepo(bareRepoPath(reposDir, repo.id));
     return reply.code(204).send(null);
   });
 
