@@ -117,3 +117,27 @@ test('the sweeper emits what it changes: a lost lease, a timeout, a runner gone 
   await live.saw({ type: 'runner.removed', runner_id: r2.runner_id });
   assert.deepEqual(live.invalid, []);
 });
+
+test('a change that rolls back emits nothing: a lease whose end fails stays silent until it really ends', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '1' });
+  const live = await watchEvents(t, server);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r1');
+  const job = await submit(server, { repo_id: repo.id, title: 'j', command: 'true' });
+  const a = (await poll(server, runner.token))!;
+  // The claim's last event: every earlier one has arrived too.
+  await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'busy' });
+  // The attempt's end line is the last write of its transaction, after the runner was set idle.
+  server.ctx.db.exec(`CREATE TRIGGER planted BEFORE INSERT ON log_chunks WHEN NEW.job_id = '${job.id}' BEGIN SELECT RAISE(ABORT, 'planted failure'); END`);
+  const claimed = live.events.length;
+  // The runner is marked offline by the same sweep, just after its lease failed to end.
+  await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'offline' }, claimed);
+  const leaked = live.events.slice(claimed).filter((e) => e.type !== 'runner.updated' || e.status !== 'offline');
+  assert.deepEqual(leaked, []);
+  assert.equal(server.ctx.queue.attempts.get(a.attempt_id)?.active, 1);
+
+  server.ctx.db.exec('DROP TRIGGER planted');
+  await live.saw({ type: 'attempt.ended', attempt_id: a.attempt_id, reason: 'lost' }, claimed);
+  await live.saw({ type: 'job.updated', job_id: job.id, status: 'queued' }, claimed);
+  assert.deepEqual(live.invalid, []);
+});
