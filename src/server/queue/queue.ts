@@ -8,6 +8,7 @@ import { RunnerStore, type RunnerRow } from '../store/runners.js';
 import type { LiveEvent } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
 import { nextJobStatus, TransitionError, type JobEvent, type JobStatus } from './state.js';
+import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
 
 export interface QueueOptions {
@@ -60,17 +61,17 @@ export class Queue {
   readonly logs: LogStore;
   readonly wakeups = new Wakeups();
   private readonly now: () => number;
-  /** What the transaction in progress will do once it commits (events, wake-ups); dropped if it rolls back. */
-  private pending: (() => void)[] | undefined;
+  private readonly transactions: Transactions;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly opts: QueueOptions,
   ) {
     this.jobs = new JobStore(db);
     this.attempts = new AttemptStore(db);
     this.runners = new RunnerStore(db);
     this.logs = new LogStore(db);
+    this.transactions = new Transactions(db);
     this.now = opts.now ?? Date.now;
     // After a restart every live lease gets a full TTL, so runners that kept working while the
     // server was down can reconnect and keep their job.
@@ -85,36 +86,9 @@ export class Queue {
     return new Date(this.now()).toISOString();
   }
 
-  /**
-   * Runs `fn` in a transaction. Events and wake-ups it asks for happen once it commits, never
-   * for a change that rolled back: a listener would otherwise see a state that never existed.
-   */
-  private tx<T>(fn: () => T, mode: 'deferred' | 'immediate' = 'deferred'): T {
-    const outer = this.pending;
-    const pending = outer ?? [];
-    const mark = pending.length;
-    this.pending = pending;
-    let result: T;
-    try {
-      result = this.db.transaction(fn)[mode]();
-    } catch (err) {
-      pending.length = mark;
-      throw err;
-    } finally {
-      this.pending = outer;
-    }
-    if (!outer) for (const run of pending) run();
-    return result;
-  }
-
-  /** Runs `fn` after the current transaction commits, or now outside one. */
-  private afterCommit(fn: () => void): void {
-    if (this.pending) this.pending.push(fn);
-    else fn();
-  }
-
+  /** Events are sent once their change is committed. */
   private emit(event: LiveEvent): void {
-    this.afterCommit(() => this.opts.emit(event));
+    this.transactions.afterCommit(() => this.opts.emit(event));
   }
 
   /** Asks the state machine; a refused event is a 409 that says why. */
@@ -156,13 +130,13 @@ export class Queue {
     const job = this.mustGetJob(jobId);
     this.decide(job, { type: 'cancel' });
     const now = this.iso();
-    this.tx(() => {
+    this.transactions.run(() => {
       if (this.jobs.cancelQueued(job.id, now)) return this.changed(job, 'cancelled');
       if (!this.jobs.requestCancel(job.id, now)) return;
       const attempt = this.attempts.get(this.jobs.get(job.id)?.current_attempt_id ?? '');
       if (!attempt?.active) return;
       this.endAttempt(attempt, { outcome: 'cancelled' });
-      this.afterCommit(() => this.wakeups.runnerNews(attempt.runner_id));
+      this.transactions.afterCommit(() => this.wakeups.runnerNews(attempt.runner_id));
     });
     return this.jobs.get(job.id)!;
   }
@@ -184,7 +158,7 @@ export class Queue {
   }
 
   private changed(job: Pick<JobRow, 'id' | 'repo_id'>, status: JobStatus): void {
-    this.afterCommit(() => this.wakeups.jobChanged(job.id));
+    this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
     this.emit({ type: 'job.updated', job_id: job.id, repo_id: job.repo_id, status });
   }
 
@@ -261,7 +235,7 @@ export class Queue {
    */
   claim(runner: RunnerRow): Claimed | undefined {
     if (runner.status === 'draining') return undefined;
-    return this.tx((): Claimed | undefined => {
+    return this.transactions.run((): Claimed | undefined => {
       const job = this.jobs.nextFor(runner.labels);
       if (!job) return undefined;
       const jobToken = newToken('lzjob');
@@ -327,7 +301,7 @@ export class Queue {
 
   /** Appends a chunk once (a resent `seq` is ignored), up to the job's cap, then a marker. */
   appendLog(attempt: AttemptRow, seq: number, text: string): LogAck {
-    return this.tx((): LogAck => {
+    return this.transactions.run((): LogAck => {
       const job = this.jobs.get(attempt.job_id)!;
       if (!this.attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
       const data = Buffer.from(text, 'utf8');
@@ -356,7 +330,7 @@ export class Queue {
   private logWritten(job: Pick<JobRow, 'id' | 'log_bytes'>, data: Buffer, dropped: number, truncated: boolean): void {
     this.logs.append(job.id, job.log_bytes, data);
     this.jobs.addLog(job.id, data.length, dropped, truncated);
-    this.afterCommit(() => this.wakeups.jobChanged(job.id));
+    this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
     this.emit({ type: 'log.appended', job_id: job.id, log_bytes: job.log_bytes + data.length });
   }
 
@@ -365,7 +339,7 @@ export class Queue {
    * answer gets the same result; any other report on an ended attempt is refused.
    */
   complete(attempt: AttemptRow, req: CompleteRequest): JobStatus {
-    return this.tx((): JobStatus => {
+    return this.transactions.run((): JobStatus => {
       const current = this.attempts.get(attempt.id)!;
       if (!current.active) {
         if (current.end_reason === req.outcome) return this.jobs.get(current.job_id)!.status;
@@ -419,7 +393,7 @@ export class Queue {
     );
     this.emit({ type: 'attempt.ended', attempt_id: attempt.id, job_id: job.id, runner_id: attempt.runner_id, reason });
     this.changed(job, status);
-    if (status === 'queued') this.afterCommit(() => this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]));
+    if (status === 'queued') this.transactions.afterCommit(() => this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]));
     return status;
   }
 
@@ -469,7 +443,7 @@ export class Queue {
     const failed: AttemptFailure[] = [];
     for (const attempt of attempts) {
       try {
-        this.tx(() => this.endAttempt(attempt, req(attempt)));
+        this.transactions.run(() => this.endAttempt(attempt, req(attempt)));
       } catch (err) {
         failed.push({ attempt_id: attempt.id, error: (err as Error).message });
       }
