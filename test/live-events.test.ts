@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import { Value } from 'typebox/value';
 import { LiveEvent } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { startTestServer, tempDir, type TestServer } from './helpers.js';
+import { authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { call, eventually, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /**
@@ -94,6 +94,18 @@ test('every state change made through the API emits its event, and every event v
   await live.saw({ type: 'pool.updated', desired: 0, running: 0 });
   assert.equal((await call(server, 'DELETE', `/api/repos/${repo.id}`, server.token)).status, 204);
   await live.saw({ type: 'repo.deleted', repo_id: repo.id });
+  assert.deepEqual(live.invalid, []);
+});
+
+test('a first push that gives a repo its default branch emits repo.updated as well as branches.updated', async (t) => {
+  const server = await startTestServer(t);
+  const live = await watchEvents(t, server);
+  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: 'demo' })).body;
+  const src = await makeRepo(path.join(tempDir(t), 'src'), { 'a.txt': 'a\n' });
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:dev'], src);
+  await live.saw({ type: 'branches.updated', repo_id: repo.id, by: 'admin' });
+  await live.saw({ type: 'repo.updated', repo_id: repo.id, name: 'demo' });
+  assert.equal((await call(server, 'GET', `/api/repos/${repo.id}`, server.token)).body.default_branch, 'dev');
   assert.deepEqual(live.invalid, []);
 });
 
