@@ -1,6 +1,6 @@
-import type { EventEmitter } from 'node:events';
 import type { ServerConfig } from './config.js';
 import type { Db } from './db/index.js';
+import type { LiveEvents } from './events.js';
 import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue } from './queue/queue.js';
@@ -11,8 +11,8 @@ export interface ServerContext {
   config: ServerConfig;
   db: Db;
   repos: RepoService;
-  /** Live events for the UI stream: `event` with `{ type, ... }`. */
-  events: EventEmitter;
+  /** Live events for the UI stream (`GET /api/events`). */
+  events: LiveEvents;
   adminToken: string;
   registrationToken: string;
   reposDir: string;

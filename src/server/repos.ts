@@ -1,14 +1,11 @@
 import type { CreateRepo, LandRequest, LandResult, UpdateRepo } from '../shared/api.js';
 import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
 import type { Principal } from './auth.js';
+import type { Emit } from './events.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, initBareRepo, listBranches, pushToRemote, removeBareRepo, REPO_ID_RE, resolveBranch, setHead, type BranchRef } from './git/bare.js';
 import { isAllowedRemoteUrl } from './git/remote-url.js';
 import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
-
-export type RepoEvent =
-  | { type: 'repo.created' | 'repo.updated' | 'repo.deleted'; repo_id: string; name: string }
-  | { type: 'branches.updated'; repo_id: string; by: Principal['kind']; branches: BranchRef[] };
 
 /**
  * A repo is a row and a bare repository: they are created, changed and deleted together here,
@@ -18,7 +15,7 @@ export class RepoService {
   constructor(
     readonly store: RepoStore,
     private readonly reposDir: string,
-    private readonly emit: (event: RepoEvent) => void,
+    private readonly emit: Emit,
   ) {}
 
   /** The repo of an id or a name, or a 404. */
@@ -61,8 +58,9 @@ export class RepoService {
       if (active === 0) throw new ApiError(404, `repo not found: ${idOrName}`);
       throw new ApiError(409, `repo ${repo.name} has ${active} queued or running job${active === 1 ? '' : 's'}; cancel ${active === 1 ? 'it' : 'them'} first`);
     }
-    await removeBareRepo(this.path(repo.id));
+    // Gone from the database, so gone for every client, even if its directory cannot be removed.
     this.changed('repo.deleted', repo);
+    await removeBareRepo(this.path(repo.id));
   }
 
   branches(repo: RepoRow): Promise<BranchRef[]> {
@@ -97,7 +95,8 @@ export class RepoService {
     if (current && branches.length > 0 && !(await resolveBranch(repoPath, current.default_branch))) {
       const pick = branches.find((b) => b.name === 'main') ?? branches.find((b) => b.name === 'master') ?? branches[0]!;
       await setHead(repoPath, pick.name);
-      this.store.update(repo.id, { default_branch: pick.name });
+      const updated = this.store.update(repo.id, { default_branch: pick.name });
+      if (updated) this.changed('repo.updated', updated);
     }
     this.emit({ type: 'branches.updated', repo_id: repo.id, by: principal.kind, branches });
   }

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ServerConfig } from './config.js';
@@ -6,6 +5,7 @@ import type { ServerContext } from './context.js';
 import { restrictDataDir } from './data-dir.js';
 import { startCheckpointer, type Checkpointer } from './db/checkpointer.js';
 import { openDb } from './db/index.js';
+import { LiveEvents } from './events.js';
 import { removePushLeftovers } from './git/bare.js';
 import { PRE_RECEIVE_HOOK } from './git/http.js';
 import { loadAgents } from './queue/agents.js';
@@ -40,9 +40,8 @@ export async function openStores(config: ServerConfig): Promise<Stores> {
   const dbFile = path.join(config.dataDir, 'lazyaf.db');
   const db = openDb(dbFile);
   const checkpointer = startCheckpointer(db, dbFile);
-  const events = new EventEmitter();
-  events.setMaxListeners(0);
-  const emit = (event: { type: string }) => events.emit('event', event);
+  const events = new LiveEvents();
+  const emit = events.emit;
   const queue = new Queue(db, {
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     maxAttempts: config.maxAttempts,

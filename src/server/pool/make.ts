@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { EventEmitter } from 'node:events';
 import type { ServerConfig } from '../config.js';
+import type { LiveEvents } from '../events.js';
 import type { Queue } from '../queue/queue.js';
 import { ProcessLauncher } from './launcher.js';
 import { Pool } from './pool.js';
@@ -8,7 +8,7 @@ import { Pool } from './pool.js';
 /** The server's own pool of runners, which register like any other runner at `serverUrl`. */
 export function makePool(
   config: ServerConfig,
-  parts: { queue: Queue; events: EventEmitter; registrationToken: string; serverUrl: () => string | undefined },
+  parts: { queue: Queue; events: LiveEvents; registrationToken: string; serverUrl: () => string | undefined },
   logger?: FastifyBaseLogger,
 ): Pool {
   return new Pool({
@@ -17,7 +17,7 @@ export function makePool(
     serverUrl: () => parts.serverUrl() ?? `http://127.0.0.1:${config.port}`,
     registrationToken: parts.registrationToken,
     isIdle: (poolId) => parts.queue.runners.byPoolId(poolId)?.status === 'idle',
-    emit: (event) => parts.events.emit('event', event),
+    emit: parts.events.emit,
     log: (msg) => logger?.info(msg),
   });
 }

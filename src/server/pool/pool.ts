@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { Emit } from '../events.js';
 import type { Launcher, LaunchedRunner } from './launcher.js';
 
 export interface PoolOptions {
@@ -8,7 +9,7 @@ export interface PoolOptions {
   registrationToken: string;
   /** Whether the runner registered under this pool id is idle (preferred when scaling down). */
   isIdle: (poolId: string) => boolean;
-  emit: (event: { type: string; [key: string]: unknown }) => void;
+  emit: Emit;
   log: (msg: string) => void;
 }
 
@@ -42,8 +43,12 @@ export class Pool {
   scale(desired: number): PoolState {
     this.desired = desired;
     this.reconcile();
-    this.opts.emit({ type: 'pool.updated', ...this.state() });
+    this.changed();
     return this.state();
+  }
+
+  private changed(): void {
+    this.opts.emit({ type: 'pool.updated', ...this.state() });
   }
 
   reconcile(): void {
@@ -63,11 +68,17 @@ export class Pool {
     this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
     void runner.exited.then(() => {
       const expected = this.leaving.delete(poolId);
-      if (!this.live.delete(poolId) || expected || this.closed) return;
+      const died = this.live.delete(poolId);
+      if (this.closed || !(expected || died)) return;
+      this.changed();
+      if (!died) return;
       // It died on its own: start another after a growing pause, so a broken setup cannot spin.
       this.opts.log(`pool: runner ${poolId} exited unexpectedly; restarting in ${this.restartDelayMs} ms`);
       clearTimeout(this.restartTimer);
-      this.restartTimer = setTimeout(() => this.reconcile(), this.restartDelayMs);
+      this.restartTimer = setTimeout(() => {
+        this.reconcile();
+        this.changed();
+      }, this.restartDelayMs);
       this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
     });
   }

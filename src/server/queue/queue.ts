@@ -5,8 +5,10 @@ import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
 import { RunnerStore, type RunnerRow } from '../store/runners.js';
-import type { AttemptEndReason, CompleteRequest, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
-import { nextJobStatus, TERMINAL, type JobStatus } from './state.js';
+import type { LiveEvent } from '../../shared/api.js';
+import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
+import { nextJobStatus, TransitionError, type JobEvent, type JobStatus } from './state.js';
+import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
 
 export interface QueueOptions {
@@ -17,8 +19,8 @@ export interface QueueOptions {
   runnerPruneAfterMs: number;
   /** How long past its job's timeout an attempt may still report before the server ends it as `timeout`. */
   timeoutGraceMs: number;
-  /** Tells the UI stream what changed. */
-  emit: (event: { type: string; [key: string]: unknown }) => void;
+  /** Tells the UI stream what changed; called only once the change is committed. */
+  emit: (event: LiveEvent) => void;
   now?: () => number;
 }
 
@@ -59,15 +61,17 @@ export class Queue {
   readonly logs: LogStore;
   readonly wakeups = new Wakeups();
   private readonly now: () => number;
+  private readonly transactions: Transactions;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly opts: QueueOptions,
   ) {
     this.jobs = new JobStore(db);
     this.attempts = new AttemptStore(db);
     this.runners = new RunnerStore(db);
     this.logs = new LogStore(db);
+    this.transactions = new Transactions(db);
     this.now = opts.now ?? Date.now;
     // After a restart every live lease gets a full TTL, so runners that kept working while the
     // server was down can reconnect and keep their job.
@@ -80,6 +84,21 @@ export class Queue {
 
   private iso(): string {
     return new Date(this.now()).toISOString();
+  }
+
+  /** Events are sent once their change is committed. */
+  private emit(event: LiveEvent): void {
+    this.transactions.afterCommit(() => this.opts.emit(event));
+  }
+
+  /** Asks the state machine; a refused event is a 409 that says why. */
+  private decide(job: JobRow, event: JobEvent): JobStatus {
+    try {
+      return nextJobStatus(job.status, event);
+    } catch (err) {
+      if (err instanceof TransitionError) throw new QueueError(409, `job ${job.id} ${err.message}`);
+      throw err;
+    }
   }
 
   // ---- jobs ---------------------------------------------------------------------------------
@@ -98,7 +117,7 @@ export class Queue {
         throw err;
       }
       this.wakeups.jobAvailable(JSON.parse(row.labels) as string[]);
-      this.opts.emit({ type: 'job.created', job_id: id, repo_id: row.repo_id, status: row.status });
+      this.emit({ type: 'job.created', job_id: id, repo_id: row.repo_id, status: row.status });
       return row;
     }
   }
@@ -109,30 +128,26 @@ export class Queue {
    */
   cancel(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
-    if (TERMINAL.has(job.status)) throw new QueueError(409, `job ${job.id} already ${job.status}`);
+    this.decide(job, { type: 'cancel' });
     const now = this.iso();
-    if (this.jobs.cancelQueued(job.id, now)) {
-      this.changed(job.id, 'cancelled');
-      return this.jobs.get(job.id)!;
-    }
-    const runnerId = this.db.transaction((): string | undefined => {
-      if (!this.jobs.requestCancel(job.id, now)) return undefined;
+    this.transactions.run(() => {
+      if (this.jobs.cancelQueued(job.id, now)) return this.changed(job, 'cancelled');
+      if (!this.jobs.requestCancel(job.id, now)) return;
       const attempt = this.attempts.get(this.jobs.get(job.id)?.current_attempt_id ?? '');
-      if (!attempt?.active) return undefined;
+      if (!attempt?.active) return;
       this.endAttempt(attempt, { outcome: 'cancelled' });
-      return attempt.runner_id;
-    })();
-    if (runnerId) this.wakeups.runnerNews(runnerId);
+      this.transactions.afterCommit(() => this.wakeups.runnerNews(attempt.runner_id));
+    });
     return this.jobs.get(job.id)!;
   }
 
   retry(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
-    nextJobStatus(job.status, { type: 'retry' });
-    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso()))
-      throw new QueueError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
+    this.decide(job, { type: 'retry' });
+    // Read, decided and written in one synchronous stretch on the one connection: only a job deleted meanwhile is missed.
+    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new QueueError(404, `job not found: ${jobId}`);
     this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
-    this.changed(job.id, 'queued');
+    this.changed(job, 'queued');
     return this.jobs.get(job.id)!;
   }
 
@@ -142,9 +157,13 @@ export class Queue {
     return job;
   }
 
-  private changed(jobId: string, status: JobStatus): void {
-    this.wakeups.jobChanged(jobId);
-    this.opts.emit({ type: 'job.updated', job_id: jobId, status });
+  private changed(job: Pick<JobRow, 'id' | 'repo_id'>, status: JobStatus): void {
+    this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
+    this.emit({ type: 'job.updated', job_id: job.id, repo_id: job.repo_id, status });
+  }
+
+  private runnerChanged(runnerId: string, status: RunnerStatus, jobId?: string): void {
+    this.emit({ type: 'runner.updated', runner_id: runnerId, status, ...(jobId ? { job_id: jobId } : {}) });
   }
 
   // ---- runners ------------------------------------------------------------------------------
@@ -165,7 +184,7 @@ export class Queue {
       last_seen_ms: now,
     };
     this.runners.insert(runner);
-    this.opts.emit({ type: 'runner.registered', runner_id: runner.id, name: runner.name });
+    this.emit({ type: 'runner.registered', runner_id: runner.id, name: runner.name });
     return { runner: this.runners.get(runner.id)!, token };
   }
 
@@ -178,7 +197,7 @@ export class Queue {
     // The token dies even if a job cannot be given back now: the sweeper retries that one once its lease runs out.
     const failed = this.endEach(this.attempts.activeForRunner(runner.id), () => ({ outcome: reason, error: 'the runner left' }));
     this.runners.revoke(runner.id);
-    this.opts.emit({ type: 'runner.removed', runner_id: runner.id });
+    this.emit({ type: 'runner.removed', runner_id: runner.id });
     return failed;
   }
 
@@ -191,7 +210,8 @@ export class Queue {
     const until = now + this.opts.leaseTtlMs;
     // `seen` also records a runner's move to draining, and keeps it there until it leaves.
     this.runners.seen(runner.id, req.status === 'draining' ? 'draining' : req.attempts.length > 0 ? 'busy' : 'idle', now);
-    if (runner.status === 'offline') this.opts.emit({ type: 'runner.updated', runner_id: runner.id, status: req.status });
+    const status = this.runners.get(runner.id)?.status;
+    if (status && status !== runner.status) this.runnerChanged(runner.id, status);
     this.attempts.renew(runner.id, req.attempts, now, until);
     return { ...this.runnerNews(runner.id, req.attempts), lease_expires_in_ms: this.opts.leaseTtlMs };
   }
@@ -215,35 +235,32 @@ export class Queue {
    */
   claim(runner: RunnerRow): Claimed | undefined {
     if (runner.status === 'draining') return undefined;
-    const claimed = this.db
-      .transaction((): Claimed | undefined => {
-        const job = this.jobs.nextFor(runner.labels);
-        if (!job) return undefined;
-        const jobToken = newToken('lzjob');
-        const attemptId = crypto.randomUUID();
-        const now = this.now();
-        const running = this.jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString());
-        if (!running) return undefined;
-        const attempt = this.attempts.insert({
-          id: attemptId,
-          job_id: job.id,
-          number: job.attempt_count + 1,
-          runner_id: runner.id,
-          token_hash: hashToken(jobToken),
-          lease_expires_ms: now + this.opts.leaseTtlMs,
-          deadline_ms: now + job.timeout_s * 1000 + this.opts.timeoutGraceMs,
-          started_at: new Date(now).toISOString(),
-        });
-        this.runners.seen(runner.id, 'busy', now);
-        this.appendSystemLine(running, `attempt ${attempt.number} on runner ${runner.name}`);
-        return { job: running, attempt, jobToken };
-      })
-      .immediate();
-    if (claimed) {
-      this.changed(claimed.job.id, 'running');
-      this.opts.emit({ type: 'runner.updated', runner_id: runner.id, status: 'busy', job_id: claimed.job.id });
-    }
-    return claimed;
+    return this.transactions.run((): Claimed | undefined => {
+      const job = this.jobs.nextFor(runner.labels);
+      if (!job) return undefined;
+      const jobToken = newToken('lzjob');
+      const attemptId = crypto.randomUUID();
+      const now = this.now();
+      this.decide(job, { type: 'claim' });
+      const running = this.jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString());
+      if (!running) return undefined;
+      const attempt = this.attempts.insert({
+        id: attemptId,
+        job_id: job.id,
+        number: job.attempt_count + 1,
+        runner_id: runner.id,
+        token_hash: hashToken(jobToken),
+        lease_expires_ms: now + this.opts.leaseTtlMs,
+        deadline_ms: now + job.timeout_s * 1000 + this.opts.timeoutGraceMs,
+        started_at: new Date(now).toISOString(),
+      });
+      this.runners.seen(runner.id, 'busy', now);
+      this.appendSystemLine(running, `attempt ${attempt.number} on runner ${runner.name}`);
+      this.changed(running, 'running');
+      this.emit({ type: 'attempt.started', attempt_id: attempt.id, job_id: job.id, runner_id: runner.id, number: attempt.number });
+      this.runnerChanged(runner.id, 'busy', job.id);
+      return { job: running, attempt, jobToken };
+    }, 'immediate');
   }
 
   /** Waits up to `waitMs` for a job this runner can take. */
@@ -251,6 +268,7 @@ export class Queue {
     const deadline = this.now() + waitMs;
     // A poll shows the runner is alive; writing that down once a second is plenty.
     if (this.now() - runner.last_seen_ms > 1000 || runner.status === 'offline') this.runners.seen(runner.id, 'idle', this.now());
+    if (runner.status === 'offline') this.runnerChanged(runner.id, this.runners.get(runner.id)?.status ?? 'idle');
     // The caller has just read the runner; after each wait it is read again (revoked, draining?).
     let current: RunnerRow | undefined = runner;
     for (;;) {
@@ -283,35 +301,37 @@ export class Queue {
 
   /** Appends a chunk once (a resent `seq` is ignored), up to the job's cap, then a marker. */
   appendLog(attempt: AttemptRow, seq: number, text: string): LogAck {
-    const result = this.db.transaction((): LogAck & { wrote: boolean } => {
+    return this.transactions.run((): LogAck => {
       const job = this.jobs.get(attempt.job_id)!;
-      if (!this.attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1, wrote: false };
+      if (!this.attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
       const data = Buffer.from(text, 'utf8');
       if (job.log_truncated) {
         this.jobs.addLog(job.id, 0, data.length, true);
-        return { accepted: true, truncated: true, wrote: false };
+        return { accepted: true, truncated: true };
       }
       const room = this.opts.logCapBytes - job.log_bytes;
       if (data.length <= room) {
-        this.logs.append(job.id, job.log_bytes, data);
-        this.jobs.addLog(job.id, data.length, 0, false);
-        return { accepted: true, truncated: false, wrote: true };
+        this.logWritten(job, data, 0, false);
+        return { accepted: true, truncated: false };
       }
       const kept = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(TRUNCATION_MARKER(this.opts.logCapBytes))]);
-      this.logs.append(job.id, job.log_bytes, kept);
-      this.jobs.addLog(job.id, kept.length, data.length - Math.max(0, room), true);
-      return { accepted: true, truncated: true, wrote: true };
-    })();
-    if (result.wrote) this.wakeups.jobChanged(attempt.job_id);
-    return { accepted: result.accepted, truncated: result.truncated };
+      this.logWritten(job, kept, data.length - Math.max(0, room), true);
+      return { accepted: true, truncated: true };
+    });
   }
 
   /** A line of lazyaf's own in the job log (attempt starts and ends). Not counted against `seq`. Runs inside the caller's transaction. */
   private appendSystemLine(job: Pick<JobRow, 'id' | 'log_bytes' | 'log_truncated'>, line: string): void {
     if (job.log_truncated) return;
-    const data = Buffer.from(`${job.log_bytes > 0 ? '\n' : ''}[lazyaf] ${line}\n`);
+    this.logWritten(job, Buffer.from(`${job.log_bytes > 0 ? '\n' : ''}[lazyaf] ${line}\n`), 0, false);
+  }
+
+  /** Appends `data` at the end of the job's log. Runs inside the caller's transaction. */
+  private logWritten(job: Pick<JobRow, 'id' | 'log_bytes'>, data: Buffer, dropped: number, truncated: boolean): void {
     this.logs.append(job.id, job.log_bytes, data);
-    this.jobs.addLog(job.id, data.length, 0, false);
+    this.jobs.addLog(job.id, data.length, dropped, truncated);
+    this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
+    this.emit({ type: 'log.appended', job_id: job.id, log_bytes: job.log_bytes + data.length });
   }
 
   /**
@@ -319,7 +339,7 @@ export class Queue {
    * answer gets the same result; any other report on an ended attempt is refused.
    */
   complete(attempt: AttemptRow, req: CompleteRequest): JobStatus {
-    const status = this.db.transaction((): JobStatus => {
+    return this.transactions.run((): JobStatus => {
       const current = this.attempts.get(attempt.id)!;
       if (!current.active) {
         if (current.end_reason === req.outcome) return this.jobs.get(current.job_id)!.status;
@@ -327,8 +347,7 @@ export class Queue {
       }
       if (current.lease_expires_ms <= this.now()) throw new QueueError(409, `the lease of attempt ${attempt.id} expired`);
       return this.endAttempt(current, req);
-    })();
-    return status;
+    });
   }
 
   /** Must run inside a transaction. Returns the job's new status. */
@@ -338,7 +357,7 @@ export class Queue {
     const reason = req.outcome;
     this.attempts.end(attempt.id, { exit_code: req.exit_code ?? null, end_reason: reason, error: req.error ?? null, now });
     const lostAttempts = this.attempts.lostCount(job.id);
-    const status = nextJobStatus(job.status, {
+    const status = this.decide(job, {
       type: 'attempt-ended',
       reason,
       lostAttempts,
@@ -364,16 +383,17 @@ export class Queue {
       now,
     });
     const runner = this.runners.get(attempt.runner_id);
-    if (runner && runner.status === 'busy') this.runners.setStatus(runner.id, 'idle');
+    if (runner && runner.status === 'busy') {
+      this.runners.setStatus(runner.id, 'idle');
+      this.runnerChanged(runner.id, 'idle');
+    }
     this.appendSystemLine(
       job,
       `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`,
     );
-    queueMicrotask(() => {
-      if (status === 'queued') this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
-      this.changed(job.id, status);
-      this.opts.emit({ type: 'runner.updated', runner_id: attempt.runner_id, status: 'idle' });
-    });
+    this.emit({ type: 'attempt.ended', attempt_id: attempt.id, job_id: job.id, runner_id: attempt.runner_id, reason });
+    this.changed(job, status);
+    if (status === 'queued') this.transactions.afterCommit(() => this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]));
     return status;
   }
 
@@ -400,9 +420,9 @@ export class Queue {
       }),
     );
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
-    for (const id of offline) this.opts.emit({ type: 'runner.updated', runner_id: id, status: 'offline' });
+    for (const id of offline) this.runnerChanged(id, 'offline');
     // Runners come and go (a pool restarts, a machine leaves): the table would only grow.
-    for (const id of this.runners.prune(now - this.opts.runnerPruneAfterMs)) this.opts.emit({ type: 'runner.removed', runner_id: id });
+    for (const id of this.runners.prune(now - this.opts.runnerPruneAfterMs)) this.emit({ type: 'runner.removed', runner_id: id });
     return { expired: expired.ended, timedOut: timedOut.ended, failed: [...expired.failed, ...timedOut.failed], offline };
   }
 
@@ -423,7 +443,7 @@ export class Queue {
     const failed: AttemptFailure[] = [];
     for (const attempt of attempts) {
       try {
-        this.db.transaction(() => this.endAttempt(attempt, req(attempt)))();
+        this.transactions.run(() => this.endAttempt(attempt, req(attempt)));
       } catch (err) {
         failed.push({ attempt_id: attempt.id, error: (err as Error).message });
       }

@@ -1,12 +1,15 @@
+import type { JobStatus } from '../../shared/api.js';
 import type { AttemptEndReason } from '../../shared/protocol.js';
+
+export type { JobStatus };
 
 /**
  * The job state machine: the states, the allowed transitions, and a pure function that computes
- * where a job goes when something happens to it. The store persists the result; nothing else
- * decides a job's status.
+ * where a job goes when something happens to it. The queue asks it before every change and the
+ * store persists the result; nothing else decides a job's status. The store's conditional
+ * statements (`WHERE status ...`) are checked against this table by test/job-states.test.ts,
+ * rather than generated from it, so that `store/` keeps depending on nothing in `queue/`.
  */
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
@@ -21,26 +24,38 @@ export type JobEvent =
   | { type: 'claim' }
   /** An attempt ended: reported by its runner, or `lost` when its lease expired. */
   | { type: 'attempt-ended'; reason: AttemptEndReason; lostAttempts: number; maxAttempts: number; cancelRequested: boolean }
+  /** A queued job is cancelled at once; a running one through the end of its attempt. */
   | { type: 'cancel' }
   | { type: 'retry' };
 
+/** The statuses each event may happen in, and what the refusal says otherwise (after "job <id> "). */
+const SOURCES: Readonly<Record<JobEvent['type'], { from: readonly JobStatus[]; refusal: (current: JobStatus) => string }>> = {
+  claim: { from: ['queued'], refusal: (s) => `is ${s}; only a queued job can be claimed` },
+  'attempt-ended': { from: ['running'], refusal: (s) => `is ${s}; only a running job has an attempt to end` },
+  cancel: { from: ['queued', 'running'], refusal: (s) => `already ${s}` },
+  retry: { from: ['succeeded', 'failed', 'cancelled'], refusal: (s) => `is ${s}; only a finished job (succeeded, failed or cancelled) can be retried` },
+};
+
+/** A refused event: the job is in a status where it cannot happen (an HTTP 409). */
 export class TransitionError extends Error {}
 
 /** The status a job moves to; throws TransitionError when the event is not allowed in `current`. */
 export function nextJobStatus(current: JobStatus, event: JobEvent): JobStatus {
-  const next = compute(current, event);
-  if (!TRANSITIONS[current].includes(next)) throw new TransitionError(`a ${current} job cannot ${event.type}`);
+  const source = SOURCES[event.type];
+  if (!source.from.includes(current)) throw new TransitionError(source.refusal(current));
+  const next = compute(event);
+  // Unreachable while SOURCES and compute agree with the table; the unit test holds them to it.
+  if (!TRANSITIONS[current].includes(next)) throw new TransitionError(`cannot go from ${current} to ${next}`);
   return next;
 }
 
-function compute(current: JobStatus, event: JobEvent): JobStatus {
+function compute(event: JobEvent): JobStatus {
   switch (event.type) {
     case 'claim':
       return 'running';
     case 'cancel':
       return 'cancelled';
     case 'retry':
-      if (!TERMINAL.has(current)) throw new TransitionError(`only a finished job can be retried; this one is ${current}`);
       return 'queued';
     case 'attempt-ended':
       if (event.cancelRequested) return 'cancelled';

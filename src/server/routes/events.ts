@@ -1,40 +1,45 @@
-import type { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
+import type { LiveEvent } from '../../shared/api.js';
+import type { LiveEvents } from '../events.js';
 
 export interface EventRoutesOptions {
-  events: EventEmitter;
+  events: LiveEvents;
   /** Resolves when the server starts shutting down, so open streams end at once. */
   closing: Promise<void>;
 }
 
 /**
- * `GET /api/events`: one Server-Sent Events stream carrying runner, pool, job, log and branch
- * events, as `event: <type>` with a JSON `data:` line. A comment line every 15 s keeps proxies
+ * `GET /api/events`: one Server-Sent Events stream of `LiveEvent`s (shared/api.ts): job, attempt,
+ * log, runner, pool, repo and branch events, as `event: <type>` with a JSON `data:` line. A comment line every 15 s keeps proxies
  * from closing an idle stream.
  */
 export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions): Promise<void> {
-  app.get('/api/events', { schema: { tags: ['events'], description: 'Server-Sent Events: live runner, pool, job and branch events.' } }, async (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    res.write(': connected\n\n');
-    const onEvent = (event: { type: string }) => {
-      res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-    };
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    opts.events.on('event', onEvent);
-    await new Promise<void>((resolve) => {
-      res.on('close', resolve);
-      void opts.closing.then(resolve);
-    });
-    clearInterval(keepAlive);
-    opts.events.off('event', onEvent);
-    res.end();
-    req.log.debug('event stream closed');
-  });
+  app.get(
+    '/api/events',
+    { schema: { tags: ['events'], description: 'Server-Sent Events: live job, attempt, log, runner, pool, repo and branch events (LiveEvent).' } },
+    async (req, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.write(': connected\n\n');
+      const onEvent = (event: LiveEvent) => {
+        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      };
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      const unsubscribe = opts.events.subscribe(onEvent);
+      await new Promise<void>((resolve) => {
+        res.on('close', resolve);
+        void opts.closing.then(resolve);
+      });
+      clearInterval(keepAlive);
+      unsubscribe();
+      res.end();
+      req.log.debug('event stream closed');
+    },
+  );
 }
