@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job } from '../src/shared/api.js';
-import { git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
+import type { Job, JobLogs } from '../src/shared/api.js';
+import { api, git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { eventually, getJob, seedRepo, submit } from './queue-helpers.js';
 import { processesMatching, startRunnerProcess } from './e2e-helpers.js';
 
@@ -53,8 +53,7 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
   assert.equal(readOnly.status, 'succeeded');
   assert.equal(readOnly.branch, null);
   assert.equal(readOnly.commit, null);
-  const log = await fetch(`${server.url}/api/jobs/${nothing.id}/logs`, { headers: { authorization: `Bearer ${server.token}` } });
-  assert.match(((await log.json()) as { content: string }).content, /# demo/);
+  assert.match((await api<JobLogs>(server, 'GET', `/api/jobs/${nothing.id}/logs`)).body.content, /# demo/);
   assert.ok(runnersUsed.size >= 2, `jobs spread over the runners (used ${runnersUsed.size})`);
 });
 
@@ -84,8 +83,7 @@ test('cancel stops a running command and its whole process group', async (t) => 
   const marker = String(900000 + Math.floor(Math.random() * 99999));
   const job = await submit(server, { repo_id: repo.id, title: 'sleeper', command: `sleep ${marker} & sleep ${marker}; wait` });
   await eventually('the sleeps to start', async () => processesMatching(`sleep ${marker}`).length >= 2);
-  const cancel = await fetch(`${server.url}/api/jobs/${job.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${server.token}` } });
-  assert.equal(cancel.status, 200);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
   const done = await finished(server, job.id, 30_000);
   assert.equal(done.status, 'cancelled');
   await eventually('the sleeps to be gone', async () => processesMatching(`sleep ${marker}`).length === 0, 10_000);

@@ -3,9 +3,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
-import { api, basicAuth, createRepo, waitFor } from './git-helpers.js';
-import { startTestServer, tempDir } from './helpers.js';
-import { call, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { basicAuth, createRepo, waitFor } from './git-helpers.js';
+import { api, startTestServer, tempDir } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 interface Slow {
   socket: net.Socket;
@@ -98,21 +98,17 @@ test('JSON nested too deep is a 400 before it is parsed, a deep 2 MB body a 401 
   const server = await startTestServer(t);
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
   const huge = deep(1_000_000);
-  assert.equal((await api(server, 'POST', RunnerRoutes.register, undefined, { token: null, rawBody: huge })).status, 401);
-  assert.equal((await api(server, 'POST', '/api/jobs', undefined, { rawBody: huge })).status, 413);
-  const nested = await api(server, 'POST', '/api/repos', undefined, { rawBody: `{"name":"x","remote_url":${deep(100)}}` });
+  assert.equal((await api(server, 'POST', RunnerRoutes.register, huge, { token: null })).status, 401);
+  assert.equal((await api(server, 'POST', '/api/jobs', huge)).status, 413);
+  const nested = await api(server, 'POST', '/api/repos', `{"name":"x","remote_url":${deep(100)}}`);
   assert.equal(nested.status, 400);
   assert.match(nested.body.message, /nested deeper than 64/);
   // Brackets inside strings are text, not nesting.
   const text = await api(server, 'POST', '/api/repos', { name: 'brackets', remote_url: `/srv/${'[{'.repeat(100)}"x` });
   assert.equal(text.status, 201, JSON.stringify(text.body));
-  const reg = await call(
-    server,
-    'POST',
-    RunnerRoutes.register,
-    server.ctx.registrationToken,
-    `{"name":"r","protocol_version":${PROTOCOL_VERSION},"labels":${deep(70)}}`,
-  );
+  const reg = await api(server, 'POST', RunnerRoutes.register, `{"name":"r","protocol_version":${PROTOCOL_VERSION},"labels":${deep(70)}}`, {
+    token: server.ctx.registrationToken,
+  });
   assert.equal(reg.status, 400);
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
@@ -131,12 +127,19 @@ test('long-polls and a followed log outlive the idle timeout while the server is
   const followed = fetch(`${server.url}/api/jobs/${job.id}/logs?follow=true`, { headers: { authorization: `Bearer ${server.token}` } }).then((r) => r.text());
   await new Promise((r) => setTimeout(r, 2500));
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.logs(assignment.attempt_id), assignment.job_token, { seq: 1, data: 'after a quiet while\n' })).status,
+    (await api(server, 'POST', RunnerRoutes.logs(assignment.attempt_id), { seq: 1, data: 'after a quiet while\n' }, { token: assignment.job_token })).status,
     200,
   );
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.complete(assignment.attempt_id), assignment.job_token, { outcome: 'succeeded', exit_code: 0, commit: null }))
-      .status,
+    (
+      await api(
+        server,
+        'POST',
+        RunnerRoutes.complete(assignment.attempt_id),
+        { outcome: 'succeeded', exit_code: 0, commit: null },
+        { token: assignment.job_token },
+      )
+    ).status,
     200,
   );
   assert.match(await followed, /^after a quiet while$/m);

@@ -6,37 +6,12 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
 import { startServerProcess as startLazyafProcess, type ServerProcess } from './e2e-helpers.js';
-import { authUrl, run, type RunResult } from './helpers.js';
+import { api, authUrl, run, type RunResult } from './helpers.js';
 
 /** What the tests need of a server: where it is and its admin token (in-process or a child). */
 export interface Target {
   url: string;
   token: string;
-}
-
-export interface ApiResponse<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** One JSON API call with the admin token (or `token`, or none with `token: null`). */
-export async function api<T = any>(
-  server: { url: string; token?: string },
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  opts: { token?: string | null; headers?: Record<string, string>; rawBody?: string } = {},
-): Promise<ApiResponse<T>> {
-  const token = opts.token === undefined ? (server.token ?? null) : opts.token;
-  const headers: Record<string, string> = { ...opts.headers };
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  const payload = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
-  if (payload !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(server.url + urlPath, { method, headers, body: payload });
-  const text = await res.text();
-  const isJson = (res.headers.get('content-type') ?? '').includes('json');
-  return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : text };
 }
 
 /** Creates a repo through the API and returns it (fails the test on anything but 201). */

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
 import {
-  api,
   assertFsckClean,
   barePath,
   basicAuth,
@@ -22,7 +21,7 @@ import {
   tryGit,
   waitFor,
 } from './git-helpers.js';
-import { authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { api, authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
 
 const UPLOAD = 'application/x-git-upload-pack-request';
 const RECEIVE = 'application/x-git-receive-pack-request';

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startServerProcess } from './e2e-helpers.js';
-import { api, assertFsckClean, barePath, branchTip, createRepo, pushUrl, randomText, tryGit } from './git-helpers.js';
-import { commitFiles, git, makeRepo, run, startTestServer, tempDir } from './helpers.js';
+import { assertFsckClean, barePath, branchTip, createRepo, pushUrl, randomText, tryGit } from './git-helpers.js';
+import { api, commitFiles, git, makeRepo, run, startTestServer, tempDir } from './helpers.js';
 
 /** A commit on `branch` whose tree holds one entry named `name`, which git itself would never write. */
 async function commitWithEntry(repoDir: string, name: string, branch: string): Promise<void> {

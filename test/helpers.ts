@@ -65,6 +65,34 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
   return { ...built, url: `http://127.0.0.1:${port}`, token: built.ctx.adminToken, dataDir, config };
 }
 
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/**
+ * The one JSON client of the tests: the server's admin token unless `token` is given (`null`: none).
+ * A string body is sent as it is, for malformed or oversized JSON.
+ */
+export async function api<T = any>(
+  server: { url: string; token?: string },
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  opts: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const token = opts.token === undefined ? (server.token ?? null) : opts.token;
+  const headers: Record<string, string> = { ...opts.headers };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const payload = typeof body === 'string' || body === undefined ? body : JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(server.url + urlPath, { method, headers, body: payload });
+  const text = await res.text();
+  const isJson = (res.headers.get('content-type') ?? '').includes('json');
+  return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : text };
+}
+
 export interface RunResult {
   code: number;
   stdout: string;

@@ -7,8 +7,8 @@ import { cachePath, inspectCache } from '../src/runner/cache.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
 import { startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
-import { authUrl, CLI, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
-import { call, eventually } from './queue-helpers.js';
+import { api, authUrl, CLI, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
+import { eventually } from './queue-helpers.js';
 
 /** bwrap must work where CI runs (it installs bubblewrap); elsewhere these tests say why they skip. */
 function sandboxWorks(t: TestContext): boolean {
@@ -21,7 +21,7 @@ function sandboxWorks(t: TestContext): boolean {
 }
 
 async function seed(t: TestContext, server: ServerProcess, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; base: string }> {
-  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as {
+  const repo = (await api(server, 'POST', '/api/repos', { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as {
     id: string;
     clone_url: string;
   };
@@ -31,12 +31,12 @@ async function seed(t: TestContext, server: ServerProcess, files: Record<string,
 }
 
 async function runJob(server: ServerProcess, repoId: string, title: string, command: string): Promise<Job & { log: string }> {
-  const created = (await call<Job>(server, 'POST', '/api/jobs', server.token, { repo_id: repoId, title, command })).body;
+  const created = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command })).body;
   const job = await eventually(`job "${title}"`, async () => {
-    const j = (await call<Job>(server, 'GET', `/api/jobs/${created.id}`, server.token)).body;
+    const j = (await api<Job>(server, 'GET', `/api/jobs/${created.id}`)).body;
     return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
   });
-  const log = (await call<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`, server.token)).body.content;
+  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`)).body.content;
   return { ...job, log };
 }
 
@@ -140,7 +140,7 @@ test("a sandboxed job cannot poison the runner's cache: the next job on the same
   assert.deepEqual(await branchContent(t, server, repo.cloneUrl, innocent.branch!), { files: ['README.md', 'b.txt'], parent: repo.base });
   assert.match(runner.output(), /jobs run in a bubblewrap sandbox/);
   assert.deepEqual(
-    (await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners.map((r) => r.sandbox),
+    (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.map((r) => r.sandbox),
     ['bubblewrap'],
   );
 });
