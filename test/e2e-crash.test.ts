@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../src/shared/api.js';
-import { api, authUrl, git, makeRepo, tempDir } from './helpers.js';
-import { eventually } from './queue-helpers.js';
+import { api, authUrl, eventually, git, makeRepo, tempDir } from './helpers.js';
 import { rssBytes, startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
+import { ended, waitForJob } from './queue-helpers.js';
 
 async function seed(server: ServerProcess, dir: string): Promise<{ id: string; clone_url: string }> {
   const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
@@ -12,8 +12,6 @@ async function seed(server: ServerProcess, dir: string): Promise<{ id: string; c
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
   return repo;
 }
-
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
 test('the server SIGKILLed with queued and running jobs, then restarted: every job ends once and only once', async (t) => {
   const dir = tempDir(t);
@@ -35,11 +33,11 @@ test('the server SIGKILLed with queued and running jobs, then restarted: every j
   // Same port, so the runners find it again; they keep working meanwhile.
   server = await startServerProcess(t, data, { env, port: server.port });
 
-  const jobs = await eventually(
+  await eventually(
     'every job to finish',
     async () => {
       const list = (await api<{ jobs: Job[] }>(server, 'GET', '/api/jobs?limit=100')).body.jobs;
-      return list.length === ids.length && list.every((j) => TERMINAL.includes(j.status)) ? list : undefined;
+      return list.length === ids.length && list.every(ended);
     },
     120_000,
   );
@@ -50,7 +48,6 @@ test('the server SIGKILLed with queued and running jobs, then restarted: every j
     assert.equal(wins.length, 1, `${job.title} completed once: ${JSON.stringify(job.attempts)}`);
     assert.equal(job.attempts!.filter((a) => a.ended_at === null).length, 0);
   }
-  assert.equal(jobs.length, 8);
 });
 
 test('a job printing 100 MB: the log stays within its cap behind a marker, server memory stays flat', async (t) => {
@@ -61,7 +58,7 @@ test('a job printing 100 MB: the log stays within its cap behind a marker, serve
   startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   // Warm up: one small job so the server has loaded everything it needs.
   const warm = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'warm', command: 'echo warm' })).body;
-  await eventually('warm-up', async () => (await api<Job>(server, 'GET', `/api/jobs/${warm.id}`)).body.status === 'succeeded');
+  assert.equal((await waitForJob(server, warm.id)).status, 'succeeded');
   const before = rssBytes(server.child.pid!);
 
   const job = (
@@ -72,12 +69,13 @@ test('a job printing 100 MB: the log stays within its cap behind a marker, serve
     })
   ).body;
   let peak = before;
-  const done = await eventually(
-    'the loud job',
-    async () => {
+  // The server's memory is sampled at every look at the job.
+  const done = await waitForJob(
+    server,
+    job.id,
+    (j) => {
       peak = Math.max(peak, rssBytes(server.child.pid!));
-      const j = (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body;
-      return TERMINAL.includes(j.status) ? j : undefined;
+      return ended(j);
     },
     180_000,
   );

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job, JobLogs } from '../src/shared/api.js';
-import { api, git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { eventually, getJob, seedRepo, submit } from './queue-helpers.js';
+import type { JobLogs } from '../src/shared/api.js';
+import { api, eventually, git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { processesMatching, startRunnerProcess } from './e2e-helpers.js';
 
 const asRunnerTarget = (s: TestServer) => ({ url: s.url, registrationToken: s.ctx.registrationToken });
-
-async function finished(server: TestServer, id: string, timeoutMs = 60_000): Promise<Job> {
-  return eventually(
-    `job ${id} to finish`,
-    async () => {
-      const j = await getJob(server, id);
-      return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
-    },
-    timeoutMs,
-  );
-}
 
 test('twenty jobs over three runners all succeed, each with its own branch and content', async (t) => {
   const server = await startTestServer(t);
@@ -34,7 +23,7 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
   const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
   const runnersUsed = new Set<string>();
   for (const [i, job] of jobs.entries()) {
-    const done = await finished(server, job.id);
+    const done = await waitForJob(server, job.id, ended, 60_000);
     assert.equal(done.status, 'succeeded', `${done.title}: ${done.error}`);
     assert.equal(done.branch, `lazyaf/${job.id.slice(0, 8)}`);
     assert.equal(await git(['rev-parse', `refs/heads/${done.branch}`], bare), done.commit);
@@ -49,7 +38,7 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
     assert.equal(await git(['log', '-1', '--format=%an|%s', done.branch!], bare), `lazyaf agent|job ${i}`);
     runnersUsed.add(done.attempts![0]!.runner_id);
   }
-  const readOnly = await finished(server, nothing.id);
+  const readOnly = await waitForJob(server, nothing.id, ended, 60_000);
   assert.equal(readOnly.status, 'succeeded');
   assert.equal(readOnly.branch, null);
   assert.equal(readOnly.commit, null);
@@ -63,7 +52,7 @@ test('a failing command ends failed with its exit code and its output in the log
   const repo = await seedRepo(server, path.join(dir, 'src'));
   startRunnerProcess(t, asRunnerTarget(server), 'r1', path.join(dir, 'runners'));
   const job = await submit(server, { repo_id: repo.id, title: 'boom', command: 'echo about to fail; echo on stderr >&2; exit 3' });
-  const done = await finished(server, job.id);
+  const done = await waitForJob(server, job.id, ended, 60_000);
   assert.equal(done.status, 'failed');
   assert.equal(done.exit_code, 3);
   assert.equal(done.attempts?.[0]?.end_reason, 'failed');
@@ -84,7 +73,7 @@ test('cancel stops a running command and its whole process group', async (t) => 
   const job = await submit(server, { repo_id: repo.id, title: 'sleeper', command: `sleep ${marker} & sleep ${marker}; wait` });
   await eventually('the sleeps to start', async () => processesMatching(`sleep ${marker}`).length >= 2);
   assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
-  const done = await finished(server, job.id, 30_000);
+  const done = await waitForJob(server, job.id, ended, 30_000);
   assert.equal(done.status, 'cancelled');
   await eventually('the sleeps to be gone', async () => processesMatching(`sleep ${marker}`).length === 0, 10_000);
 });
@@ -99,10 +88,10 @@ test('a runner SIGKILLed mid-job: the job is requeued after the lease and finish
     title: 'survivor',
     command: 'if [ "$LAZYAF_ATTEMPT_MARK" = "" ] && [ ! -f /tmp/never ]; then sleep 2; fi; echo ok > result.txt',
   });
-  await eventually('the job to start', async () => (await getJob(server, job.id)).status === 'running');
+  await waitForJob(server, job.id, (j) => j.status === 'running');
   doomed.child.kill('SIGKILL');
   startRunnerProcess(t, asRunnerTarget(server), 'rescuer', path.join(dir, 'runners'));
-  const done = await finished(server, job.id);
+  const done = await waitForJob(server, job.id, ended, 60_000);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.deepEqual(
     done.attempts?.map((a) => a.end_reason),

@@ -3,8 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
-import { basicAuth, createRepo, waitFor } from './git-helpers.js';
-import { api, startTestServer, tempDir } from './helpers.js';
+import { basicAuth, createRepo } from './git-helpers.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 interface Slow {
@@ -56,13 +56,13 @@ test('a token is checked before the body is read, on every route that takes one,
   ];
   const clients = routes.map(([p, h]) => ({ p, c: slowClient(server.url, p, h) }));
   for (const { p, c } of clients) {
-    await waitFor(`an answer on ${p}`, () => c.status() !== undefined, 10_000);
+    await eventually(`an answer on ${p}`, () => c.status() !== undefined, 10_000);
     assert.equal(c.status(), 401, `${p}: ${c.status()}`);
-    await waitFor(`${p} to close its connection`, () => c.closed(), 10_000);
+    await eventually(`${p} to close its connection`, () => c.closed(), 10_000);
   }
   // An unknown path outside /api is refused just as early.
   const stray = slowClient(server.url, '/elsewhere', {});
-  await waitFor('an answer for /elsewhere', () => stray.status() !== undefined, 10_000);
+  await eventually('an answer for /elsewhere', () => stray.status() !== undefined, 10_000);
   assert.equal(stray.status(), 404);
 });
 
@@ -75,7 +75,7 @@ test('200 connections trickling a register body without a token are cut at once,
   }, 200);
   t.after(() => clearInterval(trickle));
   for (let i = 0; i < 5; i++) assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
-  await waitFor('every trickling connection to be answered and closed', () => clients.every((c) => c.closed()), 20_000);
+  await eventually('every trickling connection to be answered and closed', () => clients.every((c) => c.closed()), 20_000);
   assert.ok(
     clients.every((c) => c.status() === 401),
     'each got a 401',
@@ -88,7 +88,7 @@ test('a body that never finishes, with a valid token, is cut after the body time
   const slow = slowClient(server.url, RunnerRoutes.register, { authorization: `Bearer ${server.ctx.registrationToken}` });
   const trickle = setInterval(() => slow.closed() || slow.socket.write('a'), 100);
   t.after(() => clearInterval(trickle));
-  await waitFor('the slow body to be cut', () => slow.closed(), 15_000);
+  await eventually('the slow body to be cut', () => slow.closed(), 15_000);
   assert.equal(slow.status(), 408);
   // The same route still works for a client that sends its body.
   await registerRunner(server, 'after-the-slow-one');

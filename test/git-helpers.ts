@@ -87,15 +87,6 @@ export function startServerProcess(t: TestContext, dataDir: string, token: strin
   return startLazyafProcess(t, dataDir, { token });
 }
 
-/** Polls `check` until it is true; fails after `timeoutMs` (a generous bound, not a timing assertion). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Whether a process id is still alive. */
 export function isAlive(pid: number): boolean {
   try {

@@ -19,9 +19,8 @@ import {
   rawRequest,
   startServerProcess,
   tryGit,
-  waitFor,
 } from './git-helpers.js';
-import { api, authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { api, authUrl, commitFiles, eventually, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
 
 const UPLOAD = 'application/x-git-upload-pack-request';
 const RECEIVE = 'application/x-git-receive-pack-request';
@@ -360,12 +359,12 @@ async function killClientDuringPush(
     { mode: 0o755 },
   );
   const pusher = spawn('git', ['push', url, refspec], { cwd: src, detached: true, stdio: 'ignore' });
-  await waitFor(`the push to reach the "${state}" ref update`, () => fs.existsSync(marker));
+  await eventually(`the push to reach the "${state}" ref update`, () => fs.existsSync(marker));
   const receivePack = Number(fs.readFileSync(marker, 'utf8'));
   whileBlocked?.();
   process.kill(-pusher.pid!, 'SIGKILL');
   // The server notices that the client is gone and stops receive-pack.
-  await waitFor('receive-pack to be stopped', () => !isAlive(receivePack));
+  await eventually('receive-pack to be stopped', () => !isAlive(receivePack));
   fs.writeFileSync(release, '');
   fs.rmSync(hook);
 }
@@ -398,7 +397,7 @@ test('a push whose client vanishes after the refs moved is still taken in (defau
   await git(['branch', '-m', 'main', 'trunk'], src);
   await killClientDuringPush(server, dir, src, pushUrl(server, repo), 'trunk', 'committed');
   assert.equal(await branchTip(barePath(server.dataDir, repo.id), 'trunk'), await git(['rev-parse', 'HEAD'], src));
-  await waitFor(
+  await eventually(
     'the server to adopt trunk as the default branch',
     async () => (await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch === 'trunk',
   );
@@ -424,7 +423,7 @@ test('a server SIGKILLed during a push leaves a consistent repo; after a restart
   await pushExit;
 
   // Whatever git children the server left behind finish (they see their input end) before we look.
-  await waitFor('orphaned git processes to exit', () => processesIn(bare).length === 0);
+  await eventually('orphaned git processes to exit', () => processesIn(bare).length === 0);
   await assertFsckClean(bare);
   const tip = await branchTip(bare, 'main');
   if (tip !== undefined) {

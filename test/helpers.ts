@@ -93,6 +93,32 @@ export async function api<T = any>(
   return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : text };
 }
 
+/**
+ * The one wait of the tests: polls `check` until it returns something truthy and returns that.
+ * A check that throws is tried again; after `timeoutMs` (a generous bound on a loaded machine,
+ * not a timing assertion) the test fails with `what` and the last error.
+ */
+export async function eventually<T>(
+  what: string | (() => string),
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export interface RunResult {
   code: number;
   stdout: string;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, RunnerList } from '../src/shared/api.js';
-import { api, authUrl, git, makeRepo, tempDir } from './helpers.js';
-import { eventually } from './queue-helpers.js';
+import { api, authUrl, eventually, git, makeRepo, tempDir } from './helpers.js';
+import { waitForJob } from './queue-helpers.js';
 import { processesMatching, startServerProcess } from './e2e-helpers.js';
 
 test('the pool keeps its runners, scales down on request, and runs jobs with them', async (t) => {
@@ -23,10 +23,8 @@ test('the pool keeps its runners, scales down on request, and runs jobs with the
   const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
   const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'pooled', command: 'echo b > b.txt' })).body;
-  const done = await eventually('the job', async () => {
-    const j = (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body;
-    return j.status === 'succeeded' ? j : undefined;
-  });
+  const done = await waitForJob(server, job.id);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.equal(done.runner_id, (await liveRunners())[0]!.id);
 });
 
@@ -37,7 +35,7 @@ test('SIGTERM drains the pool while the server still answers: the running job fi
   const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
   const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' })).body;
-  await eventually('the job to run', async () => (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body.status === 'running');
+  await waitForJob(server, job.id, (j) => j.status === 'running');
 
   const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
   server.child.kill('SIGTERM');

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { barePath, branchTip, tryGit } from './git-helpers.js';
-import { api, authUrl, commitFiles, git, startTestServer, tempDir } from './helpers.js';
-import { eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, authUrl, commitFiles, eventually, git, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /**
  * A proxy in front of the server that holds back the last bytes of each receive-pack request

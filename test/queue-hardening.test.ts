@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import { migrate } from '../src/server/db/index.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { basicAuth } from './git-helpers.js';
-import { api, startTestServer, tempDir } from './helpers.js';
-import { eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('an empty log chunk is accepted and stores nothing; the next chunk, completion and revocation still work', async (t) => {
   const server = await startTestServer(t);

@@ -1,7 +1,7 @@
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import type { Job, Repo } from '../src/shared/api.js';
-import { api, authUrl, git, makeRepo, type TestServer } from './helpers.js';
+import { api, authUrl, eventually, git, makeRepo, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
 export async function seedRepo(server: TestServer, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
@@ -40,22 +40,22 @@ export async function poll(server: TestServer, runnerToken: string, waitMs = 0):
   return r.body;
 }
 
-export async function getJob(server: TestServer, id: string): Promise<Job> {
+export async function getJob(server: { url: string; token: string }, id: string): Promise<Job> {
   return (await api<Job>(server, 'GET', `/api/jobs/${id}`)).body;
 }
 
-/** Polls a condition until it holds (bounded), for state that changes in the background. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export const ended = (job: Job): boolean => ['succeeded', 'failed', 'cancelled'].includes(job.status);
+
+/** The job once `done` holds for it, by default once it has ended. */
+export function waitForJob(server: { url: string; token: string }, id: string, done: (job: Job) => boolean = ended, timeoutMs?: number): Promise<Job> {
+  let seen = 'not read yet';
+  return eventually(
+    () => `job ${id} (last seen ${seen})`,
+    async () => {
+      const job = await getJob(server, id);
+      seen = job.status;
+      return done(job) && job;
+    },
+    timeoutMs,
+  );
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { api, type ApiResponse, authUrl, commitFiles, git, run, startTestServer, tempDir } from './helpers.js';
-import { eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, type ApiResponse, authUrl, commitFiles, eventually, git, run, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
   const server = await startTestServer(t);

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
-import type { Job, RunnerList } from '../src/shared/api.js';
+import type { RunnerList } from '../src/shared/api.js';
 import { api, authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { getJob, submit } from './queue-helpers.js';
+import { submit, waitForJob } from './queue-helpers.js';
 
 // The runner's main loop in-process against a real in-process server (real queue, real git).
 // The full multi-process scenarios (SIGKILL, server restarts, many runners) live in e2e-jobs.test.ts.
@@ -54,17 +54,6 @@ async function setup(t: TestContext): Promise<Setup> {
   return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner };
 }
 
-async function waitForJob(server: TestServer, id: string, done: (job: Job) => boolean, limitMs = 30_000): Promise<Job> {
-  for (const start = Date.now(); ;) {
-    const job = await getJob(server, id);
-    if (done(job)) return job;
-    if (Date.now() - start > limitMs) throw new Error(`job ${id} stayed ${job.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const ended = (job: Job) => ['succeeded', 'failed', 'cancelled'].includes(job.status);
-
 test('a runner takes jobs one after another, fetching into its cache, and leaves when drained', async (t) => {
   const { server, repoId, cloneUrl, runner } = await setup(t);
   const r = runner('loop-1');
@@ -74,7 +63,7 @@ test('a runner takes jobs one after another, fetching into its cache, and leaves
   const second = await submit(server, { repo_id: repoId, title: 'change nothing', command: 'echo looked' });
   const failing = await submit(server, { repo_id: repoId, title: 'fail', command: 'echo oops >&2; exit 7' });
 
-  const one = await waitForJob(server, first.id, ended);
+  const one = await waitForJob(server, first.id);
   assert.equal(one.status, 'succeeded', JSON.stringify(one));
   assert.match(one.commit ?? '', /^[0-9a-f]{40}$/);
   const check = tempDir(t);
@@ -82,10 +71,10 @@ test('a runner takes jobs one after another, fetching into its cache, and leaves
   assert.equal(await git(['show', 'HEAD:result.txt'], check), 'write a file');
   assert.equal(await git(['log', '-1', '--format=%an|%s'], check), 'lazyaf agent|write a file');
 
-  const two = await waitForJob(server, second.id, ended);
+  const two = await waitForJob(server, second.id);
   assert.equal(two.status, 'succeeded');
   assert.equal(two.commit, null);
-  const three = await waitForJob(server, failing.id, ended);
+  const three = await waitForJob(server, failing.id);
   assert.equal(three.status, 'failed');
   assert.equal(three.exit_code, 7);
 
@@ -109,11 +98,10 @@ test('a cancel from the server stops the running command; the runner goes on wit
   const sleepy = await submit(server, { repo_id: repoId, title: 'sleep', command: 'echo sleeping; sleep 1000' });
   await waitForJob(server, sleepy.id, (j) => j.status === 'running' && r.lines.some((l) => l.endsWith('running')));
   assert.equal((await api(server, 'POST', `/api/jobs/${sleepy.id}/cancel`)).status, 200);
-  const cancelled = await waitForJob(server, sleepy.id, (j) => j.status === 'cancelled');
-  assert.equal(cancelled.status, 'cancelled');
+  assert.equal((await waitForJob(server, sleepy.id)).status, 'cancelled');
 
   const next = await submit(server, { repo_id: repoId, title: 'next', command: 'true' });
-  assert.equal((await waitForJob(server, next.id, ended)).status, 'succeeded');
+  assert.equal((await waitForJob(server, next.id)).status, 'succeeded');
   assert.ok(r.lines.includes(`job ${sleepy.id.slice(0, 8)}: cancelled`), r.lines.join('\n'));
 });
 
@@ -134,7 +122,7 @@ test('stop() gives the running job back; another runner finishes it on a fresh a
   assert.equal(first.lines.at(-1), 'deregistered');
 
   runner('loop-3b', { sandboxShare: [markDir] });
-  const done = await waitForJob(server, job.id, ended);
+  const done = await waitForJob(server, job.id);
   assert.equal(done.status, 'succeeded', JSON.stringify(done));
   assert.deepEqual(
     done.attempts?.map((a) => a.end_reason),
@@ -151,7 +139,7 @@ test('a runner the server revoked registers again and keeps working', async (t) 
   const firstId = await r.registered;
   assert.equal((await api(server, 'DELETE', `/api/runners/${firstId}`)).status, 204);
   const job = await submit(server, { repo_id: repoId, title: 'after revoke', command: 'true' });
-  const done = await waitForJob(server, job.id, ended);
+  const done = await waitForJob(server, job.id);
   assert.equal(done.status, 'succeeded');
   assert.notEqual(r.runnerId, firstId);
   assert.ok(

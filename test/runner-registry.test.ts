@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
-import { api, startTestServer, tempDir } from './helpers.js';
-import { eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('registration is rate-limited: a burst is allowed, then 429 with Retry-After, and a wrong token costs nothing', async (t) => {
   const server = await startTestServer(t, { LAZYAF_REGISTER_BURST: '3', LAZYAF_REGISTER_RATE: '0.5' });

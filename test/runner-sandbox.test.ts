@@ -7,8 +7,8 @@ import { cachePath, inspectCache } from '../src/runner/cache.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
 import { startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
-import { api, authUrl, CLI, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
-import { eventually } from './queue-helpers.js';
+import { api, authUrl, CLI, eventually, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
+import { waitForJob } from './queue-helpers.js';
 
 /** bwrap must work where CI runs (it installs bubblewrap); elsewhere these tests say why they skip. */
 function sandboxWorks(t: TestContext): boolean {
@@ -32,10 +32,7 @@ async function seed(t: TestContext, server: ServerProcess, files: Record<string,
 
 async function runJob(server: ServerProcess, repoId: string, title: string, command: string): Promise<Job & { log: string }> {
   const created = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command })).body;
-  const job = await eventually(`job "${title}"`, async () => {
-    const j = (await api<Job>(server, 'GET', `/api/jobs/${created.id}`)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
-  });
+  const job = await waitForJob(server, created.id);
   const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`)).body.content;
   return { ...job, log };
 }
