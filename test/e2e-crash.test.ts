@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, tempDir } from './helpers.js';
-import { rssBytes, startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
-import { ended, waitForJob } from './queue-helpers.js';
+import { api, authUrl, eventually, git, makeRepo, type ServerProcess, startTestServer, tempDir } from './helpers.js';
+import { ended, rssBytes, startRunnerProcess, waitForJob } from './queue-helpers.js';
 
 async function seed(server: ServerProcess, dir: string): Promise<{ id: string; clone_url: string }> {
   const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
@@ -17,7 +16,7 @@ test('the server SIGKILLed with queued and running jobs, then restarted: every j
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
   const env = { LAZYAF_LEASE_TTL: '3' };
-  let server = await startServerProcess(t, data, { env });
+  let server = await startTestServer(t, env, { dataDir: data });
   const repo = await seed(server, path.join(dir, 'src'));
   for (const name of ['r1', 'r2']) startRunnerProcess(t, server, name, path.join(dir, 'runners'));
   const ids: string[] = [];
@@ -31,7 +30,7 @@ test('the server SIGKILLed with queued and running jobs, then restarted: every j
   server.child.kill('SIGKILL');
   await new Promise((r) => server.child.once('exit', r));
   // Same port, so the runners find it again; they keep working meanwhile.
-  server = await startServerProcess(t, data, { env, port: server.port });
+  server = await startTestServer(t, env, { dataDir: data, port: server.port });
 
   await eventually(
     'every job to finish',
@@ -53,7 +52,7 @@ test('the server SIGKILLed with queued and running jobs, then restarted: every j
 test('a job printing 100 MB: the log stays within its cap behind a marker, server memory stays flat', async (t) => {
   const dir = tempDir(t);
   const cap = 1024 * 1024;
-  const server = await startServerProcess(t, path.join(dir, 'data'), { env: { LAZYAF_LOG_CAP: String(cap) } });
+  const server = await startTestServer(t, { LAZYAF_LOG_CAP: String(cap) }, { dataDir: path.join(dir, 'data') });
   const repo = await seed(server, path.join(dir, 'src'));
   startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   // Warm up: one small job so the server has loaded everything it needs.

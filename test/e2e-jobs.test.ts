@@ -2,17 +2,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { JobLogs } from '../src/shared/api.js';
-import { api, eventually, git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
-import { processesMatching, startRunnerProcess } from './e2e-helpers.js';
-
-const asRunnerTarget = (s: TestServer) => ({ url: s.url, registrationToken: s.ctx.registrationToken });
+import { api, eventually, git, run, startTestServer, tempDir } from './helpers.js';
+import { ended, processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 test('twenty jobs over three runners all succeed, each with its own branch and content', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'), 'demo', { 'README.md': '# demo\n', 'keep.txt': 'base\n' });
-  for (const name of ['r1', 'r2', 'r3']) startRunnerProcess(t, asRunnerTarget(server), name, path.join(dir, 'runners'));
+  for (const name of ['r1', 'r2', 'r3']) startRunnerProcess(t, server, name, path.join(dir, 'runners'));
 
   const jobs = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
@@ -50,7 +47,7 @@ test('a failing command ends failed with its exit code and its output in the log
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  startRunnerProcess(t, asRunnerTarget(server), 'r1', path.join(dir, 'runners'));
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   const job = await submit(server, { repo_id: repo.id, title: 'boom', command: 'echo about to fail; echo on stderr >&2; exit 3' });
   const done = await waitForJob(server, job.id, ended, 60_000);
   assert.equal(done.status, 'failed');
@@ -68,7 +65,7 @@ test('cancel stops a running command and its whole process group', async (t) => 
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  startRunnerProcess(t, asRunnerTarget(server), 'r1', path.join(dir, 'runners'));
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   const marker = String(900000 + Math.floor(Math.random() * 99999));
   const job = await submit(server, { repo_id: repo.id, title: 'sleeper', command: `sleep ${marker} & sleep ${marker}; wait` });
   await eventually('the sleeps to start', async () => processesMatching(`sleep ${marker}`).length >= 2);
@@ -82,7 +79,7 @@ test('a runner SIGKILLed mid-job: the job is requeued after the lease and finish
   const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '2' });
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  const doomed = startRunnerProcess(t, asRunnerTarget(server), 'doomed', path.join(dir, 'runners'));
+  const doomed = startRunnerProcess(t, server, 'doomed', path.join(dir, 'runners'));
   const job = await submit(server, {
     repo_id: repo.id,
     title: 'survivor',
@@ -90,7 +87,7 @@ test('a runner SIGKILLed mid-job: the job is requeued after the lease and finish
   });
   await waitForJob(server, job.id, (j) => j.status === 'running');
   doomed.child.kill('SIGKILL');
-  startRunnerProcess(t, asRunnerTarget(server), 'rescuer', path.join(dir, 'runners'));
+  startRunnerProcess(t, server, 'rescuer', path.join(dir, 'runners'));
   const done = await waitForJob(server, job.id, ended, 60_000);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.deepEqual(

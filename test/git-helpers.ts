@@ -3,9 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
-import { startServerProcess as startLazyafProcess, type ServerProcess } from './e2e-helpers.js';
 import { api, authUrl, run, type RunResult } from './helpers.js';
 
 /** What the tests need of a server: where it is and its admin token (in-process or a child). */
@@ -80,11 +78,6 @@ export function tryGit(args: string[], cwd: string, env?: NodeJS.ProcessEnv): Pr
 export async function branchTip(repoPath: string, branch: string): Promise<string | undefined> {
   const r = await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoPath });
   return r.code === 0 ? r.stdout.trim() : undefined;
-}
-
-/** `lazyaf server` as a child process on port 0 with this admin token. */
-export function startServerProcess(t: TestContext, dataDir: string, token: string): Promise<ServerProcess> {
-  return startLazyafProcess(t, dataDir, { token });
 }
 
 /** Whether a process id is still alive. */

@@ -6,20 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
-import {
-  assertFsckClean,
-  barePath,
-  basicAuth,
-  branchTip,
-  createRepo,
-  isAlive,
-  processesIn,
-  pushUrl,
-  randomText,
-  rawRequest,
-  startServerProcess,
-  tryGit,
-} from './git-helpers.js';
+import { assertFsckClean, barePath, basicAuth, branchTip, createRepo, isAlive, processesIn, pushUrl, randomText, rawRequest, tryGit } from './git-helpers.js';
 import { api, authUrl, commitFiles, eventually, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
 
 const UPLOAD = 'application/x-git-upload-pack-request';
@@ -406,7 +393,7 @@ test('a push whose client vanishes after the refs moved is still taken in (defau
 test('a server SIGKILLed during a push leaves a consistent repo; after a restart the push succeeds', async (t) => {
   const dataDir = tempDir(t, 'lazyaf-data-');
   const token = `lzadm_${crypto.randomBytes(16).toString('hex')}`;
-  const first = await startServerProcess(t, dataDir, token);
+  const first = await startTestServer(t, {}, { dataDir, token });
   const repo = await createRepo(first, 'crashy');
   const bare = barePath(dataDir, repo.id);
   const dir = tempDir(t);
@@ -432,7 +419,7 @@ test('a server SIGKILLed during a push leaves a consistent repo; after a restart
     await git(['rev-list', '--objects', '--missing=print', tip], bare).then((out) => assert.doesNotMatch(out, /^\?/m));
   }
 
-  const second = await startServerProcess(t, dataDir, token);
+  const second = await startTestServer(t, {}, { dataDir, token });
   const url = authUrl(`${second.url}/git/${repo.id}.git`, token);
   const retry = await tryGit(['push', url, 'main'], src);
   assert.equal(retry.code, 0, retry.stderr);

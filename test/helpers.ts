@@ -49,12 +49,38 @@ export function tempDir(t: TestContext, prefix = 'lazyaf-test-'): string {
 export interface TestServer extends BuiltApp {
   url: string;
   token: string;
+  registrationToken: string;
   dataDir: string;
   config: ServerConfig;
 }
 
-/** An in-process server on 127.0.0.1:0 with its own data dir, closed when the test ends. */
-export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+export interface ServerProcess {
+  url: string;
+  port: number;
+  token: string;
+  registrationToken: string;
+  dataDir: string;
+  child: ChildProcess;
+}
+
+/** Where and how a server runs as a child process; `port` reuses a port for a restart. */
+export interface ChildServerOptions {
+  dataDir: string;
+  port?: number;
+  runners?: number;
+  token?: string;
+}
+
+/**
+ * The one way tests start a server, on 127.0.0.1 and port 0 unless told, with `env` as its
+ * environment. Without `child` it runs in this process with its own data dir and no pool; with
+ * `child` it is `lazyaf server` of the build, a process a test can kill and start again on the
+ * same data dir (crashes, restarts, the pool). Either way it is gone when the test ends.
+ */
+export function startTestServer(t: TestContext, env?: NodeJS.ProcessEnv): Promise<TestServer>;
+export function startTestServer(t: TestContext, env: NodeJS.ProcessEnv, child: ChildServerOptions): Promise<ServerProcess>;
+export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}, child?: ChildServerOptions): Promise<TestServer | ServerProcess> {
+  if (child) return startServerProcess(t, env, child);
   const dataDir = tempDir(t, 'lazyaf-data-');
   const config = resolveServerConfig({ data: dataDir, host: '127.0.0.1', port: 0, runners: 0 }, { ...env });
   const built = await buildApp(config);
@@ -62,7 +88,20 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
   const address = built.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   t.after(() => built.app.close());
-  return { ...built, url: `http://127.0.0.1:${port}`, token: built.ctx.adminToken, dataDir, config };
+  const { adminToken: token, registrationToken } = built.ctx;
+  return { ...built, url: `http://127.0.0.1:${port}`, token, registrationToken, dataDir, config };
+}
+
+async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: ChildServerOptions): Promise<ServerProcess> {
+  const token = opts.token ?? 'lzadm_test_admin_token';
+  const registrationToken = 'lzreg_test_registration_token';
+  const args = ['server', '--port', String(opts.port ?? 0), '--data', opts.dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'];
+  const child = spawnChild(t, process.execPath, [CLI, ...args], {
+    env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...env },
+  });
+  // A start takes well under a second when idle; a machine busy with other suites has taken over 15 s.
+  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000);
+  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child };
 }
 
 export interface ApiResponse<T = any> {

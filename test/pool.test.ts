@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, RunnerList } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, tempDir } from './helpers.js';
-import { waitForJob } from './queue-helpers.js';
-import { processesMatching, startServerProcess } from './e2e-helpers.js';
+import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { processesMatching, waitForJob } from './queue-helpers.js';
 
 test('the pool keeps its runners, scales down on request, and runs jobs with them', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  const server = await startServerProcess(t, data, { runners: 2 });
+  const server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
   const liveRunners = async () => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.filter((r) => r.status !== 'offline');
   await eventually('two pool runners', async () => (await liveRunners()).length === 2);
   assert.ok((await liveRunners()).every((r) => r.pool_id?.startsWith('pool-')));
@@ -31,7 +30,7 @@ test('the pool keeps its runners, scales down on request, and runs jobs with the
 test('SIGTERM drains the pool while the server still answers: the running job finishes, runners leave, the server exits 0', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  let server = await startServerProcess(t, data, { runners: 1 });
+  let server = await startTestServer(t, {}, { dataDir: data, runners: 1 });
   const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
   const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' })).body;
@@ -42,7 +41,7 @@ test('SIGTERM drains the pool while the server still answers: the running job fi
   assert.equal(await exited, 0);
   await eventually('the pool runner to exit', async () => processesMatching(data).length === 0, 15_000);
 
-  server = await startServerProcess(t, data);
+  server = await startTestServer(t, {}, { dataDir: data });
   const after = (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body;
   assert.equal(after.status, 'succeeded', after.error ?? '');
   const runners = (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners;

@@ -1,7 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import type { Job, Repo } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, type TestServer } from './helpers.js';
+import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
 export async function seedRepo(server: TestServer, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
@@ -58,4 +62,51 @@ export function waitForJob(server: { url: string; token: string }, id: string, d
     },
     timeoutMs,
   );
+}
+
+export interface RunnerProcess {
+  child: ChildProcess;
+  name: string;
+  output: () => string;
+}
+
+/** `lazyaf runner` as a child process with its own work dir (killed when the test ends). */
+export function startRunnerProcess(
+  t: TestContext,
+  server: { url: string; registrationToken: string },
+  name: string,
+  workRoot: string,
+  extraArgs: string[] = [],
+): RunnerProcess {
+  const workdir = path.join(workRoot, name);
+  fs.mkdirSync(workdir, { recursive: true });
+  const child = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server.url, '--name', name, '--workdir', workdir, ...extraArgs], {
+    env: { ...process.env, LAZYAF_TOKEN: server.registrationToken },
+  });
+  let seen = '';
+  child.stdout?.on('data', (c: Buffer) => (seen += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (seen += c.toString('utf8')));
+  return { child, name, output: () => seen };
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** Pids of live processes whose command line contains `needle`. */
+export function processesMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }
