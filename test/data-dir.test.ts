@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
-import { createRepo } from './git-helpers.js';
-import { startTestServer, tempDir } from './helpers.js';
+import { createRepo, startTestServer, tempDir } from './helpers.js';
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 

@@ -3,8 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
-import { basicAuth, createRepo } from './git-helpers.js';
-import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { api, basicAuth, createRepo, eventually, startTestServer, tempDir } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 interface Slow {

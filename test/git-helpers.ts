@@ -1,32 +1,14 @@
+// The git server under attack: fsck, incompressible content, raw HTTP paths, leftover processes.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import type { Repo } from '../src/shared/api.js';
-import { api, authUrl, run, type RunResult } from './helpers.js';
-
-/** What the tests need of a server: where it is and its admin token (in-process or a child). */
-export interface Target {
-  url: string;
-  token: string;
-}
-
-/** Creates a repo through the API and returns it (fails the test on anything but 201). */
-export async function createRepo(server: Target, name: string, extra: Record<string, unknown> = {}): Promise<Repo> {
-  const res = await api<Repo>(server, 'POST', '/api/repos', { name, ...extra });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body;
-}
+import { authUrl, run, type Target } from './helpers.js';
 
 /** The repo's clone URL with the admin token as the Basic password. */
 export function pushUrl(server: Target, repo: Repo): string {
   return authUrl(repo.clone_url, server.token);
-}
-
-/** Where the server keeps a repo's bare repository. */
-export function barePath(dataDir: string, repoId: string): string {
-  return path.join(dataDir, 'repos', `${repoId}.git`);
 }
 
 /** `git fsck --full` must be clean: exit 0 and no error/missing/dangling-corrupt lines. */
@@ -63,21 +45,6 @@ export function rawRequest(
     req.on('error', reject);
     req.end(opts.body);
   });
-}
-
-export function basicAuth(token: string): string {
-  return `Basic ${Buffer.from(`x:${token}`).toString('base64')}`;
-}
-
-/** Runs git and returns its result without throwing (for pushes that may be refused). */
-export function tryGit(args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return run('git', args, { cwd, env });
-}
-
-/** The commit a branch points at in a bare repo, or undefined if it does not exist. */
-export async function branchTip(repoPath: string, branch: string): Promise<string | undefined> {
-  const r = await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoPath });
-  return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
 /** Whether a process id is still alive. */

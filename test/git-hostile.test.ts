@@ -6,8 +6,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
-import { assertFsckClean, barePath, basicAuth, branchTip, createRepo, isAlive, processesIn, pushUrl, randomText, rawRequest, tryGit } from './git-helpers.js';
-import { api, authUrl, commitFiles, eventually, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { assertFsckClean, isAlive, processesIn, pushUrl, randomText, rawRequest } from './git-helpers.js';
+import {
+  api,
+  authUrl,
+  barePath,
+  basicAuth,
+  branchTip,
+  commitFiles,
+  createRepo,
+  eventually,
+  git,
+  makeRepo,
+  startTestServer,
+  tempDir,
+  tryGit,
+  waitForOutput,
+} from './helpers.js';
 
 const UPLOAD = 'application/x-git-upload-pack-request';
 const RECEIVE = 'application/x-git-receive-pack-request';

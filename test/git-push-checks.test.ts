@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assertFsckClean, barePath, branchTip, createRepo, pushUrl, randomText, tryGit } from './git-helpers.js';
-import { api, commitFiles, git, makeRepo, run, startTestServer, tempDir } from './helpers.js';
+import { assertFsckClean, pushUrl, randomText } from './git-helpers.js';
+import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, run, startTestServer, tempDir, tryGit } from './helpers.js';
 
 /** A commit on `branch` whose tree holds one entry named `name`, which git itself would never write. */
 async function commitWithEntry(repoDir: string, name: string, branch: string): Promise<void> {

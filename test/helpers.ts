@@ -1,9 +1,15 @@
+// What every test file needs: a git with a fixed identity, temp dirs, the server (startTestServer),
+// its JSON API (api), the one bounded wait (eventually), git, the CLI and child processes.
+// A test file imports this and at most one of queue-helpers.ts (runners and jobs) or
+// git-helpers.ts (hostile git: fsck, raw requests, leftover processes).
 import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import type { Repo } from '../src/shared/api.js';
 import { buildApp, type BuiltApp } from '../src/server/app.js';
 import { resolveServerConfig, type ServerConfig } from '../src/server/config.js';
 
@@ -158,6 +164,24 @@ export async function eventually<T>(
   }
 }
 
+/** What the tests need of a server: where it is and its admin token (in-process or a child). */
+export interface Target {
+  url: string;
+  token: string;
+}
+
+/** Creates a repo through the API and returns it (fails the test on anything but 201). */
+export async function createRepo(server: Target, name: string, extra: Record<string, unknown> = {}): Promise<Repo> {
+  const res = await api<Repo>(server, 'POST', '/api/repos', { name, ...extra });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Where the server keeps a repo's bare repository. */
+export function barePath(dataDir: string, repoId: string): string {
+  return path.join(dataDir, 'repos', `${repoId}.git`);
+}
+
 export interface RunResult {
   code: number;
   stdout: string;
@@ -253,4 +277,20 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15000
       reject(new Error(`process exited while waiting for ${re}; output:\n${seen}`));
     });
   });
+}
+
+/** An authorization header with the token as Basic password, the way git sends one. */
+export function basicAuth(token: string): string {
+  return `Basic ${Buffer.from(`x:${token}`).toString('base64')}`;
+}
+
+/** Runs git and returns its result without throwing (for pushes that may be refused). */
+export function tryGit(args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return run('git', args, { cwd, env });
+}
+
+/** The commit a branch points at in a bare repo, or undefined if it does not exist. */
+export async function branchTip(repoPath: string, branch: string): Promise<string | undefined> {
+  const r = await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoPath });
+  return r.code === 0 ? r.stdout.trim() : undefined;
 }

@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { barePath, branchTip, tryGit } from './git-helpers.js';
-import { api, authUrl, commitFiles, eventually, git, startTestServer, tempDir } from './helpers.js';
+import { api, authUrl, barePath, branchTip, commitFiles, eventually, git, startTestServer, tempDir, tryGit } from './helpers.js';
 import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /**

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { migrate } from '../src/server/db/index.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { basicAuth } from './git-helpers.js';
-import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { api, basicAuth, eventually, startTestServer, tempDir } from './helpers.js';
 import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('an empty log chunk is accepted and stores nothing; the next chunk, completion and revocation still work', async (t) => {

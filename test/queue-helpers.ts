@@ -1,3 +1,4 @@
+// Runners and jobs: the runner protocol by hand, waiting on a job, runner processes and /proc.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { barePath, branchTip, createRepo, pushUrl, rawRequest, tryGit } from './git-helpers.js';
-import { api, commitFiles, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { pushUrl, rawRequest } from './git-helpers.js';
+import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, startTestServer, tempDir, tryGit } from './helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
