@@ -256,7 +256,7 @@ export function spawnChild(t: TestContext, cmd: string, args: string[], opts: { 
 }
 
 /** Waits for a line matching `re` on a child's stdout or stderr. */
-export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15000): Promise<RegExpExecArray> {
+export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in output:\n${seen}`)), timeoutMs);

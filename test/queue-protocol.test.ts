@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { api, type ApiResponse, authUrl, commitFiles, eventually, git, run, startTestServer, tempDir } from './helpers.js';
-import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
   const server = await startTestServer(t);
@@ -87,11 +87,9 @@ test('a job lost more times than its cap fails with the reason', async (t) => {
   const r = await registerRunner(server, 'flaky');
   const job = await submit(server, { repo_id: repo.id, title: 'x', command: 'true', max_attempts: 2 });
   assert.ok(await poll(server, r.token));
-  assert.ok(await eventually('second attempt', () => poll(server, r.token, 500)));
-  const failed = await eventually('failure', async () => {
-    const j = await getJob(server, job.id);
-    return j.status === 'failed' ? j : undefined;
-  });
+  await eventually('second attempt', () => poll(server, r.token, 500));
+  const failed = await waitForJob(server, job.id);
+  assert.equal(failed.status, 'failed');
   assert.deepEqual(
     failed.attempts?.map((a) => a.end_reason),
     ['lost', 'lost'],
