@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import type { Job, Repo } from '../src/shared/api.js';
-import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type TestServer } from './helpers.js';
+import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type Target, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
 export async function seedRepo(server: TestServer, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
@@ -45,14 +45,14 @@ export async function poll(server: TestServer, runnerToken: string, waitMs = 0):
   return r.body;
 }
 
-export async function getJob(server: { url: string; token: string }, id: string): Promise<Job> {
+export async function getJob(server: Target, id: string): Promise<Job> {
   return (await api<Job>(server, 'GET', `/api/jobs/${id}`)).body;
 }
 
 export const ended = (job: Job): boolean => ['succeeded', 'failed', 'cancelled'].includes(job.status);
 
 /** The job once `done` holds for it, by default once it has ended. */
-export function waitForJob(server: { url: string; token: string }, id: string, done: (job: Job) => boolean = ended, timeoutMs?: number): Promise<Job> {
+export function waitForJob(server: Target, id: string, done: (job: Job) => boolean = ended, timeoutMs?: number): Promise<Job> {
   let seen = 'not read yet';
   return eventually(
     () => `job ${id} (last seen ${seen})`,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { api, type ApiResponse, authUrl, commitFiles, eventually, git, run, startTestServer, tempDir } from './helpers.js';
+import { api, type ApiResponse, authUrl, basicAuth, commitFiles, eventually, git, run, startTestServer, tempDir } from './helpers.js';
 import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
@@ -71,11 +71,11 @@ test('an expired lease requeues the job; the old job token can neither log, push
     409,
   );
   const gitRefs = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, {
-    headers: { authorization: `Basic ${Buffer.from(`x:${first.job_token}`).toString('base64')}` },
+    headers: { authorization: basicAuth(first.job_token) },
   });
   assert.equal(gitRefs.status, 401);
   const live = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, {
-    headers: { authorization: `Basic ${Buffer.from(`x:${second.job_token}`).toString('base64')}` },
+    headers: { authorization: basicAuth(second.job_token) },
   });
   assert.equal(live.status, 200);
   await live.arrayBuffer();
@@ -221,7 +221,7 @@ test('a job token fetches its repo and pushes its own branch only; no other bran
   assert.equal(await git(['rev-parse', '--verify', '--quiet', 'refs/heads/lazyaf/00000000'], bare).catch(() => 'absent'), 'absent');
 
   const otherRepo = await fetch(`${other.clone_url}/info/refs?service=git-upload-pack`, {
-    headers: { authorization: `Basic ${Buffer.from(`x:${a.job_token}`).toString('base64')}` },
+    headers: { authorization: basicAuth(a.job_token) },
   });
   assert.equal(otherRepo.status, 403);
   await otherRepo.arrayBuffer();
