@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { authUrl, cli, git, startTestServer, tempDir } from './helpers.js';
-import { call, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, authUrl, cli, git, startTestServer, tempDir } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /** Anything a terminal would act on: C0 controls but newline, DEL, C1 controls, bidi overrides. */
 const ACTS_ON_TERMINAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
@@ -25,9 +25,12 @@ test('the CLI shows titles, runner errors, branch names and logs from the server
     'tle\x07 after\n\x1b]52;c;ZXZpbA==\x07\x1b[2J\x1b[1A\x07bell\u009b2J\u202eend\n',
   ];
   for (const [i, data] of chunks.entries())
-    assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: i + 1, data })).status, 200);
+    assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: i + 1, data }, { token: a.job_token })).status, 200);
   const error = 'boom\x1b]0;owned\x07\x1b[1A\u009d8;;http://evil\u009c';
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'failed', exit_code: 1, error })).status, 200);
+  assert.equal(
+    (await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'failed', exit_code: 1, error }, { token: a.job_token })).status,
+    200,
+  );
 
   const outputs: Record<string, string> = {};
   for (const args of [

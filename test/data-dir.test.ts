@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
-import { startServerProcess } from './e2e-helpers.js';
-import { createRepo } from './git-helpers.js';
-import { tempDir } from './helpers.js';
+import { createRepo, startTestServer, tempDir } from './helpers.js';
 
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 
@@ -25,7 +23,7 @@ test('a data dir that already existed is made owner-only: the dir 0700, its file
   const umask = process.umask(0);
   let server;
   try {
-    server = await startServerProcess(t, dataDir);
+    server = await startTestServer(t, {}, { dataDir });
   } finally {
     process.umask(umask);
   }

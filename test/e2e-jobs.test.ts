@@ -1,29 +1,15 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job } from '../src/shared/api.js';
-import { git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { eventually, getJob, seedRepo, submit } from './queue-helpers.js';
-import { processesMatching, startRunnerProcess } from './e2e-helpers.js';
-
-const asRunnerTarget = (s: TestServer) => ({ url: s.url, registrationToken: s.ctx.registrationToken });
-
-async function finished(server: TestServer, id: string, timeoutMs = 60_000): Promise<Job> {
-  return eventually(
-    `job ${id} to finish`,
-    async () => {
-      const j = await getJob(server, id);
-      return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
-    },
-    timeoutMs,
-  );
-}
+import type { JobLogs } from '../src/shared/api.js';
+import { api, eventually, git, run, startTestServer, tempDir } from './helpers.js';
+import { ended, processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 test('twenty jobs over three runners all succeed, each with its own branch and content', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'), 'demo', { 'README.md': '# demo\n', 'keep.txt': 'base\n' });
-  for (const name of ['r1', 'r2', 'r3']) startRunnerProcess(t, asRunnerTarget(server), name, path.join(dir, 'runners'));
+  for (const name of ['r1', 'r2', 'r3']) startRunnerProcess(t, server, name, path.join(dir, 'runners'));
 
   const jobs = await Promise.all(
     Array.from({ length: 20 }, (_, i) =>
@@ -34,7 +20,7 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
   const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
   const runnersUsed = new Set<string>();
   for (const [i, job] of jobs.entries()) {
-    const done = await finished(server, job.id);
+    const done = await waitForJob(server, job.id, ended, 60_000);
     assert.equal(done.status, 'succeeded', `${done.title}: ${done.error}`);
     assert.equal(done.branch, `lazyaf/${job.id.slice(0, 8)}`);
     assert.equal(await git(['rev-parse', `refs/heads/${done.branch}`], bare), done.commit);
@@ -49,12 +35,11 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
     assert.equal(await git(['log', '-1', '--format=%an|%s', done.branch!], bare), `lazyaf agent|job ${i}`);
     runnersUsed.add(done.attempts![0]!.runner_id);
   }
-  const readOnly = await finished(server, nothing.id);
+  const readOnly = await waitForJob(server, nothing.id, ended, 60_000);
   assert.equal(readOnly.status, 'succeeded');
   assert.equal(readOnly.branch, null);
   assert.equal(readOnly.commit, null);
-  const log = await fetch(`${server.url}/api/jobs/${nothing.id}/logs`, { headers: { authorization: `Bearer ${server.token}` } });
-  assert.match(((await log.json()) as { content: string }).content, /# demo/);
+  assert.match((await api<JobLogs>(server, 'GET', `/api/jobs/${nothing.id}/logs`)).body.content, /# demo/);
   assert.ok(runnersUsed.size >= 2, `jobs spread over the runners (used ${runnersUsed.size})`);
 });
 
@@ -62,9 +47,9 @@ test('a failing command ends failed with its exit code and its output in the log
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  startRunnerProcess(t, asRunnerTarget(server), 'r1', path.join(dir, 'runners'));
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   const job = await submit(server, { repo_id: repo.id, title: 'boom', command: 'echo about to fail; echo on stderr >&2; exit 3' });
-  const done = await finished(server, job.id);
+  const done = await waitForJob(server, job.id, ended, 60_000);
   assert.equal(done.status, 'failed');
   assert.equal(done.exit_code, 3);
   assert.equal(done.attempts?.[0]?.end_reason, 'failed');
@@ -80,13 +65,12 @@ test('cancel stops a running command and its whole process group', async (t) => 
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  startRunnerProcess(t, asRunnerTarget(server), 'r1', path.join(dir, 'runners'));
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   const marker = String(900000 + Math.floor(Math.random() * 99999));
   const job = await submit(server, { repo_id: repo.id, title: 'sleeper', command: `sleep ${marker} & sleep ${marker}; wait` });
   await eventually('the sleeps to start', async () => processesMatching(`sleep ${marker}`).length >= 2);
-  const cancel = await fetch(`${server.url}/api/jobs/${job.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${server.token}` } });
-  assert.equal(cancel.status, 200);
-  const done = await finished(server, job.id, 30_000);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+  const done = await waitForJob(server, job.id, ended, 30_000);
   assert.equal(done.status, 'cancelled');
   await eventually('the sleeps to be gone', async () => processesMatching(`sleep ${marker}`).length === 0, 10_000);
 });
@@ -95,16 +79,16 @@ test('a runner SIGKILLed mid-job: the job is requeued after the lease and finish
   const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '2' });
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  const doomed = startRunnerProcess(t, asRunnerTarget(server), 'doomed', path.join(dir, 'runners'));
+  const doomed = startRunnerProcess(t, server, 'doomed', path.join(dir, 'runners'));
   const job = await submit(server, {
     repo_id: repo.id,
     title: 'survivor',
     command: 'if [ "$LAZYAF_ATTEMPT_MARK" = "" ] && [ ! -f /tmp/never ]; then sleep 2; fi; echo ok > result.txt',
   });
-  await eventually('the job to start', async () => (await getJob(server, job.id)).status === 'running');
+  await waitForJob(server, job.id, (j) => j.status === 'running');
   doomed.child.kill('SIGKILL');
-  startRunnerProcess(t, asRunnerTarget(server), 'rescuer', path.join(dir, 'runners'));
-  const done = await finished(server, job.id);
+  startRunnerProcess(t, server, 'rescuer', path.join(dir, 'runners'));
+  const done = await waitForJob(server, job.id, ended, 60_000);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.deepEqual(
     done.attempts?.map((a) => a.end_reason),

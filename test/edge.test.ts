@@ -3,9 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
-import { api, basicAuth, createRepo, waitFor } from './git-helpers.js';
-import { startTestServer, tempDir } from './helpers.js';
-import { call, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, basicAuth, createRepo, eventually, startTestServer, tempDir } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 interface Slow {
   socket: net.Socket;
@@ -56,13 +55,13 @@ test('a token is checked before the body is read, on every route that takes one,
   ];
   const clients = routes.map(([p, h]) => ({ p, c: slowClient(server.url, p, h) }));
   for (const { p, c } of clients) {
-    await waitFor(`an answer on ${p}`, () => c.status() !== undefined, 10_000);
+    await eventually(`an answer on ${p}`, () => c.status() !== undefined, 10_000);
     assert.equal(c.status(), 401, `${p}: ${c.status()}`);
-    await waitFor(`${p} to close its connection`, () => c.closed(), 10_000);
+    await eventually(`${p} to close its connection`, () => c.closed(), 10_000);
   }
   // An unknown path outside /api is refused just as early.
   const stray = slowClient(server.url, '/elsewhere', {});
-  await waitFor('an answer for /elsewhere', () => stray.status() !== undefined, 10_000);
+  await eventually('an answer for /elsewhere', () => stray.status() !== undefined, 10_000);
   assert.equal(stray.status(), 404);
 });
 
@@ -75,7 +74,7 @@ test('200 connections trickling a register body without a token are cut at once,
   }, 200);
   t.after(() => clearInterval(trickle));
   for (let i = 0; i < 5; i++) assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
-  await waitFor('every trickling connection to be answered and closed', () => clients.every((c) => c.closed()), 20_000);
+  await eventually('every trickling connection to be answered and closed', () => clients.every((c) => c.closed()), 20_000);
   assert.ok(
     clients.every((c) => c.status() === 401),
     'each got a 401',
@@ -88,7 +87,7 @@ test('a body that never finishes, with a valid token, is cut after the body time
   const slow = slowClient(server.url, RunnerRoutes.register, { authorization: `Bearer ${server.ctx.registrationToken}` });
   const trickle = setInterval(() => slow.closed() || slow.socket.write('a'), 100);
   t.after(() => clearInterval(trickle));
-  await waitFor('the slow body to be cut', () => slow.closed(), 15_000);
+  await eventually('the slow body to be cut', () => slow.closed(), 15_000);
   assert.equal(slow.status(), 408);
   // The same route still works for a client that sends its body.
   await registerRunner(server, 'after-the-slow-one');
@@ -98,21 +97,17 @@ test('JSON nested too deep is a 400 before it is parsed, a deep 2 MB body a 401 
   const server = await startTestServer(t);
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
   const huge = deep(1_000_000);
-  assert.equal((await api(server, 'POST', RunnerRoutes.register, undefined, { token: null, rawBody: huge })).status, 401);
-  assert.equal((await api(server, 'POST', '/api/jobs', undefined, { rawBody: huge })).status, 413);
-  const nested = await api(server, 'POST', '/api/repos', undefined, { rawBody: `{"name":"x","remote_url":${deep(100)}}` });
+  assert.equal((await api(server, 'POST', RunnerRoutes.register, huge, { token: null })).status, 401);
+  assert.equal((await api(server, 'POST', '/api/jobs', huge)).status, 413);
+  const nested = await api(server, 'POST', '/api/repos', `{"name":"x","remote_url":${deep(100)}}`);
   assert.equal(nested.status, 400);
   assert.match(nested.body.message, /nested deeper than 64/);
   // Brackets inside strings are text, not nesting.
   const text = await api(server, 'POST', '/api/repos', { name: 'brackets', remote_url: `/srv/${'[{'.repeat(100)}"x` });
   assert.equal(text.status, 201, JSON.stringify(text.body));
-  const reg = await call(
-    server,
-    'POST',
-    RunnerRoutes.register,
-    server.ctx.registrationToken,
-    `{"name":"r","protocol_version":${PROTOCOL_VERSION},"labels":${deep(70)}}`,
-  );
+  const reg = await api(server, 'POST', RunnerRoutes.register, `{"name":"r","protocol_version":${PROTOCOL_VERSION},"labels":${deep(70)}}`, {
+    token: server.ctx.registrationToken,
+  });
   assert.equal(reg.status, 400);
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
@@ -131,12 +126,19 @@ test('long-polls and a followed log outlive the idle timeout while the server is
   const followed = fetch(`${server.url}/api/jobs/${job.id}/logs?follow=true`, { headers: { authorization: `Bearer ${server.token}` } }).then((r) => r.text());
   await new Promise((r) => setTimeout(r, 2500));
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.logs(assignment.attempt_id), assignment.job_token, { seq: 1, data: 'after a quiet while\n' })).status,
+    (await api(server, 'POST', RunnerRoutes.logs(assignment.attempt_id), { seq: 1, data: 'after a quiet while\n' }, { token: assignment.job_token })).status,
     200,
   );
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.complete(assignment.attempt_id), assignment.job_token, { outcome: 'succeeded', exit_code: 0, commit: null }))
-      .status,
+    (
+      await api(
+        server,
+        'POST',
+        RunnerRoutes.complete(assignment.attempt_id),
+        { outcome: 'succeeded', exit_code: 0, commit: null },
+        { token: assignment.job_token },
+      )
+    ).status,
     200,
   );
   assert.match(await followed, /^after a quiet while$/m);

@@ -15,11 +15,17 @@ test('the event stream carries job and branch events as they happen, and needs t
   assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
   const reader = res.body!.getReader();
   let text = '';
-  const until = async (re: RegExp) => {
-    while (!re.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`stream ended before ${re}; got:\n${text}`);
-      text += Buffer.from(value).toString('utf8');
+  // A read waits for the server's next event; without a bound a missing event would hang the test.
+  const until = async (re: RegExp, timeoutMs = 10_000) => {
+    const timer = setTimeout(() => abort.abort(new Error(`timed out waiting for ${re}; got:\n${text}`)), timeoutMs);
+    try {
+      while (!re.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${re}; got:\n${text}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    } finally {
+      clearTimeout(timer);
     }
   };
 

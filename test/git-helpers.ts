@@ -1,59 +1,14 @@
+// The git server under attack: fsck, incompressible content, raw HTTP paths, leftover processes.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
-import { startServerProcess as startLazyafProcess, type ServerProcess } from './e2e-helpers.js';
-import { authUrl, run, type RunResult } from './helpers.js';
-
-/** What the tests need of a server: where it is and its admin token (in-process or a child). */
-export interface Target {
-  url: string;
-  token: string;
-}
-
-export interface ApiResponse<T = any> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-/** One JSON API call with the admin token (or `token`, or none with `token: null`). */
-export async function api<T = any>(
-  server: { url: string; token?: string },
-  method: string,
-  urlPath: string,
-  body?: unknown,
-  opts: { token?: string | null; headers?: Record<string, string>; rawBody?: string } = {},
-): Promise<ApiResponse<T>> {
-  const token = opts.token === undefined ? (server.token ?? null) : opts.token;
-  const headers: Record<string, string> = { ...opts.headers };
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  const payload = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
-  if (payload !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await fetch(server.url + urlPath, { method, headers, body: payload });
-  const text = await res.text();
-  const isJson = (res.headers.get('content-type') ?? '').includes('json');
-  return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : text };
-}
-
-/** Creates a repo through the API and returns it (fails the test on anything but 201). */
-export async function createRepo(server: Target, name: string, extra: Record<string, unknown> = {}): Promise<Repo> {
-  const res = await api<Repo>(server, 'POST', '/api/repos', { name, ...extra });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body;
-}
+import { authUrl, run, type Target } from './helpers.js';
 
 /** The repo's clone URL with the admin token as the Basic password. */
 export function pushUrl(server: Target, repo: Repo): string {
   return authUrl(repo.clone_url, server.token);
-}
-
-/** Where the server keeps a repo's bare repository. */
-export function barePath(dataDir: string, repoId: string): string {
-  return path.join(dataDir, 'repos', `${repoId}.git`);
 }
 
 /** `git fsck --full` must be clean: exit 0 and no error/missing/dangling-corrupt lines. */
@@ -90,35 +45,6 @@ export function rawRequest(
     req.on('error', reject);
     req.end(opts.body);
   });
-}
-
-export function basicAuth(token: string): string {
-  return `Basic ${Buffer.from(`x:${token}`).toString('base64')}`;
-}
-
-/** Runs git and returns its result without throwing (for pushes that may be refused). */
-export function tryGit(args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return run('git', args, { cwd, env });
-}
-
-/** The commit a branch points at in a bare repo, or undefined if it does not exist. */
-export async function branchTip(repoPath: string, branch: string): Promise<string | undefined> {
-  const r = await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoPath });
-  return r.code === 0 ? r.stdout.trim() : undefined;
-}
-
-/** `lazyaf server` as a child process on port 0 with this admin token. */
-export function startServerProcess(t: TestContext, dataDir: string, token: string): Promise<ServerProcess> {
-  return startLazyafProcess(t, dataDir, { token });
-}
-
-/** Polls `check` until it is true; fails after `timeoutMs` (a generous bound, not a timing assertion). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Whether a process id is still alive. */

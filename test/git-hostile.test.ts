@@ -6,23 +6,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
+import { assertFsckClean, isAlive, processesIn, pushUrl, randomText, rawRequest } from './git-helpers.js';
 import {
   api,
-  assertFsckClean,
+  authUrl,
   barePath,
   basicAuth,
   branchTip,
+  commitFiles,
   createRepo,
-  isAlive,
-  processesIn,
-  pushUrl,
-  randomText,
-  rawRequest,
-  startServerProcess,
+  eventually,
+  git,
+  makeRepo,
+  startTestServer,
+  tempDir,
   tryGit,
-  waitFor,
-} from './git-helpers.js';
-import { authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, waitForOutput } from './helpers.js';
+  waitForOutput,
+} from './helpers.js';
 
 const UPLOAD = 'application/x-git-upload-pack-request';
 const RECEIVE = 'application/x-git-receive-pack-request';
@@ -361,12 +361,12 @@ async function killClientDuringPush(
     { mode: 0o755 },
   );
   const pusher = spawn('git', ['push', url, refspec], { cwd: src, detached: true, stdio: 'ignore' });
-  await waitFor(`the push to reach the "${state}" ref update`, () => fs.existsSync(marker));
+  await eventually(`the push to reach the "${state}" ref update`, () => fs.existsSync(marker));
   const receivePack = Number(fs.readFileSync(marker, 'utf8'));
   whileBlocked?.();
   process.kill(-pusher.pid!, 'SIGKILL');
   // The server notices that the client is gone and stops receive-pack.
-  await waitFor('receive-pack to be stopped', () => !isAlive(receivePack));
+  await eventually('receive-pack to be stopped', () => !isAlive(receivePack));
   fs.writeFileSync(release, '');
   fs.rmSync(hook);
 }
@@ -399,7 +399,7 @@ test('a push whose client vanishes after the refs moved is still taken in (defau
   await git(['branch', '-m', 'main', 'trunk'], src);
   await killClientDuringPush(server, dir, src, pushUrl(server, repo), 'trunk', 'committed');
   assert.equal(await branchTip(barePath(server.dataDir, repo.id), 'trunk'), await git(['rev-parse', 'HEAD'], src));
-  await waitFor(
+  await eventually(
     'the server to adopt trunk as the default branch',
     async () => (await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch === 'trunk',
   );
@@ -408,7 +408,7 @@ test('a push whose client vanishes after the refs moved is still taken in (defau
 test('a server SIGKILLed during a push leaves a consistent repo; after a restart the push succeeds', async (t) => {
   const dataDir = tempDir(t, 'lazyaf-data-');
   const token = `lzadm_${crypto.randomBytes(16).toString('hex')}`;
-  const first = await startServerProcess(t, dataDir, token);
+  const first = await startTestServer(t, {}, { dataDir, token });
   const repo = await createRepo(first, 'crashy');
   const bare = barePath(dataDir, repo.id);
   const dir = tempDir(t);
@@ -425,7 +425,7 @@ test('a server SIGKILLed during a push leaves a consistent repo; after a restart
   await pushExit;
 
   // Whatever git children the server left behind finish (they see their input end) before we look.
-  await waitFor('orphaned git processes to exit', () => processesIn(bare).length === 0);
+  await eventually('orphaned git processes to exit', () => processesIn(bare).length === 0);
   await assertFsckClean(bare);
   const tip = await branchTip(bare, 'main');
   if (tip !== undefined) {
@@ -434,7 +434,7 @@ test('a server SIGKILLed during a push leaves a consistent repo; after a restart
     await git(['rev-list', '--objects', '--missing=print', tip], bare).then((out) => assert.doesNotMatch(out, /^\?/m));
   }
 
-  const second = await startServerProcess(t, dataDir, token);
+  const second = await startTestServer(t, {}, { dataDir, token });
   const url = authUrl(`${second.url}/git/${repo.id}.git`, token);
   const retry = await tryGit(['push', url, 'main'], src);
   assert.equal(retry.code, 0, retry.stderr);

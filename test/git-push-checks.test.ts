@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startServerProcess } from './e2e-helpers.js';
-import { api, assertFsckClean, barePath, branchTip, createRepo, pushUrl, randomText, tryGit } from './git-helpers.js';
-import { commitFiles, git, makeRepo, run, startTestServer, tempDir } from './helpers.js';
+import { assertFsckClean, pushUrl, randomText } from './git-helpers.js';
+import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, run, startTestServer, tempDir, tryGit } from './helpers.js';
 
 /** A commit on `branch` whose tree holds one entry named `name`, which git itself would never write. */
 async function commitWithEntry(repoDir: string, name: string, branch: string): Promise<void> {
@@ -60,7 +59,7 @@ test('a push larger than LAZYAF_MAX_PUSH_BYTES is refused with a message that na
 
 test('quarantine dirs and ref locks left by a killed push are removed at start', async (t) => {
   const dataDir = tempDir(t);
-  const first = await startServerProcess(t, dataDir);
+  const first = await startTestServer(t, {}, { dataDir });
   const repo = await createRepo(first, 'leftovers');
   const dir = tempDir(t);
   const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' });
@@ -74,7 +73,7 @@ test('quarantine dirs and ref locks left by a killed push are removed at start',
   fs.writeFileSync(path.join(quarantine, 'pack', 'tmp_pack_x'), 'half a pack');
   fs.writeFileSync(path.join(bare, 'refs', 'heads', 'main.lock'), 'deadbeef\n');
 
-  const second = await startServerProcess(t, dataDir);
+  const second = await startTestServer(t, {}, { dataDir });
   assert.equal(fs.existsSync(quarantine), false, 'the quarantine dir is gone');
   assert.equal(fs.existsSync(path.join(bare, 'refs', 'heads', 'main.lock')), false, 'the ref lock is gone');
   await commitFiles(src, { 'b.txt': 'b\n' }, 'after the restart');

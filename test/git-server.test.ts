@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, assertFsckClean, barePath, branchTip, createRepo, pushUrl, randomText, tryGit } from './git-helpers.js';
-import { commitFiles, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { assertFsckClean, pushUrl, randomText } from './git-helpers.js';
+import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, startTestServer, tempDir, tryGit } from './helpers.js';
 
 /** A server with one repo holding three commits on main; returns the source work tree too. */
 async function seeded(t: Parameters<typeof startTestServer>[0]) {

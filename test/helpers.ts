@@ -1,9 +1,15 @@
+// What every test file needs: a git with a fixed identity, temp dirs, the server (startTestServer),
+// its JSON API (api), the one bounded wait (eventually), git, the CLI and child processes.
+// A test file imports this and at most one of queue-helpers.ts (runners and jobs) or
+// git-helpers.ts (hostile git: fsck, raw requests, leftover processes).
 import { spawn, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import type { Repo } from '../src/shared/api.js';
 import { buildApp, type BuiltApp } from '../src/server/app.js';
 import { resolveServerConfig, type ServerConfig } from '../src/server/config.js';
 
@@ -49,12 +55,38 @@ export function tempDir(t: TestContext, prefix = 'lazyaf-test-'): string {
 export interface TestServer extends BuiltApp {
   url: string;
   token: string;
+  registrationToken: string;
   dataDir: string;
   config: ServerConfig;
 }
 
-/** An in-process server on 127.0.0.1:0 with its own data dir, closed when the test ends. */
-export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+export interface ServerProcess {
+  url: string;
+  port: number;
+  token: string;
+  registrationToken: string;
+  dataDir: string;
+  child: ChildProcess;
+}
+
+/** Where and how a server runs as a child process; `port` reuses a port for a restart. */
+export interface ChildServerOptions {
+  dataDir: string;
+  port?: number;
+  runners?: number;
+  token?: string;
+}
+
+/**
+ * The one way tests start a server, on 127.0.0.1 and port 0 unless told, with `env` as its
+ * environment. Without `child` it runs in this process with its own data dir and no pool; with
+ * `child` it is `lazyaf server` of the build, a process a test can kill and start again on the
+ * same data dir (crashes, restarts, the pool). Either way it is gone when the test ends.
+ */
+export function startTestServer(t: TestContext, env?: NodeJS.ProcessEnv): Promise<TestServer>;
+export function startTestServer(t: TestContext, env: NodeJS.ProcessEnv, child: ChildServerOptions): Promise<ServerProcess>;
+export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}, child?: ChildServerOptions): Promise<TestServer | ServerProcess> {
+  if (child) return startServerProcess(t, env, child);
   const dataDir = tempDir(t, 'lazyaf-data-');
   const config = resolveServerConfig({ data: dataDir, host: '127.0.0.1', port: 0, runners: 0 }, { ...env });
   const built = await buildApp(config);
@@ -62,7 +94,92 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
   const address = built.app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   t.after(() => built.app.close());
-  return { ...built, url: `http://127.0.0.1:${port}`, token: built.ctx.adminToken, dataDir, config };
+  const { adminToken: token, registrationToken } = built.ctx;
+  return { ...built, url: `http://127.0.0.1:${port}`, token, registrationToken, dataDir, config };
+}
+
+async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: ChildServerOptions): Promise<ServerProcess> {
+  const token = opts.token ?? 'lzadm_test_admin_token';
+  const registrationToken = 'lzreg_test_registration_token';
+  const args = ['server', '--port', String(opts.port ?? 0), '--data', opts.dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'];
+  const child = spawnChild(t, process.execPath, [CLI, ...args], {
+    env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...env },
+  });
+  // A start takes well under a second when idle; a machine busy with other suites has taken over 15 s.
+  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000);
+  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/**
+ * The one JSON client of the tests: the server's admin token unless `token` is given (`null`: none).
+ * A string body is sent as it is, for malformed or oversized JSON.
+ */
+export async function api<T = any>(
+  server: { url: string; token?: string },
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  opts: { token?: string | null; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const token = opts.token === undefined ? (server.token ?? null) : opts.token;
+  const headers: Record<string, string> = { ...opts.headers };
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const payload = typeof body === 'string' || body === undefined ? body : JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] ??= 'application/json';
+  const res = await fetch(server.url + urlPath, { method, headers, body: payload });
+  const text = await res.text();
+  const isJson = (res.headers.get('content-type') ?? '').includes('json');
+  return { status: res.status, headers: res.headers, body: isJson && text ? JSON.parse(text) : text };
+}
+
+/**
+ * The one wait of the tests: polls `check` until it returns something truthy and returns that.
+ * A check that throws is tried again; after `timeoutMs` (a generous bound on a loaded machine,
+ * not a timing assertion) the test fails with `what` and the last error.
+ */
+export async function eventually<T>(
+  what: string | (() => string),
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** What the tests need of a server: where it is and its admin token (in-process or a child). */
+export interface Target {
+  url: string;
+  token: string;
+}
+
+/** Creates a repo through the API and returns it (fails the test on anything but 201). */
+export async function createRepo(server: Target, name: string, extra: Record<string, unknown> = {}): Promise<Repo> {
+  const res = await api<Repo>(server, 'POST', '/api/repos', { name, ...extra });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Where the server keeps a repo's bare repository. */
+export function barePath(dataDir: string, repoId: string): string {
+  return path.join(dataDir, 'repos', `${repoId}.git`);
 }
 
 export interface RunResult {
@@ -139,7 +256,7 @@ export function spawnChild(t: TestContext, cmd: string, args: string[], opts: { 
 }
 
 /** Waits for a line matching `re` on a child's stdout or stderr. */
-export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15000): Promise<RegExpExecArray> {
+export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in output:\n${seen}`)), timeoutMs);
@@ -160,4 +277,20 @@ export function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs = 15000
       reject(new Error(`process exited while waiting for ${re}; output:\n${seen}`));
     });
   });
+}
+
+/** An authorization header with the token as Basic password, the way git sends one. */
+export function basicAuth(token: string): string {
+  return `Basic ${Buffer.from(`x:${token}`).toString('base64')}`;
+}
+
+/** Runs git and returns its result without throwing (for pushes that may be refused). */
+export function tryGit(args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  return run('git', args, { cwd, env });
+}
+
+/** The commit a branch points at in a bare repo, or undefined if it does not exist. */
+export async function branchTip(repoPath: string, branch: string): Promise<string | undefined> {
+  const r = await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoPath });
+  return r.code === 0 ? r.stdout.trim() : undefined;
 }

@@ -2,51 +2,48 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, RunnerList } from '../src/shared/api.js';
-import { authUrl, git, makeRepo, tempDir } from './helpers.js';
-import { call, eventually } from './queue-helpers.js';
-import { processesMatching, startServerProcess } from './e2e-helpers.js';
+import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { processesMatching, waitForJob } from './queue-helpers.js';
 
 test('the pool keeps its runners, scales down on request, and runs jobs with them', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  const server = await startServerProcess(t, data, { runners: 2 });
-  const liveRunners = async () => (await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners.filter((r) => r.status !== 'offline');
+  const server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
+  const liveRunners = async () => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.filter((r) => r.status !== 'offline');
   await eventually('two pool runners', async () => (await liveRunners()).length === 2);
   assert.ok((await liveRunners()).every((r) => r.pool_id?.startsWith('pool-')));
 
-  const scaled = await call(server, 'PUT', '/api/pool', server.token, { desired: 1 });
+  const scaled = await api(server, 'PUT', '/api/pool', { desired: 1 });
   assert.equal(scaled.status, 200);
   assert.equal(scaled.body.desired, 1);
   await eventually('one pool runner left', async () => (await liveRunners()).length === 1);
-  assert.equal((await call(server, 'PUT', '/api/pool', server.token, { desired: -1 })).status, 400);
+  assert.equal((await api(server, 'PUT', '/api/pool', { desired: -1 })).status, 400);
 
-  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: 'demo' })).body as { id: string; clone_url: string };
+  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
-  const job = (await call<Job>(server, 'POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'pooled', command: 'echo b > b.txt' })).body;
-  const done = await eventually('the job', async () => {
-    const j = (await call<Job>(server, 'GET', `/api/jobs/${job.id}`, server.token)).body;
-    return j.status === 'succeeded' ? j : undefined;
-  });
+  const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'pooled', command: 'echo b > b.txt' })).body;
+  const done = await waitForJob(server, job.id);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.equal(done.runner_id, (await liveRunners())[0]!.id);
 });
 
 test('SIGTERM drains the pool while the server still answers: the running job finishes, runners leave, the server exits 0', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  let server = await startServerProcess(t, data, { runners: 1 });
-  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: 'demo' })).body as { id: string; clone_url: string };
+  let server = await startTestServer(t, {}, { dataDir: data, runners: 1 });
+  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
-  const job = (await call<Job>(server, 'POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' })).body;
-  await eventually('the job to run', async () => (await call<Job>(server, 'GET', `/api/jobs/${job.id}`, server.token)).body.status === 'running');
+  const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' })).body;
+  await waitForJob(server, job.id, (j) => j.status === 'running');
 
   const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
   server.child.kill('SIGTERM');
   assert.equal(await exited, 0);
   await eventually('the pool runner to exit', async () => processesMatching(data).length === 0, 15_000);
 
-  server = await startServerProcess(t, data);
-  const after = (await call<Job>(server, 'GET', `/api/jobs/${job.id}`, server.token)).body;
+  server = await startTestServer(t, {}, { dataDir: data });
+  const after = (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body;
   assert.equal(after.status, 'succeeded', after.error ?? '');
-  const runners = (await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners;
+  const runners = (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners;
   assert.equal(runners.length, 0, 'the pool runner deregistered');
 });

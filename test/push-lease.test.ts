@@ -4,9 +4,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { barePath, branchTip, tryGit } from './git-helpers.js';
-import { authUrl, commitFiles, git, startTestServer, tempDir } from './helpers.js';
-import { call, eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, authUrl, barePath, branchTip, commitFiles, eventually, git, startTestServer, tempDir, tryGit } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /**
  * A proxy in front of the server that holds back the last bytes of each receive-pack request
@@ -52,7 +51,7 @@ test('a push that started under a live lease is refused when the lease is gone b
   let renewing = true;
   const renew = (async () => {
     while (renewing) {
-      await call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id] });
+      await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'busy', attempts: [a.attempt_id] }, { token: r.token });
       await new Promise((res) => setTimeout(res, 200));
     }
   })();

@@ -3,9 +3,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { migrate } from '../src/server/db/index.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { basicAuth } from './git-helpers.js';
-import { startTestServer, tempDir } from './helpers.js';
-import { call, eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, basicAuth, eventually, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('an empty log chunk is accepted and stores nothing; the next chunk, completion and revocation still work', async (t) => {
   const server = await startTestServer(t);
@@ -26,17 +25,23 @@ test('an empty log chunk is accepted and stores nothing; the next chunk, complet
       [3, ''],
       [4, 'y\n'],
     ] as const) {
-      const sent = await call(server, 'POST', RunnerRoutes.logs(x.attempt_id), x.job_token, { seq, data });
+      const sent = await api(server, 'POST', RunnerRoutes.logs(x.attempt_id), { seq, data }, { token: x.job_token });
       assert.equal(sent.status, 200, `chunk ${seq} ${JSON.stringify(data)}: ${JSON.stringify(sent.body)}`);
       assert.equal(sent.body.accepted, true);
     }
   }
-  const completed = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  const completed = await api(
+    server,
+    'POST',
+    RunnerRoutes.complete(a.attempt_id),
+    { outcome: 'succeeded', exit_code: 0, commit: null },
+    { token: a.job_token },
+  );
   assert.equal(completed.status, 200, JSON.stringify(completed.body));
-  assert.equal((await call(server, 'DELETE', `/api/runners/${r2.runner_id}`, server.token)).status, 204);
+  assert.equal((await api(server, 'DELETE', `/api/runners/${r2.runner_id}`)).status, 204);
   assert.equal((await getJob(server, revoked.id)).status, 'queued', 'the revoked runner gave its job back');
 
-  const logs = await call(server, 'GET', `/api/jobs/${done.id}/logs`, server.token);
+  const logs = await api(server, 'GET', `/api/jobs/${done.id}/logs`);
   assert.match(logs.body.content, /x\ny\n/);
   assert.match(logs.body.content, /attempt 1 ended: succeeded/);
 });
@@ -85,23 +90,23 @@ test('a database wedged by an empty chunk an older version stored is repaired by
   db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)').run(job.id, server.ctx.queue.jobs.get(job.id)!.log_bytes, Buffer.alloc(0));
   db.prepare('DELETE FROM migrations WHERE id = 3').run();
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'x' })).status,
+    (await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'x' }, { token: a.job_token })).status,
     500,
     'wedged as the old version left it',
   );
 
   assert.deepEqual(migrate(db), [3]);
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 2, data: 'x' })).status, 200);
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 200);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 2, data: 'x' }, { token: a.job_token })).status, 200);
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: a.job_token })).status, 200);
 });
 
 test('an agent is looked up by its own name only: "constructor" is an unknown agent, refused with the known ones', async (t) => {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
-  const res = await call(server, 'POST', '/api/jobs', server.token, { repo_id: repo.id, title: 'x', agent: 'constructor' });
+  const res = await api(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'x', agent: 'constructor' });
   assert.equal(res.status, 400, JSON.stringify(res.body));
   assert.match(res.body.message, /unknown agent "constructor"; known: shell, claude, gemini, codex, aider/);
-  assert.equal((await call(server, 'GET', '/api/jobs', server.token)).body.total, 0);
+  assert.equal((await api(server, 'GET', '/api/jobs')).body.total, 0);
 });
 
 test('cancelling a running job ends its attempt at once: the job token dies, the runner is told, its late report is harmless', async (t) => {
@@ -111,21 +116,21 @@ test('cancelling a running job ends its attempt at once: the job token dies, the
   const job = await submit(server, { repo_id: repo.id, title: 'cancel me', command: 'sleep 100' });
   const a = await poll(server, r.token);
   assert.equal(a?.job_id, job.id);
-  const heartbeat = call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 });
+  const heartbeat = api(server, 'POST', RunnerRoutes.heartbeat, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 }, { token: r.token });
 
-  const cancelled = await call(server, 'POST', `/api/jobs/${job.id}/cancel`, server.token);
+  const cancelled = await api(server, 'POST', `/api/jobs/${job.id}/cancel`);
   assert.equal(cancelled.status, 200);
   assert.equal(cancelled.body.status, 'cancelled');
   assert.equal(cancelled.body.attempts[0].end_reason, 'cancelled');
   assert.deepEqual((await heartbeat).body.cancel, [a.attempt_id], 'the runner is told to stop');
 
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 409);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'late\n' }, { token: a.job_token })).status, 409);
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: a.job_token })).status, 409);
   const refs = await fetch(`${a.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: basicAuth(a.job_token) } });
   assert.equal(refs.status, 401);
   await refs.arrayBuffer();
   // The runner's own report of the cancel, arriving after the server ended the attempt.
-  const late = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'cancelled', exit_code: null });
+  const late = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'cancelled', exit_code: null }, { token: a.job_token });
   assert.ok(late.status === 200 || late.status === 409, `${late.status} ${JSON.stringify(late.body)}`);
   assert.equal((await getJob(server, job.id)).status, 'cancelled');
 
@@ -144,7 +149,7 @@ test('the server ends an attempt that outlives its timeout, even while its runne
   const lost = await eventually(
     'the server to time the attempt out',
     async () => {
-      const hb = await call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id] });
+      const hb = await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'busy', attempts: [a.attempt_id] }, { token: r.token });
       return hb.body.lost.includes(a.attempt_id) && hb.body.lost;
     },
     20_000,
@@ -154,7 +159,7 @@ test('the server ends an attempt that outlives its timeout, even while its runne
   assert.equal(failed.status, 'failed');
   assert.equal(failed.attempts?.[0]?.end_reason, 'timeout');
   assert.match(failed.error ?? '', /timed out after 1 s/);
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'late\n' })).status, 409);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'late\n' }, { token: a.job_token })).status, 409);
 });
 
 test('a repo with a queued or running job cannot be deleted from under it: 409 until the jobs are finished', async (t) => {
@@ -166,14 +171,14 @@ test('a repo with a queued or running job cannot be deleted from under it: 409 u
   assert.equal(claimed?.job_id, running.id);
   const queued = await submit(server, { repo_id: repo.id, title: 'queued', command: 'true' });
 
-  const refused = await call(server, 'DELETE', `/api/repos/${repo.id}`, server.token);
+  const refused = await api(server, 'DELETE', `/api/repos/${repo.id}`);
   assert.equal(refused.status, 409, JSON.stringify(refused.body));
   assert.match(refused.body.message, /has 2 queued or running jobs; cancel them first/);
   assert.equal((await getJob(server, queued.id)).status, 'queued', 'nothing was lost');
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(claimed.attempt_id), claimed.job_token, { seq: 1, data: 'still here\n' })).status, 200);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(claimed.attempt_id), { seq: 1, data: 'still here\n' }, { token: claimed.job_token })).status, 200);
 
-  await call(server, 'POST', `/api/jobs/${queued.id}/cancel`, server.token);
-  await call(server, 'POST', `/api/jobs/${running.id}/cancel`, server.token);
-  assert.equal((await call(server, 'DELETE', `/api/repos/${repo.id}`, server.token)).status, 204);
-  assert.equal((await call(server, 'GET', `/api/jobs/${queued.id}`, server.token)).status, 404);
+  await api(server, 'POST', `/api/jobs/${queued.id}/cancel`);
+  await api(server, 'POST', `/api/jobs/${running.id}/cancel`);
+  assert.equal((await api(server, 'DELETE', `/api/repos/${repo.id}`)).status, 204);
+  assert.equal((await api(server, 'GET', `/api/jobs/${queued.id}`)).status, 404);
 });

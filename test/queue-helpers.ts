@@ -1,68 +1,113 @@
+// Runners and jobs: the runner protocol by hand, waiting on a job, runner processes and /proc.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import type { Job, Repo } from '../src/shared/api.js';
-import { api } from './git-helpers.js';
-import { authUrl, git, makeRepo, type TestServer } from './helpers.js';
-
-export interface Reply<T = unknown> {
-  status: number;
-  body: T;
-}
-
-/** A JSON request with an optional bearer token (a string body is sent as it is, for malformed-JSON cases). */
-export async function call<T = any>(server: { url: string }, method: string, path: string, token?: string, body?: unknown): Promise<Reply<T>> {
-  const raw = typeof body === 'string';
-  const res = await api(server, method, path, raw ? undefined : body, { token: token ?? null, ...(raw ? { rawBody: body } : {}) });
-  return { status: res.status, body: (res.body === '' ? null : res.body) as T };
-}
+import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type Target, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
 export async function seedRepo(server: TestServer, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
-  const repo = (await call<Repo>(server, 'POST', '/api/repos', server.token, { name })).body;
+  const repo = (await api<Repo>(server, 'POST', '/api/repos', { name })).body;
   const src = await makeRepo(dir, files);
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
   return repo;
 }
 
 export async function registerRunner(server: TestServer, name: string, labels: string[] = []): Promise<RegisterResponse> {
-  const r = await call<RegisterResponse>(server, 'POST', RunnerRoutes.register, server.ctx.registrationToken, {
-    name,
-    labels,
-    protocol_version: PROTOCOL_VERSION,
-  });
+  const r = await api<RegisterResponse>(
+    server,
+    'POST',
+    RunnerRoutes.register,
+    {
+      name,
+      labels,
+      protocol_version: PROTOCOL_VERSION,
+    },
+    { token: server.ctx.registrationToken },
+  );
   if (r.status !== 201) throw new Error(`register failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
 
 export async function submit(server: TestServer, body: Record<string, unknown>): Promise<Job> {
-  const r = await call<Job>(server, 'POST', '/api/jobs', server.token, body);
+  const r = await api<Job>(server, 'POST', '/api/jobs', body);
   if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
 
 export async function poll(server: TestServer, runnerToken: string, waitMs = 0): Promise<Assignment | undefined> {
-  const r = await call<Assignment>(server, 'POST', RunnerRoutes.poll, runnerToken, { wait_ms: waitMs });
+  const r = await api<Assignment>(server, 'POST', RunnerRoutes.poll, { wait_ms: waitMs }, { token: runnerToken });
   if (r.status === 204) return undefined;
   if (r.status !== 200) throw new Error(`poll failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
 
-export async function getJob(server: TestServer, id: string): Promise<Job> {
-  return (await call<Job>(server, 'GET', `/api/jobs/${id}`, server.token)).body;
+export async function getJob(server: Target, id: string): Promise<Job> {
+  return (await api<Job>(server, 'GET', `/api/jobs/${id}`)).body;
 }
 
-/** Polls a condition until it holds (bounded), for state that changes in the background. */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
+export const ended = (job: Job): boolean => ['succeeded', 'failed', 'cancelled'].includes(job.status);
+
+/** The job once `done` holds for it, by default once it has ended. */
+export function waitForJob(server: Target, id: string, done: (job: Job) => boolean = ended, timeoutMs?: number): Promise<Job> {
+  let seen = 'not read yet';
+  return eventually(
+    () => `job ${id} (last seen ${seen})`,
+    async () => {
+      const job = await getJob(server, id);
+      seen = job.status;
+      return done(job) && job;
+    },
+    timeoutMs,
+  );
+}
+
+export interface RunnerProcess {
+  child: ChildProcess;
+  name: string;
+  output: () => string;
+}
+
+/** `lazyaf runner` as a child process with its own work dir (killed when the test ends). */
+export function startRunnerProcess(
+  t: TestContext,
+  server: { url: string; registrationToken: string },
+  name: string,
+  workRoot: string,
+  extraArgs: string[] = [],
+): RunnerProcess {
+  const workdir = path.join(workRoot, name);
+  fs.mkdirSync(workdir, { recursive: true });
+  const child = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server.url, '--name', name, '--workdir', workdir, ...extraArgs], {
+    env: { ...process.env, LAZYAF_TOKEN: server.registrationToken },
+  });
+  let seen = '';
+  child.stdout?.on('data', (c: Buffer) => (seen += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => (seen += c.toString('utf8')));
+  return { child, name, output: () => seen };
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** Pids of live processes whose command line contains `needle`. */
+export function processesMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
+  return pids;
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { authUrl, commitFiles, git, run, startTestServer, tempDir } from './helpers.js';
-import { call, eventually, getJob, poll, registerRunner, seedRepo, submit, type Reply } from './queue-helpers.js';
+import { api, type ApiResponse, authUrl, basicAuth, commitFiles, eventually, git, run, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
   const server = await startTestServer(t);
@@ -22,15 +22,15 @@ test('a job submitted while a runner long-polls is handed over at once, and comp
 
   // A chunk resent after a network error is stored once.
   for (const seq of [1, 2, 2, 1]) {
-    const sent: Reply = await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq, data: `line ${seq}\n` });
+    const sent: ApiResponse = await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq, data: `line ${seq}\n` }, { token: a.job_token });
     assert.equal(sent.status, 200);
   }
-  const done = await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null });
+  const done = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0, commit: null }, { token: a.job_token });
   assert.equal(done.status, 200);
   assert.equal(done.body.job_status, 'succeeded');
   // The same completion resent is answered the same way.
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0, commit: null })).status,
+    (await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0, commit: null }, { token: a.job_token })).status,
     200,
   );
 
@@ -38,7 +38,7 @@ test('a job submitted while a runner long-polls is handed over at once, and comp
   assert.equal(final.status, 'succeeded');
   assert.equal(final.branch, null, 'a job that changed nothing has no branch');
   assert.equal(final.attempts?.[0]?.end_reason, 'succeeded');
-  const logs = await call(server, 'GET', `/api/jobs/${job.id}/logs`, server.token);
+  const logs = await api(server, 'GET', `/api/jobs/${job.id}/logs`);
   const content: string = logs.body.content;
   assert.equal(content.match(/line 1\n/g)?.length, 1);
   assert.equal(content.match(/line 2\n/g)?.length, 1);
@@ -46,7 +46,7 @@ test('a job submitted while a runner long-polls is handed over at once, and comp
   assert.equal(logs.body.complete, true);
 
   // After completion the job token is dead for logs and git.
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 3, data: 'late\n' })).status, 409);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 3, data: 'late\n' }, { token: a.job_token })).status, 409);
 });
 
 test('an expired lease requeues the job; the old job token can neither log, push nor complete', async (t) => {
@@ -65,14 +65,17 @@ test('an expired lease requeues the job; the old job token can neither log, push
   const mid = await getJob(server, job.id);
   assert.equal(mid.attempts?.[0]?.end_reason, 'lost');
 
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(first.attempt_id), first.job_token, { seq: 1, data: 'late' })).status, 409);
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(first.attempt_id), first.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 409);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(first.attempt_id), { seq: 1, data: 'late' }, { token: first.job_token })).status, 409);
+  assert.equal(
+    (await api(server, 'POST', RunnerRoutes.complete(first.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: first.job_token })).status,
+    409,
+  );
   const gitRefs = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, {
-    headers: { authorization: `Basic ${Buffer.from(`x:${first.job_token}`).toString('base64')}` },
+    headers: { authorization: basicAuth(first.job_token) },
   });
   assert.equal(gitRefs.status, 401);
   const live = await fetch(`${second.clone_url}/info/refs?service=git-receive-pack`, {
-    headers: { authorization: `Basic ${Buffer.from(`x:${second.job_token}`).toString('base64')}` },
+    headers: { authorization: basicAuth(second.job_token) },
   });
   assert.equal(live.status, 200);
   await live.arrayBuffer();
@@ -84,11 +87,9 @@ test('a job lost more times than its cap fails with the reason', async (t) => {
   const r = await registerRunner(server, 'flaky');
   const job = await submit(server, { repo_id: repo.id, title: 'x', command: 'true', max_attempts: 2 });
   assert.ok(await poll(server, r.token));
-  assert.ok(await eventually('second attempt', () => poll(server, r.token, 500)));
-  const failed = await eventually('failure', async () => {
-    const j = await getJob(server, job.id);
-    return j.status === 'failed' ? j : undefined;
-  });
+  await eventually('second attempt', () => poll(server, r.token, 500));
+  const failed = await waitForJob(server, job.id);
+  assert.equal(failed.status, 'failed');
   assert.deepEqual(
     failed.attempts?.map((a) => a.end_reason),
     ['lost', 'lost'],
@@ -104,7 +105,7 @@ test('50 concurrent claimers never double-claim', async (t) => {
   const got = (await Promise.all(runners.map((r) => poll(server, r.token, 300)))).filter((a) => a !== undefined);
   assert.equal(got.length, 20, 'every job is claimed once');
   assert.deepEqual(new Set(got.map((a) => a.job_id)), new Set(jobs.map((j) => j.id)));
-  const status = (await call(server, 'GET', '/api/runners/status', server.token)).body;
+  const status = (await api(server, 'GET', '/api/runners/status')).body;
   assert.equal(status.running_jobs, 20);
   assert.equal(status.queued_jobs, 0);
 });
@@ -124,19 +125,19 @@ test('cancel: a queued job ends at once, a running one too, and its runner is to
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   const r = await registerRunner(server, 'r');
   const queued = await submit(server, { repo_id: repo.id, title: 'a', command: 'true' });
-  assert.equal((await call(server, 'POST', `/api/jobs/${queued.id}/cancel`, server.token)).body.status, 'cancelled');
+  assert.equal((await api(server, 'POST', `/api/jobs/${queued.id}/cancel`)).body.status, 'cancelled');
 
   const running = await submit(server, { repo_id: repo.id, title: 'b', command: 'sleep 100' });
   const a = await poll(server, r.token);
   assert.equal(a?.job_id, running.id);
-  const hb = call(server, 'POST', RunnerRoutes.heartbeat, r.token, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 });
-  await call(server, 'POST', `/api/jobs/${running.id}/cancel`, server.token);
+  const hb = api(server, 'POST', RunnerRoutes.heartbeat, { status: 'busy', attempts: [a.attempt_id], wait_ms: 60_000 }, { token: r.token });
+  await api(server, 'POST', `/api/jobs/${running.id}/cancel`);
   assert.deepEqual((await hb).body.cancel, [a.attempt_id]);
-  await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'cancelled', exit_code: null });
+  await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'cancelled', exit_code: null }, { token: a.job_token });
   assert.equal((await getJob(server, running.id)).status, 'cancelled');
 
   // A finished job can be retried.
-  const retried = await call(server, 'POST', `/api/jobs/${running.id}/retry`, server.token);
+  const retried = await api(server, 'POST', `/api/jobs/${running.id}/retry`);
   assert.equal(retried.body.status, 'queued');
 });
 
@@ -149,14 +150,14 @@ test('logs beyond the cap are dropped behind a visible marker', async (t) => {
   assert.ok(a);
   let truncated = false;
   for (let seq = 1; seq <= 10 && !truncated; seq++) {
-    const ack = await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq, data: 'y\n'.repeat(500) });
+    const ack = await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq, data: 'y\n'.repeat(500) }, { token: a.job_token });
     truncated = ack.body.truncated;
   }
   assert.ok(truncated);
   const j = await getJob(server, job.id);
   assert.ok(j.log_truncated);
   assert.ok(j.log_bytes < 4096 + 200, `stored ${j.log_bytes} bytes`);
-  const logs = await call(server, 'GET', `/api/jobs/${job.id}/logs`, server.token);
+  const logs = await api(server, 'GET', `/api/jobs/${job.id}/logs`);
   assert.match(logs.body.content, /\[lazyaf: log truncated at 4096 bytes/);
 });
 
@@ -190,11 +191,11 @@ test('malformed protocol messages and wrong tokens get 4xx', async (t) => {
     ['GET', '/api/jobs/../../etc', server.token, undefined, 404],
   ];
   for (const [method, p, token, body, expected] of cases) {
-    const res = await call(server, method, p, token, body);
+    const res = await api(server, method, p, body, { token: token ?? null });
     assert.equal(res.status, expected, `${method} ${p} ${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`);
     assert.equal(typeof (res.body as { message?: unknown }).message, 'string');
   }
-  assert.equal((await call(server, 'GET', '/api/health')).status, 200);
+  assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
 
 test('a job token fetches its repo and pushes its own branch only; no other branch, no other repo', async (t) => {
@@ -220,7 +221,7 @@ test('a job token fetches its repo and pushes its own branch only; no other bran
   assert.equal(await git(['rev-parse', '--verify', '--quiet', 'refs/heads/lazyaf/00000000'], bare).catch(() => 'absent'), 'absent');
 
   const otherRepo = await fetch(`${other.clone_url}/info/refs?service=git-upload-pack`, {
-    headers: { authorization: `Basic ${Buffer.from(`x:${a.job_token}`).toString('base64')}` },
+    headers: { authorization: basicAuth(a.job_token) },
   });
   assert.equal(otherRepo.status, 403);
   await otherRepo.arrayBuffer();

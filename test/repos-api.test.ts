@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, barePath, branchTip, createRepo, pushUrl, rawRequest, tryGit } from './git-helpers.js';
-import { commitFiles, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { pushUrl, rawRequest } from './git-helpers.js';
+import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, startTestServer, tempDir, tryGit } from './helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -186,10 +186,10 @@ test('the API wants the admin token: 401 with a JSON body, however the path is s
 
 test('malformed JSON is 400, a huge body is 413; health and the OpenAPI docs need no token', async (t) => {
   const server = await startTestServer(t);
-  const bad = await api(server, 'POST', '/api/repos', undefined, { rawBody: '{"name": "x",' });
+  const bad = await api(server, 'POST', '/api/repos', '{"name": "x",');
   assert.equal(bad.status, 400);
   assert.equal(bad.body.statusCode, 400);
-  const huge = await api(server, 'POST', '/api/repos', undefined, { rawBody: JSON.stringify({ name: 'x', pad: 'y'.repeat(2 * 1024 * 1024) }) });
+  const huge = await api(server, 'POST', '/api/repos', JSON.stringify({ name: 'x', pad: 'y'.repeat(2 * 1024 * 1024) }));
   assert.equal(huge.status, 413);
   assert.equal(huge.body.statusCode, 413);
   assert.equal((await api(server, 'GET', '/api/repos')).body.total, 0);

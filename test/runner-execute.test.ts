@@ -8,7 +8,7 @@ import { jobEnv } from '../src/runner/env.js';
 import { runCommand, type CommandOptions } from '../src/runner/execute.js';
 import { LogStream, type LogStreamOptions, type SendChunk } from '../src/runner/log-stream.js';
 import type { Assignment, LogChunk } from '../src/shared/protocol.js';
-import { tempDir } from './helpers.js';
+import { eventually, tempDir } from './helpers.js';
 
 const assignment: Assignment = {
   job_id: 'job-1234',
@@ -63,13 +63,6 @@ function isGone(pid: number): boolean {
     return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return true;
-  }
-}
-
-async function waitUntil(what: string, check: () => boolean, limitMs = 10_000): Promise<void> {
-  for (const start = Date.now(); !check();) {
-    if (Date.now() - start > limitMs) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -182,7 +175,7 @@ test('cancel kills the whole process group, including what the shell started', a
   const cancel = new AbortController();
   const out = stream(sink.send, { flushMs: 10 });
   const running = run(t, 'sleep 1000 & echo "child $!"; wait', out, { signal: cancel.signal, killGraceMs: 500 });
-  await waitUntil('the child pid in the output', () => /child \d+/.test(sink.text()));
+  await eventually('the child pid in the output', () => /child \d+/.test(sink.text()));
   const childPid = Number(/child (\d+)/.exec(sink.text())?.[1]);
   assert.equal(isGone(childPid), false);
 
@@ -191,7 +184,7 @@ test('cancel kills the whole process group, including what the shell started', a
   assert.equal(result.aborted, true);
   assert.equal(result.timedOut, false);
   assert.notEqual(result.exitCode, 0);
-  await waitUntil('the sleep child to die', () => isGone(childPid));
+  await eventually('the sleep child to die', () => isGone(childPid));
 });
 
 test('a timeout kills the command; one that ignores SIGTERM gets SIGKILL', async (t) => {
@@ -208,7 +201,7 @@ test('background processes do not outlive a command that exited', async (t) => {
   const result = await run(t, 'sleep 1000 >/dev/null 2>&1 & echo "child $!"', stream(sink.send), { killGraceMs: 300 });
   assert.equal(result.exitCode, 0);
   const childPid = Number(/child (\d+)/.exec(sink.text())?.[1]);
-  await waitUntil('the background child to die', () => isGone(childPid));
+  await eventually('the background child to die', () => isGone(childPid));
 });
 
 test('a command that cannot start is reported, not thrown', async (t) => {

@@ -3,21 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
-import type { Job, RunnerList } from '../src/shared/api.js';
-import { authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+import type { RunnerList } from '../src/shared/api.js';
+import { api, authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { submit, waitForJob } from './queue-helpers.js';
 
 // The runner's main loop in-process against a real in-process server (real queue, real git).
 // The full multi-process scenarios (SIGKILL, server restarts, many runners) live in e2e-jobs.test.ts.
-
-async function api<T>(server: TestServer, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(server.url + route, {
-    method,
-    headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.ok, `${method} ${route}: ${res.status} ${await res.clone().text()}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
 
 interface Setup {
   server: TestServer;
@@ -38,7 +29,8 @@ async function setup(t: TestContext): Promise<Setup> {
     server?.app.server.closeAllConnections();
   });
   server = await startTestServer(t, { LAZYAF_LEASE_TTL: '3' });
-  const repo = await api<{ id: string; clone_url: string }>(server, 'POST', '/api/repos/ingest', { name: 'loop' });
+  const { status, body: repo } = await api<{ id: string; clone_url: string }>(server, 'POST', '/api/repos/ingest', { name: 'loop' });
+  assert.equal(status, 201);
   const local = await makeRepo(path.join(tempDir(t), 'local'), { 'README.md': 'hello\n' });
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
   const started = server;
@@ -62,27 +54,16 @@ async function setup(t: TestContext): Promise<Setup> {
   return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner };
 }
 
-async function waitForJob(server: TestServer, id: string, done: (job: Job) => boolean, limitMs = 30_000): Promise<Job> {
-  for (const start = Date.now(); ;) {
-    const job = await api<Job>(server, 'GET', `/api/jobs/${id}`);
-    if (done(job)) return job;
-    if (Date.now() - start > limitMs) throw new Error(`job ${id} stayed ${job.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const ended = (job: Job) => ['succeeded', 'failed', 'cancelled'].includes(job.status);
-
 test('a runner takes jobs one after another, fetching into its cache, and leaves when drained', async (t) => {
   const { server, repoId, cloneUrl, runner } = await setup(t);
   const r = runner('loop-1');
   const runnerId = await r.registered;
 
-  const first = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'write a file', command: 'echo "$LAZYAF_JOB_TITLE" > result.txt' });
-  const second = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'change nothing', command: 'echo looked' });
-  const failing = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'fail', command: 'echo oops >&2; exit 7' });
+  const first = await submit(server, { repo_id: repoId, title: 'write a file', command: 'echo "$LAZYAF_JOB_TITLE" > result.txt' });
+  const second = await submit(server, { repo_id: repoId, title: 'change nothing', command: 'echo looked' });
+  const failing = await submit(server, { repo_id: repoId, title: 'fail', command: 'echo oops >&2; exit 7' });
 
-  const one = await waitForJob(server, first.id, ended);
+  const one = await waitForJob(server, first.id);
   assert.equal(one.status, 'succeeded', JSON.stringify(one));
   assert.match(one.commit ?? '', /^[0-9a-f]{40}$/);
   const check = tempDir(t);
@@ -90,10 +71,10 @@ test('a runner takes jobs one after another, fetching into its cache, and leaves
   assert.equal(await git(['show', 'HEAD:result.txt'], check), 'write a file');
   assert.equal(await git(['log', '-1', '--format=%an|%s'], check), 'lazyaf agent|write a file');
 
-  const two = await waitForJob(server, second.id, ended);
+  const two = await waitForJob(server, second.id);
   assert.equal(two.status, 'succeeded');
   assert.equal(two.commit, null);
-  const three = await waitForJob(server, failing.id, ended);
+  const three = await waitForJob(server, failing.id);
   assert.equal(three.status, 'failed');
   assert.equal(three.exit_code, 7);
 
@@ -107,21 +88,20 @@ test('a runner takes jobs one after another, fetching into its cache, and leaves
   await r.done;
   const cache = path.join(r.workdir, 'cache', `${repoId}.git`);
   assert.equal(await git(['for-each-ref', 'refs/heads/lazyaf/'], cache), '', 'the cache keeps no job branches');
-  const { runners } = await api<RunnerList>(server, 'GET', '/api/runners');
+  const { runners } = (await api<RunnerList>(server, 'GET', '/api/runners')).body;
   assert.ok(!runners.some((x) => x.id === runnerId), 'deregistered');
 });
 
 test('a cancel from the server stops the running command; the runner goes on with the next job', async (t) => {
   const { server, repoId, runner } = await setup(t);
   const r = runner('loop-2');
-  const sleepy = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'sleep', command: 'echo sleeping; sleep 1000' });
+  const sleepy = await submit(server, { repo_id: repoId, title: 'sleep', command: 'echo sleeping; sleep 1000' });
   await waitForJob(server, sleepy.id, (j) => j.status === 'running' && r.lines.some((l) => l.endsWith('running')));
-  await api(server, 'POST', `/api/jobs/${sleepy.id}/cancel`);
-  const cancelled = await waitForJob(server, sleepy.id, (j) => j.status === 'cancelled');
-  assert.equal(cancelled.status, 'cancelled');
+  assert.equal((await api(server, 'POST', `/api/jobs/${sleepy.id}/cancel`)).status, 200);
+  assert.equal((await waitForJob(server, sleepy.id)).status, 'cancelled');
 
-  const next = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'next', command: 'true' });
-  assert.equal((await waitForJob(server, next.id, ended)).status, 'succeeded');
+  const next = await submit(server, { repo_id: repoId, title: 'next', command: 'true' });
+  assert.equal((await waitForJob(server, next.id)).status, 'succeeded');
   assert.ok(r.lines.includes(`job ${sleepy.id.slice(0, 8)}: cancelled`), r.lines.join('\n'));
 });
 
@@ -132,7 +112,7 @@ test('stop() gives the running job back; another runner finishes it on a fresh a
   const mark = path.join(markDir, 'first-attempt-ran');
   const first = runner('loop-3a', { sandboxShare: [markDir] });
   const command = `if [ -e '${mark}' ]; then echo second > attempt.txt; else touch '${mark}'; echo first > attempt.txt; sleep 1000; fi`;
-  const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'two tries', command });
+  const job = await submit(server, { repo_id: repoId, title: 'two tries', command });
   await waitForJob(server, job.id, (j) => j.status === 'running' && fs.existsSync(mark));
   await first.stop();
   assert.ok(
@@ -142,7 +122,7 @@ test('stop() gives the running job back; another runner finishes it on a fresh a
   assert.equal(first.lines.at(-1), 'deregistered');
 
   runner('loop-3b', { sandboxShare: [markDir] });
-  const done = await waitForJob(server, job.id, ended);
+  const done = await waitForJob(server, job.id);
   assert.equal(done.status, 'succeeded', JSON.stringify(done));
   assert.deepEqual(
     done.attempts?.map((a) => a.end_reason),
@@ -157,9 +137,9 @@ test('a runner the server revoked registers again and keeps working', async (t) 
   const { server, repoId, runner } = await setup(t);
   const r = runner('loop-4');
   const firstId = await r.registered;
-  await api(server, 'DELETE', `/api/runners/${firstId}`);
-  const job = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'after revoke', command: 'true' });
-  const done = await waitForJob(server, job.id, ended);
+  assert.equal((await api(server, 'DELETE', `/api/runners/${firstId}`)).status, 204);
+  const job = await submit(server, { repo_id: repoId, title: 'after revoke', command: 'true' });
+  const done = await waitForJob(server, job.id);
   assert.equal(done.status, 'succeeded');
   assert.notEqual(r.runnerId, firstId);
   assert.ok(

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
-import { api } from './git-helpers.js';
-import { startTestServer, tempDir } from './helpers.js';
-import { call, eventually, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('registration is rate-limited: a burst is allowed, then 429 with Retry-After, and a wrong token costs nothing', async (t) => {
   const server = await startTestServer(t, { LAZYAF_REGISTER_BURST: '3', LAZYAF_REGISTER_RATE: '0.5' });
@@ -15,7 +14,7 @@ test('registration is rate-limited: a burst is allowed, then 429 with Retry-Afte
   assert.match(refused.body.message, /too many runner registrations/);
   assert.ok(Number(refused.headers.get('retry-after')) >= 1, `Retry-After: ${refused.headers.get('retry-after')}`);
   assert.equal((await register('lzreg_wrong')).status, 401);
-  assert.equal((await call(server, 'GET', '/api/runners', server.token)).body.total, 3);
+  assert.equal((await api(server, 'GET', '/api/runners')).body.total, 3);
   await eventually('the bucket to refill', async () => (await register(server.ctx.registrationToken)).status === 201);
 });
 
@@ -28,13 +27,13 @@ test('runners offline or revoked for longer than LAZYAF_RUNNER_PRUNE_AFTER are p
   const job = await submit(server, { repo_id: repo.id, title: 'history', command: 'true' });
   const a = await poll(server, silent.token);
   assert.equal(a?.job_id, job.id);
-  assert.equal((await call(server, 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, { outcome: 'succeeded', exit_code: 0 })).status, 200);
-  assert.equal((await call(server, 'DELETE', `/api/runners/${revoked.runner_id}`, server.token)).status, 204);
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: a.job_token })).status, 200);
+  assert.equal((await api(server, 'DELETE', `/api/runners/${revoked.runner_id}`)).status, 204);
 
   const left = await eventually('the silent and revoked runners to be pruned', async () => {
-    await call(server, 'POST', RunnerRoutes.heartbeat, alive.token, { status: 'idle', attempts: [] });
+    await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'idle', attempts: [] }, { token: alive.token });
     const count = server.ctx.db.prepare('SELECT COUNT(*) FROM runners').pluck().get();
-    return count === 1 && (await call(server, 'GET', '/api/runners', server.token)).body;
+    return count === 1 && (await api(server, 'GET', '/api/runners')).body;
   });
   assert.deepEqual(
     left.runners.map((r: { name: string }) => r.name),
@@ -42,7 +41,7 @@ test('runners offline or revoked for longer than LAZYAF_RUNNER_PRUNE_AFTER are p
   );
   assert.equal(left.total, 1);
   assert.equal(
-    (await call(server, 'POST', RunnerRoutes.heartbeat, silent.token, { status: 'idle', attempts: [] })).status,
+    (await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'idle', attempts: [] }, { token: silent.token })).status,
     401,
     'a pruned runner registers again',
   );
@@ -54,11 +53,11 @@ test('runners offline or revoked for longer than LAZYAF_RUNNER_PRUNE_AFTER are p
 test('the runner list is paged: limit and offset, with the full count in total', async (t) => {
   const server = await startTestServer(t);
   for (let i = 0; i < 5; i++) await registerRunner(server, `r${i}`);
-  const page = await call(server, 'GET', '/api/runners?limit=2', server.token);
+  const page = await api(server, 'GET', '/api/runners?limit=2');
   assert.equal(page.status, 200);
   assert.equal(page.body.runners.length, 2);
   assert.equal(page.body.total, 5);
-  assert.equal((await call(server, 'GET', '/api/runners?limit=2&offset=4', server.token)).body.runners.length, 1);
-  assert.equal((await call(server, 'GET', '/api/runners?limit=5000', server.token)).status, 400);
-  assert.equal((await call(server, 'GET', '/api/runners', server.token)).body.runners.length, 5);
+  assert.equal((await api(server, 'GET', '/api/runners?limit=2&offset=4')).body.runners.length, 1);
+  assert.equal((await api(server, 'GET', '/api/runners?limit=5000')).status, 400);
+  assert.equal((await api(server, 'GET', '/api/runners')).body.runners.length, 5);
 });

@@ -6,9 +6,8 @@ import { test, type TestContext } from 'node:test';
 import { cachePath, inspectCache } from '../src/runner/cache.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
-import { startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
-import { authUrl, CLI, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
-import { call, eventually } from './queue-helpers.js';
+import { api, authUrl, CLI, eventually, git, makeRepo, run, type ServerProcess, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { startRunnerProcess, waitForJob } from './queue-helpers.js';
 
 /** bwrap must work where CI runs (it installs bubblewrap); elsewhere these tests say why they skip. */
 function sandboxWorks(t: TestContext): boolean {
@@ -21,7 +20,7 @@ function sandboxWorks(t: TestContext): boolean {
 }
 
 async function seed(t: TestContext, server: ServerProcess, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; base: string }> {
-  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as {
+  const repo = (await api(server, 'POST', '/api/repos', { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as {
     id: string;
     clone_url: string;
   };
@@ -31,12 +30,9 @@ async function seed(t: TestContext, server: ServerProcess, files: Record<string,
 }
 
 async function runJob(server: ServerProcess, repoId: string, title: string, command: string): Promise<Job & { log: string }> {
-  const created = (await call<Job>(server, 'POST', '/api/jobs', server.token, { repo_id: repoId, title, command })).body;
-  const job = await eventually(`job "${title}"`, async () => {
-    const j = (await call<Job>(server, 'GET', `/api/jobs/${created.id}`, server.token)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
-  });
-  const log = (await call<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`, server.token)).body.content;
+  const created = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command })).body;
+  const job = await waitForJob(server, created.id);
+  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`)).body.content;
   return { ...job, log };
 }
 
@@ -72,7 +68,7 @@ test("what a sandboxed job on a pool runner can see: its workspace and the agent
   fs.mkdirSync(shared);
   fs.writeFileSync(path.join(shared, 'note.txt'), 'shared with jobs\n');
   fs.writeFileSync(path.join(dir, 'secret.txt'), 'not shared\n');
-  const server = await startServerProcess(t, data, { runners: 2, env: { HOME: home, LAZYAF_SANDBOX_SHARE: shared } });
+  const server = await startTestServer(t, { HOME: home, LAZYAF_SANDBOX_SHARE: shared }, { dataDir: data, runners: 2 });
   const repo = await seed(t, server, { 'README.md': 'hello\n' });
   const workRoot = poolWorkRoot(data);
   await eventually('both pool runners to have a work dir', async () => fs.existsSync(workRoot) && fs.readdirSync(workRoot).length === 2);
@@ -126,7 +122,7 @@ test("what a sandboxed job on a pool runner can see: its workspace and the agent
 
 test("a sandboxed job cannot poison the runner's cache: the next job on the same runner starts from the real base", async (t) => {
   if (!sandboxWorks(t)) return;
-  const server = await startServerProcess(t, path.join(tempDir(t), 'data'));
+  const server = await startTestServer(t, {}, { dataDir: path.join(tempDir(t), 'data') });
   const repo = await seed(t, server, { 'README.md': 'hello\n' });
   const workRoot = tempDir(t);
   const runner = startRunnerProcess(t, server, 'walled', workRoot);
@@ -140,13 +136,13 @@ test("a sandboxed job cannot poison the runner's cache: the next job on the same
   assert.deepEqual(await branchContent(t, server, repo.cloneUrl, innocent.branch!), { files: ['README.md', 'b.txt'], parent: repo.base });
   assert.match(runner.output(), /jobs run in a bubblewrap sandbox/);
   assert.deepEqual(
-    (await call<RunnerList>(server, 'GET', '/api/runners', server.token)).body.runners.map((r) => r.sandbox),
+    (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.map((r) => r.sandbox),
     ['bubblewrap'],
   );
 });
 
 test('without the sandbox, a poisoned cache is caught before the next job and rebuilt', async (t) => {
-  const server = await startServerProcess(t, path.join(tempDir(t), 'data'));
+  const server = await startTestServer(t, {}, { dataDir: path.join(tempDir(t), 'data') });
   const repo = await seed(t, server, { 'README.md': 'hello\n' });
   const runner = startRunnerProcess(t, server, 'open', tempDir(t), ['--no-sandbox']);
   await eventually('the warning', async () => /WARNING: jobs run WITHOUT a sandbox/.test(runner.output()));
@@ -167,7 +163,7 @@ test('without the sandbox, a poisoned cache is caught before the next job and re
 
 test("git config a job leaves in its repository runs only inside its sandbox when the runner commits the job's work", async (t) => {
   if (!sandboxWorks(t)) return;
-  const server = await startServerProcess(t, path.join(tempDir(t), 'data'));
+  const server = await startTestServer(t, {}, { dataDir: path.join(tempDir(t), 'data') });
   const repo = await seed(t, server, { 'README.md': 'hello\n' });
   startRunnerProcess(t, server, 'walled', tempDir(t));
   // A clean filter runs on `git add`: outside the sandbox it would leave the mark.

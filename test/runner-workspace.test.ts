@@ -6,19 +6,15 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { retryTransientGit } from '../src/runner/git-retry.js';
 import { publishChanges } from '../src/runner/publish.js';
+import type { Repo } from '../src/shared/api.js';
 import { GitError } from '../src/shared/git.js';
 import { prepareWorkspace, WorkspaceError, type WorkspaceJob } from '../src/runner/workspace.js';
-import { authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { api, authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 /** A repo on a real lazyaf server with `files` on main, plus a local clone to push more commits from. */
 async function serverRepo(t: TestContext, server: TestServer, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; local: string }> {
-  const res = await fetch(`${server.url}/api/repos/ingest`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: `repo-${Math.random().toString(16).slice(2, 8)}` }),
-  });
-  assert.equal(res.status, 201);
-  const repo = (await res.json()) as { id: string; clone_url: string };
+  const { status, body: repo } = await api<Repo>(server, 'POST', '/api/repos/ingest', { name: `repo-${Math.random().toString(16).slice(2, 8)}` });
+  assert.equal(status, 201);
   const local = await makeRepo(path.join(tempDir(t), 'local'), files);
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
   return { id: repo.id, cloneUrl: repo.clone_url, local };
