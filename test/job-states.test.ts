@@ -6,14 +6,14 @@ import { nextJobStatus, TERMINAL, TransitionError, TRANSITIONS, type JobEvent, t
 import { JobStore } from '../src/server/store/jobs.js';
 import { RepoStore } from '../src/server/store/repos.js';
 import type { AttemptEndReason } from '../src/shared/protocol.js';
-import { startTestServer, tempDir } from './helpers.js';
-import { call, getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('retrying a queued or running job is a 409 that says why, and changes nothing', async (t) => {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   const queued = await submit(server, { repo_id: repo.id, title: 'q', command: 'true' });
-  const r1 = await call(server, 'POST', `/api/jobs/${queued.id}/retry`, server.token);
+  const r1 = await api(server, 'POST', `/api/jobs/${queued.id}/retry`);
   assert.equal(r1.status, 409);
   assert.match(r1.body.message, /is queued; only a finished job .*can be retried/);
   assert.equal((await getJob(server, queued.id)).status, 'queued');
@@ -21,7 +21,7 @@ test('retrying a queued or running job is a 409 that says why, and changes nothi
   const runner = await registerRunner(server, 'r1');
   const assignment = await poll(server, runner.token);
   assert.equal(assignment?.job_id, queued.id);
-  const r2 = await call(server, 'POST', `/api/jobs/${queued.id}/retry`, server.token);
+  const r2 = await api(server, 'POST', `/api/jobs/${queued.id}/retry`);
   assert.equal(r2.status, 409);
   assert.match(r2.body.message, /is running; only a finished job .*can be retried/);
   const after = await getJob(server, queued.id);

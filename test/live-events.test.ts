@@ -4,8 +4,8 @@ import { test, type TestContext } from 'node:test';
 import { Value } from 'typebox/value';
 import { LiveEvent } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { call, eventually, poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /**
  * Reads `/api/events` as a client would. Every event must validate against `LiveEvent` and carry
@@ -57,7 +57,7 @@ test('every state change made through the API emits its event, and every event v
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   await live.saw({ type: 'repo.created', repo_id: repo.id, name: 'demo' });
   await live.saw({ type: 'branches.updated', repo_id: repo.id, by: 'admin' });
-  assert.equal((await call(server, 'PATCH', `/api/repos/${repo.id}`, server.token, { name: 'renamed' })).status, 200);
+  assert.equal((await api(server, 'PATCH', `/api/repos/${repo.id}`, { name: 'renamed' })).status, 200);
   await live.saw({ type: 'repo.updated', repo_id: repo.id, name: 'renamed' });
 
   const runner = await registerRunner(server, 'r1');
@@ -70,29 +70,29 @@ test('every state change made through the API emits its event, and every event v
   await live.saw({ type: 'attempt.started', attempt_id: a.attempt_id, job_id: job.id, runner_id: runner.runner_id, number: 1 });
   await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'busy', job_id: job.id });
   const started = await live.saw({ type: 'log.appended', job_id: job.id });
-  assert.equal((await call(server, 'POST', RunnerRoutes.logs(a.attempt_id), a.job_token, { seq: 1, data: 'hello\n' })).status, 200);
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'hello\n' }, { token: a.job_token })).status, 200);
   await live.saw({ type: 'log.appended', job_id: job.id, log_bytes: (started as { log_bytes: number }).log_bytes + 6 });
 
-  assert.equal((await call(server, 'POST', `/api/jobs/${job.id}/cancel`, server.token)).status, 200);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
   await live.saw({ type: 'attempt.ended', attempt_id: a.attempt_id, reason: 'cancelled' });
   await live.saw({ type: 'job.updated', job_id: job.id, status: 'cancelled' });
   await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'idle' });
 
-  assert.equal((await call(server, 'POST', `/api/jobs/${job.id}/retry`, server.token)).status, 200);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/retry`)).status, 200);
   const retried = live.events.length;
   await live.saw({ type: 'job.updated', job_id: job.id, status: 'queued' });
-  assert.equal((await call(server, 'POST', `/api/jobs/${job.id}/cancel`, server.token)).status, 200);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
   await live.saw({ type: 'job.updated', job_id: job.id, status: 'cancelled' }, retried);
 
-  const heartbeat = await call(server, 'POST', RunnerRoutes.heartbeat, runner.token, { status: 'draining', attempts: [] });
+  const heartbeat = await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'draining', attempts: [] }, { token: runner.token });
   assert.equal(heartbeat.status, 200);
   await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'draining' });
-  assert.equal((await call(server, 'DELETE', `/api/runners/${runner.runner_id}`, server.token)).status, 204);
+  assert.equal((await api(server, 'DELETE', `/api/runners/${runner.runner_id}`)).status, 204);
   await live.saw({ type: 'runner.removed', runner_id: runner.runner_id });
 
-  assert.equal((await call(server, 'PUT', '/api/pool', server.token, { desired: 0 })).status, 200);
+  assert.equal((await api(server, 'PUT', '/api/pool', { desired: 0 })).status, 200);
   await live.saw({ type: 'pool.updated', desired: 0, running: 0 });
-  assert.equal((await call(server, 'DELETE', `/api/repos/${repo.id}`, server.token)).status, 204);
+  assert.equal((await api(server, 'DELETE', `/api/repos/${repo.id}`)).status, 204);
   await live.saw({ type: 'repo.deleted', repo_id: repo.id });
   assert.deepEqual(live.invalid, []);
 });
@@ -100,12 +100,12 @@ test('every state change made through the API emits its event, and every event v
 test('a first push that gives a repo its default branch emits repo.updated as well as branches.updated', async (t) => {
   const server = await startTestServer(t);
   const live = await watchEvents(t, server);
-  const repo = (await call(server, 'POST', '/api/repos', server.token, { name: 'demo' })).body;
+  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body;
   const src = await makeRepo(path.join(tempDir(t), 'src'), { 'a.txt': 'a\n' });
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:dev'], src);
   await live.saw({ type: 'branches.updated', repo_id: repo.id, by: 'admin' });
   await live.saw({ type: 'repo.updated', repo_id: repo.id, name: 'demo' });
-  assert.equal((await call(server, 'GET', `/api/repos/${repo.id}`, server.token)).body.default_branch, 'dev');
+  assert.equal((await api(server, 'GET', `/api/repos/${repo.id}`)).body.default_branch, 'dev');
   assert.deepEqual(live.invalid, []);
 });
 
