@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LauncherKind } from '../config.js';
 
 /** One runner the pool started. */
 export interface LaunchedRunner {
@@ -19,7 +20,7 @@ export interface LaunchedRunner {
 
 /** How the pool starts runners. The process launcher is the default; docker joins later. */
 export interface Launcher {
-  readonly kind: 'process' | 'docker';
+  readonly kind: LauncherKind;
   launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner;
 }
 

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { PoolState } from '../../shared/api.js';
 import type { Launcher, LaunchedRunner } from './launcher.js';
 
 export interface PoolOptions {
@@ -10,13 +11,6 @@ export interface PoolOptions {
   isIdle: (poolId: string) => boolean;
   emit: (event: { type: string; [key: string]: unknown }) => void;
   log: (msg: string) => void;
-}
-
-export interface PoolState {
-  desired: number;
-  launcher: string;
-  running: number;
-  draining: number;
 }
 
 /**

@@ -5,8 +5,9 @@ import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
 import { RunnerStore, type RunnerRow } from '../store/runners.js';
+import type { JobStatus, RunnersStatus } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
-import { nextJobStatus, TERMINAL, type JobStatus } from './state.js';
+import { nextJobStatus, TERMINAL } from './state.js';
 import { Wakeups } from './wakeups.js';
 
 export interface QueueOptions {
@@ -431,15 +432,7 @@ export class Queue {
     return failed;
   }
 
-  status(): {
-    total_runners: number;
-    idle_runners: number;
-    busy_runners: number;
-    draining_runners: number;
-    offline_runners: number;
-    queued_jobs: number;
-    running_jobs: number;
-  } {
+  status(): RunnersStatus {
     const r = this.runners.counts();
     const j = this.jobs.counts();
     return {

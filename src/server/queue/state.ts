@@ -1,3 +1,4 @@
+import type { JobStatus } from '../../shared/api.js';
 import type { AttemptEndReason } from '../../shared/protocol.js';
 
 /**
@@ -5,7 +6,6 @@ import type { AttemptEndReason } from '../../shared/protocol.js';
  * where a job goes when something happens to it. The store persists the result; nothing else
  * decides a job's status.
  */
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 
