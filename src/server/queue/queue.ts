@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/index.js';
+import { ApiError } from '../errors.js';
 import { hashToken, newToken } from '../secrets.js';
 import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
@@ -36,15 +37,6 @@ type EndRequest = { outcome: AttemptEndReason; error?: string; exit_code?: null;
 export interface AttemptFailure {
   attempt_id: string;
   error: string;
-}
-
-export class QueueError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
@@ -110,7 +102,7 @@ export class Queue {
    */
   cancel(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
-    if (TERMINAL.has(job.status)) throw new QueueError(409, `job ${job.id} already ${job.status}`);
+    if (TERMINAL.has(job.status)) throw new ApiError(409, `job ${job.id} already ${job.status}`);
     const now = this.iso();
     if (this.jobs.cancelQueued(job.id, now)) {
       this.changed(job.id, 'cancelled');
@@ -131,7 +123,7 @@ export class Queue {
     const job = this.mustGetJob(jobId);
     nextJobStatus(job.status, { type: 'retry' });
     if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso()))
-      throw new QueueError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
+      throw new ApiError(409, `job ${job.id} is ${job.status}; only a finished job can be retried`);
     this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
     this.changed(job.id, 'queued');
     return this.jobs.get(job.id)!;
@@ -139,7 +131,7 @@ export class Queue {
 
   private mustGetJob(jobId: string): JobRow {
     const job = this.jobs.find(jobId);
-    if (!job) throw new QueueError(404, `job not found: ${jobId}`);
+    if (!job) throw new ApiError(404, `job not found: ${jobId}`);
     return job;
   }
 
@@ -324,9 +316,9 @@ export class Queue {
       const current = this.attempts.get(attempt.id)!;
       if (!current.active) {
         if (current.end_reason === req.outcome) return this.jobs.get(current.job_id)!.status;
-        throw new QueueError(409, `attempt ${attempt.id} already ended (${current.end_reason}); its lease is gone`);
+        throw new ApiError(409, `attempt ${attempt.id} already ended (${current.end_reason}); its lease is gone`);
       }
-      if (current.lease_expires_ms <= this.now()) throw new QueueError(409, `the lease of attempt ${attempt.id} expired`);
+      if (current.lease_expires_ms <= this.now()) throw new ApiError(409, `the lease of attempt ${attempt.id} expired`);
       return this.endAttempt(current, req);
     })();
     return status;

@@ -19,9 +19,9 @@ import {
 import { bearerToken } from '../auth.js';
 import { serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
-import { bareRepoPath } from '../git/bare.js';
+import { bareRepoPath, resolveBranch } from '../git/bare.js';
 import { renderPrompt, type Agents } from '../queue/agents.js';
-import { QueueError, type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
+import { type AttemptFailure, type Claimed, type Queue } from '../queue/queue.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -100,11 +100,6 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const longPollAuth = [runnerAuth, serverHoldsAnswer];
   const attemptAuth = (allowEnded: boolean) => async (req: FastifyRequest, reply: FastifyReply) =>
     void attemptOf(req, reply, (req.params as { attempt_id: string }).attempt_id, allowEnded);
-
-  const rethrow = (err: unknown): never => {
-    if (err instanceof QueueError) throw new ApiError(err.statusCode, err.message);
-    throw err;
-  };
 
   app.post(
     RunnerRoutes.register,
@@ -247,16 +242,11 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       const job = queue.jobs.get(attempt.job_id)!;
       if (req.body.commit && attempt.active) {
         // The result must really be on the internal server: the branch the token could push.
-        const at = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${job.branch_name}^{commit}`], { cwd: bareRepoPath(opts.reposDir, job.repo_id) });
-        if (at.code !== 0 || at.stdout.trim() !== req.body.commit) {
+        if ((await resolveBranch(bareRepoPath(opts.reposDir, job.repo_id), job.branch_name)) !== req.body.commit) {
           throw new ApiError(422, `commit ${req.body.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
         }
       }
-      try {
-        return { job_status: queue.complete(attempt, req.body) };
-      } catch (err) {
-        return rethrow(err);
-      }
+      return { job_status: queue.complete(attempt, req.body) };
     },
   );
 
