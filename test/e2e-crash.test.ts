@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job } from '../src/shared/api.js';
+import { isFinished, type Job } from '../src/shared/api.js';
 import { authUrl, git, makeRepo, tempDir } from './helpers.js';
 import { call, eventually } from './queue-helpers.js';
 import { rssBytes, startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
@@ -12,8 +12,6 @@ async function seed(server: ServerProcess, dir: string): Promise<{ id: string; c
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
   return repo;
 }
-
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
 test('the server SIGKILLed with queued and running jobs, then restarted: every job ends once and only once', async (t) => {
   const dir = tempDir(t);
@@ -39,7 +37,7 @@ test('the server SIGKILLed with queued and running jobs, then restarted: every j
     'every job to finish',
     async () => {
       const list = (await call<{ jobs: Job[] }>(server, 'GET', '/api/jobs?limit=100', server.token)).body.jobs;
-      return list.length === ids.length && list.every((j) => TERMINAL.includes(j.status)) ? list : undefined;
+      return list.length === ids.length && list.every((j) => isFinished(j.status)) ? list : undefined;
     },
     120_000,
   );
@@ -77,7 +75,7 @@ test('a job printing 100 MB: the log stays within its cap behind a marker, serve
     async () => {
       peak = Math.max(peak, rssBytes(server.child.pid!));
       const j = (await call<Job>(server, 'GET', `/api/jobs/${job.id}`, server.token)).body;
-      return TERMINAL.includes(j.status) ? j : undefined;
+      return isFinished(j.status) ? j : undefined;
     },
     180_000,
   );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job } from '../src/shared/api.js';
+import { isFinished, type Job } from '../src/shared/api.js';
 import { git, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { eventually, getJob, seedRepo, submit } from './queue-helpers.js';
 import { processesMatching, startRunnerProcess } from './e2e-helpers.js';
@@ -13,7 +13,7 @@ async function finished(server: TestServer, id: string, timeoutMs = 60_000): Pro
     `job ${id} to finish`,
     async () => {
       const j = await getJob(server, id);
-      return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+      return isFinished(j.status) ? j : undefined;
     },
     timeoutMs,
   );

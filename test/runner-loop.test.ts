@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
-import type { Job, RunnerList } from '../src/shared/api.js';
+import { isFinished, type Job, type RunnerList } from '../src/shared/api.js';
 import { authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 // The runner's main loop in-process against a real in-process server (real queue, real git).
@@ -71,7 +71,7 @@ async function waitForJob(server: TestServer, id: string, done: (job: Job) => bo
   }
 }
 
-const ended = (job: Job) => ['succeeded', 'failed', 'cancelled'].includes(job.status);
+const ended = (job: Job) => isFinished(job.status);
 
 test('a runner takes jobs one after another, fetching into its cache, and leaves when drained', async (t) => {
   const { server, repoId, cloneUrl, runner } = await setup(t);

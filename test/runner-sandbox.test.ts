@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cachePath, inspectCache } from '../src/runner/cache.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
+import { isFinished, type Job, type JobLogs, type RunnerList } from '../src/shared/api.js';
 import { startRunnerProcess, startServerProcess, type ServerProcess } from './e2e-helpers.js';
 import { authUrl, CLI, git, makeRepo, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
 import { call, eventually } from './queue-helpers.js';
@@ -34,7 +34,7 @@ async function runJob(server: ServerProcess, repoId: string, title: string, comm
   const created = (await call<Job>(server, 'POST', '/api/jobs', server.token, { repo_id: repoId, title, command })).body;
   const job = await eventually(`job "${title}"`, async () => {
     const j = (await call<Job>(server, 'GET', `/api/jobs/${created.id}`, server.token)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+    return isFinished(j.status) ? j : undefined;
   });
   const log = (await call<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`, server.token)).body.content;
   return { ...job, log };

@@ -103,6 +103,9 @@ export const JobStatus = Type.Union([
   Type.Literal('cancelled'),
 ]);
 export type JobStatus = Static<typeof JobStatus>;
+/** The statuses a job stays in until someone retries it. */
+export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isFinished = (status: JobStatus): boolean => FINISHED_JOB_STATUSES.includes(status);
 
 export const SubmitJob = Type.Object(
   {

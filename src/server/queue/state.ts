@@ -1,4 +1,4 @@
-import type { JobStatus } from '../../shared/api.js';
+import { FINISHED_JOB_STATUSES, type JobStatus } from '../../shared/api.js';
 import type { AttemptEndReason } from '../../shared/protocol.js';
 
 /**
@@ -7,7 +7,7 @@ import type { AttemptEndReason } from '../../shared/protocol.js';
  * decides a job's status.
  */
 
-export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(FINISHED_JOB_STATUSES);
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   queued: ['running', 'cancelled'],
