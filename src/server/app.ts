@@ -76,7 +76,9 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
   const dbFile = path.join(config.dataDir, 'lazyaf.db');
   const db = openDb(dbFile);
-  const checkpointer = startCheckpointer(db, dbFile);
+  const checkpointer = startCheckpointer(db, dbFile, (err) =>
+    (logger ?? console).error({ err }, 'the WAL checkpoint worker failed; SQLite checkpoints by itself until a restart'),
+  );
   const repos = new RepoStore(db);
   const events = new EventEmitter();
   events.setMaxListeners(0);
