@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startCheckpointer } from '../src/server/db/checkpointer.js';
@@ -6,7 +7,7 @@ import { openDb } from '../src/server/db/index.js';
 import { ProcessLauncher } from '../src/server/pool/launcher.js';
 import type { RunnerList } from '../src/shared/api.js';
 import { processesMatching } from './e2e-helpers.js';
-import { ROOT, startTestServer, tempDir } from './helpers.js';
+import { CLI, ROOT, run, startTestServer, tempDir } from './helpers.js';
 import { call, eventually } from './queue-helpers.js';
 
 // These tests run the sources under tsx: what the server starts must be the sources too, never
@@ -35,7 +36,16 @@ test('a checkpoint worker that fails says so instead of vanishing', async (t) =>
   let failure: Error | undefined;
   // The worker opens its own connection: to a file it cannot open, here.
   const checkpointer = startCheckpointer(db, path.join(dir, 'missing', 'lazyaf.db'), (err) => (failure = err));
-  t.after(() => checkpointer.stop());
+  // Stopped at once, as by a server closed right after its start: the worker fails while it is
+  // waited for, and that must not make the server's close fail too.
+  await checkpointer.stop();
   const err = await eventually('the worker to report its failure', async () => failure, 15_000);
   assert.match(err.message, /directory does not exist|unable to open/i);
+});
+
+test('the CLI and the API show the version package.json declares', async (t) => {
+  const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.equal((await run(process.execPath, [CLI, '--version'])).stdout.trim(), version);
+  const server = await startTestServer(t);
+  assert.equal((await call<{ version: string }>(server, 'GET', '/api/health')).body.version, version);
 });

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FROM_SOURCE, siblingModule } from '../sibling.js';
@@ -30,7 +29,8 @@ export function startCheckpointer(db: Db, file: string, onError: (err: Error) =>
       if (exited) return;
       // Keep the process alive until the worker has closed its connection.
       worker.ref();
-      const done = once(worker, 'exit');
+      // Not events.once: it rejects on 'error', and a worker that failed has been reported already.
+      const done = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('stop');
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([done, new Promise((r) => (timer = setTimeout(r, 2000)))]);
