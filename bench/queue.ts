@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { isFinished, type JobStatus } from '../src/shared/api.js';
 import { PROTOCOL_VERSION, RunnerRoutes, type Assignment, type RegisterResponse } from '../src/shared/protocol.js';
 import { isolatedGitEnv } from './lib/git-env.js';
 import { makeTempDir, percentile, removeTempDir, run, totalCpu, track } from './lib/proc.js';
@@ -184,10 +185,10 @@ async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: num
     const n = 15;
     for (let i = 0; i <= n; i++) {
       const id = await submit(s, `p4-${i}`, 'date +%s%3N');
-      let job: { status: string; attempts: { started_at: string }[] };
+      let job: { status: JobStatus; attempts: { started_at: string }[] };
       for (;;) {
         job = (await call<typeof job>(`${s.server.url}/api/jobs/${id}`, 'GET', ADMIN)).body;
-        if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+        if (isFinished(job.status)) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       if (job.status !== 'succeeded') throw new Error(`p4 job ${job.status}`);

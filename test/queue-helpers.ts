@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
-import type { Job, Repo } from '../src/shared/api.js';
+import { isFinished, type Job, type Repo } from '../src/shared/api.js';
 import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type Target, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
@@ -49,7 +49,7 @@ export async function getJob(server: Target, id: string): Promise<Job> {
   return (await api<Job>(server, 'GET', `/api/jobs/${id}`)).body;
 }
 
-export const ended = (job: Job): boolean => ['succeeded', 'failed', 'cancelled'].includes(job.status);
+export const ended = (job: Job): boolean => isFinished(job.status);
 
 /** The job once `done` holds for it, by default once it has ended. */
 export function waitForJob(server: Target, id: string, done: (job: Job) => boolean = ended, timeoutMs?: number): Promise<Job> {

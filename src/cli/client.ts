@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defaultDataDir } from '../shared/paths.js';
+import { causeOf } from '../shared/fetch-error.js';
 import { CliError } from './errors.js';
 
 export interface ClientOptions {
@@ -64,9 +65,4 @@ export class ApiClient {
     if (res.status === 401) throw new CliError(`unauthorized: ${message} (pass --token or set LAZYAF_TOKEN to the admin token)`);
     throw new CliError(message);
   }
-}
-
-function causeOf(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
 }

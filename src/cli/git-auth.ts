@@ -1,9 +1,5 @@
 import fs from 'node:fs';
-
-/** Single-quotes a word for the shell git runs `!helper` commands with. */
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
+import { shellQuote } from '../shared/git.js';
 
 /** The credential-helper command that runs this very CLI: `!'node' '/path/main.js' credential`. */
 export function helperCommand(): string {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { git, gitOk } from '../shared/git.js';
 import { gitEnv } from './env.js';
+import { lstat } from './files.js';
 
 /**
  * The runner's cache of one repo: a bare repository under `<workdir>/cache/<repo id>.git`, which
@@ -71,12 +72,4 @@ export async function inspectCache(dir: string): Promise<string | undefined> {
   if (foreign !== undefined) return `its config sets ${foreign.slice(0, 80)}`;
   knownConfigs.set(dir, config);
   return undefined;
-}
-
-function lstat(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch {
-    return undefined;
-  }
 }

@@ -12,6 +12,7 @@ import {
   type LogChunk,
   type RegisterRequest,
 } from '../shared/protocol.js';
+import { causeOf } from '../shared/fetch-error.js';
 import { abortError, backoffDelay, isAbortError, sleep } from './backoff.js';
 
 /** The runner's token stopped working (401, or 409: revoked): register again. */
@@ -200,9 +201,4 @@ function errorMessage(res: Response, text: string): string {
   const parsed = parseJson(text) as { message?: unknown } | undefined;
   const message = typeof parsed?.message === 'string' ? parsed.message : '';
   return message || `${res.status} ${res.statusText}`;
-}
-
-function causeOf(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
@@ -33,10 +34,6 @@ export interface RunnerConfig {
   sandboxHide: string[];
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$/;
-const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
-
 /** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token) and LAZYAF_POOL_ID, then defaults. */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
@@ -54,7 +51,7 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     .filter(Boolean);
   const badLabel = labels.find((l) => !LABEL_RE.test(l));
   if (badLabel !== undefined) throw new RunnerConfigError(`invalid label: ${badLabel} (letters, digits and . _ : = -, up to 63)`);
-  if (labels.length > 32) throw new RunnerConfigError('too many labels (at most 32)');
+  if (labels.length > MAX_LABELS) throw new RunnerConfigError(`too many labels (at most ${MAX_LABELS})`);
 
   const poolId = flags.poolId ?? (env.LAZYAF_POOL_ID || undefined);
   if (poolId !== undefined && !POOL_ID_RE.test(poolId)) throw new RunnerConfigError(`invalid pool id: ${poolId}`);

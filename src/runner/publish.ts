@@ -1,13 +1,12 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { gitOk, type GitOptions } from '../shared/git.js';
+import { gitOk, shellQuote, type GitOptions } from '../shared/git.js';
 import type { Assignment } from '../shared/protocol.js';
 import { agentIdentityEnv, gitEnv } from './env.js';
 import { runCommand } from './execute.js';
 import { retryTransientGit } from './git-retry.js';
 import type { Sandbox } from './sandbox.js';
-import { step, WorkspaceError, type Workspace } from './workspace.js';
+import { fetchedCommit, step, WorkspaceError, type Workspace } from './workspace.js';
 
 export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token'>;
 
@@ -80,12 +79,7 @@ async function importResult(ws: Pick<Workspace, 'dir' | 'cacheDir'>, opts: Publi
     gitOk(['-c', 'fetch.fsckObjects=true', 'fetch', '-q', '--no-tags', `--upload-pack=${uploadPack.map(shellQuote).join(' ')}`, ws.dir, 'HEAD'], cache),
     "cannot read the job's result",
   );
-  const fetched = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(ws.cacheDir, 'FETCH_HEAD'), 'utf8'));
-  if (!fetched?.[1]) throw new WorkspaceError("cannot read the job's result: its HEAD is not a commit");
-  return fetched[1];
-}
-
-/** git runs `--upload-pack` through the shell: every word is quoted. */
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
+  const fetched = fetchedCommit(ws.cacheDir);
+  if (!fetched) throw new WorkspaceError("cannot read the job's result: its HEAD is not a commit");
+  return fetched;
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { lstat } from './files.js';
 
 /**
  * The wall around a job on a process runner: bubblewrap (`bwrap`), as Flatpak and the coding
@@ -151,14 +152,6 @@ function baseArgs(opts: SandboxOptions): string[] {
 function isUnder(p: string, dir: string): boolean {
   const rel = path.relative(dir, p);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-function lstat(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch {
-    return undefined;
-  }
 }
 
 function isDir(p: string): boolean {

@@ -166,9 +166,9 @@ async function fetchBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOpti
   try {
     const refspec = `+refs/heads/${job.base_branch}:refs/remotes/origin/${job.base_branch}`;
     await retryTransientGit(() => gitOk(['fetch', '-q', '--no-tags', job.clone_url, refspec], git), retry);
-    const fetchHead = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(git.cwd as string, 'FETCH_HEAD'), 'utf8'));
-    if (!fetchHead?.[1]) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
-    return fetchHead[1];
+    const fetched = fetchedCommit(git.cwd as string);
+    if (!fetched) throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
+    return fetched;
   } catch (err) {
     if (err instanceof GitError && /couldn't find remote ref/i.test(err.result.stderr))
       throw new WorkspaceError(`base branch "${job.base_branch}" not found on the server`);
@@ -205,4 +205,9 @@ export function errorLine(err: unknown): string {
       : undefined;
   const message = refused ?? (err instanceof GitError ? lastGitMessage(err.result.stderr) || err.message : (err as Error).message);
   return redactUrls(message.split('\n')[0] ?? '').slice(0, 500);
+}
+
+/** The commit the last fetch into `gitDir` brought: the first line of its FETCH_HEAD. */
+export function fetchedCommit(gitDir: string): string | undefined {
+  return /^([0-9a-f]{40}(?:[0-9a-f]{24})?)\t/.exec(fs.readFileSync(path.join(gitDir, 'FETCH_HEAD'), 'utf8'))?.[1];
 }

@@ -21,7 +21,7 @@ export interface BuiltApp {
 export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
   // Before anything is opened or started, so a refused start leaves nothing running.
   if (config.launcher !== 'process') throw new Error(`the ${config.launcher} launcher is not available in this version; use --launcher process`);
-  const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config);
+  const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
   const ctx: ServerContext = { ...stores, pool: makePool(config, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
   const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
 

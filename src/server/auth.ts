@@ -2,7 +2,10 @@ import type { FastifyRequest } from 'fastify';
 import type { Queue } from './queue/queue.js';
 import { tokenMatches } from './secrets.js';
 
-/** Who a request speaks for. Jobs and runners join this union as the queue grows. */
+/**
+ * Who an admin or git request speaks for: a person (the admin token) or one attempt of a job (its
+ * job token). Runner and registration tokens are checked by the runner protocol's routes instead.
+ */
 export type Principal = { kind: 'admin' } | { kind: 'job'; jobId: string; attemptId: string; runnerId: string; repoId: string; branch: string };
 
 /** Resolves a presented token to a principal; the extra resolvers are tried after the admin token. */

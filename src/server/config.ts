@@ -12,7 +12,6 @@ export interface ServerConfig {
   registrationToken?: string;
   runners: number;
   launcher: LauncherKind;
-  runnerImage: string;
   leaseTtlSeconds: number;
   /** Cap on stored log bytes per job; output beyond it is dropped behind a marker. */
   logCapBytes: number;
@@ -79,7 +78,6 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     registrationToken: env.LAZYAF_REGISTRATION_TOKEN || undefined,
     runners: intFrom('runners', flags.runners ?? env.LAZYAF_RUNNERS, 2, 0, 256),
     launcher,
-    runnerImage: env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest',
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),

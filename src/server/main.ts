@@ -29,7 +29,7 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
       ? 'the admin token is the one in LAZYAF_ADMIN_TOKEN'
       : `the admin token is in ${built.adminTokenPath} (the CLI reads it from there when LAZYAF_DATA points at this data dir)`;
   process.stderr.write(`lazyaf server listening on ${url}\n  data: ${config.dataDir}\n  ${auth}\n  API docs: ${url}/docs\n`);
-  // One machine-readable line for scripts and tests that start the server on port 0.
+  // Tests and scripts read the port from the stderr line above; this one is for log collectors.
   logger.info({ url, port, dataDir: config.dataDir }, 'listening');
 
   let closing: Promise<void> | undefined;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { FastifyBaseLogger } from 'fastify';
 import path from 'node:path';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
@@ -25,7 +26,7 @@ export type Stores = Omit<ServerContext, 'pool' | 'serverUrl'> & {
  * Opens what the server keeps: the data dir (owner-only), the git hooks, the tokens, the SQLite
  * file with its checkpointer, the repos and the queue.
  */
-export async function openStores(config: ServerConfig): Promise<Stores> {
+export async function openStores(config: ServerConfig, logger?: FastifyBaseLogger): Promise<Stores> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const reposDir = path.join(config.dataDir, 'repos');
   const hooksDir = path.join(config.dataDir, 'hooks');
@@ -39,7 +40,9 @@ export async function openStores(config: ServerConfig): Promise<Stores> {
   const registration = loadOrCreateSecret(config.dataDir, 'registration_token', 'lzreg', config.registrationToken);
   const dbFile = path.join(config.dataDir, 'lazyaf.db');
   const db = openDb(dbFile);
-  const checkpointer = startCheckpointer(db, dbFile);
+  const checkpointer = startCheckpointer(db, dbFile, (err) =>
+    (logger ?? console).error({ err }, 'the WAL checkpoint worker failed; SQLite checkpoints by itself until a restart'),
+  );
   const events = new LiveEvents();
   const emit = events.emit;
   const queue = new Queue(db, {

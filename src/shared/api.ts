@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { AttemptEndReason, RunnerStatus } from './protocol.js';
+import { AGENT_NAME_RE, NAME_RE } from './names.js';
+import { AttemptEndReason, Labels, RunnerStatus } from './protocol.js';
 
 /**
  * The public HTTP API's shapes, declared once: the server validates and documents with them,
@@ -13,7 +14,7 @@ export const ErrorBody = Type.Object({
 });
 
 export const RepoName = Type.String({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$',
+  pattern: NAME_RE.source,
   description: 'Letters, digits, ".", "_" and "-", at most 100 characters, starting with a letter or digit.',
 });
 export const BranchName = Type.String({ minLength: 1, maxLength: 255, description: 'A git branch name (without refs/heads/).' });
@@ -102,6 +103,9 @@ export const JobStatus = Type.Union([
   Type.Literal('cancelled'),
 ]);
 export type JobStatus = Static<typeof JobStatus>;
+/** The statuses a job stays in until someone retries it. */
+export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isFinished = (status: JobStatus): boolean => FINISHED_JOB_STATUSES.includes(status);
 
 export const SubmitJob = Type.Object(
   {
@@ -110,10 +114,10 @@ export const SubmitJob = Type.Object(
     description: Type.Optional(Type.String({ maxLength: 20_000 })),
     command: Type.Optional(Type.String({ minLength: 1, maxLength: 20_000, description: 'Shell command run in the workspace (agent "shell").' })),
     agent: Type.Optional(
-      Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$', description: 'shell (default with command), claude, gemini, codex, aider, or one from agents.json.' }),
+      Type.String({ pattern: AGENT_NAME_RE.source, description: 'shell (default with command), claude, gemini, codex, aider, or one from agents.json.' }),
     ),
     base_branch: Type.Optional(BranchName),
-    labels: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$' }), { maxItems: 32 })),
+    labels: Type.Optional(Labels),
     timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
   },

@@ -95,3 +95,8 @@ export function isValidBranchName(name: string): boolean {
 export function redactUrls(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s?#]*@/gi, '$1***@');
 }
+
+/** Single-quotes a word for the shell git runs some commands with (`!helper`, `--upload-pack`). */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

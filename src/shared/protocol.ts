@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
 
 /**
  * The runner protocol, declared once: the server's routes validate with these schemas and the
@@ -21,21 +22,21 @@ export const PROTOCOL_VERSION = 2;
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
 
-export const Label = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$' });
-export const Labels = Type.Array(Label, { maxItems: 32 });
+export const Label = Type.String({ pattern: LABEL_RE.source });
+export const Labels = Type.Array(Label, { maxItems: MAX_LABELS });
 
 export const RunnerSandbox = Type.Union([Type.Literal('bubblewrap'), Type.Literal('none')]);
 export type RunnerSandbox = Static<typeof RunnerSandbox>;
 
 export const RegisterRequest = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    name: Type.String({ pattern: NAME_RE.source }),
     labels: Type.Optional(Labels),
     hostname: Type.Optional(Type.String({ maxLength: 255 })),
     version: Type.Optional(Type.String({ maxLength: 50 })),
     protocol_version: Type.Integer({ minimum: 1 }),
     /** Set by the pool launcher for the runners it manages; hand-started runners leave it out. */
-    pool_id: Type.Optional(Type.String({ maxLength: 100, pattern: '^[A-Za-z0-9._-]+$' })),
+    pool_id: Type.Optional(Type.String({ pattern: POOL_ID_RE.source })),
     /** The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out. */
     sandbox: Type.Optional(RunnerSandbox),
   },

@@ -99,13 +99,14 @@ const PUSH_PROTOCOL_CONFIG = [
   'protocol.file.allow=always',
 ];
 
-export interface LandResult {
+/** What a push to a real remote did: the commit it sent and git's (redacted) report. */
+export interface PushResult {
   commit: string;
   output: string;
 }
 
 /** Pushes `branch` of the bare repo to `remoteBranch` on `remoteUrl`. Throws GitError (redacted) on refusal. */
-export async function pushToRemote(repoPath: string, remoteUrl: string, branch: string, remoteBranch: string, force: boolean): Promise<LandResult> {
+export async function pushToRemote(repoPath: string, remoteUrl: string, branch: string, remoteBranch: string, force: boolean): Promise<PushResult> {
   const commit = await resolveBranch(repoPath, branch);
   if (!commit) throw new GitError(`branch ${branch} not found`, { code: 1, stdout: '', stderr: '' });
   const refspec = `${force ? '+' : ''}${commit}:refs/heads/${remoteBranch}`;

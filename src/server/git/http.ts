@@ -9,7 +9,8 @@ import zlib from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { basicOrBearerToken, type Principal, type TokenResolver } from '../auth.js';
 import type { RepoStore, RepoRow } from '../store/repos.js';
-import { bareRepoPath } from './bare.js';
+import { ApiError } from '../errors.js';
+import { bareRepoPath, REPO_ID_RE } from './bare.js';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 
@@ -30,21 +31,11 @@ export interface GitHttpOptions {
 
 /** `Git-Protocol: version=2` and the like; anything else is refused before it reaches git's environment. */
 const GIT_PROTOCOL_RE = /^[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?(:[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?)*$/;
-const REPO_PARAM_RE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git$/;
 /**
  * How git is stopped when its client goes away: SIGTERM lets git remove its lock files and
  * quarantine (SIGKILL would leave refs/heads/x.lock behind and block every later push).
  */
 const STOP: NodeJS.Signals = 'SIGTERM';
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function pktLine(text: string): string {
   return (text.length + 4).toString(16).padStart(4, '0') + text;
@@ -64,22 +55,23 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
 
   /** Checks auth and that the repo exists; returns the repo, its path and who is asking (a job token's ref rule is applied later). */
   function authorize(req: FastifyRequest, reply: FastifyReply): { repo: RepoRow; repoPath: string; principal: Principal } {
-    const m = REPO_PARAM_RE.exec((req.params as { repo: string }).repo);
+    const segment = (req.params as { repo: string }).repo;
+    const repoId = segment.endsWith('.git') ? segment.slice(0, -'.git'.length) : '';
     const token = basicOrBearerToken(req);
     const principal = token ? opts.resolveToken(token) : undefined;
     if (!principal) {
       reply.header('WWW-Authenticate', 'Basic realm="lazyaf", charset="UTF-8"');
-      throw new HttpError(401, token ? 'invalid token' : 'authentication required');
+      throw new ApiError(401, token ? 'invalid token' : 'authentication required');
     }
     // The id is checked against the database before anything touches the filesystem.
-    const repo = m?.[1] ? opts.repos.get(m[1]) : undefined;
-    if (!repo) throw new HttpError(404, 'repository not found');
-    if (principal.kind === 'job' && principal.repoId !== repo.id) throw new HttpError(403, 'this token is not valid for this repository');
+    const repo = REPO_ID_RE.test(repoId) ? opts.repos.get(repoId) : undefined;
+    if (!repo) throw new ApiError(404, 'repository not found');
+    if (principal.kind === 'job' && principal.repoId !== repo.id) throw new ApiError(403, 'this token is not valid for this repository');
     const repoPath = bareRepoPath(opts.reposDir, repo.id);
     // git cannot even start in a directory that is gone; say so instead of failing obscurely.
     if (!existsSync(repoPath)) {
       req.log.warn({ repo: repo.id, repoPath }, 'bare repository is missing');
-      throw new HttpError(404, 'repository not found (its storage is missing)');
+      throw new ApiError(404, 'repository not found (its storage is missing)');
     }
     return { repo, repoPath, principal };
   }
@@ -87,7 +79,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
   function protocolEnv(req: FastifyRequest): Record<string, string> {
     const header = req.headers['git-protocol'];
     if (header === undefined) return {};
-    if (typeof header !== 'string' || header.length > 256 || !GIT_PROTOCOL_RE.test(header)) throw new HttpError(400, 'invalid Git-Protocol header');
+    if (typeof header !== 'string' || header.length > 256 || !GIT_PROTOCOL_RE.test(header)) throw new ApiError(400, 'invalid Git-Protocol header');
     return { GIT_PROTOCOL: header };
   }
 
@@ -177,14 +169,14 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     });
   }
 
-  function gitFailure(child: ChildProcess, stderr: Buffer[]): HttpError {
-    if (spawnErrors.has(child)) return new HttpError(503, 'could not start git');
+  function gitFailure(child: ChildProcess, stderr: Buffer[]): ApiError {
+    if (spawnErrors.has(child)) return new ApiError(503, 'could not start git');
     const text = Buffer.concat(stderr).toString('utf8').trim().split('\n').at(-1) ?? '';
-    return new HttpError(400, text.replace(/^fatal:\s*/, '') || 'git refused the request');
+    return new ApiError(400, text.replace(/^fatal:\s*/, '') || 'git refused the request');
   }
 
   function sendError(reply: FastifyReply, err: unknown): FastifyReply {
-    if (err instanceof HttpError) return reply.code(err.status).send({ statusCode: err.status, error: 'git', message: err.message });
+    if (err instanceof ApiError) return reply.code(err.statusCode).send({ statusCode: err.statusCode, error: 'git', message: err.message });
     throw err;
   }
 
@@ -220,7 +212,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     try {
       const service = (req.query as { service?: string }).service;
       if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
-        throw new HttpError(403, 'only smart HTTP is served: ?service=git-upload-pack or git-receive-pack');
+        throw new ApiError(403, 'only smart HTTP is served: ?service=git-upload-pack or git-receive-pack');
       }
       const { repoPath, principal } = authorize(req, reply);
       const env = protocolEnv(req);
@@ -288,7 +280,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
         const [code] = await exited;
         // (A clean exit without a word is git's probe or an empty push: nothing moved.)
         if (service === 'git-receive-pack' && code !== 0) await takeIn();
-        if (inputError && 'code' in inputError && String(inputError.code).startsWith('Z_')) throw new HttpError(400, 'request body is not valid gzip');
+        if (inputError && 'code' in inputError && String(inputError.code).startsWith('Z_')) throw new ApiError(400, 'request body is not valid gzip');
         // Nothing to say is a valid answer: git's probe before a large (chunked) request is a bare flush.
         if (code === 0 && !inputError) return result().send('');
         throw gitFailure(proc, stderr);

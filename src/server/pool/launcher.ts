@@ -3,7 +3,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { LauncherKind } from '../config.js';
+import { childExecArgv, siblingModule } from '../sibling.js';
 
 /** One runner the pool started. */
 export interface LaunchedRunner {
@@ -19,12 +20,12 @@ export interface LaunchedRunner {
 
 /** How the pool starts runners. The process launcher is the default; docker joins later. */
 export interface Launcher {
-  readonly kind: 'process' | 'docker';
+  readonly kind: LauncherKind;
   launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner;
 }
 
-/** The CLI entry point of this package, from src/ (tests) as from dist/. */
-const CLI_PATH = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+/** This package's CLI, from the same tree as the server that starts it. */
+const CLI_PATH = siblingModule(import.meta.url, '../../cli/main');
 
 /** Where one server's pool runners keep their caches: under the temp dir, one folder per data dir. */
 export function poolWorkRoot(dataDir: string): string {
@@ -58,7 +59,7 @@ export class ProcessLauncher implements Launcher {
     };
     delete env.LAZYAF_ADMIN_TOKEN;
     delete env.LAZYAF_REGISTRATION_TOKEN;
-    const child: ChildProcess = spawn(process.execPath, [CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
+    const child: ChildProcess = spawn(process.execPath, [...childExecArgv(), CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C at the server's terminal reaches the server, which then

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Emit } from '../events.js';
+import type { PoolState } from '../../shared/api.js';
 import type { Launcher, LaunchedRunner } from './launcher.js';
 
 export interface PoolOptions {
@@ -11,13 +12,6 @@ export interface PoolOptions {
   isIdle: (poolId: string) => boolean;
   emit: Emit;
   log: (msg: string) => void;
-}
-
-export interface PoolState {
-  desired: number;
-  launcher: string;
-  running: number;
-  draining: number;
 }
 
 /**

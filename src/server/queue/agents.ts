@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { AGENT_NAME_RE } from '../../shared/names.js';
 
 /**
  * Named command templates. `shell` runs the job's own command; the others run a coding agent
@@ -13,8 +14,6 @@ export const BUILTIN_AGENTS: Readonly<Record<string, string>> = {
   codex: 'codex exec --full-auto "$LAZYAF_PROMPT"',
   aider: 'aider --yes-always --no-auto-commits --no-check-update --message-file "$LAZYAF_PROMPT_FILE"',
 };
-
-export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
 
 /** A Map, not an object: a job names its agent, and `constructor` or `__proto__` must be no agent at all. */
 export type Agents = ReadonlyMap<string, string>;

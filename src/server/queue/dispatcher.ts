@@ -12,8 +12,9 @@ import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
 import type { Agents } from './agents.js';
 import { assignmentFor } from './assignment.js';
-import { QueueError, type Queue } from './queue.js';
+import type { Queue } from './queue.js';
 import type { JobStatus } from './state.js';
+import { ApiError } from '../errors.js';
 
 export interface DispatcherOptions {
   reposDir: string;
@@ -35,7 +36,7 @@ export class Dispatcher {
 
   register(req: RegisterRequest): RegisterResponse {
     if (req.protocol_version !== PROTOCOL_VERSION) {
-      throw new QueueError(400, `runner speaks protocol ${req.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
+      throw new ApiError(400, `runner speaks protocol ${req.protocol_version}, the server speaks ${PROTOCOL_VERSION}: upgrade the runner`);
     }
     const { runner, token } = this.queue.register(req);
     const ttl = this.queue.leaseTtlMs;
@@ -64,7 +65,7 @@ export class Dispatcher {
 
   /** Waits for a job this runner can take (at most `longPollMs`); undefined when none came. */
   async poll(runner: RunnerRow, waitMs: number | undefined, signal: AbortSignal, cloneUrl: (repoId: string) => string): Promise<Assignment | undefined> {
-    if (runner.status === 'draining') throw new QueueError(409, 'this runner is draining: it takes no new jobs');
+    if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
     const wait = Math.min(waitMs ?? this.opts.longPollMs, this.opts.longPollMs);
     const claimed = await this.queue.poll(runner, wait, signal);
     if (!claimed) return undefined;
@@ -82,7 +83,7 @@ export class Dispatcher {
     if (req.commit && attempt.active) {
       // The result must really be on the internal server: the branch the token could push.
       const at = await resolveBranch(bareRepoPath(this.opts.reposDir, job.repo_id), job.branch_name);
-      if (at !== req.commit) throw new QueueError(422, `commit ${req.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
+      if (at !== req.commit) throw new ApiError(422, `commit ${req.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);
     }
     return this.queue.complete(attempt, req);
   }

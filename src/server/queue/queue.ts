@@ -1,13 +1,14 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/index.js';
+import { ApiError } from '../errors.js';
 import { hashToken, newToken } from '../secrets.js';
 import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
 import { RunnerStore, type RunnerRow } from '../store/runners.js';
-import type { LiveEvent } from '../../shared/api.js';
+import type { JobStatus, LiveEvent, RunnersStatus } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
-import { nextJobStatus, TransitionError, type JobEvent, type JobStatus } from './state.js';
+import { nextJobStatus, TransitionError, type JobEvent } from './state.js';
 import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
 
@@ -37,15 +38,6 @@ type EndRequest = { outcome: AttemptEndReason; error?: string; exit_code?: null;
 export interface AttemptFailure {
   attempt_id: string;
   error: string;
-}
-
-export class QueueError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
@@ -96,7 +88,7 @@ export class Queue {
     try {
       return nextJobStatus(job.status, event);
     } catch (err) {
-      if (err instanceof TransitionError) throw new QueueError(409, `job ${job.id} ${err.message}`);
+      if (err instanceof TransitionError) throw new ApiError(409, `job ${job.id} ${err.message}`);
       throw err;
     }
   }
@@ -145,7 +137,7 @@ export class Queue {
     const job = this.mustGetJob(jobId);
     this.decide(job, { type: 'retry' });
     // Read, decided and written in one synchronous stretch on the one connection: only a job deleted meanwhile is missed.
-    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new QueueError(404, `job not found: ${jobId}`);
+    if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new ApiError(404, `job not found: ${jobId}`);
     this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
     this.changed(job, 'queued');
     return this.jobs.get(job.id)!;
@@ -153,7 +145,7 @@ export class Queue {
 
   private mustGetJob(jobId: string): JobRow {
     const job = this.jobs.find(jobId);
-    if (!job) throw new QueueError(404, `job not found: ${jobId}`);
+    if (!job) throw new ApiError(404, `job not found: ${jobId}`);
     return job;
   }
 
@@ -343,9 +335,9 @@ export class Queue {
       const current = this.attempts.get(attempt.id)!;
       if (!current.active) {
         if (current.end_reason === req.outcome) return this.jobs.get(current.job_id)!.status;
-        throw new QueueError(409, `attempt ${attempt.id} already ended (${current.end_reason}); its lease is gone`);
+        throw new ApiError(409, `attempt ${attempt.id} already ended (${current.end_reason}); its lease is gone`);
       }
-      if (current.lease_expires_ms <= this.now()) throw new QueueError(409, `the lease of attempt ${attempt.id} expired`);
+      if (current.lease_expires_ms <= this.now()) throw new ApiError(409, `the lease of attempt ${attempt.id} expired`);
       return this.endAttempt(current, req);
     });
   }
@@ -451,15 +443,7 @@ export class Queue {
     return failed;
   }
 
-  status(): {
-    total_runners: number;
-    idle_runners: number;
-    busy_runners: number;
-    draining_runners: number;
-    offline_runners: number;
-    queued_jobs: number;
-    running_jobs: number;
-  } {
+  status(): RunnersStatus {
     const r = this.runners.counts();
     const j = this.jobs.counts();
     return {

@@ -1,4 +1,4 @@
-import type { JobStatus } from '../../shared/api.js';
+import { FINISHED_JOB_STATUSES, type JobStatus } from '../../shared/api.js';
 import type { AttemptEndReason } from '../../shared/protocol.js';
 
 export type { JobStatus };
@@ -10,7 +10,8 @@ export type { JobStatus };
  * statements (`WHERE status ...`) are checked against this table by test/job-states.test.ts,
  * rather than generated from it, so that `store/` keeps depending on nothing in `queue/`.
  */
-export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(FINISHED_JOB_STATUSES);
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   queued: ['running', 'cancelled'],

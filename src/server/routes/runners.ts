@@ -19,7 +19,7 @@ import { bearerToken } from '../auth.js';
 import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
-import { QueueError, type AttemptFailure, type Queue } from '../queue/queue.js';
+import type { AttemptFailure, Queue } from '../queue/queue.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -95,11 +95,6 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const longPollAuth = [runnerAuth, serverHoldsAnswer];
   const attemptAuth = (allowEnded: boolean) => async (req: FastifyRequest, reply: FastifyReply) =>
     void attemptOf(req, reply, (req.params as { attempt_id: string }).attempt_id, allowEnded);
-
-  const rethrow = (err: unknown): never => {
-    if (err instanceof QueueError) throw new ApiError(err.statusCode, err.message);
-    throw err;
-  };
 
   app.post(
     RunnerRoutes.register,
@@ -182,11 +177,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
-      try {
-        return { job_status: await dispatcher.complete(attempt, req.body) };
-      } catch (err) {
-        return rethrow(err);
-      }
+      return { job_status: await dispatcher.complete(attempt, req.body) };
     },
   );
 

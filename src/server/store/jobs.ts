@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import type { JobStatus } from '../queue/state.js';
+import type { JobStatus } from '../../shared/api.js';
 
 export interface JobRow {
   id: string;

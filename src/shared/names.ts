@@ -1,0 +1,17 @@
+/**
+ * The rules for the names both sides check: the server through its schemas (a `pattern` is the
+ * RegExp's `source`), the runner and the CLI before they send.
+ */
+
+/** A repo or runner name: letters, digits, ".", "_" and "-", at most 100, starting with a letter or digit. */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** A runner label a job can ask for (`gpu`, `os=linux`, `region:eu`). */
+export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$/;
+export const MAX_LABELS = 32;
+
+/** The id the pool launcher gives each of its runners. */
+export const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** A named agent: built in (`claude`, ...) or from the server's agents.json. */
+export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
