@@ -28,6 +28,26 @@ test('a pool runner started from the sources runs the sources, and registers', a
   assert.equal(processesMatching(`${sourceCli} runner --name pool-src `).length, 1, `the runner runs ${sourceCli}`);
 });
 
+test('the checkpoint worker, started from the sources as from the build, copies the WAL into the database', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'lazyaf.db');
+  const db = openDb(file);
+  let failure: Error | undefined;
+  const checkpointer = startCheckpointer(db, file, (err) => (failure = err), 50);
+  t.after(async () => {
+    await checkpointer.stop();
+    db.close();
+  });
+  const before = fs.statSync(file).size;
+  // About 2 MiB of log rows: the server's own connection no longer checkpoints that little.
+  db.exec("INSERT INTO repos (id, name, default_branch, created_at, updated_at) VALUES ('r', 'r', 'main', '', '')");
+  db.exec("INSERT INTO jobs (id, seq, repo_id, title, description, agent, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at) VALUES ('j', 1, 'r', 't', '', 'shell', 'main', 'lazyaf/j', '[]', 60, 3, 'queued', '', '')");
+  const insert = db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)');
+  for (let i = 0; i < 512; i++) insert.run('j', i * 4096, Buffer.alloc(4096, 0x61));
+  await eventually('the WAL to reach the database file', async () => fs.statSync(file).size > before + 1024 * 1024);
+  assert.equal(failure, undefined);
+});
+
 test('a checkpoint worker that fails says so instead of vanishing', async (t) => {
   const dir = tempDir(t);
   const db = openDb(path.join(dir, 'lazyaf.db'));

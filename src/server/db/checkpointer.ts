@@ -1,9 +1,6 @@
-import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { FROM_SOURCE, siblingModule } from '../sibling.js';
 import type { Db } from './index.js';
-
-const WORKER = siblingModule(import.meta.url, './checkpoint-worker');
 
 export interface Checkpointer {
   stop(): Promise<void>;
@@ -18,7 +15,7 @@ export interface Checkpointer {
 export function startCheckpointer(db: Db, file: string, onError: (err: Error) => void, intervalMs = 1000): Checkpointer {
   // Safety net if the worker ever stops: SQLite checkpoints by itself past ~80 MiB of WAL.
   db.pragma('wal_autocheckpoint = 20000');
-  const worker = spawnWorker({ file, intervalMs });
+  const worker = spawnWorker({ file, intervalMs, sqlite: createRequire(import.meta.url).resolve('better-sqlite3') });
   worker.unref();
   let exited = false;
   // Without the worker, the safety net above keeps the WAL bounded: the server goes on.
@@ -40,11 +37,37 @@ export function startCheckpointer(db: Db, file: string, onError: (err: Error) =>
   };
 }
 
-function spawnWorker(workerData: { file: string; intervalMs: number }): Worker {
-  // The worker needs none of the parent's flags (a test runner's, a loader's).
-  if (!FROM_SOURCE) return new Worker(WORKER, { workerData, execArgv: [] });
-  // Node 20 applies no --import loader to a worker's entry module, so tsx's API loads it.
-  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(pathToFileURL(WORKER).href);
-  return new Worker(`import(${api}).then((tsx) => tsx.tsImport(${entry}, ${entry}))`, { eval: true, workerData, execArgv: [] });
+function spawnWorker(workerData: { file: string; intervalMs: number; sqlite: string }): Worker {
+  // The worker needs none of the parent's flags (a test runner's, a loader's). Its code is the
+  // source of `checkpointLoop`, so the sources under tsx and the build run the same thing, and no
+  // loader has to start in the thread.
+  return new Worker(`(${checkpointLoop.toString()})(require);`, { eval: true, workerData, execArgv: [] });
+}
+
+/**
+ * The worker thread: WAL checkpoints on its own connection. A checkpoint copies the WAL into the
+ * database file and fsyncs it: tens of milliseconds on a slow disk. Left to SQLite's automatic
+ * checkpoint, that cost lands inside whichever request happens to commit the 1000th page.
+ * Self-contained: it runs from its own text in the worker, with only `load` (the worker's require).
+ */
+function checkpointLoop(load: NodeJS.Require): void {
+  const { parentPort, workerData } = load('node:worker_threads') as typeof import('node:worker_threads');
+  const { file, intervalMs, sqlite } = workerData as { file: string; intervalMs: number; sqlite: string };
+  const Database = load(sqlite) as typeof import('better-sqlite3');
+  const db = new Database(file);
+  db.pragma('busy_timeout = 1000');
+  const timer = setInterval(() => {
+    try {
+      // PASSIVE never waits for the server's writers; what it cannot copy now, it copies next time.
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // The database is busy or closing: try again next interval.
+    }
+  }, intervalMs);
+  parentPort?.on('message', (msg) => {
+    if (msg !== 'stop') return;
+    clearInterval(timer);
+    db.close();
+    parentPort?.close();
+  });
 }
