@@ -41,7 +41,9 @@ test('the checkpoint worker, started from the sources as from the build, copies 
   const before = fs.statSync(file).size;
   // About 2 MiB of log rows: the server's own connection no longer checkpoints that little.
   db.exec("INSERT INTO repos (id, name, default_branch, created_at, updated_at) VALUES ('r', 'r', 'main', '', '')");
-  db.exec("INSERT INTO jobs (id, seq, repo_id, title, description, agent, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at) VALUES ('j', 1, 'r', 't', '', 'shell', 'main', 'lazyaf/j', '[]', 60, 3, 'queued', '', '')");
+  db.exec(
+    "INSERT INTO jobs (id, seq, repo_id, title, description, agent, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at) VALUES ('j', 1, 'r', 't', '', 'shell', 'main', 'lazyaf/j', '[]', 60, 3, 'queued', '', '')",
+  );
   const insert = db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)');
   for (let i = 0; i < 512; i++) insert.run('j', i * 4096, Buffer.alloc(4096, 0x61));
   await eventually('the WAL to reach the database file', async () => fs.statSync(file).size > before + 1024 * 1024);
