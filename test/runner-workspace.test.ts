@@ -115,17 +115,21 @@ test('a workspace starts clean: whatever the previous job left is gone', async (
   assert.equal(await git(['config', '--local', '--get-all', 'user.name'], ws2.dir).catch(() => ''), '', 'config a job wrote is reset');
 });
 
-test("the runner's saved index of a checkout is used only if it is the runner's own", async (t) => {
+test("a reused checkout is restored from the runner's own index, whatever the job did to its files", async (t) => {
   const server = await startTestServer(t);
-  const repo = await serverRepo(t, server, { 'README.md': 'hello\n', 'src/a.txt': 'a\n' });
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n', 'src/a.txt': 'a\n', 'src/b.txt': 'b\n' });
   const workdir = tempDir(t);
   const ws1 = await prepareWorkspace(job(server, repo, 1), { workdir });
-  fs.writeFileSync(path.join(ws1.dir, 'src', 'a.txt'), 'changed by job 1\n');
-  // An unsandboxed job can reach the copy of the index the runner keeps beside its cache.
-  fs.writeFileSync(`${ws1.cacheDir}.index`, 'DIRC not really an index');
+  // Same size as before, so only the file's ctime tells git it changed.
+  fs.writeFileSync(path.join(ws1.dir, 'src', 'a.txt'), 'x\n');
+  fs.rmSync(path.join(ws1.dir, 'src', 'b.txt'));
+  fs.mkdirSync(path.join(ws1.dir, 'src', 'b.txt'));
+  // Nothing the job leaves in its own .git (here: a forged index) is read for the next job.
+  fs.writeFileSync(path.join(ws1.dir, '.git', 'index'), 'DIRC not really an index');
 
   const ws2 = await prepareWorkspace(job(server, repo, 2), { workdir });
   assert.equal(fs.readFileSync(path.join(ws2.dir, 'src', 'a.txt'), 'utf8'), 'a\n');
+  assert.equal(fs.readFileSync(path.join(ws2.dir, 'src', 'b.txt'), 'utf8'), 'b\n');
   assert.equal(await git(['status', '--porcelain', '--ignored'], ws2.dir), '');
 });
 

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
@@ -90,10 +89,13 @@ async function cloneBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOpti
 }
 
 /**
- * The runner's own index of each repo's checkout, as it left it, by hash: a copy that does not
- * match (a job without a sandbox rewrote it) is not used.
+ * The runner's own index of each repo's checkout, as it left it, with the index file's time.
+ * Kept in this process's memory, where no job can reach it; a runner that restarts does one full
+ * checkout per repo. The time matters: git re-reads a file whose time is not older than the
+ * index's (a change in the same clock tick keeps size and time), so the index goes back with its
+ * old time (cut to milliseconds: never later than it was, so git re-reads at least as much).
  */
-const savedIndexes = new Map<string, string>();
+const savedIndexes = new Map<string, { data: Buffer; mtime: Date }>();
 
 /**
  * Makes the repo's checkout ready for the job: a new `.git` (so no config, hook, ref or object a
@@ -109,21 +111,21 @@ async function checkout(job: WorkspaceJob, dir: string, cacheDir: string, baseCo
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const local: GitOptions = { cwd: dir, env: gitEnv(), signal };
   await initRepo(dir, job.branch, local);
-  fs.mkdirSync(path.join(gitDir, 'objects', 'info'), { recursive: true });
   fs.writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.join(cacheDir, 'objects')}\n`);
   fs.appendFileSync(path.join(gitDir, 'config'), `[remote "origin"]\n\turl = ${job.clone_url}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
   const baseRef = path.join(gitDir, 'refs', 'remotes', 'origin', ...job.base_branch.split('/'));
   fs.mkdirSync(path.dirname(baseRef), { recursive: true });
   fs.writeFileSync(baseRef, `${baseCommit}\n`);
 
-  const saved = `${cacheDir}.index`;
-  const index = readIfExists(saved);
-  if (index && savedIndexes.get(cacheDir) === sha256(index)) fs.writeFileSync(path.join(gitDir, 'index'), index);
+  const indexFile = path.join(gitDir, 'index');
+  const saved = savedIndexes.get(cacheDir);
+  if (saved) {
+    fs.writeFileSync(indexFile, saved.data);
+    fs.utimesSync(indexFile, saved.mtime, saved.mtime);
+  }
   await gitOk(['reset', '-q', '--hard', baseCommit], local);
   await gitOk(['clean', '-q', '-ffdx'], local);
-  const fresh = fs.readFileSync(path.join(gitDir, 'index'));
-  fs.writeFileSync(saved, fresh, { mode: 0o600 });
-  savedIndexes.set(cacheDir, sha256(fresh));
+  savedIndexes.set(cacheDir, { data: fs.readFileSync(indexFile), mtime: fs.statSync(indexFile).mtime });
 }
 
 /** The config `git init` writes on this machine (it probes the file system), learnt from the first checkout. */
@@ -143,18 +145,6 @@ async function initRepo(dir: string, branch: string, local: GitOptions): Promise
   for (const sub of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags']) fs.mkdirSync(path.join(gitDir, sub), { recursive: true });
   fs.writeFileSync(path.join(gitDir, 'config'), initConfig);
   fs.writeFileSync(path.join(gitDir, 'HEAD'), `ref: refs/heads/${branch}\n`);
-}
-
-function readIfExists(file: string): Buffer | undefined {
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    return undefined;
-  }
-}
-
-function sha256(data: Buffer): string {
-  return crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /**
