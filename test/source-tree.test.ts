@@ -15,7 +15,7 @@ import { processesMatching } from './queue-helpers.js';
 test('a pool runner started from the sources runs the sources, and registers', async (t) => {
   const server = await startTestServer(t);
   const launcher = new ProcessLauncher(server.dataDir, () => {});
-  const runner = launcher.launch('pool-src', server.url, server.ctx.registrationToken);
+  const runner = await launcher.launch({ poolId: 'pool-src', serverUrl: server.url, registrationToken: server.ctx.registrationToken, ephemeral: false });
   t.after(async () => {
     runner.kill();
     await runner.exited;

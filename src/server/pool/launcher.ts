@@ -6,22 +6,44 @@ import path from 'node:path';
 import type { LauncherKind } from '../config.js';
 import { childExecArgv, siblingModule } from '../sibling.js';
 
-/** One runner the pool started. */
+/** One runner the pool started (or found alive from before a restart). */
 export interface LaunchedRunner {
+  /** Stable across restarts: a process runner reuses its work dir (and warm caches) under it. */
   poolId: string;
-  /** Asks the runner to drain: finish its job, take no new one, leave. */
+  /** First call: drain (finish the job, take no new one, leave). Second call: give the job back and leave. */
   drain(): void;
-  /** Stops it now. */
+  /** Stops it now (SIGKILL); a container is removed as well. */
   kill(): void;
-  /** Resolves when it has exited. */
+  /** Resolves when it has exited and whatever it left (a container) is removed. */
   readonly exited: Promise<void>;
+  /** For log lines: `pid 123`, `container 0123abcd`. */
   readonly describe: string;
 }
 
-/** How the pool starts runners. The process launcher is the default; docker joins later. */
+export interface LaunchOptions {
+  poolId: string;
+  /** The URL the runner reaches the server at. */
+  serverUrl: string;
+  registrationToken: string;
+  /** One job, then the runner exits (`lazyaf runner --ephemeral`); the pool starts a fresh one. */
+  ephemeral: boolean;
+}
+
+/** The launcher cannot start runners here (no engine, no image): one line for a person, with the fix. */
+export class LauncherError extends Error {}
+
+/** How the pool starts runners: child processes (`process`, the default) or containers (`docker`). */
 export interface Launcher {
   readonly kind: LauncherKind;
-  launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner;
+  /** Throws a LauncherError when runners cannot start at all; called once before the pool starts. */
+  check(): Promise<void>;
+  /**
+   * Runners this server started before it last stopped that are still alive (containers outlive a
+   * SIGKILLed server; child processes notice and leave on their own, so the process launcher has none).
+   * The pool adopts those it wants and drains or kills the rest.
+   */
+  survivors(): Promise<LaunchedRunner[]>;
+  launch(opts: LaunchOptions): Promise<LaunchedRunner>;
 }
 
 /** This package's CLI, from the same tree as the server that starts it. */
@@ -47,7 +69,13 @@ export class ProcessLauncher implements Launcher {
     private readonly onOutput: (poolId: string, line: string) => void,
   ) {}
 
-  launch(poolId: string, serverUrl: string, registrationToken: string): LaunchedRunner {
+  async check(): Promise<void> {}
+
+  async survivors(): Promise<LaunchedRunner[]> {
+    return [];
+  }
+
+  async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
     const workdir = path.join(poolWorkRoot(this.dataDir), poolId);
     fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
     const env: NodeJS.ProcessEnv = {
@@ -57,6 +85,8 @@ export class ProcessLauncher implements Launcher {
       LAZYAF_POOL_ID: poolId,
       LAZYAF_DATA: this.dataDir,
     };
+    if (ephemeral) env.LAZYAF_EPHEMERAL = '1';
+    else delete env.LAZYAF_EPHEMERAL;
     delete env.LAZYAF_ADMIN_TOKEN;
     delete env.LAZYAF_REGISTRATION_TOKEN;
     const child: ChildProcess = spawn(process.execPath, [...childExecArgv(), CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {

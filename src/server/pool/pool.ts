@@ -3,6 +3,23 @@ import type { Emit } from '../events.js';
 import type { PoolState } from '../../shared/api.js';
 import type { Launcher, LaunchedRunner } from './launcher.js';
 
+/**
+ * Stands in for a runner while its launcher starts it, so the pool counts it at once; drain and
+ * kill wait for the real one.
+ */
+function pendingRunner(poolId: string): { runner: LaunchedRunner; settle: (real: LaunchedRunner | undefined) => void } {
+  let settle!: (real: LaunchedRunner | undefined) => void;
+  const real = new Promise<LaunchedRunner | undefined>((resolve) => (settle = resolve));
+  const runner: LaunchedRunner = {
+    poolId,
+    describe: 'starting',
+    exited: real.then((r) => r?.exited),
+    drain: () => void real.then((r) => r?.drain()),
+    kill: () => void real.then((r) => r?.kill()),
+  };
+  return { runner, settle };
+}
+
 export interface PoolOptions {
   launcher: Launcher;
   desired: number;
@@ -57,9 +74,27 @@ export class Pool {
 
   private start(): void {
     const poolId = `pool-${crypto.randomBytes(3).toString('hex')}`;
-    const runner = this.opts.launcher.launch(poolId, this.opts.serverUrl(), this.opts.registrationToken);
-    this.live.set(poolId, runner);
-    this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
+    const placeholder = pendingRunner(poolId);
+    this.live.set(poolId, placeholder.runner);
+    this.watch(placeholder.runner);
+    this.opts.launcher
+      .launch({ poolId, serverUrl: this.opts.serverUrl(), registrationToken: this.opts.registrationToken, ephemeral: false })
+      .then(
+        (runner) => {
+          this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
+          placeholder.settle(runner);
+        },
+        (err: unknown) => {
+          // Counted as a runner that died at once: restarted after the same growing pause.
+          this.opts.log(`pool: could not start runner ${poolId}: ${err instanceof Error ? err.message : String(err)}`);
+          placeholder.settle(undefined);
+        },
+      );
+  }
+
+  /** When a runner exits: forget it, and replace it if it was not asked to leave. */
+  private watch(runner: LaunchedRunner): void {
+    const poolId = runner.poolId;
     void runner.exited.then(() => {
       const expected = this.leaving.delete(poolId);
       const died = this.live.delete(poolId);
