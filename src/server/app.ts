@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { jobTokenResolver, makeTokenResolver } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
-import { makePool } from './pool/make.js';
+import { makeLauncher, makePool } from './pool/make.js';
 import { startSweeper } from './queue/sweeper.js';
 import { createHttp } from './routes/base.js';
 import { registerRoutes } from './routes/index.js';
@@ -19,10 +19,11 @@ export interface BuiltApp {
 
 /** The whole server, not yet listening: its stores, its pool, its routes, the sweeper, and how it closes. */
 export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
-  // Before anything is opened or started, so a refused start leaves nothing running.
-  if (config.launcher !== 'process') throw new Error(`the ${config.launcher} launcher is not available in this version; use --launcher process`);
+  const launcher = makeLauncher(config, logger);
+  // Before anything is opened or started, so a refused start (no engine, no image) leaves nothing running.
+  await launcher.check();
   const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
-  const ctx: ServerContext = { ...stores, pool: makePool(config, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
+  const ctx: ServerContext = { ...stores, pool: makePool(config, launcher, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
   const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
 
   const app = createHttp(config, resolveToken, logger);

@@ -12,6 +12,8 @@ export interface ServerConfig {
   registrationToken?: string;
   runners: number;
   launcher: LauncherKind;
+  /** What the docker launcher runs: the image, its limits, and how its containers reach the server. */
+  docker: DockerRunnerConfig;
   leaseTtlSeconds: number;
   /** Cap on stored log bytes per job; output beyond it is dropped behind a marker. */
   logCapBytes: number;
@@ -35,6 +37,18 @@ export interface ServerConfig {
   /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
   maxPushBytes: number;
   logLevel: string;
+}
+
+export interface DockerRunnerConfig {
+  image: string;
+  /** CPUs per runner container (fractions allowed); none: no limit. */
+  cpus?: number;
+  /** Memory per runner container, in bytes; none: no limit. */
+  memoryBytes?: number;
+  /** The Docker network runner containers join: `host` shares the server's, so they reach 127.0.0.1. */
+  network: string;
+  /** The URL runner containers reach the server at, when the server's own URL does not work from inside them. */
+  serverUrl?: string;
 }
 
 export interface ServerFlags {
@@ -65,6 +79,34 @@ function numberFrom(name: string, raw: string | undefined, fallback: number, min
   return value;
 }
 
+const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `512m`, `2g`, `1.5g`, `1073741824`: bytes, at least the 6 MiB Docker accepts. */
+function memoryFrom(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmg]?)$/i.exec(raw.trim());
+  const bytes = m ? Math.floor(Number(m[1]) * MEMORY_UNITS[m[2]!.toLowerCase()]!) : NaN;
+  if (!(bytes >= 6 * 1024 ** 2 && bytes <= 2 ** 50)) throw new ConfigError(`${name} must be a size such as 512m or 2g (at least 6m), got "${raw}"`);
+  return bytes;
+}
+
+function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
+  const serverUrl = env.LAZYAF_RUNNER_SERVER_URL || undefined;
+  if (serverUrl !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(serverUrl))
+    throw new ConfigError(`LAZYAF_RUNNER_SERVER_URL must be a URL such as http://host.docker.internal:8000, got "${serverUrl}"`);
+  const network = env.LAZYAF_RUNNER_NETWORK || (process.platform === 'linux' ? 'host' : 'bridge');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(network)) throw new ConfigError(`LAZYAF_RUNNER_NETWORK must be a Docker network name, got "${network}"`);
+  const cpus = env.LAZYAF_RUNNER_CPUS ? numberFrom('LAZYAF_RUNNER_CPUS', env.LAZYAF_RUNNER_CPUS, 0, 0, true) : undefined;
+  if (cpus !== undefined && cpus > 1024) throw new ConfigError(`LAZYAF_RUNNER_CPUS must be a number > 0 and at most 1024, got "${env.LAZYAF_RUNNER_CPUS}"`);
+  return {
+    image: env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest',
+    cpus,
+    memoryBytes: memoryFrom('LAZYAF_RUNNER_MEMORY', env.LAZYAF_RUNNER_MEMORY),
+    network,
+    serverUrl: serverUrl?.replace(/\/$/, ''),
+  };
+}
+
 export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const launcher = flags.launcher ?? env.LAZYAF_LAUNCHER ?? 'process';
   if (launcher !== 'process' && launcher !== 'docker') {
@@ -78,6 +120,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     registrationToken: env.LAZYAF_REGISTRATION_TOKEN || undefined,
     runners: intFrom('runners', flags.runners ?? env.LAZYAF_RUNNERS, 2, 0, 256),
     launcher,
+    docker: dockerFrom(env),
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),

@@ -2,6 +2,8 @@ import pino from 'pino';
 import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
 
+export { LauncherError } from './pool/launcher.js';
+
 export interface RunningServer {
   url: string;
   close: () => Promise<void>;

@@ -20,11 +20,12 @@ export function registerServer(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message);
         throw err;
       }
+      // Loaded here so that client commands (and git's credential helper calls) start fast.
+      const { startServer, LauncherError } = await import('../../server/main.js');
       try {
-        // Loaded here so that client commands (and git's credential helper calls) start fast.
-        const { startServer } = await import('../../server/main.js');
         await startServer(config, { handleSignals: true });
       } catch (err) {
+        if (err instanceof LauncherError) throw new CliError(err.message);
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new CliError(`port ${config.port} on ${config.host} is already in use (pass --port or set LAZYAF_PORT)`);
         if (code === 'EACCES') throw new CliError(`no permission to listen on ${config.host}:${config.port} or to use ${config.dataDir}`);

@@ -46,6 +46,13 @@ export interface Launcher {
   launch(opts: LaunchOptions): Promise<LaunchedRunner>;
 }
 
+/** Passes a runner's output on to the server log, a non-empty line at a time. */
+export function outputForwarder(poolId: string, onOutput: (poolId: string, line: string) => void): (chunk: Buffer) => void {
+  return (chunk) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) onOutput(poolId, line);
+  };
+}
+
 /** This package's CLI, from the same tree as the server that starts it. */
 const CLI_PATH = siblingModule(import.meta.url, '../../cli/main');
 
@@ -96,9 +103,7 @@ export class ProcessLauncher implements Launcher {
       // drains the pool in order, instead of every runner at once.
       detached: true,
     });
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.onOutput(poolId, line);
-    };
+    const forward = outputForwarder(poolId, this.onOutput);
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
     const exited = new Promise<void>((resolve) => {

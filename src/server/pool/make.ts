@@ -1,18 +1,38 @@
+import fs from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerConfig } from '../config.js';
 import type { LiveEvents } from '../events.js';
 import type { Queue } from '../queue/queue.js';
-import { ProcessLauncher } from './launcher.js';
+import { loadOrCreateSecret } from '../secrets.js';
+import { DockerLauncher } from './docker.js';
+import { ProcessLauncher, type Launcher } from './launcher.js';
 import { Pool } from './pool.js';
+
+/**
+ * This server's identity on a shared Docker engine, generated once per data dir: the label that
+ * tells its runner containers from those of every other server.
+ */
+export function serverIdentity(dataDir: string): string {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return loadOrCreateSecret(dataDir, 'server_id', 'lzsrv').value;
+}
+
+/** The launcher `config.launcher` names; its runners' output goes to the server log. */
+export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): Launcher {
+  const onOutput = (poolId: string, line: string) => logger?.info({ runner: poolId }, line);
+  if (config.launcher === 'docker') return new DockerLauncher(config.docker, serverIdentity(config.dataDir), onOutput);
+  return new ProcessLauncher(config.dataDir, onOutput);
+}
 
 /** The server's own pool of runners, which register like any other runner at `serverUrl`. */
 export function makePool(
   config: ServerConfig,
+  launcher: Launcher,
   parts: { queue: Queue; events: LiveEvents; registrationToken: string; serverUrl: () => string | undefined },
   logger?: FastifyBaseLogger,
 ): Pool {
   return new Pool({
-    launcher: new ProcessLauncher(config.dataDir, (poolId, line) => logger?.info({ runner: poolId }, line)),
+    launcher,
     desired: config.runners,
     serverUrl: () => parts.serverUrl() ?? `http://127.0.0.1:${config.port}`,
     registrationToken: parts.registrationToken,

@@ -1,0 +1,190 @@
+import crypto from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import type { DockerRunnerConfig } from '../config.js';
+import { agentKeysFrom } from './agent-keys.js';
+import { LauncherError, outputForwarder, type LaunchedRunner, type Launcher, type LaunchOptions } from './launcher.js';
+
+/** Labels on every runner container: whose it is (the server's identity), and which pool slot it fills. */
+export const SERVER_LABEL = 'lazyaf.server';
+export const POOL_ID_LABEL = 'lazyaf.pool-id';
+export const EPHEMERAL_LABEL = 'lazyaf.ephemeral';
+
+/** How long `exited` keeps asking an engine that stopped answering before it counts the container as gone. */
+const ENGINE_LOST_MS = 30_000;
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+}
+
+/** Where dockerode looks for the engine, as a person would set it. */
+function engineAddress(): string {
+  return process.env.DOCKER_HOST ? `${process.env.DOCKER_HOST} (DOCKER_HOST)` : 'unix:///var/run/docker.sock (set DOCKER_HOST for another)';
+}
+
+/**
+ * Starts pool runners as containers of the runner image through the Docker Engine API. Each is
+ * labelled with this server's identity and its pool id, so a restarted server finds its own
+ * (`survivors`) and never touches another server's containers on the same engine. The container
+ * is the job's sandbox; it gets the registration token, its pool id and the agent keys the server
+ * holds, and nothing else of the server's environment.
+ */
+export class DockerLauncher implements Launcher {
+  readonly kind = 'docker' as const;
+  private readonly docker: Docker | undefined;
+  private readonly clientError: string | undefined;
+  private readonly shortId: string;
+
+  constructor(
+    private readonly settings: DockerRunnerConfig,
+    private readonly serverId: string,
+    private readonly onOutput: (poolId: string, line: string) => void,
+  ) {
+    this.shortId = crypto.createHash('sha256').update(serverId).digest('hex').slice(0, 8);
+    try {
+      this.docker = new Docker();
+    } catch (err) {
+      // A malformed DOCKER_HOST throws here; check() reports it as one line.
+      this.clientError = firstLine(err);
+    }
+  }
+
+  private engine(): Docker {
+    if (!this.docker) throw new LauncherError(`cannot use the Docker engine at ${engineAddress()}: ${this.clientError}`);
+    return this.docker;
+  }
+
+  async check(): Promise<void> {
+    const docker = this.engine();
+    try {
+      await docker.ping();
+    } catch (err) {
+      throw new LauncherError(`cannot reach the Docker engine at ${engineAddress()}: ${firstLine(err)}`);
+    }
+    const { image } = this.settings;
+    try {
+      await docker.getImage(image).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404)
+        throw new LauncherError(
+          `the runner image ${image} is not in the Docker engine: build it with \`npm run image\` (LAZYAF_RUNNER_IMAGE names the image to use)`,
+        );
+      throw new LauncherError(`cannot inspect the runner image ${image}: ${firstLine(err)}`);
+    }
+  }
+
+  async survivors(): Promise<LaunchedRunner[]> {
+    const docker = this.engine();
+    const found = await docker.listContainers({ all: true, filters: { label: [`${SERVER_LABEL}=${this.serverId}`] } });
+    const alive: LaunchedRunner[] = [];
+    for (const info of found) {
+      const container = docker.getContainer(info.Id);
+      const poolId = info.Labels[POOL_ID_LABEL];
+      if (info.State !== 'running' || !poolId) {
+        await container.remove({ force: true }).catch(() => {});
+        continue;
+      }
+      const logs = await container.logs({ follow: true, stdout: true, stderr: true, since: Math.floor(Date.now() / 1000) });
+      this.forward(poolId, logs);
+      alive.push(this.wrap(container, poolId));
+    }
+    return alive;
+  }
+
+  async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
+    const docker = this.engine();
+    const { image, network, cpus, memoryBytes } = this.settings;
+    const env: Record<string, string> = {
+      LAZYAF_SERVER: this.runnerUrl(serverUrl),
+      LAZYAF_TOKEN: registrationToken,
+      LAZYAF_POOL_ID: poolId,
+      ...(ephemeral ? { LAZYAF_EPHEMERAL: '1' } : {}),
+      ...agentKeysFrom(),
+    };
+    const spec: Docker.ContainerCreateOptions = {
+      Image: image,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: { [SERVER_LABEL]: this.serverId, [POOL_ID_LABEL]: poolId, [EPHEMERAL_LABEL]: String(ephemeral) },
+      HostConfig: {
+        // Without an init, node as pid 1 ignores SIGTERM and a drain would wait for nothing.
+        Init: true,
+        // The pool replaces a dead runner itself; an engine restart policy would race it.
+        RestartPolicy: { Name: 'no' },
+        NetworkMode: network,
+        ...(network === 'host' ? {} : { ExtraHosts: ['host.docker.internal:host-gateway'] }),
+        ...(cpus === undefined ? {} : { NanoCpus: Math.round(cpus * 1e9) }),
+        ...(memoryBytes === undefined ? {} : { Memory: memoryBytes }),
+      },
+    };
+    const name = `lazyaf-${this.shortId}-${poolId}`;
+    const suffixed = () => `${name}-${crypto.randomBytes(3).toString('hex')}`;
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer({ ...spec, name: ephemeral ? suffixed() : name });
+    } catch (err) {
+      // 409: the name is still held by the slot's previous container, which is being removed.
+      if (statusOf(err) !== 409) throw err;
+      container = await docker.createContainer({ ...spec, name: suffixed() });
+    }
+    try {
+      // Attached before the start, so the runner's first lines (its isolation, its registration) are kept.
+      this.forward(poolId, await container.attach({ stream: true, stdout: true, stderr: true }));
+      await container.start();
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => {});
+      throw err;
+    }
+    return this.wrap(container, poolId);
+  }
+
+  /** The server's URL as a container reaches it: the same on the host network, else the host's gateway name. */
+  private runnerUrl(serverUrl: string): string {
+    if (this.settings.serverUrl) return this.settings.serverUrl;
+    if (this.settings.network === 'host') return serverUrl;
+    const url = new URL(serverUrl);
+    url.hostname = 'host.docker.internal';
+    return url.origin;
+  }
+
+  private forward(poolId: string, stream: NodeJS.ReadableStream): void {
+    const out = new PassThrough();
+    out.on('data', outputForwarder(poolId, this.onOutput));
+    this.docker!.modem.demuxStream(stream, out, out);
+    stream.on('end', () => out.end());
+    stream.on('error', () => out.end());
+  }
+
+  private wrap(container: Docker.Container, poolId: string): LaunchedRunner {
+    // A container already gone answers 404/409; nothing is left to signal.
+    const signal = (name: 'SIGTERM' | 'SIGKILL') => void container.kill({ signal: name }).catch(() => {});
+    return {
+      poolId,
+      describe: `container ${container.id.slice(0, 12)}`,
+      exited: removedAfterExit(container),
+      // The init passes each SIGTERM on: the first drains the runner, the second gives its job back.
+      drain: () => signal('SIGTERM'),
+      kill: () => signal('SIGKILL'),
+    };
+  }
+}
+
+/** Resolves once the container has stopped and been removed (or the engine has stopped answering for a while). */
+async function removedAfterExit(container: Docker.Container): Promise<void> {
+  let giveUpAt: number | undefined;
+  for (;;) {
+    try {
+      await container.wait();
+      break;
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      giveUpAt ??= Date.now() + ENGINE_LOST_MS;
+      if (Date.now() > giveUpAt) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  await container.remove({ force: true }).catch(() => {});
+}
