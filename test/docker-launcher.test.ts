@@ -1,7 +1,80 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
-import { CLI, run, tempDir } from './helpers.js';
+import { test, type TestContext } from 'node:test';
+import Docker from 'dockerode';
+import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
+import { api, authUrl, CLI, eventually, git, makeRepo, run, startTestServer, tempDir, type ServerProcess, type Target } from './helpers.js';
+import { waitForJob } from './queue-helpers.js';
+
+const SLOW = 120_000;
+
+/** A docker-launcher server as a child process on `dataDir`, its containers removed when the test ends. */
+async function dockerServer(t: TestContext, docker: Docker, dataDir: string, opts: { runners?: number; port?: number; env?: NodeJS.ProcessEnv } = {}) {
+  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: testRunnerImage(), ...opts.env };
+  const server = await startTestServer(t, env, { dataDir, runners: opts.runners, port: opts.port });
+  // Read now: the data dir may be gone by the time the after-hooks run.
+  const id = serverId(dataDir);
+  t.after(() => removeContainers(docker, id));
+  return server;
+}
+
+function serverId(dataDir: string): string {
+  return fs.readFileSync(path.join(dataDir, 'server_id'), 'utf8').trim();
+}
+
+/** The containers labelled as this data dir's server's, any state. */
+function containersOf(docker: Docker, dataDir: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`lazyaf.server=${serverId(dataDir)}`] } });
+}
+
+async function removeContainers(docker: Docker, id: string): Promise<void> {
+  for (const c of await docker.listContainers({ all: true, filters: { label: [`lazyaf.server=${id}`] } }))
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => {});
+}
+
+async function liveRunners(server: Target) {
+  return (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.filter((r) => r.status !== 'offline');
+}
+
+/**
+ * Waits until exactly `n` containers of this server run, none is left in another state, and the
+ * registry lists exactly their pool ids as live runners (not draining).
+ */
+async function settledAt(docker: Docker, server: ServerProcess, n: number): Promise<Docker.ContainerInfo[]> {
+  let seen = '';
+  return eventually(
+    () => `${n} runner containers, registered (${seen})`,
+    async () => {
+      const all = await containersOf(docker, server.dataDir);
+      const running = all.filter((c) => c.State === 'running');
+      const runners = await liveRunners(server);
+      seen = `containers ${all.map((c) => `${c.Labels['lazyaf.pool-id']}:${c.State}`).join(',')}; runners ${runners.map((r) => `${r.pool_id}:${r.status}`).join(',')}`;
+      const poolIds = running.map((c) => c.Labels['lazyaf.pool-id']).sort();
+      const registered = runners
+        .filter((r) => r.status !== 'draining')
+        .map((r) => r.pool_id)
+        .sort();
+      return all.length === n && running.length === n && JSON.stringify(poolIds) === JSON.stringify(registered) && running;
+    },
+    SLOW,
+  );
+}
+
+async function seed(server: Target, dir: string): Promise<{ id: string; clone_url: string }> {
+  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
+  return repo;
+}
+
+async function submit(server: Target, repoId: string, title: string, command: string): Promise<Job> {
+  const res = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
 
 test('an unreachable Docker engine stops the server with one line that says where it looked', async (t) => {
   const data = path.join(tempDir(t), 'data');
@@ -13,3 +86,117 @@ test('an unreachable Docker engine stops the server with one line that says wher
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^lazyaf: cannot reach the Docker engine at unix:\/\/\/nonexistent\.sock \(DOCKER_HOST\)/);
 });
+
+test('a missing runner image stops the server with one line that says how to build it', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const data = path.join(tempDir(t), 'data');
+  const r = await run(process.execPath, [CLI, 'server', '--launcher', 'docker', '--port', '0', '--data', data], {
+    env: { ...process.env, LAZYAF_RUNNER_IMAGE: 'lazyaf-runner:no-such-tag' },
+  });
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /lazyaf-runner:no-such-tag .*npm run image/);
+});
+
+test('docker pool: 0 → 3 → 1 → 2 runner containers, busy runners finish their jobs as a non-root user and push', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const dir = tempDir(t);
+  const server = await dockerServer(t, docker, path.join(dir, 'data'), { runners: 0 });
+  const repo = await seed(server, dir);
+  assert.equal((await containersOf(docker, server.dataDir)).length, 0);
+
+  assert.equal((await api(server, 'PUT', '/api/pool', { desired: 3 })).status, 200);
+  const three = await settledAt(docker, server, 3);
+  for (const c of three) {
+    const spec: Docker.ContainerInspectInfo = await docker.getContainer(c.Id).inspect();
+    assert.equal(spec.HostConfig.Init, true);
+    assert.equal(spec.HostConfig.RestartPolicy?.Name, 'no');
+    const env = spec.Config.Env.map((e) => e.split('=')[0]);
+    assert.ok(!env.includes('LAZYAF_ADMIN_TOKEN') && !env.includes('LAZYAF_REGISTRATION_TOKEN'), env.join(','));
+  }
+
+  // Two jobs keep two runners busy past the scale-down, so one busy runner must drain.
+  const jobs = [
+    await submit(server, repo.id, 'busy one', `id -u; echo one > one.txt; sleep 4`),
+    await submit(server, repo.id, 'busy two', `id -u; echo two > two.txt; sleep 4`),
+  ];
+  for (const job of jobs) await waitForJob(server, job.id, (j) => j.status === 'running', SLOW);
+  assert.equal((await api(server, 'PUT', '/api/pool', { desired: 1 })).status, 200);
+  for (const job of jobs) {
+    const done = await waitForJob(server, job.id, undefined, SLOW);
+    assert.equal(done.status, 'succeeded', done.error ?? '');
+    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    const uid = Number(/^(\d+)$/m.exec(log)?.[1]);
+    assert.ok(Number.isInteger(uid) && uid !== 0, `the job ran as uid ${uid}: ${log}`);
+    const branches = (await api(server, 'GET', `/api/repos/${repo.id}/branches`)).body.branches as { name: string }[];
+    assert.ok(
+      branches.some((b) => b.name === done.branch),
+      `${done.branch} pushed`,
+    );
+  }
+  await settledAt(docker, server, 1);
+
+  assert.equal((await api(server, 'PUT', '/api/pool', { desired: 2 })).status, 200);
+  await settledAt(docker, server, 2);
+});
+
+test('a runner container killed from outside is removed and replaced', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const server = await dockerServer(t, docker, path.join(tempDir(t), 'data'), { runners: 1 });
+  const [before] = await settledAt(docker, server, 1);
+  await docker.getContainer(before!.Id).kill();
+  const [after] = await eventually(
+    'a new container',
+    async () => {
+      const now = await settledAt(docker, server, 1);
+      return now[0]!.Id !== before!.Id && now;
+    },
+    SLOW,
+  );
+  assert.notEqual(after!.Id, before!.Id);
+});
+
+test('a server SIGKILLed and restarted on its data dir ends with exactly its desired containers, and leaves other servers alone', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const data = path.join(tempDir(t), 'data');
+  // A container of another server on the same engine, which this one must never touch.
+  const foreign = await docker.createContainer({ Image: testRunnerImage(), Labels: { 'lazyaf.server': 'lzsrv_another', 'lazyaf.pool-id': 'pool-1' } });
+  t.after(() => foreign.remove({ force: true }).catch(() => {}));
+
+  const first = await dockerServer(t, docker, data, { runners: 2 });
+  const before = await settledAt(docker, first, 2);
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+  assert.equal((await containersOf(docker, data)).filter((c) => c.State === 'running').length, 2, 'containers outlive their server');
+
+  const second = await dockerServer(t, docker, data, { runners: 2, port: first.port });
+  const ids = (cs: Docker.ContainerInfo[]) => cs.map((c) => c.Id).sort();
+  assert.deepEqual(ids(await settledAt(docker, second, 2)), ids(before), 'the running containers were adopted');
+  // A job through the adopted runners takes far longer than a container start the pool might still
+  // be making: afterwards the set must be the same.
+  const repo = await seed(second, path.dirname(data));
+  const done = await waitForJob(second, (await submit(second, repo.id, 'after the restart', 'echo ok > ok.txt')).id, undefined, SLOW);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
+  assert.deepEqual(ids(await settledAt(docker, second, 2)), ids(before), 'no runner container was added');
+  await foreign.inspect();
+});
+
+// Stand-ins until test/docker-helpers.ts lands from the image branch.
+function testRunnerImage(): string {
+  return process.env.LAZYAF_TEST_IMAGE || 'lazyaf-runner:latest';
+}
+
+async function dockerOrSkip(t: TestContext): Promise<Docker | undefined> {
+  const docker = new Docker();
+  try {
+    await docker.ping();
+    return docker;
+  } catch {
+    t.skip('no Docker engine');
+    return undefined;
+  }
+}

@@ -107,6 +107,8 @@ export class DockerLauncher implements Launcher {
     };
     const spec: Docker.ContainerCreateOptions = {
       Image: image,
+      // The image's entrypoint is `lazyaf runner`: these are its arguments.
+      Cmd: ['--name', poolId],
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       Labels: { [SERVER_LABEL]: this.serverId, [POOL_ID_LABEL]: poolId, [EPHEMERAL_LABEL]: String(ephemeral) },
       HostConfig: {
