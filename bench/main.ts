@@ -14,6 +14,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   git: async () => (await import('./git.js')).gitPart,
   queue: async () => (await import('./queue.js')).queuePart,
   hostile: async () => (await import('./hostile.js')).hostilePart,
+  docker: async () => (await import('./docker.js')).dockerPart,
 };
 
 function usage(): string {

@@ -15,12 +15,12 @@ import { makeTempDir, percentile, removeTempDir, run, totalCpu, track } from './
 import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
 import { ROOT, startLazyaf, type ServerProcess } from './lib/servers.js';
 
-const ADMIN = 'lzadm_bench_admin_token';
+export const ADMIN = 'lzadm_bench_admin_token';
 
 /** Keep-alive connections, as a runner keeps them; plain node:http costs the bench far less CPU than fetch. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-function call<T>(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+export function call<T>(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${token}` };
@@ -42,7 +42,7 @@ function call<T>(url: string, method: string, token: string, body?: unknown): Pr
   });
 }
 
-interface Setup {
+export interface Setup {
   server: ServerProcess;
   registrationToken: string;
   repoId: string;
@@ -50,7 +50,7 @@ interface Setup {
 }
 
 /** A server with one repo (`files` small files on main), pushed with the real git. */
-async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20): Promise<Setup> {
+export async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20): Promise<Setup> {
   const dir = makeTempDir(`lazyaf-bench-${name}-`);
   const home = path.join(dir, 'home');
   fs.mkdirSync(home);
@@ -73,7 +73,7 @@ async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, fi
   return { server, registrationToken, repoId: repo.body.id, dir };
 }
 
-async function teardown(s: Setup): Promise<void> {
+export async function teardown(s: Setup): Promise<void> {
   await s.server.stop();
   removeTempDir(s.dir);
 }
@@ -181,27 +181,33 @@ async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: num
     }),
   );
   try {
-    const samples: number[] = [];
-    const n = 15;
-    for (let i = 0; i <= n; i++) {
-      const id = await submit(s, `p4-${i}`, 'date +%s%3N');
-      let job: { status: JobStatus; attempts: { started_at: string }[] };
-      for (;;) {
-        job = (await call<typeof job>(`${s.server.url}/api/jobs/${id}`, 'GET', ADMIN)).body;
-        if (isFinished(job.status)) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      if (job.status !== 'succeeded') throw new Error(`p4 job ${job.status}`);
-      const log = (await call<{ content: string }>(`${s.server.url}/api/jobs/${id}/logs`, 'GET', ADMIN)).body.content;
-      const started = Number(/^(\d{13})$/m.exec(log)?.[1]);
-      // The first job clones: the cache is cold. The rest fetch.
-      if (i > 0) samples.push(started - Date.parse(job.attempts[0]!.started_at));
-    }
-    return { p50: percentile(samples, 50), max: Math.max(...samples), n: samples.length };
+    return await warmStarts(s, 'p4', 15);
   } finally {
     runner.kill('SIGKILL');
     await teardown(s);
   }
+}
+
+/**
+ * Runs `n + 1` jobs on the one runner of `s`, each printing when its command started, and returns
+ * the time from each claim to that moment; the first job clones (a cold cache) and is left out.
+ */
+export async function warmStarts(s: Setup, name: string, n: number): Promise<{ p50: number; max: number; n: number }> {
+  const samples: number[] = [];
+  for (let i = 0; i <= n; i++) {
+    const id = await submit(s, `${name}-${i}`, 'date +%s%3N');
+    let job: { status: JobStatus; attempts: { started_at: string }[] };
+    for (;;) {
+      job = (await call<typeof job>(`${s.server.url}/api/jobs/${id}`, 'GET', ADMIN)).body;
+      if (isFinished(job.status)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (job.status !== 'succeeded') throw new Error(`${name} job ${job.status}`);
+    const log = (await call<{ content: string }>(`${s.server.url}/api/jobs/${id}/logs`, 'GET', ADMIN)).body.content;
+    const started = Number(/^(\d{13})$/m.exec(log)?.[1]);
+    if (i > 0) samples.push(started - Date.parse(job.attempts[0]!.started_at));
+  }
+  return { p50: percentile(samples, 50), max: Math.max(...samples), n: samples.length };
 }
 
 /** P5: 1,000 runners, each with a long-poll open and a heartbeat every third of the lease TTL. */

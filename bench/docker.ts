@@ -1,0 +1,142 @@
+/**
+ * Docker part of `npm run bench`: D1 from `PUT /api/pool` to every runner container registered and
+ * idle, against the same number of bare `docker run` of the runner image with a no-op command, in
+ * the same run; D2 job received → command started in a warm runner container (as P4). Skipped, with
+ * a line that says why, when no Docker engine answers or the runner image is missing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Docker from 'dockerode';
+import { resolveServerConfig } from '../src/server/config.js';
+import { DockerLauncher, SERVER_LABEL } from '../src/server/pool/docker.js';
+import { LauncherError } from '../src/server/pool/launcher.js';
+import type { RunnerList } from '../src/shared/api.js';
+import { median } from './lib/proc.js';
+import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
+import { ADMIN, call, setup, teardown, warmStarts, type Setup } from './queue.js';
+
+const SCALES = [1, 8];
+
+/** Polls until `check` holds; a bench that never settles fails instead of hanging. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function scale(s: Setup, desired: number): Promise<void> {
+  const r = await call(`${s.server.url}/api/pool`, 'PUT', ADMIN, { desired });
+  if (r.status !== 200) throw new Error(`PUT /api/pool: ${r.status}`);
+}
+
+async function idleRunners(s: Setup): Promise<number> {
+  const list = (await call<RunnerList>(`${s.server.url}/api/runners`, 'GET', ADMIN)).body;
+  return list.runners.filter((r) => r.status === 'idle').length;
+}
+
+/** The server of `s`'s containers, by the label its launcher puts on them. */
+function containersOf(s: Setup, docker: Docker): Promise<Docker.ContainerInfo[]> {
+  const id = fs.readFileSync(path.join(s.dir, 'data', 'server_id'), 'utf8').trim();
+  return docker.listContainers({ all: true, filters: { label: [`${SERVER_LABEL}=${id}`] } });
+}
+
+/** Stops the server and removes the containers its drain left (the stop cuts the drain short). */
+async function stop(s: Setup, docker: Docker): Promise<void> {
+  const left = await containersOf(s, docker);
+  await teardown(s);
+  for (const c of left)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true })
+      .catch(() => {});
+}
+
+/** Seconds from `PUT /api/pool {desired: n}` (from none) to n idle runners; then back to none. */
+async function scaleUp(s: Setup, docker: Docker, n: number): Promise<number> {
+  const t0 = performance.now();
+  await scale(s, n);
+  await until(`${n} idle pool runners`, async () => (await idleRunners(s)) === n);
+  const seconds = (performance.now() - t0) / 1000;
+  await scale(s, 0);
+  await until('the pool containers to be removed', async () => (await containersOf(s, docker)).length === 0 && (await idleRunners(s)) === 0);
+  return seconds;
+}
+
+/** Seconds for `n` concurrent `docker run --init --network host IMAGE` with a no-op command, to their exit. */
+async function bareRuns(docker: Docker, image: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  const containers = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = await docker.createContainer({ Image: image, Entrypoint: ['/bin/true'], HostConfig: { Init: true, NetworkMode: 'host' } });
+      await c.start();
+      await c.wait();
+      return c;
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(containers.map((c) => c.remove({ force: true })));
+  return seconds;
+}
+
+async function run(ctx: BenchContext): Promise<PartResult> {
+  const config = resolveServerConfig({}, process.env).docker;
+  try {
+    await new DockerLauncher(config, 'bench', () => {}).check();
+  } catch (err) {
+    if (!(err instanceof LauncherError)) throw err;
+    ctx.log(`part docker skipped: ${err.message}`);
+    return { part: 'docker', figures: [], details: { skipped: err.message } };
+  }
+  const docker = new Docker();
+  // The bench's servers get a clean environment: the engine's address goes along.
+  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: config.image, ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}) };
+  const figures: Figure[] = [];
+  const details: Record<string, unknown> = { image: config.image };
+
+  const s = await setup(ctx, 'd1', env);
+  try {
+    for (const n of SCALES) {
+      const pool: number[] = [];
+      const bare: number[] = [];
+      for (let i = 0; i < ctx.runs; i++) {
+        bare.push(await bareRuns(docker, config.image, n));
+        pool.push(await scaleUp(s, docker, n));
+      }
+      details[`scale_${n}`] = { pool, bare };
+      figures.push({
+        metric: `D1 PUT /api/pool → ${n} runner container(s) idle, vs ${n} bare docker run`,
+        value: median(pool) / median(bare),
+        unit: 'x',
+        target: n === 8 ? 1.5 : undefined,
+        raw: `lazyaf ${median(pool).toFixed(2)}s / docker run ${median(bare).toFixed(2)}s`,
+      });
+    }
+  } finally {
+    await stop(s, docker);
+  }
+
+  const w = await setup(ctx, 'd2', env, 500);
+  try {
+    await scale(w, 1);
+    const v = await warmStarts(w, 'd2', 15);
+    details.warmStart = v;
+    figures.push({
+      metric: 'D2 job received → command started (warm container), p50',
+      value: v.p50,
+      unit: 'ms',
+      target: 100,
+      raw: `max ${v.max} ms, ${v.n} jobs`,
+    });
+  } finally {
+    await stop(w, docker);
+  }
+  return { part: 'docker', figures, details };
+}
+
+export const dockerPart: BenchPart = {
+  name: 'docker',
+  description: 'docker pool scale-up against bare docker run, warm job start in a container',
+  run,
+};
