@@ -22,8 +22,11 @@ export function registerServer(program: Command): void {
       }
       try {
         // Loaded here so that client commands (and git's credential helper calls) start fast.
-        const { startServer } = await import('../../server/main.js');
-        await startServer(config, { handleSignals: true });
+        const [{ startServer }, { LauncherError }] = await Promise.all([import('../../server/main.js'), import('../../server/pool/launcher.js')]);
+        await startServer(config, { handleSignals: true }).catch((err: unknown) => {
+          if (err instanceof LauncherError) throw new CliError(err.message);
+          throw err;
+        });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new CliError(`port ${config.port} on ${config.host} is already in use (pass --port or set LAZYAF_PORT)`);
