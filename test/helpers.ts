@@ -73,7 +73,8 @@ export interface ServerProcess {
 export interface ChildServerOptions {
   dataDir: string;
   port?: number;
-  runners?: number;
+  /** `--runners`, 0 unless given; null starts the server without it (the pool's stored size). */
+  runners?: number | null;
   token?: string;
 }
 
@@ -101,7 +102,8 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
 async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: ChildServerOptions): Promise<ServerProcess> {
   const token = opts.token ?? 'lzadm_test_admin_token';
   const registrationToken = 'lzreg_test_registration_token';
-  const args = ['server', '--port', String(opts.port ?? 0), '--data', opts.dataDir, '--runners', String(opts.runners ?? 0), '--log-level', 'warn'];
+  const args = ['server', '--port', String(opts.port ?? 0), '--data', opts.dataDir, '--log-level', 'warn'];
+  if (opts.runners !== null) args.push('--runners', String(opts.runners ?? 0));
   const child = spawnChild(t, process.execPath, [CLI, ...args], {
     env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...env },
   });

@@ -9,7 +9,7 @@ import { isFinished, type Job, type Repo } from '../src/shared/api.js';
 import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type Target, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
-export async function seedRepo(server: TestServer, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
+export async function seedRepo(server: Target, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
   const repo = (await api<Repo>(server, 'POST', '/api/repos', { name })).body;
   const src = await makeRepo(dir, files);
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
@@ -32,7 +32,7 @@ export async function registerRunner(server: TestServer, name: string, labels: s
   return r.body;
 }
 
-export async function submit(server: TestServer, body: Record<string, unknown>): Promise<Job> {
+export async function submit(server: Target, body: Record<string, unknown>): Promise<Job> {
   const r = await api<Job>(server, 'POST', '/api/jobs', body);
   if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;

@@ -18,6 +18,8 @@ export interface RunnerFlags {
   sandbox?: string | boolean;
   /** Extra paths a sandboxed job may read and write, comma-separated. */
   sandboxShare?: string;
+  /** One job, then leave. */
+  ephemeral?: boolean;
 }
 
 export interface RunnerConfig {
@@ -32,9 +34,11 @@ export interface RunnerConfig {
   sandboxShare: string[];
   /** Paths a sandboxed job must never see: the runner's work dir, and the server's data dir when the runner knows it. */
   sandboxHide: string[];
+  /** Take one job, report it, deregister and exit. */
+  ephemeral: boolean;
 }
 
-/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token) and LAZYAF_POOL_ID, then defaults. */
+/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID and LAZYAF_EPHEMERAL, then defaults. */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
@@ -66,8 +70,22 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     .filter(Boolean);
   const relative = sandboxShare.find((p) => !path.isAbsolute(p));
   if (relative !== undefined) throw new RunnerConfigError(`sandbox share paths must be absolute: ${relative}`);
+  const ephemeralEnv = env.LAZYAF_EPHEMERAL ?? '';
+  if (!['', '0', '1'].includes(ephemeralEnv)) throw new RunnerConfigError(`LAZYAF_EPHEMERAL must be 0 or 1, got "${ephemeralEnv}"`);
+  const ephemeral = flags.ephemeral === true || ephemeralEnv === '1';
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
-  return { server, registrationToken, name, labels: [...new Set(labels)], workdir, poolId, sandbox: sandbox as SandboxMode, sandboxShare, sandboxHide };
+  return {
+    server,
+    registrationToken,
+    name,
+    labels: [...new Set(labels)],
+    workdir,
+    poolId,
+    sandbox: sandbox as SandboxMode,
+    sandboxShare,
+    sandboxHide,
+    ephemeral,
+  };
 }
 
 /** `<hostname>-<4 hex>`, with the hostname cut to what a runner name may hold. */

@@ -25,14 +25,16 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse } from '../shared/protocol.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
+import { lockWorkdir } from '../shared/workdir-lock.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
 import { Sandbox } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-export interface RunnerOptions
-  extends Omit<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>, Partial<Pick<RunnerConfig, 'sandbox' | 'sandboxShare' | 'sandboxHide'>> {
+type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral';
+
+export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
   log?: (line: string) => void;
   /** Between SIGTERM and SIGKILL when a job is killed. */
@@ -64,6 +66,9 @@ interface Session {
 }
 
 type Mode = 'running' | 'draining' | 'stopping';
+
+/** How long a runner waits for another one to leave its work dir (a leaving runner gives its job back well within this). */
+const WORKDIR_WAIT_MS = 30_000;
 
 export function startRunner(options: RunnerOptions): RunnerHandle {
   const runner = new Runner(options);
@@ -155,6 +160,21 @@ class Runner {
 
   private async main(): Promise<void> {
     fs.mkdirSync(this.opts.workdir, { recursive: true, mode: 0o700 });
+    let unlock: () => void;
+    try {
+      unlock = await lockWorkdir(this.opts.workdir, { waitMs: WORKDIR_WAIT_MS, log: this.log, signal: this.life.signal });
+    } catch (err) {
+      if (isAbortError(err)) return; // Stopped while another runner still held the work dir.
+      throw err;
+    }
+    try {
+      await this.work();
+    } finally {
+      unlock();
+    }
+  }
+
+  private async work(): Promise<void> {
     // Checkouts a killed runner left behind.
     fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
     this.sandbox = await this.setUpSandbox();
@@ -271,6 +291,10 @@ class Runner {
         break;
       }
       await this.runJob(assignment);
+      if (this.opts.ephemeral) {
+        this.log('ephemeral: one job done, leaving');
+        break;
+      }
     }
   }
 

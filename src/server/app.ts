@@ -19,9 +19,8 @@ export interface BuiltApp {
 
 /** The whole server, not yet listening: its stores, its pool, its routes, the sweeper, and how it closes. */
 export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
+  // The pool checks it when it starts (no engine, no image: the server's one line).
   const launcher = makeLauncher(config, logger);
-  // Before anything is opened or started, so a refused start (no engine, no image) leaves nothing running.
-  await launcher.check();
   const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
   const ctx: ServerContext = { ...stores, pool: makePool(config, launcher, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
   const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);

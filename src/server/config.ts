@@ -10,10 +10,13 @@ export interface ServerConfig {
   port: number;
   adminToken?: string;
   registrationToken?: string;
-  runners: number;
+  /** The pool's desired size when given at start (flag or env); otherwise the stored one is used. */
+  runners?: number;
   launcher: LauncherKind;
   /** What the docker launcher runs: the image, its limits, and how its containers reach the server. */
   docker: DockerRunnerConfig;
+  /** Pool runners take one job each and are replaced by fresh ones (LAZYAF_EPHEMERAL=1). */
+  ephemeral: boolean;
   leaseTtlSeconds: number;
   /** Cap on stored log bytes per job; output beyond it is dropped behind a marker. */
   logCapBytes: number;
@@ -107,20 +110,28 @@ function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
   };
 }
 
+function flagFrom(name: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new ConfigError(`${name} must be 0 or 1, got "${raw}"`);
+}
+
 export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const launcher = flags.launcher ?? env.LAZYAF_LAUNCHER ?? 'process';
   if (launcher !== 'process' && launcher !== 'docker') {
     throw new ConfigError(`launcher must be "process" or "docker", got "${launcher}"`);
   }
+  const runners = flags.runners ?? env.LAZYAF_RUNNERS;
   return {
     dataDir: flags.data ? path.resolve(flags.data) : defaultDataDir(env),
     host: flags.host ?? env.LAZYAF_HOST ?? '127.0.0.1',
     port: intFrom('port', flags.port ?? env.LAZYAF_PORT, 8000, 0, 65535),
     adminToken: env.LAZYAF_ADMIN_TOKEN || undefined,
     registrationToken: env.LAZYAF_REGISTRATION_TOKEN || undefined,
-    runners: intFrom('runners', flags.runners ?? env.LAZYAF_RUNNERS, 2, 0, 256),
+    runners: runners === undefined || runners === '' ? undefined : intFrom('runners', runners, 0, 0, 256),
     launcher,
     docker: dockerFrom(env),
+    ephemeral: flagFrom('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL),
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),
     maxAttempts: intFrom('LAZYAF_MAX_ATTEMPTS', env.LAZYAF_MAX_ATTEMPTS, 3, 1, 100),

@@ -24,7 +24,12 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
   built.ctx.serverUrl = url;
-  built.ctx.pool.reconcile();
+  try {
+    await built.ctx.pool.start();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
 
   const auth =
     built.adminTokenSource === 'env'

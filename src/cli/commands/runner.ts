@@ -14,6 +14,7 @@ export function registerRunner(program: Command): void {
     .option('--sandbox <mode>', 'run each job in a bubblewrap sandbox: auto (where bwrap works), require, off (LAZYAF_SANDBOX; default auto)')
     .option('--no-sandbox', 'run jobs without a sandbox: a job can read everything this runner can')
     .option('--sandbox-share <paths>', 'extra absolute paths a sandboxed job may read and write, comma-separated (LAZYAF_SANDBOX_SHARE)')
+    .option('--ephemeral', 'take one job, report it, deregister and exit 0 (LAZYAF_EPHEMERAL=1)')
     .addOption(new Option('--pool-id <id>', 'set by the pool launcher (LAZYAF_POOL_ID)').hideHelp())
     .addHelpText(
       'after',

@@ -174,19 +174,24 @@ export class DockerLauncher implements Launcher {
   }
 }
 
-/** Resolves once the container has stopped and been removed (or the engine has stopped answering for a while). */
-async function removedAfterExit(container: Docker.Container): Promise<void> {
+/**
+ * Resolves once the container has stopped and been removed, with the runner's exit code (null when
+ * the engine could not say: the container vanished, or the engine stopped answering for a while).
+ */
+async function removedAfterExit(container: Docker.Container): Promise<number | null> {
   let giveUpAt: number | undefined;
+  let code: number | null = null;
   for (;;) {
     try {
-      await container.wait();
+      code = ((await container.wait()) as { StatusCode?: number }).StatusCode ?? null;
       break;
     } catch (err) {
-      if (statusOf(err) === 404) return;
+      if (statusOf(err) === 404) return null;
       giveUpAt ??= Date.now() + ENGINE_LOST_MS;
-      if (Date.now() > giveUpAt) return;
+      if (Date.now() > giveUpAt) return null;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
   await container.remove({ force: true }).catch(() => {});
+  return code;
 }

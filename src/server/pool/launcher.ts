@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LauncherKind } from '../config.js';
+import { workdirHolder } from '../../shared/workdir-lock.js';
 import { childExecArgv, siblingModule } from '../sibling.js';
 
 /** One runner the pool started (or found alive from before a restart). */
@@ -14,8 +15,11 @@ export interface LaunchedRunner {
   drain(): void;
   /** Stops it now (SIGKILL); a container is removed as well. */
   kill(): void;
-  /** Resolves when it has exited and whatever it left (a container) is removed. */
-  readonly exited: Promise<void>;
+  /**
+   * Resolves when it has exited and whatever it left (a container) is removed, with its exit code
+   * when known: an ephemeral runner's 0 means it did its one job, anything else is a crash.
+   */
+  readonly exited: Promise<number | null | void>;
   /** For log lines: `pid 123`, `container 0123abcd`. */
   readonly describe: string;
 }
@@ -44,6 +48,11 @@ export interface Launcher {
    */
   survivors(): Promise<LaunchedRunner[]>;
   launch(opts: LaunchOptions): Promise<LaunchedRunner>;
+  /**
+   * Optional: the pool no longer wants any pool id outside `keep`, so what the launcher keeps for
+   * the others (a process runner's work dir and repo caches) can go.
+   */
+  prune?(keep: ReadonlySet<string>): void;
 }
 
 /** Passes a runner's output on to the server log, a non-empty line at a time. */
@@ -84,6 +93,8 @@ export class ProcessLauncher implements Launcher {
 
   async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
     const workdir = path.join(poolWorkRoot(this.dataDir), poolId);
+    // An ephemeral runner starts from nothing: no cache a job before it could have touched.
+    if (ephemeral && workdirHolder(workdir) === undefined) fs.rmSync(workdir, { recursive: true, force: true });
     fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -106,9 +117,9 @@ export class ProcessLauncher implements Launcher {
     const forward = outputForwarder(poolId, this.onOutput);
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
-    const exited = new Promise<void>((resolve) => {
-      child.on('exit', () => resolve());
-      child.on('error', () => resolve());
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('exit', (code) => resolve(code));
+      child.on('error', () => resolve(null));
     });
     return {
       poolId,
@@ -117,5 +128,25 @@ export class ProcessLauncher implements Launcher {
       drain: () => void child.kill('SIGTERM'),
       kill: () => void child.kill('SIGKILL'),
     };
+  }
+
+  /** Removes the work dirs of slots the pool no longer holds, but not one a runner still uses (it is leaving). */
+  prune(keep: ReadonlySet<string>): void {
+    const root = poolWorkRoot(this.dataDir);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(root, { withFileTypes: true });
+    } catch {
+      return; // No pool has run here yet.
+    }
+    for (const entry of entries) {
+      const dir = path.join(root, entry.name);
+      if (!entry.isDirectory() || keep.has(entry.name) || workdirHolder(dir) !== undefined) continue;
+      try {
+        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      } catch (err) {
+        this.onOutput(entry.name, `could not remove the unused work dir ${dir}: ${(err as Error).message}`);
+      }
+    }
   }
 }

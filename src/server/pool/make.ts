@@ -3,10 +3,15 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ServerConfig } from '../config.js';
 import type { LiveEvents } from '../events.js';
 import type { Queue } from '../queue/queue.js';
+import type { Db } from '../db/index.js';
 import { loadOrCreateSecret } from '../secrets.js';
+import { PoolStore } from '../store/pool.js';
 import { DockerLauncher } from './docker.js';
 import { ProcessLauncher, type Launcher } from './launcher.js';
 import { Pool } from './pool.js';
+
+/** A size given at start wins (and is kept); else the size the pool last had; else 2. */
+const DEFAULT_RUNNERS = 2;
 
 /**
  * This server's identity on a shared Docker engine, generated once per data dir: the label that
@@ -28,12 +33,16 @@ export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): 
 export function makePool(
   config: ServerConfig,
   launcher: Launcher,
-  parts: { queue: Queue; events: LiveEvents; registrationToken: string; serverUrl: () => string | undefined },
+  parts: { db: Db; queue: Queue; events: LiveEvents; registrationToken: string; serverUrl: () => string | undefined },
   logger?: FastifyBaseLogger,
 ): Pool {
+  const store = new PoolStore(parts.db);
+  if (config.runners !== undefined) store.setDesired(config.runners);
   return new Pool({
     launcher,
-    desired: config.runners,
+    desired: store.desired() ?? DEFAULT_RUNNERS,
+    ephemeral: config.ephemeral,
+    keep: (desired) => store.setDesired(desired),
     serverUrl: () => parts.serverUrl() ?? `http://127.0.0.1:${config.port}`,
     registrationToken: parts.registrationToken,
     isIdle: (poolId) => parts.queue.runners.byPoolId(poolId)?.status === 'idle',

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { Emit } from '../events.js';
 import type { PoolState } from '../../shared/api.js';
 import type { Launcher, LaunchedRunner } from './launcher.js';
@@ -20,9 +19,19 @@ function pendingRunner(poolId: string): { runner: LaunchedRunner; settle: (real:
   return { runner, settle };
 }
 
+/** `pool-7` → 7; ids of another form sort last. */
+function slotNumber(poolId: string): number {
+  const m = /^pool-([1-9]\d{0,5})$/.exec(poolId);
+  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
+}
+
 export interface PoolOptions {
   launcher: Launcher;
   desired: number;
+  /** Each runner takes one job and is replaced by a fresh one. */
+  ephemeral: boolean;
+  /** Keeps a new desired size, so that a restart brings the pool back to it. */
+  keep: (desired: number) => void;
   serverUrl: () => string;
   registrationToken: string;
   /** Whether the runner registered under this pool id is idle (preferred when scaling down). */
@@ -33,7 +42,9 @@ export interface PoolOptions {
 
 /**
  * Keeps `desired` runners alive: starts missing ones, restarts crashed ones with a backoff, and
- * drains surplus ones (idle first). Hand-started runners are not counted here.
+ * drains surplus ones (idle first). Hand-started runners are not counted here. Runners hold slots
+ * `pool-1`, `pool-2`, ... (the lowest free one first), so a restarted server starts its runners
+ * under the ids of the last one and their work dirs (warm repo caches) are used again.
  */
 export class Pool {
   private desired: number;
@@ -51,8 +62,36 @@ export class Pool {
     return { desired: this.desired, launcher: this.opts.launcher.kind, running: this.live.size, draining: this.leaving.size };
   }
 
+  /**
+   * Checks that the launcher can start runners (a LauncherError stops the server's start), adopts
+   * the survivors of the last server that it wants, drains the rest, and starts what is missing.
+   */
+  async start(): Promise<void> {
+    await this.opts.launcher.check();
+    const survivors = await this.opts.launcher.survivors();
+    const bySlot = (a: LaunchedRunner, b: LaunchedRunner) => slotNumber(a.poolId) - slotNumber(b.poolId);
+    for (const runner of survivors.sort(bySlot)) {
+      const taken = this.live.has(runner.poolId) || this.leaving.has(runner.poolId);
+      if (!this.closed && !taken && this.live.size < this.desired) {
+        this.live.set(runner.poolId, runner);
+        this.watch(runner);
+        this.opts.log(`pool: adopted runner ${runner.poolId} (${runner.describe})`);
+      } else if (taken) {
+        // Two survivors under one id: the second cannot be told apart in the registry; it goes now.
+        runner.kill();
+      } else {
+        this.watch(runner);
+        this.retire(runner);
+      }
+    }
+    this.reconcile();
+    this.pruneSlots();
+    this.changed();
+  }
+
   scale(desired: number): PoolState {
     this.desired = desired;
+    this.opts.keep(desired);
     this.reconcile();
     this.changed();
     return this.state();
@@ -62,23 +101,38 @@ export class Pool {
     this.opts.emit({ type: 'pool.updated', ...this.state() });
   }
 
-  reconcile(): void {
+  private reconcile(): void {
     if (this.closed) return;
-    while (this.live.size < this.desired) this.start();
+    while (this.live.size < this.desired) this.launchOne();
     if (this.live.size > this.desired) {
       const surplus = this.live.size - this.desired;
-      const ordered = [...this.live.values()].sort((a, b) => Number(this.opts.isIdle(b.poolId)) - Number(this.opts.isIdle(a.poolId)));
+      // Idle ones first; among those the highest slots, so the pool keeps pool-1..N and their warm caches.
+      const idle = (r: LaunchedRunner) => Number(this.opts.isIdle(r.poolId));
+      const ordered = [...this.live.values()].sort((a, b) => idle(b) - idle(a) || slotNumber(b.poolId) - slotNumber(a.poolId));
       for (const runner of ordered.slice(0, surplus)) this.retire(runner);
     }
   }
 
-  private start(): void {
-    const poolId = `pool-${crypto.randomBytes(3).toString('hex')}`;
+  /** The lowest slot no runner of this pool holds, leaving ones included (their work dir is still theirs). */
+  private freeSlot(): string {
+    for (let n = 1; ; n++) {
+      const poolId = `pool-${n}`;
+      if (!this.live.has(poolId) && !this.leaving.has(poolId)) return poolId;
+    }
+  }
+
+  /** Lets the launcher drop what it keeps for slots no runner holds any more. */
+  private pruneSlots(): void {
+    this.opts.launcher.prune?.(new Set([...this.live.keys(), ...this.leaving.keys()]));
+  }
+
+  private launchOne(): void {
+    const poolId = this.freeSlot();
     const placeholder = pendingRunner(poolId);
     this.live.set(poolId, placeholder.runner);
     this.watch(placeholder.runner);
     this.opts.launcher
-      .launch({ poolId, serverUrl: this.opts.serverUrl(), registrationToken: this.opts.registrationToken, ephemeral: false })
+      .launch({ poolId, serverUrl: this.opts.serverUrl(), registrationToken: this.opts.registrationToken, ephemeral: this.opts.ephemeral })
       .then(
         (runner) => {
           this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
@@ -95,12 +149,19 @@ export class Pool {
   /** When a runner exits: forget it, and replace it if it was not asked to leave. */
   private watch(runner: LaunchedRunner): void {
     const poolId = runner.poolId;
-    void runner.exited.then(() => {
+    void runner.exited.then((code) => {
       const expected = this.leaving.delete(poolId);
       const died = this.live.delete(poolId);
       if (this.closed || !(expected || died)) return;
       this.changed();
+      if (expected) this.pruneSlots();
       if (!died) return;
+      if (this.opts.ephemeral && code === 0) {
+        // It did its one job, as asked: a fresh one takes the next at once.
+        this.reconcile();
+        this.changed();
+        return;
+      }
       // It died on its own: start another after a growing pause, so a broken setup cannot spin.
       this.opts.log(`pool: runner ${poolId} exited unexpectedly; restarting in ${this.restartDelayMs} ms`);
       clearTimeout(this.restartTimer);

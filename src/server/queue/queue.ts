@@ -161,6 +161,12 @@ export class Queue {
   // ---- runners ------------------------------------------------------------------------------
 
   register(req: RegisterRequest): { runner: RunnerRow; token: string } {
+    // A pool slot has one runner at a time (its work dir is locked): an earlier row under the same
+    // pool id is a runner that is gone (a killed server's, a crashed one), not one to keep listing.
+    // A job it still held goes back to the queue now instead of when its lease runs out.
+    for (let old = req.pool_id ? this.runners.byPoolId(req.pool_id) : undefined; old; old = this.runners.byPoolId(old.pool_id!)) {
+      this.deregister(old, 'lost');
+    }
     const token = newToken('lzrun');
     const now = this.now();
     const runner = {

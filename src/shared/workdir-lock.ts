@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/**
+ * One runner per work dir: its pid in `<workdir>/runner.pid`. A pool slot's work dir outlives the
+ * server that started it, and a runner of a SIGKILLed server may still be giving its job back
+ * when the restarted server starts the same slot; two runners in one repo cache would corrupt it.
+ * Shared because the server (removing the work dirs of slots it no longer wants) reads it too.
+ */
+const LOCK_FILE = 'runner.pid';
+
+/** The pid of the live process holding `workdir`, or undefined when none does. */
+export function workdirHolder(workdir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(path.join(workdir, LOCK_FILE), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: alive, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+/**
+ * Takes `workdir` for this process: waits while another live process holds it, at most `waitMs`
+ * (a leaving runner gives its job back within seconds), then takes it anyway so a stuck holder
+ * cannot keep a slot from running. Returns the release.
+ */
+export async function lockWorkdir(workdir: string, opts: { waitMs: number; log: (line: string) => void; signal?: AbortSignal }): Promise<() => void> {
+  const file = path.join(workdir, LOCK_FILE);
+  const deadline = Date.now() + opts.waitMs;
+  let told = false;
+  for (;;) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = workdirHolder(workdir);
+    if (holder !== undefined && holder !== process.pid && Date.now() < deadline) {
+      if (!told) opts.log(`waiting for the runner with pid ${holder} to leave ${workdir}`);
+      told = true;
+      await delay(200, undefined, { signal: opts.signal });
+      continue;
+    }
+    if (holder !== undefined && holder !== process.pid) opts.log(`the runner with pid ${holder} still holds ${workdir}; taking it over`);
+    fs.rmSync(file, { force: true });
+  }
+  return () => {
+    if (workdirHolder(workdir) === process.pid) fs.rmSync(file, { force: true });
+  };
+}

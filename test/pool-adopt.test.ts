@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test, type TestContext } from 'node:test';
+import { LauncherError, type LaunchedRunner, type Launcher, type LaunchOptions } from '../src/server/pool/launcher.js';
+import { Pool } from '../src/server/pool/pool.js';
+import { eventually } from './helpers.js';
+
+/** A runner stand-in: a real child process that sleeps until it is signalled. */
+function sleeper(t: TestContext, poolId: string): LaunchedRunner & { pid: number; signals: string[] } {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  t.after(() => void child.kill('SIGKILL'));
+  const signals: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    poolId,
+    pid: child.pid!,
+    signals,
+    describe: `pid ${child.pid}`,
+    exited,
+    drain: () => (signals.push('drain'), child.kill('SIGTERM')),
+    kill: () => (signals.push('kill'), child.kill('SIGKILL')),
+  };
+}
+
+class TestLauncher implements Launcher {
+  readonly kind = 'process' as const;
+  readonly launched: LaunchOptions[] = [];
+  pruned: string[] = [];
+  constructor(
+    private readonly t: TestContext,
+    private readonly found: LaunchedRunner[],
+    private readonly problem?: string,
+  ) {}
+  async check(): Promise<void> {
+    if (this.problem) throw new LauncherError(this.problem);
+  }
+  async survivors(): Promise<LaunchedRunner[]> {
+    return this.found;
+  }
+  async launch(opts: LaunchOptions): Promise<LaunchedRunner> {
+    this.launched.push(opts);
+    return sleeper(this.t, opts.poolId);
+  }
+  prune(keep: ReadonlySet<string>): void {
+    this.pruned = [...keep].sort();
+  }
+}
+
+function poolWith(launcher: Launcher, desired: number, kept: number[] = []): Pool {
+  const pool = new Pool({
+    launcher,
+    desired,
+    ephemeral: false,
+    keep: (n) => kept.push(n),
+    serverUrl: () => 'http://127.0.0.1:1',
+    registrationToken: 'lzreg_test',
+    isIdle: () => true,
+    emit: () => {},
+    log: () => {},
+  });
+  return pool;
+}
+
+test('at start the pool adopts the survivors it wants, drains the surplus, kills a second one under a taken id, and starts what is missing', async (t) => {
+  const survivors = ['pool-5', 'pool-1', 'pool-1', 'pool-3'].map((id) => sleeper(t, id));
+  const [five, one, oneAgain, three] = survivors as [
+    ReturnType<typeof sleeper>,
+    ReturnType<typeof sleeper>,
+    ReturnType<typeof sleeper>,
+    ReturnType<typeof sleeper>,
+  ];
+  const launcher = new TestLauncher(t, survivors);
+  const kept: number[] = [];
+  const pool = poolWith(launcher, 2, kept);
+  t.after(() => pool.close(100, 100));
+  await pool.start();
+
+  assert.equal(launcher.launched.length, 0, 'two survivors wanted: nothing to start');
+  assert.deepEqual(one.signals, []);
+  assert.deepEqual(three.signals, []);
+  assert.deepEqual(oneAgain.signals, ['kill']);
+  assert.deepEqual(five.signals, ['drain']);
+  assert.deepEqual(pool.state(), { desired: 2, launcher: 'process', running: 2, draining: 1 });
+  await eventually('the drained survivor to exit', () => pool.state().draining === 0);
+  assert.deepEqual(launcher.pruned, ['pool-1', 'pool-3'], 'work dirs of the adopted only');
+
+  // The lowest free slot next; a drained slot is free again once its runner has left.
+  pool.scale(4);
+  assert.deepEqual(kept, [4]);
+  assert.deepEqual(
+    launcher.launched.map((o) => o.poolId),
+    ['pool-2', 'pool-4'],
+  );
+});
+
+test('a launcher that cannot start runners stops the pool start with its one line, and nothing is launched', async (t) => {
+  const launcher = new TestLauncher(t, [], 'cannot reach the Docker engine at /var/run/docker.sock');
+  const pool = poolWith(launcher, 2);
+  await assert.rejects(pool.start(), (err: Error) => err instanceof LauncherError && /cannot reach the Docker engine/.test(err.message));
+  assert.equal(launcher.launched.length, 0);
+});

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { Job, JobLogs, PoolState, RunnerList } from '../src/shared/api.js';
+import { poolWorkRoot } from '../src/server/pool/launcher.js';
+import { api, eventually, startTestServer, tempDir, type ServerProcess } from './helpers.js';
+import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+
+/** The pool's work root lies outside the test's temp dir: removed with the test. */
+function workRootOf(t: TestContext, dataDir: string): string {
+  const root = poolWorkRoot(dataDir);
+  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  return root;
+}
+
+const allRunners = async (server: ServerProcess) => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners;
+const idlePoolIds = async (server: ServerProcess) =>
+  (await allRunners(server))
+    .filter((r) => r.status === 'idle')
+    .map((r) => r.pool_id)
+    .sort();
+const workDirs = (root: string) => (fs.existsSync(root) ? fs.readdirSync(root).sort() : []);
+const logOf = async (server: ServerProcess, job: Job) => (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+
+function stop(server: ServerProcess, signal: NodeJS.Signals): Promise<void> {
+  const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+  server.child.kill(signal);
+  return exited;
+}
+
+test('the desired size survives a restart, runners hold slots pool-1..N, and work dirs of other slots are removed', async (t) => {
+  const data = path.join(tempDir(t), 'data');
+  const root = workRootOf(t, data);
+  fs.mkdirSync(path.join(root, 'pool-9', 'cache'), { recursive: true }); // left by an earlier, bigger pool
+  let server = await startTestServer(t, {}, { dataDir: data, runners: 0 });
+  assert.equal((await api<PoolState>(server, 'PUT', '/api/pool', { desired: 3 })).status, 200);
+  await eventually('three idle pool runners', async () => (await idlePoolIds(server)).length === 3);
+  await stop(server, 'SIGTERM');
+
+  // No --runners and no LAZYAF_RUNNERS: the stored size.
+  server = await startTestServer(t, {}, { dataDir: data, runners: null });
+  assert.equal((await api<PoolState>(server, 'GET', '/api/pool')).body.desired, 3);
+  await eventually('the same three slots back', async () => (await idlePoolIds(server)).join() === 'pool-1,pool-2,pool-3');
+  assert.deepEqual(workDirs(root), ['pool-1', 'pool-2', 'pool-3']);
+
+  await api(server, 'PUT', '/api/pool', { desired: 1 });
+  await eventually('one runner and its work dir left', async () => (await idlePoolIds(server)).join() === 'pool-1' && workDirs(root).join() === 'pool-1');
+  await stop(server, 'SIGTERM');
+  // A size given at start wins and is kept.
+  server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
+  await eventually('two runners', async () => (await idlePoolIds(server)).length === 2);
+  await stop(server, 'SIGTERM');
+  server = await startTestServer(t, {}, { dataDir: data, runners: null });
+  assert.equal((await api<PoolState>(server, 'GET', '/api/pool')).body.desired, 2);
+});
+
+test('after a SIGKILLed server restarts, its runners take the same slots: warm caches, no ghost rows', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const root = workRootOf(t, data);
+  let server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  await eventually('both runners idle', async () => (await idlePoolIds(server)).length === 2);
+  // Two jobs at once, one on each runner: both slots' caches are warm.
+  const before = await Promise.all(['one', 'two'].map((title) => submit(server, { repo_id: repo.id, title, command: 'sleep 1' })));
+  const warmed = await Promise.all(before.map((job) => waitForJob(server, job.id)));
+  assert.deepEqual(
+    warmed.map((j) => j.status),
+    ['succeeded', 'succeeded'],
+  );
+  assert.notEqual(warmed[0]!.runner_id, warmed[1]!.runner_id);
+  await eventually('both runners idle again', async () => (await idlePoolIds(server)).length === 2);
+
+  // The runners outlive the server for a moment (they notice, give back and leave).
+  await stop(server, 'SIGKILL');
+  server = await startTestServer(t, {}, { dataDir: data, runners: null });
+  let seen = 'nothing yet';
+  await eventually(
+    () => `exactly two runners, both idle (${seen})`,
+    async () => {
+      const listed = await allRunners(server);
+      seen = JSON.stringify(listed.map((r) => [r.pool_id, r.status]));
+      return listed.length === 2 && (await idlePoolIds(server)).join() === 'pool-1,pool-2';
+    },
+    60_000,
+  );
+  assert.deepEqual(workDirs(root), ['pool-1', 'pool-2']);
+  for (const title of ['three', 'four']) {
+    const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id);
+    assert.equal(job.status, 'succeeded', job.error ?? '');
+    const log = await logOf(server, job);
+    assert.match(log, /\[lazyaf\] using cached repo/);
+    assert.doesNotMatch(log, /\[lazyaf\] cloning /);
+  }
+});
+
+test('scaling down drains idle runners first and never kills a busy runner job', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  workRootOf(t, data);
+  const server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  await eventually('two idle runners', async () => (await idlePoolIds(server)).length === 2);
+  const job = await submit(server, { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' });
+  const running = await waitForJob(server, job.id, (j) => j.status === 'running');
+  assert.equal((await api<PoolState>(server, 'PUT', '/api/pool', { desired: 1 })).body.desired, 1);
+  await eventually('the idle runner left, the busy one stayed', async () => {
+    const listed = await allRunners(server);
+    return listed.length === 1 && listed[0]!.id === running.runner_id;
+  });
+  await api(server, 'PUT', '/api/pool', { desired: 0 });
+  const done = await waitForJob(server, job.id);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
+  await eventually('no runner left', async () => (await allRunners(server)).length === 0);
+});
+
+test('LAZYAF_EPHEMERAL=1 runs each job in a fresh runner process', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  workRootOf(t, data);
+  const server = await startTestServer(t, { LAZYAF_EPHEMERAL: '1' }, { dataDir: data, runners: 1 });
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  const jobs: Job[] = [];
+  for (const title of ['one', 'two']) jobs.push(await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id));
+  for (const job of jobs) {
+    assert.equal(job.status, 'succeeded', job.error ?? '');
+    assert.match(await logOf(server, job), /\[lazyaf\] cloning /, 'a fresh work dir: no cache from the job before');
+  }
+  assert.notEqual(jobs[0]!.runner_id, jobs[1]!.runner_id);
+  await eventually('a fresh runner waits for the next job', async () => (await idlePoolIds(server)).join() === 'pool-1');
+  assert.equal((await allRunners(server)).length, 1, 'the runners that left are not listed');
+});

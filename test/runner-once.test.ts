@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { RunnerList } from '../src/shared/api.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { getJob, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+
+test('lazyaf runner --ephemeral takes one job, reports it, deregisters and exits 0; the next job waits for another runner', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  const first = await submit(server, { repo_id: repo.id, title: 'first', command: 'echo one > one.txt' });
+  const second = await submit(server, { repo_id: repo.id, title: 'second', command: 'true' });
+  const runner = startRunnerProcess(t, server, 'once', path.join(dir, 'runners'), ['--ephemeral']);
+  const code = await new Promise<number | null>((resolve) => runner.child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 0, runner.output());
+  const done = await getJob(server, first.id);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
+  assert.ok(done.branch);
+  assert.equal((await getJob(server, second.id)).status, 'queued');
+  assert.equal((await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.length, 0, 'it deregistered');
+});
+
+test('a runner waits while another live runner holds its work dir, and takes it once that one has left', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const runners = path.join(dir, 'runners');
+  const listed = async () => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.map((r) => r.name);
+  const holder = startRunnerProcess(t, server, 'slot', runners);
+  await eventually('the first runner registered', async () => (await listed()).length === 1);
+
+  // Same name, so the same work dir.
+  const second = startRunnerProcess(t, server, 'slot', runners);
+  await eventually('the second runner to wait', () => /waiting for the runner with pid \d+ to leave/.test(second.output()));
+  assert.equal((await listed()).length, 1, 'it did not register while the work dir was held');
+
+  holder.child.kill('SIGTERM');
+  await eventually('the second runner registered', async () => (await listed()).length === 1 && /registered as slot/.test(second.output()));
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title: 'after', command: 'true' })).id);
+  assert.equal(job.status, 'succeeded', job.error ?? '');
+});
