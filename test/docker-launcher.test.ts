@@ -2,20 +2,21 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
 import { api, authUrl, CLI, eventually, git, makeRepo, run, startTestServer, tempDir, type ServerProcess, type Target } from './helpers.js';
+import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
 import { waitForJob } from './queue-helpers.js';
 
 const SLOW = 120_000;
 
 /** A docker-launcher server as a child process on `dataDir`, its containers removed when the test ends. */
 async function dockerServer(t: TestContext, docker: Docker, dataDir: string, opts: { runners?: number; port?: number; env?: NodeJS.ProcessEnv } = {}) {
-  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: testRunnerImage(), ...opts.env };
+  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: await testRunnerImage(docker), ...opts.env };
   const server = await startTestServer(t, env, { dataDir, runners: opts.runners, port: opts.port });
   // Read now: the data dir may be gone by the time the after-hooks run.
   const id = serverId(dataDir);
-  t.after(() => removeContainers(docker, id));
+  t.after(() => removeContainers(docker, { 'lazyaf.server': id }));
   return server;
 }
 
@@ -26,14 +27,6 @@ function serverId(dataDir: string): string {
 /** The containers labelled as this data dir's server's, any state. */
 function containersOf(docker: Docker, dataDir: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`lazyaf.server=${serverId(dataDir)}`] } });
-}
-
-async function removeContainers(docker: Docker, id: string): Promise<void> {
-  for (const c of await docker.listContainers({ all: true, filters: { label: [`lazyaf.server=${id}`] } }))
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true })
-      .catch(() => {});
 }
 
 async function liveRunners(server: Target) {
@@ -164,8 +157,10 @@ test('a server SIGKILLed and restarted on its data dir ends with exactly its des
   if (!docker) return;
   const data = path.join(tempDir(t), 'data');
   // A container of another server on the same engine, which this one must never touch.
-  const foreign = await docker.createContainer({ Image: testRunnerImage(), Labels: { 'lazyaf.server': 'lzsrv_another', 'lazyaf.pool-id': 'pool-1' } });
-  t.after(() => foreign.remove({ force: true }).catch(() => {}));
+  const foreign = await docker.createContainer({
+    Image: await testRunnerImage(docker),
+    Labels: { ...containerLabels(t, docker), 'lazyaf.server': 'lzsrv_another', 'lazyaf.pool-id': 'pool-1' },
+  });
 
   const first = await dockerServer(t, docker, data, { runners: 2 });
   const before = await settledAt(docker, first, 2);
@@ -185,18 +180,20 @@ test('a server SIGKILLed and restarted on its data dir ends with exactly its des
   await foreign.inspect();
 });
 
-// Stand-ins until test/docker-helpers.ts lands from the image branch.
-function testRunnerImage(): string {
-  return process.env.LAZYAF_TEST_IMAGE || 'lazyaf-runner:latest';
-}
-
-async function dockerOrSkip(t: TestContext): Promise<Docker | undefined> {
-  const docker = new Docker();
-  try {
-    await docker.ping();
-    return docker;
-  } catch {
-    t.skip('no Docker engine');
-    return undefined;
+test('an ephemeral docker pool runs each job in a new container and removes the old one', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const dir = tempDir(t);
+  const server = await dockerServer(t, docker, path.join(dir, 'data'), { runners: 1, env: { LAZYAF_EPHEMERAL: '1' } });
+  const repo = await seed(server, dir);
+  const ran: { container: string; runner: string | null }[] = [];
+  for (const title of ['first', 'second']) {
+    const [container] = await settledAt(docker, server, 1);
+    const done = await waitForJob(server, (await submit(server, repo.id, title, 'echo ok > ok.txt')).id, undefined, SLOW);
+    assert.equal(done.status, 'succeeded', done.error ?? '');
+    ran.push({ container: container!.Id, runner: done.runner_id });
+    await eventually('the used container removed', async () => !(await containersOf(docker, server.dataDir)).some((c) => c.Id === container!.Id), SLOW);
   }
-}
+  assert.notEqual(ran[0]!.container, ran[1]!.container);
+  assert.notEqual(ran[0]!.runner, ran[1]!.runner);
+});
