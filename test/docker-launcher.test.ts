@@ -7,6 +7,7 @@ import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
 import { api, authUrl, CLI, eventually, git, makeRepo, run, startTestServer, tempDir, type ServerProcess, type Target } from './helpers.js';
 import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
 import { waitForJob } from './queue-helpers.js';
+import { ConfigError, resolveServerConfig } from '../src/server/config.js';
 
 const SLOW = 120_000;
 
@@ -80,6 +81,29 @@ test('an unreachable Docker engine stops the server with one line that says wher
   assert.match(lines[0]!, /^lazyaf: cannot reach the Docker engine at unix:\/\/\/nonexistent\.sock \(DOCKER_HOST\)/);
 });
 
+test('runner container limits are parsed and checked: CPUs, memory, network, the URL runners use', () => {
+  const docker = (env: NodeJS.ProcessEnv) => resolveServerConfig({}, env).docker;
+  assert.deepEqual(docker({ LAZYAF_RUNNER_CPUS: '1.5', LAZYAF_RUNNER_MEMORY: '2g' }), {
+    image: 'lazyaf-runner:latest',
+    cpus: 1.5,
+    memoryBytes: 2 * 1024 ** 3,
+    network: 'host',
+    serverUrl: undefined,
+  });
+  assert.equal(docker({ LAZYAF_RUNNER_MEMORY: '512M' }).memoryBytes, 512 * 1024 ** 2);
+  assert.equal(docker({ LAZYAF_RUNNER_SERVER_URL: 'http://host.docker.internal:8000/' }).serverUrl, 'http://host.docker.internal:8000');
+  for (const env of [
+    { LAZYAF_RUNNER_CPUS: '0' },
+    { LAZYAF_RUNNER_CPUS: 'lots' },
+    { LAZYAF_RUNNER_MEMORY: '3x' },
+    { LAZYAF_RUNNER_MEMORY: '1m' },
+    { LAZYAF_RUNNER_MEMORY: '-5g' },
+    { LAZYAF_RUNNER_NETWORK: 'host; rm -rf /' },
+    { LAZYAF_RUNNER_SERVER_URL: 'host:8000' },
+  ])
+    assert.throws(() => docker(env), ConfigError, JSON.stringify(env));
+});
+
 test('a missing runner image stops the server with one line that says how to build it', async (t) => {
   const docker = await dockerOrSkip(t);
   if (!docker) return;
@@ -96,7 +120,7 @@ test('docker pool: 0 → 3 → 1 → 2 runner containers, busy runners finish th
   const docker = await dockerOrSkip(t);
   if (!docker) return;
   const dir = tempDir(t);
-  const server = await dockerServer(t, docker, path.join(dir, 'data'), { runners: 0 });
+  const server = await dockerServer(t, docker, path.join(dir, 'data'), { runners: 0, env: { LAZYAF_RUNNER_CPUS: '1.5', LAZYAF_RUNNER_MEMORY: '512m' } });
   const repo = await seed(server, dir);
   assert.equal((await containersOf(docker, server.dataDir)).length, 0);
 
@@ -106,6 +130,9 @@ test('docker pool: 0 → 3 → 1 → 2 runner containers, busy runners finish th
     const spec: Docker.ContainerInspectInfo = await docker.getContainer(c.Id).inspect();
     assert.equal(spec.HostConfig.Init, true);
     assert.equal(spec.HostConfig.RestartPolicy?.Name, 'no');
+    assert.equal(spec.HostConfig.NanoCpus, 1.5e9);
+    assert.equal(spec.HostConfig.Memory, 512 * 1024 ** 2);
+    assert.equal(spec.HostConfig.NetworkMode, 'host');
     const env = spec.Config.Env.map((e) => e.split('=')[0]);
     assert.ok(!env.includes('LAZYAF_ADMIN_TOKEN') && !env.includes('LAZYAF_REGISTRATION_TOKEN'), env.join(','));
   }

@@ -88,8 +88,13 @@ export class DockerLauncher implements Launcher {
         await container.remove({ force: true }).catch(() => {});
         continue;
       }
-      const logs = await container.logs({ follow: true, stdout: true, stderr: true, since: Math.floor(Date.now() / 1000) });
-      this.forward(poolId, logs);
+      try {
+        this.forward(poolId, await container.logs({ follow: true, stdout: true, stderr: true, since: Math.floor(Date.now() / 1000) }));
+      } catch {
+        // It stopped since the listing: nothing to adopt.
+        await container.remove({ force: true }).catch(() => {});
+        continue;
+      }
       alive.push(this.wrap(container, poolId));
     }
     return alive;
