@@ -61,7 +61,10 @@ export class DockerLauncher implements Launcher {
   async check(): Promise<void> {
     const docker = this.engine();
     try {
-      await docker.ping();
+      // Bounded: an engine behind a dead TCP address would hold the server's start forever.
+      // dockerode 4 passes abortSignal on to the request; its type declarations do not list it.
+      const ping = docker.ping.bind(docker) as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(10_000) });
     } catch (err) {
       throw new LauncherError(`cannot reach the Docker engine at ${engineAddress()}: ${firstLine(err)}`);
     }
@@ -79,7 +82,12 @@ export class DockerLauncher implements Launcher {
 
   async survivors(): Promise<LaunchedRunner[]> {
     const docker = this.engine();
-    const found = await docker.listContainers({ all: true, filters: { label: [`${SERVER_LABEL}=${this.serverId}`] } });
+    let found: Docker.ContainerInfo[];
+    try {
+      found = await docker.listContainers({ all: true, filters: { label: [`${SERVER_LABEL}=${this.serverId}`] } });
+    } catch (err) {
+      throw new LauncherError(`cannot list this server's runner containers at ${engineAddress()}: ${firstLine(err)}`);
+    }
     const alive: LaunchedRunner[] = [];
     for (const info of found) {
       const container = docker.getContainer(info.Id);
