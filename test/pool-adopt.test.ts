@@ -5,9 +5,11 @@ import { LauncherError, type LaunchedRunner, type Launcher, type LaunchOptions }
 import { Pool } from '../src/server/pool/pool.js';
 import { eventually } from './helpers.js';
 
-/** A runner stand-in: a real child process that sleeps until it is signalled. */
-function sleeper(t: TestContext, poolId: string): LaunchedRunner & { pid: number; signals: string[] } {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+const SLEEP = 'setInterval(() => {}, 1000)';
+
+/** A runner stand-in: a real child process that runs `script` (by default sleeps until it is signalled). */
+function sleeper(t: TestContext, poolId: string, script = SLEEP): LaunchedRunner & { pid: number; signals: string[] } {
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
   t.after(() => void child.kill('SIGKILL'));
   const signals: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -30,6 +32,8 @@ class TestLauncher implements Launcher {
     private readonly t: TestContext,
     private readonly found: LaunchedRunner[],
     private readonly problem?: string,
+    /** What each launched runner does, by the number of its launch. */
+    private readonly script: (launch: number) => string = () => SLEEP,
   ) {}
   async check(): Promise<void> {
     if (this.problem) throw new LauncherError(this.problem);
@@ -39,26 +43,25 @@ class TestLauncher implements Launcher {
   }
   async launch(opts: LaunchOptions): Promise<LaunchedRunner> {
     this.launched.push(opts);
-    return sleeper(this.t, opts.poolId);
+    return sleeper(this.t, opts.poolId, this.script(this.launched.length));
   }
   prune(keep: ReadonlySet<string>): void {
     this.pruned = [...keep].sort();
   }
 }
 
-function poolWith(launcher: Launcher, desired: number, kept: number[] = []): Pool {
-  const pool = new Pool({
+function poolWith(launcher: Launcher, desired: number, opts: { kept?: number[]; ephemeral?: boolean; logged?: string[] } = {}): Pool {
+  return new Pool({
     launcher,
     desired,
-    ephemeral: false,
-    keep: (n) => kept.push(n),
+    ephemeral: opts.ephemeral ?? false,
+    keep: (n) => opts.kept?.push(n),
     serverUrl: () => 'http://127.0.0.1:1',
     registrationToken: 'lzreg_test',
     isIdle: () => true,
     emit: () => {},
-    log: () => {},
+    log: (line) => opts.logged?.push(line),
   });
-  return pool;
 }
 
 test('at start the pool adopts the survivors it wants, drains the surplus, kills a second one under a taken id, and starts what is missing', async (t) => {
@@ -71,7 +74,7 @@ test('at start the pool adopts the survivors it wants, drains the surplus, kills
   ];
   const launcher = new TestLauncher(t, survivors);
   const kept: number[] = [];
-  const pool = poolWith(launcher, 2, kept);
+  const pool = poolWith(launcher, 2, { kept });
   t.after(() => pool.close(100, 100));
   await pool.start();
 
@@ -98,4 +101,20 @@ test('a launcher that cannot start runners stops the pool start with its one lin
   const pool = poolWith(launcher, 2);
   await assert.rejects(pool.start(), (err: Error) => err instanceof LauncherError && /cannot reach the Docker engine/.test(err.message));
   assert.equal(launcher.launched.length, 0);
+});
+
+test('an ephemeral runner that exits 0 after its job is replaced in its slot at once; one that fails is a crash', async (t) => {
+  // The first two runners do their one job and leave; the third crashes; the fourth stays.
+  const launcher = new TestLauncher(t, [], undefined, (n) => (n <= 2 ? 'process.exit(0)' : n === 3 ? 'process.exit(3)' : SLEEP));
+  const logged: string[] = [];
+  const pool = poolWith(launcher, 1, { ephemeral: true, logged });
+  t.after(() => pool.close(100, 100));
+  await pool.start();
+  await eventually('four launches', () => launcher.launched.length === 4);
+  assert.ok(launcher.launched.every((o) => o.ephemeral && o.poolId === 'pool-1'));
+  assert.deepEqual(
+    logged.filter((l) => l.includes('exited unexpectedly')),
+    ['pool: runner pool-1 exited unexpectedly; restarting in 500 ms'],
+    'only the crash',
+  );
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Job, JobLogs, PoolState, RunnerList } from '../src/shared/api.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import { api, eventually, startTestServer, tempDir, type ServerProcess } from './helpers.js';
+import { api, cli, eventually, startTestServer, tempDir, type ServerProcess } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 /** The pool's work root lies outside the test's temp dir: removed with the test. */
@@ -130,4 +130,18 @@ test('LAZYAF_EPHEMERAL=1 runs each job in a fresh runner process', async (t) => 
   assert.notEqual(jobs[0]!.runner_id, jobs[1]!.runner_id);
   await eventually('a fresh runner waits for the next job', async () => (await idlePoolIds(server)).join() === 'pool-1');
   assert.equal((await allRunners(server)).length, 1, 'the runners that left are not listed');
+});
+
+test('a LAZYAF_EPHEMERAL that is neither 0 nor 1 is one clear line from the server and the runner', async (t) => {
+  const data = path.join(tempDir(t), 'data');
+  const env = { LAZYAF_EPHEMERAL: 'yes', LAZYAF_TOKEN: 'lzreg_x' };
+  for (const args of [
+    ['server', '--port', '0', '--data', data],
+    ['runner', '--server', 'http://127.0.0.1:9'],
+  ]) {
+    const r = await cli(args, { env });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /LAZYAF_EPHEMERAL must be 0 or 1, got "yes"/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { RunnerList } from '../src/shared/api.js';
@@ -39,4 +40,15 @@ test('a runner waits while another live runner holds its work dir, and takes it 
   const repo = await seedRepo(server, path.join(dir, 'src'));
   const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title: 'after', command: 'true' })).id);
   assert.equal(job.status, 'succeeded', job.error ?? '');
+});
+
+test('a pid file whose pid now belongs to another program does not hold the work dir', async (t) => {
+  const server = await startTestServer(t);
+  const runners = path.join(tempDir(t), 'runners');
+  fs.mkdirSync(path.join(runners, 'slot'), { recursive: true });
+  // This test process is alive and is no runner: the pid left by a runner long gone, taken since.
+  fs.writeFileSync(path.join(runners, 'slot', 'runner.pid'), `${process.pid}\n`);
+  const runner = startRunnerProcess(t, server, 'slot', runners);
+  await eventually('the runner registered', () => /registered as slot/.test(runner.output()));
+  assert.doesNotMatch(runner.output(), /waiting for the runner/);
 });

@@ -21,10 +21,20 @@ export function workdirHolder(workdir: string): number | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return pid;
   } catch (err) {
     // EPERM: alive, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return isRunner(pid) ? pid : undefined;
+}
+
+/** Whether `pid` is a `lazyaf runner`, where /proc tells (Linux): a pid from an old file may belong to anything now. */
+function isRunner(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('runner');
+  } catch {
+    return !fs.existsSync('/proc/self'); // No /proc: trust the pid.
   }
 }
 

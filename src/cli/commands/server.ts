@@ -9,7 +9,7 @@ export function registerServer(program: Command): void {
     .option('--host <host>', 'address to listen on (LAZYAF_HOST, default 127.0.0.1)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (LAZYAF_PORT, default 8000)')
     .option('--data <dir>', 'data directory (LAZYAF_DATA, default ~/.lazyaf)')
-    .option('--runners <n>', 'desired size of the local runner pool (LAZYAF_RUNNERS, default 2)')
+    .option('--runners <n>', 'desired size of the local runner pool, kept for later starts (LAZYAF_RUNNERS; default: the size it last had, else 2)')
     .option('--launcher <kind>', 'how the pool starts runners: process or docker (LAZYAF_LAUNCHER)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (LAZYAF_LOG_LEVEL, default info)')
     .action(async (flags: ServerFlags) => {

@@ -149,9 +149,11 @@ export class Pool {
   /** When a runner exits: forget it, and replace it if it was not asked to leave. */
   private watch(runner: LaunchedRunner): void {
     const poolId = runner.poolId;
+    // Only this runner's entry: a slot's id is used again by the runner that replaces it.
+    const forget = (map: Map<string, LaunchedRunner>) => map.get(poolId) === runner && map.delete(poolId);
     void runner.exited.then((code) => {
-      const expected = this.leaving.delete(poolId);
-      const died = this.live.delete(poolId);
+      const expected = forget(this.leaving);
+      const died = forget(this.live);
       if (this.closed || !(expected || died)) return;
       this.changed();
       if (expected) this.pruneSlots();
