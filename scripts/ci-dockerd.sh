@@ -2,8 +2,8 @@
 # A Docker engine of its own for CI, everything under DIR (data, exec root, socket, pid file, log).
 #   ci-dockerd.sh start DIR [dockerd flags...]   returns once the engine answers (within 60 s)
 #   ci-dockerd.sh stop DIR                       stops it by its pid (SIGTERM, SIGKILL after 30 s), removes DIR
-# A second engine beside a running one needs the flags --bridge=none --iptables=false, since both
-# would claim the docker0 bridge.
+# Beside another engine, never pass --bridge=none: dockerd then deletes the docker0 bridge, and
+# the other engine's containers (and its image builds) lose their network.
 set -euo pipefail
 cmd=${1:-}
 dir=${2:?usage: ci-dockerd.sh start|stop DIR [dockerd flags...]}
