@@ -6,7 +6,7 @@ import { containerLabels, dockerOrSkip, testRunnerImage } from './docker-helpers
 import { api, eventually, git, startTestServer, tempDir } from './helpers.js';
 import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
-test('a container of the runner image registers with the container as its wall, runs a job as a non-root user and pushes its branch', async (t) => {
+test('a container of the runner image registers with the container as its wall, runs a job as a non-root user, pushes its branch and leaves cleanly on docker stop', async (t) => {
   const docker = await dockerOrSkip(t);
   if (!docker) return;
   const image = await testRunnerImage(docker);
@@ -41,4 +41,10 @@ test('a container of the runner image registers with the container as its wall, 
   assert.notEqual(uid, '0', 'the job ran as a non-root user');
   assert.equal(await git(['show', `${done.branch}:made.txt`], bare), 'made in a container');
   assert.match((await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content, /running in the runner's container/);
+
+  // `docker stop`'s SIGTERM reaches the runner through the image's init: it deregisters and exits cleanly.
+  await container.stop({ t: 30 });
+  assert.equal((await container.inspect()).State.ExitCode, 0);
+  const left = (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.find((r) => r.id === runner.id);
+  assert.equal(left, undefined, 'the runner deregistered');
 });
