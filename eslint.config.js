@@ -32,6 +32,7 @@ export default tseslint.config(
           zones: [
             boundary('./src', './test', 'nothing in src/ imports the tests'),
             boundary('./src', './bench', 'nothing in src/ imports the benchmarks'),
+            boundary('./src', './scripts', 'nothing in src/ imports the build scripts'),
             boundary('./src/shared', './src/server', 'shared/ is what both sides of a wire agree on: it imports only Node and typebox'),
             boundary('./src/shared', './src/runner', 'shared/ imports only Node and typebox'),
             boundary('./src/shared', './src/cli', 'shared/ imports only Node and typebox'),

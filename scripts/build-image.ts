@@ -67,13 +67,31 @@ async function runBuild(docker: Docker, context: { context: string; src: string[
   } catch (err) {
     throw new ImageBuildError(`the Docker engine refused the build: ${oneLine(err)}`);
   }
+  // The engine's own error repeats the whole failing command; the step and its last words say more.
+  let step: string | undefined;
+  let lastWords: string | undefined;
+  const failure = (engineMessage: string) =>
+    new ImageBuildError(
+      step ? `image build failed at ${step}: ${lastWords ?? engineMessage.split('\n')[0]}` : `image build failed: ${engineMessage.split('\n')[0]}`,
+    );
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
-      (err) => (err ? reject(new ImageBuildError(`image build failed: ${oneLine(err)}`)) : resolve()),
+      (err) => (err ? reject(failure(oneLine(err))) : resolve()),
       (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
-        if (event.error !== undefined) return reject(new ImageBuildError(`image build failed: ${event.errorDetail?.message ?? event.error}`));
-        for (const line of (event.stream ?? '').split('\n')) if (line.trim()) onLine?.(line.trimEnd());
+        if (event.error !== undefined) return reject(failure(event.errorDetail?.message ?? event.error));
+        for (const raw of (event.stream ?? '').split('\n')) {
+          // The engine colours a step's stderr with escape sequences.
+          const line = raw.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
+          if (!line.trim()) continue;
+          onLine?.(line);
+          const started = /^Step (\d+\/\d+) : (.*)$/.exec(line);
+          if (started) {
+            const instruction = started[2]!.replace(/\s+/g, ' ');
+            step = `step ${started[1]} (${instruction.length > 60 ? `${instruction.slice(0, 60)}...` : instruction})`;
+            lastWords = undefined;
+          } else if (!/^( ---> |Removing intermediate container )/.test(line)) lastWords = line.trim();
+        }
       },
     );
   });

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import Docker from 'dockerode';
+import { buildRunnerImage, ImageBuildError } from '../scripts/build-image.js';
 import type { JobLogs, RunnerList } from '../src/shared/api.js';
 import { containerLabels, dockerOrSkip, testRunnerImage } from './docker-helpers.js';
 import { api, eventually, git, startTestServer, tempDir } from './helpers.js';
 import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
-test('a container of the runner image registers with the container as its wall, runs a job as a non-root user and pushes its branch', async (t) => {
+test('a container of the runner image registers with the container as its wall, runs a job as a non-root user, pushes its branch and leaves cleanly on docker stop', async (t) => {
   const docker = await dockerOrSkip(t);
   if (!docker) return;
   const image = await testRunnerImage(docker);
@@ -41,4 +44,36 @@ test('a container of the runner image registers with the container as its wall, 
   assert.notEqual(uid, '0', 'the job ran as a non-root user');
   assert.equal(await git(['show', `${done.branch}:made.txt`], bare), 'made in a container');
   assert.match((await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content, /running in the runner's container/);
+
+  // `docker stop`'s SIGTERM reaches the runner through the image's init: it deregisters and exits cleanly.
+  await container.stop({ t: 30 });
+  assert.equal((await container.inspect()).State.ExitCode, 0);
+  const left = (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.find((r) => r.id === runner.id);
+  assert.equal(left, undefined, 'the runner deregistered');
+});
+
+test("a failed image build is one line with the failing step's own complaint, not the whole command", async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const tag = `${process.env.LAZYAF_TEST_IMAGE || 'lazyaf-runner:test'}-bad`;
+  await assert.rejects(
+    buildRunnerImage({ docker, tag, baseImage: process.env.LAZYAF_TEST_BASE_IMAGE || undefined, agents: 'claude,nonesuch' }),
+    (err: Error) => {
+      assert.ok(err instanceof ImageBuildError, String(err));
+      assert.match(
+        err.message,
+        /^image build failed at step \d+\/\d+ \(RUN .{1,80}\): AGENTS: unknown agent 'nonesuch' \(this image installs claude, gemini, codex\)$/,
+      );
+      return true;
+    },
+  );
+});
+
+test('an engine that does not answer is one line naming where it was looked for', async () => {
+  const socket = path.join(os.tmpdir(), `lazyaf-no-engine-${process.pid}.sock`);
+  await assert.rejects(buildRunnerImage({ docker: new Docker({ socketPath: socket }), tag: 'lazyaf-runner:never' }), (err: Error) => {
+    assert.ok(err instanceof ImageBuildError, String(err));
+    assert.match(err.message, /^cannot reach the Docker engine at .*: connect ENOENT .*lazyaf-no-engine-\d+\.sock$/);
+    return true;
+  });
 });
