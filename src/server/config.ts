@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { defaultDataDir } from '../shared/paths.js';
+import { agentKeysFrom } from './pool/agent-keys.js';
 
 export type LauncherKind = 'process' | 'docker';
 
@@ -35,6 +36,12 @@ export interface ServerConfig {
   /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
   maxPushBytes: number;
   logLevel: string;
+  /** The base URL clients and runners elsewhere reach the server at (clone URLs, the docker command); unset: the host a request reached. */
+  publicUrl?: string;
+  /** The runner image of the docker launcher and of the generated `docker run` command. */
+  runnerImage: string;
+  /** The agents' keys the server holds and hands to runners (see pool/agent-keys.ts). */
+  agentKeys: Record<string, string>;
 }
 
 export interface ServerFlags {
@@ -65,11 +72,31 @@ function numberFrom(name: string, raw: string | undefined, fallback: number, min
   return value;
 }
 
+function publicUrlFrom(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Reported below.
+  }
+  // Runners and git clients get it as a base URL: a path, query or credentials would land in every clone URL.
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
+    throw new ConfigError(`LAZYAF_PUBLIC_URL must be an http(s) URL such as http://lazyaf.example:8000, got "${raw}"`);
+  return url.href.replace(/\/+$/, '');
+}
+
+/** A Docker image reference (`name[:tag][@digest]`, with an optional registry): refuses what docker would not parse. */
+const IMAGE_RE = /^[a-z0-9][a-z0-9._/-]*(?::[0-9]+\/[a-z0-9._/-]+)?(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
 export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const launcher = flags.launcher ?? env.LAZYAF_LAUNCHER ?? 'process';
   if (launcher !== 'process' && launcher !== 'docker') {
     throw new ConfigError(`launcher must be "process" or "docker", got "${launcher}"`);
   }
+  const runnerImage = env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest';
+  if (runnerImage.length > 255 || !IMAGE_RE.test(runnerImage))
+    throw new ConfigError(`LAZYAF_RUNNER_IMAGE must be a Docker image reference such as lazyaf-runner:latest, got "${runnerImage}"`);
   return {
     dataDir: flags.data ? path.resolve(flags.data) : defaultDataDir(env),
     host: flags.host ?? env.LAZYAF_HOST ?? '127.0.0.1',
@@ -92,5 +119,8 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, 20, 24 * 3600),
     maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
+    publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),
+    runnerImage,
+    agentKeys: agentKeysFrom(env),
   };
 }
