@@ -1,0 +1,68 @@
+# The lazyaf runner image: `npm run image` builds it (after `npm run build`, which makes dist/).
+# It builds on any Debian bookworm image with Node at /usr/local/bin/node and npm beside it, as
+# the official Node images have them.
+ARG BASE_IMAGE=node:22-bookworm-slim
+FROM ${BASE_IMAGE}
+
+# Agent CLIs to install from npm, comma-separated: claude, gemini, codex.
+ARG AGENTS=""
+# The user jobs run as: not root, since Claude Code refuses --dangerously-skip-permissions as root.
+# 1000 is the usual first user of a desktop, so a mounted ~/.claude keeps its owner.
+ARG RUNNER_UID=1000
+
+# Node reads its own CA list; this makes it (npm, the runner, the agents) trust the system's too.
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+
+# Debian's mirror is plain HTTP (apt checks signatures), so this works before any CA is trusted.
+RUN set -eu; \
+    export DEBIAN_FRONTEND=noninteractive; \
+    apt-get update -q; \
+    apt-get install -y -q --no-install-recommends git ca-certificates tini; \
+    apt-get clean; \
+    rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/* /var/log/apt /var/log/dpkg.log
+
+# Extra certificate authorities to trust (a TLS-intercepting company proxy), as PEM files named
+# *.crt in docker/extra-ca/ (`npm run image` puts LAZYAF_IMAGE_CA_FILE there): used by git, by npm
+# while building, and by node (the runner, the agent CLIs) at run time.
+COPY docker/extra-ca/ /usr/local/share/ca-certificates/lazyaf/
+# The official Node images already have a user with uid 1000 (node): it becomes lazyaf.
+RUN set -eu; \
+    update-ca-certificates >/dev/null; \
+    existing="$(getent passwd "$RUNNER_UID" | cut -d: -f1)"; \
+    if [ -n "$existing" ]; then \
+      usermod --login lazyaf --home /home/lazyaf --move-home "$existing"; \
+      groupmod --new-name lazyaf "$(id -gn lazyaf)"; \
+    else \
+      useradd --uid "$RUNNER_UID" --user-group --create-home --home-dir /home/lazyaf --shell /bin/bash lazyaf; \
+    fi
+
+RUN set -eu; \
+    packages=""; \
+    for agent in $(echo "$AGENTS" | tr ',' ' '); do \
+      case "$agent" in \
+        claude) packages="$packages @anthropic-ai/claude-code" ;; \
+        gemini) packages="$packages @google/gemini-cli" ;; \
+        codex) packages="$packages @openai/codex" ;; \
+        *) echo "AGENTS: unknown agent '$agent' (this image installs claude, gemini, codex)" >&2; exit 1 ;; \
+      esac; \
+    done; \
+    if [ -n "$packages" ]; then \
+      npm install --global --no-audit --no-fund --update-notifier=false $packages; \
+      npm cache clean --force; \
+      rm -rf /root/.npm; \
+    fi
+
+WORKDIR /opt/lazyaf
+COPY package.json package-lock.json ./
+# --ignore-scripts: the runner never loads better-sqlite3 (only the server does), so its native
+# build, which needs a compiler, is skipped.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --update-notifier=false && npm cache clean --force && rm -rf /root/.npm
+COPY dist ./dist
+
+# The container is the job's wall: the runner does not set up bubblewrap inside it.
+ENV LAZYAF_SANDBOX=container
+USER lazyaf
+WORKDIR /home/lazyaf
+# tini reaps the jobs' orphans and passes SIGTERM on (a drain); -s keeps that so under `docker run --init` too.
+# The arguments of `docker run ... IMAGE [args]` go to the runner.
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "node", "/opt/lazyaf/dist/cli/main.js", "runner"]
