@@ -99,6 +99,11 @@ test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hosti
   assert.deepEqual(words.slice(-3), ['registry.example:5000/team/runner:v1', '--labels', 'gpu,os=linux']);
   assert.equal(res.body.env_vars.length, 2, 'no agent key held, none named');
 
+  const spec = await api(server, 'GET', '/docs/json', undefined, { token: null });
+  const operation = spec.body.paths['/api/runners/docker-command'].get;
+  assert.deepEqual(operation.parameters.map((p: { name: string }) => p.name).sort(), ['labels', 'with_secrets']);
+  assert.deepEqual(Object.keys(operation.responses['200'].content['application/json'].schema.properties).sort(), ['command', 'env_vars', 'image']);
+
   const hostile = [
     'with_secrets=yes',
     'with_secrets=',
