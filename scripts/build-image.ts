@@ -82,7 +82,10 @@ async function runBuild(docker: Docker, context: { context: string; src: string[
 /** Throws an ImageBuildError naming the engine's address when it does not answer. */
 export async function ping(docker: Docker): Promise<void> {
   try {
-    await docker.ping();
+    // Bounded: an engine behind a dead TCP address would otherwise hold the caller forever.
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 10 s')), 10_000)));
+    await Promise.race([docker.ping(), silence]).finally(() => clearTimeout(timer));
   } catch (err) {
     throw new ImageBuildError(`cannot reach the Docker engine at ${engineAddress()}: ${oneLine(err)}`);
   }

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cachePath, inspectCache } from '../src/runner/cache.js';
+import { inContainer } from '../src/runner/sandbox.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
 import { api, authUrl, CLI, eventually, git, makeRepo, run, type ServerProcess, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
@@ -199,4 +200,15 @@ test('a runner that cannot sandbox: --sandbox require refuses to start, the defa
 
   const lenient = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server, '--workdir', path.join(dir, 'w2')], { env });
   await waitForOutput(lenient, /WARNING: cannot sandbox jobs \(bwrap: No permissions to creating new namespace\); jobs run WITHOUT a sandbox/);
+});
+
+test('a runner claims the container as its wall only where Docker or Podman left their mark at the root', (t) => {
+  const root = tempDir(t);
+  assert.equal(inContainer(root), false);
+  fs.writeFileSync(path.join(root, '.dockerenv'), '');
+  assert.equal(inContainer(root), true);
+  fs.rmSync(path.join(root, '.dockerenv'));
+  fs.mkdirSync(path.join(root, 'run'));
+  fs.writeFileSync(path.join(root, 'run', '.containerenv'), '');
+  assert.equal(inContainer(root), true);
 });

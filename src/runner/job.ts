@@ -17,6 +17,8 @@ export interface JobDeps {
   killGraceMs?: number;
   /** The wall around the job's command and around every git command that reads its repository; none: unsandboxed. */
   sandbox?: Sandbox;
+  /** Without a sandbox, whether the runner's own container walls the job in. */
+  inContainer?: boolean;
 }
 
 /** Why a job is stopped from outside: the server cancelled it, its lease is gone, or the runner gives it back. */
@@ -104,7 +106,13 @@ export class JobRun {
     }
 
     const { sandbox } = this.deps;
-    this.say(sandbox ? 'running' : 'running WITHOUT a sandbox: the command can read everything this runner can');
+    this.say(
+      sandbox
+        ? 'running'
+        : this.deps.inContainer
+          ? "running in the runner's container"
+          : 'running WITHOUT a sandbox: the command can read everything this runner can',
+    );
     const argv = ['sh', '-c', this.a.command];
     const command = sandbox ? sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
     const env = { ...jobEnv(this.a, ws.promptFile), ...(sandbox ? { TMPDIR: '/tmp' } : {}) };

@@ -12,7 +12,8 @@
  *   log-stream.ts output → numbered log chunks, with backpressure and bounded memory.
  *   publish.ts    commit what the command left, push the job branch.
  *   env.ts        what a job's command and the runner's git see in their environment.
- *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository.
+ *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository
+ *                 (none inside the runner image, whose container is the wall).
  *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
  *   options.ts    flags and environment → RunnerConfig.
  *
@@ -22,13 +23,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerSandbox } from '../shared/protocol.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
-import { Sandbox } from './sandbox.js';
+import { inContainer, Sandbox } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
 export interface RunnerOptions
@@ -41,7 +42,7 @@ export interface RunnerOptions
   shutdownReportMs?: number;
 }
 
-/** `--sandbox require` on a machine where bubblewrap cannot run. */
+/** `--sandbox require` on a machine where bubblewrap cannot run; `--sandbox container` outside a container. */
 export class SandboxUnavailableError extends Error {}
 
 export interface RunnerHandle {
@@ -87,6 +88,8 @@ class Runner {
   private finished = false;
   private job: JobRun | undefined;
   private sandbox: Sandbox | undefined;
+  /** What the runner tells the server about its jobs' wall. */
+  private isolation: RunnerSandbox = 'none';
   private fatal: Error | undefined;
   private registering: Promise<void> | undefined;
   /** Aborted when the runner winds down (see windDown). */
@@ -172,10 +175,18 @@ class Runner {
     if (this.fatal) throw this.fatal;
   }
 
-  /** The sandbox jobs run in, or undefined when they run without one (said loudly). */
+  /** The sandbox jobs run in, or undefined when they run without one (said loudly) or in the runner's container. */
   private async setUpSandbox(): Promise<Sandbox | undefined> {
     const mode = this.opts.sandbox ?? 'auto';
     const unsandboxed = 'jobs run WITHOUT a sandbox: a job can read and change everything this runner can (its tokens, other workspaces, your files)';
+    if (mode === 'container') {
+      // Admins trust what the runner reports: a runner that is not in a container must not claim one.
+      if (!inContainer())
+        throw new SandboxUnavailableError('--sandbox container, but this runner is not in a container (no /.dockerenv or /run/.containerenv): use auto');
+      this.isolation = 'container';
+      this.log("jobs run in this runner's container, their sandbox (no bubblewrap inside it)");
+      return undefined;
+    }
     if (mode === 'off') {
       this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
       return undefined;
@@ -184,6 +195,7 @@ class Runner {
     const problem = await sandbox.probe();
     if (problem === undefined) {
       this.log('jobs run in a bubblewrap sandbox');
+      this.isolation = 'bubblewrap';
       return sandbox;
     }
     const install = 'install bubblewrap (Debian and Ubuntu: apt-get install bubblewrap)';
@@ -202,7 +214,7 @@ class Runner {
         version: VERSION,
         protocol_version: PROTOCOL_VERSION,
         ...(this.opts.poolId ? { pool_id: this.opts.poolId } : {}),
-        sandbox: this.sandbox ? 'bubblewrap' : 'none',
+        sandbox: this.isolation,
       },
       { signal: this.life.signal },
     );
@@ -281,6 +293,7 @@ class Runner {
       log: this.log,
       killGraceMs: this.opts.killGraceMs,
       sandbox: this.sandbox,
+      inContainer: this.isolation === 'container',
     });
     this.job = job;
     this.heartbeatWake.abort(); // Say "busy" and renew the new lease at once.

@@ -13,9 +13,13 @@ import { lstat } from './files.js';
  * config and login dirs. The network is kept: agents need their APIs.
  */
 
-/** `auto`: sandbox where bwrap works, else run unsandboxed and say so loudly; `require`: refuse to run without it; `off`: never. */
-export type SandboxMode = 'auto' | 'require' | 'off';
-export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'require', 'off'];
+/**
+ * `auto`: sandbox where bwrap works, else run unsandboxed and say so loudly; `require`: refuse to
+ * run without it; `off`: never; `container`: the runner runs in a container of its own (the
+ * runner image sets it), which is the jobs' wall, so no bubblewrap inside it.
+ */
+export type SandboxMode = 'auto' | 'require' | 'off' | 'container';
+export const SANDBOX_MODES: readonly SandboxMode[] = ['auto', 'require', 'off', 'container'];
 
 /** Top-level system folders shown read-only (or re-created as the same symlink, as on merged-/usr systems). */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
@@ -147,6 +151,11 @@ function baseArgs(opts: SandboxOptions): string[] {
   // A secret folder under something shown is covered by an empty tmpfs.
   for (const h of hidden) if (shown.some((s) => isUnder(h, s))) args.push('--tmpfs', h);
   return args;
+}
+
+/** Whether this process runs in a container: Docker and Podman leave these files at its root. */
+export function inContainer(root = '/'): boolean {
+  return exists(path.join(root, '.dockerenv')) || exists(path.join(root, 'run/.containerenv'));
 }
 
 function isUnder(p: string, dir: string): boolean {

@@ -210,7 +210,11 @@ export const RunnerInfo = Type.Object({
   pool_id: Nullable(Type.String()),
   hostname: Nullable(Type.String()),
   version: Nullable(Type.String()),
-  sandbox: Nullable(Type.String({ description: "The wall around the runner's jobs: bubblewrap, none (unsandboxed), or null (not said)." })),
+  sandbox: Nullable(
+    Type.String({
+      description: "The wall around the runner's jobs: bubblewrap, container (the runner's own container), none (unsandboxed), or null (not said).",
+    }),
+  ),
   registered_at: Type.String(),
   last_seen_at: Type.String(),
   current_job_id: Nullable(Type.String()),

@@ -17,7 +17,7 @@ import { LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
  * A job token works only while its attempt holds a live lease: once the lease expired, the job
  * was cancelled or the attempt completed, every write with it is refused with 409.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
@@ -25,7 +25,8 @@ export type RunnerStatus = Static<typeof RunnerStatus>;
 export const Label = Type.String({ pattern: LABEL_RE.source });
 export const Labels = Type.Array(Label, { maxItems: MAX_LABELS });
 
-export const RunnerSandbox = Type.Union([Type.Literal('bubblewrap'), Type.Literal('none')]);
+/** bubblewrap: each job in its own sandbox; container: the runner's container is the jobs' wall (since protocol 3); none: unsandboxed. */
+export const RunnerSandbox = Type.Union([Type.Literal('bubblewrap'), Type.Literal('container'), Type.Literal('none')]);
 export type RunnerSandbox = Static<typeof RunnerSandbox>;
 
 export const RegisterRequest = Type.Object(

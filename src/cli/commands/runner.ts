@@ -11,7 +11,10 @@ export function registerRunner(program: Command): void {
     .option('--name <name>', 'runner name (default: <hostname>-<4 hex>)')
     .option('--labels <a,b>', 'labels jobs can require, comma-separated')
     .option('--workdir <dir>', 'folder for the repo caches and job files (default: <tmp>/lazyaf-runner-<name>)')
-    .option('--sandbox <mode>', 'run each job in a bubblewrap sandbox: auto (where bwrap works), require, off (LAZYAF_SANDBOX; default auto)')
+    .option(
+      '--sandbox <mode>',
+      "run each job in a bubblewrap sandbox: auto (where bwrap works), require, off; container: the runner's own container is the wall (LAZYAF_SANDBOX; default auto)",
+    )
     .option('--no-sandbox', 'run jobs without a sandbox: a job can read everything this runner can')
     .option('--sandbox-share <paths>', 'extra absolute paths a sandboxed job may read and write, comma-separated (LAZYAF_SANDBOX_SHARE)')
     .addOption(new Option('--pool-id <id>', 'set by the pool launcher (LAZYAF_POOL_ID)').hideHelp())

@@ -77,19 +77,17 @@ export class Pool {
     const placeholder = pendingRunner(poolId);
     this.live.set(poolId, placeholder.runner);
     this.watch(placeholder.runner);
-    this.opts.launcher
-      .launch({ poolId, serverUrl: this.opts.serverUrl(), registrationToken: this.opts.registrationToken, ephemeral: false })
-      .then(
-        (runner) => {
-          this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
-          placeholder.settle(runner);
-        },
-        (err: unknown) => {
-          // Counted as a runner that died at once: restarted after the same growing pause.
-          this.opts.log(`pool: could not start runner ${poolId}: ${err instanceof Error ? err.message : String(err)}`);
-          placeholder.settle(undefined);
-        },
-      );
+    this.opts.launcher.launch({ poolId, serverUrl: this.opts.serverUrl(), registrationToken: this.opts.registrationToken, ephemeral: false }).then(
+      (runner) => {
+        this.opts.log(`pool: started runner ${poolId} (${runner.describe})`);
+        placeholder.settle(runner);
+      },
+      (err: unknown) => {
+        // Counted as a runner that died at once: restarted after the same growing pause.
+        this.opts.log(`pool: could not start runner ${poolId}: ${err instanceof Error ? err.message : String(err)}`);
+        placeholder.settle(undefined);
+      },
+    );
   }
 
   /** When a runner exits: forget it, and replace it if it was not asked to leave. */
