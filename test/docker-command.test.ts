@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { DockerCommand } from '../src/shared/api.js';
+import type { DockerCommand, JobLogs, RunnerList } from '../src/shared/api.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
-import { api, CLI, cli, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
-import { registerRunner, poll, seedRepo, submit } from './queue-helpers.js';
+import { api, authUrl, CLI, cli, eventually, git, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { dockerOrSkip, testRunnerImage } from './docker-helpers.js';
+import { registerRunner, poll, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 // Secrets a shell would mangle if they were pasted unquoted: quotes, a command substitution, a glob.
 const REGISTRATION_TOKEN = `lzreg_it's"$(touch_pwned)*`;
@@ -166,4 +168,47 @@ test('lazyaf docker-command prints the command; the server logs no secret; refus
   const unreachable = await cli(['docker-command'], { env: { ...env, LAZYAF_SERVER: 'http://127.0.0.1:1' } });
   assert.notEqual(unreachable.code, 0);
   assert.match(unreachable.stderr, /^lazyaf: cannot reach the lazyaf server at http:\/\/127\.0\.0\.1:1 .*\n$/);
+});
+
+test('the command, run as printed with its placeholder filled in, starts a runner that registers and completes a job as a non-root user', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const server = await startTestServer(t, { LAZYAF_RUNNER_IMAGE: await testRunnerImage(docker) });
+  const res = await api<DockerCommand>(server, 'GET', '/api/runners/docker-command?labels=docker-e2e');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  // The printed command carries no test label (it is run as printed): its container goes by its name.
+  const name = (await wordsOf(res.body.command))[3]!;
+  t.after(() =>
+    docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(() => undefined),
+  );
+
+  const filled = res.body.command.replace('<LAZYAF_REGISTRATION_TOKEN>', server.registrationToken);
+  const started = await run('sh', ['-c', filled]);
+  assert.equal(started.code, 0, started.stderr);
+  let output = '';
+  const runner = await eventually(
+    () => `the container to register; its output:\n${output}`,
+    async () => {
+      const { runners } = (await api<RunnerList>(server, 'GET', '/api/runners')).body;
+      const found = runners.find((r) => r.status === 'idle' && r.labels.includes('docker-e2e'));
+      if (!found) output = (await docker.getContainer(name).logs({ stdout: true, stderr: true })).toString('utf8');
+      return found;
+    },
+    120_000,
+  );
+
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'in a container', command: 'id -un; id -u > uid.txt', labels: ['docker-e2e'] });
+  const done = await waitForJob(server, job.id, undefined, 120_000);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
+  assert.equal(done.runner_id, runner.id);
+  assert.equal(runner.sandbox, 'container');
+  const logs = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  assert.match(logs, /^lazyaf$/m, logs);
+  const clone = path.join(tempDir(t), 'clone');
+  await git(['clone', '-q', '--branch', done.branch!, authUrl(repo.clone_url, server.token), clone]);
+  assert.notEqual(fs.readFileSync(path.join(clone, 'uid.txt'), 'utf8').trim(), '0', 'the job ran as a user other than root');
 });
