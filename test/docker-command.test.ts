@@ -164,6 +164,8 @@ test('lazyaf docker-command prints the command; the server logs no secret; refus
   assert.equal(refused.stdout, '');
   const badLabel = await cli(['docker-command', '--labels', 'a;b'], { env });
   assert.match(badLabel.stderr, /^lazyaf: invalid label: a;b .*\n$/);
+  const runnerBadLabel = await cli(['runner', '--labels', 'a;b'], { env: { ...env, LAZYAF_TOKEN: 'lzreg_any' } });
+  assert.equal(runnerBadLabel.stderr, badLabel.stderr, 'the runner refuses labels by the same rule');
   child.kill('SIGKILL');
   const unreachable = await cli(['docker-command'], { env: { ...env, LAZYAF_SERVER: 'http://127.0.0.1:1' } });
   assert.notEqual(unreachable.code, 0);
