@@ -124,6 +124,21 @@ test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hosti
   }
 });
 
+test('without LAZYAF_PUBLIC_URL the server URL is the host the request reached; a Host that is no plain host[:port] is a 400', async (t) => {
+  const server = await startTestServer(t);
+  const ask = (host: string) =>
+    server.app.inject({ method: 'GET', url: '/api/runners/docker-command', headers: { host, authorization: `Bearer ${server.token}` } });
+  const named = await ask('lazyaf.example:8000');
+  assert.equal(named.statusCode, 200, named.body);
+  assert.equal((named.json() as DockerCommand).env_vars[0]!.value, 'http://lazyaf.example:8000');
+  assert.equal((await ask('[::1]:8000')).json().env_vars[0].value, 'http://[::1]:8000');
+  for (const host of ['u:p@evil.example', 'evil.example/x?y', 'evil.example#x', "a'b", 'a b', '[::1', 'localhost:80:90', 'lazyaf.example:99999']) {
+    const r = await ask(host);
+    assert.equal(r.statusCode, 400, `${host}: ${r.body}`);
+    assert.match(r.json().message, /LAZYAF_PUBLIC_URL/);
+  }
+});
+
 test('a bad LAZYAF_PUBLIC_URL or LAZYAF_RUNNER_IMAGE is a ConfigError', () => {
   for (const bad of ['ftp://lazyaf.example', 'lazyaf.example:8000', 'http://user:pw@lazyaf.example', 'http://lazyaf.example/?x=1', 'http://']) {
     assert.throws(() => resolveServerConfig({}, { LAZYAF_PUBLIC_URL: bad }), ConfigError, bad);
