@@ -91,6 +91,18 @@ test('with_secrets=true gives the real values, quoted so that a shell reads them
   }
 });
 
+test('a secret with a control character, which no one-line command can carry, is a 422 naming it, not a broken command', async (t) => {
+  for (const value of ['sk-line-one\nline-two', 'sk-\u202eevil']) {
+    const server = await startTestServer(t, { OPENAI_API_KEY: value });
+    const refused = await api(server, 'GET', '/api/runners/docker-command?with_secrets=true');
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.match(refused.body.message, /^OPENAI_API_KEY holds a control character/);
+    assert.ok(!JSON.stringify(refused.body).includes('sk-'));
+  }
+  const server = await startTestServer(t, { OPENAI_API_KEY: 'sk-line-one\nline-two' });
+  assert.equal((await api(server, 'GET', '/api/runners/docker-command')).status, 200, 'placeholders still work');
+});
+
 test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hostile query values are a 400', async (t) => {
   const server = await startTestServer(t, { LAZYAF_PUBLIC_URL: 'https://lazyaf.example:8443/', LAZYAF_RUNNER_IMAGE: 'registry.example:5000/team/runner:v1' });
   const res = await api<DockerCommand>(server, 'GET', `/api/runners/docker-command?labels=${encodeURIComponent(' gpu, os=linux,gpu')}`);

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { DockerCommand, DockerEnvVar } from '../../shared/api.js';
 import { shellQuote } from '../../shared/git.js';
+import { printable } from '../../shared/terminal.js';
+import { ApiError } from '../errors.js';
 
 export interface DockerCommandInput {
   /** The URL the runner reaches the server at. */
@@ -34,6 +36,7 @@ export function isLoopbackUrl(url: string): boolean {
  * The `docker run` line that adds one runner on any machine with Docker: detached, with an init
  * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine, and
  * configured only through its environment. Arguments after the image go to `lazyaf runner`.
+ * A value no single line can carry is an ApiError (422).
  */
 export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
   const secret = (name: string, value: string, placeholder: string): DockerEnvVar => ({
@@ -46,6 +49,14 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
     secret('LAZYAF_TOKEN', input.registrationToken, 'LAZYAF_REGISTRATION_TOKEN'),
     ...Object.entries(input.agentKeys).map(([name, value]) => secret(name, value, name)),
   ];
+  // Quoting keeps every other character as it is, but a newline would split the one pasted line,
+  // and the CLI shows control characters and bidi overrides escaped, which would change the value.
+  const unfit = envVars.find((v) => printable(v.value) !== v.value);
+  if (unfit)
+    throw new ApiError(
+      422,
+      `${unfit.name} holds a control character or bidi override, which no one-line command can carry; ask without with_secrets and fill it in`,
+    );
   const name = `lazyaf-runner-${input.nameSuffix ?? crypto.randomBytes(2).toString('hex')}`;
   const words = ['docker', 'run', '-d', '--name', name, '--init', '--restart', 'unless-stopped'];
   if (isLoopbackUrl(input.serverUrl)) words.push('--network', 'host');

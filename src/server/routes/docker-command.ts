@@ -27,7 +27,7 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
         description:
           'A `docker run` command that starts a runner of the runner image against this server. Secrets are `<NAME>` placeholders unless with_secrets=true.',
         querystring: DockerCommandQuery,
-        response: { 200: DockerCommand, 400: ErrorBody, 401: ErrorBody },
+        response: { 200: DockerCommand, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
       },
     },
     async (req) => {
