@@ -81,9 +81,10 @@ async function bareRuns(docker: Docker, image: string, n: number): Promise<numbe
 }
 
 async function run(ctx: BenchContext): Promise<PartResult> {
-  const config = resolveServerConfig({}, process.env).docker;
+  const config = resolveServerConfig({}, process.env);
+  const image = config.runnerImage;
   try {
-    await new DockerLauncher(config, 'bench', () => {}).check();
+    await new DockerLauncher({ ...config.docker, image, agentKeys: {} }, 'bench', () => {}).check();
   } catch (err) {
     if (!(err instanceof LauncherError)) throw err;
     ctx.log(`part docker skipped: ${err.message}`);
@@ -91,9 +92,9 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   }
   const docker = new Docker();
   // The bench's servers get a clean environment: the engine's address goes along.
-  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: config.image, ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}) };
+  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: image, ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}) };
   const figures: Figure[] = [];
-  const details: Record<string, unknown> = { image: config.image };
+  const details: Record<string, unknown> = { image };
 
   const s = await setup(ctx, 'd1', env);
   try {
@@ -101,7 +102,7 @@ async function run(ctx: BenchContext): Promise<PartResult> {
       const pool: number[] = [];
       const bare: number[] = [];
       for (let i = 0; i < ctx.runs; i++) {
-        bare.push(await bareRuns(docker, config.image, n));
+        bare.push(await bareRuns(docker, image, n));
         pool.push(await scaleUp(s, docker, n));
       }
       details[`scale_${n}`] = { pool, bare };

@@ -84,7 +84,6 @@ test('an unreachable Docker engine stops the server with one line that says wher
 test('runner container limits are parsed and checked: CPUs, memory, network, the URL runners use', () => {
   const docker = (env: NodeJS.ProcessEnv) => resolveServerConfig({}, env).docker;
   assert.deepEqual(docker({ LAZYAF_RUNNER_CPUS: '1.5', LAZYAF_RUNNER_MEMORY: '2g' }), {
-    image: 'lazyaf-runner:latest',
     cpus: 1.5,
     memoryBytes: 2 * 1024 ** 3,
     network: 'host',

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { registerCredential } from './commands/credential.js';
+import { registerDockerCommand } from './commands/docker-command.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerLand } from './commands/land.js';
@@ -28,6 +29,7 @@ registerRepoCommands(program);
 registerJobs(program);
 registerRunners(program);
 registerPool(program);
+registerDockerCommand(program);
 registerCredential(program);
 registerRunner(program);
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from '../shared/names.js';
+import { NAME_RE, parseLabels, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
@@ -49,13 +49,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const name = flags.name ?? defaultName();
   if (!NAME_RE.test(name)) throw new RunnerConfigError(`invalid runner name: ${name} (letters, digits, ".", "_" and "-", up to 100)`);
 
-  const labels = (flags.labels ?? '')
-    .split(',')
-    .map((l) => l.trim())
-    .filter(Boolean);
-  const badLabel = labels.find((l) => !LABEL_RE.test(l));
-  if (badLabel !== undefined) throw new RunnerConfigError(`invalid label: ${badLabel} (letters, digits and . _ : = -, up to 63)`);
-  if (labels.length > MAX_LABELS) throw new RunnerConfigError(`too many labels (at most ${MAX_LABELS})`);
+  const parsed = parseLabels(flags.labels ?? '');
+  if ('error' in parsed) throw new RunnerConfigError(parsed.error);
 
   const poolId = flags.poolId ?? (env.LAZYAF_POOL_ID || undefined);
   if (poolId !== undefined && !POOL_ID_RE.test(poolId)) throw new RunnerConfigError(`invalid pool id: ${poolId}`);
@@ -78,7 +73,7 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     server,
     registrationToken,
     name,
-    labels: [...new Set(labels)],
+    labels: parsed.labels,
     workdir,
     poolId,
     sandbox: sandbox as SandboxMode,

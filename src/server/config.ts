@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { defaultDataDir } from '../shared/paths.js';
+import { agentKeysFrom } from './pool/agent-keys.js';
 
 export type LauncherKind = 'process' | 'docker';
 
@@ -13,7 +14,7 @@ export interface ServerConfig {
   /** The pool's desired size when given at start (flag or env); otherwise the stored one is used. */
   runners?: number;
   launcher: LauncherKind;
-  /** What the docker launcher runs: the image, its limits, and how its containers reach the server. */
+  /** The docker launcher's limits, and how its containers reach the server. */
   docker: DockerRunnerConfig;
   /** Pool runners take one job each and are replaced by fresh ones (LAZYAF_EPHEMERAL=1). */
   ephemeral: boolean;
@@ -40,10 +41,16 @@ export interface ServerConfig {
   /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
   maxPushBytes: number;
   logLevel: string;
+  /** The base URL clients and runners elsewhere reach the server at (clone URLs, the docker command); unset: the host a request reached. */
+  publicUrl?: string;
+  /** The runner image of the docker launcher and of the generated `docker run` command. */
+  runnerImage: string;
+  /** The agents' keys the server holds and hands to runners (see pool/agent-keys.ts). */
+  agentKeys: Record<string, string>;
 }
 
+/** How the docker launcher runs its containers (the image is `runnerImage`). */
 export interface DockerRunnerConfig {
-  image: string;
   /** CPUs per runner container (fractions allowed); none: no limit. */
   cpus?: number;
   /** Memory per runner container, in bytes; none: no limit. */
@@ -102,7 +109,6 @@ function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
   const cpus = env.LAZYAF_RUNNER_CPUS ? numberFrom('LAZYAF_RUNNER_CPUS', env.LAZYAF_RUNNER_CPUS, 0, 0, true) : undefined;
   if (cpus !== undefined && cpus > 1024) throw new ConfigError(`LAZYAF_RUNNER_CPUS must be a number > 0 and at most 1024, got "${env.LAZYAF_RUNNER_CPUS}"`);
   return {
-    image: env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest',
     cpus,
     memoryBytes: memoryFrom('LAZYAF_RUNNER_MEMORY', env.LAZYAF_RUNNER_MEMORY),
     network,
@@ -116,12 +122,32 @@ function flagFrom(name: string, raw: string | undefined): boolean {
   throw new ConfigError(`${name} must be 0 or 1, got "${raw}"`);
 }
 
+function publicUrlFrom(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Reported below.
+  }
+  // Runners and git clients get it as a base URL: a path, query or credentials would land in every clone URL.
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
+    throw new ConfigError(`LAZYAF_PUBLIC_URL must be an http(s) URL such as http://lazyaf.example:8000, got "${raw}"`);
+  return url.href.replace(/\/+$/, '');
+}
+
+/** A Docker image reference (`name[:tag][@digest]`, with an optional registry): refuses what docker would not parse. */
+const IMAGE_RE = /^[a-z0-9][a-z0-9._/-]*(?::[0-9]+\/[a-z0-9._/-]+)?(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
 export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const launcher = flags.launcher ?? env.LAZYAF_LAUNCHER ?? 'process';
   if (launcher !== 'process' && launcher !== 'docker') {
     throw new ConfigError(`launcher must be "process" or "docker", got "${launcher}"`);
   }
   const runners = flags.runners ?? env.LAZYAF_RUNNERS;
+  const runnerImage = env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest';
+  if (runnerImage.length > 255 || !IMAGE_RE.test(runnerImage))
+    throw new ConfigError(`LAZYAF_RUNNER_IMAGE must be a Docker image reference such as lazyaf-runner:latest, got "${runnerImage}"`);
   return {
     dataDir: flags.data ? path.resolve(flags.data) : defaultDataDir(env),
     host: flags.host ?? env.LAZYAF_HOST ?? '127.0.0.1',
@@ -146,5 +172,8 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, 20, 24 * 3600),
     maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
+    publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),
+    runnerImage,
+    agentKeys: agentKeysFrom(env),
   };
 }

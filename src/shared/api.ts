@@ -242,6 +242,28 @@ export const RunnersStatus = Type.Object({
 });
 export type RunnersStatus = Static<typeof RunnersStatus>;
 
+export const DockerCommandQuery = Type.Object(
+  {
+    with_secrets: Type.Optional(
+      Type.Boolean({ default: false, description: 'Put the real registration token and agent keys into the command instead of placeholders.' }),
+    ),
+    labels: Type.Optional(Type.String({ maxLength: 4096, description: 'Labels the runner offers jobs, comma-separated (`gpu,os=linux`).' })),
+  },
+  { additionalProperties: false },
+);
+export const DockerEnvVar = Type.Object({
+  name: Type.String(),
+  value: Type.String({ description: 'The value, or its placeholder `<NAME>` when secrets were not asked for.' }),
+  secret: Type.Boolean({ description: 'A token or key: replaced by a placeholder unless with_secrets=true.' }),
+});
+export const DockerCommand = Type.Object({
+  command: Type.String({ description: 'One `docker run` line for a POSIX shell, its values quoted.' }),
+  image: Type.String(),
+  env_vars: Type.Array(DockerEnvVar),
+});
+export type DockerEnvVar = Static<typeof DockerEnvVar>;
+export type DockerCommand = Static<typeof DockerCommand>;
+
 // ---- pool ---------------------------------------------------------------------------------
 
 export const PoolState = Type.Object({

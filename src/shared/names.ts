@@ -15,3 +15,15 @@ export const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
 
 /** A named agent: built in (`claude`, ...) or from the server's agents.json. */
 export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** Labels given as `a,b` (spaces around each dropped, each once), or why they are refused. */
+export function parseLabels(csv: string): { labels: string[] } | { error: string } {
+  const labels = csv
+    .split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const bad = labels.find((l) => !LABEL_RE.test(l));
+  if (bad !== undefined) return { error: `invalid label: ${bad} (letters, digits and . _ : = -, up to 63)` };
+  if (labels.length > MAX_LABELS) return { error: `too many labels (at most ${MAX_LABELS})` };
+  return { labels: [...new Set(labels)] };
+}

@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { DockerRunnerConfig } from '../config.js';
-import { agentKeysFrom } from './agent-keys.js';
 import { LauncherError, outputForwarder, type LaunchedRunner, type Launcher, type LaunchOptions } from './launcher.js';
 
 /** Labels on every runner container: whose it is (the server's identity), and which pool slot it fills. */
@@ -40,7 +39,7 @@ export class DockerLauncher implements Launcher {
   private readonly shortId: string;
 
   constructor(
-    private readonly settings: DockerRunnerConfig,
+    private readonly settings: DockerRunnerConfig & { image: string; agentKeys: Record<string, string> },
     private readonly serverId: string,
     private readonly onOutput: (poolId: string, line: string) => void,
   ) {
@@ -116,7 +115,7 @@ export class DockerLauncher implements Launcher {
       LAZYAF_TOKEN: registrationToken,
       LAZYAF_POOL_ID: poolId,
       ...(ephemeral ? { LAZYAF_EPHEMERAL: '1' } : {}),
-      ...agentKeysFrom(),
+      ...this.settings.agentKeys,
     };
     const spec: Docker.ContainerCreateOptions = {
       Image: image,

@@ -25,7 +25,8 @@ export function serverIdentity(dataDir: string): string {
 /** The launcher `config.launcher` names; its runners' output goes to the server log. */
 export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): Launcher {
   const onOutput = (poolId: string, line: string) => logger?.info({ runner: poolId }, line);
-  if (config.launcher === 'docker') return new DockerLauncher(config.docker, serverIdentity(config.dataDir), onOutput);
+  if (config.launcher === 'docker')
+    return new DockerLauncher({ ...config.docker, image: config.runnerImage, agentKeys: config.agentKeys }, serverIdentity(config.dataDir), onOutput);
   return new ProcessLauncher(config.dataDir, onOutput);
 }
 

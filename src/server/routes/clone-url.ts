@@ -1,7 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 
-/** The URL a client clones a repo from: LAZYAF_PUBLIC_URL, else the host the request reached. */
+/** The server's base URL as clients elsewhere reach it: LAZYAF_PUBLIC_URL, else the host the request reached. */
+export function publicBase(req: FastifyRequest, publicUrl?: string): string {
+  return (publicUrl ?? `${req.protocol}://${req.host}`).replace(/\/+$/, '');
+}
+
+/** The URL a client clones a repo from. */
 export function cloneUrlFor(req: FastifyRequest, repoId: string, publicUrl?: string): string {
-  const base = publicUrl ?? `${req.protocol}://${req.host}`;
-  return `${base.replace(/\/+$/, '')}/git/${repoId}.git`;
+  return `${publicBase(req, publicUrl)}/git/${repoId}.git`;
 }

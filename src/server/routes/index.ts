@@ -9,6 +9,7 @@ import { BranchCache } from '../git/branch-cache.js';
 import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { TokenBucket } from '../rate-limit.js';
+import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
 import { jobRoutes } from './jobs.js';
 import { poolRoutes } from './pool.js';
@@ -32,9 +33,8 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext, o
     version: VERSION,
   }));
 
-  const publicUrl = process.env.LAZYAF_PUBLIC_URL || undefined;
   const agents = () => ctx.agents;
-  await app.register(repoRoutes, { repos, publicUrl });
+  await app.register(repoRoutes, { repos, publicUrl: config.publicUrl });
 
   const branches = new BranchCache(reposDir);
   await app.register(gitHttpRoutes, {
@@ -55,8 +55,14 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext, o
     queue,
     dispatcher: new Dispatcher(queue, { reposDir, agents, longPollMs: Math.round(config.longPollSeconds * 1000) }),
     registrationToken: ctx.registrationToken,
-    publicUrl,
+    publicUrl: config.publicUrl,
     registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
+  });
+  await app.register(dockerCommandRoutes, {
+    image: config.runnerImage,
+    registrationToken: ctx.registrationToken,
+    agentKeys: config.agentKeys,
+    publicUrl: config.publicUrl,
   });
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
   await app.register(eventRoutes, { events: ctx.events, closing });

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { DockerCommand, DockerCommandQuery, ErrorBody } from '../../shared/api.js';
+import { parseLabels } from '../../shared/names.js';
+import { ApiError } from '../errors.js';
+import { dockerRunCommand } from '../pool/docker-command.js';
+import { publicBase } from './clone-url.js';
+
+/** A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port. */
+const PLAIN_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+export interface DockerCommandRoutesOptions {
+  image: string;
+  registrationToken: string;
+  agentKeys: Record<string, string>;
+  publicUrl?: string;
+}
+
+/** The `docker run` line that adds a runner on another machine (admin only, like all of /api). */
+export async function dockerCommandRoutes(fastify: FastifyInstance, opts: DockerCommandRoutesOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
+    '/api/runners/docker-command',
+    {
+      schema: {
+        tags: ['runners'],
+        description:
+          'A `docker run` command that starts a runner of the runner image against this server. Secrets are `<NAME>` placeholders unless with_secrets=true.',
+        querystring: DockerCommandQuery,
+        response: { 200: DockerCommand, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
+      },
+    },
+    async (req) => {
+      const parsed = parseLabels(req.query.labels ?? '');
+      if ('error' in parsed) throw new ApiError(400, parsed.error);
+      // The Host header is the client's word: anything but host[:port] would put credentials, a path or quotes into the runner's URL.
+      if (!opts.publicUrl && !PLAIN_HOST.test(req.host))
+        throw new ApiError(400, 'the Host of this request is no plain host[:port] to give runners; set LAZYAF_PUBLIC_URL');
+      const serverUrl = publicBase(req, opts.publicUrl);
+      if (!URL.canParse(serverUrl)) throw new ApiError(400, `the Host of this request makes no URL (${serverUrl}); set LAZYAF_PUBLIC_URL`);
+      return dockerRunCommand({
+        serverUrl,
+        image: opts.image,
+        registrationToken: opts.registrationToken,
+        agentKeys: opts.agentKeys,
+        withSecrets: req.query.with_secrets === true,
+        labels: parsed.labels,
+      });
+    },
+  );
+}
