@@ -21,4 +21,9 @@ cp -a "$(npm root -g)/npm" "$root/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 tar -C "$root" -c . | docker import - "$tag" >/dev/null
-echo "ci-base-image: $tag"
+# A Node built against the machine's shared libraries (some distributions' packages) would not run there.
+if ! version=$(docker run --rm --network none "$tag" node --version 2>&1); then
+  echo "ci-base-image: this machine's node does not run in $tag: $version" >&2
+  exit 1
+fi
+echo "ci-base-image: $tag (node $version)"

@@ -52,6 +52,18 @@ export function containerLabels(t: TestContext, docker: Docker): Record<string, 
   return labels;
 }
 
+/** What a container without a TTY wrote so far, stdout and stderr in order (the engine frames each write with an 8-byte header). */
+export async function containerOutput(container: Docker.Container): Promise<string> {
+  const framed = await container.logs({ stdout: true, stderr: true, follow: false });
+  const parts: Buffer[] = [];
+  for (let at = 0; at + 8 <= framed.length;) {
+    const size = framed.readUInt32BE(at + 4);
+    parts.push(framed.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /** Removes every container carrying all these labels, running or not. */
 export async function removeContainers(docker: Docker, labels: Record<string, string>): Promise<void> {
   const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import Docker from 'dockerode';
 import { buildRunnerImage, ImageBuildError } from '../scripts/build-image.js';
 import type { JobLogs, RunnerList } from '../src/shared/api.js';
-import { containerLabels, dockerOrSkip, testRunnerImage } from './docker-helpers.js';
+import { containerLabels, containerOutput, dockerOrSkip, testRunnerImage } from './docker-helpers.js';
 import { api, eventually, git, startTestServer, tempDir } from './helpers.js';
 import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
@@ -31,8 +31,7 @@ test('a container of the runner image registers with the container as its wall, 
     120_000,
   );
   assert.equal(runner.sandbox, 'container');
-  const output = (await container.logs({ stdout: true, stderr: true })).toString('utf8');
-  assert.match(output, /jobs run in this runner's container, their sandbox \(no bubblewrap inside it\)/);
+  assert.match(await containerOutput(container), /jobs run in this runner's container, their sandbox \(no bubblewrap inside it\)/);
 
   const job = await submit(server, { repo_id: repo.id, title: 'in a container', command: 'id -u > uid.txt && echo made in a container > made.txt' });
   const done = await waitForJob(server, job.id, ended, 120_000);

@@ -61,3 +61,18 @@ test('the runner list is paged: limit and offset, with the full count in total',
   assert.equal((await api(server, 'GET', '/api/runners?limit=5000')).status, 400);
   assert.equal((await api(server, 'GET', '/api/runners')).body.runners.length, 5);
 });
+
+test("a runner's wall is one of bubblewrap, container and none, shown in the runner list; anything else is a 400", async (t) => {
+  const server = await startTestServer(t);
+  const register = (name: string, sandbox: string) =>
+    api(server, 'POST', RunnerRoutes.register, { name, protocol_version: PROTOCOL_VERSION, sandbox }, { token: server.ctx.registrationToken });
+  for (const sandbox of ['bubblewrap', 'container', 'none']) assert.equal((await register(`in-${sandbox}`, sandbox)).status, 201);
+  const refused = await register('in-nothing', 'a cardboard box');
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  const { runners } = (await api(server, 'GET', '/api/runners')).body;
+  assert.deepEqual(Object.fromEntries(runners.map((r: { name: string; sandbox: string }) => [r.name, r.sandbox])), {
+    'in-bubblewrap': 'bubblewrap',
+    'in-container': 'container',
+    'in-none': 'none',
+  });
+});
