@@ -52,12 +52,10 @@ RUN set -eu; \
       rm -rf /root/.npm; \
     fi
 
-WORKDIR /opt/lazyaf
-COPY package.json package-lock.json ./
-# --ignore-scripts: the runner never loads better-sqlite3 (only the server does), so its native
-# build, which needs a compiler, is skipped.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --update-notifier=false && npm cache clean --force && rm -rf /root/.npm
-COPY dist ./dist
+# The runner is one bundled file (npm run build makes it): no node_modules, and a start that reads
+# one module instead of hundreds. package.json only gives it its version.
+COPY package.json /opt/lazyaf/
+COPY dist/bundle/runner.mjs /opt/lazyaf/dist/bundle/
 
 # The container is the job's wall: the runner does not set up bubblewrap inside it.
 ENV LAZYAF_SANDBOX=container
@@ -65,4 +63,4 @@ USER lazyaf
 WORKDIR /home/lazyaf
 # tini reaps the jobs' orphans and passes SIGTERM on (a drain); -s keeps that so under `docker run --init` too.
 # The arguments of `docker run ... IMAGE [args]` go to the runner.
-ENTRYPOINT ["/usr/bin/tini", "-s", "--", "node", "/opt/lazyaf/dist/cli/main.js", "runner"]
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "node", "/opt/lazyaf/dist/bundle/runner.mjs"]

@@ -20,7 +20,7 @@ export const DEFAULT_IMAGE = 'lazyaf-runner:latest';
  * What the Dockerfile copies: the build context holds nothing else. Without the .dockerignore,
  * which dockerode would read with gitignore's rules rather than Docker's.
  */
-const CONTEXT = ['Dockerfile', 'package.json', 'package-lock.json', 'dist', 'docker/extra-ca'];
+const CONTEXT = ['Dockerfile', 'package.json', 'dist/bundle/runner.mjs', 'docker/extra-ca'];
 
 /** The engine cannot be reached or the build failed: one line for a person. */
 export class ImageBuildError extends Error {}
@@ -39,7 +39,7 @@ export interface ImageBuildOptions {
 
 /** Builds the runner image from this tree; resolves with its tag. */
 export async function buildRunnerImage(opts: ImageBuildOptions): Promise<string> {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new ImageBuildError('dist/ is missing: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'runner.mjs'))) throw new ImageBuildError('dist/bundle/runner.mjs is missing: run `npm run build` first');
   const docker = opts.docker ?? new Docker();
   const buildargs: Record<string, string> = {};
   if (opts.baseImage) buildargs.BASE_IMAGE = opts.baseImage;
