@@ -39,7 +39,8 @@ export interface ImageBuildOptions {
 
 /** Builds the runner image from this tree; resolves with its tag. */
 export async function buildRunnerImage(opts: ImageBuildOptions): Promise<string> {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'runner.mjs'))) throw new ImageBuildError('dist/bundle/runner.mjs is missing: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'runner.mjs')))
+    throw new ImageBuildError('dist/bundle/runner.mjs is missing: run `npm run build` first');
   const docker = opts.docker ?? new Docker();
   const buildargs: Record<string, string> = {};
   if (opts.baseImage) buildargs.BASE_IMAGE = opts.baseImage;

@@ -79,6 +79,8 @@ test('an unreachable Docker engine stops the server with one line that says wher
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^lazyaf: cannot reach the Docker engine at unix:\/\/\/nonexistent\.sock \(DOCKER_HOST\)/);
+  // Checked before the server listens: no "listening" line on either stream.
+  assert.equal(r.stdout.trim(), '', r.stdout);
 });
 
 test('runner container limits are parsed and checked: CPUs, memory, network, the URL runners use', () => {

@@ -18,18 +18,19 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   });
   const built = await buildApp(config, logger);
   const { app } = built;
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await built.ctx.pool.adopt();
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
   built.ctx.serverUrl = url;
-  try {
-    await built.ctx.pool.start();
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
+  await built.ctx.pool.start();
 
   const auth =
     built.adminTokenSource === 'env'

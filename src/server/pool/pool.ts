@@ -63,10 +63,18 @@ export class Pool {
   }
 
   /**
-   * Checks that the launcher can start runners (a LauncherError stops the server's start), adopts
-   * the survivors of the last server that it wants, drains the rest, and starts what is missing.
+   * Checks that the launcher can start runners (a LauncherError stops the server's start) and
+   * adopts the survivors of the last server that it wants, draining the rest. Needs no server URL,
+   * so the server does it before it listens: a launcher that cannot work stops it before it answers.
    */
-  async start(): Promise<void> {
+  adopt(): Promise<void> {
+    this.adopting ??= this.adoptSurvivors();
+    return this.adopting;
+  }
+
+  private adopting: Promise<void> | undefined;
+
+  private async adoptSurvivors(): Promise<void> {
     await this.opts.launcher.check();
     const survivors = await this.opts.launcher.survivors();
     const bySlot = (a: LaunchedRunner, b: LaunchedRunner) => slotNumber(a.poolId) - slotNumber(b.poolId);
@@ -84,6 +92,11 @@ export class Pool {
         this.retire(runner);
       }
     }
+  }
+
+  /** Adopts (once), then starts the runners still missing; the server calls it once it listens. */
+  async start(): Promise<void> {
+    await this.adopt();
     this.reconcile();
     this.pruneSlots();
     this.changed();
