@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { RunnerList } from '../src/shared/api.js';
-import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { workdirHolder } from '../src/shared/workdir-lock.js';
+import { api, eventually, ROOT, spawnChild, startTestServer, tempDir } from './helpers.js';
 import { getJob, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 test('lazyaf runner --ephemeral takes one job, reports it, deregisters and exits 0; the next job waits for another runner', async (t) => {
@@ -51,4 +52,14 @@ test('a pid file whose pid now belongs to another program does not hold the work
   const runner = startRunnerProcess(t, server, 'slot', runners);
   await eventually('the runner registered', () => /registered as slot/.test(runner.output()));
   assert.doesNotMatch(runner.output(), /waiting for the runner/);
+});
+
+test("the runner image's bundled runner holding a work dir counts as a runner", async (t) => {
+  const workdir = path.join(tempDir(t), 'slot');
+  // No server answers there: it keeps trying to register, holding its work dir all the while.
+  const bundled = spawnChild(t, process.execPath, [path.join(ROOT, 'dist', 'bundle', 'runner.mjs'), '--server', 'http://127.0.0.1:9', '--workdir', workdir], {
+    env: { ...process.env, LAZYAF_TOKEN: 'lzreg_x', LAZYAF_SANDBOX: 'off' },
+  });
+  await eventually('the bundled runner to take its work dir', () => fs.existsSync(path.join(workdir, 'runner.pid')));
+  assert.equal(workdirHolder(workdir), bundled.pid);
 });

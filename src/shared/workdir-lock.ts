@@ -32,7 +32,9 @@ export function workdirHolder(workdir: string): number | undefined {
 function isRunner(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('runner');
+    // `lazyaf runner ...`, or the runner image's bundle (`node .../runner.mjs ...`).
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes('runner') || args.some((a) => a.endsWith('/runner.mjs'));
   } catch {
     return !fs.existsSync('/proc/self'); // No /proc: trust the pid.
   }
