@@ -118,3 +118,31 @@ test('an ephemeral runner that exits 0 after its job is replaced in its slot at 
     'only the crash',
   );
 });
+
+test('an outdated survivor (another image, another ephemeral setting) is drained, not adopted, and its slot is not reused while it leaves', async (t) => {
+  const outdated = { ...sleeper(t, 'pool-1'), outdated: true };
+  const launcher = new TestLauncher(t, [outdated]);
+  const pool = poolWith(launcher, 1);
+  t.after(() => pool.close(100, 100));
+  await pool.start();
+  assert.deepEqual(outdated.signals, ['drain']);
+  assert.deepEqual(
+    launcher.launched.map((l) => l.poolId),
+    ['pool-2'],
+  );
+});
+
+test('closing the pool ends even when a runner never confirms its exit', async (t) => {
+  const stuck: LaunchedRunner = { poolId: 'pool-1', describe: 'stuck', exited: new Promise(() => {}), drain: () => {}, kill: () => {} };
+  const logged: string[] = [];
+  // The pool's own timers do not hold a process open: a server has its sockets, this test this.
+  const alive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(alive));
+  const pool = poolWith(new TestLauncher(t, [stuck]), 1, { logged });
+  await pool.start();
+  await pool.close(50, 50);
+  assert.ok(
+    logged.some((l) => /did not confirm their exit/.test(l)),
+    logged.join('\n'),
+  );
+});

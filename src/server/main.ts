@@ -19,7 +19,7 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   const built = await buildApp(config, logger);
   const { app } = built;
   try {
-    await built.ctx.pool.adopt();
+    await built.ctx.pool.check();
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app.close();
@@ -30,7 +30,12 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
   built.ctx.serverUrl = url;
-  await built.ctx.pool.start();
+  try {
+    await built.ctx.pool.start();
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
 
   const auth =
     built.adminTokenSource === 'env'

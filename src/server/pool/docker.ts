@@ -9,8 +9,8 @@ export const SERVER_LABEL = 'lazyaf.server';
 export const POOL_ID_LABEL = 'lazyaf.pool-id';
 export const EPHEMERAL_LABEL = 'lazyaf.ephemeral';
 
-/** How long `exited` keeps asking an engine that stopped answering before it counts the container as gone. */
-const ENGINE_LOST_MS = 30_000;
+/** The longest pause between two questions to an engine that stopped answering about a container. */
+const ENGINE_RETRY_MAX_MS = 5_000;
 
 function statusOf(err: unknown): number | undefined {
   return (err as { statusCode?: number }).statusCode;
@@ -37,6 +37,8 @@ export class DockerLauncher implements Launcher {
   private readonly docker: Docker | undefined;
   private readonly clientError: string | undefined;
   private readonly shortId: string;
+  /** The configured image's id, once `check()` has found it: survivors of another image are outdated. */
+  private imageId: string | undefined;
 
   constructor(
     private readonly settings: DockerRunnerConfig & { image: string; agentKeys: Record<string, string> },
@@ -69,7 +71,7 @@ export class DockerLauncher implements Launcher {
     }
     const { image } = this.settings;
     try {
-      await docker.getImage(image).inspect();
+      this.imageId = (await docker.getImage(image).inspect()).Id;
     } catch (err) {
       if (statusOf(err) === 404)
         throw new LauncherError(
@@ -79,7 +81,7 @@ export class DockerLauncher implements Launcher {
     }
   }
 
-  async survivors(): Promise<LaunchedRunner[]> {
+  async survivors(want: { ephemeral: boolean }): Promise<LaunchedRunner[]> {
     const docker = this.engine();
     let found: Docker.ContainerInfo[];
     try {
@@ -102,7 +104,8 @@ export class DockerLauncher implements Launcher {
         await container.remove({ force: true }).catch(() => {});
         continue;
       }
-      alive.push(this.wrap(container, poolId));
+      const outdated = info.Labels[EPHEMERAL_LABEL] !== String(want.ephemeral) || (this.imageId !== undefined && info.ImageID !== this.imageId);
+      alive.push({ ...this.wrap(container, poolId), outdated });
     }
     return alive;
   }
@@ -188,10 +191,12 @@ export class DockerLauncher implements Launcher {
 
 /**
  * Resolves once the container has stopped and been removed, with the runner's exit code (null when
- * the engine could not say: the container vanished, or the engine stopped answering for a while).
+ * the engine could not say: the container vanished). While the engine does not answer, it keeps
+ * asking (every 5 s at most): a container whose fate is unknown still holds its slot, since one
+ * started beside it would run under the same pool id.
  */
 async function removedAfterExit(container: Docker.Container): Promise<number | null> {
-  let giveUpAt: number | undefined;
+  let pauseMs = 250;
   let code: number | null = null;
   for (;;) {
     try {
@@ -199,9 +204,8 @@ async function removedAfterExit(container: Docker.Container): Promise<number | n
       break;
     } catch (err) {
       if (statusOf(err) === 404) return null;
-      giveUpAt ??= Date.now() + ENGINE_LOST_MS;
-      if (Date.now() > giveUpAt) return null;
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, ENGINE_RETRY_MAX_MS);
     }
   }
   await container.remove({ force: true }).catch(() => {});

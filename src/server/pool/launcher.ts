@@ -22,6 +22,11 @@ export interface LaunchedRunner {
   readonly exited: Promise<number | null | void>;
   /** For log lines: `pid 123`, `container 0123abcd`. */
   readonly describe: string;
+  /**
+   * A survivor made for another configuration than this server's (another image, or ephemeral
+   * when the pool is not, or the reverse): the pool drains it instead of adopting it.
+   */
+  readonly outdated?: boolean;
 }
 
 export interface LaunchOptions {
@@ -46,7 +51,7 @@ export interface Launcher {
    * SIGKILLed server; child processes notice and leave on their own, so the process launcher has none).
    * The pool adopts those it wants and drains or kills the rest.
    */
-  survivors(): Promise<LaunchedRunner[]>;
+  survivors(want: { ephemeral: boolean }): Promise<LaunchedRunner[]>;
   launch(opts: LaunchOptions): Promise<LaunchedRunner>;
   /**
    * Optional: the pool no longer wants any pool id outside `keep`, so what the launcher keeps for

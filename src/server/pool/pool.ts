@@ -19,6 +19,10 @@ function pendingRunner(poolId: string): { runner: LaunchedRunner; settle: (real:
   return { runner, settle };
 }
 
+const FIRST_RESTART_DELAY_MS = 500;
+/** A runner that dies after running this long restarts after the first, short pause again. */
+const HEALTHY_RUN_MS = 60_000;
+
 /** `pool-7` → 7; ids of another form sort last. */
 function slotNumber(poolId: string): number {
   const m = /^pool-([1-9]\d{0,5})$/.exec(poolId);
@@ -50,7 +54,7 @@ export class Pool {
   private desired: number;
   private readonly live = new Map<string, LaunchedRunner>();
   private readonly leaving = new Map<string, LaunchedRunner>();
-  private restartDelayMs = 500;
+  private restartDelayMs = FIRST_RESTART_DELAY_MS;
   private restartTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -63,24 +67,35 @@ export class Pool {
   }
 
   /**
-   * Checks that the launcher can start runners (a LauncherError stops the server's start) and
-   * adopts the survivors of the last server that it wants, draining the rest. Needs no server URL,
-   * so the server does it before it listens: a launcher that cannot work stops it before it answers.
+   * Checks (once) that the launcher can start runners: a LauncherError stops the server's start.
+   * The server asks before it listens, so a launcher that cannot work stops it before it answers.
    */
-  adopt(): Promise<void> {
-    this.adopting ??= this.adoptSurvivors();
-    return this.adopting;
+  check(): Promise<void> {
+    this.checked ??= this.opts.launcher.check();
+    return this.checked;
   }
 
-  private adopting: Promise<void> | undefined;
+  private checked: Promise<void> | undefined;
+
+  /**
+   * Adopts the survivors of the last server that it wants (drains the rest), then starts the
+   * runners still missing. The server calls it once it listens: a start that failed before (the
+   * port taken by a server already running on this data dir) must not take that server's runners.
+   */
+  async start(): Promise<void> {
+    await this.check();
+    await this.adoptSurvivors();
+    this.reconcile();
+    this.pruneSlots();
+    this.changed();
+  }
 
   private async adoptSurvivors(): Promise<void> {
-    await this.opts.launcher.check();
-    const survivors = await this.opts.launcher.survivors();
+    const survivors = await this.opts.launcher.survivors({ ephemeral: this.opts.ephemeral });
     const bySlot = (a: LaunchedRunner, b: LaunchedRunner) => slotNumber(a.poolId) - slotNumber(b.poolId);
     for (const runner of survivors.sort(bySlot)) {
       const taken = this.live.has(runner.poolId) || this.leaving.has(runner.poolId);
-      if (!this.closed && !taken && this.live.size < this.desired) {
+      if (!this.closed && !taken && !runner.outdated && this.live.size < this.desired) {
         this.live.set(runner.poolId, runner);
         this.watch(runner);
         this.opts.log(`pool: adopted runner ${runner.poolId} (${runner.describe})`);
@@ -92,14 +107,6 @@ export class Pool {
         this.retire(runner);
       }
     }
-  }
-
-  /** Adopts (once), then starts the runners still missing; the server calls it once it listens. */
-  async start(): Promise<void> {
-    await this.adopt();
-    this.reconcile();
-    this.pruneSlots();
-    this.changed();
   }
 
   scale(desired: number): PoolState {
@@ -164,6 +171,7 @@ export class Pool {
     const poolId = runner.poolId;
     // Only this runner's entry: a slot's id is used again by the runner that replaces it.
     const forget = (map: Map<string, LaunchedRunner>) => map.get(poolId) === runner && map.delete(poolId);
+    const startedAt = Date.now();
     void runner.exited.then((code) => {
       const expected = forget(this.leaving);
       const died = forget(this.live);
@@ -177,7 +185,9 @@ export class Pool {
         this.changed();
         return;
       }
-      // It died on its own: start another after a growing pause, so a broken setup cannot spin.
+      // It died on its own: start another after a growing pause, so a broken setup cannot spin;
+      // one that had run for a while before it died is no broken setup, and starts the pause again.
+      if (Date.now() - startedAt > HEALTHY_RUN_MS) this.restartDelayMs = FIRST_RESTART_DELAY_MS;
       this.opts.log(`pool: runner ${poolId} exited unexpectedly; restarting in ${this.restartDelayMs} ms`);
       clearTimeout(this.restartTimer);
       this.restartTimer = setTimeout(() => {
@@ -221,6 +231,7 @@ export class Pool {
     for (const r of all) r.drain();
     if (await within(killMs)) return;
     for (const r of all) r.kill();
-    await exited;
+    // Bounded too: an engine that stopped answering must not hold the server's exit.
+    if (!(await within(killMs))) this.opts.log('pool: some runners did not confirm their exit; leaving them');
   }
 }
