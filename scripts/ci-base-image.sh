@@ -5,8 +5,9 @@
 # DOCKER_HOST (about 5 s). Usage: ci-base-image.sh TAG
 set -euo pipefail
 tag=${1:?usage: ci-base-image.sh TAG}
-root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
+# Not under /tmp: it may be a tmpfs mounted nodev, where debootstrap refuses to build a system.
+root=$(mktemp -d /var/tmp/lazyaf-base.XXXXXX)
+trap 'rm -rf --one-file-system "$root"' EXIT
 
 debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1 || {
   echo "ci-base-image: debootstrap failed; its output ends with:" >&2

@@ -38,6 +38,8 @@ case "$cmd" in
       done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
     fi
+    # dockerd can leave its network namespace mounted under its exec root, which rm cannot remove.
+    awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
     rm -rf "$dir" || echo "ci-dockerd: could not remove $dir" >&2
     ;;
   *)
