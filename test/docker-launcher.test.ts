@@ -225,3 +225,25 @@ test('an ephemeral docker pool runs each job in a new container and removes the 
   assert.notEqual(ran[0]!.container, ran[1]!.container);
   assert.notEqual(ran[0]!.runner, ran[1]!.runner);
 });
+
+test("a second start on the same data dir and port leaves the running server's containers alone; an ephemeral restart replaces the survivors", async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const data = path.join(tempDir(t), 'data');
+  const first = await dockerServer(t, docker, data, { runners: 1 });
+  const ids = (cs: Docker.ContainerInfo[]) => cs.map((c) => c.Id).sort();
+  const before = ids(await settledAt(docker, first, 1));
+
+  const env = { ...process.env, LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: await testRunnerImage(docker) };
+  const again = await run(process.execPath, [CLI, 'server', '--port', String(first.port), '--data', data], { env });
+  assert.notEqual(again.code, 0, 'the port is taken');
+  assert.deepEqual(ids(await settledAt(docker, first, 1)), before, 'the first server keeps its container');
+
+  // Killed, then started as an ephemeral pool: its persistent survivor is drained, not adopted.
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+  const second = await dockerServer(t, docker, data, { runners: 1, port: first.port, env: { LAZYAF_EPHEMERAL: '1' } });
+  await eventually('the survivor drained and removed', async () => !(await containersOf(docker, data)).some((c) => before.includes(c.Id)), SLOW);
+  const after = await settledAt(docker, second, 1);
+  assert.equal(after[0]!.Labels['lazyaf.ephemeral'], 'true');
+});
