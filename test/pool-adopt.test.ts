@@ -83,7 +83,7 @@ test('at start the pool adopts the survivors it wants, drains the surplus, kills
   assert.deepEqual(three.signals, []);
   assert.deepEqual(oneAgain.signals, ['kill']);
   assert.deepEqual(five.signals, ['drain']);
-  assert.deepEqual(pool.state(), { desired: 2, launcher: 'process', running: 2, draining: 1 });
+  assert.deepEqual(pool.state(), { desired: 2, launcher: 'process', ephemeral: false, running: 2, draining: 1 });
   await eventually('the drained survivor to exit', () => pool.state().draining === 0);
   assert.deepEqual(launcher.pruned, ['pool-1', 'pool-3'], 'work dirs of the adopted only');
 

@@ -120,6 +120,7 @@ test('LAZYAF_EPHEMERAL=1 runs each job in a fresh runner process', async (t) => 
   const data = path.join(dir, 'data');
   workRootOf(t, data);
   const server = await startTestServer(t, { LAZYAF_EPHEMERAL: '1' }, { dataDir: data, runners: 1 });
+  assert.equal((await api<PoolState>(server, 'GET', '/api/pool')).body.ephemeral, true, 'the pool says it is ephemeral');
   const repo = await seedRepo(server, path.join(dir, 'src'));
   const jobs: Job[] = [];
   for (const title of ['one', 'two']) jobs.push(await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id));

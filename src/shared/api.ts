@@ -269,6 +269,8 @@ export type DockerCommand = Static<typeof DockerCommand>;
 export const PoolState = Type.Object({
   desired: Type.Integer(),
   launcher: Type.String(),
+  /** Each runner takes one job and is replaced by a fresh one (LAZYAF_EPHEMERAL=1). */
+  ephemeral: Type.Boolean(),
   running: Type.Integer(),
   draining: Type.Integer(),
 });

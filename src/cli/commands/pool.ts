@@ -5,7 +5,8 @@ import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions } from '../options.js';
 
-const describe = (p: PoolState) => printable(`pool: ${p.desired} desired, ${p.running} running, ${p.draining} draining (launcher: ${p.launcher})`) + '\n';
+const describe = (p: PoolState) =>
+  printable(`pool: ${p.desired} desired, ${p.running} running, ${p.draining} draining (launcher: ${p.launcher}${p.ephemeral ? ', ephemeral' : ''})`) + '\n';
 
 export function registerPool(program: Command): void {
   const pool = program.command('pool').description('the runners the server manages itself');

@@ -63,7 +63,7 @@ export class Pool {
   }
 
   state(): PoolState {
-    return { desired: this.desired, launcher: this.opts.launcher.kind, running: this.live.size, draining: this.leaving.size };
+    return { desired: this.desired, launcher: this.opts.launcher.kind, ephemeral: this.opts.ephemeral, running: this.live.size, draining: this.leaving.size };
   }
 
   /**
