@@ -66,7 +66,8 @@ test("a job in the runner image reads no process's registration token, runs as u
   const first = await submit(server, {
     repo_id: repo.id,
     title: 'looks around',
-    command: `${READ_ENVIRONS}; id -u > uid.txt && echo written by the job > wrote.txt && { setsid sleep 300 & echo $! > /tmp/bg.pid; }`,
+    // The pid is written once the process has left the job's process group and session: it escapes the group's kill.
+    command: `${READ_ENVIRONS}; id -u > uid.txt && echo written by the job > wrote.txt && { setsid sh -c 'echo $$ > /tmp/bg.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & } && while [ ! -s /tmp/bg.pid ]; do sleep 0.1; done`,
   });
   const firstDone = await waitForJob(server, first.id, ended, 120_000);
   const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${first.id}/logs`)).body.content;

@@ -55,9 +55,23 @@ export class JobUserWall implements Wall {
     private readonly workdir: string,
     setpriv = SETPRIV,
   ) {
-    // No supplementary groups, no capabilities now or through any setuid binary later.
-    this.prefix = [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--no-new-privs', '--bounding-set=-all', '--inh-caps=-all', '--'];
+    // No supplementary groups, no capabilities now or through any setuid binary later. The user's
+    // own HOME for everything wrapped, git's upload-pack included (started by the runner's git, in
+    // root's environment): git would warn it cannot read root's ~/.config/git.
     this.jobEnv = { HOME: user.home, USER: user.name, LOGNAME: user.name };
+    const identity = Object.entries(this.jobEnv).map(([k, v]) => `${k}=${v}`);
+    this.prefix = [
+      setpriv,
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--clear-groups',
+      '--no-new-privs',
+      '--bounding-set=-all',
+      '--inh-caps=-all',
+      '--',
+      '/usr/bin/env',
+      ...identity,
+    ];
     this.running = `running in the runner's container as ${user.name} (uid ${user.uid})`;
   }
 
