@@ -90,6 +90,24 @@ test("a job in the runner image reads no process's registration token, runs as u
   assert.equal(secondDone.status, 'succeeded', `${secondDone.error ?? ''}\n${secondLog}\n${await containerOutput(container)}`);
   assert.equal(await git(['show', `${secondDone.branch}:wrote.txt`], bare), 'again');
   assert.match(secondLog, /running in the runner's container as lazyaf \(uid 1000\)/);
+
+  // Another repo's job on the same runner: the first repo's checkout and cache are closed to it, the work dir is not listable.
+  const other = await seedRepo(server, path.join(tempDir(t), 'other'), 'other');
+  const third = await submit(server, {
+    repo_id: other.id,
+    title: 'looks next door',
+    command: [
+      'work="$(dirname "$PWD")"',
+      `for what in "$work/${repo.id}/wrote.txt" "$work/../cache/${repo.id}.git/objects/info"; do if ls "$what" 2>/dev/null; then echo "read $what"; exit 1; fi; done`,
+      'if ls "$work" "$work/.." 2>/dev/null; then echo "listed the work dir"; exit 1; fi',
+      'git log -1 --format=%H > head.txt',
+    ].join('\n'),
+  });
+  const thirdDone = await waitForJob(server, third.id, ended, 120_000);
+  const thirdLog = (await api<JobLogs>(server, 'GET', `/api/jobs/${third.id}/logs`)).body.content;
+  assert.equal(thirdDone.status, 'succeeded', `${thirdDone.error ?? ''}\n${thirdLog}`);
+  // Its own cache's objects it reads (its checkout borrows them).
+  assert.match(await git(['show', `${thirdDone.branch}:head.txt`], path.join(server.ctx.reposDir, `${other.id}.git`)), /^[0-9a-f]{40}$/);
 });
 
 test("a failed image build is one line with the failing step's own complaint, not the whole command", async (t) => {
