@@ -110,6 +110,50 @@ test("a job in the runner image reads no process's registration token, runs as u
   assert.match(await git(['show', `${thirdDone.branch}:head.txt`], path.join(server.ctx.reposDir, `${other.id}.git`)), /^[0-9a-f]{40}$/);
 });
 
+test('a runner container started as another user says loudly that its jobs can read its environment; an unknown job user stops it with one line', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const image = await testRunnerImage(docker);
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const start = async (name: string, extra: Partial<Docker.ContainerCreateOptions>) => {
+    const container = await docker.createContainer({
+      Image: image,
+      Cmd: ['--server', server.url, '--name', name],
+      Labels: containerLabels(t, docker),
+      HostConfig: { NetworkMode: 'host' },
+      ...extra,
+      Env: [`LAZYAF_TOKEN=${server.registrationToken}`, ...(extra.Env ?? [])],
+    });
+    await container.start();
+    return container;
+  };
+
+  const unknown = await start('no-such-user', { Env: ['LAZYAF_JOB_USER=nosuchuser'] });
+  assert.equal((await unknown.wait()).StatusCode, 1);
+  assert.match(
+    await containerOutput(unknown),
+    /^lazyaf: cannot run jobs as nosuchuser: no user nosuchuser in \/etc\/passwd \(LAZYAF_JOB_USER names the user jobs run as\)\n$/,
+  );
+
+  const asUser = await start('as-user', { User: '1000' });
+  await eventually(
+    'the container registers',
+    async () => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.find((r) => r.name === 'as-user'),
+    120_000,
+  );
+  assert.match(
+    await containerOutput(asUser),
+    /WARNING: jobs run in this runner's container, .*, as the runner's own user \(uid 1000\): a job can read the runner's environment, its registration token included/,
+  );
+  const job = await submit(server, { repo_id: repo.id, title: 'as the runner', command: 'true' });
+  assert.equal((await waitForJob(server, job.id, ended, 120_000)).status, 'succeeded');
+  assert.match(
+    (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content,
+    /running in the runner's container as the runner's own user: the command can read the runner's environment, its registration token included/,
+  );
+});
+
 test("a failed image build is one line with the failing step's own complaint, not the whole command", async (t) => {
   const docker = await dockerOrSkip(t);
   if (!docker) return;
