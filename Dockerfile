@@ -57,9 +57,10 @@ RUN set -eu; \
 COPY package.json /opt/lazyaf/
 COPY dist/bundle/runner.mjs /opt/lazyaf/dist/bundle/
 
-# The container is the job's wall: the runner does not set up bubblewrap inside it.
-ENV LAZYAF_SANDBOX=container
-USER lazyaf
+# The container is the job's wall: the runner does not set up bubblewrap inside it. The runner
+# runs as root and each job as lazyaf (through setpriv), so a job cannot read the runner's
+# environment (the registration token) or memory, and the runner kills what a job leaves running.
+ENV LAZYAF_SANDBOX=container LAZYAF_JOB_USER=lazyaf
 WORKDIR /home/lazyaf
 # tini reaps the jobs' orphans and passes SIGTERM on (a drain); -s keeps that so under `docker run --init` too.
 # The arguments of `docker run ... IMAGE [args]` go to the runner.

@@ -204,6 +204,22 @@ test('background processes do not outlive a command that exited', async (t) => {
   await eventually('the background child to die', () => isGone(childPid));
 });
 
+test('a background process that left the process group (setsid) and holds the output does not hold the command once its shell exited', async (t) => {
+  const pidFile = `${tempDir(t)}/bg.pid`;
+  t.after(() => {
+    const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8') : 0);
+    if (pid > 0 && !isGone(pid)) process.kill(pid, 'SIGKILL');
+  });
+  // The pid is written once the process has left the group: the group's kill cannot reach it.
+  const command = `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 1000' & while [ ! -s ${pidFile} ]; do sleep 0.05; done; echo left`;
+  const sink = fakeSink();
+  const bound = new Promise<'held'>((resolve) => setTimeout(() => resolve('held'), 30_000).unref());
+  const result = await Promise.race([run(t, command, stream(sink.send), { killGraceMs: 200 }), bound]);
+  if (result === 'held') assert.fail('the command was still running 30 s after its shell exited');
+  assert.equal(result.exitCode, 0);
+  assert.match(sink.text(), /left/);
+});
+
 test('a command that cannot start is reported, not thrown', async (t) => {
   const result = await runCommand({ command: 'true', cwd: `${tempDir(t)}/missing`, env: {}, timeoutMs: 0, output: stream(fakeSink().send) });
   assert.match(result.spawnError ?? '', /ENOENT/);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cachePath, inspectCache } from '../src/runner/cache.js';
+import { resolveJobUser } from '../src/runner/job-user.js';
 import { inContainer } from '../src/runner/sandbox.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
@@ -211,4 +212,14 @@ test('a runner claims the container as its wall only where Docker or Podman left
   fs.mkdirSync(path.join(root, 'run'));
   fs.writeFileSync(path.join(root, 'run', '.containerenv'), '');
   assert.equal(inContainer(root), true);
+});
+
+test('the job user of the runner image comes from /etc/passwd: missing, malformed or root is one line', (t) => {
+  const passwd = path.join(tempDir(t), 'passwd');
+  fs.writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\nlazyaf:x:1000:1000::/home/lazyaf:/bin/bash\nodd:x:abc:1000::/home/odd:/bin/sh\n');
+  assert.deepEqual(resolveJobUser('lazyaf', passwd), { name: 'lazyaf', uid: 1000, gid: 1000, home: '/home/lazyaf' });
+  assert.throws(() => resolveJobUser('nobody-here', passwd), /^Error: no user nobody-here in .*passwd \(LAZYAF_JOB_USER names the user jobs run as\)$/);
+  assert.throws(() => resolveJobUser('root', passwd), /^Error: the job user root is root: jobs must not run as root$/);
+  assert.throws(() => resolveJobUser('odd', passwd), /^Error: the entry of odd in .*passwd is malformed$/);
+  assert.throws(() => resolveJobUser('lazyaf', path.join(passwd, 'none')), /^Error: cannot read .*: ENOTDIR/);
 });

@@ -38,6 +38,11 @@ const SAFE_GIT_CONFIG: [string, string][] = [
   ['credential.helper', ''],
   // A detached auto-gc could still hold locks when the next job's checkout starts.
   ['gc.autoDetach', 'false'],
+  // Inside the runner image the runner is root and a job's checkout belongs to the job user while
+  // the job runs: git's ownership check would refuse it. That check guards against config planted
+  // in a repository, which the runner never reads: each checkout gets a fresh .git from the
+  // runner, and a job's result is read by upload-pack behind the job's wall.
+  ['safe.directory', '*'],
 ];
 
 /**

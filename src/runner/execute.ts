@@ -52,9 +52,9 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
     const terminate = () => {
       if (terminating) return;
       terminating = true;
-      if (!signalGroup('SIGTERM')) return;
-      timers.push(setTimeout(() => signalGroup('SIGKILL'), grace));
-      // A process that left the group can still hold the pipes open: stop reading them at last.
+      if (signalGroup('SIGTERM')) timers.push(setTimeout(() => signalGroup('SIGKILL'), grace));
+      // A process that left the group (setsid) can still hold the pipes open, even when the group
+      // is gone already: stop reading them at last, or the command would never end.
       timers.push(
         setTimeout(() => {
           child.stdout.destroy();

@@ -6,7 +6,7 @@ import { jobEnv } from './env.js';
 import { runCommand } from './execute.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
-import type { Sandbox } from './sandbox.js';
+import type { Wall } from './sandbox.js';
 import { prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
 
 export interface JobDeps {
@@ -16,8 +16,8 @@ export interface JobDeps {
   log: (line: string) => void;
   killGraceMs?: number;
   /** The wall around the job's command and around every git command that reads its repository; none: unsandboxed. */
-  sandbox?: Sandbox;
-  /** Without a sandbox, whether the runner's own container walls the job in. */
+  sandbox?: Wall;
+  /** Without a wall, whether the job runs in the runner's own container, as the runner's own user. */
   inContainer?: boolean;
 }
 
@@ -91,7 +91,11 @@ export class JobRun {
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
     else if (this.stopReason === 'cancelled') this.deps.log(`job ${this.shortId}: cancelled`);
     else await this.complete(report);
-    if (this.workspace) removeJobFiles(this.workspace);
+    if (this.workspace) {
+      // A wall that cannot take the job's files back or end its processes stops the runner (the error reaches its loop).
+      await this.deps.sandbox?.dismiss?.(this.workspace);
+      removeJobFiles(this.workspace);
+    }
   }
 
   private async execute(): Promise<CompleteRequest> {
@@ -106,17 +110,20 @@ export class JobRun {
     }
 
     const { sandbox } = this.deps;
+    await sandbox?.admit?.(ws);
     this.say(
       sandbox
-        ? 'running'
+        ? sandbox.running
         : this.deps.inContainer
-          ? "running in the runner's container"
+          ? "running in the runner's container as the runner's own user: the command can read the runner's environment, its registration token included"
           : 'running WITHOUT a sandbox: the command can read everything this runner can',
     );
     const argv = ['sh', '-c', this.a.command];
     const command = sandbox ? sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
-    const env = { ...jobEnv(this.a, ws.promptFile), ...(sandbox ? { TMPDIR: '/tmp' } : {}) };
+    const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv };
     const result = await runCommand({ command, cwd: ws.dir, env, timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
+    // What escaped the command's process group (setsid) must not watch or change the commit and push.
+    await sandbox?.sweep?.();
     if (this.stopReason) return this.stoppedReport();
     if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
     if (result.timedOut) return { outcome: 'timeout', exit_code: null, error: `timed out after ${Math.round(this.a.timeout_ms / 1000)} s` };

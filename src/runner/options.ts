@@ -36,9 +36,11 @@ export interface RunnerConfig {
   sandboxHide: string[];
   /** Take one job, report it, deregister and exit. */
   ephemeral: boolean;
+  /** Inside the runner's container, run by root: the user its jobs run as. */
+  jobUser: string;
 }
 
-/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID and LAZYAF_EPHEMERAL, then defaults. */
+/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID, LAZYAF_EPHEMERAL and LAZYAF_JOB_USER, then defaults. */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
@@ -68,6 +70,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const ephemeralEnv = env.LAZYAF_EPHEMERAL ?? '';
   if (!['', '0', '1'].includes(ephemeralEnv)) throw new RunnerConfigError(`LAZYAF_EPHEMERAL must be 0 or 1, got "${ephemeralEnv}"`);
   const ephemeral = flags.ephemeral === true || ephemeralEnv === '1';
+  const jobUser = env.LAZYAF_JOB_USER || 'lazyaf';
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/i.test(jobUser)) throw new RunnerConfigError(`invalid job user: ${jobUser} (a user name of /etc/passwd)`);
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
   return {
     server,
@@ -80,6 +84,7 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     sandboxShare,
     sandboxHide,
     ephemeral,
+    jobUser,
   };
 }
 

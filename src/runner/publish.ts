@@ -5,14 +5,14 @@ import type { Assignment } from '../shared/protocol.js';
 import { agentIdentityEnv, gitEnv } from './env.js';
 import { runCommand } from './execute.js';
 import { retryTransientGit } from './git-retry.js';
-import type { Sandbox } from './sandbox.js';
+import type { Wall } from './sandbox.js';
 import { fetchedCommit, step, WorkspaceError, type Workspace } from './workspace.js';
 
 export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token'>;
 
 export interface PublishOptions {
   /** The job's sandbox: every git command that reads the job's repository runs inside it. */
-  sandbox?: Sandbox;
+  sandbox?: Wall;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }

@@ -14,6 +14,8 @@
  *   env.ts        what a job's command and the runner's git see in their environment.
  *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository
  *                 (none inside the runner image, whose container is the wall).
+ *   job-user.ts   inside the runner image, run by root: the job's commands as another user, and
+ *                 its processes killed after it.
  *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
  *   options.ts    flags and environment → RunnerConfig.
  *
@@ -30,10 +32,11 @@ import { lockWorkdir } from '../shared/workdir-lock.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
-import { inContainer, Sandbox } from './sandbox.js';
+import { JobUserWall, resolveJobUser, SETPRIV } from './job-user.js';
+import { inContainer, Sandbox, type Wall } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral';
+type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser';
 
 export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
@@ -92,7 +95,7 @@ class Runner {
   private mode: Mode = 'running';
   private finished = false;
   private job: JobRun | undefined;
-  private sandbox: Sandbox | undefined;
+  private sandbox: Wall | undefined;
   /** What the runner tells the server about its jobs' wall. */
   private isolation: RunnerSandbox = 'none';
   private fatal: Error | undefined;
@@ -195,8 +198,8 @@ class Runner {
     if (this.fatal) throw this.fatal;
   }
 
-  /** The sandbox jobs run in, or undefined when they run without one (said loudly) or in the runner's container. */
-  private async setUpSandbox(): Promise<Sandbox | undefined> {
+  /** The wall jobs run in, or undefined when they run without one (said loudly). */
+  private async setUpSandbox(): Promise<Wall | undefined> {
     const mode = this.opts.sandbox ?? 'auto';
     const unsandboxed = 'jobs run WITHOUT a sandbox: a job can read and change everything this runner can (its tokens, other workspaces, your files)';
     if (mode === 'container') {
@@ -204,8 +207,7 @@ class Runner {
       if (!inContainer())
         throw new SandboxUnavailableError('--sandbox container, but this runner is not in a container (no /.dockerenv or /run/.containerenv): use auto');
       this.isolation = 'container';
-      this.log("jobs run in this runner's container, their sandbox (no bubblewrap inside it)");
-      return undefined;
+      return this.containerWall();
     }
     if (mode === 'off') {
       this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
@@ -222,6 +224,32 @@ class Runner {
     if (mode === 'require') throw new SandboxUnavailableError(`cannot sandbox jobs: ${problem}; ${install}, or pass --no-sandbox`);
     this.log(`WARNING: cannot sandbox jobs (${problem}); ${unsandboxed}. To fix: ${install}; --sandbox require refuses to run without it`);
     return undefined;
+  }
+
+  /**
+   * In the runner's container: as root, jobs run as the job user, who cannot read the runner's
+   * environment (its registration token) or memory; as anyone else, they run as the runner's own
+   * user and can, which is said loudly.
+   */
+  private async containerWall(): Promise<Wall | undefined> {
+    const container = "jobs run in this runner's container, their sandbox (no bubblewrap inside it)";
+    if (process.getuid?.() !== 0) {
+      this.log(
+        `WARNING: ${container}, as the runner's own user (uid ${process.getuid?.()}): a job can read the runner's environment, its registration token included. To fix: run the container as root (no --user), its jobs then run as ${this.opts.jobUser ?? 'lazyaf'}`,
+      );
+      return undefined;
+    }
+    const name = this.opts.jobUser ?? 'lazyaf';
+    if (!fs.existsSync(SETPRIV)) throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${SETPRIV} is missing (util-linux)`);
+    let wall: JobUserWall;
+    try {
+      wall = new JobUserWall(resolveJobUser(name), this.opts.workdir);
+    } catch (err) {
+      throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${(err as Error).message}`);
+    }
+    await wall.reclaim();
+    this.log(`${container}, as ${name}`);
+    return wall;
   }
 
   private async register(): Promise<void> {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lstat } from './files.js';
+import type { Workspace } from './workspace.js';
 
 /**
  * The wall around a job on a process runner: bubblewrap (`bwrap`), as Flatpak and the coding
@@ -63,6 +64,25 @@ export interface SandboxLayout {
   workspaceReadOnly?: boolean;
 }
 
+/**
+ * What walls a job in: it wraps the argument vector of the job's command and of every git command
+ * that reads the job's repository. `Sandbox` (bubblewrap) on a process runner, `JobUserWall`
+ * (another user) inside the runner image.
+ */
+export interface Wall {
+  wrap(argv: string[], layout: SandboxLayout): string[];
+  /** What the job's command gets in its environment from the wall. */
+  readonly jobEnv: NodeJS.ProcessEnv;
+  /** The line in the job's log as its command starts. */
+  readonly running: string;
+  /** Before the command: gives the job what it must write and read. */
+  admit?(ws: Pick<Workspace, 'dir' | 'cacheDir' | 'jobDir' | 'promptFile'>): Promise<void>;
+  /** After the command: ends whatever it left running. */
+  sweep?(): Promise<void>;
+  /** After the job: ends whatever it left running and takes its files back. */
+  dismiss?(ws: Pick<Workspace, 'dir' | 'cacheDir'>): Promise<void>;
+}
+
 export interface SandboxOptions {
   /** Folders that must stay invisible even when they lie under something shown (the runner's work dir, the server's data dir). */
   hide: string[];
@@ -73,9 +93,11 @@ export interface SandboxOptions {
   bwrap?: string;
 }
 
-export class Sandbox {
+export class Sandbox implements Wall {
   private readonly base: string[];
   readonly bwrap: string;
+  readonly jobEnv = { TMPDIR: '/tmp' };
+  readonly running = 'running';
 
   constructor(opts: SandboxOptions) {
     this.bwrap = opts.bwrap ?? 'bwrap';

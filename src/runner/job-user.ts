@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { SandboxLayout, Wall } from './sandbox.js';
+import type { Workspace } from './workspace.js';
+
+/**
+ * The wall inside the runner image: the runner runs as root and every job as an unprivileged user
+ * (LAZYAF_JOB_USER, `lazyaf` in the image), through util-linux's `setpriv`. A job then cannot read
+ * the environment or memory of the runner, of its git processes or of the container's init (which
+ * hold the registration token and job tokens), and nothing it starts survives it: every process
+ * of the job user is killed after its command and after the job.
+ */
+
+/** Part of util-linux, which Debian marks Essential: every bookworm image has it. */
+export const SETPRIV = '/usr/bin/setpriv';
+
+const run = promisify(execFile);
+
+export interface JobUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** The user's entry in /etc/passwd; a one-line Error when there is none or it is root. */
+export function resolveJobUser(name: string, passwd = '/etc/passwd'): JobUser {
+  let text: string;
+  try {
+    text = fs.readFileSync(passwd, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${passwd}: ${(err as Error).message}`);
+  }
+  const fields = text
+    .split('\n')
+    .map((line) => line.split(':'))
+    .find((f) => f[0] === name);
+  if (!fields) throw new Error(`no user ${name} in ${passwd} (LAZYAF_JOB_USER names the user jobs run as)`);
+  const [, , uid, gid, , home] = fields;
+  const user = { name, uid: Number(uid), gid: Number(gid), home: home ?? '' };
+  if (!/^\d+$/.test(uid ?? '') || !/^\d+$/.test(gid ?? '') || !path.isAbsolute(user.home)) throw new Error(`the entry of ${name} in ${passwd} is malformed`);
+  if (user.uid === 0 || user.gid === 0) throw new Error(`the job user ${name} is root: jobs must not run as root`);
+  return user;
+}
+
+export class JobUserWall implements Wall {
+  readonly jobEnv: NodeJS.ProcessEnv;
+  readonly running: string;
+  private readonly prefix: string[];
+
+  constructor(
+    private readonly user: JobUser,
+    private readonly workdir: string,
+    setpriv = SETPRIV,
+  ) {
+    // No supplementary groups, no capabilities now or through any setuid binary later. The user's
+    // own HOME for everything wrapped, git's upload-pack included (started by the runner's git, in
+    // root's environment): git would warn it cannot read root's ~/.config/git.
+    this.jobEnv = { HOME: user.home, USER: user.name, LOGNAME: user.name };
+    const identity = Object.entries(this.jobEnv).map(([k, v]) => `${k}=${v}`);
+    this.prefix = [
+      setpriv,
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--clear-groups',
+      '--no-new-privs',
+      '--bounding-set=-all',
+      '--inh-caps=-all',
+      '--',
+      '/usr/bin/env',
+      ...identity,
+    ];
+    this.running = `running in the runner's container as ${user.name} (uid ${user.uid})`;
+  }
+
+  wrap(argv: string[], _layout?: SandboxLayout): string[] {
+    return [...this.prefix, ...argv];
+  }
+
+  /**
+   * Hands the job its checkout (written by the runner's git as root) and its prompt file, and opens
+   * the way to its repo cache's objects, read-only. The work dir and its folders are traversable,
+   * not listable, and every other checkout and cache stays closed (0700, root's).
+   */
+  async admit(ws: Pick<Workspace, 'dir' | 'cacheDir' | 'jobDir' | 'promptFile'>): Promise<void> {
+    for (const dir of [this.workdir, ...['work', 'cache', 'jobs'].map((d) => path.join(this.workdir, d)), ws.cacheDir]) fs.chmodSync(dir, 0o711);
+    // -h: a link the previous job left is changed itself, never what it points to.
+    await run('chown', ['-R', '-h', `${this.user.uid}:${this.user.gid}`, '--', ws.dir]);
+    fs.chownSync(ws.jobDir, this.user.uid, this.user.gid);
+    fs.chownSync(ws.promptFile, this.user.uid, this.user.gid);
+  }
+
+  /** Kills every process of the job user (kill -1 spares the caller itself and anything not its user's, root's runner included). */
+  async sweep(): Promise<void> {
+    await run(this.prefix[0]!, [...this.prefix.slice(1), 'sh', '-c', 'kill -9 -1 2>/dev/null; exit 0'], { timeout: 10_000 });
+  }
+
+  /** After the job: nothing of it runs on, and its checkout and cache are closed to the next job, of whatever repo. */
+  async dismiss(ws: Pick<Workspace, 'dir' | 'cacheDir'>): Promise<void> {
+    await this.sweep();
+    this.close(ws.dir);
+    fs.chmodSync(ws.cacheDir, 0o700);
+  }
+
+  /** At start: whatever an earlier runner in this work dir left open is closed (it may have died between admit and dismiss). */
+  async reclaim(): Promise<void> {
+    await this.sweep();
+    for (const parent of ['work', 'cache']) {
+      const dir = path.join(this.workdir, parent);
+      if (!fs.existsSync(dir)) continue;
+      for (const name of fs.readdirSync(dir)) this.close(path.join(dir, name));
+    }
+  }
+
+  private close(dir: string): void {
+    fs.lchownSync(dir, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    if (!fs.lstatSync(dir).isSymbolicLink()) fs.chmodSync(dir, 0o700);
+  }
+}
