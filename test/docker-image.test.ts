@@ -67,7 +67,7 @@ test("a job in the runner image reads no process's registration token, runs as u
     repo_id: repo.id,
     title: 'looks around',
     // The pid is written once the process has left the job's process group and session: it escapes the group's kill.
-    command: `${READ_ENVIRONS}; id -u > uid.txt && echo written by the job > wrote.txt && { setsid sh -c 'echo $$ > /tmp/bg.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & } && while [ ! -s /tmp/bg.pid ]; do sleep 0.1; done`,
+    command: `stat -c 'inode %i' README.md; ${READ_ENVIRONS}; id -u > uid.txt && echo written by the job > wrote.txt && { setsid sh -c 'echo $$ > /tmp/bg.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & } && while [ ! -s /tmp/bg.pid ]; do sleep 0.1; done`,
   });
   const firstDone = await waitForJob(server, first.id, ended, 120_000);
   const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${first.id}/logs`)).body.content;
@@ -83,13 +83,19 @@ test("a job in the runner image reads no process's registration token, runs as u
   const second = await submit(server, {
     repo_id: repo.id,
     title: 'after a background process',
-    command: 'if kill -0 "$(cat /tmp/bg.pid)" 2>/dev/null; then echo "the first job left $(cat /tmp/bg.pid) running"; exit 1; fi; echo again > wrote.txt',
+    command:
+      'stat -c "inode %i" README.md; if kill -0 "$(cat /tmp/bg.pid)" 2>/dev/null; then echo "the first job left $(cat /tmp/bg.pid) running"; exit 1; fi; echo again > wrote.txt',
   });
   const secondDone = await waitForJob(server, second.id, ended, 120_000);
   const secondLog = (await api<JobLogs>(server, 'GET', `/api/jobs/${second.id}/logs`)).body.content;
   assert.equal(secondDone.status, 'succeeded', `${secondDone.error ?? ''}\n${secondLog}\n${await containerOutput(container)}`);
   assert.equal(await git(['show', `${secondDone.branch}:wrote.txt`], bare), 'again');
   assert.match(secondLog, /running in the runner's container as lazyaf \(uid 1000\)/);
+  // A file neither job changed is the same file: the reset did not write the checkout again (it did
+  // while the runner's index still held the owner and ctime from before the job user got the files).
+  const inode = (text: string) => /^inode (\d+)$/m.exec(text)?.[1];
+  assert.ok(inode(log));
+  assert.equal(inode(secondLog), inode(log), 'README.md was written again');
 
   // Another repo's job on the same runner: the first repo's checkout and cache are closed to it, the work dir is not listable.
   const other = await seedRepo(server, path.join(tempDir(t), 'other'), 'other');

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { SandboxLayout, Wall } from './sandbox.js';
-import type { Workspace } from './workspace.js';
+import { rememberCheckout, type Workspace } from './workspace.js';
 
 /**
  * The wall inside the runner image: the runner runs as root and every job as an unprivileged user
@@ -86,8 +86,31 @@ export class JobUserWall implements Wall {
    */
   async admit(ws: Pick<Workspace, 'dir' | 'cacheDir' | 'jobDir' | 'promptFile'>): Promise<void> {
     for (const dir of [this.workdir, ...['work', 'cache', 'jobs'].map((d) => path.join(this.workdir, d)), ws.cacheDir]) fs.chmodSync(dir, 0o711);
-    // -h: a link the previous job left is changed itself, never what it points to.
-    await run('chown', ['-R', '-h', `${this.user.uid}:${this.user.gid}`, '--', ws.dir]);
+    // Only what is not the job user's yet (what the runner's git wrote as root): a chown changes a
+    // file's ctime, and the runner's index must keep matching the files it did not write (see
+    // rememberCheckout). find does not follow links; -h changes a link the previous job left, not
+    // what it points to.
+    const { uid, gid } = this.user;
+    await run('find', [
+      ws.dir,
+      '(',
+      '!',
+      '-user',
+      String(uid),
+      '-o',
+      '!',
+      '-group',
+      String(gid),
+      ')',
+      '-exec',
+      'chown',
+      '-h',
+      `${uid}:${gid}`,
+      '--',
+      '{}',
+      '+',
+    ]);
+    await rememberCheckout(ws);
     fs.chownSync(ws.jobDir, this.user.uid, this.user.gid);
     fs.chownSync(ws.promptFile, this.user.uid, this.user.gid);
   }
