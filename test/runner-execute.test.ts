@@ -79,6 +79,10 @@ test("the job's context is in the command's environment, no token is", async (t)
   process.env.GIT_CONFIG_VALUE_0 = 'Authorization: Bearer lzjob_secret_job_token';
   process.env.ANTHROPIC_API_KEY = 'an agent needs this one';
   process.env.GITHUB_TOKEN = 'lzforge_github_secret';
+  // What `npm start` adds: its settings, and this package's tools first on PATH.
+  process.env['npm_config_//registry.example/:_authToken'] = 'lznpm_registry_secret';
+  process.env.npm_lifecycle_event = 'start';
+  process.env.PATH = `/work/lazyaf/node_modules/.bin:/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin:${saved.PATH}`;
 
   const sink = fakeSink();
   const dir = tempDir(t);
@@ -112,6 +116,11 @@ test("the job's context is in the command's environment, no token is", async (t)
   assert.ok(!env.includes('lzjob_secret_job_token'), 'no job token');
   assert.ok(!env.includes('lzforge_github_secret'), 'no forge token');
   assert.ok(!/^LAZYAF_TOKEN=/m.test(env));
+  assert.ok(!env.includes('lznpm_registry_secret'), 'no npm setting (a registry token)');
+  assert.doesNotMatch(env, /^npm_/m, 'no npm_* variable');
+  const jobPath = /^PATH=(.*)$/m.exec(env)?.[1] ?? '';
+  assert.doesNotMatch(jobPath, /node_modules/, "the package's tools are not on the job's PATH");
+  assert.ok(jobPath.includes('/usr/bin'), jobPath);
 });
 
 test('output is streamed in order as chunks numbered 1, 2, 3, ...', async (t) => {

@@ -19,6 +19,23 @@ function isPrivate(name: string): boolean {
 }
 
 /**
+ * What `npm start`/`npm run` adds to a process it starts (the server, and through it the pool's
+ * runners): its settings (`npm_config_*`, `npm_package_*`, `npm_lifecycle_*`, ...), and the
+ * package's `node_modules/.bin` folders first on PATH. A job must see the machine's tools, not
+ * this package's, nor npm's settings (a registry token can sit in `npm_config_//host/:_authToken`).
+ */
+function isFromNpm(name: string): boolean {
+  return name.startsWith('npm_') || name === 'INIT_CWD';
+}
+
+function withoutNpmBins(pathValue: string): string {
+  return pathValue
+    .split(':')
+    .filter((dir) => !/\/node_modules\/\.bin\/?$|\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir))
+    .join(':');
+}
+
+/**
  * The runner's environment without its secrets. Every LAZYAF_* variable goes (LAZYAF_TOKEN is the
  * registration token), and so do the usual forge tokens: nothing reaches a real remote until a
  * person lands it. An agent's own credentials (ANTHROPIC_API_KEY, OPENAI_API_KEY,
@@ -26,7 +43,8 @@ function isPrivate(name: string): boolean {
  */
 export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) if (!isPrivate(name)) out[name] = value;
+  for (const [name, value] of Object.entries(env)) if (!isPrivate(name) && !isFromNpm(name)) out[name] = value;
+  if (out.PATH !== undefined) out.PATH = withoutNpmBins(out.PATH);
   return out;
 }
 
