@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { engineProblem, errorLine } from '../src/server/pool/engine.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_IMAGE = 'lazyaf-runner:latest';
@@ -66,7 +67,7 @@ async function runBuild(docker: Docker, context: { context: string; src: string[
   try {
     stream = await docker.buildImage(context, options);
   } catch (err) {
-    throw new ImageBuildError(`the Docker engine refused the build: ${oneLine(err)}`);
+    throw new ImageBuildError(`the Docker engine refused the build: ${errorLine(err)}`);
   }
   // The engine's own error repeats the whole failing command; the step and its last words say more.
   let step: string | undefined;
@@ -78,7 +79,7 @@ async function runBuild(docker: Docker, context: { context: string; src: string[
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
-      (err) => (err ? reject(failure(oneLine(err))) : resolve()),
+      (err) => (err ? reject(failure(errorLine(err))) : resolve()),
       (event: { stream?: string; error?: string; errorDetail?: { message?: string } }) => {
         if (event.error !== undefined) return reject(failure(event.errorDetail?.message ?? event.error));
         for (const raw of (event.stream ?? '').split('\n')) {
@@ -100,19 +101,8 @@ async function runBuild(docker: Docker, context: { context: string; src: string[
 
 /** Throws an ImageBuildError naming the engine's address when it does not answer. */
 export async function ping(docker: Docker): Promise<void> {
-  try {
-    // Bounded: an engine behind a dead TCP address would otherwise hold the caller forever.
-    let timer: NodeJS.Timeout | undefined;
-    const silence = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in 10 s')), 10_000)));
-    await Promise.race([docker.ping(), silence]).finally(() => clearTimeout(timer));
-  } catch (err) {
-    throw new ImageBuildError(`cannot reach the Docker engine at ${engineAddress()}: ${oneLine(err)}`);
-  }
-}
-
-/** Where dockerode looks for the engine, for error lines. */
-export function engineAddress(): string {
-  return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
+  const problem = await engineProblem(docker);
+  if (problem) throw new ImageBuildError(problem);
 }
 
 function readCa(file: string): string {
@@ -120,15 +110,10 @@ function readCa(file: string): string {
   try {
     pem = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ImageBuildError(`cannot read the CA file ${file}: ${oneLine(err)}`);
+    throw new ImageBuildError(`cannot read the CA file ${file}: ${errorLine(err)}`);
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ImageBuildError(`${file} holds no PEM certificate`);
   return pem;
-}
-
-function oneLine(err: unknown): string {
-  const e = err as NodeJS.ErrnoException & { json?: { message?: string } };
-  return (e.json?.message ?? e.message ?? String(err)).split('\n')[0]!.trim();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

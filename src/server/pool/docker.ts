@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { DockerRunnerConfig } from '../config.js';
+import { engineAddress, engineProblem, errorLine } from './engine.js';
 import { LauncherError, outputForwarder, type LaunchedRunner, type Launcher, type LaunchOptions } from './launcher.js';
 
 /** Labels on every runner container: whose it is (the server's identity), and which pool slot it fills. */
@@ -14,15 +15,6 @@ const ENGINE_RETRY_MAX_MS = 5_000;
 
 function statusOf(err: unknown): number | undefined {
   return (err as { statusCode?: number }).statusCode;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
-}
-
-/** Where dockerode looks for the engine, as a person would set it. */
-function engineAddress(): string {
-  return process.env.DOCKER_HOST ? `${process.env.DOCKER_HOST} (DOCKER_HOST)` : 'unix:///var/run/docker.sock (set DOCKER_HOST for another)';
 }
 
 /**
@@ -50,7 +42,7 @@ export class DockerLauncher implements Launcher {
       this.docker = new Docker();
     } catch (err) {
       // A malformed DOCKER_HOST throws here; check() reports it as one line.
-      this.clientError = firstLine(err);
+      this.clientError = errorLine(err);
     }
   }
 
@@ -61,14 +53,8 @@ export class DockerLauncher implements Launcher {
 
   async check(): Promise<void> {
     const docker = this.engine();
-    try {
-      // Bounded: an engine behind a dead TCP address would hold the server's start forever.
-      // dockerode 4 passes abortSignal on to the request; its type declarations do not list it.
-      const ping = docker.ping.bind(docker) as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
-      await ping({ abortSignal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      throw new LauncherError(`cannot reach the Docker engine at ${engineAddress()}: ${firstLine(err)}`);
-    }
+    const problem = await engineProblem(docker);
+    if (problem) throw new LauncherError(problem);
     const { image } = this.settings;
     try {
       this.imageId = (await docker.getImage(image).inspect()).Id;
@@ -77,7 +63,7 @@ export class DockerLauncher implements Launcher {
         throw new LauncherError(
           `the runner image ${image} is not in the Docker engine: build it with \`npm run image\` (LAZYAF_RUNNER_IMAGE names the image to use)`,
         );
-      throw new LauncherError(`cannot inspect the runner image ${image}: ${firstLine(err)}`);
+      throw new LauncherError(`cannot inspect the runner image ${image}: ${errorLine(err)}`);
     }
   }
 
@@ -87,7 +73,7 @@ export class DockerLauncher implements Launcher {
     try {
       found = await docker.listContainers({ all: true, filters: { label: [`${SERVER_LABEL}=${this.serverId}`] } });
     } catch (err) {
-      throw new LauncherError(`cannot list this server's runner containers at ${engineAddress()}: ${firstLine(err)}`);
+      throw new LauncherError(`cannot list this server's runner containers at ${engineAddress()}: ${errorLine(err)}`);
     }
     const alive: LaunchedRunner[] = [];
     for (const info of found) {
