@@ -125,6 +125,33 @@ export const SubmitJob = Type.Object(
 );
 export type SubmitJob = Static<typeof SubmitJob>;
 
+/**
+ * `POST /api/jobs/{id}/followup`: a new job on top of the parent's branch (its base branch is the
+ * parent's `lazyaf/<id>`), recording the parent. Labels and timeout default to the parent's.
+ */
+export const FollowupJob = Type.Object(
+  {
+    title: SubmitJob.properties.title,
+    description: SubmitJob.properties.description,
+    command: SubmitJob.properties.command,
+    agent: SubmitJob.properties.agent,
+    labels: SubmitJob.properties.labels,
+    timeout_s: SubmitJob.properties.timeout_s,
+  },
+  { additionalProperties: false },
+);
+export type FollowupJob = Static<typeof FollowupJob>;
+
+/** A job of a follow-up chain, as `GET /api/jobs/{id}` lists its ancestors. */
+export const ChainLink = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  status: JobStatus,
+  branch: Type.Union([Type.String(), Type.Null()]),
+  commit: Type.Union([Type.String(), Type.Null()]),
+});
+export type ChainLink = Static<typeof ChainLink>;
+
 export const Attempt = Type.Object({
   id: Type.String(),
   number: Type.Integer(),
@@ -164,8 +191,62 @@ export const Job = Type.Object({
   created_at: Type.String(),
   started_at: Nullable(Type.String()),
   finished_at: Nullable(Type.String()),
+  /** The job this one follows up (its base branch is that job's branch), or null. */
+  parent_job_id: Nullable(Type.String()),
+  /** The commit the job's branch started from, once a runner reported it: what `/diff` compares against. */
+  base_commit: Nullable(Type.String()),
+  /** In a single job's view (`GET /api/jobs/{id}`, submit, rerun, follow-up): the repo's name. */
+  repo_name: Type.Optional(Type.String()),
+  /** In a single job's view: the name of the runner on it (or that last had it), if it is still listed. */
+  runner_name: Type.Optional(Nullable(Type.String())),
+  /** In a single job's view: the jobs it follows up, oldest first (empty for a job that follows none). */
+  chain: Type.Optional(Type.Array(ChainLink)),
+  /**
+   * For a queued job: why no registered runner can take it (no runner has its labels or its
+   * agent), or null when some runner could. Set in a single job's view and in submit's answer.
+   */
+  no_runner: Type.Optional(Nullable(Type.String())),
 });
 export type Job = Static<typeof Job>;
+
+/** A file the job changed, with its added and removed line counts (null for a binary file). */
+export const DiffFile = Type.Object({
+  path: Type.String(),
+  /** The path before a rename or copy. */
+  old_path: Nullable(Type.String()),
+  /** A added, M modified, D deleted, R renamed, C copied, T type changed. */
+  status: Type.String(),
+  added: Nullable(Type.Integer()),
+  removed: Nullable(Type.Integer()),
+  binary: Type.Boolean(),
+});
+export type DiffFile = Static<typeof DiffFile>;
+
+export const JobDiffQuery = Type.Object(
+  {
+    max_bytes: Type.Optional(
+      Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'Cap on the unified diff returned; past it, a marker.' }),
+    ),
+    stat: Type.Optional(Type.Boolean({ default: false, description: 'Only the files and counts, no unified diff.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** `GET /api/jobs/{id}/diff`: the job's changes against the commit its branch started from. */
+export const JobDiff = Type.Object({
+  job_id: Type.String(),
+  branch: Type.String(),
+  /** The job's commit, or null when it has none yet (queued, running, or it changed nothing). */
+  commit: Nullable(Type.String()),
+  base_commit: Nullable(Type.String()),
+  files: Type.Array(DiffFile),
+  added: Type.Integer(),
+  removed: Type.Integer(),
+  /** The unified diff (empty with stat=true), cut at max_bytes behind a marker line when `truncated`. */
+  diff: Type.String(),
+  truncated: Type.Boolean(),
+});
+export type JobDiff = Static<typeof JobDiff>;
 
 export const JobList = Type.Object({ jobs: Type.Array(Job), total: Type.Integer() });
 export type JobList = Static<typeof JobList>;
@@ -215,6 +296,8 @@ export const RunnerInfo = Type.Object({
       description: "The wall around the runner's jobs: bubblewrap, container (the runner's own container), none (unsandboxed), or null (not said).",
     }),
   ),
+  /** The named agents it can run besides `shell` (found on its PATH or declared). */
+  agents: Type.Array(Type.String()),
   registered_at: Type.String(),
   last_seen_at: Type.String(),
   current_job_id: Nullable(Type.String()),

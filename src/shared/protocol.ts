@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
+import { AGENT_NAME_RE, LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
 
 /**
  * The runner protocol, declared once: the server's routes validate with these schemas and the
@@ -12,12 +12,17 @@ import { LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
  *         runner at once.
  *   loop while idle: poll (runner token), held open up to `wait_ms`; 200 = an assignment, 204 = none.
  *   per assignment, with the attempt's job token (which is also its git password):
- *         logs (chunks numbered from 1; a resent number is ignored), then complete.
+ *         logs (chunks numbered from 1; a resent number is ignored), then complete. Whatever the
+ *         outcome (succeeded, failed, timeout, cancelled), the runner first commits and pushes
+ *         what the command left to the job branch and names that commit in `complete`, so no
+ *         work is lost. A cancel reaches the runner through a heartbeat: the attempt stays live
+ *         (its token works) for the server's cancel grace, while the runner stops the command,
+ *         pushes what it left and completes with `cancelled`; after the grace the server ends it.
  *   deregister (runner token) when it stops.
  * A job token works only while its attempt holds a live lease: once the lease expired, the job
  * was cancelled or the attempt completed, every write with it is refused with 409.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
@@ -40,6 +45,11 @@ export const RegisterRequest = Type.Object(
     pool_id: Type.Optional(Type.String({ pattern: POOL_ID_RE.source })),
     /** The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out. */
     sandbox: Type.Optional(RunnerSandbox),
+    /**
+     * The named agents this runner can run (since protocol 4): found on its PATH at start, or
+     * declared. A job for agent `claude` goes only to runners listing `claude`; `shell` is implied.
+     */
+    agents: Type.Optional(Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), { maxItems: 64 })),
   },
   { additionalProperties: false },
 );
@@ -133,12 +143,20 @@ export const AttemptEndReason = Type.Union([
 ]);
 export type AttemptEndReason = Static<typeof AttemptEndReason>;
 
+const CommitSha = Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' });
+
 export const CompleteRequest = Type.Object(
   {
     outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
+    /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
     exit_code: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-    /** The commit pushed to `branch`, or null when the job changed nothing. */
-    commit: Type.Optional(Type.Union([Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }), Type.Null()])),
+    /**
+     * The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or
+     * null when the job changed nothing. It must be on the branch on the server (else 422).
+     */
+    commit: Type.Optional(Type.Union([CommitSha, Type.Null()])),
+    /** The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against. */
+    base_commit: Type.Optional(Type.Union([CommitSha, Type.Null()])),
     error: Type.Optional(Type.Union([Type.String({ maxLength: 4000 }), Type.Null()])),
   },
   { additionalProperties: false },

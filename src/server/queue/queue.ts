@@ -178,6 +178,7 @@ export class Queue {
       hostname: req.hostname ?? null,
       version: req.version ?? null,
       sandbox: req.sandbox ?? null,
+      agents: JSON.stringify([...new Set(req.agents ?? [])].sort()),
       registered_at: new Date(now).toISOString(),
       last_seen_ms: now,
     };

@@ -50,6 +50,8 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[]): Job {
     created_at: job.created_at,
     started_at: job.started_at,
     finished_at: job.finished_at,
+    parent_job_id: job.parent_job_id,
+    base_commit: job.base_commit,
   };
 }
 

@@ -53,6 +53,7 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
     hostname: r.hostname,
     version: r.version,
     sandbox: r.sandbox,
+    agents: JSON.parse(r.agents) as string[],
     registered_at: r.registered_at,
     last_seen_at: new Date(r.last_seen_ms).toISOString(),
     current_job_id: currentJobId,

@@ -31,6 +31,9 @@ export interface JobRow {
   started_at: string | null;
   finished_at: string | null;
   updated_at: string;
+  parent_job_id: string | null;
+  base_commit: string | null;
+  no_runner_since_ms: number | null;
 }
 
 export type NewJob = Pick<

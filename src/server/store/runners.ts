@@ -11,6 +11,8 @@ export interface RunnerRow {
   hostname: string | null;
   version: string | null;
   sandbox: string | null;
+  /** JSON array of agent names. */
+  agents: string;
   revoked: number;
   registered_at: string;
   last_seen_ms: number;
@@ -23,8 +25,8 @@ export class RunnerStore {
   constructor(db: Db) {
     this.stmts = {
       // Inserts a registered, idle runner.
-      insert: db.prepare(`INSERT INTO runners (id, name, labels, token_hash, status, pool_id, hostname, version, sandbox, registered_at, last_seen_ms)
-        VALUES (@id, @name, @labels, @token_hash, 'idle', @pool_id, @hostname, @version, @sandbox, @registered_at, @last_seen_ms)`),
+      insert: db.prepare(`INSERT INTO runners (id, name, labels, token_hash, status, pool_id, hostname, version, sandbox, agents, registered_at, last_seen_ms)
+        VALUES (@id, @name, @labels, @token_hash, 'idle', @pool_id, @hostname, @version, @sandbox, @agents, @registered_at, @last_seen_ms)`),
       // Returns the row or undefined.
       get: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE id = ?'),
       // Returns the non-revoked runner a token belongs to, or undefined.
