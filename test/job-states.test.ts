@@ -116,7 +116,18 @@ test("the store's conditional statements change a job exactly in the statuses wh
     }
   };
   const end = (id: string) =>
-    jobs.endAttempt({ id, attempt_id: 'a1', status: 'failed', branch: null, commit_sha: null, exit_code: 1, error: null, end_reason: 'failed', now });
+    jobs.endAttempt({
+      id,
+      attempt_id: 'a1',
+      status: 'failed',
+      branch: null,
+      commit_sha: null,
+      base_commit: null,
+      exit_code: 1,
+      error: null,
+      end_reason: 'failed',
+      now,
+    });
   for (const status of STATUSES) {
     assert.equal(jobs.claim(jobIn(status), 'a2', 'runner', now) !== undefined, allowed(status, { type: 'claim' }), `claim in ${status}`);
     assert.equal(jobs.retry(jobIn(status), 3, now), allowed(status, { type: 'retry' }), `retry in ${status}`);

@@ -74,6 +74,11 @@ test('every state change made through the API emits its event, and every event v
   await live.saw({ type: 'log.appended', job_id: job.id, log_bytes: (started as { log_bytes: number }).log_bytes + 6 });
 
   assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+  // The cancel is news (the job is cancelling); the attempt ends when its runner reports.
+  const cancelling = live.events.length;
+  await live.saw({ type: 'job.updated', job_id: job.id, status: 'running' }, cancelling);
+  const report = { outcome: 'cancelled', exit_code: null };
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), report, { token: a.job_token })).status, 200);
   await live.saw({ type: 'attempt.ended', attempt_id: a.attempt_id, reason: 'cancelled' });
   await live.saw({ type: 'job.updated', job_id: job.id, status: 'cancelled' });
   await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'idle' });

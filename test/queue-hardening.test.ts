@@ -109,7 +109,7 @@ test('an agent is looked up by its own name only: "constructor" is an unknown ag
   assert.equal((await api(server, 'GET', '/api/jobs')).body.total, 0);
 });
 
-test('cancelling a running job ends its attempt at once: the job token dies, the runner is told, its late report is harmless', async (t) => {
+test('cancelling a running job tells its runner at once and keeps its token for the cancel grace: it reports what it left, then the token dies', async (t) => {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   const r = await registerRunner(server, 'r');
@@ -120,22 +120,50 @@ test('cancelling a running job ends its attempt at once: the job token dies, the
 
   const cancelled = await api(server, 'POST', `/api/jobs/${job.id}/cancel`);
   assert.equal(cancelled.status, 200);
-  assert.equal(cancelled.body.status, 'cancelled');
-  assert.equal(cancelled.body.attempts[0].end_reason, 'cancelled');
+  assert.equal(cancelled.body.status, 'running');
+  assert.equal(cancelled.body.cancel_requested, true);
   assert.deepEqual((await heartbeat).body.cancel, [a.attempt_id], 'the runner is told to stop');
 
-  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'late\n' }, { token: a.job_token })).status, 409);
-  assert.equal((await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: a.job_token })).status, 409);
+  // Within the grace the attempt is live: the runner may still push its branch, log and report.
+  const receive = await fetch(`${a.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: basicAuth(a.job_token) } });
+  assert.equal(receive.status, 200, 'the job token still pushes during the cancel grace');
+  await receive.arrayBuffer();
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'stopping\n' }, { token: a.job_token })).status, 200);
+  // Whatever the runner says the command did, a cancelled job ends cancelled.
+  const report = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'failed', exit_code: null }, { token: a.job_token });
+  assert.equal(report.status, 200, JSON.stringify(report.body));
+  const done = await getJob(server, job.id);
+  assert.equal(done.status, 'cancelled');
+  assert.equal(done.exit_code, null);
+
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 2, data: 'late\n' }, { token: a.job_token })).status, 409);
   const refs = await fetch(`${a.clone_url}/info/refs?service=git-receive-pack`, { headers: { authorization: basicAuth(a.job_token) } });
-  assert.equal(refs.status, 401);
+  assert.equal(refs.status, 401, 'the token died with the report');
   await refs.arrayBuffer();
-  // The runner's own report of the cancel, arriving after the server ended the attempt.
-  const late = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'cancelled', exit_code: null }, { token: a.job_token });
-  assert.ok(late.status === 200 || late.status === 409, `${late.status} ${JSON.stringify(late.body)}`);
-  assert.equal((await getJob(server, job.id)).status, 'cancelled');
 
   const next = await submit(server, { repo_id: repo.id, title: 'next', command: 'true' });
   assert.equal((await poll(server, r.token))?.job_id, next.id, 'the runner is free for the next job');
+});
+
+test('a cancelled job whose runner never reports is ended by the server once the cancel grace has passed', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_CANCEL_GRACE: '1' });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const r = await registerRunner(server, 'deaf');
+  const job = await submit(server, { repo_id: repo.id, title: 'ignore the cancel', command: 'sleep 100' });
+  const a = await poll(server, r.token);
+  assert.equal(a?.job_id, job.id);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+
+  // The runner keeps heartbeating but never stops: the sweeper ends the attempt as cancelled, not as a timeout.
+  const done = await eventually('the server to end the cancelled attempt', async () => {
+    await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'busy', attempts: [a.attempt_id] }, { token: r.token });
+    const current = await getJob(server, job.id);
+    return current.status === 'cancelled' && current;
+  });
+  assert.equal(done.attempts?.[0]?.end_reason, 'cancelled');
+  assert.match(done.attempts?.[0]?.error ?? '', /did not report within 1 s of the cancel/);
+  const late = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'cancelled', exit_code: null }, { token: a.job_token });
+  assert.ok(late.status === 200 || late.status === 409, `${late.status} ${JSON.stringify(late.body)}`);
 });
 
 test('the server ends an attempt that outlives its timeout, even while its runner keeps heartbeating', async (t) => {
@@ -179,6 +207,10 @@ test('a repo with a queued or running job cannot be deleted from under it: 409 u
 
   await api(server, 'POST', `/api/jobs/${queued.id}/cancel`);
   await api(server, 'POST', `/api/jobs/${running.id}/cancel`);
+  const cancelling = await api(server, 'DELETE', `/api/repos/${repo.id}`);
+  assert.equal(cancelling.status, 409, 'a cancelled job still pushing what it left holds its repo');
+  const report = { outcome: 'cancelled', exit_code: null };
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(claimed.attempt_id), report, { token: claimed.job_token })).status, 200);
   assert.equal((await api(server, 'DELETE', `/api/repos/${repo.id}`)).status, 204);
   assert.equal((await api(server, 'GET', `/api/jobs/${queued.id}`)).status, 404);
 });

@@ -60,8 +60,9 @@ export class JobRun {
     if (this.stopReason && rank[this.stopReason] >= rank[reason]) return;
     this.stopReason = reason;
     this.stopCtl.abort();
-    // The server ended a lost or cancelled attempt itself: nothing sent for it would count.
-    if (reason !== 'returned') this.abandonReport();
+    // The server ended a lost attempt itself: nothing sent for it would count. A cancelled one
+    // stays live for the server's cancel grace, so its report (and its work) still lands.
+    if (reason === 'lost') this.abandonReport();
   }
 
   /** Gives up sending what is left to report (the runner is going away and the server does not answer). */
@@ -83,13 +84,14 @@ export class JobRun {
     } catch (err) {
       report = { outcome: 'failed', exit_code: null, error: `runner error: ${(err as Error).message}`.slice(0, 1000) };
     }
-    if (this.stopReason === undefined || this.stopReason === 'returned') {
+    // What the job's diff is taken against; the same for every attempt that starts from this base.
+    if (this.workspace) report = { ...report, base_commit: this.workspace.baseCommit };
+    if (this.stopReason !== 'lost') {
       this.say(summary(report));
       await this.logs.finish(); // The last chunk before the completion: after it the attempt takes no more.
     }
     // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
-    else if (this.stopReason === 'cancelled') this.deps.log(`job ${this.shortId}: cancelled`);
     else await this.complete(report);
     if (this.workspace) {
       // A wall that cannot take the job's files back or end its processes stops the runner (the error reaches its loop).

@@ -50,6 +50,7 @@ export async function openStores(config: ServerConfig, logger?: FastifyBaseLogge
     maxAttempts: config.maxAttempts,
     logCapBytes: config.logCapBytes,
     timeoutGraceMs: config.timeoutGraceSeconds * 1000,
+    cancelGraceMs: config.cancelGraceSeconds * 1000,
     runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit,
   });

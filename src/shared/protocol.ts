@@ -149,15 +149,16 @@ export const CompleteRequest = Type.Object(
   {
     outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
     /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
-    exit_code: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+    // Null first: the server's validator coerces types, and tried first an integer would turn null into 0.
+    exit_code: Type.Optional(Type.Union([Type.Null(), Type.Integer()])),
     /**
      * The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or
      * null when the job changed nothing. It must be on the branch on the server (else 422).
      */
-    commit: Type.Optional(Type.Union([CommitSha, Type.Null()])),
+    commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
     /** The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against. */
-    base_commit: Type.Optional(Type.Union([CommitSha, Type.Null()])),
-    error: Type.Optional(Type.Union([Type.String({ maxLength: 4000 }), Type.Null()])),
+    base_commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
+    error: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4000 })])),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@ import { LogStore } from '../store/logs.js';
 import { RunnerStore, type RunnerRow } from '../store/runners.js';
 import type { JobStatus, LiveEvent, RunnersStatus } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
+import { needsOf, offerOf } from './matching.js';
 import { nextJobStatus, TransitionError, type JobEvent } from './state.js';
 import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
@@ -20,6 +21,8 @@ export interface QueueOptions {
   runnerPruneAfterMs: number;
   /** How long past its job's timeout an attempt may still report before the server ends it as `timeout`. */
   timeoutGraceMs: number;
+  /** How long a cancelled job's runner has to stop the command, push what it left and report, before the server ends the attempt. */
+  cancelGraceMs: number;
   /** Tells the UI stream what changed; called only once the change is committed. */
   emit: (event: LiveEvent) => void;
   now?: () => number;
@@ -108,15 +111,16 @@ export class Queue {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') continue;
         throw err;
       }
-      this.wakeups.jobAvailable(JSON.parse(row.labels) as string[]);
+      this.wakeups.jobAvailable(needsOf(row));
       this.emit({ type: 'job.created', job_id: id, repo_id: row.repo_id, status: row.status });
       return row;
     }
   }
 
   /**
-   * Cancels a job at once. A running one's attempt ends with it, so its job token dies (no more
-   * logs, pushes or completion); its runner is told to stop on its next heartbeat.
+   * Cancels a job. A queued one at once. A running one keeps its attempt (and job token) for the
+   * cancel grace: its runner hears of it on its held heartbeat, stops the command, pushes what it
+   * left to the job branch and completes as `cancelled`; a runner that does not, the sweeper ends.
    */
   cancel(jobId: string): JobRow {
     const job = this.mustGetJob(jobId);
@@ -127,7 +131,9 @@ export class Queue {
       if (!this.jobs.requestCancel(job.id, now)) return;
       const attempt = this.attempts.get(this.jobs.get(job.id)?.current_attempt_id ?? '');
       if (!attempt?.active) return;
-      this.endAttempt(attempt, { outcome: 'cancelled' });
+      this.attempts.bringDeadline(attempt.id, this.now() + this.opts.cancelGraceMs);
+      this.appendSystemLine(this.jobs.get(job.id)!, 'cancel requested: stopping the command; what it left will be pushed');
+      this.changed(job, 'running');
       this.transactions.afterCommit(() => this.wakeups.runnerNews(attempt.runner_id));
     });
     return this.jobs.get(job.id)!;
@@ -138,7 +144,7 @@ export class Queue {
     this.decide(job, { type: 'retry' });
     // Read, decided and written in one synchronous stretch on the one connection: only a job deleted meanwhile is missed.
     if (!this.jobs.retry(job.id, this.opts.maxAttempts, this.iso())) throw new ApiError(404, `job not found: ${jobId}`);
-    this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]);
+    this.wakeups.jobAvailable(needsOf(job));
     this.changed(job, 'queued');
     return this.jobs.get(job.id)!;
   }
@@ -235,7 +241,7 @@ export class Queue {
   claim(runner: RunnerRow): Claimed | undefined {
     if (runner.status === 'draining') return undefined;
     return this.transactions.run((): Claimed | undefined => {
-      const job = this.jobs.nextFor(runner.labels);
+      const job = this.jobs.nextFor(runner.labels, runner.agents);
       if (!job) return undefined;
       const jobToken = newToken('lzjob');
       const attemptId = crypto.randomUUID();
@@ -276,7 +282,7 @@ export class Queue {
       if (claimed) return claimed;
       const left = deadline - this.now();
       if (left <= 0 || signal?.aborted || this.wakeups.closed || current.status === 'draining') return undefined;
-      await this.wakeups.waitForJob(new Set(JSON.parse(current.labels) as string[]), left, signal);
+      await this.wakeups.waitForJob(offerOf(current), left, signal);
       current = this.runners.get(runner.id);
     }
   }
@@ -363,7 +369,8 @@ export class Queue {
       maxAttempts: job.max_attempts,
       cancelRequested: job.cancel_requested === 1,
     });
-    const commit = status === 'succeeded' ? (req.commit ?? null) : null;
+    // Work is kept whatever the outcome: a failed, timed-out or cancelled job's branch holds what it left.
+    const commit = status === 'queued' ? null : (req.commit ?? null);
     const error =
       status === 'failed' && reason === 'lost'
         ? `lost its runner ${lostAttempts} times (the cap is ${job.max_attempts})`
@@ -376,6 +383,7 @@ export class Queue {
       status,
       branch: commit ? job.branch_name : null,
       commit_sha: commit,
+      base_commit: 'base_commit' in req ? (req.base_commit ?? null) : null,
       exit_code: status === 'queued' ? null : (req.exit_code ?? null),
       error,
       end_reason: reason,
@@ -392,7 +400,7 @@ export class Queue {
     );
     this.emit({ type: 'attempt.ended', attempt_id: attempt.id, job_id: job.id, runner_id: attempt.runner_id, reason });
     this.changed(job, status);
-    if (status === 'queued') this.transactions.afterCommit(() => this.wakeups.jobAvailable(JSON.parse(job.labels) as string[]));
+    if (status === 'queued') this.transactions.afterCommit(() => this.wakeups.jobAvailable(needsOf(job)));
     return status;
   }
 
@@ -410,13 +418,21 @@ export class Queue {
       (after) => this.attempts.expired(now, after),
       () => ({ outcome: 'lost', error: 'lease expired: the runner stopped renewing it' }),
     );
-    // A runner can be alive but stuck: it renews the lease and never reports.
+    // A runner can be alive but stuck: it renews the lease and never reports (nor stops when cancelled).
     const timedOut = this.endPaged(
       (after) => this.attempts.overdue(now, after),
-      (attempt) => ({
-        outcome: 'timeout',
-        error: `timed out after ${this.jobs.get(attempt.job_id)?.timeout_s} s: the runner had not reported ${graceS} s later, so the server ended the attempt`,
-      }),
+      (attempt) => {
+        const job = this.jobs.get(attempt.job_id);
+        if (job?.cancel_requested)
+          return {
+            outcome: 'cancelled',
+            error: `the runner did not report within ${this.opts.cancelGraceMs / 1000} s of the cancel, so the server ended the attempt`,
+          };
+        return {
+          outcome: 'timeout',
+          error: `timed out after ${job?.timeout_s} s: the runner had not reported ${graceS} s later, so the server ended the attempt`,
+        };
+      },
     );
     const offline = this.runners.markOffline(now - this.opts.leaseTtlMs);
     for (const id of offline) this.runnerChanged(id, 'offline');

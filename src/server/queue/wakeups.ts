@@ -3,8 +3,10 @@
  * waiting request "look again now" so that a job reaches an idle runner without any polling
  * interval, and a cancel reaches a busy runner without waiting for its next heartbeat.
  */
+import { canTake, type JobNeeds, type RunnerOffer } from './matching.js';
+
 interface PollWaiter {
-  labels: ReadonlySet<string>;
+  offer: RunnerOffer;
   wake: () => void;
 }
 
@@ -25,19 +27,19 @@ export class Wakeups {
     return this.isClosed;
   }
 
-  /** Resolves when woken for a job these labels can take, when `ms` pass, or on abort. */
-  waitForJob(labels: ReadonlySet<string>, ms: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves when woken for a job a runner with this offer can take, when `ms` pass, or on abort. */
+  waitForJob(offer: RunnerOffer, ms: number, signal?: AbortSignal): Promise<void> {
     return this.waitOn(ms, signal, (wake) => {
-      const waiter: PollWaiter = { labels, wake };
+      const waiter: PollWaiter = { offer, wake };
       this.pollWaiters.add(waiter);
       return () => this.pollWaiters.delete(waiter);
     });
   }
 
-  /** Wakes the longest-waiting poll whose runner has every one of the job's labels. */
-  jobAvailable(jobLabels: readonly string[]): void {
+  /** Wakes the longest-waiting poll whose runner can take the job (its labels and its agent). */
+  jobAvailable(job: JobNeeds): void {
     for (const waiter of this.pollWaiters) {
-      if (jobLabels.every((l) => waiter.labels.has(l))) {
+      if (canTake(waiter.offer, job)) {
         this.pollWaiters.delete(waiter);
         waiter.wake();
         return;

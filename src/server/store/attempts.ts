@@ -55,6 +55,8 @@ export class AttemptStore {
       ),
       // Accepts log chunk `seq` if it is newer than the last accepted; changes = 0 for a resend.
       acceptLogSeq: db.prepare('UPDATE attempts SET log_seq = @seq WHERE id = @id AND active = 1 AND log_seq < @seq'),
+      // Brings an active attempt's deadline forward to `until` (never later); changes = 0 if it had ended.
+      bringDeadline: db.prepare('UPDATE attempts SET deadline_ms = MIN(deadline_ms, @until) WHERE id = @id AND active = 1'),
       // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.
       extendAll: db.prepare('UPDATE attempts SET lease_expires_ms = MAX(lease_expires_ms, @until), deadline_ms = MAX(deadline_ms, @until) WHERE active = 1'),
     };
@@ -104,6 +106,10 @@ export class AttemptStore {
 
   acceptLogSeq(id: string, seq: number): boolean {
     return this.stmts.acceptLogSeq.run({ id, seq }).changes === 1;
+  }
+
+  bringDeadline(id: string, until: number): boolean {
+    return this.stmts.bringDeadline.run({ id, until }).changes === 1;
   }
 
   extendAll(until: number): number {

@@ -67,9 +67,11 @@ export class JobStore {
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       // Returns up to two rows whose id starts with the prefix (two means ambiguous).
       byPrefix: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ESCAPE '\\' LIMIT 2"),
-      // Returns the oldest queued job whose labels are all among the runner's labels (JSON array), or undefined.
-      nextFor: db.prepare<[string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
+      // Returns the oldest queued job whose labels are all among the runner's labels and whose agent is shell or among
+      // the runner's agents (both JSON arrays), or undefined. The same rule as queue/matching.ts canTake.
+      nextFor: db.prepare<[string, string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
         AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
+        AND (jobs.agent = 'shell' OR jobs.agent IN (SELECT value FROM json_each(?)))
         ORDER BY seq LIMIT 1`),
       // Moves a queued job to running and returns it; no row if someone else claimed it first.
       claim: db.prepare<
@@ -80,7 +82,7 @@ export class JobStore {
       // Records the end of the current attempt and the job's new status.
       endAttempt: db.prepare(`UPDATE jobs SET status = @status, current_attempt_id = NULL,
         runner_id = CASE WHEN @status = 'queued' THEN NULL ELSE runner_id END,
-        branch = @branch, commit_sha = @commit_sha, exit_code = @exit_code, error = @error, end_reason = @end_reason,
+        branch = @branch, commit_sha = @commit_sha, base_commit = COALESCE(@base_commit, base_commit), exit_code = @exit_code, error = @error, end_reason = @end_reason,
         finished_at = CASE WHEN @status IN ('succeeded', 'failed', 'cancelled') THEN @now ELSE NULL END, updated_at = @now
         WHERE id = @id AND status = 'running' AND current_attempt_id = @attempt_id`),
       // Cancels a queued job; changes = 0 if it was not queued.
@@ -135,8 +137,8 @@ export class JobStore {
     return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
   }
 
-  nextFor(runnerLabels: string): JobRow | undefined {
-    return this.stmts.nextFor.get(runnerLabels);
+  nextFor(runnerLabels: string, runnerAgents: string): JobRow | undefined {
+    return this.stmts.nextFor.get(runnerLabels, runnerAgents);
   }
 
   claim(id: string, attemptId: string, runnerId: string, now: string): JobRow | undefined {
@@ -149,6 +151,8 @@ export class JobStore {
     status: JobStatus;
     branch: string | null;
     commit_sha: string | null;
+    /** Kept as it was when null (an attempt that did not say). */
+    base_commit: string | null;
     exit_code: number | null;
     error: string | null;
     end_reason: string;
