@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { BranchList, RepoList } from '../src/shared/api.js';
+import { cli, commitFiles, git, makeRepo, startTestServer, tempDir, type RunResult } from './helpers.js';
+import { submit } from './queue-helpers.js';
+
+/**
+ * A failure of a command that shows git's own output: a non-zero exit, and after git's lines one
+ * line of lazyaf's, matching `re`.
+ */
+function assertGitFailure(r: RunResult, re: RegExp, what: string): void {
+  assert.notEqual(r.code, 0, `${what} should fail:\n${r.stdout}`);
+  const ours = r.stderr.split('\n').filter((l) => l.startsWith('lazyaf:'));
+  assert.equal(ours.length, 1, `${what}: one line of lazyaf's expected, got:\n${r.stderr}`);
+  assert.equal(r.stderr.trim().split('\n').at(-1), ours[0], `${what}: lazyaf's line comes last`);
+  assert.match(ours[0]!, re, what);
+}
+
+/** A failure: a non-zero exit and exactly one line on stderr, matching `re`. */
+function assertOneLine(r: RunResult, re: RegExp, what: string): void {
+  assert.notEqual(r.code, 0, `${what} should fail:\n${r.stdout}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `${what}: one line expected, got:\n${r.stderr}`);
+  assert.match(lines[0]!, re, what);
+}
+
+test('push sends new local commits and branches to the linked repo; lazyaf list shows origin as the remote', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const origin = path.join(dir, 'origin.git');
+  await git(['init', '-q', '--bare', origin]);
+  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
+  await git(['remote', 'add', 'origin', origin], src);
+  const ingest = await cli(['ingest', src, '--name', 'synced'], { server });
+  assert.equal(ingest.code, 0, ingest.stderr);
+
+  const list = JSON.parse((await cli(['list', '--json'], { server })).stdout) as RepoList['repos'];
+  assert.equal(list[0]?.remote_url, origin);
+  assert.match((await cli(['list'], { server })).stdout, new RegExp(`^synced\\s+\\S+\\s+main\\s+${origin}$`, 'm'));
+
+  const tip = await commitFiles(src, { 'a.txt': 'two\n' }, 'second');
+  const push = await cli(['push'], { server, cwd: src });
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stderr, /main -> main/, "git's own progress is shown");
+  const branches = async () => JSON.parse((await cli(['branches', 'synced', '--json'], { server })).stdout) as BranchList;
+  assert.equal((await branches()).branches.find((b) => b.name === 'main')?.commit, tip);
+  assert.match((await cli(['branches', 'synced'], { server })).stdout, new RegExp(`^main\\s+${tip.slice(0, 12)}`, 'm'));
+
+  // From a subfolder, a named branch, then every branch.
+  await git(['branch', 'feature'], src);
+  await git(['branch', 'other'], src);
+  fs.mkdirSync(path.join(src, 'sub'));
+  assert.equal((await cli(['push', '--branch', 'feature'], { server, cwd: path.join(src, 'sub') })).code, 0);
+  assert.deepEqual(
+    (await branches()).branches.map((b) => b.name),
+    ['feature', 'main'],
+  );
+  assert.equal((await cli(['push', '--all-branches'], { server, cwd: src })).code, 0);
+  assert.deepEqual(
+    (await branches()).branches.map((b) => b.name),
+    ['feature', 'main', 'other'],
+  );
+
+  // History rewritten locally: lazyaf keeps what it has, and the message says what to do.
+  await git(['reset', '-q', '--hard', 'HEAD~1'], src);
+  await commitFiles(src, { 'a.txt': 'elsewhere\n' }, 'diverged');
+  assertGitFailure(
+    await cli(['push'], { server, cwd: src }),
+    /^lazyaf: git push to lazyaf was rejected: main on lazyaf has commits this checkout does not have .*git pull lazyaf main/,
+    'a diverged push',
+  );
+  assert.equal((await branches()).branches.find((b) => b.name === 'main')?.commit, tip);
+
+  // Detached HEAD.
+  await git(['checkout', '-q', '--detach'], src);
+  assertOneLine(await cli(['push'], { server, cwd: src }), /^lazyaf: HEAD is detached: pass --branch B or --all-branches$/, 'a detached push');
+});
+
+test('ingest refuses to re-point an existing lazyaf remote and creates no repo', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
+  assert.equal((await cli(['ingest', src, '--name', 'first'], { server })).code, 0);
+  const before = await git(['remote', 'get-url', 'lazyaf'], src);
+
+  const again = await cli(['ingest', src, '--name', 'second'], { server });
+  assertOneLine(
+    again,
+    /^lazyaf: .* already has a "lazyaf" remote \(.*\); to update that repo: lazyaf push; to start over: git remote remove lazyaf$/,
+    'a re-point',
+  );
+  assert.equal(await git(['remote', 'get-url', 'lazyaf'], src), before);
+  const names = (JSON.parse((await cli(['list', '--json'], { server })).stdout) as RepoList['repos']).map((r) => r.name);
+  assert.deepEqual(names, ['first']);
+
+  // A push that fails takes its repo and the remote it added with it, so the retry is not refused.
+  const other = await makeRepo(path.join(dir, 'other'), { 'b.txt': 'b\n' });
+  const hook = path.join(other, '.git', 'hooks', 'pre-push');
+  fs.writeFileSync(hook, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+  assertGitFailure(await cli(['ingest', other, '--name', 'fails'], { server }), /^lazyaf: git push to lazyaf failed/, 'an ingest whose push fails');
+  assert.ok(!(await git(['remote'], other)).split('\n').includes('lazyaf'), 'the remote it added is gone');
+  fs.rmSync(hook);
+  assert.equal((await cli(['ingest', other, '--name', 'fails'], { server })).code, 0);
+});
+
+test('repos delete asks, refuses without --yes when there is no terminal, and deletes with it', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
+  assert.equal((await cli(['ingest', src, '--name', 'doomed'], { server })).code, 0);
+
+  assertOneLine(
+    await cli(['repos', 'delete', 'doomed'], { server }),
+    /^lazyaf: not deleting repo doomed \(\S+\) without a yes: pass --yes/,
+    'delete without --yes',
+  );
+  assert.equal((await cli(['branches', 'doomed'], { server })).code, 0, 'the repo is still there');
+
+  // A queued job (no runner has its label) keeps the repo: the server's 409 in one line.
+  const job = await submit(server, { repo_id: 'doomed', title: 'waits', command: 'true', labels: ['nobody-has-this'] });
+  assertOneLine(
+    await cli(['repos', 'delete', 'doomed', '--yes'], { server }),
+    /^lazyaf: repo doomed has 1 queued or running job; cancel it first$/,
+    'delete with a job',
+  );
+  assert.equal((await cli(['jobs', 'cancel', job.id], { server })).code, 0);
+
+  const deleted = await cli(['repos', 'delete', 'doomed', '--yes'], { server });
+  assert.equal(deleted.code, 0, deleted.stderr);
+  assert.match(deleted.stdout, /^Deleted repo doomed /);
+  assertOneLine(await cli(['branches', 'doomed'], { server }), /^lazyaf: repo not found: doomed$/, 'the repo is gone');
+
+  // The checkout still names it: push says it is gone and how to start over.
+  assertOneLine(
+    await cli(['push'], { server, cwd: src }),
+    /^lazyaf: the lazyaf repo this checkout pushes to \(\S+\) is gone from .*git remote remove lazyaf/,
+    'a push to a gone repo',
+  );
+});
+
+test('push, repos delete and submit failures are one line that says what to do', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const plain = path.join(dir, 'plain');
+  fs.mkdirSync(plain);
+  const unlinked = await makeRepo(path.join(dir, 'unlinked'), { 'a.txt': 'a\n' });
+  const odd = await makeRepo(path.join(dir, 'odd'), { 'a.txt': 'a\n' });
+  await git(['remote', 'add', 'lazyaf', 'https://example.test/not-lazyaf.git'], odd);
+  const linked = await makeRepo(path.join(dir, 'linked'), { 'a.txt': 'a\n' });
+  assert.equal((await cli(['ingest', linked, '--name', 'linked'], { server })).code, 0);
+
+  const cases: [string[], string, RegExp][] = [
+    [['push'], plain, /^lazyaf: not a git repository: /],
+    [['push'], unlinked, /^lazyaf: no "lazyaf" remote in .*; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME$/],
+    [['push'], odd, /^lazyaf: the "lazyaf" remote of .* \(https:\/\/example\.test\/not-lazyaf\.git\) is not a lazyaf repo URL/],
+    [['push', '--branch', 'nope'], linked, /^lazyaf: no local branch named "nope" in /],
+    [['push', '--branch', 'main', '--all-branches'], linked, /^lazyaf: use either --branch or --all-branches, not both$/],
+    [['repos', 'delete', 'nope', '--yes'], dir, /^lazyaf: repo not found: nope$/],
+    [['jobs', 'submit', '--repo', 'linked', '--title', 't', '--command', 'true', '--base', 'later'], dir, /push it first: lazyaf push --branch later$/],
+  ];
+  for (const [args, cwd, re] of cases) assertOneLine(await cli(args, { server, cwd }), re, args.join(' '));
+});
