@@ -105,9 +105,12 @@ test('ingest --all-branches pushes every branch; a second ingest with the same n
   const branches = JSON.parse((await cli(['branches', 'multi', '--json'], { server })).stdout) as { branches: { name: string }[] };
   assert.deepEqual(branches.branches.map((b) => b.name).sort(), ['feature', 'main', 'other']);
 
-  const again = await cli(['ingest', src, '--name', 'multi'], { server });
+  // Another checkout (this one is linked already, which ingest refuses first).
+  const copy = await makeRepo(path.join(dir, 'copy'), { 'a.txt': 'a\n' });
+  const again = await cli(['ingest', copy, '--name', 'multi'], { server });
   assert.equal(again.code, 1);
   assert.equal(again.stderr.trim(), 'lazyaf: a repo named "multi" already exists');
+  assert.ok(!(await git(['remote'], copy)).includes('lazyaf'), 'no remote added for a repo that was not created');
 });
 
 test('CLI failures are one clear line and a non-zero exit', async (t) => {
