@@ -194,6 +194,7 @@ test('land JOB refuses a job without changes, a failed job (naming the explicit 
   const cases: [string[], RegExp][] = [
     [['land', idle.id], /^lazyaf: job \S{8} succeeded with no changes: it has no branch to land$/],
     [['land', 'ffffffff'], /^lazyaf: job not found: ffffffff$/],
+    [['land', 'demo'], /^lazyaf: "demo" is not a job id; to land a branch of a repo: lazyaf land demo --branch B$/],
   ];
   if (failedDone.branch) {
     // A failed job's work is kept on its branch: landing it takes the explicit form.

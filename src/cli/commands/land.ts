@@ -44,6 +44,8 @@ interface LandTarget {
 
 /** The branch of a finished job that committed something; a job with nothing to land yet is refused. */
 async function jobTarget(client: ApiClient, jobRef: string): Promise<LandTarget> {
+  // A job is named by its id or at least its first 8 characters; anything else was meant as a repo.
+  if (!/^[0-9a-f-]{8,36}$/.test(jobRef)) throw new CliError(`"${jobRef}" is not a job id; to land a branch of a repo: lazyaf land ${jobRef} --branch B`);
   const job = await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(jobRef)}`);
   const short = job.id.slice(0, 8);
   if (job.status === 'queued' || job.status === 'running') throw new CliError(`job ${short} is ${job.status}: nothing to land until it has finished`);

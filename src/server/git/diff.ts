@@ -68,7 +68,10 @@ async function mustHaveCommit(repoPath: string, sha: string, what: string): Prom
 
 /** A job that did not report its start: the fork point of its commit and its base branch. */
 async function mergeBase(repoPath: string, job: DiffSubject, commit: string): Promise<string> {
-  const gone = new ApiError(409, `cannot tell which commit job ${job.id.slice(0, 8)} started from: its base branch "${job.base_branch}" is gone`);
+  const gone = new ApiError(
+    409,
+    `cannot tell which commit job ${job.id.slice(0, 8)} started from: its base branch "${job.base_branch}" is gone or shares no history with it`,
+  );
   if (!isValidBranchName(job.base_branch)) throw gone;
   const r = await git(['merge-base', commit, `refs/heads/${job.base_branch}`], { cwd: repoPath });
   const base = r.stdout.trim();
