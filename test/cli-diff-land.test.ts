@@ -36,12 +36,18 @@ async function world(t: Parameters<typeof tempDir>[0], files: Record<string, str
 }
 
 test('diff shows the files a job added, changed and deleted, with counts, --stat, plain when piped and coloured on a terminal', async (t) => {
-  const { server } = await world(t, { 'keep.txt': 'keep\n', 'change.txt': 'one\ntwo\nthree\n', 'gone.txt': 'a\nb\n', Makefile: 'all:\n\techo hi\n' });
+  const { server } = await world(t, {
+    'keep.txt': 'keep\n',
+    'change.txt': 'one\ntwo\nthree\n',
+    'gone.txt': 'a\nb\n',
+    Makefile: 'all:\n\techo hi\n',
+    'moved.txt': 'the same\nfour\nlines\nhere\n',
+  });
   const job = await runJob(
     server,
     'demo',
     'edit',
-    `echo new > added.txt; printf 'one\\nTWO\\nthree\\n' > change.txt; rm gone.txt; printf 'x\\033]0;pwned\\007y\\n' > esc.txt; printf 'all:\\n\\techo bye\\n' > Makefile`,
+    `echo new > added.txt; printf 'one\\nTWO\\nthree\\n' > change.txt; rm gone.txt; printf 'x\\033]0;pwned\\007y\\n' > esc.txt; printf 'all:\\n\\techo bye\\n' > Makefile; mv moved.txt renamed.txt; printf '\\000\\001\\002' > blob.bin`,
   );
   assert.equal(job.status, 'succeeded', job.error ?? '');
   const short = job.id.slice(0, 8);
@@ -56,11 +62,14 @@ test('diff shows the files a job added, changed and deleted, with counts, --stat
     [
       ['Makefile', 'M', 1, 1, false],
       ['added.txt', 'A', 1, 0, false],
+      ['blob.bin', 'A', null, null, true],
       ['change.txt', 'M', 1, 1, false],
       ['esc.txt', 'A', 1, 0, false],
       ['gone.txt', 'D', 0, 2, false],
+      ['renamed.txt', 'R', 0, 0, false],
     ],
   );
+  assert.equal(diff.files.find((f) => f.status === 'R')?.old_path, 'moved.txt');
   assert.deepEqual([diff.added, diff.removed, diff.truncated], [4, 4, false]);
   // The base is where the branch started: main's tip in the internal repo.
   assert.equal(diff.base_commit, await git(['rev-parse', 'main'], barePath(server.dataDir, job.repo_id)));
@@ -78,12 +87,14 @@ test('diff shows the files a job added, changed and deleted, with counts, --stat
   const stat = await cli(['diff', short, '--stat'], { server });
   assert.equal(stat.code, 0, stat.stderr);
   assert.deepEqual(stat.stdout.split('\n'), [
-    ' M Makefile    +1 -1',
-    ' A added.txt   +1 -0',
-    ' M change.txt  +1 -1',
-    ' A esc.txt     +1 -0',
-    ' D gone.txt    +0 -2',
-    ' 5 files changed, 4 insertions(+), 4 deletions(-)',
+    ' M Makefile                  +1 -1',
+    ' A added.txt                 +1 -0',
+    ' A blob.bin                  binary',
+    ' M change.txt                +1 -1',
+    ' A esc.txt                   +1 -0',
+    ' D gone.txt                  +0 -2',
+    ' R moved.txt => renamed.txt  +0 -0',
+    ' 7 files changed, 4 insertions(+), 4 deletions(-)',
     '',
   ]);
 

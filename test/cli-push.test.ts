@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { BranchList, RepoList } from '../src/shared/api.js';
-import { cli, commitFiles, git, makeRepo, startTestServer, tempDir, type RunResult } from './helpers.js';
+import { CLI, cli, commitFiles, git, makeRepo, run, startTestServer, tempDir, type RunResult } from './helpers.js';
 import { submit } from './queue-helpers.js';
 
 /**
@@ -117,6 +117,24 @@ test('repos delete asks, refuses without --yes when there is no terminal, and de
     'delete without --yes',
   );
   assert.equal((await cli(['branches', 'doomed'], { server })).code, 0, 'the repo is still there');
+
+  // On a terminal (script(1) gives it one) it asks: no keeps the repo, yes deletes it.
+  const onTerminal = (repo: string, answer: string) =>
+    run('script', ['-qec', `'${process.execPath}' '${CLI}' repos delete ${repo}`, '/dev/null'], {
+      env: { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token },
+      input: answer,
+    });
+  const no = await onTerminal('doomed', 'n\n');
+  assert.notEqual(no.code, 0);
+  assert.match(no.stdout, /Delete repo doomed \(\S+\) with all its branches and jobs\? \[y\/N\] /);
+  assert.match(no.stdout, /lazyaf: kept repo doomed /);
+  assert.equal((await cli(['branches', 'doomed'], { server })).code, 0, 'the repo is still there');
+  const spare = await makeRepo(path.join(dir, 'spare'), { 'a.txt': 'one\n' });
+  assert.equal((await cli(['ingest', spare, '--name', 'spare'], { server })).code, 0);
+  const yes = await onTerminal('spare', 'y\n');
+  assert.equal(yes.code, 0, yes.stdout);
+  assert.match(yes.stdout, /Deleted repo spare /);
+  assert.notEqual((await cli(['branches', 'spare'], { server })).code, 0, 'the repo is gone');
 
   // A queued job (no runner has its label) keeps the repo: the server's 409 in one line.
   const job = await submit(server, { repo_id: 'doomed', title: 'waits', command: 'true', labels: ['nobody-has-this'] });
