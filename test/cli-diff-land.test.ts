@@ -2,17 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, JobDiff } from '../src/shared/api.js';
-import { api, barePath, CLI, cli, git, makeRepo, run, startTestServer, tempDir, type RunResult, type TestServer } from './helpers.js';
+import { api, assertCliFailure, barePath, CLI, cli, git, makeRepoWithOrigin, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { ended, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
-
-/** A failure: a non-zero exit, and its last line on stderr the one line of lazyaf's, matching `re`. */
-function assertFails(r: RunResult, re: RegExp, what: string): void {
-  assert.notEqual(r.code, 0, `${what} should fail:\n${r.stdout}`);
-  const ours = r.stderr.split('\n').filter((l) => l.startsWith('lazyaf:'));
-  assert.equal(ours.length, 1, `${what}: one line of lazyaf's expected, got:\n${r.stderr}`);
-  assert.equal(r.stderr.trim().split('\n').at(-1), ours[0], `${what}: lazyaf's line comes last`);
-  assert.match(ours[0]!, re, what);
-}
 
 /** Runs a job to its end and returns it. */
 async function runJob(server: TestServer, repo: string, title: string, command: string): Promise<Job> {
@@ -24,11 +15,7 @@ async function runJob(server: TestServer, repo: string, title: string, command: 
 async function world(t: Parameters<typeof tempDir>[0], files: Record<string, string>) {
   const server = await startTestServer(t);
   const dir = tempDir(t);
-  const origin = path.join(dir, 'origin.git');
-  await git(['init', '-q', '--bare', origin]);
-  const src = await makeRepo(path.join(dir, 'src'), files);
-  await git(['remote', 'add', 'origin', origin], src);
-  await git(['push', '-q', 'origin', 'main'], src);
+  const { src, origin } = await makeRepoWithOrigin(dir, files);
   const ingest = await cli(['ingest', src, '--name', 'demo'], { server });
   assert.equal(ingest.code, 0, ingest.stderr);
   startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
@@ -158,7 +145,7 @@ test('a diff past max_bytes is cut at a line with a marker; a job whose commit i
   await git(['gc', '-q', '--prune=now'], bare);
   const gone = await api(server, 'GET', `/api/jobs/${job.id}/diff`);
   assert.equal(gone.status, 409, JSON.stringify(gone.body));
-  assertFails(await cli(['diff', job.id], { server }), /^lazyaf: job \S+'s commit [0-9a-f]{12} is no longer in the repo/, 'a diff of a gone commit');
+  assertCliFailure(await cli(['diff', job.id], { server }), /^lazyaf: job \S+'s commit [0-9a-f]{12} is no longer in the repo/, 'a diff of a gone commit');
 });
 
 test('land JOB pushes its branch to origin; after a redo moved the landed branch it says so, and --force-with-lease replaces it', async (t) => {
@@ -178,10 +165,11 @@ test('land JOB pushes its branch to origin; after a redo moved the landed branch
   await git(['push', '-q', '--force', 'origin', `redo:refs/heads/${branch}`], src);
   const moved = await git(['rev-parse', `refs/heads/${branch}`], origin);
 
-  assertFails(
+  assertCliFailure(
     await cli(['land', job.id], { server, cwd: src }),
     new RegExp(`^lazyaf: ${branch} on origin has moved: it holds commits this branch does not .*; to replace it, pass --force-with-lease$`),
     'a land onto a moved branch',
+    { afterGit: true },
   );
   assert.equal(await git(['rev-parse', `refs/heads/${branch}`], origin), moved, 'the remote is untouched');
 
@@ -216,5 +204,5 @@ test('land JOB refuses a job without changes, a failed job (naming the explicit 
       ),
     ]);
   }
-  for (const [args, re] of cases) assertFails(await cli(args, { server, cwd: src }), re, args.join(' '));
+  for (const [args, re] of cases) assertCliFailure(await cli(args, { server, cwd: src }), re, args.join(' '));
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cli, commitFiles, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { cli, commitFiles, git, makeRepo, makeRepoWithOrigin, startTestServer, tempDir } from './helpers.js';
 
 test('ingest pushes the current branch, and a clone through the CLI remote has the same tree', async (t) => {
   const server = await startTestServer(t);
@@ -48,11 +48,7 @@ test('ingest pushes the current branch, and a clone through the CLI remote has t
 test('a pushed branch shows in `branches`, and `land` pushes it to the real remote and runs gh for --pr', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
-  const origin = path.join(dir, 'origin.git');
-  await git(['init', '-q', '--bare', origin]);
-  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
-  await git(['remote', 'add', 'origin', origin], src);
-  await git(['push', '-q', 'origin', 'main'], src);
+  const { src, origin } = await makeRepoWithOrigin(dir, { 'a.txt': 'one\n' });
   assert.equal((await cli(['ingest', src, '--name', 'landme'], { server })).code, 0);
 
   // A job's work arrives as a lazyaf/ branch pushed to the internal server.

@@ -3,36 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { BranchList, RepoList } from '../src/shared/api.js';
-import { CLI, cli, commitFiles, git, makeRepo, run, startTestServer, tempDir, type RunResult } from './helpers.js';
+import { assertCliFailure, CLI, cli, commitFiles, git, makeRepo, makeRepoWithOrigin, run, startTestServer, tempDir } from './helpers.js';
 import { submit } from './queue-helpers.js';
-
-/**
- * A failure of a command that shows git's own output: a non-zero exit, and after git's lines one
- * line of lazyaf's, matching `re`.
- */
-function assertGitFailure(r: RunResult, re: RegExp, what: string): void {
-  assert.notEqual(r.code, 0, `${what} should fail:\n${r.stdout}`);
-  const ours = r.stderr.split('\n').filter((l) => l.startsWith('lazyaf:'));
-  assert.equal(ours.length, 1, `${what}: one line of lazyaf's expected, got:\n${r.stderr}`);
-  assert.equal(r.stderr.trim().split('\n').at(-1), ours[0], `${what}: lazyaf's line comes last`);
-  assert.match(ours[0]!, re, what);
-}
-
-/** A failure: a non-zero exit and exactly one line on stderr, matching `re`. */
-function assertOneLine(r: RunResult, re: RegExp, what: string): void {
-  assert.notEqual(r.code, 0, `${what} should fail:\n${r.stdout}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `${what}: one line expected, got:\n${r.stderr}`);
-  assert.match(lines[0]!, re, what);
-}
 
 test('push sends new local commits and branches to the linked repo; lazyaf list shows origin as the remote', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
-  const origin = path.join(dir, 'origin.git');
-  await git(['init', '-q', '--bare', origin]);
-  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
-  await git(['remote', 'add', 'origin', origin], src);
+  const { src, origin } = await makeRepoWithOrigin(dir, { 'a.txt': 'one\n' });
   const ingest = await cli(['ingest', src, '--name', 'synced'], { server });
   assert.equal(ingest.code, 0, ingest.stderr);
 
@@ -66,16 +43,17 @@ test('push sends new local commits and branches to the linked repo; lazyaf list 
   // History rewritten locally: lazyaf keeps what it has, and the message says what to do.
   await git(['reset', '-q', '--hard', 'HEAD~1'], src);
   await commitFiles(src, { 'a.txt': 'elsewhere\n' }, 'diverged');
-  assertGitFailure(
+  assertCliFailure(
     await cli(['push'], { server, cwd: src }),
     /^lazyaf: git push to lazyaf was rejected: main on lazyaf has commits this checkout does not have .*git pull lazyaf main/,
     'a diverged push',
+    { afterGit: true },
   );
   assert.equal((await branches()).branches.find((b) => b.name === 'main')?.commit, tip);
 
   // Detached HEAD.
   await git(['checkout', '-q', '--detach'], src);
-  assertOneLine(await cli(['push'], { server, cwd: src }), /^lazyaf: HEAD is detached: pass --branch B or --all-branches$/, 'a detached push');
+  assertCliFailure(await cli(['push'], { server, cwd: src }), /^lazyaf: HEAD is detached: pass --branch B or --all-branches$/, 'a detached push');
 });
 
 test('ingest refuses to re-point an existing lazyaf remote and creates no repo', async (t) => {
@@ -86,7 +64,7 @@ test('ingest refuses to re-point an existing lazyaf remote and creates no repo',
   const before = await git(['remote', 'get-url', 'lazyaf'], src);
 
   const again = await cli(['ingest', src, '--name', 'second'], { server });
-  assertOneLine(
+  assertCliFailure(
     again,
     /^lazyaf: .* already has a "lazyaf" remote \(.*\); to update that repo: lazyaf push; to start over: git remote remove lazyaf$/,
     'a re-point',
@@ -99,7 +77,9 @@ test('ingest refuses to re-point an existing lazyaf remote and creates no repo',
   const other = await makeRepo(path.join(dir, 'other'), { 'b.txt': 'b\n' });
   const hook = path.join(other, '.git', 'hooks', 'pre-push');
   fs.writeFileSync(hook, '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-  assertGitFailure(await cli(['ingest', other, '--name', 'fails'], { server }), /^lazyaf: git push to lazyaf failed/, 'an ingest whose push fails');
+  assertCliFailure(await cli(['ingest', other, '--name', 'fails'], { server }), /^lazyaf: git push to lazyaf failed/, 'an ingest whose push fails', {
+    afterGit: true,
+  });
   assert.ok(!(await git(['remote'], other)).split('\n').includes('lazyaf'), 'the remote it added is gone');
   fs.rmSync(hook);
   assert.equal((await cli(['ingest', other, '--name', 'fails'], { server })).code, 0);
@@ -111,7 +91,7 @@ test('repos delete asks, refuses without --yes when there is no terminal, and de
   const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
   assert.equal((await cli(['ingest', src, '--name', 'doomed'], { server })).code, 0);
 
-  assertOneLine(
+  assertCliFailure(
     await cli(['repos', 'delete', 'doomed'], { server }),
     /^lazyaf: not deleting repo doomed \(\S+\) without a yes: pass --yes/,
     'delete without --yes',
@@ -138,7 +118,7 @@ test('repos delete asks, refuses without --yes when there is no terminal, and de
 
   // A queued job (no runner has its label) keeps the repo: the server's 409 in one line.
   const job = await submit(server, { repo_id: 'doomed', title: 'waits', command: 'true', labels: ['nobody-has-this'] });
-  assertOneLine(
+  assertCliFailure(
     await cli(['repos', 'delete', 'doomed', '--yes'], { server }),
     /^lazyaf: repo doomed has 1 queued or running job; cancel it first$/,
     'delete with a job',
@@ -148,10 +128,10 @@ test('repos delete asks, refuses without --yes when there is no terminal, and de
   const deleted = await cli(['repos', 'delete', 'doomed', '--yes'], { server });
   assert.equal(deleted.code, 0, deleted.stderr);
   assert.match(deleted.stdout, /^Deleted repo doomed /);
-  assertOneLine(await cli(['branches', 'doomed'], { server }), /^lazyaf: repo not found: doomed$/, 'the repo is gone');
+  assertCliFailure(await cli(['branches', 'doomed'], { server }), /^lazyaf: repo not found: doomed$/, 'the repo is gone');
 
   // The checkout still names it: push says it is gone and how to start over.
-  assertOneLine(
+  assertCliFailure(
     await cli(['push'], { server, cwd: src }),
     /^lazyaf: the lazyaf repo this checkout pushes to \(\S+\) is gone from .*git remote remove lazyaf/,
     'a push to a gone repo',
@@ -178,5 +158,5 @@ test('push, repos delete and submit failures are one line that says what to do',
     [['repos', 'delete', 'nope', '--yes'], dir, /^lazyaf: repo not found: nope$/],
     [['jobs', 'submit', '--repo', 'linked', '--title', 't', '--command', 'true', '--base', 'later'], dir, /push it first: lazyaf push --branch later$/],
   ];
-  for (const [args, cwd, re] of cases) assertOneLine(await cli(args, { server, cwd }), re, args.join(' '));
+  for (const [args, cwd, re] of cases) assertCliFailure(await cli(args, { server, cwd }), re, args.join(' '));
 });
