@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { BranchList, Repo, RepoList } from '../../shared/api.js';
-import { createInterface } from 'node:readline/promises';
 import { printable } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -60,6 +59,8 @@ export function registerRepoCommands(program: Command): void {
 /** Asks a yes/no question on the terminal; without one (piped, no stdin) the answer is no. */
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
+  // Loaded only to ask: every other command of this file starts without it.
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   // Ctrl-D ends the input: that is a no, not a question left waiting.
   const ended = new AbortController();
