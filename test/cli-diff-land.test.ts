@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, JobDiff } from '../src/shared/api.js';
@@ -112,8 +113,14 @@ test('a diff past max_bytes is cut at a line with a marker; a job whose commit i
   const job = await runJob(server, 'demo', 'big', 'seq 1 200000 > big.txt; echo small > small.txt');
   assert.equal(job.status, 'succeeded', job.error ?? '');
 
+  // The server account's own git config does not change the answer's shape.
+  const userConfig = process.env.GIT_CONFIG_GLOBAL!;
+  const saved = fs.readFileSync(userConfig, 'utf8');
+  fs.appendFileSync(userConfig, '[diff]\n\tnoprefix = true\n\tmnemonicPrefix = true\n');
+  t.after(() => fs.writeFileSync(userConfig, saved));
   const capped = await cli(['diff', job.id, '--max-bytes', '4096'], { server });
   assert.equal(capped.code, 0, capped.stderr);
+  assert.ok(capped.stdout.startsWith('diff --git a/big.txt b/big.txt\n'), capped.stdout.slice(0, 200));
   const lines = capped.stdout.trimEnd().split('\n');
   assert.equal(lines.at(-1), '[lazyaf: diff truncated at 4096 bytes; the list of files and their counts is complete]');
   assert.ok(Buffer.byteLength(capped.stdout) <= 4096 + 200, `cut near the cap: ${Buffer.byteLength(capped.stdout)} bytes`);
