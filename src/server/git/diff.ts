@@ -32,7 +32,7 @@ const DIFF_ARGS = ['diff', '--no-ext-diff', '--no-textconv', '--no-color', '-M']
  * The answer's shape is the API's: no user or system git config of the server's account may
  * change it (diff.noprefix, diff.mnemonicPrefix, core.quotePath), nor a replace ref what it shows.
  */
-const DIFF_ENV = nonInteractiveEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' });
+const diffEnv = () => nonInteractiveEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' });
 
 /** The job's changes against the commit its branch started from, read from the bare repo. */
 export async function jobDiff(repoPath: string, job: DiffSubject, opts: DiffOptions): Promise<JobDiff> {
@@ -67,7 +67,7 @@ export async function jobDiff(repoPath: string, job: DiffSubject, opts: DiffOpti
 /** The commit `sha` names, checked to be a full sha of a commit still in the repo, else a 409. */
 async function mustHaveCommit(repoPath: string, sha: string, what: string): Promise<string> {
   if (!SHA_RE.test(sha)) throw new ApiError(409, `${what} is not a commit id: ${JSON.stringify(sha)}`);
-  const found = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoPath, env: DIFF_ENV });
+  const found = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoPath, env: diffEnv() });
   if (found.code !== 0) throw new ApiError(409, `${what} ${sha.slice(0, 12)} is no longer in the repo (its branch was deleted?)`);
   return sha;
 }
@@ -79,7 +79,7 @@ async function mergeBase(repoPath: string, job: DiffSubject, commit: string): Pr
     `cannot tell which commit job ${job.id.slice(0, 8)} started from: its base branch "${job.base_branch}" is gone or shares no history with it`,
   );
   if (!isValidBranchName(job.base_branch)) throw gone;
-  const r = await git(['merge-base', commit, `refs/heads/${job.base_branch}`], { cwd: repoPath, env: DIFF_ENV });
+  const r = await git(['merge-base', commit, `refs/heads/${job.base_branch}`], { cwd: repoPath, env: diffEnv() });
   const base = r.stdout.trim();
   if (r.code !== 0 || !SHA_RE.test(base)) throw gone;
   return base;
@@ -89,8 +89,8 @@ async function mergeBase(repoPath: string, job: DiffSubject, commit: string): Pr
 async function changedFiles(repoPath: string, base: string, commit: string): Promise<DiffFile[]> {
   const range = [base, commit, '--'];
   const [status, counts] = await Promise.all([
-    git([...DIFF_ARGS, '--name-status', '-z', ...range], { cwd: repoPath, env: DIFF_ENV }),
-    git([...DIFF_ARGS, '--numstat', '-z', ...range], { cwd: repoPath, env: DIFF_ENV }),
+    git([...DIFF_ARGS, '--name-status', '-z', ...range], { cwd: repoPath, env: diffEnv() }),
+    git([...DIFF_ARGS, '--numstat', '-z', ...range], { cwd: repoPath, env: diffEnv() }),
   ]);
   if (status.code !== 0 || counts.code !== 0) throw new Error(`git diff failed: ${status.stderr}${counts.stderr}`);
   const lineCounts = parseNumstat(counts.stdout);
@@ -141,7 +141,7 @@ function parseNumstat(out: string): Map<string, { added: number | null; removed:
  */
 function unifiedDiff(repoPath: string, base: string, commit: string, maxBytes: number, signal?: AbortSignal): Promise<{ text: string; truncated: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', [...DIFF_ARGS, base, commit, '--'], { cwd: repoPath, env: DIFF_ENV, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    const child = spawn('git', [...DIFF_ARGS, base, commit, '--'], { cwd: repoPath, env: diffEnv(), stdio: ['ignore', 'pipe', 'pipe'], signal });
     const kept: Buffer[] = [];
     let size = 0;
     let truncated = false;
