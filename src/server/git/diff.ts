@@ -50,8 +50,12 @@ export async function jobDiff(repoPath: string, job: DiffSubject, opts: DiffOpti
   if (!job.commit_sha) return empty;
   const commit = await mustHaveCommit(repoPath, job.commit_sha, `job ${job.id.slice(0, 8)}'s commit`);
   const base = job.base_commit ? await mustHaveCommit(repoPath, job.base_commit, 'the commit its branch started from') : await mergeBase(repoPath, job, commit);
-  const files = await changedFiles(repoPath, base, commit);
-  const unified = opts.stat ? { text: '', truncated: false } : await unifiedDiff(repoPath, base, commit, opts.maxBytes, opts.signal);
+  // Side by side: each git computes the whole diff (a file's hunks come only once all of it is
+  // compared), which for a 60 MB file of 8 million changed lines took 8 s and 9 s one after the other (a loaded two-core machine).
+  const [files, unified] = await Promise.all([
+    changedFiles(repoPath, base, commit),
+    opts.stat ? { text: '', truncated: false } : unifiedDiff(repoPath, base, commit, opts.maxBytes, opts.signal),
+  ]);
   return {
     ...empty,
     commit,
