@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cli, commitFiles, git, makeRepo, startTestServer, tempDir } from './helpers.js';
+import { cli, commitFiles, git, makeRepo, makeRepoWithOrigin, startTestServer, tempDir } from './helpers.js';
 
 test('ingest pushes the current branch, and a clone through the CLI remote has the same tree', async (t) => {
   const server = await startTestServer(t);
@@ -48,11 +48,7 @@ test('ingest pushes the current branch, and a clone through the CLI remote has t
 test('a pushed branch shows in `branches`, and `land` pushes it to the real remote and runs gh for --pr', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
-  const origin = path.join(dir, 'origin.git');
-  await git(['init', '-q', '--bare', origin]);
-  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
-  await git(['remote', 'add', 'origin', origin], src);
-  await git(['push', '-q', 'origin', 'main'], src);
+  const { src, origin } = await makeRepoWithOrigin(dir, { 'a.txt': 'one\n' });
   assert.equal((await cli(['ingest', src, '--name', 'landme'], { server })).code, 0);
 
   // A job's work arrives as a lazyaf/ branch pushed to the internal server.
@@ -105,9 +101,12 @@ test('ingest --all-branches pushes every branch; a second ingest with the same n
   const branches = JSON.parse((await cli(['branches', 'multi', '--json'], { server })).stdout) as { branches: { name: string }[] };
   assert.deepEqual(branches.branches.map((b) => b.name).sort(), ['feature', 'main', 'other']);
 
-  const again = await cli(['ingest', src, '--name', 'multi'], { server });
+  // Another checkout (this one is linked already, which ingest refuses first).
+  const copy = await makeRepo(path.join(dir, 'copy'), { 'a.txt': 'a\n' });
+  const again = await cli(['ingest', copy, '--name', 'multi'], { server });
   assert.equal(again.code, 1);
   assert.equal(again.stderr.trim(), 'lazyaf: a repo named "multi" already exists');
+  assert.ok(!(await git(['remote'], copy)).includes('lazyaf'), 'no remote added for a repo that was not created');
 });
 
 test('CLI failures are one clear line and a non-zero exit', async (t) => {

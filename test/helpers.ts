@@ -238,6 +238,29 @@ export async function makeRepo(dir: string, files: Record<string, string>, messa
   return dir;
 }
 
+/** A work-tree repo (as makeRepo) whose `origin` is a bare repo beside it holding its main: the real remote land pushes to. */
+export async function makeRepoWithOrigin(dir: string, files: Record<string, string>): Promise<{ src: string; origin: string }> {
+  const origin = path.join(dir, 'origin.git');
+  await git(['init', '-q', '--bare', origin]);
+  const src = await makeRepo(path.join(dir, 'src'), files);
+  await git(['remote', 'add', 'origin', origin], src);
+  await git(['push', '-q', 'origin', 'main'], src);
+  return { src, origin };
+}
+
+/**
+ * A CLI failure: a non-zero exit and one line of lazyaf's on stderr, matching `re`. It is the only
+ * line, or with `afterGit` the last one, after what git itself printed (a push shows its progress).
+ */
+export function assertCliFailure(r: RunResult, re: RegExp, what: string, opts: { afterGit?: boolean } = {}): void {
+  assert.notEqual(r.code, 0, `${what} should fail:\n${r.stdout}`);
+  const lines = r.stderr.trim().split('\n');
+  const ours = lines.filter((l) => l.startsWith('lazyaf:'));
+  assert.equal(opts.afterGit ? ours.length : lines.length, 1, `${what}: one line of lazyaf's expected, got:\n${r.stderr}`);
+  assert.equal(lines.at(-1), ours[0], `${what}: lazyaf's line comes last`);
+  assert.match(ours[0]!, re, what);
+}
+
 export async function commitFiles(dir: string, files: Record<string, string>, message: string): Promise<string> {
   for (const [name, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });

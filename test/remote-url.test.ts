@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { isAllowedRemoteUrl } from '../src/server/git/remote-url.js';
+import { isAllowedRemoteUrl } from '../src/shared/remote-url.js';
 
 // Each bad URL is one that could smuggle an option into ssh or hide its real host from the check.
 const bad = [

@@ -31,6 +31,7 @@ export function authorizationMatrix(w: World): Attack[] {
     get('list jobs', '/api/jobs'),
     get('show a job', `/api/jobs/${job}`),
     get('a job log', `/api/jobs/${job}/logs`),
+    get('a job diff', `/api/jobs/${job}/diff`),
     get('list runners', '/api/runners'),
     get('runner counts', '/api/runners/status'),
     get('pool', '/api/pool'),
@@ -314,6 +315,7 @@ export function hostileIds(w: World): Attack[] {
       at('branches', 'GET', `/api/repos/${id}/branches`),
       at('show a job', 'GET', `/api/jobs/${id}`),
       at('a job log', 'GET', `/api/jobs/${id}/logs`),
+      at('a job diff', 'GET', `/api/jobs/${id}/diff`),
       at('cancel a job', 'POST', `/api/jobs/${id}/cancel`),
       at('revoke a runner', 'DELETE', `/api/runners/${id}`),
       { ...at('log chunk', 'POST', `/api/runners/attempts/${id}/logs`, ['job']), headers: JSON_TYPE, body: json({ seq: 1, data: 'x' }) },
@@ -404,11 +406,16 @@ export function hostileQueries(w: World): Attack[] {
     tiers: ['none', 'job', 'admin'],
   });
   const logs = `/api/jobs/${w.attempt.job_id}/logs`;
+  const diff = `/api/jobs/${w.attempt.job_id}/diff`;
   return [
     ...['offset=-1', 'offset=abc', 'offset=1&offset=2', 'limit=0', 'limit=99999999', 'follow=maybe', 'constructor=1', '__proto__[x]=1'].map((x) =>
       q('query: a job log', logs, x),
     ),
     ...['offset=9007199254740991', 'offset=1e308'].map((x) => q('query: a job log', logs, x, false)),
+    ...['max_bytes=0', 'max_bytes=abc', 'max_bytes=-1', 'max_bytes=99999999999', 'max_bytes=1024&max_bytes=2048', 'stat=maybe', 'constructor=1'].map((x) =>
+      q('query: a job diff', diff, x),
+    ),
+    ...['stat=true', 'max_bytes=1024', 'max_bytes=16777216&stat=false'].map((x) => q('query: a job diff', diff, x, false)),
     ...['limit=1001', 'status=constructor', 'status=__proto__', `runner_id=${'x'.repeat(65)}`, 'before=1', 'limit=1&limit=2', 'repo_id=__proto__'].map((x) =>
       q('query: list jobs', '/api/jobs', x),
     ),

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { git, lastGitMessage, nonInteractiveEnv } from '../shared/git.js';
+import { git, gitOk, lastGitMessage, nonInteractiveEnv } from '../shared/git.js';
 import { CliError } from './errors.js';
 
 /** The top folder of the work tree (or the bare repo) at `dir`, or a CliError saying it is not a repo. */
@@ -15,8 +15,17 @@ export function gitEnv(server: string, token: string | undefined): NodeJS.Proces
   return nonInteractiveEnv({ LAZYAF_SERVER: server, ...(token ? { LAZYAF_TOKEN: token } : {}) });
 }
 
-/** Runs git with stderr shown to the user (progress), stdout captured; fails with `what` and git's last line. */
-export async function gitShown(args: string[], cwd: string, env: NodeJS.ProcessEnv, what: string): Promise<void> {
+/**
+ * Runs git with stderr shown to the user (progress), stdout captured; fails with `what` and git's
+ * last line, or with what `explain` makes of git's stderr (a refusal it knows how to describe).
+ */
+export async function gitShown(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  what: string,
+  explain?: (stderr: string) => string | undefined,
+): Promise<void> {
   const stderrTail: string[] = [];
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn('git', args, { cwd, env, stdio: ['ignore', 'inherit', 'pipe'] });
@@ -29,7 +38,33 @@ export async function gitShown(args: string[], cwd: string, env: NodeJS.ProcessE
     child.on('close', (c) => resolve(c ?? 1));
   });
   if (code !== 0) {
+    const explained = explain?.(stderrTail.join(''));
+    if (explained) throw new CliError(explained);
     const reason = lastGitMessage(stderrTail.join(''));
     throw new CliError(`${what} failed${reason ? `: ${reason}` : ''}`);
   }
+}
+
+/** `--branch B | --all-branches` of the commands that push a checkout's branches. */
+export interface BranchChoice {
+  branch?: string;
+  allBranches?: boolean;
+}
+
+/**
+ * The local branches to push (B, every branch, or the current one) and the one to treat as the
+ * main one (the current branch when it is among them): a CliError when there is nothing to push.
+ */
+export async function branchesToPush(root: string, choice: BranchChoice): Promise<{ branches: string[]; main: string }> {
+  if (choice.branch && choice.allBranches) throw new CliError('use either --branch or --all-branches, not both');
+  const local = (await gitOk(['for-each-ref', '--format=%(refname:short)', 'refs/heads/'], { cwd: root })).split('\n').filter(Boolean);
+  if (local.length === 0) throw new CliError(`nothing to push: ${root} has no commits yet`);
+  const current = (await git(['symbolic-ref', '--quiet', '--short', 'HEAD'], { cwd: root })).stdout.trim();
+  if (choice.allBranches) return { branches: local, main: local.includes(current) ? current : local[0]! };
+  const branch = choice.branch ?? current;
+  if (!branch) throw new CliError('HEAD is detached: pass --branch B or --all-branches');
+  if (!local.includes(branch)) {
+    throw new CliError(choice.branch ? `no local branch named "${branch}" in ${root}` : `nothing to push: branch "${branch}" has no commits yet`);
+  }
+  return { branches: [branch], main: branch };
 }

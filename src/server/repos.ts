@@ -4,7 +4,7 @@ import type { Principal } from './auth.js';
 import type { Emit } from './events.js';
 import { ApiError } from './errors.js';
 import { bareRepoPath, initBareRepo, listBranches, pushToRemote, removeBareRepo, REPO_ID_RE, resolveBranch, setHead, type BranchRef } from './git/bare.js';
-import { isAllowedRemoteUrl } from './git/remote-url.js';
+import { isAllowedRemoteUrl } from '../shared/remote-url.js';
 import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
 
 /**

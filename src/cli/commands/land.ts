@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import type { BranchList, Repo } from '../../shared/api.js';
-import { git, isValidBranchName, lastGitMessage } from '../../shared/git.js';
+import type { BranchList, Job, Repo } from '../../shared/api.js';
+import { printable } from '../../shared/terminal.js';
+import { git, isValidBranchName, lastGitMessage, nonInteractiveEnv } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
@@ -9,28 +10,61 @@ import { gitEnv, gitShown, repoRoot } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
 
 interface LandOptions extends GlobalOptions {
-  branch: string;
+  branch?: string;
   remote: string;
   pr?: boolean;
   base?: string;
+  forceWithLease?: boolean;
 }
 
 export function registerLand(program: Command): void {
   program
     .command('land')
-    .description('push a branch from lazyaf to the real remote of the repository in the current folder (with your own git credentials)')
-    .argument('<repo>', 'repo id or name on lazyaf')
-    .requiredOption('--branch <branch>', 'branch on lazyaf to land, e.g. lazyaf/ab12cd34')
+    .description(
+      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials)",
+    )
+    .argument('<job-or-repo>', 'a job id (or its first 8 characters), or with --branch a repo id or name on lazyaf')
+    .option('--branch <branch>', 'branch of the repo to land, e.g. lazyaf/ab12cd34 (without it, the argument is a job)')
     .option('--remote <remote>', 'remote of the local repository to push to', 'origin')
     .option('--pr', 'open a pull request with `gh pr create` after pushing')
     .option('--base <branch>', "base branch of the pull request (default: the repo's default branch)")
-    .action(async (repoRef: string, opts: LandOptions, cmd: Command) => {
-      await land(new ApiClient(clientOptions(cmd)), repoRef, opts);
+    .option('--force-with-lease', 'replace the branch on the remote even if it moved (only if it still holds what it held when read)')
+    .action(async (ref: string, opts: LandOptions, cmd: Command) => {
+      const client = new ApiClient(clientOptions(cmd));
+      const target = opts.branch ? { repoRef: ref, branch: opts.branch } : await jobTarget(client, ref);
+      await land(client, target, opts);
     });
 }
 
-async function land(client: ApiClient, repoRef: string, opts: LandOptions): Promise<void> {
-  if (!isValidBranchName(opts.branch)) throw new CliError(`invalid branch name: ${opts.branch}`);
+/** What to land: a branch of a repo. */
+interface LandTarget {
+  repoRef: string;
+  branch: string;
+}
+
+/** The branch of a finished job that committed something; a job with nothing to land yet is refused. */
+async function jobTarget(client: ApiClient, jobRef: string): Promise<LandTarget> {
+  // A job is named by its id or at least its first 8 characters; anything else was meant as a repo.
+  if (!/^[0-9a-f-]{8,36}$/.test(jobRef)) throw new CliError(`"${jobRef}" is not a job id; to land a branch of a repo: lazyaf land ${jobRef} --branch B`);
+  const job = await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(jobRef)}`);
+  const short = job.id.slice(0, 8);
+  if (job.status === 'queued' || job.status === 'running') throw new CliError(`job ${short} is ${job.status}: nothing to land until it has finished`);
+  if (!job.branch || !job.commit) throw new CliError(`job ${short} ${job.status} with no changes: it has no branch to land`);
+  if (job.status !== 'succeeded') {
+    // Its branch holds what it left (the work of a failed or cancelled job is kept): landing that takes a deliberate step.
+    throw new CliError(
+      `job ${short} ${job.status}; its branch holds what it left. To land it anyway: lazyaf land ${job.repo_name ?? job.repo_id} --branch ${job.branch}`,
+    );
+  }
+  const chain = job.chain ?? [];
+  if (chain.length > 0)
+    process.stderr.write(`${printable(job.branch)} holds the follow-up chain: ${[...chain.map((c) => c.id.slice(0, 8)), short].join(' → ')}\n`);
+  return { repoRef: job.repo_id, branch: job.branch };
+}
+
+async function land(client: ApiClient, target: LandTarget, opts: LandOptions): Promise<void> {
+  const { branch } = target;
+  if (!isValidBranchName(branch)) throw new CliError(`invalid branch name: ${branch}`);
   if (opts.base && !isValidBranchName(opts.base)) throw new CliError(`invalid branch name: ${opts.base}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(opts.remote)) throw new CliError(`invalid remote name: ${opts.remote}`);
   const root = await repoRoot(process.cwd());
@@ -38,30 +72,54 @@ async function land(client: ApiClient, repoRef: string, opts: LandOptions): Prom
     throw new CliError(`no remote named "${opts.remote}" in ${root} (pass --remote NAME)`);
   }
 
-  const repo = await client.request<Repo>('GET', `/api/repos/${encodeURIComponent(repoRef)}`);
+  const repo = await client.request<Repo>('GET', `/api/repos/${encodeURIComponent(target.repoRef)}`);
   const { branches } = await client.request<BranchList>('GET', `/api/repos/${repo.id}/branches`);
-  const found = branches.find((b) => b.name === opts.branch);
-  if (!found) throw new CliError(`branch "${opts.branch}" not found in lazyaf repo ${repo.name}`);
+  const found = branches.find((b) => b.name === branch);
+  if (!found) throw new CliError(`branch "${branch}" not found in lazyaf repo ${repo.name}`);
 
   const env = gitEnv(client.server, client.token);
-  const localRef = `refs/remotes/lazyaf/${opts.branch}`;
-  process.stderr.write(`Fetching ${opts.branch} (${found.commit.slice(0, 12)}) from lazyaf\n`);
+  const localRef = `refs/remotes/lazyaf/${branch}`;
+  process.stderr.write(`Fetching ${branch} (${found.commit.slice(0, 12)}) from lazyaf\n`);
   await gitShown(
-    [...credentialArgs(repo.clone_url), 'fetch', '--no-tags', '--progress', repo.clone_url, `+refs/heads/${opts.branch}:${localRef}`],
+    [...credentialArgs(repo.clone_url), 'fetch', '--no-tags', '--progress', repo.clone_url, `+refs/heads/${branch}:${localRef}`],
     root,
     env,
     'git fetch from lazyaf',
   );
 
-  process.stderr.write(`Pushing ${opts.branch} to ${opts.remote}\n`);
-  await gitShown(['push', '--progress', opts.remote, `${localRef}:refs/heads/${opts.branch}`], root, env, `git push to ${opts.remote}`);
-  process.stdout.write(`Landed ${opts.branch} (${found.commit.slice(0, 12)}) on ${opts.remote}\n`);
+  // The real remote is reached with the person's own credentials: the lazyaf token stays out of that git's environment.
+  const remoteEnv = nonInteractiveEnv();
+  const lease = opts.forceWithLease ? await leaseOn(root, opts.remote, branch, remoteEnv) : undefined;
+  process.stderr.write(`Pushing ${branch} to ${opts.remote}${lease ? ` (replacing ${lease.slice(0, 12) || 'nothing'})` : ''}\n`);
+  const pushArgs = ['push', '--progress', ...(lease === undefined ? [] : [`--force-with-lease=refs/heads/${branch}:${lease}`])];
+  await gitShown([...pushArgs, opts.remote, `${localRef}:refs/heads/${branch}`], root, remoteEnv, `git push to ${opts.remote}`, (stderr) =>
+    explainMoved(stderr, branch, opts.remote),
+  );
+  process.stdout.write(`Landed ${branch} (${found.commit.slice(0, 12)}) on ${opts.remote}\n`);
 
   if (opts.pr) {
     const base = opts.base ?? repo.default_branch;
-    const url = await openPullRequest(root, base, opts.branch);
+    const url = await openPullRequest(root, base, branch);
     process.stdout.write(`Opened pull request${url ? `: ${url}` : ''}\n`);
   }
+}
+
+/** What the remote's branch holds now (empty when it has none): the lease a forced push may replace. */
+async function leaseOn(root: string, remote: string, branch: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const listed = await git(['ls-remote', '--heads', remote, `refs/heads/${branch}`], { cwd: root, env });
+  if (listed.code !== 0) throw new CliError(`cannot read ${branch} on ${remote}: ${lastGitMessage(listed.stderr) || `exit code ${listed.code}`}`);
+  return /^([0-9a-f]{40,64})\t/.exec(listed.stdout)?.[1] ?? '';
+}
+
+/**
+ * A landed branch that moved: the remote's tip is not in the job's branch (the job was redone
+ * after it was landed, or someone pushed to it). Replacing it is the person's call.
+ */
+function explainMoved(stderr: string, branch: string, remote: string): string | undefined {
+  const rejected = /^\s*!\s*\[rejected\]\s.*\(([^)]*)\)\s*$/m.exec(stderr)?.[1];
+  if (rejected === 'stale info') return `${branch} on ${remote} changed while landing it; run the command again to see what it holds now`;
+  if (rejected !== 'non-fast-forward' && rejected !== 'fetch first') return undefined;
+  return `${branch} on ${remote} has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, pass --force-with-lease`;
 }
 
 /** Runs `gh pr create` and returns what it printed (the PR's URL). */

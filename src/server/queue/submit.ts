@@ -30,7 +30,7 @@ export async function submitJob(body: SubmitJob, from: SubmitSources): Promise<J
   const baseBranch = body.base_branch ?? repo.default_branch;
   if (!isValidBranchName(baseBranch)) throw new ApiError(400, `invalid branch name: ${JSON.stringify(baseBranch)}`);
   if (!(await from.branches.has(repo.id, baseBranch))) {
-    throw new ApiError(400, `base branch "${baseBranch}" does not exist in repo ${repo.name}; push it first (lazyaf ingest)`);
+    throw new ApiError(400, `base branch "${baseBranch}" does not exist in repo ${repo.name}; push it first: lazyaf push --branch ${baseBranch}`);
   }
   return from.queue.submit({
     repo_id: repo.id,

@@ -50,7 +50,7 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext, o
     },
   });
 
-  await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds });
+  await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir });
   await app.register(runnerRoutes, {
     queue,
     dispatcher: new Dispatcher(queue, { reposDir, agents, longPollMs: Math.round(config.longPollSeconds * 1000) }),

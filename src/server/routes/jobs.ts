@@ -1,14 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorBody, IdParams, Job, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
+import { ErrorBody, IdParams, Job, JobDiff, JobDiffQuery, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
 import { hangUpSignal, whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
+import { bareRepoPath } from '../git/bare.js';
+import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
 import { submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 
-export type JobRoutesOptions = SubmitSources;
+export type JobRoutesOptions = SubmitSources & { reposDir: string };
 
 export function jobToApi(job: JobRow, attempts?: AttemptRow[]): Job {
   return {
@@ -99,6 +101,28 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     const job = queue.retry(mustFind(req.params.id).id);
     return jobToApi(job, queue.attempts.forJob(job.id));
   });
+
+  app.get(
+    '/api/jobs/:id/diff',
+    {
+      schema: {
+        tags: ['jobs'],
+        description: "The job's changes against the commit its branch started from: files with line counts, and the unified diff up to max_bytes.",
+        params: IdParams,
+        querystring: JobDiffQuery,
+        response: { 200: JobDiff, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const job = mustFind(req.params.id);
+      const diff = jobDiff(bareRepoPath(opts.reposDir, job.repo_id), job, {
+        maxBytes: req.query.max_bytes ?? 1024 * 1024,
+        stat: req.query.stat ?? false,
+        signal: hangUpSignal(reply),
+      });
+      return whileServerWaits(req, diff);
+    },
+  );
 
   app.get(
     '/api/jobs/:id/logs',

@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import type { RepoList } from '../../shared/api.js';
+import { git, redactUrls } from '../../shared/git.js';
+import { ApiClient } from '../client.js';
+import { CliError } from '../errors.js';
+import { credentialArgs } from '../git-auth.js';
+import { branchesToPush, gitEnv, gitShown, repoRoot, type BranchChoice } from '../local-git.js';
+import { clientOptions, type GlobalOptions } from '../options.js';
+
+/** The clone URL ingest gives the `lazyaf` remote: the server's base, then `/git/<repo id>.git`. */
+const LAZYAF_REMOTE_RE = /^(https?:\/\/[^\s/]+(?:\/[^\s]*)?)\/git\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git\/?$/;
+
+export function registerPush(program: Command): void {
+  program
+    .command('push')
+    .description('push the current branch (or B, or every branch) of this checkout to the lazyaf repo it was ingested as')
+    .option('--branch <branch>', 'push this branch (default: the current branch)')
+    .option('--all-branches', 'push every local branch')
+    .action(async (opts: GlobalOptions & BranchChoice, cmd: Command) => {
+      await push(opts, cmd);
+    });
+}
+
+async function push(opts: BranchChoice, cmd: Command): Promise<void> {
+  const root = await repoRoot(process.cwd());
+  const remote = await git(['remote', 'get-url', 'lazyaf'], { cwd: root });
+  if (remote.code !== 0) throw new CliError(`no "lazyaf" remote in ${root}; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME`);
+  const url = remote.stdout.trim();
+  const m = LAZYAF_REMOTE_RE.exec(url);
+  if (!m) throw new CliError(`the "lazyaf" remote of ${root} (${redactUrls(url)}) is not a lazyaf repo URL (.../git/<repo id>.git)`);
+  const [, base, repoId] = m as unknown as [string, string, string];
+  const { branches } = await branchesToPush(root, opts);
+
+  // The server the remote names is the one to ask: that is where the push goes.
+  const global = clientOptions(cmd);
+  const client = new ApiClient({ ...global, server: global.server ?? new URL(base).origin + new URL(base).pathname });
+  const { repos } = await client.request<RepoList>('GET', '/api/repos');
+  const repo = repos.find((r) => r.id === repoId);
+  if (!repo) {
+    throw new CliError(
+      `the lazyaf repo this checkout pushes to (${repoId}) is gone from ${client.server}; to start over: git remote remove lazyaf, then lazyaf ingest`,
+    );
+  }
+
+  process.stderr.write(`Pushing ${branches.length === 1 ? `branch ${branches[0]}` : `${branches.length} branches`} to lazyaf repo ${repo.name}\n`);
+  const refspecs = branches.map((b) => `refs/heads/${b}:refs/heads/${b}`);
+  await gitShown(
+    [...credentialArgs(url), 'push', '--progress', 'lazyaf', ...refspecs],
+    root,
+    gitEnv(client.server, client.token),
+    'git push to lazyaf',
+    explainRefusal,
+  );
+  process.stdout.write(`Pushed ${branches.join(', ')} to lazyaf repo ${repo.name} (${repo.id})\n`);
+}
+
+/** A refused branch: lazyaf keeps history only ever extended, so the checkout must take in what lazyaf has first. */
+function explainRefusal(stderr: string): string | undefined {
+  const refused = /^\s*!\s*\[(?:remote )?rejected\]\s+(\S+)\s+->\s+\S+\s+\(([^)]*)\)/m.exec(stderr);
+  if (!refused) return undefined;
+  const [, branch, reason] = refused as unknown as [string, string, string];
+  if (/non-fast-forward|fetch first|stale info/.test(reason)) {
+    return `git push to lazyaf was rejected: ${branch} on lazyaf has commits this checkout does not have (${reason}); take them in first (git pull lazyaf ${branch}), then push again`;
+  }
+  return `git push to lazyaf was rejected: ${branch} (${reason})`;
+}
