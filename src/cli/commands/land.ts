@@ -18,7 +18,6 @@ interface LandOptions extends GlobalOptions {
 export function registerLand(program: Command): void {
   program
     .command('land')
-    .description('push a branch from lazyaf to the real remote of the repository in the current folder (with your own git credentials)')
     .argument('<repo>', 'repo id or name on lazyaf')
     .requiredOption('--branch <branch>', 'branch on lazyaf to land, e.g. lazyaf/ab12cd34')
     .option('--remote <remote>', 'remote of the local repository to push to', 'origin')
