@@ -58,9 +58,10 @@ export class ApiClient {
     this.token = resolved.token;
   }
 
-  async request<T>(method: string, urlPath: string, body?: unknown): Promise<T> {
-    const res = await this.send(method, urlPath, body);
-    const text = await this.readAll(res, `reading the answer to ${method} ${urlPath}`);
+  /** `during`: what the request is part of (following job X), for a connection lost in the middle of it. */
+  async request<T>(method: string, urlPath: string, body?: unknown, during?: string): Promise<T> {
+    const res = await this.send(method, urlPath, body, during);
+    const text = await this.readAll(res, during ?? `reading the answer to ${method} ${urlPath}`);
     if (res.statusCode === 204 || text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -74,7 +75,7 @@ export class ApiClient {
    * connection lost on the way is a CliError that says it happened while `doing`.
    */
   async *stream(urlPath: string, doing: string): AsyncGenerator<string> {
-    yield* this.body(await this.send('GET', urlPath), doing);
+    yield* this.body(await this.send('GET', urlPath, undefined, doing), doing);
   }
 
   /** `lost the connection to the server at URL while following job X (ECONNRESET)` */
@@ -83,7 +84,7 @@ export class ApiClient {
   }
 
   /** Sends a request and returns the response of a success; every failure is a CliError. */
-  private async send(method: string, urlPath: string, body?: unknown): Promise<IncomingMessage> {
+  private async send(method: string, urlPath: string, body?: unknown, during?: string): Promise<IncomingMessage> {
     const url = new URL(this.server + urlPath);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -96,7 +97,11 @@ export class ApiClient {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = transport.request(url, { method, headers }, resolve);
       req.on('error', (err) =>
-        reject(new CliError(`cannot reach the lazyaf server at ${this.server} (${reason(err)}); is it running? (set --server or LAZYAF_SERVER)`)),
+        reject(
+          during
+            ? this.lost(during, reason(err))
+            : new CliError(`cannot reach the lazyaf server at ${this.server} (${reason(err)}); is it running? (set --server or LAZYAF_SERVER)`),
+        ),
       );
       req.end(payload);
     });

@@ -66,7 +66,7 @@ async function followLog(client: ApiClient, jobId: string): Promise<Job> {
   const path = `/api/jobs/${encodeURIComponent(jobId)}`;
   const doing = `following job ${jobId}`;
   for await (const text of client.stream(`${path}/logs?follow=true`, doing)) process.stdout.write(filter.write(text));
-  const job = await client.request<Job>('GET', path);
+  const job = await client.request<Job>('GET', path, undefined, doing);
   if (!isFinished(job.status)) throw client.lost(doing, `the server ended the log while the job was ${job.status}; is it stopping?`);
   return job;
 }
