@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { Command } from 'commander';
 import { VERSION } from '../src/shared/version.js';
 import { api, CLI, cli, eventually, ROOT, run, spawnChild, startTestServer, tempDir, type RunResult, type ServerProcess } from './helpers.js';
-import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { spawn } from 'node:child_process';
+import { RunnerRoutes } from '../src/shared/protocol.js';
+import { poll, registerRunner, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 /** A stack frame as Node prints it. */
 const STACK_FRAME = /^\s+at /m;
@@ -193,4 +195,33 @@ test('jobs logs -f of a finished job, and a job whose log ends the normal way, s
   });
   assert.equal(waited.code, 0, waited.stderr);
   assert.match(waited.stdout, /fine/);
+});
+
+test('a reader that goes away (lazyaf jobs logs X | head) ends the CLI quietly, exit 0', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'loud', command: 'true' });
+  const a = (await poll(server, (await registerRunner(server, 'r')).token))!;
+  // Far more than a pipe holds (two pages of the log), so the CLI writes again after the reader has gone.
+  for (const seq of [1, 2, 3, 4]) {
+    const data = 'line of log\n'.repeat(40_000);
+    assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq, data }, { token: a.job_token })).status, 200);
+  }
+  for (const args of [
+    ['jobs', 'logs', job.id],
+    ['jobs', 'logs', '-f', job.id],
+  ]) {
+    if (args.includes('-f'))
+      assert.equal(
+        (await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: a.job_token })).status,
+        200,
+      );
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '', `lazyaf ${args.join(' ')} | head`);
+    assert.equal(code, 0);
+  }
 });

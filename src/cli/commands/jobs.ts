@@ -71,6 +71,14 @@ async function followLog(client: ApiClient, jobId: string): Promise<Job> {
   return job;
 }
 
+/** `--wait`: follows a job's log to its end, says how it ended (the job as JSON with `json`), and fails unless it succeeded. */
+async function waitForEnd(client: ApiClient, jobId: string, json?: boolean): Promise<void> {
+  const final = await followLog(client, jobId);
+  if (json) printJson(final);
+  else process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
+  if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+}
+
 export function registerJobs(program: Command): void {
   const jobs = program.command('jobs');
 
@@ -114,11 +122,7 @@ export function registerJobs(program: Command): void {
         return;
       }
       process.stderr.write(`Submitted job ${job.id}; following its log\n`);
-      const final = await followLog(client, job.id);
-      if (opts.json) printJson(final);
-      else
-        process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
-      if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+      await waitForEnd(client, job.id, opts.json);
     });
 
   jobs
