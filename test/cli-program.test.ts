@@ -225,3 +225,32 @@ test('a reader that goes away (lazyaf jobs logs X | head) ends the CLI quietly, 
     assert.equal(code, 0);
   }
 });
+
+test('an error no command foresaw is one line; LAZYAF_DEBUG=1 adds its stack', async (t) => {
+  const dir = tempDir(t);
+  // A real one: a data dir that is a file.
+  const file = path.join(dir, 'not-a-dir');
+  fs.writeFileSync(file, 'x');
+  const server = await cli(['server', '--port', '0', '--runners', '0', '--data', file]);
+  assert.notEqual(server.code, 0);
+  assert.equal(failureLines(server.stderr).length, 1, server.stderr);
+  assert.match(server.stderr, /^lazyaf: /);
+  assert.doesNotMatch(server.stderr, STACK_FRAME);
+
+  // A command that throws what no one expected, through the same program.
+  const script = path.join(dir, 'boom.mjs');
+  const program = path.join(ROOT, 'src', 'cli', 'program.ts');
+  fs.writeFileSync(
+    script,
+    `import { rootProgram, runProgram } from ${JSON.stringify(program)};\n` +
+      `await runProgram(() => { const p = rootProgram(); p.command('boom').action(() => { throw new TypeError('it broke'); }); return p; }, process.argv);\n`,
+  );
+  for (const debug of [undefined, '1']) {
+    const r = await run(process.execPath, ['--import', 'tsx', script, 'boom'], { cwd: ROOT, env: { ...process.env, LAZYAF_DEBUG: debug } });
+    assert.equal(r.code, 1);
+    const [first, ...rest] = r.stderr.trimEnd().split('\n');
+    assert.equal(first, 'lazyaf: unexpected error: it broke');
+    if (debug) assert.match(rest.join('\n'), STACK_FRAME, 'LAZYAF_DEBUG=1 shows where it came from');
+    else assert.deepEqual(rest, []);
+  }
+});
