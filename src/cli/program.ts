@@ -51,7 +51,9 @@ export function commandNamed(args: string[]): string | undefined {
  *
  * Why: loading every command's module made each start open the runner, typebox's ~680 files and
  * the server's config, so `lazyaf --version` took 7.35x bare `node -e 0` and `lazyaf list` 11.45x
- * (`npm run bench -- cli`, P9, a loaded two-core machine); with this, 1.35x and 1.55x (CPU time).
+ * (`npm run bench -- cli`, P9, a loaded two-core machine); with this (and node:http in client.ts),
+ * 1.68x and 1.87x in the same bench. What is left is mostly Node's ESM loader: an empty .mjs
+ * already takes 1.1x `node -e 0`, commander a little more.
  */
 export async function programFor(commands: CommandEntry[], argv: string[]): Promise<Command> {
   const program = rootProgram();
