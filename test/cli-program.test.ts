@@ -121,6 +121,8 @@ test('jobs list --status done, --limit x, and a value the server refuses: one re
     [['jobs', 'list', '--bogus'], /^lazyaf: unknown option '--bogus' \(see lazyaf jobs list --help\)$/],
     [['jobs', 'submit', '--title', 'x'], /^lazyaf: required option '--repo <repo>' not specified \(see lazyaf jobs submit --help\)$/],
     [['nosuch'], /^lazyaf: unknown command 'nosuch' \(see lazyaf --help\)$/],
+    [['lst'], /^lazyaf: unknown command 'lst' \(Did you mean list\?\) \(see lazyaf --help\)$/],
+    [['list', '--jsn'], /^lazyaf: unknown option '--jsn' \(Did you mean --json\?\) \(see lazyaf list --help\)$/],
     // Past the CLI's own checks, the server's schema refuses it: said in words, not as `querystring/repo_id must ...`.
     [['jobs', 'list', '--repo', 'r'.repeat(201)], /^lazyaf: invalid repo_id: must NOT have more than 200 characters$/],
   ];

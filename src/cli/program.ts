@@ -82,7 +82,16 @@ function placeholder(program: Command, name: string): Command {
 function oneLineUsageErrors(cmd: Command, path: string[]): void {
   const usage = ['lazyaf', ...path, '--help'].join(' ');
   cmd.configureOutput({
-    outputError: (str, write) => write(`lazyaf: ${printable(str.trim().replace(/^error: /, ''))} (see ${usage})\n`),
+    // Commander puts its "(Did you mean ...?)" on a line of its own.
+    outputError: (str, write) =>
+      write(
+        `lazyaf: ${printable(
+          str
+            .trim()
+            .replace(/^error: /, '')
+            .replace(/\s*\n\s*/g, ' '),
+        )} (see ${usage})\n`,
+      ),
   });
   for (const sub of cmd.commands) oneLineUsageErrors(sub, [...path, sub.name()]);
 }
