@@ -15,6 +15,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   queue: async () => (await import('./queue.js')).queuePart,
   hostile: async () => (await import('./hostile.js')).hostilePart,
   docker: async () => (await import('./docker.js')).dockerPart,
+  cli: async () => (await import('./cli.js')).cliPart,
 };
 
 function usage(): string {

@@ -1,31 +1,71 @@
 #!/usr/bin/env node
-import { registerCredential } from './commands/credential.js';
-import { registerDiff } from './commands/diff.js';
-import { registerDockerCommand } from './commands/docker-command.js';
-import { registerIngest } from './commands/ingest.js';
-import { registerJobs } from './commands/jobs.js';
-import { registerLand } from './commands/land.js';
-import { registerPool } from './commands/pool.js';
-import { registerPush } from './commands/push.js';
-import { registerRepoCommands } from './commands/repos.js';
-import { registerRunner } from './commands/runner.js';
-import { registerRunners } from './commands/runners.js';
-import { registerServer } from './commands/server.js';
-import { rootProgram, runProgram } from './program.js';
+import module from 'node:module';
+import type { CommandEntry } from './program.js';
 
-const program = rootProgram();
+// Node >= 22.1 keeps the compiled code of the modules loaded after this in a cache on disk, so the
+// next start skips compiling them; Node 20 has no such cache and skips this. Everything below is
+// loaded by import() so that it comes after.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-registerServer(program);
-registerIngest(program);
-registerPush(program);
-registerLand(program);
-registerRepoCommands(program);
-registerJobs(program);
-registerDiff(program);
-registerRunners(program);
-registerPool(program);
-registerDockerCommand(program);
-registerCredential(program);
-registerRunner(program);
+/**
+ * Every top-level command, in the order `lazyaf --help` lists them. A start loads the module of
+ * the command at hand only (see programFor). To add a command: one row here, whose `load` returns
+ * the module's register function; the module declares the command's arguments and options, and
+ * its summary lives here only.
+ */
+const COMMANDS: CommandEntry[] = [
+  {
+    name: 'server',
+    summary: 'start the lazyaf server (API, git server, queue and runner pool)',
+    load: async () => (await import('./commands/server.js')).registerServer,
+  },
+  {
+    name: 'ingest',
+    summary: 'create a repo on the lazyaf server from a local repository and push it there',
+    load: async () => (await import('./commands/ingest.js')).registerIngest,
+  },
+  {
+    name: 'push',
+    summary: 'push the current branch (or B, or every branch) of this checkout to the lazyaf repo it was ingested as',
+    load: async () => (await import('./commands/push.js')).registerPush,
+  },
+  {
+    name: 'land',
+    summary:
+      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials)",
+    load: async () => (await import('./commands/land.js')).registerLand,
+  },
+  { name: 'list', summary: 'list the repos on the lazyaf server', load: async () => (await import('./commands/repos.js')).registerRepoCommands },
+  {
+    name: 'branches',
+    summary: 'list the branches of a repo on the lazyaf server',
+    load: async () => (await import('./commands/repos.js')).registerRepoCommands,
+  },
+  { name: 'repos', summary: 'manage the repos on the lazyaf server', load: async () => (await import('./commands/repos.js')).registerRepoCommands },
+  { name: 'jobs', summary: 'submit and inspect jobs', load: async () => (await import('./commands/jobs.js')).registerJobs },
+  {
+    name: 'diff',
+    summary: "show a job's changes against the commit its branch started from",
+    load: async () => (await import('./commands/diff.js')).registerDiff,
+  },
+  { name: 'runners', summary: 'list the runners and the pool status', load: async () => (await import('./commands/runners.js')).registerRunners },
+  { name: 'pool', summary: 'the runners the server manages itself', load: async () => (await import('./commands/pool.js')).registerPool },
+  {
+    name: 'docker-command',
+    summary: 'print a `docker run` command that adds a runner of the runner image on any machine with Docker',
+    load: async () => (await import('./commands/docker-command.js')).registerDockerCommand,
+  },
+  {
+    name: 'credential',
+    summary: 'git credential helper for the lazyaf server (used by git, not by people)',
+    load: async () => (await import('./commands/credential.js')).registerCredential,
+  },
+  {
+    name: 'runner',
+    summary: 'run jobs from a lazyaf server: register, take one job at a time, push results to the internal git server',
+    load: async () => (await import('./commands/runner.js')).registerRunner,
+  },
+];
 
-await runProgram(program, process.argv);
+const { programFor, runProgram } = await import('./program.js');
+await runProgram(() => programFor(COMMANDS, process.argv), process.argv);

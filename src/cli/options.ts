@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { ClientOptions } from './client.js';
 
 export interface GlobalOptions {
@@ -10,4 +10,13 @@ export interface GlobalOptions {
 export function clientOptions(cmd: Command): ClientOptions {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   return { server: opts.server, token: opts.token };
+}
+
+/** An option value parser for a whole number from `min` to `max`; anything else is commander's one-line usage error. */
+export function wholeNumber(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
 }

@@ -7,6 +7,12 @@
 import { registerRunner } from './commands/runner.js';
 import { rootProgram, runProgram } from './program.js';
 
-const program = rootProgram();
-registerRunner(program);
-await runProgram(program, [...process.argv.slice(0, 2), 'runner', ...process.argv.slice(2)]);
+function runnerProgram() {
+  const program = rootProgram();
+  registerRunner(program);
+  // `lazyaf runner --help` in the image: main.ts's list of commands, which holds the summaries, is not in this bundle.
+  program.commands[0]?.description('the lazyaf runner of this image: registers with the server, runs one job at a time, pushes results to its git server');
+  return program;
+}
+
+await runProgram(runnerProgram, [...process.argv.slice(0, 2), 'runner', ...process.argv.slice(2)]);

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { FINISHED_JOB_STATUSES, isFinished, JOB_STATUSES } from './job-status.js';
 import { AGENT_NAME_RE, NAME_RE } from './names.js';
 import { AttemptEndReason, Labels, RunnerStatus } from './protocol.js';
 
@@ -95,17 +96,9 @@ export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.St
 
 // ---- jobs ---------------------------------------------------------------------------------
 
-export const JobStatus = Type.Union([
-  Type.Literal('queued'),
-  Type.Literal('running'),
-  Type.Literal('succeeded'),
-  Type.Literal('failed'),
-  Type.Literal('cancelled'),
-]);
+export const JobStatus = Type.Enum(JOB_STATUSES);
 export type JobStatus = Static<typeof JobStatus>;
-/** The statuses a job stays in until someone retries it. */
-export const FINISHED_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
-export const isFinished = (status: JobStatus): boolean => FINISHED_JOB_STATUSES.includes(status);
+export { FINISHED_JOB_STATUSES, isFinished };
 
 export const SubmitJob = Type.Object(
   {

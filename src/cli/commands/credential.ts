@@ -20,7 +20,6 @@ async function readRequest(): Promise<Map<string, string>> {
 export function registerCredential(program: Command): void {
   program
     .command('credential')
-    .description('git credential helper for the lazyaf server (used by git, not by people)')
     .argument('<operation>', 'get, store or erase')
     .action(async (operation: string) => {
       const request = await readRequest();

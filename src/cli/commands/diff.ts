@@ -15,7 +15,6 @@ interface DiffOptions {
 export function registerDiff(program: Command): void {
   program
     .command('diff')
-    .description("show a job's changes against the commit its branch started from")
     .argument('<job>', 'job id or its first 8 characters')
     .option('--stat', 'only the files changed and their added/removed line counts')
     .option('--max-bytes <n>', 'cap on the diff shown (1024 to 16777216; default 1048576)')

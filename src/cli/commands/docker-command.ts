@@ -7,7 +7,6 @@ import { clientOptions } from '../options.js';
 export function registerDockerCommand(program: Command): void {
   program
     .command('docker-command')
-    .description('print a `docker run` command that adds a runner of the runner image on any machine with Docker')
     .option('--with-secrets', 'put the real registration token and agent keys in it instead of <NAME> placeholders')
     .option('--labels <a,b>', 'labels the runner offers jobs, comma-separated')
     .action(async (opts: { withSecrets?: boolean; labels?: string }, cmd: Command) => {

@@ -16,7 +16,6 @@ interface IngestOptions extends GlobalOptions, BranchChoice {
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
-    .description('create a repo on the lazyaf server from a local repository and push it there')
     .argument('<path>', 'path of the local git repository')
     .option('--name <name>', 'name of the repo on lazyaf (default: the folder name)')
     .option('--branch <branch>', 'push this branch (default: the current branch)')

@@ -1,9 +1,10 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Job, JobList, JobLogs } from '../../shared/api.js';
+import { isFinished, JOB_STATUSES } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
-import { clientOptions } from '../options.js';
+import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
 
 interface SubmitOptions {
@@ -44,27 +45,42 @@ function printJob(job: Job): void {
   }
 }
 
-/** Writes the job log from `offset`, following it live until the job has finished; colours pass, other escapes do not. */
-async function streamLogs(client: ApiClient, jobId: string, follow: boolean): Promise<void> {
+/** Writes a job's log so far; colours pass, other escapes do not. */
+async function printLog(client: ApiClient, jobId: string): Promise<void> {
   const filter = new TerminalLogFilter();
-  if (!follow) {
-    let offset = 0;
-    for (;;) {
-      const page = await client.request<JobLogs>('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?offset=${offset}`);
-      process.stdout.write(filter.write(page.content));
-      if (page.next_offset === offset) return;
-      offset = page.next_offset;
-    }
+  let offset = 0;
+  for (;;) {
+    const page = await client.request<JobLogs>('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?offset=${offset}`);
+    process.stdout.write(filter.write(page.content));
+    if (page.next_offset === offset) return;
+    offset = page.next_offset;
   }
-  const res = await client.raw('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?follow=true`);
-  if (!res.body) return;
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body) process.stdout.write(filter.write(decoder.decode(chunk as Uint8Array, { stream: true })));
-  process.stdout.write(filter.write(decoder.decode()));
+}
+
+/**
+ * Writes a job's log live until the job has finished, and returns the finished job. The server
+ * also ends the stream when it stops: a job not finished by then is a lost connection, said so.
+ */
+async function followLog(client: ApiClient, jobId: string): Promise<Job> {
+  const filter = new TerminalLogFilter();
+  const path = `/api/jobs/${encodeURIComponent(jobId)}`;
+  const doing = `following job ${jobId}`;
+  for await (const text of client.stream(`${path}/logs?follow=true`, doing)) process.stdout.write(filter.write(text));
+  const job = await client.request<Job>('GET', path, undefined, doing);
+  if (!isFinished(job.status)) throw client.lost(doing, `the server ended the log while the job was ${job.status}; is it stopping?`);
+  return job;
+}
+
+/** `--wait`: follows a job's log to its end, says how it ended (the job as JSON with `json`), and fails unless it succeeded. */
+async function waitForEnd(client: ApiClient, jobId: string, json?: boolean): Promise<void> {
+  const final = await followLog(client, jobId);
+  if (json) printJson(final);
+  else process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
+  if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
 }
 
 export function registerJobs(program: Command): void {
-  const jobs = program.command('jobs').description('submit and inspect jobs');
+  const jobs = program.command('jobs');
 
   jobs
     .command('submit')
@@ -106,23 +122,18 @@ export function registerJobs(program: Command): void {
         return;
       }
       process.stderr.write(`Submitted job ${job.id}; following its log\n`);
-      await streamLogs(client, job.id, true);
-      const final = await client.request<Job>('GET', `/api/jobs/${job.id}`);
-      if (opts.json) printJson(final);
-      else
-        process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
-      if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+      await waitForEnd(client, job.id, opts.json);
     });
 
   jobs
     .command('list')
     .description('list jobs, newest first')
     .option('--repo <repo>', 'only this repo (id or name)')
-    .option('--status <status>', 'queued, running, succeeded, failed or cancelled')
-    .option('--limit <n>', 'at most this many', '50')
+    .addOption(new Option('--status <status>', 'only jobs in this status').choices(JOB_STATUSES))
+    .option('--limit <n>', 'at most this many (1 to 1000)', wholeNumber(1, 1000), 50)
     .option('--json', 'print JSON')
-    .action(async (opts: { repo?: string; status?: string; limit: string; json?: boolean }, cmd: Command) => {
-      const q = new URLSearchParams({ limit: opts.limit });
+    .action(async (opts: { repo?: string; status?: string; limit: number; json?: boolean }, cmd: Command) => {
+      const q = new URLSearchParams({ limit: String(opts.limit) });
       if (opts.repo) q.set('repo_id', opts.repo);
       if (opts.status) q.set('status', opts.status);
       const { jobs: list } = await new ApiClient(clientOptions(cmd)).request<JobList>('GET', `/api/jobs?${q}`);
@@ -151,7 +162,9 @@ export function registerJobs(program: Command): void {
     .argument('<job>', 'job id (or its first 8 characters)')
     .option('-f, --follow', 'keep printing until the job has finished')
     .action(async (id: string, opts: { follow?: boolean }, cmd: Command) => {
-      await streamLogs(new ApiClient(clientOptions(cmd)), id, opts.follow ?? false);
+      const client = new ApiClient(clientOptions(cmd));
+      if (opts.follow) await followLog(client, id);
+      else await printLog(client, id);
     });
 
   for (const [name, verb] of [

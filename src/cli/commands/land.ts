@@ -20,9 +20,6 @@ interface LandOptions extends GlobalOptions {
 export function registerLand(program: Command): void {
   program
     .command('land')
-    .description(
-      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials)",
-    )
     .argument('<job-or-repo>', 'a job id (or its first 8 characters), or with --branch a repo id or name on lazyaf')
     .option('--branch <branch>', 'branch of the repo to land, e.g. lazyaf/ab12cd34 (without it, the argument is a job)')
     .option('--remote <remote>', 'remote of the local repository to push to', 'origin')

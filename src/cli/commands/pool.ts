@@ -9,7 +9,7 @@ const describe = (p: PoolState) =>
   printable(`pool: ${p.desired} desired, ${p.running} running, ${p.draining} draining (launcher: ${p.launcher}${p.ephemeral ? ', ephemeral' : ''})`) + '\n';
 
 export function registerPool(program: Command): void {
-  const pool = program.command('pool').description('the runners the server manages itself');
+  const pool = program.command('pool');
   pool
     .command('show', { isDefault: true })
     .description('show the pool size')

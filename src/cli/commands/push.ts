@@ -13,7 +13,6 @@ const LAZYAF_REMOTE_RE = /^(https?:\/\/[^\s/]+(?:\/[^\s]*)?)\/git\/([0-9a-f]{8}-
 export function registerPush(program: Command): void {
   program
     .command('push')
-    .description('push the current branch (or B, or every branch) of this checkout to the lazyaf repo it was ingested as')
     .option('--branch <branch>', 'push this branch (default: the current branch)')
     .option('--all-branches', 'push every local branch')
     .action(async (opts: GlobalOptions & BranchChoice, cmd: Command) => {

@@ -9,7 +9,6 @@ import { printJson, printTable } from '../table.js';
 export function registerRepoCommands(program: Command): void {
   program
     .command('list')
-    .description('list the repos on the lazyaf server')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { repos } = await new ApiClient(clientOptions(cmd)).request<RepoList>('GET', '/api/repos');
@@ -23,7 +22,6 @@ export function registerRepoCommands(program: Command): void {
 
   program
     .command('branches')
-    .description('list the branches of a repo on the lazyaf server')
     .argument('<repo>', 'repo id or name')
     .option('--json', 'print JSON')
     .action(async (repoRef: string, opts: { json?: boolean }, cmd: Command) => {
@@ -38,7 +36,7 @@ export function registerRepoCommands(program: Command): void {
       );
     });
 
-  const repos = program.command('repos').description('manage the repos on the lazyaf server');
+  const repos = program.command('repos');
   repos
     .command('delete')
     .description('delete a repo with its branches and jobs (asks first)')

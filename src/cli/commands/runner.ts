@@ -7,7 +7,6 @@ import { CliError } from '../errors.js';
 export function registerRunner(program: Command): void {
   program
     .command('runner')
-    .description('run jobs from a lazyaf server: register, take one job at a time, push results to the internal git server')
     .option('--name <name>', 'runner name (default: <hostname>-<4 hex>)')
     .option('--labels <a,b>', 'labels jobs can require, comma-separated')
     .option('--workdir <dir>', 'folder for the repo caches and job files (default: <tmp>/lazyaf-runner-<name>)')

@@ -7,7 +7,6 @@ import { printJson, printTable } from '../table.js';
 export function registerRunners(program: Command): void {
   program
     .command('runners')
-    .description('list the runners and the pool status')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));

@@ -5,7 +5,6 @@ import { CliError } from '../errors.js';
 export function registerServer(program: Command): void {
   program
     .command('server')
-    .description('start the lazyaf server (API, git server, queue and runner pool)')
     .option('--host <host>', 'address to listen on (LAZYAF_HOST, default 127.0.0.1)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (LAZYAF_PORT, default 8000)')
     .option('--data <dir>', 'data directory (LAZYAF_DATA, default ~/.lazyaf)')

@@ -1,0 +1,11 @@
+/**
+ * A job's statuses and which of them are final, without typebox: the CLI checks a status given on
+ * its command line, and whether a followed job has ended, without loading the API's schemas (about
+ * 680 module files). `api.ts` builds its JobStatus schema from this list.
+ */
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobStatusName = (typeof JOB_STATUSES)[number];
+
+/** The statuses a job stays in until someone retries it. */
+export const FINISHED_JOB_STATUSES: readonly JobStatusName[] = ['succeeded', 'failed', 'cancelled'];
+export const isFinished = (status: JobStatusName): boolean => FINISHED_JOB_STATUSES.includes(status);
