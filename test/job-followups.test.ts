@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../src/shared/api.js';
 import { cli, git, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { getJob, seedRepo, startRunnerProcess, waitForJob } from './queue-helpers.js';
+import { getJob, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 /** A server with one real runner and the repo `demo`; `bare` is where its branches are. */
 async function loop(t: Parameters<typeof startTestServer>[0]) {
@@ -118,4 +118,24 @@ test('a follow-up of a job that changed nothing, or of one not finished, is refu
   const noAction = await cli(['jobs', 'followup', slowId, '--title', 'x'], { server });
   assert.equal(noAction.stderr, 'lazyaf: pass --command CMD or --agent NAME\n');
   await cli(['jobs', 'cancel', slowId], { server });
+});
+
+test('a chain is read at most 100 links deep and ends at a cycle, which the API cannot make but a hand-edited database can', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const ids: string[] = [];
+  for (let i = 0; i < 103; i++) ids.push((await submit(server, { repo_id: repo.id, title: `j${i}`, command: 'true' })).id);
+  const setParent = server.ctx.db.prepare<[string | null, string]>('UPDATE jobs SET parent_job_id = ? WHERE id = ?');
+  for (let i = 1; i < ids.length; i++) setParent.run(ids[i - 1]!, ids[i]!);
+  const last = await getJob(server, ids.at(-1)!);
+  assert.equal(last.chain?.length, 100);
+  assert.deepEqual(last.chain?.at(-1)?.id, ids.at(-2));
+  assert.deepEqual(last.chain?.[0]?.id, ids[2]);
+
+  setParent.run(ids[2]!, ids[0]!);
+  const looped = await getJob(server, ids[2]!);
+  assert.deepEqual(
+    looped.chain?.map((l) => l.title),
+    ['j0', 'j1'],
+  );
 });
