@@ -50,7 +50,7 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, parentJobI
  * A finished job again as a new job with its own branch: the same inputs (and the same parent),
  * checked again as a submission is (its agent or base branch may be gone since).
  */
-export function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow> {
+export async function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow> {
   from.queue.mustBeFinished(job, 'rerun');
   return submitJob(
     {
@@ -72,7 +72,7 @@ export function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow> {
  * A new job on top of `parent`'s branch, recording the parent; labels and timeout default to the
  * parent's. A parent that changed nothing has no branch to build on: its base is the place.
  */
-export function followUpJob(parent: JobRow, body: FollowupJob, from: SubmitSources): Promise<JobRow> {
+export async function followUpJob(parent: JobRow, body: FollowupJob, from: SubmitSources): Promise<JobRow> {
   from.queue.mustBeFinished(parent, 'follow up');
   if (!parent.commit_sha || !parent.branch) {
     throw new ApiError(
