@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, LiveEvent } from '../src/shared/api.js';
-import { api, cli, startTestServer, tempDir } from './helpers.js';
+import { api, CLI, cli, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { RunnerRoutes } from '../src/shared/protocol.js';
 
 test('submit says why no registered runner can take a job: none registered, no runner with its agent, none with its labels', async (t) => {
   const server = await startTestServer(t);
@@ -79,4 +80,22 @@ test('jobs submit --wait says what it waits for, and a job failed for want of a 
   assert.match(lines.at(-1)!, /^lazyaf: job [0-9a-f-]{36} failed: no runner can take this job: no registered runner offers the agent claude/);
   const id = /job ([0-9a-f-]{36})/.exec(lines[0]!)![1]!;
   assert.equal((await api<Job>(server, 'GET', `/api/jobs/${id}`)).body.end_reason, 'no_runner');
+});
+
+test('jobs submit --wait says once that it waits for a runner when one could take the job but none has yet', async (t) => {
+  const server = await startTestServer(t);
+  await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'not-polling');
+  const child = spawnChild(t, process.execPath, [CLI, 'jobs', 'submit', '--repo', 'demo', '--title', 'waits', '--command', 'true', '--wait'], {
+    env: { ...process.env, LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitForOutput(child, /Waiting for a runner to take it: 0 of 1 runners busy\n/);
+  const a = (await poll(server, runner.token))!;
+  const done = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0, commit: null }, { token: a.job_token });
+  assert.equal(done.status, 200);
+  assert.equal(await exited, 0);
+  assert.equal(stderr.match(/Waiting for/g)?.length, 1, stderr);
 });

@@ -46,5 +46,6 @@ async function stillQueued(client: ApiClient, jobId: string): Promise<string | u
   if (job.status !== 'queued') return undefined;
   if (job.no_runner) return `Waiting for a runner: ${job.no_runner}`;
   const others = runners.queued_jobs - 1;
-  return `Waiting for a free runner: ${runners.busy_runners} busy, ${runners.idle_runners} idle${others > 0 ? `, ${others} other job${others === 1 ? '' : 's'} queued` : ''}`;
+  const queued = others > 0 ? `; ${others} other job${others === 1 ? '' : 's'} queued` : '';
+  return `Waiting for a runner to take it: ${runners.busy_runners} of ${runners.total_runners} runners busy${queued}`;
 }
