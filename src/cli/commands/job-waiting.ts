@@ -47,5 +47,6 @@ async function stillQueued(client: ApiClient, jobId: string): Promise<string | u
   if (job.no_runner) return `Waiting for a runner: ${job.no_runner}`;
   const others = runners.queued_jobs - 1;
   const queued = others > 0 ? `; ${others} other job${others === 1 ? '' : 's'} queued` : '';
-  return `Waiting for a runner to take it: ${runners.busy_runners} of ${runners.total_runners} runners busy${queued}`;
+  const offline = runners.offline_runners > 0 ? `, ${runners.offline_runners} offline` : '';
+  return `Waiting for a runner to take it: ${runners.busy_runners} of ${runners.total_runners} runners busy${offline}${queued}`;
 }
