@@ -23,12 +23,18 @@ test('submit says why no registered runner can take a job: none registered, no r
   assert.equal((await getJob(server, claude.id)).no_runner, claude.no_runner);
   await registerRunner(server, 'claude-box', [], ['claude']);
   assert.equal((await getJob(server, claude.id)).no_runner, null);
+  await registerRunner(server, 'gpu-box', ['gpu']);
+  const both = await submit(server, { repo_id: repo.id, title: 'claude on a gpu', agent: 'claude', labels: ['gpu'] });
+  assert.equal(both.no_runner, 'no registered runner has both the labels gpu and the agent claude');
 
   // The CLI prints the id on stdout and the reason as one warning line on stderr.
-  const r = await cli(['jobs', 'submit', '--repo', 'demo', '--title', 'gpu again', '--command', 'true', '--labels', 'gpu'], { server });
+  const r = await cli(['jobs', 'submit', '--repo', 'demo', '--title', 'gpu again', '--command', 'true', '--labels', 'gpu,cuda'], { server });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^[0-9a-f-]{36}\n$/);
-  assert.equal(r.stderr, `warning: no registered runner has the labels gpu; job ${r.stdout.trim()} stays queued until a runner that can take it registers\n`);
+  assert.equal(
+    r.stderr,
+    `warning: no registered runner has the labels cuda,gpu; job ${r.stdout.trim()} stays queued until a runner that can take it registers\n`,
+  );
   // A job some runner can take gets no warning.
   const quiet = await cli(['jobs', 'submit', '--repo', 'demo', '--title', 'fine', '--command', 'true'], { server });
   assert.equal(quiet.code, 0, quiet.stderr);
