@@ -15,7 +15,7 @@ test('retrying a queued or running job is a 409 that says why, and changes nothi
   const queued = await submit(server, { repo_id: repo.id, title: 'q', command: 'true' });
   const r1 = await api(server, 'POST', `/api/jobs/${queued.id}/retry`);
   assert.equal(r1.status, 409);
-  assert.match(r1.body.message, /is queued; only a finished job .*can be retried/);
+  assert.match(r1.body.message, /is queued; only a failed or cancelled job can be retried/);
   assert.equal((await getJob(server, queued.id)).status, 'queued');
 
   const runner = await registerRunner(server, 'r1');
@@ -23,7 +23,7 @@ test('retrying a queued or running job is a 409 that says why, and changes nothi
   assert.equal(assignment?.job_id, queued.id);
   const r2 = await api(server, 'POST', `/api/jobs/${queued.id}/retry`);
   assert.equal(r2.status, 409);
-  assert.match(r2.body.message, /is running; only a finished job .*can be retried/);
+  assert.match(r2.body.message, /is running; only a failed or cancelled job can be retried/);
   const after = await getJob(server, queued.id);
   assert.equal(after.status, 'running');
   assert.equal(after.attempt_count, 1);
@@ -44,7 +44,8 @@ const ended = (reason: AttemptEndReason, more: Partial<Extract<JobEvent, { type:
 const EXPECTED: { event: JobEvent; from: JobStatus[]; to: JobStatus }[] = [
   { event: { type: 'claim' }, from: ['queued'], to: 'running' },
   { event: { type: 'cancel' }, from: ['queued', 'running'], to: 'cancelled' },
-  { event: { type: 'retry' }, from: ['succeeded', 'failed', 'cancelled'], to: 'queued' },
+  { event: { type: 'retry' }, from: ['failed', 'cancelled'], to: 'queued' },
+  { event: { type: 'no-runner' }, from: ['queued'], to: 'failed' },
   { event: ended('succeeded'), from: ['running'], to: 'succeeded' },
   { event: ended('failed'), from: ['running'], to: 'failed' },
   { event: ended('timeout'), from: ['running'], to: 'failed' },
@@ -132,6 +133,7 @@ test("the store's conditional statements change a job exactly in the statuses wh
     assert.equal(jobs.claim(jobIn(status), 'a2', 'runner', now) !== undefined, allowed(status, { type: 'claim' }), `claim in ${status}`);
     assert.equal(jobs.retry(jobIn(status), 3, now), allowed(status, { type: 'retry' }), `retry in ${status}`);
     assert.equal(end(jobIn(status)), allowed(status, ended('failed')), `end of an attempt in ${status}`);
+    assert.equal(jobs.failNoRunner(jobIn(status), 'no runner', now), allowed(status, { type: 'no-runner' }), `no runner in ${status}`);
     // A cancel is one statement or the other: at once for a queued job, through its attempt for a running one.
     const id = jobIn(status);
     const cancelled = [jobs.cancelQueued(id, now), jobs.requestCancel(id, now)];

@@ -16,7 +16,7 @@ export async function seedRepo(server: Target, dir: string, name = 'demo', files
   return repo;
 }
 
-export async function registerRunner(server: TestServer, name: string, labels: string[] = []): Promise<RegisterResponse> {
+export async function registerRunner(server: TestServer, name: string, labels: string[] = [], agents?: string[]): Promise<RegisterResponse> {
   const r = await api<RegisterResponse>(
     server,
     'POST',
@@ -24,6 +24,7 @@ export async function registerRunner(server: TestServer, name: string, labels: s
     {
       name,
       labels,
+      agents,
       protocol_version: PROTOCOL_VERSION,
     },
     { token: server.ctx.registrationToken },

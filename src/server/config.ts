@@ -29,6 +29,8 @@ export interface ServerConfig {
   timeoutGraceSeconds: number;
   /** How long a cancelled running job's runner has to stop it, push what it left and report, before the server ends the attempt. */
   cancelGraceSeconds: number;
+  /** How long a queued job that no registered runner can take waits before it fails; 0: for ever. */
+  noRunnerTimeoutSeconds: number;
   /** Registrations allowed at once, and refilled per second after that. */
   registerBurst: number;
   registerPerSecond: number;
@@ -166,6 +168,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     jobTimeoutSeconds: intFrom('LAZYAF_JOB_TIMEOUT', env.LAZYAF_JOB_TIMEOUT, 3600, 1, 7 * 24 * 3600),
     timeoutGraceSeconds: intFrom('LAZYAF_TIMEOUT_GRACE', env.LAZYAF_TIMEOUT_GRACE, 30, 0, 24 * 3600),
     cancelGraceSeconds: intFrom('LAZYAF_CANCEL_GRACE', env.LAZYAF_CANCEL_GRACE, 30, 1, 3600),
+    noRunnerTimeoutSeconds: intFrom('LAZYAF_NO_RUNNER_TIMEOUT', env.LAZYAF_NO_RUNNER_TIMEOUT, 0, 0, 30 * 24 * 3600),
     registerBurst: intFrom('LAZYAF_REGISTER_BURST', env.LAZYAF_REGISTER_BURST, 100, 1, 1_000_000),
     registerPerSecond: numberFrom('LAZYAF_REGISTER_RATE', env.LAZYAF_REGISTER_RATE, 2, 0, true),
     runnerPruneAfterSeconds: numberFrom('LAZYAF_RUNNER_PRUNE_AFTER', env.LAZYAF_RUNNER_PRUNE_AFTER, 24 * 3600, 1),

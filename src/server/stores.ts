@@ -51,6 +51,7 @@ export async function openStores(config: ServerConfig, logger?: FastifyBaseLogge
     logCapBytes: config.logCapBytes,
     timeoutGraceMs: config.timeoutGraceSeconds * 1000,
     cancelGraceMs: config.cancelGraceSeconds * 1000,
+    noRunnerTimeoutMs: config.noRunnerTimeoutSeconds * 1000,
     runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit,
   });

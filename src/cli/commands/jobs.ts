@@ -1,11 +1,12 @@
 import { Option, type Command } from 'commander';
-import type { Job, JobList, JobLogs } from '../../shared/api.js';
+import type { FollowupJob, Job, JobList, JobLogs } from '../../shared/api.js';
 import { isFinished, JOB_STATUSES } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
+import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
 interface SubmitOptions {
   repo: string;
@@ -20,12 +21,16 @@ interface SubmitOptions {
   json?: boolean;
 }
 
+/** `NAME (id)` when the server named it, else the bare id. */
+const named = (name: string | null | undefined, id: string | null): string | null => (id && name ? `${name} (${id})` : id);
+
 function printJob(job: Job): void {
   const rows: [string, string | number | null | undefined][] = [
     ['id', job.id],
     ['title', job.title],
     ['status', job.status + (job.cancel_requested && job.status === 'running' ? ' (cancelling)' : '')],
-    ['repo', job.repo_id],
+    ['waiting', job.no_runner],
+    ['repo', named(job.repo_name, job.repo_id)],
     ['agent', job.agent],
     ['command', job.command],
     ['base', job.base_branch],
@@ -34,11 +39,13 @@ function printJob(job: Job): void {
     ['exit code', job.exit_code],
     ['error', job.error],
     ['attempts', `${job.attempt_count}/${job.max_attempts}`],
-    ['runner', job.runner_id],
+    ['runner', named(job.runner_name, job.runner_id)],
     ['created', job.created_at],
     ['finished', job.finished_at],
   ];
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ':').padEnd(11)}${printable(v)}\n`);
+  // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
+  for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${link.id.slice(0, 8)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
     const line = `attempt ${a.number}: runner ${a.runner_id} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
     process.stdout.write(`  ${printable(line)}\n`);
@@ -79,6 +86,39 @@ async function waitForEnd(client: ApiClient, jobId: string, json?: boolean): Pro
   if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
 }
 
+/** After a submit, a rerun or a follow-up: the new job's id, or with `--wait` its log until it ends (non-zero exit unless it succeeded). */
+async function followSubmitted(client: ApiClient, job: Job, opts: { wait?: boolean; json?: boolean }): Promise<void> {
+  if (!opts.wait) {
+    warnNoRunner(job);
+    if (opts.json) printJson(job);
+    else process.stdout.write(`${job.id}\n`);
+    return;
+  }
+  process.stderr.write(`Submitted job ${job.id}; following its log\n`);
+  const stopReporting = reportWaiting(client, job);
+  try {
+    await waitForEnd(client, job.id, opts.json);
+  } finally {
+    stopReporting();
+  }
+}
+
+/** `--labels a,b` as a list. */
+function labelList(raw: string | undefined): string[] | undefined {
+  return raw
+    ?.split(',')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** `--timeout N` as whole seconds. */
+function timeoutSeconds(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const timeout = Number(raw);
+  if (!Number.isInteger(timeout) || timeout < 1) throw new CliError(`--timeout must be a whole number of seconds, got "${raw}"`);
+  return timeout;
+}
+
 export function registerJobs(program: Command): void {
   const jobs = program.command('jobs');
 
@@ -98,9 +138,7 @@ export function registerJobs(program: Command): void {
     .action(async (opts: SubmitOptions, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
       if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
-      const timeout = opts.timeout === undefined ? undefined : Number(opts.timeout);
-      if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1))
-        throw new CliError(`--timeout must be a whole number of seconds, got "${opts.timeout}"`);
+      const timeout = timeoutSeconds(opts.timeout);
       const job = await client.request<Job>('POST', '/api/jobs', {
         repo_id: opts.repo,
         title: opts.title,
@@ -108,21 +146,10 @@ export function registerJobs(program: Command): void {
         command: opts.command,
         agent: opts.agent,
         base_branch: opts.base,
-        labels: opts.labels
-          ? opts.labels
-              .split(',')
-              .map((l) => l.trim())
-              .filter(Boolean)
-          : undefined,
+        labels: labelList(opts.labels),
         timeout_s: timeout,
       });
-      if (!opts.wait) {
-        if (opts.json) printJson(job);
-        else process.stdout.write(`${job.id}\n`);
-        return;
-      }
-      process.stderr.write(`Submitted job ${job.id}; following its log\n`);
-      await waitForEnd(client, job.id, opts.json);
+      await followSubmitted(client, job, opts);
     });
 
   jobs
@@ -169,7 +196,7 @@ export function registerJobs(program: Command): void {
 
   for (const [name, verb] of [
     ['cancel', 'cancel a queued or running job'],
-    ['retry', 'queue a finished job again'],
+    ['retry', 'run a failed or cancelled job again on its branch (a succeeded one: rerun)'],
   ] as const) {
     jobs
       .command(name)
@@ -180,4 +207,41 @@ export function registerJobs(program: Command): void {
         process.stdout.write(printable(`${job.id} ${job.status}${job.cancel_requested && job.status === 'running' ? ' (cancelling)' : ''}`) + '\n');
       });
   }
+
+  jobs
+    .command('rerun')
+    .description('submit a finished job again as a new job with its own branch')
+    .argument('<job>', 'job id (or its first 8 characters)')
+    .option('--wait', 'follow the log and wait for the new job to finish; exit non-zero if it did not succeed')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
+      const client = new ApiClient(clientOptions(cmd));
+      await followSubmitted(client, await client.request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/rerun`), opts);
+    });
+
+  jobs
+    .command('followup')
+    .description("start a job on top of a finished job's branch")
+    .argument('<job>', 'job id (or its first 8 characters)')
+    .requiredOption('--title <title>', 'what the job is about (also the commit message)')
+    .option('--description <text>', 'details for the agent')
+    .option('--command <cmd>', 'shell command to run in the workspace')
+    .option('--agent <name>', 'agent to run instead: claude, gemini, codex, aider')
+    .option('--labels <a,b>', "labels a runner must have (default: the job's)")
+    .option('--timeout <seconds>', "timeout in seconds (default: the job's)")
+    .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: Omit<SubmitOptions, 'repo' | 'base'>, cmd: Command) => {
+      const client = new ApiClient(clientOptions(cmd));
+      if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
+      const body: FollowupJob = {
+        title: opts.title,
+        description: opts.description,
+        command: opts.command,
+        agent: opts.agent,
+        labels: labelList(opts.labels),
+        timeout_s: timeoutSeconds(opts.timeout),
+      };
+      await followSubmitted(client, await client.request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/followup`, body), opts);
+    });
 }

@@ -28,3 +28,21 @@ export function offerOf(row: { labels: string; agents: string }): RunnerOffer {
 export function needsOf(row: { labels: string; agent: string }): JobNeeds {
   return { labels: JSON.parse(row.labels) as string[], agent: row.agent };
 }
+
+/**
+ * Why none of `offers` (the registered runners') can take a job with these needs, as a sentence
+ * for a person, or null when one can.
+ */
+export function whyNoRunner(job: JobNeeds, offers: readonly RunnerOffer[]): string | null {
+  if (offers.length === 0) return 'no runner is registered';
+  if (offers.some((o) => canTake(o, job))) return null;
+  const labels = job.labels.join(',');
+  const withAgent = offers.filter((o) => canTake(o, { labels: [], agent: job.agent }));
+  const withLabels = offers.filter((o) => canTake(o, { labels: job.labels, agent: SHELL_AGENT }));
+  if (withAgent.length === 0) {
+    const offered = [...new Set(offers.flatMap((o) => [...o.agents]))].sort();
+    return `no registered runner offers the agent ${job.agent} (runners offer: ${offered.length ? offered.join(', ') : 'only shell'})`;
+  }
+  if (withLabels.length === 0) return `no registered runner has the labels ${labels}`;
+  return `no registered runner has both the labels ${labels} and the agent ${job.agent}`;
+}

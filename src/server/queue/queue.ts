@@ -9,7 +9,8 @@ import { RunnerStore, type RunnerRow } from '../store/runners.js';
 import type { JobStatus, LiveEvent, RunnersStatus } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
 import { needsOf, offerOf } from './matching.js';
-import { nextJobStatus, TransitionError, type JobEvent } from './state.js';
+import { strandedJobs } from './no-runner.js';
+import { mustBeFinished, nextJobStatus, TransitionError, type JobEvent } from './state.js';
 import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
 
@@ -23,6 +24,8 @@ export interface QueueOptions {
   timeoutGraceMs: number;
   /** How long a cancelled job's runner has to stop the command, push what it left and report, before the server ends the attempt. */
   cancelGraceMs: number;
+  /** How long a queued job no registered runner can take waits before it fails; 0: for ever. */
+  noRunnerTimeoutMs?: number;
   /** Tells the UI stream what changed; called only once the change is committed. */
   emit: (event: LiveEvent) => void;
   now?: () => number;
@@ -41,6 +44,16 @@ type EndRequest = { outcome: AttemptEndReason; error?: string; exit_code?: null;
 export interface AttemptFailure {
   attempt_id: string;
   error: string;
+}
+
+/** What the state machine refuses is a 409 naming the job. */
+function refusedAs409<T>(job: JobRow, decide: () => T): T {
+  try {
+    return decide();
+  } catch (err) {
+    if (err instanceof TransitionError) throw new ApiError(409, `job ${job.id} ${err.message}`);
+    throw err;
+  }
 }
 
 const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
@@ -88,12 +101,12 @@ export class Queue {
 
   /** Asks the state machine; a refused event is a 409 that says why. */
   private decide(job: JobRow, event: JobEvent): JobStatus {
-    try {
-      return nextJobStatus(job.status, event);
-    } catch (err) {
-      if (err instanceof TransitionError) throw new ApiError(409, `job ${job.id} ${err.message}`);
-      throw err;
-    }
+    return refusedAs409(job, () => nextJobStatus(job.status, event, job.id));
+  }
+
+  /** A rerun or a follow-up reads what a job did: a 409 until it has finished. */
+  mustBeFinished(job: JobRow, action: string): void {
+    refusedAs409(job, () => mustBeFinished(job.status, action));
   }
 
   // ---- jobs ---------------------------------------------------------------------------------
@@ -411,7 +424,7 @@ export class Queue {
    * offline. Each lease ends in its own transaction: one that fails stays active, is reported in
    * `failed` and is tried again on the next sweep, while the others expire.
    */
-  sweep(): { expired: number; timedOut: number; failed: AttemptFailure[]; offline: string[] } {
+  sweep(): { expired: number; timedOut: number; failed: AttemptFailure[]; offline: string[]; stranded: number } {
     const now = this.now();
     const graceS = Math.round(this.opts.timeoutGraceMs / 1000);
     const expired = this.endPaged(
@@ -438,7 +451,28 @@ export class Queue {
     for (const id of offline) this.runnerChanged(id, 'offline');
     // Runners come and go (a pool restarts, a machine leaves): the table would only grow.
     for (const id of this.runners.prune(now - this.opts.runnerPruneAfterMs)) this.emit({ type: 'runner.removed', runner_id: id });
-    return { expired: expired.ended, timedOut: timedOut.ended, failed: [...expired.failed, ...timedOut.failed], offline };
+    const stranded = this.failStranded(now);
+    return { expired: expired.ended, timedOut: timedOut.ended, failed: [...expired.failed, ...timedOut.failed], offline, stranded };
+  }
+
+  /**
+   * Fails the queued jobs that no registered runner could take for longer than the no-runner
+   * timeout, with that reason, rather than leaving them to wait for ever. Off when it is 0.
+   */
+  private failStranded(now: number): number {
+    const timeoutMs = this.opts.noRunnerTimeoutMs ?? 0;
+    if (timeoutMs <= 0) return 0;
+    let failed = 0;
+    this.transactions.run(() => {
+      for (const { job, why } of strandedJobs(this.jobs, this.runners, now, timeoutMs)) {
+        this.decide(job, { type: 'no-runner' });
+        if (!this.jobs.failNoRunner(job.id, `no runner can take this job: ${why}`, this.iso())) continue;
+        this.appendSystemLine(job, `failed: no runner can take this job: ${why}`);
+        this.changed(job, 'failed');
+        failed++;
+      }
+    }, 'immediate');
+    return failed;
   }
 
   /** Ends every attempt `page` yields, page by page: a cursor, so attempts that keep failing at the head cannot hide the ones behind them. */

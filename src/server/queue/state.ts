@@ -14,9 +14,10 @@ export type { JobStatus };
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(FINISHED_JOB_STATUSES);
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
-  queued: ['running', 'cancelled'],
+  queued: ['running', 'cancelled', 'failed'],
   running: ['succeeded', 'failed', 'cancelled', 'queued'],
-  succeeded: ['queued'],
+  // A succeeded job's branch may have been landed: it is never run again on it (rerun makes a new job).
+  succeeded: [],
   failed: ['queued'],
   cancelled: ['queued'],
 };
@@ -27,23 +28,36 @@ export type JobEvent =
   | { type: 'attempt-ended'; reason: AttemptEndReason; lostAttempts: number; maxAttempts: number; cancelRequested: boolean }
   /** A queued job is cancelled at once; a running one through the end of its attempt. */
   | { type: 'cancel' }
-  | { type: 'retry' };
+  /** A failed or cancelled job runs again on its own branch (a lost job ends failed). */
+  | { type: 'retry' }
+  /** A queued job no registered runner could take for longer than LAZYAF_NO_RUNNER_TIMEOUT. */
+  | { type: 'no-runner' };
 
 /** The statuses each event may happen in, and what the refusal says otherwise (after "job <id> "). */
-const SOURCES: Readonly<Record<JobEvent['type'], { from: readonly JobStatus[]; refusal: (current: JobStatus) => string }>> = {
+const SOURCES: Readonly<Record<JobEvent['type'], { from: readonly JobStatus[]; refusal: (current: JobStatus, jobId: string) => string }>> = {
   claim: { from: ['queued'], refusal: (s) => `is ${s}; only a queued job can be claimed` },
   'attempt-ended': { from: ['running'], refusal: (s) => `is ${s}; only a running job has an attempt to end` },
   cancel: { from: ['queued', 'running'], refusal: (s) => `already ${s}` },
-  retry: { from: ['succeeded', 'failed', 'cancelled'], refusal: (s) => `is ${s}; only a finished job (succeeded, failed or cancelled) can be retried` },
+  retry: {
+    from: ['failed', 'cancelled'],
+    refusal: (s, id) =>
+      s === 'succeeded'
+        ? `succeeded and its branch may already be landed, so retry will not rewrite it: \`lazyaf jobs rerun ${id}\` runs it again as a new job with its own branch`
+        : `is ${s}; only a failed or cancelled job can be retried`,
+  },
+  'no-runner': { from: ['queued'], refusal: (s) => `is ${s}; only a queued job waits for a runner` },
 };
 
 /** A refused event: the job is in a status where it cannot happen (an HTTP 409). */
 export class TransitionError extends Error {}
 
-/** The status a job moves to; throws TransitionError when the event is not allowed in `current`. */
-export function nextJobStatus(current: JobStatus, event: JobEvent): JobStatus {
+/**
+ * The status a job moves to; throws TransitionError when the event is not allowed in `current`
+ * (`jobId` only goes into the refusal's hint).
+ */
+export function nextJobStatus(current: JobStatus, event: JobEvent, jobId = '<job>'): JobStatus {
   const source = SOURCES[event.type];
-  if (!source.from.includes(current)) throw new TransitionError(source.refusal(current));
+  if (!source.from.includes(current)) throw new TransitionError(source.refusal(current, jobId));
   const next = compute(event);
   // Unreachable while SOURCES and compute agree with the table; the unit test holds them to it.
   if (!TRANSITIONS[current].includes(next)) throw new TransitionError(`cannot go from ${current} to ${next}`);
@@ -58,6 +72,8 @@ function compute(event: JobEvent): JobStatus {
       return 'cancelled';
     case 'retry':
       return 'queued';
+    case 'no-runner':
+      return 'failed';
     case 'attempt-ended':
       if (event.cancelRequested) return 'cancelled';
       switch (event.reason) {
@@ -74,4 +90,12 @@ function compute(event: JobEvent): JobStatus {
           return event.lostAttempts >= event.maxAttempts ? 'failed' : 'queued';
       }
   }
+}
+
+/**
+ * A new job made from this one (a rerun, a follow-up) reads what it did: refused (TransitionError)
+ * until it has finished. The job itself does not change, so this is no transition.
+ */
+export function mustBeFinished(current: JobStatus, action: string): void {
+  if (!TERMINAL.has(current)) throw new TransitionError(`is ${current}; wait for it to finish (or cancel it) before you ${action} it`);
 }

@@ -1,4 +1,4 @@
-import type { SubmitJob } from '../../shared/api.js';
+import type { FollowupJob, SubmitJob } from '../../shared/api.js';
 import { isValidBranchName } from '../../shared/git.js';
 import type { BranchCache } from '../git/branch-cache.js';
 import type { JobRow } from '../store/jobs.js';
@@ -15,8 +15,8 @@ export interface SubmitSources {
   defaultTimeoutS: number;
 }
 
-/** Checks a submission against the repo, its branches and the known agents, then queues it. */
-export async function submitJob(body: SubmitJob, from: SubmitSources): Promise<JobRow> {
+/** Checks a submission against the repo, its branches and the known agents, then queues it (recording the job it follows up, if any). */
+export async function submitJob(body: SubmitJob, from: SubmitSources, parentJobId: string | null = null): Promise<JobRow> {
   const repo = from.repos.find(body.repo_id);
   if (!repo) throw new ApiError(404, `repo not found: ${body.repo_id}`);
   const agent = body.agent ?? (body.command !== undefined ? 'shell' : undefined);
@@ -42,5 +42,56 @@ export async function submitJob(body: SubmitJob, from: SubmitSources): Promise<J
     labels: JSON.stringify([...new Set(body.labels ?? [])].sort()),
     timeout_s: body.timeout_s ?? from.defaultTimeoutS,
     max_attempts: body.max_attempts,
+    parent_job_id: parentJobId,
   });
+}
+
+/**
+ * A finished job again as a new job with its own branch: the same inputs (and the same parent),
+ * checked again as a submission is (its agent or base branch may be gone since).
+ */
+export async function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow> {
+  from.queue.mustBeFinished(job, 'rerun');
+  return submitJob(
+    {
+      repo_id: job.repo_id,
+      title: job.title,
+      description: job.description,
+      agent: job.agent,
+      command: job.command ?? undefined,
+      base_branch: job.base_branch,
+      labels: JSON.parse(job.labels) as string[],
+      timeout_s: job.timeout_s,
+    },
+    from,
+    job.parent_job_id,
+  );
+}
+
+/**
+ * A new job on top of `parent`'s branch, recording the parent; labels and timeout default to the
+ * parent's. A parent that changed nothing has no branch to build on: its base is the place.
+ */
+export async function followUpJob(parent: JobRow, body: FollowupJob, from: SubmitSources): Promise<JobRow> {
+  from.queue.mustBeFinished(parent, 'follow up');
+  if (!parent.commit_sha || !parent.branch) {
+    throw new ApiError(
+      409,
+      `job ${parent.id} changed nothing, so ${parent.branch_name} holds no commit to build on; submit the follow-up on its base instead (lazyaf jobs submit --base ${parent.base_branch})`,
+    );
+  }
+  return submitJob(
+    {
+      repo_id: parent.repo_id,
+      title: body.title,
+      description: body.description,
+      command: body.command,
+      agent: body.agent,
+      base_branch: parent.branch,
+      labels: body.labels ?? (JSON.parse(parent.labels) as string[]),
+      timeout_s: body.timeout_s ?? parent.timeout_s,
+    },
+    from,
+    parent.id,
+  );
 }

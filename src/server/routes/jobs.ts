@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorBody, IdParams, Job, JobDiff, JobDiffQuery, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
+import { ErrorBody, FollowupJob, IdParams, Job, JobDiff, JobDiffQuery, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
 import { hangUpSignal, whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
-import { submitJob, type SubmitSources } from '../queue/submit.js';
+import { jobDetails } from '../queue/job-view.js';
+import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 
@@ -68,11 +69,16 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     if (!job) throw new ApiError(404, `job not found: ${id}`);
     return job;
   };
+  /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
+  const view = (job: JobRow): Job => ({
+    ...jobToApi(job, queue.attempts.forJob(job.id)),
+    ...jobDetails(job, { jobs: queue.jobs, runners: queue.runners, repos }),
+  });
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
   app.post('/api/jobs', { bodyLimit: 256 * 1024, schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
     const job = await submitJob(req.body, opts);
-    return reply.code(201).send(jobToApi(job, []));
+    return reply.code(201).send(view(job));
   });
 
   app.get('/api/jobs', { schema: { tags: ['jobs'], querystring: JobListQuery, response: { 200: JobList, ...errors } } }, async (req) => {
@@ -87,20 +93,53 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     return { jobs: rows.map((j) => jobToApi(j)), total: rows.length };
   });
 
-  app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => {
-    const job = mustFind(req.params.id);
-    return jobToApi(job, queue.attempts.forJob(job.id));
-  });
+  app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => view(mustFind(req.params.id)));
 
-  app.post('/api/jobs/:id/cancel', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => {
-    const job = queue.cancel(mustFind(req.params.id).id);
-    return jobToApi(job, queue.attempts.forJob(job.id));
-  });
+  app.post('/api/jobs/:id/cancel', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) =>
+    view(queue.cancel(mustFind(req.params.id).id)),
+  );
 
-  app.post('/api/jobs/:id/retry', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => {
-    const job = queue.retry(mustFind(req.params.id).id);
-    return jobToApi(job, queue.attempts.forJob(job.id));
-  });
+  app.post(
+    '/api/jobs/:id/retry',
+    {
+      schema: {
+        tags: ['jobs'],
+        description: 'Runs a failed or cancelled job again on its own branch. A succeeded one is a 409: its branch may be landed; rerun it instead.',
+        params: IdParams,
+        response: { 200: Job, ...errors },
+      },
+    },
+    async (req) => view(queue.retry(mustFind(req.params.id).id)),
+  );
+
+  // ---- new jobs from a finished one ---------------------------------------------------------
+  app.post(
+    '/api/jobs/:id/rerun',
+    {
+      schema: {
+        tags: ['jobs'],
+        description: 'A new job with the same inputs as a finished one, on its own branch (a queued or running one is a 409).',
+        params: IdParams,
+        response: { 201: Job, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(view(await rerunJob(mustFind(req.params.id), opts))),
+  );
+
+  app.post(
+    '/api/jobs/:id/followup',
+    {
+      bodyLimit: 256 * 1024,
+      schema: {
+        tags: ['jobs'],
+        description: "A new job on top of a finished job's branch, recording it as its parent (409 while it is queued or running, or when it left no commit).",
+        params: IdParams,
+        body: FollowupJob,
+        response: { 201: Job, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(view(await followUpJob(mustFind(req.params.id), req.body, opts))),
+  );
 
   app.get(
     '/api/jobs/:id/diff',

@@ -39,7 +39,15 @@ export interface JobRow {
 export type NewJob = Pick<
   JobRow,
   'id' | 'repo_id' | 'title' | 'description' | 'agent' | 'command' | 'base_branch' | 'branch_name' | 'labels' | 'timeout_s' | 'max_attempts'
->;
+> &
+  Partial<Pick<JobRow, 'parent_job_id'>>;
+
+/** What queued jobs ask of a runner, one row per distinct labels and agent, with how many jobs ask it. */
+export interface QueuedNeeds {
+  labels: string;
+  agent: string;
+  n: number;
+}
 
 export interface JobFilter {
   repo_id?: string;
@@ -60,8 +68,8 @@ export class JobStore {
       insert: db.prepare<
         [Record<string, unknown>],
         JobRow
-      >(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, status, created_at, updated_at)
-        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, 'queued', @now, @now)
+      >(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, parent_job_id, status, created_at, updated_at)
+        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, @parent_job_id, 'queued', @now, @now)
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
@@ -77,7 +85,7 @@ export class JobStore {
       claim: db.prepare<
         [Record<string, unknown>],
         JobRow
-      >(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id,
+      >(`UPDATE jobs SET status = 'running', attempt_count = attempt_count + 1, current_attempt_id = @attempt_id, runner_id = @runner_id, no_runner_since_ms = NULL,
         started_at = COALESCE(started_at, @now), updated_at = @now WHERE id = @id AND status = 'queued' RETURNING *`),
       // Records the end of the current attempt and the job's new status.
       endAttempt: db.prepare(`UPDATE jobs SET status = @status, current_attempt_id = NULL,
@@ -91,11 +99,27 @@ export class JobStore {
       ),
       // Flags a running job for cancellation; its runner learns it on the next heartbeat.
       requestCancel: db.prepare(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND status = 'running'`),
-      // Puts a finished job back in the queue with a fresh allowance of attempts.
+      // Puts a failed or cancelled job back in the queue with a fresh allowance of attempts; never a succeeded one,
+      // whose branch may have been landed.
       retry: db.prepare(`UPDATE jobs SET status = 'queued', cancel_requested = 0, max_attempts = attempt_count + @extra, runner_id = NULL,
-        branch = NULL, commit_sha = NULL, exit_code = NULL, error = NULL, end_reason = NULL, finished_at = NULL, updated_at = @now,
-        seq = (SELECT MAX(seq) + 1 FROM jobs)
-        WHERE id = @id AND status IN ('succeeded', 'failed', 'cancelled')`),
+        branch = NULL, commit_sha = NULL, base_commit = NULL, exit_code = NULL, error = NULL, end_reason = NULL, finished_at = NULL,
+        no_runner_since_ms = NULL, updated_at = @now, seq = (SELECT MAX(seq) + 1 FROM jobs)
+        WHERE id = @id AND status IN ('failed', 'cancelled')`),
+      // Fails a queued job that no runner could take; changes = 0 if it was not queued.
+      failNoRunner: db.prepare(`UPDATE jobs SET status = 'failed', error = @error, end_reason = 'no_runner', finished_at = @now, updated_at = @now
+        WHERE id = @id AND status = 'queued'`),
+      // Returns one row per distinct (labels, agent) of the queued jobs, with their count.
+      queuedNeeds: db.prepare<[], QueuedNeeds>("SELECT labels, agent, COUNT(*) AS n FROM jobs WHERE status = 'queued' GROUP BY labels, agent"),
+      // Starts the no-runner clock of the queued jobs with these needs where it is not running; returns nothing.
+      markNoRunner: db.prepare(`UPDATE jobs SET no_runner_since_ms = @now
+        WHERE status = 'queued' AND labels = @labels AND agent = @agent AND no_runner_since_ms IS NULL`),
+      // Stops the no-runner clock of the queued jobs with these needs; returns nothing.
+      clearNoRunner: db.prepare(`UPDATE jobs SET no_runner_since_ms = NULL
+        WHERE status = 'queued' AND labels = @labels AND agent = @agent AND no_runner_since_ms IS NOT NULL`),
+      // Returns up to 100 queued jobs, oldest first, that no runner could take since before `?` (ms).
+      strandedSince: db.prepare<[number], JobRow>(
+        "SELECT * FROM jobs WHERE status = 'queued' AND no_runner_since_ms IS NOT NULL AND no_runner_since_ms < ? ORDER BY seq LIMIT 100",
+      ),
       // Adds to the job's log counters.
       addLog: db.prepare(
         'UPDATE jobs SET log_bytes = log_bytes + @stored, log_dropped_bytes = log_dropped_bytes + @dropped, log_truncated = @truncated WHERE id = @id',
@@ -106,7 +130,7 @@ export class JobStore {
   }
 
   insert(job: NewJob, now: string): JobRow {
-    return this.stmts.insert.get({ ...job, now })!;
+    return this.stmts.insert.get({ parent_job_id: null, ...job, now })!;
   }
 
   get(id: string): JobRow | undefined {
@@ -171,6 +195,24 @@ export class JobStore {
 
   retry(id: string, extraAttempts: number, now: string): boolean {
     return this.stmts.retry.run({ id, extra: extraAttempts, now }).changes === 1;
+  }
+
+  failNoRunner(id: string, error: string, now: string): boolean {
+    return this.stmts.failNoRunner.run({ id, error, now }).changes === 1;
+  }
+
+  queuedNeeds(): QueuedNeeds[] {
+    return this.stmts.queuedNeeds.all();
+  }
+
+  /** Starts (`since` a time) or stops (null) the no-runner clock of the queued jobs with these needs. */
+  setNoRunner(needs: { labels: string; agent: string }, since: number | null): void {
+    if (since === null) this.stmts.clearNoRunner.run({ labels: needs.labels, agent: needs.agent });
+    else this.stmts.markNoRunner.run({ labels: needs.labels, agent: needs.agent, now: since });
+  }
+
+  strandedSince(before: number): JobRow[] {
+    return this.stmts.strandedSince.all(before);
   }
 
   addLog(id: string, stored: number, dropped: number, truncated: boolean): void {

@@ -54,6 +54,8 @@ export class RunnerStore {
         AND NOT EXISTS (SELECT 1 FROM attempts WHERE attempts.runner_id = runners.id AND attempts.active = 1) RETURNING id`,
         )
         .pluck(),
+      // Returns the distinct (labels, agents) the registered (not revoked) runners offer: a handful of rows however many runners.
+      offers: db.prepare<[], { labels: string; agents: string }>('SELECT DISTINCT labels, agents FROM runners WHERE revoked = 0'),
       // Returns { status, n } per status of the listed runners.
       counts: db.prepare<[], { status: RunnerStatus; n: number }>('SELECT status, COUNT(*) AS n FROM runners WHERE revoked = 0 GROUP BY status'),
     };
@@ -97,6 +99,10 @@ export class RunnerStore {
 
   revoke(id: string): void {
     this.stmts.revoke.run(id);
+  }
+
+  offers(): { labels: string; agents: string }[] {
+    return this.stmts.offers.all();
   }
 
   counts(): Record<RunnerStatus, number> {
