@@ -97,3 +97,10 @@ test('a bad log format is one line', async (t) => {
   assert.notEqual(r.code, 0);
   assert.equal(r.stderr, 'lazyaf: the log format must be json or pretty (--log-format, LAZYAF_LOG_FORMAT), got "fancy"\n');
 });
+
+test('--launcher docker without an engine is one line on a terminal too, and a non-zero exit', async (t) => {
+  const argv = [process.execPath, CLI, 'server', '--launcher', 'docker', '--port', '0', '--data', path.join(tempDir(t), 'data')];
+  const r = await run('script', ['-qfec', argv.map(shellQuote).join(' '), '/dev/null'], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout, /^lazyaf: cannot reach the Docker engine at unix:\/\/\/nonexistent\.sock \(DOCKER_HOST\): [^\n]*\r?\n$/);
+});
