@@ -140,11 +140,11 @@ export class JobRun {
     await sandbox?.sweep?.();
     if (this.keepCtl.signal.aborted) return this.stoppedReport();
     if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
-    return this.keepWork(ws, this.ending(result));
+    return this.keepWork(ws, this.outcomeOf(result));
   }
 
   /** How the command ended, before its work is kept. Timeout and cancel have no exit code of their own. */
-  private ending(result: CommandResult): CompleteRequest {
+  private outcomeOf(result: CommandResult): CompleteRequest {
     if (this.stopReason === 'cancelled') return { outcome: 'cancelled', exit_code: null };
     if (result.timedOut) return { outcome: 'timeout', exit_code: null, error: `timed out after ${Math.round(this.a.timeout_ms / 1000)} s` };
     if (result.exitCode !== 0) return { outcome: 'failed', exit_code: result.exitCode, error: result.signal ? `killed by ${result.signal}` : null };
