@@ -27,13 +27,18 @@ export function createLogger(config: Pick<ServerConfig, 'logLevel' | 'logFormat'
     redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
   };
   if (logFormat(config, out) === 'json') return out === process.stdout ? pino(options) : pino(options, out);
-  const verbose = ['debug', 'trace'].includes(config.logLevel);
+  const verbose = isVerbose(config.logLevel);
   return pino(options, {
     write(json: string) {
       const line = prettyLine(JSON.parse(json) as LogRecord, verbose);
       if (line !== undefined) out.write(`${line}\n`);
     },
   });
+}
+
+/** At debug and finer, a person asked for everything. */
+function isVerbose(level: string): boolean {
+  return level === 'debug' || level === 'trace';
 }
 
 interface LogRecord {
@@ -73,5 +78,5 @@ const STEADY_PATTERNS = STEADY.map((r) => new RegExp(`^${r.replace(/%3Aattempt_i
 
 /** Whether Fastify leaves a request out of its request logs: runner traffic, unless the level is debug or finer. */
 export function quietRequest(url: string, level: string): boolean {
-  return !['debug', 'trace'].includes(level) && STEADY_PATTERNS.some((re) => re.test(url));
+  return !isVerbose(level) && STEADY_PATTERNS.some((re) => re.test(url));
 }
