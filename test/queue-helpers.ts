@@ -72,18 +72,19 @@ export interface RunnerProcess {
   output: () => string;
 }
 
-/** `lazyaf runner` as a child process with its own work dir (killed when the test ends). */
+/** `lazyaf runner` as a child process with its own work dir (killed when the test ends); `env` adds to the test's environment. */
 export function startRunnerProcess(
   t: TestContext,
   server: { url: string; registrationToken: string },
   name: string,
   workRoot: string,
   extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): RunnerProcess {
   const workdir = path.join(workRoot, name);
   fs.mkdirSync(workdir, { recursive: true });
   const child = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server.url, '--name', name, '--workdir', workdir, ...extraArgs], {
-    env: { ...process.env, LAZYAF_TOKEN: server.registrationToken },
+    env: { ...process.env, LAZYAF_TOKEN: server.registrationToken, ...env },
   });
   let seen = '';
   child.stdout?.on('data', (c: Buffer) => (seen += c.toString('utf8')));

@@ -213,6 +213,15 @@ test('background processes do not outlive a command that exited', async (t) => {
   await eventually('the background child to die', () => isGone(childPid));
 });
 
+test('the command ends only once its whole group is gone: a leftover that ignores SIGTERM gets SIGKILL first', async (t) => {
+  const sink = fakeSink();
+  const result = await run(t, `sh -c 'trap "" TERM; exec sleep 1000' >/dev/null 2>&1 & echo "child $!"`, stream(sink.send), { killGraceMs: 300 });
+  assert.equal(result.exitCode, 0);
+  const childPid = Number(/child (\d+)/.exec(sink.text())?.[1]);
+  // Not eventually: what comes after the command (the commit that keeps its work) must not race it.
+  assert.equal(isGone(childPid), true);
+});
+
 test('a background process that left the process group (setsid) and holds the output does not hold the command once its shell exited', async (t) => {
   const pidFile = `${tempDir(t)}/bg.pid`;
   t.after(() => {

@@ -40,7 +40,7 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
     const timers: NodeJS.Timeout[] = [];
     let terminating = false;
 
-    const signalGroup = (sig: NodeJS.Signals): boolean => {
+    const signalGroup = (sig: NodeJS.Signals | 0): boolean => {
       if (child.pid === undefined) return false;
       try {
         process.kill(-child.pid, sig);
@@ -87,7 +87,9 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
       opts.signal?.removeEventListener('abort', onAbort);
       child.stdout.unpipe(opts.output);
       child.stderr.unpipe(opts.output);
-      resolve(result);
+      // The shell is gone, but what it left in its group may still be writing: the commit that
+      // keeps the job's work comes only after the whole group is gone.
+      void groupGone(signalGroup, grace).then(() => resolve(result));
     };
     child.on('error', (err) => {
       result.spawnError = err.message;
@@ -100,4 +102,19 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
     });
     child.on('close', finish);
   });
+}
+
+/**
+ * Resolves once no process of the group is left: those that outlived their shell had SIGTERM and
+ * get `grace` to leave, then SIGKILL. Immediate when the group is gone already (the usual case).
+ */
+async function groupGone(signalGroup: (sig: NodeJS.Signals | 0) => boolean, grace: number): Promise<void> {
+  const started = Date.now();
+  let killed = false;
+  while (signalGroup(0)) {
+    if (!killed && Date.now() - started >= grace) killed = signalGroup('SIGKILL');
+    // A process stuck in the kernel may not die at once: bounded, so the runner goes on.
+    if (Date.now() - started > grace + 5000) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

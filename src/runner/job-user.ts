@@ -79,6 +79,17 @@ export class JobUserWall implements Wall {
     return [...this.prefix, ...argv];
   }
 
+  /** A regular file the job user may execute, by its mode bits (the runner, root, may run anything). */
+  canRun(file: string): boolean {
+    try {
+      const st = fs.statSync(file);
+      const bit = st.uid === this.user.uid ? 0o100 : st.gid === this.user.gid ? 0o010 : 0o001;
+      return st.isFile() && (st.mode & bit) !== 0;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Hands the job its checkout (written by the runner's git as root) and its prompt file, and opens
    * the way to its repo cache's objects, read-only. The work dir and its folders are traversable,

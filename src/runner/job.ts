@@ -3,7 +3,7 @@ import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
-import { runCommand } from './execute.js';
+import { runCommand, type CommandResult } from './execute.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { Wall } from './sandbox.js';
@@ -25,16 +25,27 @@ export interface JobDeps {
 export type StopReason = 'cancelled' | 'lost' | 'returned';
 
 /**
+ * How long keeping the work of a job that did not succeed (commit and push) may take. A cancelled
+ * or timed-out job's attempt stays live only for the server's grace (30 s by default, after the
+ * runner's kill grace of 3 s): the report must land inside it.
+ */
+export const KEEP_WORK_MS = 20_000;
+
+/**
  * One attempt, from assignment to completion: workspace, command, commit and push, then the
- * report. Output goes to the server as it comes; the completion is sent after the last log chunk
- * and retried until the server answers. A lost lease or a cancel stops everything and reports
- * nothing: the server has ended the attempt already.
+ * report. Whatever the command's outcome (succeeded, failed, timed out, cancelled), what it left
+ * is committed and pushed to the job branch, so no work is lost. Output goes to the server as it
+ * comes; the completion is sent after the last log chunk and retried until the server answers. A
+ * lost lease stops everything and reports nothing (the server has ended the attempt already); a
+ * job given back keeps nothing either, since its next attempt starts over.
  */
 export class JobRun {
   readonly attemptId: string;
   readonly done: Promise<void>;
   private stopReason: StopReason | undefined;
   private readonly stopCtl = new AbortController();
+  /** Aborted when the work is not to be kept: the lease is gone, or the job is given back. */
+  private readonly keepCtl = new AbortController();
   private readonly reportCtl = new AbortController();
   private readonly logs: LogStream;
   private workspace: Workspace | undefined;
@@ -60,6 +71,7 @@ export class JobRun {
     if (this.stopReason && rank[this.stopReason] >= rank[reason]) return;
     this.stopReason = reason;
     this.stopCtl.abort();
+    if (reason !== 'cancelled') this.keepCtl.abort();
     // The server ended a lost attempt itself: nothing sent for it would count. A cancelled one
     // stays live for the server's cancel grace, so its report (and its work) still lands.
     if (reason === 'lost') this.abandonReport();
@@ -87,7 +99,7 @@ export class JobRun {
     // What the job's diff is taken against; the same for every attempt that starts from this base.
     if (this.workspace) report = { ...report, base_commit: this.workspace.baseCommit };
     if (this.stopReason !== 'lost') {
-      this.say(summary(report));
+      this.say(summary(report, this.a.branch));
       await this.logs.finish(); // The last chunk before the completion: after it the attempt takes no more.
     }
     // The lease can also go while the last chunks are sent.
@@ -126,20 +138,43 @@ export class JobRun {
     const result = await runCommand({ command, cwd: ws.dir, env, timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
     // What escaped the command's process group (setsid) must not watch or change the commit and push.
     await sandbox?.sweep?.();
-    if (this.stopReason) return this.stoppedReport();
+    if (this.keepCtl.signal.aborted) return this.stoppedReport();
     if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
+    return this.keepWork(ws, this.outcomeOf(result));
+  }
+
+  /** How the command ended, before its work is kept. Timeout and cancel have no exit code of their own. */
+  private outcomeOf(result: CommandResult): CompleteRequest {
+    if (this.stopReason === 'cancelled') return { outcome: 'cancelled', exit_code: null };
     if (result.timedOut) return { outcome: 'timeout', exit_code: null, error: `timed out after ${Math.round(this.a.timeout_ms / 1000)} s` };
     if (result.exitCode !== 0) return { outcome: 'failed', exit_code: result.exitCode, error: result.signal ? `killed by ${result.signal}` : null };
+    return { outcome: 'succeeded', exit_code: 0 };
+  }
 
+  /**
+   * Commits and pushes what the command left, and reports `ended` with that commit. Work kept
+   * after a failure is bounded (KEEP_WORK_MS) and cannot change the outcome: a push that fails
+   * then only adds its reason to the error. A successful command whose work cannot be pushed failed.
+   */
+  private async keepWork(ws: Workspace, ended: CompleteRequest): Promise<CompleteRequest> {
+    const succeeded = ended.outcome === 'succeeded';
+    const deadline = succeeded ? undefined : AbortSignal.timeout(KEEP_WORK_MS);
+    const signal = deadline ? AbortSignal.any([this.keepCtl.signal, deadline]) : this.keepCtl.signal;
+    const note = succeeded ? undefined : `lazyaf: what the job left when it ${ending(ended).replace(/^cancelled/, 'was cancelled')}.`;
+    let commit: string | null;
     try {
-      const commit = await publishChanges(this.a, ws, { sandbox, signal, log: (l) => this.say(l) });
-      if (this.stopReason) return this.stoppedReport();
-      return { outcome: 'succeeded', exit_code: 0, commit };
+      commit = await publishChanges(this.a, ws, { sandbox: this.deps.sandbox, signal, note, log: (l) => this.say(l) });
     } catch (err) {
-      if (isAbortError(err) || this.stopReason) return this.stoppedReport();
-      if (err instanceof WorkspaceError) return { outcome: 'failed', exit_code: 0, error: err.message };
-      throw err;
+      if (this.keepCtl.signal.aborted) return this.stoppedReport();
+      if (!(err instanceof WorkspaceError) && !isAbortError(err)) throw err;
+      const why = err instanceof WorkspaceError ? err.message : `it took longer than ${KEEP_WORK_MS / 1000} s`;
+      if (succeeded) return { outcome: 'failed', exit_code: 0, error: why };
+      return { ...ended, error: `${ended.error ? `${ended.error}; ` : ''}its work could not be pushed: ${why}`.slice(0, 1000) };
     }
+    if (this.keepCtl.signal.aborted) return this.stoppedReport();
+    // Cancelled while its work was being pushed: the job is cancelled on the server, with what it did.
+    if (this.stopReason === 'cancelled') return { outcome: 'cancelled', exit_code: null, commit };
+    return { ...ended, commit };
   }
 
   private stoppedReport(): CompleteRequest {
@@ -158,17 +193,27 @@ export class JobRun {
   }
 }
 
-function summary(r: CompleteRequest): string {
+/** How the command ended, in a few words: "failed (exit code 2)", "timed out after 5 s", "cancelled". */
+function ending(r: CompleteRequest): string {
   switch (r.outcome) {
     case 'succeeded':
-      return r.commit ? `succeeded (commit ${r.commit.slice(0, 12)})` : 'succeeded (no changes)';
+      return 'succeeded';
     case 'failed':
-      return `failed${r.exit_code ? ` (exit code ${r.exit_code})` : ''}${r.error ? `: ${r.error}` : ''}`;
+      return typeof r.exit_code === 'number' && r.exit_code !== 0 ? `failed (exit code ${r.exit_code})` : 'failed';
     case 'timeout':
-      return r.error ?? 'timed out';
+      return r.error?.split('; ')[0] ?? 'timed out';
     case 'cancelled':
       return 'cancelled';
     case 'returned':
       return 'given back to the queue';
   }
+}
+
+/** The job's last line: how it ended, why, and where its work went ("failed (exit code 2); its work was pushed to lazyaf/ab12cd34 (commit ...)"). */
+function summary(r: CompleteRequest, branch: string): string {
+  if (r.outcome === 'succeeded' && !r.error) return r.commit ? `succeeded (commit ${r.commit.slice(0, 12)})` : 'succeeded (no changes)';
+  const how = ending(r);
+  const error = r.outcome === 'timeout' ? r.error?.split('; ').slice(1).join('; ') : r.error;
+  const kept = r.commit ? `; its work was pushed to ${branch} (commit ${r.commit.slice(0, 12)})` : '';
+  return `${how}${error ? `: ${error}` : ''}${kept}`;
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { NAME_RE, parseLabels, POOL_ID_RE } from '../shared/names.js';
+import { AGENT_NAME_RE, NAME_RE, parseLabels, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
@@ -20,6 +20,8 @@ export interface RunnerFlags {
   sandboxShare?: string;
   /** One job, then leave. */
   ephemeral?: boolean;
+  /** The agents this runner declares it can run, comma-separated, instead of looking on its PATH. */
+  agents?: string;
 }
 
 export interface RunnerConfig {
@@ -38,9 +40,11 @@ export interface RunnerConfig {
   ephemeral: boolean;
   /** Inside the runner's container, run by root: the user its jobs run as. */
   jobUser: string;
+  /** The agents declared with --agents or LAZYAF_AGENTS; undefined: found on the jobs' PATH at start. */
+  agents?: string[];
 }
 
-/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID, LAZYAF_EPHEMERAL and LAZYAF_JOB_USER, then defaults. */
+/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID, LAZYAF_EPHEMERAL, LAZYAF_JOB_USER and LAZYAF_AGENTS, then defaults. */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
@@ -72,6 +76,7 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const ephemeral = flags.ephemeral === true || ephemeralEnv === '1';
   const jobUser = env.LAZYAF_JOB_USER || 'lazyaf';
   if (!/^[a-z_][a-z0-9_-]{0,31}$/i.test(jobUser)) throw new RunnerConfigError(`invalid job user: ${jobUser} (a user name of /etc/passwd)`);
+  const agents = parseAgents(flags.agents ?? (env.LAZYAF_AGENTS || undefined));
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
   return {
     server,
@@ -85,7 +90,21 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     sandboxHide,
     ephemeral,
     jobUser,
+    agents,
   };
+}
+
+/** The most agents a runner may name (the protocol's cap). */
+const MAX_AGENTS = 64;
+
+/** `claude,aider` → its names, each once (`shell` runs everywhere and is left out); undefined when not declared. */
+function parseAgents(csv: string | undefined): string[] | undefined {
+  if (csv === undefined) return undefined;
+  const names = [...new Set(csv.split(',').map((a) => a.trim()))].filter((a) => a && a !== 'shell');
+  const bad = names.find((a) => !AGENT_NAME_RE.test(a));
+  if (bad !== undefined) throw new RunnerConfigError(`invalid agent name: ${bad} (lowercase letters, digits, - and _, up to 32, starting with a letter)`);
+  if (names.length > MAX_AGENTS) throw new RunnerConfigError(`too many agents (at most ${MAX_AGENTS})`);
+  return names;
 }
 
 /** `<hostname>-<4 hex>`, with the hostname cut to what a runner name may hold. */

@@ -15,6 +15,8 @@ export interface PublishOptions {
   sandbox?: Wall;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** A paragraph after the title in the commit message (what the job's command did not finish). */
+  note?: string;
 }
 
 /** Commits what the command left, as the agent, without any hook: the message comes in the environment, never through a shell. */
@@ -24,10 +26,10 @@ const COMMIT_SCRIPT = 'git add -A && { git diff --cached --quiet || git commit -
 const COMMIT_TIMEOUT_MS = 5 * 60_000;
 
 /**
- * After a command succeeded: commits what it left uncommitted (as "lazyaf agent", with the job
- * title as message; commits the command made itself are kept), and if HEAD moved from the base
- * commit pushes it to the job branch on the internal server, forced, since a retried attempt
- * starts over. Returns the pushed commit, or null when the job changed nothing.
+ * After a command ended, whatever its outcome: commits what it left uncommitted (as "lazyaf
+ * agent", with the job title as message; commits the command made itself are kept), and if HEAD
+ * moved from the base commit pushes it to the job branch on the internal server, forced, since a
+ * retried attempt starts over. Returns the pushed commit, or null when the job changed nothing.
  *
  * The job's repository is the job's: its config, hooks and refs may be traps. So the commit runs
  * in the job's sandbox, and the result is read out of it by `git upload-pack` in the sandbox too,
@@ -57,7 +59,7 @@ async function commitLeftovers(job: PublishJob, ws: Pick<Workspace, 'dir' | 'cac
   const result = await runCommand({
     command: opts.sandbox ? opts.sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects')] }) : argv,
     cwd: ws.dir,
-    env: { ...gitEnv(), ...agentIdentityEnv(), LAZYAF_COMMIT_MESSAGE: job.title.trim() || `lazyaf job ${job.job_id}` },
+    env: { ...gitEnv(), ...agentIdentityEnv(), LAZYAF_COMMIT_MESSAGE: commitMessage(job, opts.note) },
     timeoutMs: COMMIT_TIMEOUT_MS,
     output,
     signal: opts.signal,
@@ -67,6 +69,11 @@ async function commitLeftovers(job: PublishJob, ws: Pick<Workspace, 'dir' | 'cac
     const why = result.spawnError ?? (result.timedOut ? 'timed out' : said.trim().split('\n').at(-1) || `exit code ${result.exitCode}`);
     throw new WorkspaceError(`cannot commit the job's changes: ${why.slice(0, 300)}`);
   }
+}
+
+function commitMessage(job: PublishJob, note: string | undefined): string {
+  const title = job.title.trim() || `lazyaf job ${job.job_id}`;
+  return note ? `${title}\n\n${note}` : title;
 }
 
 /** Fetches the job's HEAD into the cache and returns its commit. */

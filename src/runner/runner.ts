@@ -17,6 +17,7 @@
  *   job-user.ts   inside the runner image, run by root: the job's commands as another user, and
  *                 its processes killed after it.
  *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
+ *   agents.ts     which named agents the jobs can run: executables on their PATH, behind their wall.
  *   options.ts    flags and environment → RunnerConfig.
  *
  * Drive it with `startRunner(config)`: `drain()` is the first SIGTERM (finish the job, take no
@@ -29,6 +30,7 @@ import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerS
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
+import { findAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
@@ -36,7 +38,7 @@ import { JobUserWall, resolveJobUser, SETPRIV } from './job-user.js';
 import { inContainer, Sandbox, type Wall } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser';
+type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents';
 
 export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
@@ -98,6 +100,8 @@ class Runner {
   private sandbox: Wall | undefined;
   /** What the runner tells the server about its jobs' wall. */
   private isolation: RunnerSandbox = 'none';
+  /** The named agents its jobs can run, told to the server at registration. */
+  private agents: string[] = [];
   private fatal: Error | undefined;
   private registering: Promise<void> | undefined;
   /** Aborted when the runner winds down (see windDown). */
@@ -184,6 +188,11 @@ class Runner {
     // Checkouts a killed runner left behind.
     fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
     this.sandbox = await this.setUpSandbox();
+    this.agents = this.opts.agents ?? findAgents(this.sandbox);
+    const declared = this.opts.agents !== undefined;
+    if (this.agents.length > 0) this.log(`agents: ${this.agents.join(', ')}${declared ? ' (declared)' : ''}`);
+    else if (declared) this.log('agents: none declared: this runner takes shell jobs only');
+    else this.log('no agent CLIs on PATH: this runner takes shell jobs only (declare others with --agents)');
     try {
       await this.register();
     } catch (err) {
@@ -263,6 +272,7 @@ class Runner {
         protocol_version: PROTOCOL_VERSION,
         ...(this.opts.poolId ? { pool_id: this.opts.poolId } : {}),
         sandbox: this.isolation,
+        agents: this.agents,
       },
       { signal: this.life.signal },
     );

@@ -81,6 +81,8 @@ export interface Wall {
   sweep?(): Promise<void>;
   /** After the job: ends whatever it left running and takes its files back. */
   dismiss?(ws: Pick<Workspace, 'dir' | 'cacheDir'>): Promise<void>;
+  /** Whether a job behind this wall can run this file (it sees it, and may execute it). */
+  canRun?(file: string): boolean;
 }
 
 export interface SandboxOptions {
@@ -94,20 +96,43 @@ export interface SandboxOptions {
 }
 
 export class Sandbox implements Wall {
-  private readonly base: string[];
+  private readonly base: BaseLayout;
   readonly bwrap: string;
   readonly jobEnv = { TMPDIR: '/tmp' };
   readonly running = 'running';
 
   constructor(opts: SandboxOptions) {
     this.bwrap = opts.bwrap ?? 'bwrap';
-    this.base = baseArgs(opts);
+    this.base = baseLayout(opts);
+  }
+
+  /** An executable file the job sees: under a folder shown to it, by its path and by where its links lead. */
+  canRun(file: string): boolean {
+    if (!isExecutableFile(file)) return false;
+    let real: string;
+    try {
+      real = fs.realpathSync(file);
+    } catch {
+      return false;
+    }
+    return this.shows(file) && this.shows(real);
+  }
+
+  /** Whether `p` is visible in the sandbox at the same path (a top-level system link read as its target). */
+  private shows(p: string): boolean {
+    const { shown, hidden, home, links } = this.base;
+    let at = path.resolve(p);
+    for (const [link, target] of links) if (isUnder(at, link)) at = path.join(target, path.relative(link, at));
+    // Hidden folders are covered last, over anything; HOME is covered first, and its shown entries bound over it.
+    if (hidden.some((h) => isUnder(at, h))) return false;
+    const deepestShown = Math.max(-1, ...shown.filter((s) => isUnder(at, s)).map((s) => s.length));
+    return deepestShown > (isUnder(at, home) ? home.length : -1);
   }
 
   /** The argument vector that runs `argv` inside the sandbox. */
   wrap(argv: string[], layout: SandboxLayout): string[] {
     const ws = path.resolve(layout.workspace);
-    const args = [this.bwrap, ...this.base, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
+    const args = [this.bwrap, ...this.base.args, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
     for (const p of layout.readOnly ?? []) args.push('--ro-bind', path.resolve(p), path.resolve(p));
     args.push('--chdir', ws, '--', ...argv);
     return args;
@@ -131,19 +156,32 @@ export class Sandbox implements Wall {
   }
 }
 
-function baseArgs(opts: SandboxOptions): string[] {
+/** The arguments every sandbox starts with, and what they show: folders, and top-level links to them. */
+interface BaseLayout {
+  args: string[];
+  shown: string[];
+  hidden: string[];
+  home: string;
+  links: [string, string][];
+}
+
+function baseLayout(opts: SandboxOptions): BaseLayout {
   const home = path.resolve(opts.home ?? os.homedir());
   // Every namespace but the network's; no capabilities even for root; the job dies with its runner.
   const args = ['--unshare-all', '--share-net', '--die-with-parent', '--cap-drop', 'ALL'];
   const shown: string[] = [];
+  const links: [string, string][] = [];
   const show = (flag: '--ro-bind' | '--bind', p: string) => {
     args.push(flag, p, p);
     shown.push(p);
   };
   for (const dir of SYSTEM_DIRS) {
     const stat = lstat(dir);
-    if (stat?.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(dir), dir);
-    else if (stat?.isDirectory()) show('--ro-bind', dir);
+    if (stat?.isSymbolicLink()) {
+      const target = fs.readlinkSync(dir);
+      args.push('--symlink', target, dir);
+      links.push([dir, path.resolve(path.dirname(dir), target)]);
+    } else if (stat?.isDirectory()) show('--ro-bind', dir);
   }
   for (const dir of RESOLVER_DIRS) if (isDir(dir)) show('--ro-bind', dir);
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp');
@@ -172,7 +210,7 @@ function baseArgs(opts: SandboxOptions): string[] {
 
   // A secret folder under something shown is covered by an empty tmpfs.
   for (const h of hidden) if (shown.some((s) => isUnder(h, s))) args.push('--tmpfs', h);
-  return args;
+  return { args, shown, hidden, home, links };
 }
 
 /** Whether this process runs in a container: Docker and Podman leave these files at its root. */
@@ -183,6 +221,17 @@ export function inContainer(root = '/'): boolean {
 function isUnder(p: string, dir: string): boolean {
   const rel = path.relative(dir, p);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** A regular file (links followed) this process may execute. */
+export function isExecutableFile(file: string): boolean {
+  try {
+    if (!fs.statSync(file).isFile()) return false;
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isDir(p: string): boolean {

@@ -45,6 +45,8 @@ export interface ServerConfig {
   /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
   maxPushBytes: number;
   logLevel: string;
+  /** JSON lines, or short lines for a person; unset: short lines when stdout is a terminal. */
+  logFormat?: LogFormat;
   /** The base URL clients and runners elsewhere reach the server at (clone URLs, the docker command); unset: the host a request reached. */
   publicUrl?: string;
   /** The runner image of the docker launcher and of the generated `docker run` command. */
@@ -72,9 +74,17 @@ export interface ServerFlags {
   runners?: string | number;
   launcher?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
+export type LogFormat = 'json' | 'pretty';
+
 export class ConfigError extends Error {}
+
+function logFormatFrom(raw: string | undefined): LogFormat | undefined {
+  if (raw === undefined || raw === 'json' || raw === 'pretty') return raw;
+  throw new ConfigError(`the log format must be json or pretty (--log-format, LAZYAF_LOG_FORMAT), got "${raw}"`);
+}
 
 function intFrom(name: string, raw: string | number | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -178,6 +188,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, 20, 24 * 3600),
     maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
+    logFormat: logFormatFrom(flags.logFormat ?? (env.LAZYAF_LOG_FORMAT || undefined)),
     publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),
     runnerImage,
     agentKeys: agentKeysFrom(env),

@@ -1,6 +1,8 @@
-import pino from 'pino';
+import { VERSION } from '../shared/version.js';
+import { logActivity } from './activity.js';
 import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
+import { createLogger, logFormat } from './logging.js';
 
 export { LauncherError } from './pool/launcher.js';
 
@@ -11,11 +13,7 @@ export interface RunningServer {
 
 /** Starts the server, prints where it listens and how to authenticate, and stops cleanly on SIGTERM/SIGINT. */
 export async function startServer(config: ServerConfig, opts: { handleSignals?: boolean } = {}): Promise<RunningServer> {
-  const logger = pino({
-    level: config.logLevel,
-    // Tokens travel in these headers; they never reach a log line.
-    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
-  });
+  const logger = createLogger(config);
   const built = await buildApp(config, logger);
   const { app } = built;
   try {
@@ -41,9 +39,12 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
     built.adminTokenSource === 'env'
       ? 'the admin token is the one in LAZYAF_ADMIN_TOKEN'
       : `the admin token is in ${built.adminTokenPath} (the CLI reads it from there when LAZYAF_DATA points at this data dir)`;
-  process.stderr.write(`lazyaf server listening on ${url}\n  data: ${config.dataDir}\n  ${auth}\n  API docs: ${url}/docs\n`);
+  const pool = built.ctx.pool.state();
+  const runners = `runners: a pool of ${pool.desired} (${pool.launcher} launcher${pool.ephemeral ? ', ephemeral' : ''})`;
+  process.stderr.write(`lazyaf server listening on ${url} (version ${VERSION})\n  data: ${config.dataDir}\n  ${auth}\n  ${runners}\n  API docs: ${url}/docs\n`);
   // Tests and scripts read the port from the stderr line above; this one is for log collectors.
-  logger.info({ url, port, dataDir: config.dataDir }, 'listening');
+  if (logFormat(config) === 'json') logger.info({ url, port, dataDir: config.dataDir, version: VERSION }, 'listening');
+  const stopActivity = logActivity(built.ctx.events, built.ctx.queue, logger);
 
   let closing: Promise<void> | undefined;
   // The pool goes first, while the server still answers its runners' last reports.
@@ -51,7 +52,7 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
     (closing ??= built.ctx.pool
       .close()
       .then(() => app.close())
-      .then(() => undefined));
+      .then(() => stopActivity()));
   if (opts.handleSignals) {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

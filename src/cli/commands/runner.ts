@@ -16,6 +16,10 @@ export function registerRunner(program: Command): void {
     )
     .option('--no-sandbox', 'run jobs without a sandbox: a job can read everything this runner can')
     .option('--sandbox-share <paths>', 'extra absolute paths a sandboxed job may read and write, comma-separated (LAZYAF_SANDBOX_SHARE)')
+    .option(
+      '--agents <a,b>',
+      'the named agents this runner can run, comma-separated, instead of those found on its PATH (claude, gemini, codex, aider) (LAZYAF_AGENTS)',
+    )
     .option('--ephemeral', 'take one job, report it, deregister and exit 0 (LAZYAF_EPHEMERAL=1)')
     .addOption(new Option('--pool-id <id>', 'set by the pool launcher (LAZYAF_POOL_ID)').hideHelp())
     .addHelpText(

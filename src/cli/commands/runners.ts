@@ -17,12 +17,14 @@ export function registerRunners(program: Command): void {
       if (opts.json) return printJson({ runners, status });
       if (runners.length > 0) {
         printTable(
-          ['NAME', 'STATUS', 'JOB', 'SANDBOX', 'LABELS', 'LAST SEEN', 'ID'],
+          ['NAME', 'STATUS', 'JOB', 'SANDBOX', 'AGENTS', 'LABELS', 'LAST SEEN', 'ID'],
           runners.map((r) => [
             r.name,
             r.status,
             r.current_job_id?.slice(0, 8) ?? '-',
             r.sandbox === 'none' ? 'NONE' : (r.sandbox ?? '-'),
+            // Every runner runs shell jobs; the column names what it can run besides.
+            r.agents.join(',') || '-',
             r.labels.join(',') || '-',
             r.last_seen_at,
             r.id,

@@ -11,6 +11,7 @@ export function registerServer(program: Command): void {
     .option('--runners <n>', 'desired size of the local runner pool, kept for later starts (LAZYAF_RUNNERS; default: the size it last had, else 2)')
     .option('--launcher <kind>', 'how the pool starts runners: process or docker (LAZYAF_LAUNCHER)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (LAZYAF_LOG_LEVEL, default info)')
+    .option('--log-format <format>', 'json (JSON lines) or pretty (short lines for a person) (LAZYAF_LOG_FORMAT; default: pretty on a terminal, else json)')
     .action(async (flags: ServerFlags) => {
       let config;
       try {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { BuiltinAgentName } from '../../shared/agents.js';
 import { AGENT_NAME_RE } from '../../shared/names.js';
 
 /**
@@ -8,7 +9,8 @@ import { AGENT_NAME_RE } from '../../shared/names.js';
  * (LAZYAF_PROMPT, LAZYAF_PROMPT_FILE), never spliced into the command line.
  * `<data>/agents.json` ({"name": "command", ...}) adds templates or replaces these.
  */
-export const BUILTIN_AGENTS: Readonly<Record<string, string>> = {
+// One template for each name runners look for on their PATH (shared/agents.ts), no more, no fewer.
+export const BUILTIN_AGENTS: Readonly<Record<BuiltinAgentName, string>> = {
   claude: 'claude -p "$LAZYAF_PROMPT" --dangerously-skip-permissions',
   gemini: 'gemini --yolo -p "$LAZYAF_PROMPT"',
   codex: 'codex exec --full-auto "$LAZYAF_PROMPT"',

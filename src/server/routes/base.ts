@@ -1,8 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { bearerToken, type TokenResolver } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { edgeServerOptions, guardEdge } from '../edge.js';
 import { ApiError } from '../errors.js';
+import { quietRequest } from '../logging.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -18,6 +19,7 @@ declare module 'fastify' {
 export function createHttp(config: ServerConfig, resolveToken: TokenResolver, logger?: FastifyBaseLogger): FastifyInstance {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: (req: FastifyRequest) => quietRequest(req.url, logger?.level ?? 'info') }),
     ...edgeServerOptions(config),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
