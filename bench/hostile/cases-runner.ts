@@ -188,8 +188,8 @@ export function gitAttacks(w: World, gzipBomb: Buffer): Attack[] {
 }
 
 /**
- * After its job was cancelled, an attempt whose runner keeps heartbeating: its token must be
- * dead at once, for logs, fetches and pushes alike.
+ * After its job was cancelled and its runner reported the cancel, an attempt whose runner keeps
+ * heartbeating: its token must be dead, for logs, fetches and pushes alike.
  */
 export function cancelledAttempt(w: World): Attack[] {
   const a = w.cancelledAttempt;

@@ -97,7 +97,7 @@ export interface World {
   otherAttempt: Assignment;
   /** An attempt of `repo` that has ended: its token is dead. */
   deadAttempt: Assignment;
-  /** An attempt of `repo` whose job was cancelled while its runner keeps heartbeating. */
+  /** An attempt of `repo` whose job was cancelled and reported so, while its runner keeps heartbeating. */
   cancelledAttempt: Assignment;
   runnerId: string;
   /** Throwaway targets for the destructive admin requests. */
@@ -138,6 +138,11 @@ export async function makeWorld(
   });
   const cancelledAttempt = await claim(target, stubborn.token, await submit(target, base.repo.id, `cancelled ${round}`));
   await honest(target, tally, 'admin', 'cancel a running job', 'POST', `/api/jobs/${cancelledAttempt.job_id}/cancel`, base.admin);
+  // A cancelled attempt stays live for the cancel grace, until its runner reports what it left: after the report its token is dead.
+  await honest(target, tally, 'job-cancelled', 'report the cancel', 'POST', RunnerRoutes.complete(cancelledAttempt.attempt_id), cancelledAttempt.job_token, {
+    outcome: 'cancelled',
+    exit_code: null,
+  });
   const spareRepo = await jsonRequest<{ id: string }>(target.url, 'POST', '/api/repos', base.admin, { name: `spare-${round}` });
   const parkedJobId = await submit(target, base.repo.id, `parked ${round}`, { labels: [NEVER_LABEL] });
 
