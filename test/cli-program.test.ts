@@ -16,7 +16,7 @@ const STACK_FRAME = /^\s+at /m;
 function failureLines(stderr: string): string[] {
   return stderr
     .split('\n')
-    .filter((l) => l && !/^Submitted job /.test(l))
+    .filter((l) => l && !/^(Submitted job |Waiting for a runner)/.test(l))
     .map((l) => l.trimEnd());
 }
 
