@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { RunnerClient } from '../src/runner/client.js';
 import { jobEnv } from '../src/runner/env.js';
-import { runCommand, type CommandOptions } from '../src/runner/execute.js';
+import { groupHasLiving, runCommand, type CommandOptions } from '../src/runner/execute.js';
 import { LogStream, type LogStreamOptions, type SendChunk } from '../src/runner/log-stream.js';
 import type { Assignment, LogChunk } from '../src/shared/protocol.js';
 import { eventually, tempDir } from './helpers.js';
@@ -317,4 +318,21 @@ test('while the server is unreachable, output is buffered up to a limit and the 
     chunks.map((c) => c.seq),
     chunks.map((_, i) => i + 1),
   );
+});
+
+test('a process group left with only a zombie counts as gone, one with a running process does not', async (t) => {
+  // perl forks a child that moves to a group of its own and exits; perl never reaps it, so that
+  // group holds only a zombie (as an orphan's does until a slow init reaps it).
+  const parent = spawn('perl', ['-e', '$| = 1; my $p = fork(); if (!$p) { setpgrp(0, 0); exit 0 } print "$p\\n"; sleep 30'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => parent.kill('SIGKILL'));
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+  await eventually('the child to be a zombie', async () => /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')));
+  assert.doesNotThrow(() => process.kill(-pid, 0), 'the zombie still holds its group');
+  assert.equal(groupHasLiving(pid), false);
+
+  const alive = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  t.after(() => alive.kill('SIGKILL'));
+  assert.equal(groupHasLiving(alive.pid!), true);
 });
