@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { AGENT_NAME_RE, NAME_RE, parseLabels, POOL_ID_RE } from '../shared/names.js';
+import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
@@ -76,7 +76,9 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const ephemeral = flags.ephemeral === true || ephemeralEnv === '1';
   const jobUser = env.LAZYAF_JOB_USER || 'lazyaf';
   if (!/^[a-z_][a-z0-9_-]{0,31}$/i.test(jobUser)) throw new RunnerConfigError(`invalid job user: ${jobUser} (a user name of /etc/passwd)`);
-  const agents = parseAgents(flags.agents ?? (env.LAZYAF_AGENTS || undefined));
+  const agentsCsv = flags.agents ?? (env.LAZYAF_AGENTS || undefined);
+  const declared = agentsCsv === undefined ? undefined : parseAgents(agentsCsv);
+  if (declared && 'error' in declared) throw new RunnerConfigError(declared.error);
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
   return {
     server,
@@ -90,21 +92,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     sandboxHide,
     ephemeral,
     jobUser,
-    agents,
+    agents: declared?.agents,
   };
-}
-
-/** The most agents a runner may name (the protocol's cap). */
-const MAX_AGENTS = 64;
-
-/** `claude,aider` → its names, each once (`shell` runs everywhere and is left out); undefined when not declared. */
-function parseAgents(csv: string | undefined): string[] | undefined {
-  if (csv === undefined) return undefined;
-  const names = [...new Set(csv.split(',').map((a) => a.trim()))].filter((a) => a && a !== 'shell');
-  const bad = names.find((a) => !AGENT_NAME_RE.test(a));
-  if (bad !== undefined) throw new RunnerConfigError(`invalid agent name: ${bad} (lowercase letters, digits, - and _, up to 32, starting with a letter)`);
-  if (names.length > MAX_AGENTS) throw new RunnerConfigError(`too many agents (at most ${MAX_AGENTS})`);
-  return names;
 }
 
 /** `<hostname>-<4 hex>`, with the hostname cut to what a runner name may hold. */

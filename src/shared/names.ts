@@ -15,6 +15,8 @@ export const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
 
 /** A named agent: built in (`claude`, ...) or from the server's agents.json. */
 export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+/** The most agents a runner may name when it registers. */
+export const MAX_AGENTS = 64;
 
 /** Labels given as `a,b` (spaces around each dropped, each once), or why they are refused. */
 export function parseLabels(csv: string): { labels: string[] } | { error: string } {
@@ -26,4 +28,13 @@ export function parseLabels(csv: string): { labels: string[] } | { error: string
   if (bad !== undefined) return { error: `invalid label: ${bad} (letters, digits and . _ : = -, up to 63)` };
   if (labels.length > MAX_LABELS) return { error: `too many labels (at most ${MAX_LABELS})` };
   return { labels: [...new Set(labels)] };
+}
+
+/** Agents given as `claude,aider` (each once; `shell` runs everywhere and is left out), or why they are refused. */
+export function parseAgents(csv: string): { agents: string[] } | { error: string } {
+  const agents = [...new Set(csv.split(',').map((a) => a.trim()))].filter((a) => a && a !== 'shell');
+  const bad = agents.find((a) => !AGENT_NAME_RE.test(a));
+  if (bad !== undefined) return { error: `invalid agent name: ${bad} (lowercase letters, digits, - and _, up to 32, starting with a letter)` };
+  if (agents.length > MAX_AGENTS) return { error: `too many agents (at most ${MAX_AGENTS})` };
+  return { agents };
 }

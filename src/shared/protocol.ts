@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { AGENT_NAME_RE, LABEL_RE, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
+import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
 
 /**
  * The runner protocol, declared once: the server's routes validate with these schemas and the
@@ -49,7 +49,7 @@ export const RegisterRequest = Type.Object(
      * The named agents this runner can run (since protocol 4): found on its PATH at start, or
      * declared. A job for agent `claude` goes only to runners listing `claude`; `shell` is implied.
      */
-    agents: Type.Optional(Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), { maxItems: 64 })),
+    agents: Type.Optional(Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), { maxItems: MAX_AGENTS })),
   },
   { additionalProperties: false },
 );

@@ -42,11 +42,10 @@ export type NewJob = Pick<
 > &
   Partial<Pick<JobRow, 'parent_job_id'>>;
 
-/** What queued jobs ask of a runner, one row per distinct labels and agent, with how many jobs ask it. */
+/** What queued jobs ask of a runner, one row per distinct labels and agent. */
 export interface QueuedNeeds {
   labels: string;
   agent: string;
-  n: number;
 }
 
 export interface JobFilter {
@@ -108,8 +107,8 @@ export class JobStore {
       // Fails a queued job that no runner could take; changes = 0 if it was not queued.
       failNoRunner: db.prepare(`UPDATE jobs SET status = 'failed', error = @error, end_reason = 'no_runner', finished_at = @now, updated_at = @now
         WHERE id = @id AND status = 'queued'`),
-      // Returns one row per distinct (labels, agent) of the queued jobs, with their count.
-      queuedNeeds: db.prepare<[], QueuedNeeds>("SELECT labels, agent, COUNT(*) AS n FROM jobs WHERE status = 'queued' GROUP BY labels, agent"),
+      // Returns one row per distinct (labels, agent) of the queued jobs.
+      queuedNeeds: db.prepare<[], QueuedNeeds>("SELECT DISTINCT labels, agent FROM jobs WHERE status = 'queued'"),
       // Starts the no-runner clock of the queued jobs with these needs where it is not running; returns nothing.
       markNoRunner: db.prepare(`UPDATE jobs SET no_runner_since_ms = @now
         WHERE status = 'queued' AND labels = @labels AND agent = @agent AND no_runner_since_ms IS NULL`),
