@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { defaultDataDir } from '../shared/paths.js';
-import { CliError } from './errors.js';
+import { CliError, RefusedError } from './errors.js';
 
 export interface ClientOptions {
   server?: string;
@@ -115,8 +115,8 @@ export class ApiClient {
     } catch {
       // Not JSON: keep the status line.
     }
-    if (status === 401) throw new CliError(`unauthorized: ${message} (pass --token or set LAZYAF_TOKEN to the admin token)`);
-    throw new CliError(status === 400 ? readableRefusal(message) : message);
+    if (status === 401) throw new RefusedError(`unauthorized: ${message} (pass --token or set LAZYAF_TOKEN to the admin token)`, status);
+    throw new RefusedError(status === 400 ? readableRefusal(message) : message, status);
   }
 
   private async readAll(res: IncomingMessage, doing: string): Promise<string> {

@@ -7,3 +7,13 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** The server refused a request: its message is the line, `status` lets a command say more for one it expects (a 404). */
+export class RefusedError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import type { RepoList } from '../../shared/api.js';
+import type { Repo } from '../../shared/api.js';
 import { git, redactUrls } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
-import { CliError } from '../errors.js';
+import { CliError, RefusedError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
 import { branchesToPush, gitEnv, gitShown, repoRoot, type BranchChoice } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
@@ -33,13 +33,12 @@ async function push(opts: BranchChoice, cmd: Command): Promise<void> {
   // The server the remote names is the one to ask: that is where the push goes.
   const global = clientOptions(cmd);
   const client = new ApiClient({ ...global, server: global.server ?? new URL(base).origin + new URL(base).pathname });
-  const { repos } = await client.request<RepoList>('GET', '/api/repos');
-  const repo = repos.find((r) => r.id === repoId);
-  if (!repo) {
+  const repo = await client.request<Repo>('GET', `/api/repos/${repoId}`).catch((err: unknown) => {
+    if (!(err instanceof RefusedError && err.status === 404)) throw err;
     throw new CliError(
       `the lazyaf repo this checkout pushes to (${repoId}) is gone from ${client.server}; to start over: git remote remove lazyaf, then lazyaf ingest`,
     );
-  }
+  });
 
   process.stderr.write(`Pushing ${branches.length === 1 ? `branch ${branches[0]}` : `${branches.length} branches`} to lazyaf repo ${repo.name}\n`);
   const refspecs = branches.map((b) => `refs/heads/${b}:refs/heads/${b}`);
