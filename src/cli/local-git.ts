@@ -68,3 +68,9 @@ export async function branchesToPush(root: string, choice: BranchChoice): Promis
   }
   return { branches: [branch], main: branch };
 }
+
+/** The branch and reason of the first ref git's push output says was rejected (`! [rejected] a -> a (non-fast-forward)`), if any. */
+export function pushRejection(stderr: string): { branch: string; reason: string } | undefined {
+  const m = /^\s*!\s*\[(?:remote )?rejected\]\s+(\S+)\s+->\s+\S+\s+\(([^)]*)\)/m.exec(stderr);
+  return m ? { branch: m[1]!, reason: m[2]! } : undefined;
+}

@@ -6,7 +6,7 @@ import { git, isValidBranchName, lastGitMessage, nonInteractiveEnv } from '../..
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
-import { gitEnv, gitShown, repoRoot } from '../local-git.js';
+import { gitEnv, gitShown, pushRejection, repoRoot } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
 
 interface LandOptions extends GlobalOptions {
@@ -113,7 +113,7 @@ async function leaseOn(root: string, remote: string, branch: string, env: NodeJS
  * after it was landed, or someone pushed to it). Replacing it is the person's call.
  */
 function explainMoved(stderr: string, branch: string, remote: string): string | undefined {
-  const rejected = /^\s*!\s*\[rejected\]\s.*\(([^)]*)\)\s*$/m.exec(stderr)?.[1];
+  const rejected = pushRejection(stderr)?.reason;
   if (rejected === 'stale info') return `${branch} on ${remote} changed while landing it; run the command again to see what it holds now`;
   if (rejected !== 'non-fast-forward' && rejected !== 'fetch first') return undefined;
   return `${branch} on ${remote} has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, pass --force-with-lease`;

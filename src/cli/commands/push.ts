@@ -4,7 +4,7 @@ import { git, redactUrls } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
 import { CliError, RefusedError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
-import { branchesToPush, gitEnv, gitShown, repoRoot, type BranchChoice } from '../local-git.js';
+import { branchesToPush, gitEnv, gitShown, pushRejection, repoRoot, type BranchChoice } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
 
 /** The clone URL ingest gives the `lazyaf` remote: the server's base, then `/git/<repo id>.git`. */
@@ -54,9 +54,9 @@ async function push(opts: BranchChoice, cmd: Command): Promise<void> {
 
 /** A refused branch: lazyaf keeps history only ever extended, so the checkout must take in what lazyaf has first. */
 function explainRefusal(stderr: string): string | undefined {
-  const refused = /^\s*!\s*\[(?:remote )?rejected\]\s+(\S+)\s+->\s+\S+\s+\(([^)]*)\)/m.exec(stderr);
+  const refused = pushRejection(stderr);
   if (!refused) return undefined;
-  const [, branch, reason] = refused as unknown as [string, string, string];
+  const { branch, reason } = refused;
   if (/non-fast-forward|fetch first|stale info/.test(reason)) {
     return `git push to lazyaf was rejected: ${branch} on lazyaf has commits this checkout does not have (${reason}); take them in first (git pull lazyaf ${branch}), then push again`;
   }
