@@ -354,6 +354,29 @@ export type PoolState = Static<typeof PoolState>;
 
 export const ScalePool = Type.Object({ desired: Type.Integer({ minimum: 0, maximum: 256 }) }, { additionalProperties: false });
 
+// ---- web sessions (`/api/session`) -----------------------------------------------------------
+
+/** `POST /api/session`: the admin token, or the code of a one-time sign-in link. */
+export const SignIn = Type.Object(
+  {
+    token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    code: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+export type SignIn = Static<typeof SignIn>;
+
+/** `GET`/`POST /api/session`: whether this browser is signed in, and the CSRF token its writes carry. */
+export const SessionState = Type.Object({
+  signed_in: Type.Boolean(),
+  csrf_token: Type.Union([Type.Null(), Type.String()]),
+});
+export type SessionState = Static<typeof SessionState>;
+
+/** `POST /api/session/links` (admin): a fresh one-time sign-in link. */
+export const SignInLink = Type.Object({ url: Type.String(), expires_at: Type.String() });
+export type SignInLink = Static<typeof SignInLink>;
+
 // ---- live events (`GET /api/events`) ----------------------------------------------------------
 
 /**
