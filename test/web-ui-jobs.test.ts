@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startTestServer, tempDir } from './helpers.js';
+import { seedRepo, startRunnerProcess, waitForJob } from './queue-helpers.js';
+import { section, signIn, uiTest } from './browser-helpers.js';
+
+// Lines two seconds apart, one of them red, and a file written, so the job has a diff.
+const COMMAND = [
+  "printf 'first line\\n'",
+  'sleep 2',
+  "printf '\\033[31mred line\\033[0m\\n'",
+  'sleep 2',
+  "printf 'made by the job\\n' > made.txt",
+  "printf 'last line\\n'",
+].join('; ');
+
+uiTest('jobs: a job submitted from the New job form shows its log live until it succeeded, then its diff', async (t, ui) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  await seedRepo(server, path.join(dir, 'src'), 'demo');
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
+  const { page } = ui;
+  await signIn(ui, server);
+
+  await page.getByRole('button', { name: 'New job' }).click();
+  await page.getByLabel('Repository').selectOption({ label: 'demo' });
+  await page.getByLabel('Base branch').fill('main');
+  await page.getByLabel('Title', { exact: true }).fill('Live log');
+  await page.getByLabel('Description').fill('prints three lines');
+  await page.getByLabel('Agent').selectOption({ label: 'shell' });
+  await page.getByLabel('Command').fill(COMMAND);
+  await ui.screenshot('form');
+  await page.getByRole('button', { name: 'Submit' }).click();
+
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  const id = /\/jobs\/([0-9a-f-]{36})$/.exec(page.url())![1]!;
+  await page.getByRole('heading', { level: 1, name: 'Live log' }).waitFor();
+  const log = page.getByRole('log', { name: 'Log' });
+  // The first line shows while the command still sleeps: the log follows the job, not its end.
+  await log.getByText('first line').waitFor();
+  assert.doesNotMatch(await log.innerText(), /last line/);
+  await ui.screenshot('running');
+
+  await page.getByText('succeeded', { exact: true }).first().waitFor();
+  await log.getByText('last line').waitFor();
+  const text = await log.innerText();
+  assert.match(text, /first line\s+red line\s+last line/);
+  assert.ok(!text.includes('[31m'), 'the colour code is rendered, not shown');
+  const red = log.getByText('red line');
+  const colour = await red.evaluate('(el) => getComputedStyle(el).color');
+  const plain = await log.getByText('first line').evaluate('(el) => getComputedStyle(el).color');
+  assert.notEqual(colour, plain, 'the red line has a colour of its own');
+
+  const job = await waitForJob(server, id);
+  assert.equal(job.status, 'succeeded', job.error ?? '');
+  await section(page, 'Attempts').getByText('succeeded').first().waitFor();
+
+  const changes = section(page, 'Changes');
+  await changes.getByRole('button', { name: 'Show diff' }).click();
+  await changes.getByText('made.txt').first().waitFor();
+  await changes.getByText('+made by the job').first().waitFor();
+});
