@@ -1,16 +1,17 @@
-// The browser tests' one home for Chromium: launching Debian's chromium through playwright-core,
-// a page that fails its test on any console or page error, the screenshot each test leaves, and
-// signing in through the form. A browser test file imports this beside helpers.ts.
+// The one home for Chromium: launching Debian's chromium through playwright-core (the browser
+// tests and bench/ui.ts), a page that fails its test on any console or page error, the screenshot
+// each test leaves, and signing in through the form. A browser test file imports this beside
+// helpers.ts; it does not import helpers.ts itself, so that the bench can use it.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
-import { ROOT } from './helpers.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOTS = path.join(ROOT, 'test-results', 'screenshots');
+export const SCREENSHOTS = fileURLToPath(new URL('../test-results/screenshots', import.meta.url));
 
 /** Flags that work on these machines (no GPU, no sandbox inside containers, nothing phoning home). */
 const CHROMIUM_ARGS = [
@@ -68,7 +69,7 @@ function fileName(name: string): string {
 export function uiTest(name: string, fn: (t: TestContext, ui: Ui) => Promise<void>): void {
   test(name, async (t) => {
     if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.CI === 'true') assert.fail(`${CHROMIUM} is missing: CI must run the browser tests (apt-get install chromium)`);
+      if (process.env.CI) assert.fail(`${CHROMIUM} is missing: CI must run the browser tests (apt-get install chromium)`);
       t.skip(`${CHROMIUM} is missing: install Debian's chromium to run the browser tests`);
       return;
     }
@@ -82,15 +83,9 @@ export function uiTest(name: string, fn: (t: TestContext, ui: Ui) => Promise<voi
   });
 }
 
-async function launch(t: TestContext, name: string): Promise<Ui> {
-  // The profile dir is removed after the browser that writes into it is closed, by the same hook.
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-chromium-'));
-  let context: BrowserContext | undefined;
-  t.after(async () => {
-    await context?.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-  });
-  context = await chromium.launchPersistentContext(profile, {
+/** Chromium with `profile` (a new empty dir) as its user-data dir, a laptop-sized window, and every wait bounded. */
+export async function launchChromium(profile: string): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
@@ -99,6 +94,18 @@ async function launch(t: TestContext, name: string): Promise<Ui> {
   });
   context.setDefaultTimeout(UI_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(UI_TIMEOUT_MS);
+  return context;
+}
+
+async function launch(t: TestContext, name: string): Promise<Ui> {
+  // The profile dir is removed after the browser that writes into it is closed, by the same hook.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-chromium-'));
+  let context: BrowserContext | undefined;
+  t.after(async () => {
+    await context?.close().catch(() => {});
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  });
+  context = await launchChromium(profile);
   const page = context.pages()[0] ?? (await context.newPage());
 
   const problems: string[] = [];
@@ -136,9 +143,14 @@ async function launch(t: TestContext, name: string): Promise<Ui> {
 /** Signs in through the form with `token` and waits for the overview (the Runners heading). */
 export async function signIn(ui: Ui, server: { url: string; token: string }): Promise<void> {
   await ui.open(server.url);
-  await ui.page.getByLabel('Admin token').fill(server.token);
-  await ui.page.getByRole('button', { name: 'Sign in' }).click();
-  await ui.page.getByRole('heading', { name: 'Runners', exact: true }).waitFor();
+  await signInOnPage(ui.page, server.token);
+}
+
+/** Signs in on a page that shows the sign-in form. */
+export async function signInOnPage(page: Page, token: string): Promise<void> {
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Runners', exact: true }).waitFor();
 }
 
 /** The connection indicator's word: "live", "connecting" or "disconnected". */
