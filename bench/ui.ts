@@ -182,7 +182,7 @@ async function longLog(ctx: BenchContext, s: Setup, page: Page): Promise<LongLog
     await page.goto('about:blank');
     const started = performance.now();
     await page.goto(`${s.server.url}/jobs/${id}`);
-    const shown = await page.waitForFunction(TAIL_SHOWN, lastLine, { polling: 'raf', timeout: 60_000 });
+    const shown = await page.waitForFunction(`(${TAIL_SHOWN})(${JSON.stringify(lastLine)})`, undefined, { polling: 'raf', timeout: 60_000 });
     out.wallMs.push(performance.now() - started);
     out.tailMs.push((await shown.jsonValue()) as number);
     const scroll = (await page.evaluate(`(${SCROLL_ROUND_TRIP})(${JSON.stringify('line 1 of the long log')})`)) as {

@@ -14,6 +14,9 @@ const COMMAND = [
   "printf 'last line\\n'",
 ].join('; ');
 
+/** Runs in the page (the tests type-check without the DOM's types). */
+const colourOf = (el: unknown): string => (globalThis as any).getComputedStyle(el).color;
+
 uiTest('jobs: a job submitted from the New job form shows its log live until it succeeded, then its diff', async (t, ui) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
@@ -47,8 +50,8 @@ uiTest('jobs: a job submitted from the New job form shows its log live until it 
   assert.match(text, /first line\s+red line\s+last line/);
   assert.ok(!text.includes('[31m'), 'the colour code is rendered, not shown');
   const red = log.getByText('red line');
-  const colour = await red.evaluate('(el) => getComputedStyle(el).color');
-  const plain = await log.getByText('first line').evaluate('(el) => getComputedStyle(el).color');
+  const colour = await red.evaluate(colourOf);
+  const plain = await log.getByText('first line').evaluate(colourOf);
   assert.notEqual(colour, plain, 'the red line has a colour of its own');
 
   const job = await waitForJob(server, id);
