@@ -67,8 +67,6 @@ export interface ServerProcess {
   registrationToken: string;
   dataDir: string;
   child: ChildProcess;
-  /** Everything the server has printed so far (its start lines name the one-click sign-in link). */
-  output: () => string;
 }
 
 /** Where and how a server runs as a child process; `port` reuses a port for a restart. */
@@ -109,12 +107,9 @@ async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: 
   const child = spawnChild(t, process.execPath, [CLI, ...args], {
     env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...env },
   });
-  let seen = '';
-  child.stdout?.on('data', (c: Buffer) => (seen += c.toString('utf8')));
-  child.stderr?.on('data', (c: Buffer) => (seen += c.toString('utf8')));
   // A start takes well under a second when idle; a machine busy with other suites has taken over 15 s.
   const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000);
-  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child, output: () => seen };
+  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child };
 }
 
 export interface ApiResponse<T = any> {
