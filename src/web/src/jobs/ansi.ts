@@ -28,11 +28,14 @@ export interface Segment {
   background: string | undefined;
 }
 
-/** A CSI sequence (group 1: parameters, group 2: final byte), an OSC string, another escape, a carriage return or a control character. */
-const TOKEN = /\x1b\[([0-?]*)[ -/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\r|[\x00-\x08\x0b-\x1f\x7f]/g;
+/**
+ * A CSI sequence (group 1: parameters, group 2: final byte), an OSC string, another escape, a
+ * carriage return or a control character (C0 but tab and newline, DEL, C1).
+ */
+const TOKEN = /\x1b\[([0-?]*)[ -/]*([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\r|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 /** Anything `segments` has to read token by token: an escape, a carriage return or another control character. */
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 
 const CUBE = [0, 95, 135, 175, 215, 255];
 
