@@ -1,0 +1,26 @@
+/**
+ * A refetch that never runs twice at once: a trigger while it runs asks for one more run after it,
+ * however many triggers came (a burst of live events costs at most two requests). `run` handles
+ * its own errors; a rejection is only swallowed here so the next trigger still works.
+ */
+export function coalesced(run: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const trigger = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    void run()
+      .catch(() => undefined)
+      .finally(() => {
+        running = false;
+        if (again) {
+          again = false;
+          trigger();
+        }
+      });
+  };
+  return trigger;
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { JobLogs } from '../src/shared/api.js';
+import { RunnerRoutes } from '../src/shared/protocol.js';
+import { PLAIN, segments } from '../src/web/src/jobs/ansi.js';
+import { LogLines, MAX_SHOWN_CHARS, readablePart } from '../src/web/src/jobs/log-buffer.js';
+import { api, startTestServer, tempDir } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+
+// The web UI's log: how it reads the server's pages into lines, and how it turns ANSI escapes
+// into styled text. What reaches the page is tested in the browser; here, the parts it relies on.
+
+const texts = (line: ReturnType<typeof segments>) => line.map((s) => s.text).join('');
+const lineTexts = (lines: LogLines) => Array.from({ length: lines.count }, (_, i) => texts(lines.segmentsOf(i)));
+
+test('the log read in pages of any size gives every line whole, characters split by a page cut included', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'utf-8', command: 'true' });
+  const runner = await registerRunner(server, 'r');
+  const a = (await poll(server, runner.token))!;
+  // Two-, three- and four-byte characters, a line ending in the middle of a chunk, and CRLF.
+  const chunks = ['é one €\n😀 two ', 'still two\r\nthree ü€😀', '\nfour, no newline at the end: 漢字'];
+  for (const [i, data] of chunks.entries())
+    assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: i + 1, data }, { token: a.job_token })).status, 200);
+  const whole = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  assert.ok(!whole.includes('\uFFFD'));
+  const expected = whole.split('\n').map((l) => l.replace(/\r$/, ''));
+
+  // At least 4 bytes: a page must hold the longest character (the UI asks for a mebibyte).
+  for (const limit of [4, 5, 6, 7, 11, 64]) {
+    const lines = new LogLines();
+    let offset = 0;
+    for (let requests = 0; requests < 10_000; requests++) {
+      const page = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs?offset=${offset}&limit=${limit}`)).body;
+      const { text, end } = readablePart(page);
+      lines.append(text);
+      // The job is running: its log ends where the server has no more bytes.
+      if (page.next_offset === offset) break;
+      offset = end;
+    }
+    assert.deepEqual(lineTexts(lines), expected, `pages of ${limit} bytes`);
+  }
+});
+
+test('a U+FFFD of the log itself shows; the last page of a finished log shows as it is', () => {
+  const page = (content: string, bytes: number, complete = false): JobLogs => ({
+    job_id: 'j',
+    offset: 10,
+    next_offset: 10 + bytes,
+    content,
+    truncated: false,
+    complete,
+  });
+  assert.deepEqual(readablePart(page('\uFFFD ok', 6)), { text: '\uFFFD ok', end: 16 });
+  // At the end of a page it looks like 3 bytes of a 4-byte character: held back, it starts the next page.
+  assert.deepEqual(readablePart(page('ok \uFFFD', 6)), { text: 'ok ', end: 13 });
+  assert.deepEqual(readablePart(page('ok \uFFFD', 5)), { text: 'ok ', end: 13 }, 'two bytes of a split character are held back');
+  assert.deepEqual(
+    readablePart(page('\uFFFDok \uFFFD', 6)),
+    { text: '\uFFFDok \uFFFD', end: 16 },
+    'a broken byte before the cut: the count cannot tell, so it shows',
+  );
+  assert.deepEqual(readablePart(page('ok \uFFFD', 5, true)), { text: 'ok \uFFFD', end: 15 }, 'a finished log ends as it is');
+});
+
+test('ANSI colours become styled segments; other escapes, controls and redrawn text do not show', () => {
+  assert.deepEqual(
+    segments('\x1b[31mred\x1b[0m plain \x1b[1;42mbold on green\x1b[22;49m', PLAIN).map((s) => [s.text, s.classes]),
+    [
+      ['red', 'fg1'],
+      [' plain ', ''],
+      ['bold on green', 'bg2 bold'],
+    ],
+  );
+  const [c256, truecolor] = segments('\x1b[38;5;196mA\x1b[48;2;1;2;3mB', PLAIN);
+  assert.equal(c256?.color, 'rgb(255,0,0)');
+  assert.deepEqual([truecolor?.color, truecolor?.background], ['rgb(255,0,0)', 'rgb(1,2,3)']);
+  assert.equal(texts(segments('a\x1b]0;window title\x07b\x1b[2Kc\x1b[1A\x07d\u009be', PLAIN)), 'abcde', 'OSC, cursor moves, bell and C1 controls are dropped');
+  assert.equal(texts(segments('50%\r75%\r100% done', PLAIN)), '100% done', 'a carriage return redraws the line');
+  assert.equal(texts(segments('<script>alert(1)</script> &amp;', PLAIN)), '<script>alert(1)</script> &amp;', 'markup stays text');
+  assert.deepEqual(
+    segments('\x1b[7minverse', PLAIN).map((s) => s.classes),
+    ['fg-inv bg-inv'],
+  );
+  assert.deepEqual(
+    segments('\x1b[38;5;999mbad colour\x1b[38;2;1mbad too', PLAIN).map((s) => [s.text, s.classes, s.color ?? null]),
+    [['bad colourbad too', '', null]],
+  );
+});
+
+test('a style carries from line to line and chunk to chunk; a partial last line is shown and later completed', () => {
+  const lines = new LogLines();
+  lines.append('\x1b[32mgreen starts\nstill gr');
+  assert.equal(lines.count, 2);
+  assert.deepEqual(
+    lines.segmentsOf(1).map((s) => [s.text, s.classes]),
+    [['still gr', 'fg2']],
+  );
+  lines.append('een\x1b[0m plain\nplain again\n');
+  assert.equal(lines.count, 3);
+  assert.deepEqual(
+    lines.segmentsOf(1).map((s) => [s.text, s.classes]),
+    [
+      ['still green', 'fg2'],
+      [' plain', ''],
+    ],
+  );
+  assert.deepEqual(
+    lines.segmentsOf(2).map((s) => [s.text, s.classes]),
+    [['plain again', '']],
+  );
+  lines.append('x'.repeat(MAX_SHOWN_CHARS + 5));
+  const long = lines.segmentsOf(3);
+  assert.equal(long[0]?.text.length, MAX_SHOWN_CHARS);
+  assert.match(long[1]?.text ?? '', /5 more characters/);
+  assert.equal(lines.width, MAX_SHOWN_CHARS);
+});
