@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { SESSION_COOKIE, SIGNIN_FRAGMENT } from '../src/shared/session.js';
-import { startTestServer, tempDir } from './helpers.js';
+import type { SignInLink } from '../src/shared/api.js';
+import { api, startTestServer, tempDir } from './helpers.js';
 import { refusedRequest, signIn, uiTest } from './browser-helpers.js';
 
 uiTest('sign-in: a wrong token is refused, the right one opens the overview with an HttpOnly cookie, sign out returns to the form', async (t, ui) => {
@@ -53,8 +54,18 @@ uiTest('sign-in: the one-click link the server prints at start signs in once and
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Admin token').waitFor();
+  // The link opened again, as from a new tab: refused.
+  await page.goto('about:blank');
   await page.goto(link);
   await page.getByRole('alert').filter({ hasText: 'this sign-in link was already used or has expired' }).waitFor();
   await page.getByLabel('Admin token').waitFor();
+  assert.ok(!page.url().includes(SIGNIN_FRAGMENT), page.url());
+  await ui.screenshot('link-used');
+
+  // A fresh link (as `lazyaf ui` prints one) pasted into this same tab: only the fragment changes, and it signs in.
+  const fresh = await api<SignInLink>(server, 'POST', '/api/session/links');
+  assert.equal(fresh.status, 201, JSON.stringify(fresh.body));
+  await page.goto(fresh.body.url);
+  await page.getByRole('heading', { name: 'Runners', exact: true }).waitFor();
   assert.ok(!page.url().includes(SIGNIN_FRAGMENT), page.url());
 });
