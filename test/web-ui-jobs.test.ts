@@ -26,12 +26,12 @@ uiTest('jobs: a job submitted from the New job form shows its log live until it 
   await signIn(ui, server);
 
   await page.getByRole('button', { name: 'New job' }).click();
-  await page.getByLabel('Repository').selectOption({ label: 'demo' });
-  await page.getByLabel('Base branch').fill('main');
+  await page.getByLabel('Repository', { exact: true }).selectOption({ label: 'demo' });
+  await page.getByLabel('Base branch', { exact: true }).fill('main');
   await page.getByLabel('Title', { exact: true }).fill('Live log');
-  await page.getByLabel('Description').fill('prints three lines');
-  await page.getByLabel('Agent').selectOption({ label: 'shell' });
-  await page.getByLabel('Command').fill(COMMAND);
+  await page.getByLabel('Description', { exact: true }).fill('prints three lines');
+  await page.getByLabel('Agent', { exact: true }).selectOption({ label: 'shell' });
+  await page.getByLabel('Command', { exact: true }).fill(COMMAND);
   await ui.screenshot('form');
   await page.getByRole('button', { name: 'Submit' }).click();
 
