@@ -40,6 +40,7 @@ uiTest('docker dialog: Copy gives the command with placeholders, Copy with secre
     asked.some((u) => u.includes('with_secrets=true')),
     'the secrets were fetched on the click',
   );
+  assert.ok(!(await dialog.innerText()).includes(server.registrationToken), 'the secrets go to the clipboard, not onto the screen');
   await ui.screenshot('copied-with-secrets');
 
   await page.keyboard.press('Escape');
