@@ -1,4 +1,5 @@
 import { ApiFailure } from './api.js';
+import { messageOf } from './format.js';
 
 /**
  * How long a refresh waits for the rest of its burst: one frame, which a page cannot show faster
@@ -77,7 +78,7 @@ export class Resource<T> {
           this.error = undefined;
         } catch (err) {
           if (this.abort.signal.aborted) return;
-          this.error = err instanceof ApiFailure ? err : new ApiFailure(0, err instanceof Error ? err.message : String(err));
+          this.error = err instanceof ApiFailure ? err : new ApiFailure(0, messageOf(err));
         }
         this.loading = false;
       } while (this.again);
