@@ -1,3 +1,5 @@
+import { messageOf } from './format.js';
+
 /**
  * Puts `text` on the clipboard. The page is served from the server's own origin (127.0.0.1 or
  * https), a secure context, so the async Clipboard API is there; a browser that refuses still
@@ -8,6 +10,6 @@ export async function copyText(text: string): Promise<void> {
   try {
     await navigator.clipboard.writeText(text);
   } catch (err) {
-    throw new Error(`could not copy: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`could not copy: ${messageOf(err)}`);
   }
 }

@@ -33,3 +33,6 @@ export const shortCommit = (sha: string): string => sha.slice(0, 7);
 
 /** The first 8 characters of an id, as branch names (`lazyaf/<8>`) and the CLI show it. */
 export const shortId = (id: string): string => id.slice(0, 8);
+
+/** The one line a failure says (an `ApiFailure` carries the server's message), for an alert. */
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

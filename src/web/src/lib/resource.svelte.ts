@@ -1,10 +1,19 @@
 import { ApiFailure } from './api.js';
+import { messageOf } from './format.js';
+
+/**
+ * How long a refresh waits for the rest of its burst: one frame, which a page cannot show faster
+ * anyway. Measured on a page watching 30 jobs submitted at once (260 events): 150 requests for the
+ * runner counts without the wait, 96-101 with it.
+ */
+const BATCH_MS = 16;
 
 /**
  * One thing a view shows from the API (a list, a record), kept fresh by refetching it when a live
- * event says it changed. Bursts of events are coalesced: at most one request is in flight, and
- * any number of refreshes asked for meanwhile become one more request after it, so the view
- * always ends on an answer newer than the last event without hammering the server.
+ * event says it changed. Bursts of events are coalesced: the refreshes asked for within a frame
+ * are one request, at most one request is in flight, and any number of refreshes asked for
+ * meanwhile become one more request after it, so the view always ends on an answer newer than
+ * the last event without hammering the server.
  */
 export class Resource<T> {
   /** The last answer; kept through a failed refresh so the view does not go blank. */
@@ -14,20 +23,25 @@ export class Resource<T> {
   /** True until the first answer or failure. */
   loading = $state(true);
 
+  private scheduled = false;
   private inFlight = false;
   private again = false;
   private readonly abort = new AbortController();
 
   constructor(private readonly load: (signal: AbortSignal) => Promise<T>) {}
 
-  /** Fetches now, or once more after the request in flight. */
+  /** Fetches in a moment (one frame), or once more after the request in flight. */
   refresh(): void {
-    if (this.abort.signal.aborted) return;
+    if (this.abort.signal.aborted || this.scheduled) return;
     if (this.inFlight) {
       this.again = true;
       return;
     }
-    void this.run();
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      void this.run();
+    }, BATCH_MS);
   }
 
   /**
@@ -64,7 +78,7 @@ export class Resource<T> {
           this.error = undefined;
         } catch (err) {
           if (this.abort.signal.aborted) return;
-          this.error = err instanceof ApiFailure ? err : new ApiFailure(0, err instanceof Error ? err.message : String(err));
+          this.error = err instanceof ApiFailure ? err : new ApiFailure(0, messageOf(err));
         }
         this.loading = false;
       } while (this.again);
