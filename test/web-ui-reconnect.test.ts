@@ -18,8 +18,9 @@ uiTest('reconnect: the page says disconnected while the server is down, then liv
   // A mark on the page: it is still there at the end only if nothing reloaded the page.
   await page.evaluate('window.__sameDocument = true');
 
-  // While the server is down the browser logs each refused attempt to reopen the stream.
-  ui.expectConsoleError({ text: /net::ERR_CONNECTION_REFUSED/, url: /\/api\/events$/ });
+  // While the server is down the browser logs each refused attempt to reopen the stream, and to
+  // ask whether the session still holds (how the page tells a dropped stream from a signed-out one).
+  ui.expectConsoleError({ text: /^Failed to load resource: net::ERR_CONNECTION_REFUSED$/, url: /\/api\/(events|session)$/ });
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
   await exited;
