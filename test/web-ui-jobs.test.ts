@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startTestServer, tempDir } from './helpers.js';
-import { seedRepo, startRunnerProcess, waitForJob } from './queue-helpers.js';
+import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 import { section, signIn, uiTest } from './browser-helpers.js';
 
 // Lines two seconds apart, one of them red, and a file written, so the job has a diff.
@@ -62,4 +62,53 @@ uiTest('jobs: a job submitted from the New job form shows its log live until it 
   await changes.getByRole('button', { name: 'Show diff' }).click();
   await changes.getByText('made.txt').first().waitFor();
   await changes.getByText('+made by the job').first().waitFor();
+});
+
+uiTest('jobs: Cancel stops a running job, Follow up starts a job on top of what it kept, and Retry runs it again', async (t, ui) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
+  // It writes a file and waits to be cancelled; its branch keeps the file.
+  const job = await submit(server, { repo_id: repo.id, title: 'Stop and go', command: "printf 'kept\\n' > kept.txt; echo waiting; sleep 600" });
+  const { page } = ui;
+  await signIn(ui, server);
+  await page.goto(`${server.url}/jobs/${job.id}`);
+  await page.getByRole('heading', { level: 1, name: 'Stop and go' }).waitFor();
+  const log = page.getByRole('log', { name: 'Log' });
+  await log.getByText('waiting').waitFor();
+
+  const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
+  await cancel.click();
+  await page.getByText('cancelled', { exact: true }).first().waitFor();
+  const cancelled = await waitForJob(server, job.id);
+  assert.equal(cancelled.status, 'cancelled');
+  await cancel.waitFor({ state: 'detached' });
+  await section(page, 'Attempts').getByText('cancelled').first().waitFor();
+  await ui.screenshot('cancelled');
+
+  await page.getByRole('button', { name: 'Follow up', exact: true }).click();
+  const form = page.getByRole('form', { name: 'Follow up' });
+  await form.getByLabel('Title', { exact: true }).fill('On top');
+  await form.getByLabel('Agent', { exact: true }).selectOption({ label: 'shell' });
+  await form.getByLabel('Command', { exact: true }).fill('cat kept.txt');
+  await form.getByRole('button', { name: 'Submit follow-up' }).click();
+  await page.getByRole('heading', { level: 1, name: 'On top' }).waitFor();
+  const followup = /\/jobs\/([0-9a-f-]{36})$/.exec(page.url())?.[1];
+  assert.ok(followup && followup !== job.id, page.url());
+  await log.getByText('kept', { exact: true }).waitFor();
+  const next = await waitForJob(server, followup);
+  assert.equal(next.status, 'succeeded', next.error ?? '');
+  assert.equal(next.base_branch, cancelled.branch);
+  await ui.screenshot('followed-up');
+
+  await page.goBack();
+  await page.getByRole('heading', { level: 1, name: 'Stop and go' }).waitFor();
+  await page.getByRole('button', { name: 'Retry', exact: true }).click();
+  await section(page, 'Attempts').locator('tbody tr').nth(1).waitFor();
+  await log.getByText('[lazyaf] attempt 2', { exact: false }).waitFor();
+  await log.getByText('waiting').nth(1).waitFor();
+  await cancel.click();
+  await waitForJob(server, job.id, (j) => j.status === 'cancelled' && j.attempts?.length === 2);
+  await page.getByRole('button', { name: 'Retry', exact: true }).waitFor();
 });
