@@ -244,6 +244,19 @@ test('a session outlives a restart; the printed sign-in link works once and neve
   assert.equal(noServer.stderr.trim().split('\n').length, 1);
 });
 
+test('behind an https public URL the cookie is Secure, pages from that origin may write, and links point there', async (t) => {
+  const publicUrl = 'https://lazyaf.example:8443';
+  const server = await startTestServer(t, { LAZYAF_PUBLIC_URL: `${publicUrl}/` });
+  const res = await api(server, 'POST', '/api/session', { token: server.token }, { token: null });
+  assert.ok(res.headers.getSetCookie()[0]!.split('; ').includes('Secure'), res.headers.getSetCookie()[0]);
+  const b: Browser = { cookie: cookieOf(res), csrf: res.body.csrf_token };
+  const write = await asBrowser(server, b, 'POST', '/api/repos', { name: 'proxied' }, { headers: { origin: publicUrl } });
+  assert.equal(write.status, 201, JSON.stringify(write.body));
+  const link = await api(server, 'POST', '/api/session/links');
+  assert.equal(link.status, 201);
+  assert.match(link.body.url, new RegExp(`^${publicUrl}/#${SIGNIN_FRAGMENT}=[A-Za-z0-9_-]{32}$`));
+});
+
 test('sessions end after 30 days and are pruned; links end after 24 hours, and only 100 are kept', (t) => {
   let now = Date.UTC(2026, 0, 1);
   const clock = () => now;
