@@ -67,6 +67,10 @@ export interface ServerProcess {
   registrationToken: string;
   dataDir: string;
   child: ChildProcess;
+  /** The one-time sign-in link of the web UI the server printed at start. */
+  signInUrl: string;
+  /** Everything the server wrote (stdout and stderr) so far. */
+  output: () => string;
 }
 
 /** Where and how a server runs as a child process; `port` reuses a port for a restart. */
@@ -76,6 +80,8 @@ export interface ChildServerOptions {
   /** `--runners`, 0 unless given; null starts the server without it (the pool's stored size). */
   runners?: number | null;
   token?: string;
+  /** `--log-level`, warn unless given. */
+  logLevel?: string;
 }
 
 /**
@@ -102,14 +108,18 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
 async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: ChildServerOptions): Promise<ServerProcess> {
   const token = opts.token ?? 'lzadm_test_admin_token';
   const registrationToken = 'lzreg_test_registration_token';
-  const args = ['server', '--port', String(opts.port ?? 0), '--data', opts.dataDir, '--log-level', 'warn'];
+  const args = ['server', '--port', String(opts.port ?? 0), '--data', opts.dataDir, '--log-level', opts.logLevel ?? 'warn'];
   if (opts.runners !== null) args.push('--runners', String(opts.runners ?? 0));
   const child = spawnChild(t, process.execPath, [CLI, ...args], {
     env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...env },
   });
+  let output = '';
+  const collect = (c: Buffer) => (output += c.toString('utf8'));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   // A start takes well under a second when idle; a machine busy with other suites has taken over 15 s.
-  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))/, 60_000);
-  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child };
+  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))[^]*?\n {2}sign in: (\S+)\n/, 60_000);
+  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child, signInUrl: m[3]!, output: () => output };
 }
 
 export interface ApiResponse<T = any> {

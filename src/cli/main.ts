@@ -56,6 +56,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/docker-command.js')).registerDockerCommand,
   },
   {
+    name: 'ui',
+    summary: 'print a one-time link that signs a browser in to the web UI (it works once, for 24 hours)',
+    load: async () => (await import('./commands/ui.js')).registerUi,
+  },
+  {
     name: 'credential',
     summary: 'git credential helper for the lazyaf server (used by git, not by people)',
     load: async () => (await import('./commands/credential.js')).registerCredential,

@@ -8,6 +8,8 @@ import { createHttp } from './routes/base.js';
 import { registerRoutes } from './routes/index.js';
 import { shutdownHooks } from './shutdown.js';
 import { openStores } from './stores.js';
+import { adminAccess } from './web/access.js';
+import { WebUi } from './web/ui.js';
 
 export interface BuiltApp {
   app: FastifyInstance;
@@ -25,9 +27,10 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const ctx: ServerContext = { ...stores, pool: makePool(config, launcher, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
   const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
 
-  const app = createHttp(config, resolveToken, logger);
+  const ui = new WebUi(config.webDir);
+  const app = createHttp(config, { admit: adminAccess(resolveToken, ctx.sessions, config.publicUrl), page: (req, reply) => ui.fallback(req, reply) }, logger);
   const closing = new AbortController();
-  await registerRoutes(app, ctx, { resolveToken, closing: closing.signal });
+  await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
   const stopSweeper = startSweeper(ctx.queue, app.log);
   shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db });
   return { app, ctx, adminTokenSource, adminTokenPath };

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defaultDataDir } from '../shared/paths.js';
 import { agentKeysFrom } from './pool/agent-keys.js';
 
@@ -53,7 +54,12 @@ export interface ServerConfig {
   runnerImage: string;
   /** The agents' keys the server holds and hands to runners (see pool/agent-keys.ts). */
   agentKeys: Record<string, string>;
+  /** The built web UI the server serves at `/` (LAZYAF_WEB_DIR; default: the package's dist/web). */
+  webDir: string;
 }
+
+/** <package root>/dist/web: the same from src/server (tsx) and dist/server (built). */
+const PACKAGE_WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
 /** How the docker launcher runs its containers (the image is `runnerImage`). */
 export interface DockerRunnerConfig {
@@ -192,5 +198,6 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),
     runnerImage,
     agentKeys: agentKeysFrom(env),
+    webDir: env.LAZYAF_WEB_DIR ? path.resolve(env.LAZYAF_WEB_DIR) : PACKAGE_WEB_DIR,
   };
 }

@@ -5,6 +5,8 @@ import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue } from './queue/queue.js';
 import type { RepoService } from './repos.js';
+import type { Sessions } from './web/sessions.js';
+import type { SignInCodes } from './web/signin-codes.js';
 
 /** Everything the routes share. Built once per server. */
 export interface ServerContext {
@@ -19,6 +21,9 @@ export interface ServerContext {
   hooksDir: string;
   queue: Queue;
   agents: Agents;
+  /** The web UI's signed-in browsers (SQLite) and its one-time sign-in links (memory). */
+  sessions: Sessions;
+  signInCodes: SignInCodes;
   pool: Pool;
   /** Set once the server listens; runners the pool starts connect here. */
   serverUrl?: string;

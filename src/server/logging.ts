@@ -23,8 +23,11 @@ export function logFormat(config: Pick<ServerConfig, 'logFormat'>, stdout: { isT
 export function createLogger(config: Pick<ServerConfig, 'logLevel' | 'logFormat'>, out: LineSink & { isTTY?: boolean } = process.stdout): Logger {
   const options = {
     level: config.logLevel,
-    // Tokens travel in these headers; they never reach a log line.
-    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+    // Tokens and session secrets travel in these headers; they never reach a log line.
+    redact: {
+      paths: ['req.headers.authorization', 'headers.authorization', 'req.headers.cookie', 'headers.cookie', 'res.headers["set-cookie"]'],
+      censor: '[redacted]',
+    },
   };
   if (logFormat(config, out) === 'json') return out === process.stdout ? pino(options) : pino(options, out);
   const verbose = isVerbose(config.logLevel);

@@ -3,6 +3,7 @@ import { logActivity } from './activity.js';
 import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
 import { createLogger, logFormat } from './logging.js';
+import { signInLink } from './web/signin-codes.js';
 
 export { LauncherError } from './pool/launcher.js';
 
@@ -41,7 +42,11 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
       : `the admin token is in ${built.adminTokenPath} (the CLI reads it from there when LAZYAF_DATA points at this data dir)`;
   const pool = built.ctx.pool.state();
   const runners = `runners: a pool of ${pool.desired} (${pool.launcher} launcher${pool.ephemeral ? ', ephemeral' : ''})`;
-  process.stderr.write(`lazyaf server listening on ${url} (version ${VERSION})\n  data: ${config.dataDir}\n  ${auth}\n  ${runners}\n  API docs: ${url}/docs\n`);
+  // On the terminal only, never in a log line: the link signs a browser in, once, within 24 h.
+  const signIn = signInLink(config.publicUrl ?? url, built.ctx.signInCodes.issue().code);
+  process.stderr.write(
+    `lazyaf server listening on ${url} (version ${VERSION})\n  data: ${config.dataDir}\n  ${auth}\n  ${runners}\n  API docs: ${url}/docs\n  web UI: ${config.publicUrl ?? url}/\n  sign in: ${signIn}\n`,
+  );
   // Tests and scripts read the port from the stderr line above; this one is for log collectors.
   if (logFormat(config) === 'json') logger.info({ url, port, dataDir: config.dataDir, version: VERSION }, 'listening');
   const stopActivity = logActivity(built.ctx.events, built.ctx.queue, logger);

@@ -14,6 +14,9 @@ import { Queue } from './queue/queue.js';
 import { RepoService } from './repos.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore } from './store/repos.js';
+import { SessionStore } from './store/sessions.js';
+import { Sessions } from './web/sessions.js';
+import { SignInCodes } from './web/signin-codes.js';
 
 export type Stores = Omit<ServerContext, 'pool' | 'serverUrl'> & {
   checkpointer: Checkpointer;
@@ -55,6 +58,9 @@ export async function openStores(config: ServerConfig, logger?: FastifyBaseLogge
     runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit,
   });
+  const sessions = new Sessions(new SessionStore(db));
+  // Expired sessions would only ever be refused; a start is often enough to drop them.
+  sessions.prune();
   return {
     config,
     db,
@@ -69,5 +75,7 @@ export async function openStores(config: ServerConfig, logger?: FastifyBaseLogge
     hooksDir,
     queue,
     agents: loadAgents(config.dataDir),
+    sessions,
+    signInCodes: new SignInCodes(),
   };
 }

@@ -1,22 +1,29 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { bearerToken, type TokenResolver } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { edgeServerOptions, guardEdge } from '../edge.js';
 import { ApiError } from '../errors.js';
 import { quietRequest } from '../logging.js';
+import type { AdminCheck } from '../web/access.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Who may call a route: the admin token (default for /api), anyone, or the runner protocol's own checks. */
+    /** Who may call a route: the admin token or a signed-in browser (default for /api), anyone, or the runner protocol's own checks. */
     auth?: 'admin' | 'public' | 'custom';
   }
 }
 
+export interface HttpAccess {
+  /** Whether a request may use the admin routes (web/access.ts). */
+  admit: AdminCheck;
+  /** Answers a request no route has when it is the web UI's (a page the browser routes); false: the JSON 404. */
+  page?: (req: FastifyRequest, reply: FastifyReply) => Promise<boolean>;
+}
+
 /**
  * The Fastify instance before any route: the limits of the HTTP edge, one error shape for every
- * failure (a 5xx says no more than that), and the admin token checked before a body is read.
+ * failure (a 5xx says no more than that), and the admin token or session checked before a body is read.
  */
-export function createHttp(config: ServerConfig, resolveToken: TokenResolver, logger?: FastifyBaseLogger): FastifyInstance {
+export function createHttp(config: ServerConfig, access: HttpAccess, logger?: FastifyBaseLogger): FastifyInstance {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: (req: FastifyRequest) => quietRequest(req.url, logger?.level ?? 'info') }),
@@ -33,19 +40,20 @@ export function createHttp(config: ServerConfig, resolveToken: TokenResolver, lo
     }
     return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
   });
-  const notFound = (req: FastifyRequest, reply: FastifyReply) =>
-    reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  const notFound = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (await access.page?.(req, reply)) return reply;
+    return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]}` });
+  };
   app.setNotFoundHandler(notFound);
 
   app.addHook('onRequest', async (req, reply) => {
     // By the route's pattern, not the raw URL: `/%61pi/repos` or `http://host/api/repos` reach the same route.
     const auth = req.routeOptions.config.auth ?? ((req.routeOptions.url ?? req.url).startsWith('/api/') ? 'admin' : 'public');
     if (auth === 'admin') {
-      const token = bearerToken(req);
-      const principal = token ? resolveToken(token) : undefined;
-      if (principal?.kind !== 'admin') {
-        reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
-        return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: token ? 'invalid token' : 'missing bearer token (the admin token)' });
+      const refusal = access.admit(req);
+      if (refusal) {
+        if (refusal.statusCode === 401) reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
+        return reply.code(refusal.statusCode).send({ statusCode: refusal.statusCode, error: httpReason(refusal.statusCode), message: refusal.message });
       }
     }
     // Before a body is read: there is no route to read it for.

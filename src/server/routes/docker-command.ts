@@ -4,10 +4,7 @@ import { DockerCommand, DockerCommandQuery, ErrorBody } from '../../shared/api.j
 import { parseLabels } from '../../shared/names.js';
 import { ApiError } from '../errors.js';
 import { dockerRunCommand } from '../pool/docker-command.js';
-import { publicBase } from './clone-url.js';
-
-/** A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port. */
-const PLAIN_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+import { trustedBase } from './clone-url.js';
 
 export interface DockerCommandRoutesOptions {
   image: string;
@@ -33,11 +30,7 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
     async (req) => {
       const parsed = parseLabels(req.query.labels ?? '');
       if ('error' in parsed) throw new ApiError(400, parsed.error);
-      // The Host header is the client's word: anything but host[:port] would put credentials, a path or quotes into the runner's URL.
-      if (!opts.publicUrl && !PLAIN_HOST.test(req.host))
-        throw new ApiError(400, 'the Host of this request is no plain host[:port] to give runners; set LAZYAF_PUBLIC_URL');
-      const serverUrl = publicBase(req, opts.publicUrl);
-      if (!URL.canParse(serverUrl)) throw new ApiError(400, `the Host of this request makes no URL (${serverUrl}); set LAZYAF_PUBLIC_URL`);
+      const serverUrl = trustedBase(req, opts.publicUrl);
       return dockerRunCommand({
         serverUrl,
         image: opts.image,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Health } from '../../shared/api.js';
+import { SESSION_COOKIE } from '../../shared/session.js';
 import { VERSION } from '../../shared/version.js';
 import type { TokenResolver } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -9,21 +10,34 @@ import { BranchCache } from '../git/branch-cache.js';
 import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { TokenBucket } from '../rate-limit.js';
+import type { WebUi } from '../web/ui.js';
 import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
 import { jobRoutes } from './jobs.js';
 import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
+import { sessionRoutes } from './session.js';
+import { webRoutes } from './web.js';
+
+/** Sign-in attempts allowed at once, then per second: a person mistyping is never slowed, guessing the token gets nowhere. */
+const SIGN_IN_BURST = 10;
+const SIGN_IN_PER_SECOND = 1;
 
 /** Every route of the server, and the OpenAPI document at /docs that describes them. */
-export async function registerRoutes(app: FastifyInstance, ctx: ServerContext, opts: { resolveToken: TokenResolver; closing: AbortSignal }): Promise<void> {
+export async function registerRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  opts: { resolveToken: TokenResolver; closing: AbortSignal; ui: WebUi },
+): Promise<void> {
   const { config, queue, repos, reposDir } = ctx;
   await app.register(swagger, {
     openapi: {
       info: { title: 'lazyaf', version: VERSION, description: 'Runs coding agents and commands on a pool of runners against an internal git server.' },
-      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
-      security: [{ admin: [] }],
+      components: {
+        securitySchemes: { admin: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } },
+      },
+      security: [{ admin: [] }, { session: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -67,4 +81,12 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext, o
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
   await app.register(eventRoutes, { events: ctx.events, closing });
   await app.register(poolRoutes, { pool: ctx.pool });
+  await app.register(sessionRoutes, {
+    sessions: ctx.sessions,
+    codes: ctx.signInCodes,
+    adminToken: ctx.adminToken,
+    publicUrl: config.publicUrl,
+    attempts: new TokenBucket(SIGN_IN_BURST, SIGN_IN_PER_SECOND),
+  });
+  await app.register(webRoutes, { ui: opts.ui });
 }

@@ -1,0 +1,70 @@
+import crypto from 'node:crypto';
+import { hashToken, tokenMatches } from '../secrets.js';
+import type { SessionStore } from '../store/sessions.js';
+import { SESSION_MAX_AGE_S, sessionCookieValues } from './cookies.js';
+
+const SESSION_TTL_MS = SESSION_MAX_AGE_S * 1000;
+/** A session's last use is written at most this often: a browser's every request would otherwise be a write. */
+const TOUCH_EVERY_MS = 60_000;
+/** What the CSRF token is an HMAC of, keyed by the session's secret; a new label would end every page's token at once. */
+const CSRF_LABEL = 'lazyaf csrf v1';
+
+/**
+ * The web UI's signed-in browsers. A session is a random secret in the browser's cookie and the
+ * secret's SHA-256 in SQLite (so sessions survive a restart and a copy of the database signs no
+ * one in). Its CSRF token is derived from the secret, so it needs no storage of its own and dies
+ * with the session.
+ */
+export class Sessions {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A new session: returns its secret, for the cookie only. */
+  start(): string {
+    const secret = crypto.randomBytes(32).toString('base64url');
+    const now = this.now();
+    this.store.insert({ secret_hash: hashToken(secret), created_at: new Date(now).toISOString(), last_used_ms: now, expires_ms: now + SESSION_TTL_MS });
+    return secret;
+  }
+
+  /** The secret of the live session a Cookie header carries, or undefined; the session is marked used. */
+  find(cookieHeader: string | string[] | undefined): string | undefined {
+    const now = this.now();
+    for (const secret of sessionCookieValues(cookieHeader)) {
+      const hash = hashToken(secret);
+      const row = this.store.live(hash, now);
+      if (!row) continue;
+      if (now - row.last_used_ms >= TOUCH_EVERY_MS) this.store.touch(hash, now, row.expires_ms);
+      return secret;
+    }
+    return undefined;
+  }
+
+  /** Gives a live session its full lifetime again (the browser gets its cookie again with it). */
+  renew(secret: string): void {
+    const now = this.now();
+    this.store.touch(hashToken(secret), now, now + SESSION_TTL_MS);
+  }
+
+  /** Ends a session: its cookie stops working. */
+  end(secret: string): void {
+    this.store.remove(hashToken(secret));
+  }
+
+  /** Deletes expired sessions; returns how many. */
+  prune(): number {
+    return this.store.prune(this.now());
+  }
+
+  /** The CSRF token a session's pages send on every write. */
+  csrfToken(secret: string): string {
+    return crypto.createHmac('sha256', secret).update(CSRF_LABEL).digest('base64url');
+  }
+
+  /** Whether a presented CSRF header is the session's token (in constant time). */
+  csrfMatches(secret: string, presented: string | string[] | undefined): boolean {
+    return typeof presented === 'string' && tokenMatches(presented, this.csrfToken(secret));
+  }
+}

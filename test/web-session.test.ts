@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { openDb } from '../src/server/db/index.js';
+import { SessionStore } from '../src/server/store/sessions.js';
+import { Sessions } from '../src/server/web/sessions.js';
+import { SignInCodes } from '../src/server/web/signin-codes.js';
+import { CSRF_HEADER, SESSION_COOKIE, SIGNIN_FRAGMENT } from '../src/shared/session.js';
+import { api, cli, createRepo, eventually, startTestServer, tempDir, type ApiResponse, type Target } from './helpers.js';
+
+// The web UI's sign-in: a session cookie the API and the event stream take like the admin token,
+// CSRF-checked writes, sign-out, the one-time links, and sessions that outlive a restart.
+
+interface Browser {
+  cookie: string;
+  csrf: string;
+}
+
+/** The `name=value` of the session cookie a response sets. */
+function cookieOf(res: ApiResponse): string {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  assert.ok(set, `a session cookie is set: ${JSON.stringify(res.headers.getSetCookie())}`);
+  return set.split(';')[0]!;
+}
+
+/** Signs in as a browser does (no Authorization header) and returns its cookie and CSRF token. */
+async function signIn(server: Target, body: { token?: string; code?: string }): Promise<Browser> {
+  const res = await api(server, 'POST', '/api/session', body, { token: null });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.signed_in, true);
+  assert.equal(typeof res.body.csrf_token, 'string');
+  return { cookie: cookieOf(res), csrf: res.body.csrf_token };
+}
+
+/** A request as the signed-in browser sends it: its cookie, no token; `csrf` false leaves the header out. */
+function asBrowser(
+  server: Target,
+  b: Browser,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+  extra: { csrf?: string | false; headers?: Record<string, string> } = {},
+) {
+  const headers: Record<string, string> = { cookie: b.cookie, ...extra.headers };
+  const csrf = extra.csrf ?? b.csrf;
+  if (csrf !== false) headers[CSRF_HEADER] = csrf;
+  return api(server, method, urlPath, body, { token: null, headers });
+}
+
+const repoNames = async (server: Target) => (await api(server, 'GET', '/api/repos')).body.repos.map((r: { name: string }) => r.name).sort();
+
+test('signing in with the admin token sets an HttpOnly SameSite=Strict cookie that the API takes; a wrong token says so', async (t) => {
+  const server = await startTestServer(t);
+  const out = await api(server, 'GET', '/api/session', undefined, { token: null });
+  assert.deepEqual(out.body, { signed_in: false, csrf_token: null });
+
+  const wrong = await api(server, 'POST', '/api/session', { token: 'lzadm_not_it' }, { token: null });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.body.message, 'wrong admin token');
+  assert.deepEqual(wrong.headers.getSetCookie(), []);
+  for (const body of [{}, { token: server.token, code: 'x' }]) {
+    const res = await api(server, 'POST', '/api/session', body, { token: null });
+    assert.equal(res.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
+  }
+
+  const res = await api(server, 'POST', '/api/session', { token: server.token }, { token: null });
+  assert.equal(res.status, 200);
+  const set = res.headers.getSetCookie()[0]!;
+  assert.match(set, new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; `));
+  for (const attr of ['HttpOnly', 'SameSite=Strict', 'Path=/', 'Max-Age=2592000']) assert.ok(set.split('; ').includes(attr), `${attr} in ${set}`);
+  assert.ok(!set.includes('Secure'), 'no Secure flag over plain http without an https public URL');
+  const b: Browser = { cookie: cookieOf(res), csrf: res.body.csrf_token };
+
+  const jobs = await asBrowser(server, b, 'GET', '/api/jobs', undefined, { csrf: false });
+  assert.equal(jobs.status, 200, JSON.stringify(jobs.body));
+  const state = await asBrowser(server, b, 'GET', '/api/session', undefined, { csrf: false });
+  assert.deepEqual(state.body, { signed_in: true, csrf_token: b.csrf });
+  // Only the hash of the secret is stored.
+  const secret = b.cookie.split('=')[1]!;
+  const rows = server.ctx.db.prepare('SELECT * FROM sessions').all() as Record<string, unknown>[];
+  assert.equal(rows.length, 1);
+  assert.ok(!JSON.stringify(rows).includes(secret), 'the secret is not in the database');
+
+  // A request with a bearer token is judged by it alone: a wrong one fails whatever the cookie.
+  const both = await api(server, 'GET', '/api/jobs', undefined, { token: 'lzadm_wrong', headers: { cookie: b.cookie } });
+  assert.equal(both.status, 401);
+  // The runner protocol and git never take the cookie.
+  const git = await api(server, 'GET', '/git/nope.git/info/refs?service=git-upload-pack', undefined, { token: null, headers: { cookie: b.cookie } });
+  assert.equal(git.status, 401);
+});
+
+test('with the cookie a write needs the CSRF token and a same-origin Origin; without them it is a 403 that changes nothing', async (t) => {
+  const server = await startTestServer(t);
+  const b = await signIn(server, { token: server.token });
+  const host = new URL(server.url).host;
+
+  const missing = await asBrowser(server, b, 'POST', '/api/repos', { name: 'one' }, { csrf: false });
+  assert.equal(missing.status, 403);
+  assert.equal(missing.body.message, 'missing or wrong CSRF token');
+  const wrong = await asBrowser(server, b, 'POST', '/api/repos', { name: 'one' }, { csrf: `${b.csrf.slice(0, -1)}A` });
+  assert.equal(wrong.status, 403);
+  assert.equal(wrong.body.message, 'missing or wrong CSRF token');
+  for (const origin of ['http://evil.example', 'null', `https://${host}.evil.example`, '%%%']) {
+    const res = await asBrowser(server, b, 'POST', '/api/repos', { name: 'one' }, { headers: { origin } });
+    assert.equal(res.status, 403, origin);
+    assert.equal(res.body.message, 'cross-origin request refused', origin);
+  }
+  assert.deepEqual(await repoNames(server), [], 'no refused write created anything');
+
+  const ok = await asBrowser(server, b, 'POST', '/api/repos', { name: 'one' }, { headers: { origin: server.url } });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  const noOrigin = await asBrowser(server, b, 'POST', '/api/repos', { name: 'two' });
+  assert.equal(noOrigin.status, 201, JSON.stringify(noOrigin.body));
+  assert.deepEqual(await repoNames(server), ['one', 'two']);
+  // Another session's CSRF token is not this one's.
+  const other = await signIn(server, { token: server.token });
+  const crossed = await asBrowser(server, b, 'POST', '/api/repos', { name: 'three' }, { csrf: other.csrf });
+  assert.equal(crossed.status, 403);
+});
+
+test('signing out ends the session: the cookie stops working and the sign-out clears it', async (t) => {
+  const server = await startTestServer(t);
+  const b = await signIn(server, { token: server.token });
+  const refused = await asBrowser(server, b, 'DELETE', '/api/session', undefined, { csrf: false });
+  assert.equal(refused.status, 403, 'a sign-out without the CSRF token is refused');
+  assert.equal((await asBrowser(server, b, 'GET', '/api/jobs')).status, 200);
+
+  const out = await asBrowser(server, b, 'DELETE', '/api/session');
+  assert.equal(out.status, 204);
+  assert.match(out.headers.getSetCookie()[0]!, new RegExp(`^${SESSION_COOKIE}=; .*Max-Age=0`));
+  const after = await asBrowser(server, b, 'GET', '/api/jobs');
+  assert.equal(after.status, 401);
+  assert.match(after.body.message, /not signed in/);
+  assert.deepEqual((await asBrowser(server, b, 'GET', '/api/session')).body, { signed_in: false, csrf_token: null });
+  assert.equal((server.ctx.db.prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number }).n, 0);
+  // Signing out again, or without a session, is harmless.
+  assert.equal((await api(server, 'DELETE', '/api/session', undefined, { token: null })).status, 204);
+});
+
+test('the event stream takes the session cookie', async (t) => {
+  const server = await startTestServer(t);
+  const b = await signIn(server, { token: server.token });
+  const abort = new AbortController();
+  t.after(() => abort.abort());
+  const res = await fetch(`${server.url}/api/events`, { headers: { cookie: b.cookie }, signal: abort.signal });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  let text = '';
+  const timer = setTimeout(() => abort.abort(new Error(`no repo.created event; got:\n${text}`)), 10_000);
+  t.after(() => clearTimeout(timer));
+  await createRepo(server, 'watched');
+  while (!/event: repo\.created\ndata: .*"watched"/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the stream ended; got:\n${text}`);
+    text += Buffer.from(value).toString('utf8');
+  }
+});
+
+test('hostile Cookie headers are a 401, never a 500, and sign-in attempts are rate limited', async (t) => {
+  const server = await startTestServer(t);
+  const real = await signIn(server, { token: server.token });
+  const fake = 'A'.repeat(43);
+  const cookies = [
+    `${SESSION_COOKIE}=${'x'.repeat(12_000)}`,
+    `${SESSION_COOKIE}=`,
+    `${SESSION_COOKIE}`,
+    `=${fake}`,
+    `${SESSION_COOKIE}=${fake}; `.repeat(200),
+    `${SESSION_COOKIE}="${fake}"`,
+    `${SESSION_COOKIE}=%41${fake.slice(3)}`,
+    `${SESSION_COOKIE}=${fake}\u00e9`,
+    `${SESSION_COOKIE}=__proto__`,
+    `__proto__=1; constructor=2; ${SESSION_COOKIE}=${fake}`,
+    ';;;;=;=;',
+  ];
+  for (const cookie of cookies) {
+    const res = await fetch(`${server.url}/api/jobs`, { headers: { cookie: Buffer.from(cookie, 'latin1').toString('latin1') } }).catch((err: Error) => err);
+    assert.ok(!(res instanceof Error), `${cookie.slice(0, 40)}: ${String(res)}`);
+    assert.equal(res.status, 401, cookie.slice(0, 60));
+    assert.equal((await fetch(`${server.url}/api/session`, { headers: { cookie } })).status, 200, cookie.slice(0, 60));
+  }
+  // The real cookie among fakes and other sites' cookies still works.
+  const mixed = await api(server, 'GET', '/api/jobs', undefined, {
+    token: null,
+    headers: { cookie: `other=1; ${SESSION_COOKIE}=${fake}; ${real.cookie}; x=y` },
+  });
+  assert.equal(mixed.status, 200);
+  const other = await api(server, 'GET', '/api/jobs', undefined, { token: null, headers: { cookie: 'theme=dark' } });
+  assert.equal(other.status, 401);
+  assert.match(other.body.message, /missing bearer token/, 'a browser with only other cookies is asked for the token');
+
+  // 10 at once, then one a second: the first that gets no token is told when to come back.
+  let limited: ApiResponse | undefined;
+  for (let i = 0; i < 20 && !limited; i++) {
+    const res = await api(server, 'POST', '/api/session', { token: `lzadm_guess_${i}` }, { token: null });
+    if (res.status === 429) limited = res;
+    else assert.equal(res.status, 401);
+  }
+  assert.ok(limited, 'sign-in attempts are limited');
+  assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+  assert.match(limited.body.message, /too many sign-in attempts/);
+});
+
+test('a session outlives a restart; the printed sign-in link works once and never reaches the log; lazyaf ui prints a fresh one', async (t) => {
+  const dataDir = path.join(tempDir(t), 'data');
+  const first = await startTestServer(t, {}, { dataDir, logLevel: 'info' });
+  const printed = new URL(first.signInUrl);
+  assert.equal(printed.origin, first.url);
+  const code = new URLSearchParams(printed.hash.slice(1)).get(SIGNIN_FRAGMENT)!;
+  assert.ok(code, first.signInUrl);
+
+  const b = await signIn(first, { code });
+  assert.equal((await asBrowser(first, b, 'GET', '/api/jobs')).status, 200);
+  const again = await api(first, 'POST', '/api/session', { code }, { token: null });
+  assert.equal(again.status, 401);
+  assert.equal(again.body.message, 'this sign-in link was already used or has expired');
+  // The request log has the sign-ins (info level), the code only the start-up banner.
+  await eventually('the sign-ins in the request log', () => (first.output().match(/"url":"\/api\/session"/g) ?? []).length >= 2);
+  assert.equal(first.output().split(code).length - 1, 1, 'the code appears once: in the sign-in line');
+
+  const link = await cli(['ui'], { env: { LAZYAF_SERVER: first.url, LAZYAF_TOKEN: first.token } });
+  assert.equal(link.code, 0, link.stderr);
+  const fresh = new URL(link.stdout.trim());
+  assert.equal(fresh.origin, first.url);
+  const freshCode = new URLSearchParams(fresh.hash.slice(1)).get(SIGNIN_FRAGMENT)!;
+  assert.notEqual(freshCode, code);
+  const unused = (await api(first, 'POST', '/api/session/links', undefined, { token: null })).status;
+  assert.equal(unused, 401, 'a link takes the admin token');
+  const viaCookie = await asBrowser(first, b, 'POST', '/api/session/links');
+  assert.equal(viaCookie.status, 201, 'or a signed-in browser');
+  assert.ok(Date.parse(viaCookie.body.expires_at) > Date.now() + 23 * 3600 * 1000);
+
+  first.child.kill('SIGTERM');
+  await eventually('the first server to exit', () => first.child.exitCode !== null || first.child.signalCode !== null);
+  const second = await startTestServer(t, {}, { dataDir });
+  assert.equal((await asBrowser(second, b, 'GET', '/api/jobs')).status, 200, 'the session survives the restart');
+  const stale = await api(second, 'POST', '/api/session', { code: freshCode }, { token: null });
+  assert.equal(stale.status, 401, 'links end with the server that made them');
+  assert.notEqual(second.signInUrl, first.signInUrl);
+
+  const noServer = await cli(['ui'], { env: { LAZYAF_SERVER: second.url, LAZYAF_TOKEN: 'lzadm_wrong' } });
+  assert.notEqual(noServer.code, 0);
+  assert.match(noServer.stderr, /^lazyaf: unauthorized: invalid token/);
+  assert.equal(noServer.stderr.trim().split('\n').length, 1);
+});
+
+test('sessions end after 30 days and are pruned; links end after 24 hours, and only 100 are kept', (t) => {
+  let now = Date.UTC(2026, 0, 1);
+  const clock = () => now;
+  const db = openDb(path.join(tempDir(t), 'lazyaf.db'));
+  t.after(() => db.close());
+  const sessions = new Sessions(new SessionStore(db), clock);
+  const secret = sessions.start();
+  const cookie = `${SESSION_COOKIE}=${secret}`;
+  now += 29 * 24 * 3600 * 1000;
+  assert.equal(sessions.find(cookie), secret);
+  sessions.renew(secret);
+  now += 29 * 24 * 3600 * 1000;
+  assert.equal(sessions.find(cookie), secret, 'a renewed session has its 30 days again');
+  now += 2 * 24 * 3600 * 1000;
+  assert.equal(sessions.find(cookie), undefined);
+  assert.equal(sessions.prune(), 1);
+
+  const codes = new SignInCodes(clock);
+  const day = codes.issue().code;
+  now += 24 * 3600 * 1000;
+  assert.equal(codes.redeem(day), false, 'a link ends after 24 hours');
+  const issued = Array.from({ length: 101 }, () => codes.issue().code);
+  assert.equal(codes.redeem(issued[0]!), false, 'the oldest of 101 links was dropped');
+  assert.equal(codes.redeem(issued[1]!), true);
+  assert.equal(codes.redeem(issued[100]!), true);
+});
