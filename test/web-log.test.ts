@@ -5,7 +5,8 @@ import type { JobLogs } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { PLAIN, segments } from '../src/web/src/jobs/ansi.js';
 import { LogLines, MAX_SHOWN_CHARS, readablePart } from '../src/web/src/jobs/log-buffer.js';
-import { api, startTestServer, tempDir } from './helpers.js';
+import { LogFeed } from '../src/web/src/jobs/log-feed.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 // The web UI's log: how it reads the server's pages into lines, and how it turns ANSI escapes
@@ -42,6 +43,57 @@ test('the log read in pages of any size gives every line whole, characters split
     }
     assert.deepEqual(lineTexts(lines), expected, `pages of ${limit} bytes`);
   }
+});
+
+test('a long log shows its tail first, then the earlier lines join in front, news at the end included', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'tail first', command: 'true' });
+  const runner = await registerRunner(server, 'r');
+  const a = (await poll(server, runner.token))!;
+  let seq = 0;
+  const send = async (data: string) =>
+    assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: ++seq, data }, { token: a.job_token })).status, 200);
+  // Colour set before the tail and carried into it; multi-byte characters everywhere, so cuts split them.
+  await send('\x1b[32m' + Array.from({ length: 120 }, (_, i) => `line ${i} é€😀`).join('\n') + '\n');
+  const readPage = async (offset: number, limit: number) =>
+    (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs?offset=${offset}&limit=${limit}`)).body;
+  // LogLines counts no empty line after a final newline.
+  const whole = async () =>
+    (await readPage(0, 1024 * 1024)).content
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => texts(segments(l, PLAIN)));
+
+  const shown: { lines: string[]; loadingHead: boolean }[] = [];
+  let failure: string | undefined;
+  const feed = new LogFeed(
+    readPage,
+    (error) => {
+      failure ??= error;
+      shown.push({ lines: lineTexts(feed.lines), loadingHead: feed.loadingHead });
+    },
+    { tailBytes: 200, pageBytes: 64 },
+  );
+  feed.grow((await api(server, 'GET', `/api/jobs/${job.id}`)).body.log_bytes);
+  await eventually('the tail to show', () => shown.length > 0);
+  const first = shown[0]!.lines;
+  const expected = await whole();
+  assert.ok(first.length < 20, `the tail alone shows first (${first.length} lines)`);
+  assert.deepEqual(first, expected.slice(-first.length), 'the tail is the end of the log');
+  assert.ok(shown[0]!.loadingHead, 'the earlier lines are still on their way');
+
+  await send('news while the start loads\n');
+  feed.grow((await api(server, 'GET', `/api/jobs/${job.id}`)).body.log_bytes);
+  await eventually('the whole log', async () => !feed.loadingHead && lineTexts(feed.lines).length === (await whole()).length);
+  assert.equal(failure, undefined);
+  assert.deepEqual(lineTexts(feed.lines), await whole());
+  assert.deepEqual(
+    feed.lines.segmentsOf(100).map((s) => s.classes),
+    ['fg2'],
+    'the colour set at the start reaches the tail once joined',
+  );
+  feed.stop();
 });
 
 test('a U+FFFD of the log itself shows; the last page of a finished log shows as it is', () => {
