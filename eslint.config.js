@@ -4,6 +4,7 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import importX from 'eslint-plugin-import-x';
+import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 
 /** Where each folder may not reach (ARCHITECTURE.md): `target` may not import from `from`. */
@@ -74,5 +75,23 @@ export default tseslint.config(
     files: ['src/server/**/*.ts'],
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
+  // The web UI: Svelte components and rune modules, their <script lang="ts"> read by the TypeScript parser.
+  ...svelte.configs.recommended,
+  {
+    files: ['src/web/**/*.svelte', 'src/web/**/*.svelte.ts'],
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] },
+    },
+    rules: {
+      // svelte-check (TypeScript) already knows every name; ESLint's own check knows no browser globals.
+      'no-undef': 'off',
+      // Svelte's own prefer-const leaves `let { a } = $props()` alone, the idiom of the docs.
+      'prefer-const': 'off',
+      'svelte/prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      // SvelteKit's rule: this app has its own router (lib/router.svelte.ts) and plain hrefs.
+      'svelte/no-navigation-without-resolve': 'off',
+    },
+  },
   prettier,
+  ...svelte.configs.prettier,
 );

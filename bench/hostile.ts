@@ -18,6 +18,7 @@ import { wholeNumberFromEnv, type BenchContext, type BenchPart, type Figure, typ
 import { runAttack, type Attack } from './hostile/attack.js';
 import { authorizationMatrix, hostileBodies, hostileIds, hostilePaths, hostileQueries, hostileValues, oddAuthHeaders } from './hostile/cases-api.js';
 import { cancelledAttempt, gitAttacks, protocolOddities } from './hostile/cases-runner.js';
+import { hostileCookies } from './hostile/cases-session.js';
 import { registrationFlood, type FloodResult } from './hostile/flood.js';
 import { leaseStillExpires, queueStillWorks, type CheckResult } from './hostile/queue-check.js';
 import { slowClients, type SlowResult } from './hostile/slow.js';
@@ -33,6 +34,7 @@ function attacksOf(w: World, gzipBomb: Buffer): [string, Attack[]][] {
   return [
     ['authorization matrix', authorizationMatrix(w)],
     ['auth headers', oddAuthHeaders(w)],
+    ['session cookies', hostileCookies(w)],
     ['paths', hostilePaths()],
     ['ids', hostileIds(w)],
     ['queries', hostileQueries(w)],

@@ -47,3 +47,26 @@ test('npm run lint holds the import boundaries of ARCHITECTURE.md', async () => 
     assert.equal(r.code, 0, `${file} is allowed:\n${r.out}`);
   }
 });
+
+test('npm run lint covers the web UI: its components and modules keep to shared/, and a component renders no raw HTML', async () => {
+  const refused: [string, string, RegExp][] = [
+    [
+      'src/web/src/x/X.svelte',
+      '<script lang="ts">\n  import { buildApp } from \'../../../server/app.js\';\n  export const x = buildApp;\n</script>\n',
+      /the web UI imports only shared\//,
+    ],
+    ['src/web/src/lib/x.ts', "import { startRunner } from '../../../runner/runner.js';\nexport const x = startRunner;\n", /the web UI imports only shared\//],
+    ['src/web/src/x/X.svelte', '<script lang="ts">\n  let { title }: { title: string } = $props();\n</script>\n\n{@html title}\n', /svelte\/no-at-html-tags/],
+  ];
+  for (const [file, source, why] of refused) {
+    const r = await lint(file, source);
+    assert.equal(r.code, 1, `${file} must be refused:\n${r.out}`);
+    assert.match(r.out, why);
+  }
+  // Typed props destructured with `let`, as Svelte's docs write them, are no prefer-const error.
+  const ok = await lint(
+    'src/web/src/x/X.svelte',
+    '<script lang="ts">\n  import type { SessionState } from \'../../../shared/api.js\';\n  let { state }: { state: SessionState } = $props();\n</script>\n\n<p>{state.signed_in}</p>\n',
+  );
+  assert.equal(ok.code, 0, ok.out);
+});

@@ -137,7 +137,7 @@ test('signing out ends the session: the cookie stops working and the sign-out cl
   assert.equal((await api(server, 'DELETE', '/api/session', undefined, { token: null })).status, 204);
 });
 
-test('the event stream takes the session cookie', async (t) => {
+test('the event stream takes the session cookie, and ends when that session signs out', async (t) => {
   const server = await startTestServer(t);
   const b = await signIn(server, { token: server.token });
   const abort = new AbortController();
@@ -146,13 +146,27 @@ test('the event stream takes the session cookie', async (t) => {
   assert.equal(res.status, 200);
   const reader = res.body!.getReader();
   let text = '';
-  const timer = setTimeout(() => abort.abort(new Error(`no repo.created event; got:\n${text}`)), 10_000);
+  const timer = setTimeout(() => abort.abort(new Error(`timed out; the stream so far:\n${text}`)), 30_000);
   t.after(() => clearTimeout(timer));
   await createRepo(server, 'watched');
   while (!/event: repo\.created\ndata: .*"watched"/.test(text)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`the stream ended; got:\n${text}`);
     text += Buffer.from(value).toString('utf8');
+  }
+  // Another session signing out leaves this stream alone; its own sign-out ends it.
+  const other = await signIn(server, { token: server.token });
+  assert.equal((await asBrowser(server, other, 'DELETE', '/api/session')).status, 204);
+  await createRepo(server, 'still-watched');
+  while (!text.includes('"still-watched"')) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the stream ended with another session; got:\n${text}`);
+    text += Buffer.from(value).toString('utf8');
+  }
+  assert.equal((await asBrowser(server, b, 'DELETE', '/api/session')).status, 204);
+  for (;;) {
+    const { done } = await reader.read();
+    if (done) break;
   }
 });
 
@@ -242,6 +256,19 @@ test('a session outlives a restart; the printed sign-in link works once and neve
   assert.notEqual(noServer.code, 0);
   assert.match(noServer.stderr, /^lazyaf: unauthorized: invalid token/);
   assert.equal(noServer.stderr.trim().split('\n').length, 1);
+});
+
+test('behind an https public URL the cookie is Secure, pages from that origin may write, and links point there', async (t) => {
+  const publicUrl = 'https://lazyaf.example:8443';
+  const server = await startTestServer(t, { LAZYAF_PUBLIC_URL: `${publicUrl}/` });
+  const res = await api(server, 'POST', '/api/session', { token: server.token }, { token: null });
+  assert.ok(res.headers.getSetCookie()[0]!.split('; ').includes('Secure'), res.headers.getSetCookie()[0]);
+  const b: Browser = { cookie: cookieOf(res), csrf: res.body.csrf_token };
+  const write = await asBrowser(server, b, 'POST', '/api/repos', { name: 'proxied' }, { headers: { origin: publicUrl } });
+  assert.equal(write.status, 201, JSON.stringify(write.body));
+  const link = await api(server, 'POST', '/api/session/links');
+  assert.equal(link.status, 201);
+  assert.match(link.body.url, new RegExp(`^${publicUrl}/#${SIGNIN_FRAGMENT}=[A-Za-z0-9_-]{32}$`));
 });
 
 test('sessions end after 30 days and are pruned; links end after 24 hours, and only 100 are kept', (t) => {

@@ -54,6 +54,11 @@ export function authorizationMatrix(w: World): Attack[] {
       json({ title: 'next', command: 'true', labels: [NEVER_LABEL] }),
     ),
     post('scale the pool to 0', 'PUT', '/api/pool', admin, json({ desired: 0 })),
+    post('a sign-in link', 'POST', '/api/session/links', admin),
+    // The session routes are public: a sign-in with a wrong token succeeds for no one, a sign-out without a session for everyone.
+    post('sign in with a wrong token', 'POST', '/api/session', [], json({ token: 'lzadm_not_the_admin_token' })),
+    post('sign out (no session)', 'DELETE', '/api/session', TIERS),
+    { group: g, name: 'session state (public)', method: 'GET', path: '/api/session', allowed: TIERS },
     post('revoke a runner', 'DELETE', `/api/runners/${w.spareRunnerId}`, admin),
     post('delete a repo', 'DELETE', `/api/repos/${w.spareRepoId}`, admin),
     post('register a runner', 'POST', RunnerRoutes.register, ['registration'], () => json({ name: w.unique('joined'), protocol_version: PROTOCOL_VERSION })),
@@ -70,6 +75,8 @@ interface BodyRoute {
   path: string;
   /** The tier the route is for. */
   owner: Tier;
+  /** Who may send it a body: the owner unless the route is public. */
+  allowed?: readonly Tier[];
   tiers?: readonly Tier[];
 }
 
@@ -81,6 +88,7 @@ function bodyRoutes(w: World): BodyRoute[] {
     { name: 'follow up a job', method: 'POST', path: `/api/jobs/${w.parkedJobId}/followup`, owner: 'admin' },
     { name: 'scale the pool', method: 'PUT', path: '/api/pool', owner: 'admin' },
     { name: 'land', method: 'POST', path: `/api/repos/${w.repo.id}/land`, owner: 'admin' },
+    { name: 'sign in', method: 'POST', path: '/api/session', owner: 'none', allowed: TIERS },
     { name: 'register', method: 'POST', path: RunnerRoutes.register, owner: 'registration' },
     { name: 'heartbeat', method: 'POST', path: RunnerRoutes.heartbeat, owner: 'runner' },
     { name: 'poll', method: 'POST', path: RunnerRoutes.poll, owner: 'runner' },
@@ -129,7 +137,7 @@ export function hostileBodies(w: World): Attack[] {
   const out: Attack[] = [];
   for (const route of bodyRoutes(w)) {
     for (const bad of badBodies()) {
-      const tiers = bad.heavy ? (['none', route.owner] as const) : route.tiers;
+      const tiers = bad.heavy ? [...new Set(['none', route.owner] as const)] : route.tiers;
       out.push({
         group: `body: ${route.name}`,
         name: bad.name,
@@ -138,7 +146,7 @@ export function hostileBodies(w: World): Attack[] {
         headers: bad.headers ?? JSON_TYPE,
         body: bad.body,
         chunked: bad.chunked,
-        allowed: [route.owner],
+        allowed: route.allowed ?? [route.owner],
         hostile: true,
         tiers: route.tiers ? tiers?.filter((t) => route.tiers!.includes(t)) : tiers,
         timeoutMs: 20_000,

@@ -56,6 +56,22 @@ export async function seedRepo(target: Target, name: string, dir: string, env: N
   return { id: created.body.id, name, path: bareRepoPath(path.join(target.dataDir, 'repos'), created.body.id), main, parent };
 }
 
+/** A browser's session: its cookie (`name=value`) and CSRF token, from signing in with the admin token. */
+export interface BrowserSession {
+  cookie: string;
+  csrf: string;
+}
+
+/** Signs in as the web UI does; waits out the sign-in limit (the attacks spend it) when it must. */
+export async function signIn(target: Target, admin: string): Promise<BrowserSession> {
+  for (let tries = 1; ; tries++) {
+    const r = await jsonRequest<{ csrf_token: string }>(target.url, 'POST', '/api/session', undefined, { token: admin });
+    if (r.status === 200) return { cookie: (r.raw.headers['set-cookie'] ?? '').split(';')[0]!, csrf: r.body.csrf_token };
+    if (r.status !== 429 || tries === 3) throw new Error(`sign in: ${r.status} ${r.raw.body.toString()}`);
+    await new Promise((resolve) => setTimeout(resolve, Number(r.raw.headers['retry-after'] ?? 1) * 1000));
+  }
+}
+
 export async function register(target: Target, registrationToken: string, name: string): Promise<RegisterResponse> {
   const r = await jsonRequest<RegisterResponse>(target.url, 'POST', RunnerRoutes.register, registrationToken, { name, protocol_version: PROTOCOL_VERSION });
   if (r.status !== 201) throw new Error(`register ${name}: ${r.status} ${r.raw.body.toString()}`);
@@ -104,6 +120,8 @@ export interface World {
   spareRepoId: string;
   spareRunnerId: string;
   parkedJobId: string;
+  /** A browser signed in with the admin token (its cookie takes the admin tier's place, with the CSRF token on writes). */
+  session: BrowserSession;
   /** A fresh name, for requests that create things. */
   unique: (prefix: string) => string;
   /** The next log sequence number of `attempt`, and the last one handed out. */
@@ -145,6 +163,7 @@ export async function makeWorld(
   });
   const spareRepo = await jsonRequest<{ id: string }>(target.url, 'POST', '/api/repos', base.admin, { name: `spare-${round}` });
   const parkedJobId = await submit(target, base.repo.id, `parked ${round}`, { labels: [NEVER_LABEL] });
+  const session = await signIn(target, base.admin);
 
   // The held attempts keep their leases for the whole round, as a working runner's would.
   const beats = [
@@ -184,9 +203,11 @@ export async function makeWorld(
     spareRepoId: spareRepo.body.id,
     spareRunnerId: spare.runner_id,
     parkedJobId,
+    session,
     secrets: [holder, otherHolder, ender, stubborn, attacker, spare]
       .map((r) => r.token)
-      .concat([attempt, otherAttempt, deadAttempt, cancelledAttempt].map((a) => a.job_token)),
+      .concat([attempt, otherAttempt, deadAttempt, cancelledAttempt].map((a) => a.job_token))
+      .concat([session.cookie.split('=')[1]!, session.csrf]),
     unique: (prefix) => `${prefix}-${round}-${++counter}`,
     nextSeq: () => ++seq,
     lastSeq: () => seq,

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { LiveEvent } from '../../shared/api.js';
 import type { LiveEvents } from '../events.js';
+import type { Sessions } from '../web/sessions.js';
 
 export interface EventRoutesOptions {
   events: LiveEvents;
   /** Resolves when the server starts shutting down, so open streams end at once. */
   closing: Promise<void>;
+  /** A stream a browser opened with its session ends when the session is signed out. */
+  sessions: Sessions;
 }
 
 /**
@@ -32,12 +35,17 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       };
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       const unsubscribe = opts.events.subscribe(onEvent);
+      // Only a request without an Authorization header was let in by its cookie (web/access.ts).
+      const secret = req.headers.authorization === undefined ? opts.sessions.find(req.headers.cookie) : undefined;
+      let unwatch = () => {};
       await new Promise<void>((resolve) => {
         res.on('close', resolve);
         void opts.closing.then(resolve);
+        if (secret) unwatch = opts.sessions.watch(secret, resolve);
       });
       clearInterval(keepAlive);
       unsubscribe();
+      unwatch();
       res.end();
       req.log.debug('event stream closed');
     },

@@ -79,7 +79,7 @@ export async function registerRoutes(
     publicUrl: config.publicUrl,
   });
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
-  await app.register(eventRoutes, { events: ctx.events, closing });
+  await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });
   await app.register(poolRoutes, { pool: ctx.pool });
   await app.register(sessionRoutes, {
     sessions: ctx.sessions,

@@ -16,6 +16,9 @@ const CSRF_LABEL = 'lazyaf csrf v1';
  * with the session.
  */
 export class Sessions {
+  /** What to stop when a session ends (its open event streams), by the secret's hash. */
+  private readonly watchers = new Map<string, Set<() => void>>();
+
   constructor(
     private readonly store: SessionStore,
     private readonly now: () => number = Date.now,
@@ -48,9 +51,23 @@ export class Sessions {
     this.store.touch(hashToken(secret), now, now + SESSION_TTL_MS);
   }
 
-  /** Ends a session: its cookie stops working. */
+  /** Ends a session: its cookie stops working, and what was watching it is told. */
   end(secret: string): void {
-    this.store.remove(hashToken(secret));
+    const hash = hashToken(secret);
+    this.store.remove(hash);
+    for (const onEnd of this.watchers.get(hash) ?? []) onEnd();
+  }
+
+  /** Calls `onEnd` when the session ends by sign-out; returns the function that stops watching. */
+  watch(secret: string, onEnd: () => void): () => void {
+    const hash = hashToken(secret);
+    const set = this.watchers.get(hash) ?? new Set();
+    set.add(onEnd);
+    this.watchers.set(hash, set);
+    return () => {
+      set.delete(onEnd);
+      if (set.size === 0 && this.watchers.get(hash) === set) this.watchers.delete(hash);
+    };
   }
 
   /** Deletes expired sessions; returns how many. */
