@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
-import type { JobLogs } from '../src/shared/api.js';
+import { test, type TestContext } from 'node:test';
+import type { Job, JobLogs } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { PLAIN, segments } from '../src/web/src/jobs/ansi.js';
 import { LogLines, MAX_SHOWN_CHARS, readablePart } from '../src/web/src/jobs/log-buffer.js';
-import { api, startTestServer, tempDir } from './helpers.js';
+import { LogFeed } from '../src/web/src/jobs/log-feed.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 // The web UI's log: how it reads the server's pages into lines, and how it turns ANSI escapes
@@ -14,17 +15,26 @@ import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 const texts = (line: ReturnType<typeof segments>) => line.map((s) => s.text).join('');
 const lineTexts = (lines: LogLines) => Array.from({ length: lines.count }, (_, i) => texts(lines.segmentsOf(i)));
 
-test('the log read in pages of any size gives every line whole, characters split by a page cut included', async (t) => {
+/** A job on a runner registered by hand: `send` appends to its log as the runner would; `readPage` reads it as the page does. */
+async function jobWithLog(t: TestContext) {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
-  const job = await submit(server, { repo_id: repo.id, title: 'utf-8', command: 'true' });
-  const runner = await registerRunner(server, 'r');
-  const a = (await poll(server, runner.token))!;
+  const job = await submit(server, { repo_id: repo.id, title: 'a log', command: 'true' });
+  const a = (await poll(server, (await registerRunner(server, 'r')).token))!;
+  let seq = 0;
+  return {
+    send: async (data: string) =>
+      assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: ++seq, data }, { token: a.job_token })).status, 200),
+    readPage: async (offset = 0, limit = 1024 * 1024) => (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs?offset=${offset}&limit=${limit}`)).body,
+    logBytes: async () => (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body.log_bytes,
+  };
+}
+
+test('the log read in pages of any size gives every line whole, characters split by a page cut included', async (t) => {
+  const { send, readPage } = await jobWithLog(t);
   // Two-, three- and four-byte characters, a line ending in the middle of a chunk, and CRLF.
-  const chunks = ['é one €\n😀 two ', 'still two\r\nthree ü€😀', '\nfour, no newline at the end: 漢字'];
-  for (const [i, data] of chunks.entries())
-    assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: i + 1, data }, { token: a.job_token })).status, 200);
-  const whole = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  for (const data of ['é one €\n😀 two ', 'still two\r\nthree ü€😀', '\nfour, no newline at the end: 漢字']) await send(data);
+  const whole = (await readPage()).content;
   assert.ok(!whole.includes('\uFFFD'));
   const expected = whole.split('\n').map((l) => l.replace(/\r$/, ''));
 
@@ -33,7 +43,7 @@ test('the log read in pages of any size gives every line whole, characters split
     const lines = new LogLines();
     let offset = 0;
     for (let requests = 0; requests < 10_000; requests++) {
-      const page = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs?offset=${offset}&limit=${limit}`)).body;
+      const page = await readPage(offset, limit);
       const { text, end } = readablePart(page);
       lines.append(text);
       // The job is running: its log ends where the server has no more bytes.
@@ -42,6 +52,48 @@ test('the log read in pages of any size gives every line whole, characters split
     }
     assert.deepEqual(lineTexts(lines), expected, `pages of ${limit} bytes`);
   }
+});
+
+test('a long log shows its tail first, then the earlier lines join in front, news at the end included', async (t) => {
+  const { send, readPage, logBytes } = await jobWithLog(t);
+  // Colour set before the tail and carried into it; multi-byte characters everywhere, so cuts split them.
+  await send('\x1b[32m' + Array.from({ length: 120 }, (_, i) => `line ${i} é€😀`).join('\n') + '\n');
+  // LogLines counts no empty line after a final newline.
+  const whole = async () =>
+    (await readPage()).content
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => texts(segments(l, PLAIN)));
+
+  const shown: { lines: string[]; loadingHead: boolean }[] = [];
+  let failure: string | undefined;
+  const feed = new LogFeed(
+    readPage,
+    (error) => {
+      failure ??= error;
+      shown.push({ lines: lineTexts(feed.lines), loadingHead: feed.loadingHead });
+    },
+    { tailBytes: 200, pageBytes: 64 },
+  );
+  feed.grow(await logBytes());
+  await eventually('the tail to show', () => shown.length > 0);
+  const first = shown[0]!.lines;
+  const expected = await whole();
+  assert.ok(first.length < 20, `the tail alone shows first (${first.length} lines)`);
+  assert.deepEqual(first, expected.slice(-first.length), 'the tail is the end of the log');
+  assert.ok(shown[0]!.loadingHead, 'the earlier lines are still on their way');
+
+  await send('news while the start loads\n');
+  feed.grow(await logBytes());
+  await eventually('the whole log', async () => !feed.loadingHead && lineTexts(feed.lines).length === (await whole()).length);
+  assert.equal(failure, undefined);
+  assert.deepEqual(lineTexts(feed.lines), await whole());
+  assert.deepEqual(
+    feed.lines.segmentsOf(100).map((s) => s.classes),
+    ['fg2'],
+    'the colour set at the start reaches the tail once joined',
+  );
+  feed.stop();
 });
 
 test('a U+FFFD of the log itself shows; the last page of a finished log shows as it is', () => {
