@@ -151,7 +151,12 @@ const watchTail = (lastLine: string) => `(() => {
   });
 })()`;
 
-/** The element that scrolls the log (the log itself, or the page), scrolled to the top and back, each to its next frame. */
+/**
+ * The element that scrolls the log (the log itself, or the page) scrolled to the top: the time to
+ * the next frame, and until line 1 is in the log (a long log may arrive tail first, the rest
+ * joined in front later, so the top is scrolled to again each frame; 30 s at most); then back to
+ * the bottom, to the next frame.
+ */
 const SCROLL_ROUND_TRIP = `async (firstLine) => {
   const log = document.querySelector('[role="log"]');
   const scroller = log.scrollHeight > log.clientHeight + 1 ? log : document.scrollingElement;
@@ -160,11 +165,16 @@ const SCROLL_ROUND_TRIP = `async (firstLine) => {
   scroller.scrollTop = 0;
   await frame();
   const top = performance.now() - t;
-  const firstShown = (log.textContent || '').includes(firstLine);
+  while (!(log.textContent || '').includes(firstLine)) {
+    if (performance.now() - t > 30000) throw new Error('line 1 was not shown within 30 s of the scroll to the top');
+    scroller.scrollTop = 0;
+    await new Promise((r) => requestAnimationFrame(r));
+  }
+  const firstShown = performance.now() - t;
   t = performance.now();
   scroller.scrollTop = scroller.scrollHeight;
   await frame();
-  return { top, bottom: performance.now() - t, firstShown, scroller: scroller === log ? 'log' : 'page' };
+  return { top, firstShown, bottom: performance.now() - t, scroller: scroller === log ? 'log' : 'page' };
 }`;
 
 interface LongLog {
@@ -172,7 +182,7 @@ interface LongLog {
   wallMs: number[];
   scrollTopMs: number[];
   scrollBottomMs: number[];
-  firstLineShown: boolean;
+  firstLineMs: number[];
   scroller: string;
   logBytes: number;
 }
@@ -200,7 +210,7 @@ async function longLog(ctx: BenchContext, s: Setup, page: Page): Promise<LongLog
     if (['failed', 'cancelled'].includes(status)) throw new Error(`the long-log job ${status}`);
   }
   ctx.log(`long log: job ${id} done; opening its page ${ctx.runs} times`);
-  const out: LongLog = { tailMs: [], wallMs: [], scrollTopMs: [], scrollBottomMs: [], firstLineShown: false, scroller: '', logBytes };
+  const out: LongLog = { tailMs: [], wallMs: [], scrollTopMs: [], scrollBottomMs: [], firstLineMs: [], scroller: '', logBytes };
   const lastLine = `line ${LOG_LINES} of the long log`;
   await page.addInitScript(watchTail(lastLine));
   for (let i = 0; i < ctx.runs; i++) {
@@ -212,12 +222,12 @@ async function longLog(ctx: BenchContext, s: Setup, page: Page): Promise<LongLog
     const scroll = (await page.evaluate(`(${SCROLL_ROUND_TRIP})(${JSON.stringify('line 1 of the long log')})`)) as {
       top: number;
       bottom: number;
-      firstShown: boolean;
+      firstShown: number;
       scroller: string;
     };
     out.scrollTopMs.push(scroll.top);
     out.scrollBottomMs.push(scroll.bottom);
-    out.firstLineShown = scroll.firstShown;
+    out.firstLineMs.push(scroll.firstShown);
     out.scroller = scroll.scroller;
   }
   return out;
@@ -270,7 +280,7 @@ export const uiPart: BenchPart = {
           metric: `${LOG_LINES.toLocaleString('en')}-line log: scroll to top, next frame`,
           value: median(log.scrollTopMs),
           unit: 'ms',
-          raw: `back to the bottom ${median(log.scrollBottomMs).toFixed(1)} ms; the ${log.scroller} scrolls; first line ${log.firstLineShown ? 'in' : 'not in'} the page`,
+          raw: `line 1 shown after ${median(log.firstLineMs).toFixed(0)} ms; back to the bottom ${median(log.scrollBottomMs).toFixed(1)} ms; the ${log.scroller} scrolls`,
         },
       ];
       return { part: 'ui', figures, details: { initialJs: js, live, longLog: log } };
