@@ -16,6 +16,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   hostile: async () => (await import('./hostile.js')).hostilePart,
   docker: async () => (await import('./docker.js')).dockerPart,
   cli: async () => (await import('./cli.js')).cliPart,
+  ui: async () => (await import('./ui.js')).uiPart,
 };
 
 function usage(): string {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { printTable } from '../../src/cli/table.js';
 
-export type Unit = 'x' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s' | 'count';
+export type Unit = 'x' | 'KB' | 'MiB' | 's' | 'ms' | '%' | 'jobs/s' | 'count';
 
 /** One reported figure. It passes when `value <= target` and/or `value >= min`, whichever are given. */
 export interface Figure {

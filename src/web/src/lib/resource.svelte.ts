@@ -40,7 +40,7 @@ export class Resource<T> {
     this.scheduled = true;
     setTimeout(() => {
       this.scheduled = false;
-      void this.run();
+      if (!this.abort.signal.aborted) void this.run();
     }, BATCH_MS);
   }
 
