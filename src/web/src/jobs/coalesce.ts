@@ -24,3 +24,13 @@ export function coalesced(run: () => Promise<void>): () => void {
   };
   return trigger;
 }
+
+/** `coalesced` for each key on its own: a burst of updates to one job costs at most two requests for that job. */
+export function coalescedByKey(run: (key: string) => Promise<void>): (key: string) => void {
+  const triggers = new Map<string, () => void>();
+  return (key) => {
+    let trigger = triggers.get(key);
+    if (!trigger) triggers.set(key, (trigger = coalesced(() => run(key))));
+    trigger();
+  };
+}

@@ -1,7 +1,7 @@
 import type { Job } from '../../../shared/api.js';
 import { seg } from '../lib/api.js';
 import { router } from '../lib/router.svelte.js';
-import { messageOf } from './format.js';
+import { messageOf } from '../lib/format.js';
 
 /**
  * A form that creates a job (New job, Follow up): one request at a time, and then the new job's
