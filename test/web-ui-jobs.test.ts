@@ -76,7 +76,8 @@ uiTest('jobs: Cancel stops a running job, Follow up starts a job on top of what 
   await page.goto(`${server.url}/jobs/${job.id}`);
   await page.getByRole('heading', { level: 1, name: 'Stop and go' }).waitFor();
   const log = page.getByRole('log', { name: 'Log' });
-  await log.getByText('waiting').waitFor();
+  // Exactly the job's line: the log's placeholder for a queued job says "Waiting for a runner".
+  await log.getByText('waiting', { exact: true }).waitFor();
 
   const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
   await cancel.click();
@@ -107,7 +108,7 @@ uiTest('jobs: Cancel stops a running job, Follow up starts a job on top of what 
   await page.getByRole('button', { name: 'Retry', exact: true }).click();
   await section(page, 'Attempts').locator('tbody tr').nth(1).waitFor();
   await log.getByText('[lazyaf] attempt 2', { exact: false }).waitFor();
-  await log.getByText('waiting').nth(1).waitFor();
+  await log.getByText('waiting', { exact: true }).nth(1).waitFor();
   await cancel.click();
   await waitForJob(server, job.id, (j) => j.status === 'cancelled' && j.attempts?.length === 2);
   await page.getByRole('button', { name: 'Retry', exact: true }).waitFor();
