@@ -63,6 +63,7 @@ test('with_secrets=true gives the real values, quoted so that a shell reads them
   const url = '/api/runners/docker-command?with_secrets=true';
   const res = await api<DockerCommand>(server, 'GET', url);
   assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.headers.get('cache-control'), 'no-store', 'secrets stay out of caches');
   const words = await wordsOf(res.body.command);
   assert.ok(words.includes(`LAZYAF_TOKEN=${REGISTRATION_TOKEN}`), words.join(' | '));
   assert.ok(words.includes(`ANTHROPIC_API_KEY=${AGENT_KEY}`), words.join(' | '));

@@ -67,8 +67,8 @@ export interface ServerProcess {
   registrationToken: string;
   dataDir: string;
   child: ChildProcess;
-  /** The one-time sign-in link of the web UI the server printed at start. */
-  signInUrl: string;
+  /** What the server's start-up output says about signing in to the web UI (not a terminal here: no link). */
+  signInHint: string;
   /** Everything the server wrote (stdout and stderr) so far. */
   output: () => string;
 }
@@ -118,8 +118,8 @@ async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: 
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   // A start takes well under a second when idle; a machine busy with other suites has taken over 15 s.
-  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))[^]*?\n {2}sign in: (\S+)\n/, 60_000);
-  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child, signInUrl: m[3]!, output: () => output };
+  const m = await waitForOutput(child, /lazyaf server listening on (http:\/\/127\.0\.0\.1:(\d+))[^]*?\n {2}sign in: ([^\n]+)\n/, 60_000);
+  return { url: m[1]!, port: Number(m[2]), token, registrationToken, dataDir: opts.dataDir, child, signInHint: m[3]!, output: () => output };
 }
 
 export interface ApiResponse<T = any> {

@@ -92,6 +92,13 @@ test('the page for / and every path of the UI, with its security headers; the AP
   }
   assert.equal((await api(server, 'GET', '/api/nope', undefined, { token: null, headers: HTML })).status, 401, 'an unknown API path still wants the token');
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null, headers: HTML })).body.status, 'ok');
+  // The API docs share the UI's origin (and cookie): their page runs only its own scripts, in no frame.
+  const docs = await fetch(`${server.url}/docs/static/index.html`, { headers: HTML });
+  assert.equal(docs.status, 200);
+  const docsCsp = docs.headers.get('content-security-policy') ?? '';
+  assert.match(docsCsp, /script-src 'self'[^;]*;/);
+  assert.match(docsCsp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(docsCsp, /upgrade-insecure-requests|unsafe-inline[^;]*script/);
 });
 
 test('assets: a year of cache, compressed on request; an icon beside the page; traversal reaches nothing outside the web dir', async (t) => {

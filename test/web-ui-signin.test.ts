@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { SESSION_COOKIE, SIGNIN_FRAGMENT } from '../src/shared/session.js';
 import type { SignInLink } from '../src/shared/api.js';
-import { api, startTestServer, tempDir } from './helpers.js';
+import { api, cli, startTestServer, tempDir } from './helpers.js';
 import { refusedRequest, signIn, uiTest } from './browser-helpers.js';
 
 uiTest('sign-in: a wrong token is refused, the right one opens the overview with an HttpOnly cookie, sign out returns to the form', async (t, ui) => {
@@ -39,10 +39,12 @@ uiTest('sign-in: a wrong token is refused, the right one opens the overview with
   await page.getByLabel('Admin token').waitFor();
 });
 
-uiTest('sign-in: the one-click link the server prints at start signs in once and leaves no code in the address bar', async (t, ui) => {
+uiTest('sign-in: the one-click link of lazyaf ui signs in once and leaves no code in the address bar', async (t, ui) => {
   const dir = tempDir(t);
   const server = await startTestServer(t, {}, { dataDir: path.join(dir, 'data') });
-  const link = server.signInUrl;
+  const made = await cli(['ui'], { env: { LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token } });
+  assert.equal(made.code, 0, made.stderr);
+  const link = made.stdout.trim();
   assert.ok(link.startsWith(`${server.url}/#${SIGNIN_FRAGMENT}=`), link);
   const { page } = ui;
   ui.expectConsoleError(refusedRequest(401, /\/api\/session$/));

@@ -42,8 +42,11 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
       : `the admin token is in ${built.adminTokenPath} (the CLI reads it from there when LAZYAF_DATA points at this data dir)`;
   const pool = built.ctx.pool.state();
   const runners = `runners: a pool of ${pool.desired} (${pool.launcher} launcher${pool.ephemeral ? ', ephemeral' : ''})`;
-  // On the terminal only, never in a log line: the link signs a browser in, once, within 24 h.
-  const signIn = signInLink(config.publicUrl ?? url, built.ctx.signInCodes.issue().code);
+  // The link signs a browser in (once, within 24 h): it is shown on a terminal only, never where
+  // output may be kept (a journal, a container's log).
+  const signIn = process.stderr.isTTY
+    ? signInLink(config.publicUrl ?? url, built.ctx.signInCodes.issue().code)
+    : 'run `lazyaf ui` for a one-click link (shown here only on a terminal)';
   process.stderr.write(
     `lazyaf server listening on ${url} (version ${VERSION})\n  data: ${config.dataDir}\n  ${auth}\n  ${runners}\n  API docs: ${url}/docs\n  web UI: ${config.publicUrl ?? url}/\n  sign in: ${signIn}\n`,
   );

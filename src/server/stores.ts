@@ -58,7 +58,7 @@ export async function openStores(config: ServerConfig, logger?: FastifyBaseLogge
     runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit,
   });
-  const sessions = new Sessions(new SessionStore(db));
+  const sessions = new Sessions(new SessionStore(db), admin.value);
   // Expired sessions would only ever be refused; a start is often enough to drop them.
   sessions.prune();
   return {

@@ -377,6 +377,10 @@ export type SessionState = Static<typeof SessionState>;
 export const SignInLink = Type.Object({ url: Type.String(), expires_at: Type.String() });
 export type SignInLink = Static<typeof SignInLink>;
 
+/** `DELETE /api/sessions` (admin): every browser signed out; how many sessions there were. */
+export const SessionsEnded = Type.Object({ ended: Type.Integer({ minimum: 0 }) });
+export type SessionsEnded = Static<typeof SessionsEnded>;
+
 // ---- live events (`GET /api/events`) ----------------------------------------------------------
 
 /**

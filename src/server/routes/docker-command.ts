@@ -27,7 +27,9 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
         response: { 200: DockerCommand, 400: ErrorBody, 401: ErrorBody, 422: ErrorBody },
       },
     },
-    async (req) => {
+    async (req, reply) => {
+      // With secrets, the answer must not stay in a browser's or a proxy's cache.
+      reply.header('cache-control', 'no-store');
       const parsed = parseLabels(req.query.labels ?? '');
       if ('error' in parsed) throw new ApiError(400, parsed.error);
       const serverUrl = trustedBase(req, opts.publicUrl);

@@ -35,13 +35,11 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       };
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       const unsubscribe = opts.events.subscribe(onEvent);
-      // Only a request without an Authorization header was let in by its cookie (web/access.ts).
-      const secret = req.headers.authorization === undefined ? opts.sessions.find(req.headers.cookie) : undefined;
       let unwatch = () => {};
       await new Promise<void>((resolve) => {
         res.on('close', resolve);
         void opts.closing.then(resolve);
-        if (secret) unwatch = opts.sessions.watch(secret, resolve);
+        unwatch = opts.sessions.watchRequest(req.headers, resolve);
       });
       clearInterval(keepAlive);
       unsubscribe();

@@ -40,7 +40,18 @@ export async function registerRoutes(
       security: [{ admin: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Its pages share the web UI's origin, so its cookie: they get the plugin's CSP (its own scripts
+  // only), framed by no one, and without `upgrade-insecure-requests`, which would send the page's
+  // own assets to https on a plain-http server.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) =>
+      header
+        .replace(/\s*upgrade-insecure-requests;?/, '')
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .trim(),
+  });
 
   app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({
     status: 'ok' as const,
@@ -64,7 +75,7 @@ export async function registerRoutes(
     },
   });
 
-  await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir });
+  await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir, sessions: ctx.sessions });
   await app.register(runnerRoutes, {
     queue,
     dispatcher: new Dispatcher(queue, { reposDir, agents, longPollMs: Math.round(config.longPollSeconds * 1000) }),

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { ErrorBody, FollowupJob, IdParams, Job, JobDiff, JobDiffQuery, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
@@ -10,8 +11,13 @@ import { jobDetails } from '../queue/job-view.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
+import type { Sessions } from '../web/sessions.js';
 
-export type JobRoutesOptions = SubmitSources & { reposDir: string };
+export type JobRoutesOptions = SubmitSources & {
+  reposDir: string;
+  /** A followed log ends when the browser session that asked for it ends. */
+  sessions: Sessions;
+};
 
 export function jobToApi(job: JobRow, attempts?: AttemptRow[]): Job {
   return {
@@ -179,13 +185,34 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       const offset = req.query.offset ?? 0;
       if (!req.query.follow) return logPage(queue, job.id, offset, req.query.limit ?? 1024 * 1024);
       // Follow: a text stream that ends with the job.
-      const hungUp = hangUpSignal(reply);
+      const signedOut = new AbortController();
+      const unwatch = opts.sessions.watchRequest(req.headers, () => signedOut.abort());
+      const hungUp = AbortSignal.any([hangUpSignal(reply), signedOut.signal]);
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
-      for await (const data of followLog(queue, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
-        if (!reply.raw.write(data)) await new Promise((r) => reply.raw.once('drain', r));
+      // The client knows at once that it follows, even while the job has written nothing yet.
+      reply.raw.flushHeaders();
+      try {
+        for await (const data of followLog(queue, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
+          if (!reply.raw.write(data)) await drainedOrClosed(reply.raw);
+        }
+      } finally {
+        unwatch();
       }
       reply.raw.end();
     },
   );
+}
+
+/** Waits until a response can take more, or is gone (a reader that stopped reading and hung up). */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ErrorBody, SessionState, SignIn, SignInLink } from '../../shared/api.js';
+import { ErrorBody, SessionsEnded, SessionState, SignIn, SignInLink } from '../../shared/api.js';
 import { ApiError } from '../errors.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
@@ -39,6 +39,8 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
       response: { 200: SessionState },
     }),
     async (req, reply) => {
+      // The CSRF token stays out of every cache.
+      reply.header('cache-control', 'no-store');
       const secret = sessions.find(req.headers.cookie);
       if (secret) {
         // Each visit gives the session its 30 days again.
@@ -70,7 +72,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
       const previous = sessions.find(req.headers.cookie);
       if (previous) sessions.end(previous);
       const secret = sessions.start();
-      reply.header('set-cookie', sessionCookie(secret, secure(req)));
+      reply.header('set-cookie', sessionCookie(secret, secure(req))).header('cache-control', 'no-store');
       return state(secret);
     },
   );
@@ -108,5 +110,18 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
       const { code, expiresAt } = opts.codes.issue();
       return reply.code(201).send({ url: signInLink(base, code), expires_at: expiresAt.toISOString() });
     },
+  );
+
+  app.delete(
+    '/api/sessions',
+    {
+      schema: {
+        tags: ['session'],
+        description:
+          'Signs every browser out (a cookie may have leaked): every session ends, with its open event streams. A new admin token does the same at the next start.',
+        response: { 200: SessionsEnded, 401: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async (): Promise<SessionsEnded> => ({ ended: sessions.endAll() }),
   );
 }

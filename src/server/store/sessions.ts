@@ -25,6 +25,8 @@ export class SessionStore {
       ),
       // Deletes a session; returns the number of rows deleted (0 or 1).
       remove: db.prepare<[string]>('DELETE FROM sessions WHERE secret_hash = ?'),
+      // Deletes every session; returns the number deleted.
+      removeAll: db.prepare<[]>('DELETE FROM sessions'),
       // Deletes the sessions expired by `now`; returns the number deleted.
       prune: db.prepare<[number]>('DELETE FROM sessions WHERE expires_ms <= ?'),
     };
@@ -44,6 +46,10 @@ export class SessionStore {
 
   remove(secretHash: string): boolean {
     return this.stmts.remove.run(secretHash).changes > 0;
+  }
+
+  removeAll(): number {
+    return this.stmts.removeAll.run().changes;
   }
 
   prune(now: number): number {

@@ -9,7 +9,7 @@ import type { Sessions } from './sessions.js';
 export type AdminCheck = (req: FastifyRequest) => ApiError | undefined;
 
 /** Methods that change nothing: a browser may send them without the CSRF token. */
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * Who may use an admin route: whoever presents the admin token as a bearer token, or a browser
@@ -49,6 +49,8 @@ export function sameOrigin(req: FastifyRequest, publicUrl?: string): boolean {
   if (typeof origin !== 'string' || !URL.canParse(origin)) return false;
   const from = new URL(origin);
   if (publicUrl !== undefined && from.origin === new URL(publicUrl).origin) return true;
+  // A web page's origin is http or https (https too: the server may sit behind an https proxy).
+  if (from.protocol !== 'http:' && from.protocol !== 'https:') return false;
   const host = req.headers.host;
   if (host === undefined || !URL.canParse(`${from.protocol}//${host}`)) return false;
   // Through the URL parser on both sides: `HOST:80` and `host` are the same place for http.

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { hashToken, tokenMatches } from '../secrets.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import { tokenMatches } from '../secrets.js';
 import type { SessionStore } from '../store/sessions.js';
 import { SESSION_MAX_AGE_S, sessionCookieValues } from './cookies.js';
 
@@ -10,10 +11,10 @@ const TOUCH_EVERY_MS = 60_000;
 const CSRF_LABEL = 'lazyaf csrf v1';
 
 /**
- * The web UI's signed-in browsers. A session is a random secret in the browser's cookie and the
- * secret's SHA-256 in SQLite (so sessions survive a restart and a copy of the database signs no
- * one in). Its CSRF token is derived from the secret, so it needs no storage of its own and dies
- * with the session.
+ * The web UI's signed-in browsers. A session is a random secret in the browser's cookie and, in
+ * SQLite, the secret's HMAC-SHA-256 keyed with the admin token: sessions survive a restart, a copy
+ * of the database signs no one in, and a new admin token ends every session at once. Its CSRF
+ * token is derived from the secret, so it needs no storage of its own and dies with the session.
  */
 export class Sessions {
   /** What to stop when a session ends (its open event streams), by the secret's hash. */
@@ -21,14 +22,20 @@ export class Sessions {
 
   constructor(
     private readonly store: SessionStore,
+    private readonly adminToken: string,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** What the store keeps of a secret. */
+  private hash(secret: string): string {
+    return crypto.createHmac('sha256', this.adminToken).update(secret).digest('hex');
+  }
 
   /** A new session: returns its secret, for the cookie only. */
   start(): string {
     const secret = crypto.randomBytes(32).toString('base64url');
     const now = this.now();
-    this.store.insert({ secret_hash: hashToken(secret), created_at: new Date(now).toISOString(), last_used_ms: now, expires_ms: now + SESSION_TTL_MS });
+    this.store.insert({ secret_hash: this.hash(secret), created_at: new Date(now).toISOString(), last_used_ms: now, expires_ms: now + SESSION_TTL_MS });
     return secret;
   }
 
@@ -36,7 +43,7 @@ export class Sessions {
   find(cookieHeader: string | string[] | undefined): string | undefined {
     const now = this.now();
     for (const secret of sessionCookieValues(cookieHeader)) {
-      const hash = hashToken(secret);
+      const hash = this.hash(secret);
       const row = this.store.live(hash, now);
       if (!row) continue;
       if (now - row.last_used_ms >= TOUCH_EVERY_MS) this.store.touch(hash, now, row.expires_ms);
@@ -48,19 +55,28 @@ export class Sessions {
   /** Gives a live session its full lifetime again (the browser gets its cookie again with it). */
   renew(secret: string): void {
     const now = this.now();
-    this.store.touch(hashToken(secret), now, now + SESSION_TTL_MS);
+    this.store.touch(this.hash(secret), now, now + SESSION_TTL_MS);
   }
 
   /** Ends a session: its cookie stops working, and what was watching it is told. */
   end(secret: string): void {
-    const hash = hashToken(secret);
+    const hash = this.hash(secret);
     this.store.remove(hash);
     for (const onEnd of this.watchers.get(hash) ?? []) onEnd();
   }
 
-  /** Calls `onEnd` when the session ends by sign-out; returns the function that stops watching. */
+  /** Ends every session (a cookie may have leaked): returns how many there were. */
+  endAll(): number {
+    const ended = this.store.removeAll();
+    const watchers = [...this.watchers.values()];
+    this.watchers.clear();
+    for (const set of watchers) for (const onEnd of set) onEnd();
+    return ended;
+  }
+
+  /** Calls `onEnd` when the session ends by sign-out (its own or everyone's); returns the function that stops watching. */
   watch(secret: string, onEnd: () => void): () => void {
-    const hash = hashToken(secret);
+    const hash = this.hash(secret);
     const set = this.watchers.get(hash) ?? new Set();
     set.add(onEnd);
     this.watchers.set(hash, set);
@@ -68,6 +84,16 @@ export class Sessions {
       set.delete(onEnd);
       if (set.size === 0 && this.watchers.get(hash) === set) this.watchers.delete(hash);
     };
+  }
+
+  /**
+   * For a long answer (an event stream, a followed log): calls `onEnd` when the session that let
+   * the request in ends. Only a request without an Authorization header was let in by its cookie
+   * (access.ts); for one with a token this watches nothing. Returns the function that stops watching.
+   */
+  watchRequest(headers: IncomingHttpHeaders, onEnd: () => void): () => void {
+    const secret = headers.authorization === undefined ? this.find(headers.cookie) : undefined;
+    return secret ? this.watch(secret, onEnd) : () => {};
   }
 
   /** Deletes expired sessions; returns how many. */
