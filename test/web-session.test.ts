@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
 import { openDb } from '../src/server/db/index.js';
+import { KeyedBuckets } from '../src/server/rate-limit.js';
 import { SessionStore } from '../src/server/store/sessions.js';
 import { Sessions } from '../src/server/web/sessions.js';
 import { SignInCodes } from '../src/server/web/signin-codes.js';
@@ -46,6 +48,24 @@ function asBrowser(
   const csrf = extra.csrf ?? b.csrf;
   if (csrf !== false) headers[CSRF_HEADER] = csrf;
   return api(server, method, urlPath, body, { token: null, headers });
+}
+
+/** A sign-in with the admin token from another client address of this machine: its HTTP status. */
+function signInFrom(localAddress: string, server: Target, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ token });
+    const req = http.request(
+      `${server.url}/api/session`,
+      { method: 'POST', localAddress, timeout: 30_000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`a sign-in from ${localAddress} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const repoNames = async (server: Target) => (await api(server, 'GET', '/api/repos')).body.repos.map((r: { name: string }) => r.name).sort();
@@ -286,6 +306,23 @@ test('hostile Cookie headers are a 401, never a 500, and sign-in attempts are ra
   assert.ok(limited, 'sign-in attempts are limited');
   assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
   assert.match(limited.body.message, /too many sign-in attempts/);
+  // Per client: another address (the loopback is a whole /8 on Linux) still signs in at once.
+  assert.equal(await signInFrom('127.0.0.2', server, server.token), 200);
+  assert.equal((await api(server, 'POST', '/api/session', { token: server.token }, { token: null })).status, 429, 'the first client still waits');
+});
+
+test('sign-in buckets are per client address, and the least recently used are forgotten beyond the cap', () => {
+  let now = 0;
+  const buckets = new KeyedBuckets(2, 1, 2, () => now);
+  assert.deepEqual([buckets.take('a'), buckets.take('a'), buckets.take('a')], [0, 0, 1]);
+  assert.equal(buckets.take('b'), 0, 'b has a bucket of its own');
+  now += 1000;
+  assert.equal(buckets.take('a'), 0, 'a second later, one more');
+  assert.equal(buckets.take('a'), 1);
+  // A third key forgets the least recently used one (b), not a.
+  assert.equal(buckets.take('c'), 0);
+  assert.equal(buckets.take('a'), 1, 'a is remembered');
+  assert.deepEqual([buckets.take('b'), buckets.take('b')], [0, 0], 'b was forgotten and starts full');
 });
 
 test('a session outlives a restart; lazyaf ui prints a link that works once and never reaches the log; start-up output off a terminal has none', async (t) => {

@@ -9,7 +9,7 @@ import type { ServerContext } from '../context.js';
 import { BranchCache } from '../git/branch-cache.js';
 import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
-import { TokenBucket } from '../rate-limit.js';
+import { KeyedBuckets, TokenBucket } from '../rate-limit.js';
 import type { WebUi } from '../web/ui.js';
 import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
@@ -20,9 +20,15 @@ import { runnerRoutes } from './runners.js';
 import { sessionRoutes } from './session.js';
 import { webRoutes } from './web.js';
 
-/** Sign-in attempts allowed at once, then per second: a person mistyping is never slowed, guessing the token gets nowhere. */
+/**
+ * Sign-in attempts allowed at once, then per second, from one client address: a person mistyping is
+ * never slowed, guessing the token gets nowhere, and one client spending its attempts locks no one
+ * else out. From all addresses together, ten times that.
+ */
 const SIGN_IN_BURST = 10;
 const SIGN_IN_PER_SECOND = 1;
+const SIGN_IN_BURST_ALL = 100;
+const SIGN_IN_PER_SECOND_ALL = 10;
 
 /** Every route of the server, and the OpenAPI document at /docs that describes them. */
 export async function registerRoutes(
@@ -97,7 +103,8 @@ export async function registerRoutes(
     codes: ctx.signInCodes,
     adminToken: ctx.adminToken,
     publicUrl: config.publicUrl,
-    attempts: new TokenBucket(SIGN_IN_BURST, SIGN_IN_PER_SECOND),
+    attempts: new KeyedBuckets(SIGN_IN_BURST, SIGN_IN_PER_SECOND),
+    allAttempts: new TokenBucket(SIGN_IN_BURST_ALL, SIGN_IN_PER_SECOND_ALL),
   });
   await app.register(webRoutes, { ui: opts.ui });
 }

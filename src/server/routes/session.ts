@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ErrorBody, SessionsEnded, SessionState, SignIn, SignInLink } from '../../shared/api.js';
 import { ApiError } from '../errors.js';
-import type { TokenBucket } from '../rate-limit.js';
+import type { KeyedBuckets, TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import { browserWriteRefusal, sameOrigin } from '../web/access.js';
 import { clearedSessionCookie, sessionCookie } from '../web/cookies.js';
@@ -16,8 +16,10 @@ export interface SessionRoutesOptions {
   codes: SignInCodes;
   adminToken: string;
   publicUrl?: string;
-  /** Sign-in attempts (with a token or a code), whoever makes them. */
-  attempts: TokenBucket;
+  /** Sign-in attempts (with a token or a code), per client address. */
+  attempts: KeyedBuckets;
+  /** Sign-in attempts from all clients together (many addresses each starting full). */
+  allAttempts: TokenBucket;
 }
 
 /** The web UI's sign-in: a session cookie for the admin token or a one-time link's code, and sign-out. */
@@ -61,7 +63,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
       const { token, code } = req.body;
       if ((token === undefined) === (code === undefined)) throw new ApiError(400, 'give either the admin token (token) or the code of a sign-in link (code)');
       if (!sameOrigin(req, opts.publicUrl)) throw new ApiError(403, 'cross-origin request refused');
-      const wait = opts.attempts.take();
+      const wait = opts.attempts.take(req.ip) || opts.allAttempts.take();
       if (wait > 0) {
         reply.header('retry-after', String(wait));
         throw new ApiError(429, `too many sign-in attempts: try again in ${wait} s`);
