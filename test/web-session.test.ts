@@ -409,3 +409,28 @@ test('sessions end after 30 days and are pruned; links end after 24 hours, and o
   assert.equal(codes.redeem(issued[1]!), true);
   assert.equal(codes.redeem(issued[100]!), true);
 });
+
+test('a watched session ends its watchers when it expires unused, and watches on when it was renewed', async (t) => {
+  let now = Date.UTC(2026, 0, 1);
+  const db = openDb(path.join(tempDir(t), 'lazyaf.db'));
+  t.after(() => db.close());
+  const sessions = new Sessions(new SessionStore(db), 'lzadm_test', () => now);
+  const day = 24 * 3600 * 1000;
+  const idle = sessions.start();
+  const renewed = sessions.start();
+  now += 30 * day - 50; // both expire 50 ms from now
+  const ends: string[] = [];
+  const stops = [sessions.watch(idle, () => ends.push('idle')), sessions.watch(renewed, () => ends.push('renewed'))];
+  sessions.renew(renewed);
+  now += 60;
+  await eventually('the expired session to end its watcher', () => ends.length > 0, 5_000);
+  assert.deepEqual(ends, ['idle']);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(ends, ['idle'], 'the renewed session is still watched, not ended');
+  sessions.end(renewed);
+  assert.deepEqual(ends, ['idle', 'renewed']);
+  for (const stop of stops) stop();
+  let late = false;
+  sessions.watch(idle, () => (late = true));
+  await eventually('a watch of an expired session to end at once', () => late, 5_000);
+});

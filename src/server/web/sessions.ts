@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tokenMatches } from '../secrets.js';
-import type { SessionStore } from '../store/sessions.js';
+import type { SessionRow, SessionStore } from '../store/sessions.js';
 import { SESSION_MAX_AGE_S, sessionCookieValues } from './cookies.js';
 
 const SESSION_TTL_MS = SESSION_MAX_AGE_S * 1000;
@@ -9,6 +9,8 @@ const SESSION_TTL_MS = SESSION_MAX_AGE_S * 1000;
 const TOUCH_EVERY_MS = 60_000;
 /** What the CSRF token is an HMAC of, keyed by the session's secret; a new label would end every page's token at once. */
 const CSRF_LABEL = 'lazyaf csrf v1';
+/** The longest delay a Node timer takes (about 24.8 days); a watch longer than that looks again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The web UI's signed-in browsers. A session is a random secret in the browser's cookie and, in
@@ -29,6 +31,15 @@ export class Sessions {
   /** What the store keeps of a secret. */
   private hash(secret: string): string {
     return crypto.createHmac('sha256', this.adminToken).update(secret).digest('hex');
+  }
+
+  /** The live session with this hash; none when it expired or the store can no longer say (closed at shutdown), so a watch fails closed. */
+  private liveOrNone(hash: string): SessionRow | undefined {
+    try {
+      return this.store.live(hash, this.now());
+    } catch {
+      return undefined;
+    }
   }
 
   /** A new session: returns its secret, for the cookie only. */
@@ -62,7 +73,7 @@ export class Sessions {
   end(secret: string): void {
     const hash = this.hash(secret);
     this.store.remove(hash);
-    for (const onEnd of this.watchers.get(hash) ?? []) onEnd();
+    for (const onEnd of [...(this.watchers.get(hash) ?? [])]) onEnd();
   }
 
   /** Ends every session (a cookie may have leaked): returns how many there were. */
@@ -70,20 +81,47 @@ export class Sessions {
     const ended = this.store.removeAll();
     const watchers = [...this.watchers.values()];
     this.watchers.clear();
-    for (const set of watchers) for (const onEnd of set) onEnd();
+    for (const set of watchers) for (const onEnd of [...set]) onEnd();
     return ended;
   }
 
-  /** Calls `onEnd` when the session ends by sign-out (its own or everyone's); returns the function that stops watching. */
+  /**
+   * Calls `onEnd` when the session ends: by sign-out (its own or everyone's) or when it expires
+   * unused (an open stream is not a use). Returns the function that stops watching.
+   */
   watch(secret: string, onEnd: () => void): () => void {
     const hash = this.hash(secret);
     const set = this.watchers.get(hash) ?? new Set();
-    set.add(onEnd);
-    this.watchers.set(hash, set);
-    return () => {
-      set.delete(onEnd);
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      set.delete(ended);
       if (set.size === 0 && this.watchers.get(hash) === set) this.watchers.delete(hash);
     };
+    const ended = () => {
+      stop();
+      onEnd();
+    };
+    // Wakes at the expiry last seen; a session renewed meanwhile is watched on to its new expiry.
+    const expiresIn = (ms: number) => {
+      timer = setTimeout(
+        () => {
+          const row = this.liveOrNone(hash);
+          if (row) expiresIn(row.expires_ms - this.now());
+          else ended();
+        },
+        Math.min(Math.max(ms, 0), MAX_TIMER_MS),
+      ).unref();
+    };
+    const row = this.liveOrNone(hash);
+    if (!row) {
+      queueMicrotask(onEnd);
+      return () => {};
+    }
+    set.add(ended);
+    this.watchers.set(hash, set);
+    expiresIn(row.expires_ms - this.now());
+    return stop;
   }
 
   /**
