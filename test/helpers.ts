@@ -12,6 +12,7 @@ import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
 import { buildApp, type BuiltApp } from '../src/server/app.js';
 import { resolveServerConfig, type ServerConfig } from '../src/server/config.js';
+import { poolWorkRoot } from '../src/server/pool/launcher.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -113,6 +114,8 @@ async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: 
   const child = spawnChild(t, process.execPath, [CLI, ...args], {
     env: { ...process.env, LAZYAF_ADMIN_TOKEN: token, LAZYAF_REGISTRATION_TOKEN: registrationToken, ...env },
   });
+  // Its pool runners keep their caches outside the data dir, under the temp dir: gone when the test ends (after the child).
+  t.after(() => fs.rmSync(poolWorkRoot(opts.dataDir), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   let output = '';
   const collect = (c: Buffer) => (output += c.toString('utf8'));
   child.stdout?.on('data', collect);

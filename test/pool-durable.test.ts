@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import type { Job, JobLogs, PoolState, RunnerList } from '../src/shared/api.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import { api, cli, eventually, startTestServer, tempDir, type ServerProcess } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
-
-/** The pool's work root lies outside the test's temp dir: removed with the test. */
-function workRootOf(t: TestContext, dataDir: string): string {
-  const root = poolWorkRoot(dataDir);
-  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
-  return root;
-}
 
 const allRunners = async (server: ServerProcess) => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners;
 const idlePoolIds = async (server: ServerProcess) =>
@@ -31,7 +24,7 @@ function stop(server: ServerProcess, signal: NodeJS.Signals): Promise<void> {
 
 test('the desired size survives a restart, runners hold slots pool-1..N, and work dirs of other slots are removed', async (t) => {
   const data = path.join(tempDir(t), 'data');
-  const root = workRootOf(t, data);
+  const root = poolWorkRoot(data);
   fs.mkdirSync(path.join(root, 'pool-9', 'cache'), { recursive: true }); // left by an earlier, bigger pool
   let server = await startTestServer(t, {}, { dataDir: data, runners: 0 });
   assert.equal((await api<PoolState>(server, 'PUT', '/api/pool', { desired: 3 })).status, 200);
@@ -58,7 +51,7 @@ test('the desired size survives a restart, runners hold slots pool-1..N, and wor
 test('after a SIGKILLed server restarts, its runners take the same slots: warm caches, no ghost rows', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  const root = workRootOf(t, data);
+  const root = poolWorkRoot(data);
   let server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
   const repo = await seedRepo(server, path.join(dir, 'src'));
   await eventually('both runners idle', async () => (await idlePoolIds(server)).length === 2);
@@ -98,7 +91,6 @@ test('after a SIGKILLed server restarts, its runners take the same slots: warm c
 test('scaling down drains idle runners first and never kills a busy runner job', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  workRootOf(t, data);
   const server = await startTestServer(t, {}, { dataDir: data, runners: 2 });
   const repo = await seedRepo(server, path.join(dir, 'src'));
   await eventually('two idle runners', async () => (await idlePoolIds(server)).length === 2);
@@ -118,7 +110,6 @@ test('scaling down drains idle runners first and never kills a busy runner job',
 test('LAZYAF_EPHEMERAL=1 runs each job in a fresh runner process', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
-  workRootOf(t, data);
   const server = await startTestServer(t, { LAZYAF_EPHEMERAL: '1' }, { dataDir: data, runners: 1 });
   assert.equal((await api<PoolState>(server, 'GET', '/api/pool')).body.ephemeral, true, 'the pool says it is ephemeral');
   const repo = await seedRepo(server, path.join(dir, 'src'));
