@@ -41,7 +41,18 @@ uiTest("repos: Land pushes a job's branch to the repo's remote, and a repo witho
   await row.getByText(commit.slice(0, 7)).waitFor();
   await ui.screenshot('branches');
 
+  // Land asks first, naming the branch, its commit and the remote; Close lands nothing.
   await row.getByRole('button', { name: 'Land' }).click();
+  const confirm = page.getByRole('dialog', { name: `Land ${branch}?` });
+  await confirm.getByText(origin).waitFor();
+  await confirm.getByText(commit.slice(0, 7)).waitFor();
+  await ui.screenshot('land-confirm');
+  await confirm.getByRole('button', { name: 'Close' }).click();
+  await confirm.waitFor({ state: 'hidden' });
+  assert.equal(await outcome(ui).count(), 0, 'nothing landed');
+  assert.equal(await branchTip(origin, branch), undefined, 'Close pushes nothing');
+  await row.getByRole('button', { name: 'Land' }).click();
+  await confirm.getByRole('button', { name: 'Land' }).click();
   await outcome(ui).waitFor();
   assert.equal(await branchTip(origin, branch), commit, 'the remote has the branch at the job commit');
   assert.equal(await git(['show', `${branch}:landed.txt`], origin), 'landed');
@@ -50,6 +61,7 @@ uiTest("repos: Land pushes a job's branch to the repo's remote, and a repo witho
   ui.expectConsoleError(refusedRequest(409, /\/land$/));
   await page.goto(`${server.url}/repos/noremote`);
   await page.getByRole('heading', { level: 1, name: 'noremote' }).waitFor();
+  // Without a remote there is nothing to confirm: the server's reason shows at once.
   await branches.locator('tr[data-branch="main"]').getByRole('button', { name: 'Land' }).click();
   await page
     .getByRole('alert')
