@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { openDb } from '../src/server/db/index.js';
 import { KeyedBuckets } from '../src/server/rate-limit.js';
 import { SessionStore } from '../src/server/store/sessions.js';
-import { Sessions } from '../src/server/web/sessions.js';
+import { SESSION_LIFETIME_MS, Sessions } from '../src/server/web/sessions.js';
 import { SignInCodes } from '../src/server/web/signin-codes.js';
 import { CSRF_HEADER, SESSION_COOKIE, SIGNIN_FRAGMENT } from '../src/shared/session.js';
 import { api, cli, createRepo, eventually, startTestServer, tempDir, type ApiResponse, type Target } from './helpers.js';
@@ -383,7 +383,7 @@ test('behind an https public URL the cookie is Secure, pages from that origin ma
   assert.match(link.body.url, new RegExp(`^${publicUrl}/#${SIGNIN_FRAGMENT}=[A-Za-z0-9_-]{32}$`));
 });
 
-test('sessions end after 30 days and are pruned; links end after 24 hours, and only 100 are kept', (t) => {
+test('sessions end after 30 days unused and 90 days after sign-in, and are pruned; links end after 24 hours, and only 100 are kept', (t) => {
   let now = Date.UTC(2026, 0, 1);
   const clock = () => now;
   const db = openDb(path.join(tempDir(t), 'lazyaf.db'));
@@ -399,6 +399,17 @@ test('sessions end after 30 days and are pruned; links end after 24 hours, and o
   now += 2 * 24 * 3600 * 1000;
   assert.equal(sessions.find(cookie), undefined);
   assert.equal(sessions.prune(), 1);
+
+  // Renewed every day, a session still ends 90 days after its sign-in.
+  const kept = sessions.start();
+  const signedInAt = now;
+  while (now < signedInAt + SESSION_LIFETIME_MS - 24 * 3600 * 1000) {
+    now += 24 * 3600 * 1000;
+    assert.equal(sessions.find(`${SESSION_COOKIE}=${kept}`), kept, `still signed in on day ${(now - signedInAt) / 86_400_000}`);
+    sessions.renew(kept);
+  }
+  now = signedInAt + SESSION_LIFETIME_MS;
+  assert.equal(sessions.find(`${SESSION_COOKIE}=${kept}`), undefined, 'ended 90 days after its sign-in, renewed or not');
 
   const codes = new SignInCodes(clock);
   const day = codes.issue().code;

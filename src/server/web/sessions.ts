@@ -5,6 +5,8 @@ import type { SessionRow, SessionStore } from '../store/sessions.js';
 import { SESSION_MAX_AGE_S, sessionCookieValues } from './cookies.js';
 
 const SESSION_TTL_MS = SESSION_MAX_AGE_S * 1000;
+/** However often it is renewed, a session ends this long after its sign-in: a stolen cookie kept in use does not live for ever. */
+export const SESSION_LIFETIME_MS = 90 * 24 * 3600 * 1000;
 /** A session's last use is written at most this often: a browser's every request would otherwise be a write. */
 const TOUCH_EVERY_MS = 60_000;
 /** What the CSRF token is an HMAC of, keyed by the session's secret; a new label would end every page's token at once. */
@@ -63,10 +65,13 @@ export class Sessions {
     return undefined;
   }
 
-  /** Gives a live session its full lifetime again (the browser gets its cookie again with it). */
+  /** Gives a live session its 30 days again, up to 90 days from its sign-in (the browser gets its cookie again with it). */
   renew(secret: string): void {
+    const hash = this.hash(secret);
+    const row = this.liveOrNone(hash);
+    if (!row) return;
     const now = this.now();
-    this.store.touch(this.hash(secret), now, now + SESSION_TTL_MS);
+    this.store.touch(hash, now, Math.min(now + SESSION_TTL_MS, Date.parse(row.created_at) + SESSION_LIFETIME_MS));
   }
 
   /** Ends a session: its cookie stops working, and what was watching it is told. */
