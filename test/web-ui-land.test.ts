@@ -41,13 +41,14 @@ uiTest("repos: Land pushes a job's branch to the repo's remote, and a repo witho
   await row.getByText(commit.slice(0, 7)).waitFor();
   await ui.screenshot('branches');
 
-  // Land asks first, naming the branch, its commit and the remote; Close lands nothing.
+  // Land asks first, naming the branch, its commit and the remote, with Close focused: Enter lands nothing.
   await row.getByRole('button', { name: 'Land' }).click();
   const confirm = page.getByRole('dialog', { name: `Land ${branch}?` });
   await confirm.getByText(origin).waitFor();
   await confirm.getByText(commit.slice(0, 7)).waitFor();
   await ui.screenshot('land-confirm');
-  await confirm.getByRole('button', { name: 'Close' }).click();
+  assert.equal(await confirm.getByRole('button', { name: 'Close' }).evaluate((b) => b === document.activeElement), true, 'Close has the focus');
+  await page.keyboard.press('Enter');
   await confirm.waitFor({ state: 'hidden' });
   assert.equal(await outcome(ui).count(), 0, 'nothing landed');
   assert.equal(await branchTip(origin, branch), undefined, 'Close pushes nothing');

@@ -71,7 +71,9 @@ export class Sessions {
     const row = this.liveOrNone(hash);
     if (!row) return;
     const now = this.now();
-    this.store.touch(hash, now, Math.min(now + SESSION_TTL_MS, Date.parse(row.created_at) + SESSION_LIFETIME_MS));
+    const cap = Date.parse(row.created_at) + SESSION_LIFETIME_MS;
+    // A row whose sign-in time cannot be read is not renewed: it ends at the expiry it has.
+    this.store.touch(hash, now, Number.isFinite(cap) ? Math.min(now + SESSION_TTL_MS, cap) : row.expires_ms);
   }
 
   /** Ends a session: its cookie stops working, and what was watching it is told. */
