@@ -9,6 +9,14 @@ import { refusedRequest, uiTest } from './browser-helpers.js';
 /** Whether the page itself scrolls sideways (a table may scroll inside its own box). */
 const overflowsSideways = (page: Page) => page.evaluate('document.documentElement.scrollWidth > window.innerWidth') as Promise<boolean>;
 
+/** The cells of rows that are cut off: lying, even in part, beyond the window's right edge (behind a table's own sideways scroll) or wider inside than their box. */
+const cellsCutOff = (page: Page, rows: string) =>
+  page
+    .locator(`${rows} td`)
+    .evaluateAll(
+      (cells) => cells.filter((c) => c.getBoundingClientRect().right > (globalThis as any).innerWidth + 0.5 || c.scrollWidth > c.clientWidth + 1).length,
+    );
+
 /** Presses Tab until `name`d button has the focus (at most 40 times) and says how many it took. */
 async function tabTo(page: Page, name: string): Promise<number> {
   for (let i = 1; i <= 40; i++) {
@@ -51,10 +59,13 @@ uiTest('usable: keyboard only from sign-in to a job, a narrow window without sid
   await page.locator(`tr[data-job-id="${job.id}"]`).waitFor();
   await page.locator('tr[data-runner-id]').first().waitFor();
   assert.equal(await overflowsSideways(page), false, 'the overview fits a narrow window');
+  assert.equal(await cellsCutOff(page, `tr[data-job-id="${job.id}"]`), 0, "every column of a job's row shows, its status too");
+  assert.equal(await cellsCutOff(page, 'tr[data-runner-id]'), 0, "every column of a runner's row shows");
   await ui.screenshot('narrow-overview');
   await page.goto(`${server.url}/jobs/${job.id}`);
   await page.getByRole('log', { name: 'Log' }).getByText('a log line').waitFor();
   assert.equal(await overflowsSideways(page), false, 'the job page fits a narrow window');
+  assert.equal(await cellsCutOff(page, 'table[aria-label="Attempts"] tbody tr'), 0, "every column of an attempt's row shows");
   await ui.screenshot('narrow-job');
   await page.goto(`${server.url}/repos/${repo.name}`);
   await page.getByRole('table', { name: 'Branches' }).waitFor();
