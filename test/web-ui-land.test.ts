@@ -47,7 +47,11 @@ uiTest("repos: Land pushes a job's branch to the repo's remote, and a repo witho
   await confirm.getByText(origin).waitFor();
   await confirm.getByText(commit.slice(0, 7)).waitFor();
   await ui.screenshot('land-confirm');
-  assert.equal(await confirm.getByRole('button', { name: 'Close' }).evaluate((b) => b === document.activeElement), true, 'Close has the focus');
+  assert.equal(
+    await confirm.getByRole('button', { name: 'Close' }).evaluate((b) => b === (globalThis as any).document.activeElement),
+    true,
+    'Close has the focus',
+  );
   await page.keyboard.press('Enter');
   await confirm.waitFor({ state: 'hidden' });
   assert.equal(await outcome(ui).count(), 0, 'nothing landed');
