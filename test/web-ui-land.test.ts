@@ -55,7 +55,7 @@ uiTest("repos: Land pushes a job's branch to the repo's remote, and a repo witho
   await page.keyboard.press('Enter');
   await confirm.waitFor({ state: 'hidden' });
   assert.equal(await outcome(ui).count(), 0, 'nothing landed');
-  assert.equal(await branchTip(origin, branch), undefined, 'Close pushes nothing');
+  assert.equal(await branchTip(origin, branch), undefined, 'Enter on the focused Close pushes nothing');
   await row.getByRole('button', { name: 'Land' }).click();
   await confirm.getByRole('button', { name: 'Land' }).click();
   await outcome(ui).waitFor();
