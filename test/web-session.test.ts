@@ -393,7 +393,7 @@ test('sessions end after 30 days unused and 90 days after sign-in, and are prune
   const cookie = `${SESSION_COOKIE}=${secret}`;
   now += 29 * 24 * 3600 * 1000;
   assert.equal(sessions.find(cookie), secret);
-  sessions.renew(secret);
+  sessions.findAndRenew(cookie);
   now += 29 * 24 * 3600 * 1000;
   assert.equal(sessions.find(cookie), secret, 'a renewed session has its 30 days again');
   now += 2 * 24 * 3600 * 1000;
@@ -406,7 +406,7 @@ test('sessions end after 30 days unused and 90 days after sign-in, and are prune
   while (now < signedInAt + SESSION_LIFETIME_MS - 24 * 3600 * 1000) {
     now += 24 * 3600 * 1000;
     assert.equal(sessions.find(`${SESSION_COOKIE}=${kept}`), kept, `still signed in on day ${(now - signedInAt) / 86_400_000}`);
-    sessions.renew(kept);
+    sessions.findAndRenew(`${SESSION_COOKIE}=${kept}`);
   }
   now = signedInAt + SESSION_LIFETIME_MS;
   assert.equal(sessions.find(`${SESSION_COOKIE}=${kept}`), undefined, 'ended 90 days after its sign-in, renewed or not');
@@ -432,7 +432,7 @@ test('a watched session ends its watchers when it expires unused, and watches on
   now += 30 * day - 50; // both expire 50 ms from now
   const ends: string[] = [];
   const stops = [sessions.watch(idle, () => ends.push('idle')), sessions.watch(renewed, () => ends.push('renewed'))];
-  sessions.renew(renewed);
+  sessions.findAndRenew(`${SESSION_COOKIE}=${renewed}`);
   now += 60;
   await eventually('the expired session to end its watcher', () => ends.length > 0, 5_000);
   assert.deepEqual(ends, ['idle']);

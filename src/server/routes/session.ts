@@ -43,10 +43,9 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
     async (req, reply) => {
       // The CSRF token stays out of every cache.
       reply.header('cache-control', 'no-store');
-      const secret = sessions.find(req.headers.cookie);
+      // Each visit gives the session its 30 days again.
+      const secret = sessions.findAndRenew(req.headers.cookie);
       if (secret) {
-        // Each visit gives the session its 30 days again.
-        sessions.renew(secret);
         reply.header('set-cookie', sessionCookie(secret, secure(req)));
       }
       return state(secret);

@@ -52,28 +52,36 @@ export class Sessions {
     return secret;
   }
 
-  /** The secret of the live session a Cookie header carries, or undefined; the session is marked used. */
-  find(cookieHeader: string | string[] | undefined): string | undefined {
+  /**
+   * The live session a Cookie header carries: its secret, the secret's hash and its row. The
+   * session is marked used; `renew` also gives it its 30 days again, up to 90 days from its
+   * sign-in. A row whose sign-in time cannot be read is not renewed: it ends at the expiry it has.
+   */
+  private lookup(cookieHeader: string | string[] | undefined, renew: boolean): { secret: string; hash: string; row: SessionRow } | undefined {
     const now = this.now();
     for (const secret of sessionCookieValues(cookieHeader)) {
       const hash = this.hash(secret);
       const row = this.store.live(hash, now);
       if (!row) continue;
-      if (now - row.last_used_ms >= TOUCH_EVERY_MS) this.store.touch(hash, now, row.expires_ms);
-      return secret;
+      if (renew) {
+        const cap = Date.parse(row.created_at) + SESSION_LIFETIME_MS;
+        this.store.touch(hash, now, Number.isFinite(cap) ? Math.min(now + SESSION_TTL_MS, cap) : row.expires_ms);
+      } else if (now - row.last_used_ms >= TOUCH_EVERY_MS) {
+        this.store.touch(hash, now, row.expires_ms);
+      }
+      return { secret, hash, row };
     }
     return undefined;
   }
 
-  /** Gives a live session its 30 days again, up to 90 days from its sign-in (the browser gets its cookie again with it). */
-  renew(secret: string): void {
-    const hash = this.hash(secret);
-    const row = this.liveOrNone(hash);
-    if (!row) return;
-    const now = this.now();
-    const cap = Date.parse(row.created_at) + SESSION_LIFETIME_MS;
-    // A row whose sign-in time cannot be read is not renewed: it ends at the expiry it has.
-    this.store.touch(hash, now, Number.isFinite(cap) ? Math.min(now + SESSION_TTL_MS, cap) : row.expires_ms);
+  /** The secret of the live session a Cookie header carries, or undefined; the session is marked used. */
+  find(cookieHeader: string | string[] | undefined): string | undefined {
+    return this.lookup(cookieHeader, false)?.secret;
+  }
+
+  /** As `find`, and gives the session its 30 days again, up to 90 days from its sign-in (the browser gets its cookie again with it). */
+  findAndRenew(cookieHeader: string | string[] | undefined): string | undefined {
+    return this.lookup(cookieHeader, true)?.secret;
   }
 
   /** Ends a session: its cookie stops working, and what was watching it is told. */
@@ -98,6 +106,11 @@ export class Sessions {
    */
   watch(secret: string, onEnd: () => void): () => void {
     const hash = this.hash(secret);
+    return this.watchLive(hash, this.liveOrNone(hash), onEnd);
+  }
+
+  /** `watch` for the session with this hash, whose row (when live) was just read. */
+  private watchLive(hash: string, row: SessionRow | undefined, onEnd: () => void): () => void {
     const set = this.watchers.get(hash) ?? new Set();
     let timer: NodeJS.Timeout | undefined;
     const stop = () => {
@@ -113,14 +126,13 @@ export class Sessions {
     const expiresIn = (ms: number) => {
       timer = setTimeout(
         () => {
-          const row = this.liveOrNone(hash);
-          if (row) expiresIn(row.expires_ms - this.now());
+          const current = this.liveOrNone(hash);
+          if (current) expiresIn(current.expires_ms - this.now());
           else ended();
         },
         Math.min(Math.max(ms, 0), MAX_TIMER_MS),
       ).unref();
     };
-    const row = this.liveOrNone(hash);
     if (!row) {
       queueMicrotask(onEnd);
       return () => {};
@@ -137,8 +149,8 @@ export class Sessions {
    * (access.ts); for one with a token this watches nothing. Returns the function that stops watching.
    */
   watchRequest(headers: IncomingHttpHeaders, onEnd: () => void): () => void {
-    const secret = headers.authorization === undefined ? this.find(headers.cookie) : undefined;
-    return secret ? this.watch(secret, onEnd) : () => {};
+    const found = headers.authorization === undefined ? this.lookup(headers.cookie, false) : undefined;
+    return found ? this.watchLive(found.hash, found.row, onEnd) : () => {};
   }
 
   /** Deletes expired sessions; returns how many. */
