@@ -77,10 +77,16 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-/** The start of a file on a branch, or undefined when the branch or the file does not exist. */
+/**
+ * The start of a file on a branch, or undefined when the branch or the file does not exist. Only
+ * the start is read (git is stopped past it): a job chooses the file's size, and a README of
+ * 600 MB, read whole, ended the server at each claim of the job that asked for it.
+ */
 export async function readFileAt(repoPath: string, branch: string, file: string, maxChars: number): Promise<string | undefined> {
-  const shown = await git(['show', `refs/heads/${branch}:${file}`], { cwd: repoPath });
-  return shown.code === 0 ? shown.stdout.slice(0, maxChars) : undefined;
+  // A unit of a JS string (UTF-16) takes at most 3 bytes of UTF-8: 4 bytes a unit hold all
+  // maxChars units, and a character the cut splits lies past them.
+  const shown = await git(['cat-file', 'blob', `refs/heads/${branch}:${file}`], { cwd: repoPath, maxStdout: 4 * maxChars });
+  return shown.code === 0 || shown.truncated ? shown.stdout.slice(0, maxChars) : undefined;
 }
 
 /** Only these transports may be used when pushing to a real remote. */
