@@ -35,8 +35,7 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
     const status = err instanceof ApiError ? err.statusCode : (err.statusCode ?? 500);
     if (status >= 500) {
       req.log.error({ err }, 'request failed');
-      const message = status === 502 ? err.message : 'internal server error';
-      return reply.code(status).send({ statusCode: status, error: status === 502 ? 'Bad Gateway' : 'Internal Server Error', message });
+      return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'internal server error' });
     }
     return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
   });
@@ -74,6 +73,7 @@ function httpReason(status: number): string {
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
     422: 'Unprocessable Entity',
+    424: 'Failed Dependency',
     429: 'Too Many Requests',
   };
   return reasons[status] ?? 'Error';
