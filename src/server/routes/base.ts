@@ -31,6 +31,20 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
 
+  // Ajv turns the string "Infinity" (or 1e400) into a number that passes `integer`, and skips
+  // minimum and maximum for it: every query and path parameter is checked again once coerced.
+  app.addHook('preHandler', async (req) => {
+    for (const [part, values] of [
+      ['querystring', req.query],
+      ['params', req.params],
+    ] as const) {
+      const infinite = Object.entries((values ?? {}) as Record<string, unknown>).find(([, v]) =>
+        [v].flat().some((n) => typeof n === 'number' && !Number.isFinite(n)),
+      );
+      if (infinite) throw new ApiError(400, `${part}/${infinite[0]} must be a finite number`);
+    }
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err instanceof ApiError ? err.statusCode : (err.statusCode ?? 500);
     if (status >= 500) {
