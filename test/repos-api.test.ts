@@ -271,7 +271,11 @@ test("a land the remote's hook refuses is a 409 with the hook's words, and no er
   const origin = path.join(dir, 'origin.git');
   await git(['init', '-q', '--bare', origin]);
   const hook = path.join(origin, 'hooks', 'pre-receive');
-  fs.writeFileSync(hook, '#!/bin/sh\necho "GH006: Protected branch update failed for refs/heads/main." >&2\nprintf \'\\033[31mchanges must be made through a pull request\\n\' >&2\nexit 1\n', { mode: 0o755 });
+  fs.writeFileSync(
+    hook,
+    '#!/bin/sh\necho "GH006: Protected branch update failed for refs/heads/main." >&2\nprintf \'\\033[31mchanges must be made through a pull request\\n\' >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
   const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
   const repo = await createRepo(server, 'guarded', { remote_url: origin });
   await git(['push', '-q', pushUrl(server, repo), 'main'], src);

@@ -227,7 +227,12 @@ export const JobDiffQuery = Type.Object(
       Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'Cap on the unified diff returned; past it, a marker.' }),
     ),
     max_files: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 10_000, default: 3000, description: `Cap on the files listed (and on ${DIFF_LIST_MAX_BYTES} bytes of their paths); past it, files_truncated.` }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: 3000,
+        description: `Cap on the files listed (and on ${DIFF_LIST_MAX_BYTES} bytes of their paths); past it, files_truncated.`,
+      }),
     ),
     stat: Type.Optional(Type.Boolean({ default: false, description: 'Only the files and counts, no unified diff.' })),
   },

@@ -97,7 +97,13 @@ async function mergeBase(repoPath: string, job: DiffSubject, commit: string): Pr
  * file): at most `maxFiles`, from at most DIFF_LIST_MAX_BYTES of git's output (git is stopped
  * there). Both list the files in the same order, so a cut list has the counts of its files.
  */
-async function changedFiles(repoPath: string, base: string, commit: string, maxFiles: number, signal?: AbortSignal): Promise<{ files: DiffFile[]; truncated: boolean }> {
+async function changedFiles(
+  repoPath: string,
+  base: string,
+  commit: string,
+  maxFiles: number,
+  signal?: AbortSignal,
+): Promise<{ files: DiffFile[]; truncated: boolean }> {
   const range = [base, commit, '--'];
   const opts = { cwd: repoPath, env: diffEnv(), signal };
   const [status, counts] = await Promise.all([
@@ -130,7 +136,7 @@ function wholeFields(out: string): string[] {
 function parseNameStatus(out: string): Pick<DiffFile, 'path' | 'old_path' | 'status'>[] {
   const fields = wholeFields(out);
   const files: Pick<DiffFile, 'path' | 'old_path' | 'status'>[] = [];
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const letter = fields[i]!.charAt(0);
     const renamed = letter === 'R' || letter === 'C';
     if (i + (renamed ? 2 : 1) >= fields.length) break;
@@ -163,7 +169,13 @@ function parseNumstat(out: string): Map<string, { added: number | null; removed:
  * The unified diff, read from git's stdout until `maxBytes` (then git is stopped), cut at its
  * last whole line when it went past: no half character or half line precedes the marker.
  */
-async function unifiedDiff(repoPath: string, base: string, commit: string, maxBytes: number, signal?: AbortSignal): Promise<{ text: string; truncated: boolean }> {
+async function unifiedDiff(
+  repoPath: string,
+  base: string,
+  commit: string,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<{ text: string; truncated: boolean }> {
   const r = await git([...DIFF_ARGS, base, commit, '--'], { cwd: repoPath, env: diffEnv(), signal, maxStdout: maxBytes });
   if (!r.truncated && r.code !== 0) throw new Error(`git diff failed (${r.code}): ${r.stderr}`);
   return { text: r.truncated ? r.stdout.slice(0, r.stdout.lastIndexOf('\n') + 1) : r.stdout, truncated: r.truncated === true };

@@ -152,7 +152,8 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     {
       schema: {
         tags: ['jobs'],
-        description: "The job's changes against the commit its branch started from: files with line counts up to max_files, and the unified diff up to max_bytes.",
+        description:
+          "The job's changes against the commit its branch started from: files with line counts up to max_files, and the unified diff up to max_bytes.",
         params: IdParams,
         querystring: JobDiffQuery,
         response: { 200: JobDiff, ...errors },
