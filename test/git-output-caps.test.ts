@@ -36,10 +36,11 @@ test("a job's diff with a huge file list is cut at a cap with a marker, and the 
   const listed = stat.body.files.length;
   // 4 MiB of paths of 3,514 bytes: the byte cap comes before the default of 3,000 files.
   assert.ok(listed > 1000 && listed < 3000, `the list stops at the byte cap: ${listed} files`);
-  // Every file listed is whole: a record cut by the cap is dropped, not shown half.
+  // Every file listed is whole: a record cut by the cap is dropped, not shown half. Past the
+  // byte cap git is not asked to count lines (it would compare every file first).
   assert.ok(
-    stat.body.files.every((f) => f.status === 'A' && /^(n{250}\/){12}\d+n{250}\/\d+n{240}$/.test(f.path) && f.added === 0 && f.removed === 0),
-    'whole records',
+    stat.body.files.every((f) => f.status === 'A' && /^(n{250}\/){12}\d+n{250}\/\d+n{240}$/.test(f.path) && f.added === null && !f.binary),
+    'whole records, not counted',
   );
   assert.equal((await api(server, 'GET', '/api/health')).status, 200);
 
@@ -52,8 +53,18 @@ test("a job's diff with a huge file list is cut at a cap with a marker, and the 
   // The CLI says so under its list.
   const shown = await cli(['diff', job.id, '--stat'], { server });
   assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^ A n{250}\/.* {2}not counted$/m);
   assert.match(shown.stdout, /\n \d+ files changed, 0 insertions\(\+\), 0 deletions\(-\) \(the list is cut: the job changed more files\)\n$/);
   assert.equal((await api(server, 'GET', '/api/health')).status, 200);
+
+  // A list cut at its count, far from the byte cap, keeps the counts of the files it shows.
+  const many = await submit(server, { repo_id: repo.id, title: 'many files', command: 'for i in $(seq 60); do echo $i > f$i.txt; done' });
+  assert.equal((await waitForJob(server, many.id, ended, 90_000)).status, 'succeeded');
+  const counted = await api<JobDiff>(server, 'GET', `/api/jobs/${many.id}/diff?stat=true&max_files=50`);
+  assert.deepEqual(
+    [counted.body.files.length, counted.body.files_truncated, counted.body.added, counted.body.files.every((f) => f.added === 1 && f.removed === 0)],
+    [50, true, 50, true],
+  );
 });
 
 /** Registers a runner by hand that can run `claude`, the way a real one that found it would. */

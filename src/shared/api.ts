@@ -202,7 +202,10 @@ export const Job = Type.Object({
 });
 export type Job = Static<typeof Job>;
 
-/** A file the job changed, with its added and removed line counts (null for a binary file). */
+/**
+ * A file the job changed, with its added and removed line counts: null for a binary file, and for
+ * every file of a list cut at DIFF_LIST_MAX_BYTES of paths (counting them would cost the whole diff).
+ */
 export const DiffFile = Type.Object({
   path: Type.String(),
   /** The path before a rename or copy. */

@@ -84,5 +84,6 @@ function statLines(diff: JobDiff, paint: Paint): string {
 
 function counts(f: DiffFile, paint: Paint): string {
   if (f.binary) return 'binary';
+  if (f.added === null || f.removed === null) return 'not counted';
   return `${paint(`+${f.added ?? 0}`, 'add')} ${paint(`-${f.removed ?? 0}`, 'remove')}`;
 }
