@@ -1,6 +1,8 @@
 import net from 'node:net';
 
 export interface Relay {
+  /** Where it listens (the port, when it was asked for port 0). */
+  readonly address: net.AddressInfo | string;
   /** Stops listening and cuts every connection it carries. */
   close(): Promise<void>;
 }
@@ -39,6 +41,7 @@ export async function startRelay(listen: net.ListenOptions, target: net.NetConne
   });
   server.unref();
   return {
+    address: server.address()!,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of open) socket.destroy();
