@@ -114,3 +114,34 @@ test('a docker-pool job reaches the allowed host port and the outside world, not
   assert.match(log, /^legacy flush exit [1-9]/m, why);
   assert.match(server.output(), /jobs' network: the outside world only \(firewall rules for uid 1000 .*; the host's ports \d+ at 127\.0\.0\.1\)/, why);
 });
+
+test("on a Docker network of the user's (LAZYAF_RUNNER_NETWORK), a job still asks Docker's resolver on the container's loopback, and still not the server", async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const image = await testRunnerImage(docker);
+  const networkName = `lazyaf-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const network = await docker.createNetwork({ Name: networkName, Labels: { 'lazyaf.test': networkName } });
+  t.after(() => network.remove().catch(() => {}));
+  const dataDir = path.join(tempDir(t), 'data');
+  const server = await startTestServer(
+    t,
+    { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: image, LAZYAF_RUNNER_NETWORK: networkName },
+    { dataDir, runners: 1 },
+  );
+  const serverId = fs.readFileSync(path.join(dataDir, 'server_id'), 'utf8').trim();
+  // Before the network: containers still on it would hold it.
+  t.after(() => removeContainers(docker, { 'lazyaf.server': serverId }));
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  // resolve4 asks the resolver itself (not /etc/hosts): Docker's, for the container's own short id.
+  const resolve = `node -e 'require("dns").resolve4(require("os").hostname(), (e, a) => console.log("resolved: " + (e ? e.code : a.join(","))))'`;
+  const job = await submit(server, {
+    repo_id: repo.id,
+    title: 'asks the resolver',
+    command: `${resolve}\n${probeCommand({ server: `127.0.0.1:${server.port}` })}`,
+  });
+  const done = await waitForJob(server, job.id, ended, SLOW);
+  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  assert.equal(done.status, 'succeeded', `${done.error ?? ''}\n${log}`);
+  assert.match(log, /^resolved: \d+\.\d+\.\d+\.\d+$/m, log);
+  assert.equal(probes(log).server, 'ECONNREFUSED', log);
+});
