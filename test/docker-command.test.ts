@@ -6,7 +6,7 @@ import type { DockerCommand, JobLogs, RunnerList } from '../src/shared/api.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
 import { hostAddresses } from '../src/server/pool/docker-network.js';
 import { hostRelayDir } from '../src/server/pool/host-relay.js';
-import { api, authUrl, CLI, cli, eventually, git, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { api, authUrl, CLI, cli, eventually, git, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { dockerOrSkip, testRunnerImage } from './docker-helpers.js';
 import { registerRunner, poll, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
@@ -179,6 +179,7 @@ test('a bad LAZYAF_PUBLIC_URL or LAZYAF_RUNNER_IMAGE is a ConfigError', () => {
 
 test('lazyaf docker-command prints the command; the server logs no secret; refusals are one line', async (t) => {
   const dataDir = tempDir(t, 'lazyaf-data-');
+  removeRelayDirAfter(t, dataDir);
   const admin = 'lzadm_docker_command_admin';
   const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', '0', '--data', dataDir, '--runners', '0', '--log-level', 'trace'], {
     env: { ...process.env, ...SECRET_ENV, LAZYAF_ADMIN_TOKEN: admin },

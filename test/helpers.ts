@@ -109,7 +109,7 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
 }
 
 /** The server's relay folder (pool/host-relay.ts) outlives it, for the containers that mount it: a test's goes with the test. */
-function removeRelayDirAfter(t: TestContext, dataDir: string): void {
+export function removeRelayDirAfter(t: TestContext, dataDir: string): void {
   const dir = hostRelayDir(dataDir);
   if (dir) t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 }
