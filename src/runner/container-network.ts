@@ -160,10 +160,18 @@ async function relay(root: string, ports: number[]): Promise<{ relays: Relay[]; 
   const dir = path.join(root, HOST_RELAY_DIR);
   if (ports.length === 0) return { relays: [], ports: [] };
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return { relays: [], ports: [], problem: `no relay folder at ${HOST_RELAY_DIR}` };
-  // The folder's parent keeps the job user away from the sockets, whatever the host's folder allows.
+  // The folder's parent keeps the job user away from the sockets, whatever the host's folder
+  // allows: a job that could open them would reach the server past every rule.
   const parent = path.dirname(dir);
-  fs.chownSync(parent, 0, 0);
-  fs.chmodSync(parent, 0o700);
+  try {
+    fs.chownSync(parent, 0, 0);
+    fs.chmodSync(parent, 0o700);
+  } catch {
+    // Checked below: the image made it so already, or nothing is relayed.
+  }
+  const st = fs.lstatSync(parent);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o077) !== 0)
+    return { relays: [], ports: [], problem: `${parent} is open to jobs (not a folder only root may enter), so nothing is relayed through it` };
   const relays: Relay[] = [];
   const done: number[] = [];
   let problem: string | undefined;
