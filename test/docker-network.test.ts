@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { JobLogs } from '../src/shared/api.js';
-import { dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
+import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
 import { api, startTestServer, tempDir } from './helpers.js';
 import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
@@ -61,7 +61,7 @@ function probes(log: string): Record<string, string> {
   return Object.fromEntries([...log.matchAll(/^probe (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 }
 
-test('a docker-pool job reaches the allowed host port and the outside world, not the server, the host (loopback, gateway, own address) or the metadata address; it cannot lift the rules', async (t) => {
+test('a docker-pool job reaches the allowed host port and the outside world, not the server, the host (loopback, gateway, own address), another container or the metadata address; it cannot lift the rules', async (t) => {
   const docker = await dockerOrSkip(t);
   if (!docker) return;
   const image = await testRunnerImage(docker);
@@ -78,6 +78,14 @@ test('a docker-pool job reaches the allowed host port and the outside world, not
   t.after(() => removeContainers(docker, { 'lazyaf.server': serverId }));
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
 
+  // Another container on Docker's default bridge, beside the runner's.
+  const neighbour = await docker.createContainer({
+    Image: image,
+    Entrypoint: ['node', '-e', `require('net').createServer((s) => s.end('neighbour\\n')).listen(7000)`],
+    Labels: containerLabels(t, docker),
+  });
+  await neighbour.start();
+  const neighbourAddress = (await neighbour.inspect()).NetworkSettings.Networks.bridge?.IPAddress;
   const address = hostAddress();
   // The outside world, where this machine reaches it (the Debian mirror the image was built from).
   const outside = (await reaches('deb.debian.org', 80)) ? 'deb.debian.org:80' : undefined;
@@ -88,13 +96,21 @@ test('a docker-pool job reaches the allowed host port and the outside world, not
     metadata: '169.254.169.254:80',
     'relay-socket': `/run/lazyaf/host/${server.port}.sock`,
     allowed: `127.0.0.1:${allowedPort}`,
+    neighbour: `${neighbourAddress}:7000`,
     ...(address ? { 'host-address': `${address}:${everywherePort}` } : {}),
     ...(outside ? { outside } : {}),
   };
   const job = await submit(server, {
     repo_id: repo.id,
     title: 'looks around the network',
-    command: `/usr/sbin/iptables -F OUTPUT; echo "flush exit $?"; /usr/sbin/iptables-legacy -F OUTPUT; echo "legacy flush exit $?"\n${probeCommand(targets)}\necho done > probed.txt`,
+    command: [
+      '/usr/sbin/iptables -F OUTPUT; echo "flush exit $?"',
+      '/usr/sbin/iptables-legacy -F OUTPUT; echo "legacy flush exit $?"',
+      // A namespace of its own, where it would hold NET_ADMIN, is refused too (and would not be this one).
+      'unshare -rn true; echo "unshare exit $?"',
+      probeCommand(targets),
+      'echo done > probed.txt',
+    ].join('\n'),
   });
   const done = await waitForJob(server, job.id, ended, SLOW);
   const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
@@ -105,13 +121,14 @@ test('a docker-pool job reaches the allowed host port and the outside world, not
 
   assert.equal(seen.allowed, 'open allowed', why);
   if (outside) assert.match(seen.outside ?? '', /^open/, why);
-  for (const name of ['server', 'host-loopback', 'gateway', 'host-address'])
+  for (const name of ['server', 'host-loopback', 'gateway', 'host-address', 'neighbour'])
     if (targets[name]) assert.doesNotMatch(seen[name] ?? 'unprobed', /^open|^timeout$|unprobed/, `${name}: ${why}`);
   // Refused by a rule at once, not left to time out on the way to a metadata service.
   assert.equal(seen.metadata, 'ECONNREFUSED', why);
   assert.equal(seen['relay-socket'], 'EACCES', why);
   assert.match(log, /^flush exit [1-9]/m, why);
   assert.match(log, /^legacy flush exit [1-9]/m, why);
+  assert.match(log, /^unshare exit [1-9]/m, why);
   assert.match(server.output(), /jobs' network: the outside world only \(firewall rules for uid 1000 .*; the host's ports \d+ at 127\.0\.0\.1\)/, why);
 });
 
