@@ -14,10 +14,11 @@ ARG RUNNER_UID=1000
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 
 # Debian's mirror is plain HTTP (apt checks signatures), so this works before any CA is trusted.
+# iptables: the runner walls its jobs' network off with rules in the container's own namespace.
 RUN set -eu; \
     export DEBIAN_FRONTEND=noninteractive; \
     apt-get update -q; \
-    apt-get install -y -q --no-install-recommends git ca-certificates tini; \
+    apt-get install -y -q --no-install-recommends git ca-certificates tini iptables; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/* /var/log/apt /var/log/dpkg.log
 
@@ -60,7 +61,9 @@ COPY dist/bundle/runner.mjs /opt/lazyaf/dist/bundle/
 # The container is the job's wall: the runner does not set up bubblewrap inside it. The runner
 # runs as root and each job as lazyaf (through setpriv), so a job cannot read the runner's
 # environment (the registration token) or memory, and the runner kills what a job leaves running.
+# The server's relay sockets are mounted under /run/lazyaf, which only root may enter.
 ENV LAZYAF_SANDBOX=container LAZYAF_JOB_USER=lazyaf
+RUN install -d -m 0700 /run/lazyaf
 WORKDIR /home/lazyaf
 # tini reaps the jobs' orphans and passes SIGTERM on (a drain); -s keeps that so under `docker run --init` too.
 # The arguments of `docker run ... IMAGE [args]` go to the runner.

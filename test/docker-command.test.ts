@@ -4,7 +4,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { DockerCommand, JobLogs, RunnerList } from '../src/shared/api.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
-import { api, authUrl, CLI, cli, eventually, git, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { hostAddresses } from '../src/server/pool/docker-network.js';
+import { hostRelayDir } from '../src/server/pool/host-relay.js';
+import { api, authUrl, CLI, cli, eventually, git, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { dockerOrSkip, testRunnerImage } from './docker-helpers.js';
 import { registerRunner, poll, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
@@ -20,16 +22,24 @@ async function wordsOf(command: string): Promise<string[]> {
   return r.stdout.split('\0').slice(0, -1);
 }
 
-test('by default the command holds placeholders, starts an init on the host network, and a shell reads it as printed', async (t) => {
-  const server = await startTestServer(t, SECRET_ENV);
+test('by default the command holds placeholders, starts an init that walls its jobs off the host, and a shell reads it as printed', async (t) => {
+  const server = await startTestServer(t, { ...SECRET_ENV, LAZYAF_JOB_HOST_PORTS: '4000,8787' });
   const res = await api<DockerCommand>(server, 'GET', '/api/runners/docker-command');
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const raw = JSON.stringify(res.body);
   assert.ok(!raw.includes(REGISTRATION_TOKEN) && !raw.includes('sk-ant'), raw);
   assert.equal(res.body.image, 'lazyaf-runner:latest');
+  // A server on this machine's loopback: the runner reaches it, and the host ports its jobs may
+  // use, through the server's relay folder, not the host network (where no wall is possible).
+  const addresses = hostAddresses().join(',');
+  const network = [
+    { name: 'LAZYAF_JOB_HOST_PORTS', value: '4000,8787', secret: false },
+    ...(addresses ? [{ name: 'LAZYAF_HOST_ADDRESSES', value: addresses, secret: false }] : []),
+  ];
   assert.deepEqual(res.body.env_vars, [
     { name: 'LAZYAF_SERVER', value: server.url, secret: false },
     { name: 'LAZYAF_TOKEN', value: '<LAZYAF_REGISTRATION_TOKEN>', secret: true },
+    ...network,
     { name: 'ANTHROPIC_API_KEY', value: '<ANTHROPIC_API_KEY>', secret: true },
   ]);
   assert.ok(!res.body.command.includes('\n'));
@@ -44,12 +54,15 @@ test('by default the command holds placeholders, starts an init on the host netw
     '--init',
     '--restart',
     'unless-stopped',
-    '--network',
-    'host',
+    '--cap-add',
+    'NET_ADMIN',
+    '-v',
+    `${hostRelayDir(server.dataDir)}:/run/lazyaf/host:ro`,
     '-e',
     `LAZYAF_SERVER=${server.url}`,
     '-e',
     'LAZYAF_TOKEN=<LAZYAF_REGISTRATION_TOKEN>',
+    ...network.flatMap((v) => ['-e', `${v.name}=${v.value}`]),
     '-e',
     'ANTHROPIC_API_KEY=<ANTHROPIC_API_KEY>',
     'lazyaf-runner:latest',
@@ -111,6 +124,8 @@ test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hosti
   const words = await wordsOf(res.body.command);
   assert.ok(words.includes('LAZYAF_SERVER=https://lazyaf.example:8443'), words.join(' '));
   assert.ok(!words.includes('--network'), 'a server reached by name needs no host network');
+  assert.deepEqual(words.slice(7, 9), ['--cap-add', 'NET_ADMIN'], 'the runner walls its jobs off its host');
+  assert.ok(!words.includes('-v') && !words.some((w) => w.startsWith('LAZYAF_HOST_ADDRESSES=')), 'no relay for a runner elsewhere');
   assert.deepEqual(words.slice(-3), ['registry.example:5000/team/runner:v1', '--labels', 'gpu,os=linux']);
   assert.equal(res.body.env_vars.length, 2, 'no agent key held, none named');
 
@@ -164,6 +179,7 @@ test('a bad LAZYAF_PUBLIC_URL or LAZYAF_RUNNER_IMAGE is a ConfigError', () => {
 
 test('lazyaf docker-command prints the command; the server logs no secret; refusals are one line', async (t) => {
   const dataDir = tempDir(t, 'lazyaf-data-');
+  removeRelayDirAfter(t, dataDir);
   const admin = 'lzadm_docker_command_admin';
   const child = spawnChild(t, process.execPath, [CLI, 'server', '--port', '0', '--data', dataDir, '--runners', '0', '--log-level', 'trace'], {
     env: { ...process.env, ...SECRET_ENV, LAZYAF_ADMIN_TOKEN: admin },
@@ -231,13 +247,16 @@ test('the command, run as printed with its placeholder filled in, starts a runne
   );
 
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
-  const job = await submit(server, { repo_id: repo.id, title: 'in a container', command: 'id -un; id -u > uid.txt', labels: ['docker-e2e'] });
+  // The runner reaches the server on its container's loopback; its job does not.
+  const probe = `node -e 'require("net").connect(${new URL(server.url).port}, "127.0.0.1").on("connect", () => { console.log("server: open"); process.exit(0) }).on("error", (e) => console.log("server: " + e.code))'`;
+  const job = await submit(server, { repo_id: repo.id, title: 'in a container', command: `id -un; id -u > uid.txt; ${probe}`, labels: ['docker-e2e'] });
   const done = await waitForJob(server, job.id, undefined, 120_000);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.equal(done.runner_id, runner.id);
   assert.equal(runner.sandbox, 'container');
   const logs = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
   assert.match(logs, /^lazyaf$/m, logs);
+  assert.match(logs, /^server: ECONNREFUSED$/m, logs);
   const clone = path.join(tempDir(t), 'clone');
   await git(['clone', '-q', '--branch', done.branch!, authUrl(repo.clone_url, server.token), clone]);
   assert.notEqual(fs.readFileSync(path.join(clone, 'uid.txt'), 'utf8').trim(), '0', 'the job ran as a user other than root');

@@ -37,6 +37,8 @@ test('a container of the runner image registers with the container as its wall, 
   const { server, repo, container, runner, bare } = await startRunnerContainer(t, docker, 'in-docker');
   assert.equal(runner.sandbox, 'container');
   assert.match(await containerOutput(container), /jobs run in this runner's container, their sandbox \(no bubblewrap inside it\)/);
+  // On the host's network the runner sets no firewall rules (they would be the host's), and says what that leaves open.
+  assert.match(await containerOutput(container), /WARNING: jobs share the host's network \(this container runs with --network host\)/);
 
   const job = await submit(server, { repo_id: repo.id, title: 'in a container', command: 'id -u > uid.txt && echo made in a container > made.txt' });
   const done = await waitForJob(server, job.id, ended, 120_000);

@@ -8,6 +8,7 @@ import { api, authUrl, CLI, eventually, git, makeRepo, run, startTestServer, tem
 import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
 import { waitForJob } from './queue-helpers.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
+import { hostRelayDir } from '../src/server/pool/host-relay.js';
 
 const SLOW = 120_000;
 
@@ -88,7 +89,7 @@ test('runner container limits are parsed and checked: CPUs, memory, network, the
   assert.deepEqual(docker({ LAZYAF_RUNNER_CPUS: '1.5', LAZYAF_RUNNER_MEMORY: '2g' }), {
     cpus: 1.5,
     memoryBytes: 2 * 1024 ** 3,
-    network: 'host',
+    network: 'bridge',
     serverUrl: undefined,
   });
   assert.equal(docker({ LAZYAF_RUNNER_MEMORY: '512M' }).memoryBytes, 512 * 1024 ** 2);
@@ -101,6 +102,7 @@ test('runner container limits are parsed and checked: CPUs, memory, network, the
     { LAZYAF_RUNNER_MEMORY: '-5g' },
     { LAZYAF_RUNNER_NETWORK: 'host; rm -rf /' },
     { LAZYAF_RUNNER_SERVER_URL: 'host:8000' },
+    { LAZYAF_JOB_HOST_PORTS: '8787,0' },
   ])
     assert.throws(() => docker(env), ConfigError, JSON.stringify(env));
 });
@@ -133,7 +135,12 @@ test('docker pool: 0 → 3 → 1 → 2 runner containers, busy runners finish th
     assert.equal(spec.HostConfig.RestartPolicy?.Name, 'no');
     assert.equal(spec.HostConfig.NanoCpus, 1.5e9);
     assert.equal(spec.HostConfig.Memory, 512 * 1024 ** 2);
-    assert.equal(spec.HostConfig.NetworkMode, 'host');
+    // A network namespace of its own, where the runner may set its jobs' firewall rules, and the
+    // server reached through the relay folder on the container's loopback.
+    assert.equal(spec.HostConfig.NetworkMode, 'bridge');
+    assert.deepEqual(spec.HostConfig.CapAdd, ['NET_ADMIN']);
+    assert.deepEqual(spec.HostConfig.Binds, [`${hostRelayDir(server.dataDir)}:/run/lazyaf/host:ro`]);
+    assert.ok(spec.Config.Env.includes(`LAZYAF_SERVER=http://127.0.0.1:${server.port}`), spec.Config.Env.join(','));
     const env = spec.Config.Env.map((e) => e.split('=')[0]);
     assert.ok(!env.includes('LAZYAF_ADMIN_TOKEN') && !env.includes('LAZYAF_REGISTRATION_TOKEN'), env.join(','));
   }

@@ -12,6 +12,7 @@ import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
 import { buildApp, type BuiltApp } from '../src/server/app.js';
 import { resolveServerConfig, type ServerConfig } from '../src/server/config.js';
+import { hostRelayDir } from '../src/server/pool/host-relay.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -96,6 +97,7 @@ export function startTestServer(t: TestContext, env: NodeJS.ProcessEnv, child: C
 export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}, child?: ChildServerOptions): Promise<TestServer | ServerProcess> {
   if (child) return startServerProcess(t, env, child);
   const dataDir = tempDir(t, 'lazyaf-data-');
+  removeRelayDirAfter(t, dataDir);
   const config = resolveServerConfig({ data: dataDir, host: '127.0.0.1', port: 0, runners: 0 }, { ...env });
   const built = await buildApp(config);
   await built.app.listen({ host: '127.0.0.1', port: 0 });
@@ -104,6 +106,12 @@ export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {
   t.after(() => built.app.close());
   const { adminToken: token, registrationToken } = built.ctx;
   return { ...built, url: `http://127.0.0.1:${port}`, token, registrationToken, dataDir, config };
+}
+
+/** The server's relay folder (pool/host-relay.ts) outlives it, for the containers that mount it: a test's goes with the test. */
+export function removeRelayDirAfter(t: TestContext, dataDir: string): void {
+  const dir = hostRelayDir(dataDir);
+  if (dir) t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
 async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: ChildServerOptions): Promise<ServerProcess> {
@@ -116,6 +124,7 @@ async function startServerProcess(t: TestContext, env: NodeJS.ProcessEnv, opts: 
   });
   // Its pool runners keep their caches outside the data dir, under the temp dir: gone when the test ends (after the child).
   t.after(() => fs.rmSync(poolWorkRoot(opts.dataDir), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  removeRelayDirAfter(t, opts.dataDir);
   let output = '';
   const collect = (c: Buffer) => (output += c.toString('utf8'));
   child.stdout?.on('data', collect);

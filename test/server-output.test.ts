@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import { prettyLine, quietRequest } from '../src/server/logging.js';
 import { shellQuote } from '../src/shared/git.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { api, CLI, eventually, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { api, CLI, eventually, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 // What `lazyaf server` prints: short lines for a person on a terminal (run here under a
@@ -20,6 +20,7 @@ interface Started {
 /** `lazyaf server` with one pool runner, at info level; under a pseudo-terminal when `tty`. */
 async function startServer(t: TestContext, tty: boolean, extra: string[] = []): Promise<Started> {
   const dir = tempDir(t);
+  removeRelayDirAfter(t, path.join(dir, 'data'));
   const token = 'lzadm_output_test_admin';
   const registrationToken = 'lzreg_output_test_registration';
   const argv = [process.execPath, CLI, 'server', '--port', '0', '--data', path.join(dir, 'data'), '--runners', '1', '--log-level', 'info', ...extra];

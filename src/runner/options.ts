@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { parseHostAddresses, parseJobHostPorts } from '../shared/job-network.js';
 import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
@@ -42,9 +43,17 @@ export interface RunnerConfig {
   jobUser: string;
   /** The agents declared with --agents or LAZYAF_AGENTS; undefined: found on the jobs' PATH at start. */
   agents?: string[];
+  /** LAZYAF_JOB_HOST_PORTS: ports on the host's loopback its jobs may still reach. */
+  jobHostPorts: number[];
+  /** LAZYAF_HOST_ADDRESSES: in a runner container, the Docker host's own addresses, refused to its jobs. */
+  hostAddresses: string[];
 }
 
-/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID, LAZYAF_EPHEMERAL, LAZYAF_JOB_USER and LAZYAF_AGENTS, then defaults. */
+/**
+ * Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID,
+ * LAZYAF_EPHEMERAL, LAZYAF_JOB_USER, LAZYAF_AGENTS, LAZYAF_JOB_HOST_PORTS and
+ * LAZYAF_HOST_ADDRESSES, then defaults.
+ */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
@@ -79,6 +88,14 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const agentsCsv = flags.agents ?? (env.LAZYAF_AGENTS || undefined);
   const declared = agentsCsv === undefined ? undefined : parseAgents(agentsCsv);
   if (declared && 'error' in declared) throw new RunnerConfigError(declared.error);
+  let jobHostPorts: number[];
+  let hostAddresses: string[];
+  try {
+    jobHostPorts = parseJobHostPorts(env.LAZYAF_JOB_HOST_PORTS);
+    hostAddresses = parseHostAddresses(env.LAZYAF_HOST_ADDRESSES);
+  } catch (err) {
+    throw new RunnerConfigError((err as Error).message);
+  }
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
   return {
     server,
@@ -93,6 +110,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     ephemeral,
     jobUser,
     agents: declared?.agents,
+    jobHostPorts,
+    hostAddresses,
   };
 }
 

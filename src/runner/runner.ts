@@ -34,11 +34,12 @@ import { findAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
-import { JobUserWall, resolveJobUser, SETPRIV } from './job-user.js';
+import { wallJobNetwork, type ContainerNetwork } from './container-network.js';
+import { JobUserWall, resolveJobUser, SETPRIV, type JobUser } from './job-user.js';
 import { inContainer, Sandbox, type Wall } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents';
+type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses';
 
 export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
@@ -98,6 +99,8 @@ class Runner {
   private finished = false;
   private job: JobRun | undefined;
   private sandbox: Wall | undefined;
+  /** In a runner container: its jobs' network wall and the relays to the host (container-network.ts). */
+  private network: ContainerNetwork | undefined;
   /** What the runner tells the server about its jobs' wall. */
   private isolation: RunnerSandbox = 'none';
   /** The named agents its jobs can run, told to the server at registration. */
@@ -185,6 +188,14 @@ class Runner {
   }
 
   private async work(): Promise<void> {
+    try {
+      await this.serve();
+    } finally {
+      await this.network?.close();
+    }
+  }
+
+  private async serve(): Promise<void> {
     // Checkouts a killed runner left behind.
     fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
     this.sandbox = await this.setUpSandbox();
@@ -246,18 +257,28 @@ class Runner {
       this.log(
         `WARNING: ${container}, as the runner's own user (uid ${process.getuid?.()}): a job can read the runner's environment, its registration token included. To fix: run the container as root (no --user), its jobs then run as ${this.opts.jobUser ?? 'lazyaf'}`,
       );
+      this.log("WARNING: jobs' network is not walled (only a runner run as root sets the rules): a job reaches whatever this container reaches");
       return undefined;
     }
     const name = this.opts.jobUser ?? 'lazyaf';
     if (!fs.existsSync(SETPRIV)) throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${SETPRIV} is missing (util-linux)`);
     let wall: JobUserWall;
+    let user: JobUser;
     try {
-      wall = new JobUserWall(resolveJobUser(name), this.opts.workdir);
+      user = resolveJobUser(name);
+      wall = new JobUserWall(user, this.opts.workdir);
     } catch (err) {
       throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${(err as Error).message}`);
     }
     await wall.reclaim();
     this.log(`${container}, as ${name}`);
+    this.network = await wallJobNetwork({
+      uid: user.uid,
+      server: this.opts.server,
+      jobHostPorts: this.opts.jobHostPorts ?? [],
+      hostAddresses: this.opts.hostAddresses ?? [],
+    });
+    this.log(this.network.line);
     return wall;
   }
 

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { jobTokenResolver, makeTokenResolver } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
+import { hostRelayDir, offerHostRelay } from './pool/host-relay.js';
 import { makeLauncher, makePool } from './pool/make.js';
 import { startSweeper } from './queue/sweeper.js';
 import { createHttp } from './routes/base.js';
@@ -31,6 +32,7 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const app = createHttp(config, { admit: adminAccess(resolveToken, ctx.sessions, config.publicUrl), page: (req, reply) => ui.fallback(req, reply) }, logger);
   const closing = new AbortController();
   await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
+  offerHostRelay(app, { dir: hostRelayDir(config.dataDir), jobHostPorts: config.jobHostPorts });
   const stopSweeper = startSweeper(ctx.queue, app.log);
   shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db });
   return { app, ctx, adminTokenSource, adminTokenPath };

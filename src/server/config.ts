@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseJobHostPorts } from '../shared/job-network.js';
 import { defaultDataDir } from '../shared/paths.js';
 import { agentKeysFrom } from './pool/agent-keys.js';
 
@@ -17,6 +18,8 @@ export interface ServerConfig {
   launcher: LauncherKind;
   /** The docker launcher's limits, and how its containers reach the server. */
   docker: DockerRunnerConfig;
+  /** LAZYAF_JOB_HOST_PORTS: ports on the host's loopback that jobs may still reach (a model gateway). */
+  jobHostPorts: number[];
   /** Pool runners take one job each and are replaced by fresh ones (LAZYAF_EPHEMERAL=1). */
   ephemeral: boolean;
   leaseTtlSeconds: number;
@@ -67,7 +70,11 @@ export interface DockerRunnerConfig {
   cpus?: number;
   /** Memory per runner container, in bytes; none: no limit. */
   memoryBytes?: number;
-  /** The Docker network runner containers join: `host` shares the server's, so they reach 127.0.0.1. */
+  /**
+   * The Docker network runner containers join. Not `host` by default: in a network namespace of
+   * their own, the runner walls its jobs off from the host with firewall rules (see
+   * runner/container-network.ts); on `host` those rules would be the host's, so there are none.
+   */
   network: string;
   /** The URL runner containers reach the server at, when the server's own URL does not work from inside them. */
   serverUrl?: string;
@@ -124,7 +131,7 @@ function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
   const serverUrl = env.LAZYAF_RUNNER_SERVER_URL || undefined;
   if (serverUrl !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(serverUrl))
     throw new ConfigError(`LAZYAF_RUNNER_SERVER_URL must be a URL such as http://host.docker.internal:8000, got "${serverUrl}"`);
-  const network = env.LAZYAF_RUNNER_NETWORK || (process.platform === 'linux' ? 'host' : 'bridge');
+  const network = env.LAZYAF_RUNNER_NETWORK || 'bridge';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(network)) throw new ConfigError(`LAZYAF_RUNNER_NETWORK must be a Docker network name, got "${network}"`);
   const cpus = env.LAZYAF_RUNNER_CPUS ? numberFrom('LAZYAF_RUNNER_CPUS', env.LAZYAF_RUNNER_CPUS, 0, 0, true) : undefined;
   if (cpus !== undefined && cpus > 1024) throw new ConfigError(`LAZYAF_RUNNER_CPUS must be a number > 0 and at most 1024, got "${env.LAZYAF_RUNNER_CPUS}"`);
@@ -134,6 +141,14 @@ function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
     network,
     serverUrl: serverUrl?.replace(/\/$/, ''),
   };
+}
+
+function jobHostPortsFrom(raw: string | undefined): number[] {
+  try {
+    return parseJobHostPorts(raw);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 function flagFrom(name: string, raw: string | undefined): boolean {
@@ -177,6 +192,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     runners: runners === undefined || runners === '' ? undefined : intFrom('runners', runners, 0, 0, 256),
     launcher,
     docker: dockerFrom(env),
+    jobHostPorts: jobHostPortsFrom(env.LAZYAF_JOB_HOST_PORTS),
     ephemeral: flagFrom('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL),
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),

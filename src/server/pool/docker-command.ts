@@ -3,6 +3,7 @@ import type { DockerCommand, DockerEnvVar } from '../../shared/api.js';
 import { shellQuote } from '../../shared/git.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiError } from '../errors.js';
+import { jobNetworkSpec } from './docker-network.js';
 
 export interface DockerCommandInput {
   /** The URL the runner reaches the server at. */
@@ -17,6 +18,10 @@ export interface DockerCommandInput {
   labels: string[];
   /** Tells apart the containers of several pasted commands on one machine; random by default. */
   nameSuffix?: string;
+  /** The server's relay folder on this machine (host-relay.ts), on Linux: a runner here reaches the server through it. */
+  relayDir?: string;
+  /** LAZYAF_JOB_HOST_PORTS, passed on to a runner on this machine. */
+  jobHostPorts?: number[];
 }
 
 /** Words a POSIX shell reads as they are; anything else is single-quoted. */
@@ -36,9 +41,15 @@ export function isLoopbackUrl(url: string): boolean {
  * The `docker run` line that adds one runner on any machine with Docker: detached, with an init
  * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine, and
  * configured only through its environment. Arguments after the image go to `lazyaf runner`.
+ * Its jobs' network is walled as the docker launcher's are (jobNetworkSpec): NET_ADMIN for the
+ * runner's firewall, and for a server on this machine's loopback the relay folder instead of the
+ * host network, where no wall is possible (kept only where there is no relay: not Linux).
  * A value no single line can carry is an ApiError (422).
  */
 export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
+  const loopback = isLoopbackUrl(input.serverUrl);
+  const network = loopback && !input.relayDir ? 'host' : 'bridge';
+  const walls = jobNetworkSpec({ network, relayDir: loopback ? input.relayDir : undefined, jobHostPorts: input.jobHostPorts ?? [] });
   const secret = (name: string, value: string, placeholder: string): DockerEnvVar => ({
     name,
     value: input.withSecrets ? value : `<${placeholder}>`,
@@ -47,6 +58,7 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
   const envVars: DockerEnvVar[] = [
     { name: 'LAZYAF_SERVER', value: input.serverUrl, secret: false },
     secret('LAZYAF_TOKEN', input.registrationToken, 'LAZYAF_REGISTRATION_TOKEN'),
+    ...Object.entries(walls.env).map(([name, value]) => ({ name, value, secret: false })),
     ...Object.entries(input.agentKeys).map(([name, value]) => secret(name, value, name)),
   ];
   // Quoting keeps every other character as it is, but a newline would split the one pasted line,
@@ -59,7 +71,9 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
     );
   const name = `lazyaf-runner-${input.nameSuffix ?? crypto.randomBytes(2).toString('hex')}`;
   const words = ['docker', 'run', '-d', '--name', name, '--init', '--restart', 'unless-stopped'];
-  if (isLoopbackUrl(input.serverUrl)) words.push('--network', 'host');
+  if (network === 'host') words.push('--network', 'host');
+  for (const cap of walls.capAdd) words.push('--cap-add', cap);
+  for (const bind of walls.binds) words.push('-v', bind);
   for (const v of envVars) words.push('-e', `${v.name}=${v.value}`);
   words.push(input.image);
   if (input.labels.length > 0) words.push('--labels', input.labels.join(','));

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import type { DockerRunnerConfig } from '../config.js';
+import { jobNetworkSpec } from './docker-network.js';
 import { engineAddress, engineProblem, errorLine } from './engine.js';
 import { LauncherError, outputForwarder, type LaunchedRunner, type Launcher, type LaunchOptions } from './launcher.js';
 
@@ -12,6 +13,15 @@ export const EPHEMERAL_LABEL = 'lazyaf.ephemeral';
 
 /** The longest pause between two questions to an engine that stopped answering about a container. */
 const ENGINE_RETRY_MAX_MS = 5_000;
+
+/** The docker launcher's settings: the config's, plus the runner image, the keys it passes on and what its jobs may reach. */
+export interface DockerLauncherSettings extends DockerRunnerConfig {
+  image: string;
+  agentKeys: Record<string, string>;
+  jobHostPorts: number[];
+  /** The server's relay folder (host-relay.ts), when the engine can mount it: the containers reach the server through it. */
+  relayDir?: string;
+}
 
 function statusOf(err: unknown): number | undefined {
   return (err as { statusCode?: number }).statusCode;
@@ -33,7 +43,7 @@ export class DockerLauncher implements Launcher {
   private imageId: string | undefined;
 
   constructor(
-    private readonly settings: DockerRunnerConfig & { image: string; agentKeys: Record<string, string> },
+    private readonly settings: DockerLauncherSettings,
     private readonly serverId: string,
     private readonly onOutput: (poolId: string, line: string) => void,
   ) {
@@ -99,11 +109,13 @@ export class DockerLauncher implements Launcher {
   async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
     const docker = this.engine();
     const { image, network, cpus, memoryBytes } = this.settings;
+    const walls = jobNetworkSpec(this.settings);
     const env: Record<string, string> = {
       LAZYAF_SERVER: this.runnerUrl(serverUrl),
       LAZYAF_TOKEN: registrationToken,
       LAZYAF_POOL_ID: poolId,
       ...(ephemeral ? { LAZYAF_EPHEMERAL: '1' } : {}),
+      ...walls.env,
       ...this.settings.agentKeys,
     };
     const spec: Docker.ContainerCreateOptions = {
@@ -119,6 +131,8 @@ export class DockerLauncher implements Launcher {
         RestartPolicy: { Name: 'no' },
         NetworkMode: network,
         ...(network === 'host' ? {} : { ExtraHosts: ['host.docker.internal:host-gateway'] }),
+        ...(walls.capAdd.length > 0 ? { CapAdd: walls.capAdd } : {}),
+        ...(walls.binds.length > 0 ? { Binds: walls.binds } : {}),
         ...(cpus === undefined ? {} : { NanoCpus: Math.round(cpus * 1e9) }),
         ...(memoryBytes === undefined ? {} : { Memory: memoryBytes }),
       },
@@ -144,12 +158,15 @@ export class DockerLauncher implements Launcher {
     return this.wrap(container, poolId);
   }
 
-  /** The server's URL as a container reaches it: the same on the host network, else the host's gateway name. */
+  /**
+   * The server's URL as a container reaches it: the same on the host network; through the relay,
+   * its port on the container's loopback; else the same port at the host's gateway name.
+   */
   private runnerUrl(serverUrl: string): string {
     if (this.settings.serverUrl) return this.settings.serverUrl;
     if (this.settings.network === 'host') return serverUrl;
     const url = new URL(serverUrl);
-    url.hostname = 'host.docker.internal';
+    url.hostname = this.settings.relayDir ? '127.0.0.1' : 'host.docker.internal';
     return url.origin;
   }
 

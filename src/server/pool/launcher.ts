@@ -70,10 +70,15 @@ export function outputForwarder(poolId: string, onOutput: (poolId: string, line:
 /** This package's CLI, from the same tree as the server that starts it. */
 const CLI_PATH = siblingModule(import.meta.url, '../../cli/main');
 
+/** A folder under the temp dir for one data dir: `<tmp>/lazyaf-<kind>-<12 hex of the data dir's path>`. */
+export function tempDirOf(dataDir: string, kind: 'pool' | 'relay'): string {
+  const tag = crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
+  return path.join(os.tmpdir(), `lazyaf-${kind}-${tag}`);
+}
+
 /** Where one server's pool runners keep their caches: under the temp dir, one folder per data dir. */
 export function poolWorkRoot(dataDir: string): string {
-  const tag = crypto.createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
-  return path.join(os.tmpdir(), `lazyaf-pool-${tag}`);
+  return tempDirOf(dataDir, 'pool');
 }
 
 /**

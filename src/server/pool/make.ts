@@ -7,6 +7,7 @@ import type { Db } from '../db/index.js';
 import { loadOrCreateSecret } from '../secrets.js';
 import { PoolStore } from '../store/pool.js';
 import { DockerLauncher } from './docker.js';
+import { engineIsLocal, hostRelayDir } from './host-relay.js';
 import { ProcessLauncher, type Launcher } from './launcher.js';
 import { Pool } from './pool.js';
 
@@ -25,8 +26,11 @@ export function serverIdentity(dataDir: string): string {
 /** The launcher `config.launcher` names; its runners' output goes to the server log. */
 export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): Launcher {
   const onOutput = (poolId: string, line: string) => logger?.info({ runner: poolId }, line);
-  if (config.launcher === 'docker')
-    return new DockerLauncher({ ...config.docker, image: config.runnerImage, agentKeys: config.agentKeys }, serverIdentity(config.dataDir), onOutput);
+  if (config.launcher === 'docker') {
+    const relayDir = engineIsLocal() && config.docker.network !== 'host' ? hostRelayDir(config.dataDir) : undefined;
+    const settings = { ...config.docker, image: config.runnerImage, agentKeys: config.agentKeys, jobHostPorts: config.jobHostPorts, relayDir };
+    return new DockerLauncher(settings, serverIdentity(config.dataDir), onOutput);
+  }
   return new ProcessLauncher(config.dataDir, onOutput);
 }
 

@@ -11,6 +11,9 @@ export interface DockerCommandRoutesOptions {
   registrationToken: string;
   agentKeys: Record<string, string>;
   publicUrl?: string;
+  /** The server's relay folder (pool/host-relay.ts), where it offers one. */
+  relayDir?: string;
+  jobHostPorts: number[];
 }
 
 /** The `docker run` line that adds a runner on another machine (admin only, like all of /api). */
@@ -40,6 +43,8 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
         agentKeys: opts.agentKeys,
         withSecrets: req.query.with_secrets === true,
         labels: parsed.labels,
+        relayDir: opts.relayDir,
+        jobHostPorts: opts.jobHostPorts,
       });
     },
   );

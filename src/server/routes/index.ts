@@ -7,6 +7,7 @@ import { VERSION } from '../../shared/version.js';
 import type { TokenResolver } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { BranchCache } from '../git/branch-cache.js';
+import { hostRelayDir } from '../pool/host-relay.js';
 import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { KeyedBuckets, TokenBucket } from '../rate-limit.js';
@@ -94,6 +95,8 @@ export async function registerRoutes(
     registrationToken: ctx.registrationToken,
     agentKeys: config.agentKeys,
     publicUrl: config.publicUrl,
+    relayDir: hostRelayDir(config.dataDir),
+    jobHostPorts: config.jobHostPorts,
   });
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
   await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });
