@@ -112,6 +112,43 @@ test('JSON nested too deep is a 400 before it is parsed, a deep 2 MB body a 401 
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
 
+test('a number past the finite (Infinity, 1e400) is a 400 in every query and body that takes a number, never a 500', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'x', command: 'true' });
+  const paths = [
+    '/api/jobs?limit=',
+    '/api/runners?limit=',
+    '/api/runners?offset=',
+    `/api/jobs/${job.id}/logs?offset=`,
+    `/api/jobs/${job.id}/logs?limit=`,
+    `/api/jobs/${job.id}/diff?max_bytes=`,
+    `/api/jobs/${job.id}/diff?max_files=`,
+  ];
+  for (const p of paths) {
+    for (const value of ['Infinity', '-Infinity', '%2BInfinity', '1e400', '-1e400', '9'.repeat(400)]) {
+      const r = await api(server, 'GET', p + value);
+      assert.equal(r.status, 400, `${p}${value}: ${JSON.stringify(r.body)}`);
+      assert.match(r.body.message, /must be a finite number|must be (<=|>=|integer)/, `${p}${value}`);
+    }
+  }
+  // In a JSON body the number is refused by its type already.
+  const runner = await registerRunner(server, 'r');
+  const bodies: [string, string, string | undefined][] = [
+    ['/api/jobs', `{"repo_id":"${repo.id}","title":"t","command":"true","timeout_s":1e400}`, undefined],
+    ['/api/pool', '{"desired":1e400}', undefined],
+    [RunnerRoutes.poll, '{"wait_ms":1e400}', runner.token],
+  ];
+  for (const [p, body, token] of bodies) {
+    const r = await api(server, p === '/api/pool' ? 'PUT' : 'POST', p, body, token ? { token } : {});
+    assert.equal(r.status, 400, `${p} ${body}: ${JSON.stringify(r.body)}`);
+  }
+  // The same word where a field is text stays text: a repo may be named Infinity.
+  await createRepo(server, 'Infinity');
+  assert.equal((await api(server, 'GET', '/api/jobs?repo_id=Infinity')).status, 200);
+});
+
 test('long-polls and a followed log outlive the idle timeout while the server is the one waiting', async (t) => {
   const server = await startTestServer(t, { LAZYAF_IDLE_TIMEOUT: '20', LAZYAF_LONG_POLL: '25' });
   // Shorten the idle timeout below what the config allows, to keep the test short.

@@ -211,7 +211,7 @@ test('malformed JSON is 400, a huge body is 413; health and the OpenAPI docs nee
   assert.ok(spec.body.paths['/api/repos'].post.requestBody, 'POST /api/repos documents its body');
 });
 
-test('land pushes a branch to remote_url; 409 without one, 404 for an unknown branch, 502 when the remote refuses', async (t) => {
+test('land pushes a branch to remote_url; 409 without one or when the remote refuses, 404 for an unknown branch, 424 when the remote is unreachable', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const origin = path.join(dir, 'origin.git');
@@ -250,17 +250,54 @@ test('land pushes a branch to remote_url; 409 without one, 404 for an unknown br
 
   // The internal main (base) is behind the remote's main now: a non-fast-forward the remote refuses.
   const refused = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch: 'main' });
-  assert.equal(refused.status, 502, JSON.stringify(refused.body));
-  assert.match(refused.body.message, /rejected/);
-  assert.match(refused.body.message, /non-fast-forward|fetch first/);
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.equal(
+    refused.body.message,
+    'main on the remote has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, land it with force',
+  );
   assert.equal(await branchTip(origin, 'main'), work, 'the remote is unchanged');
   assert.equal(await branchTip(barePath(server.dataDir, repo.id), 'main'), base);
 
-  // A remote that does not exist is a 502 too, with git's reason.
+  // A remote that does not exist: a 424 with git's reason, told apart from a refusal.
   await api(server, 'PATCH', `/api/repos/${repo.id}`, { remote_url: path.join(dir, 'missing.git') });
   const gone = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch: 'main' });
-  assert.equal(gone.status, 502);
-  assert.match(gone.body.message, /push to .*missing\.git failed/);
+  assert.equal(gone.status, 424);
+  assert.match(gone.body.message, /^cannot push to \S*missing\.git: '\S*missing\.git' does not appear to be a git repository$/);
+});
+
+test("a land the remote's hook refuses is a 409 with the hook's words, and no error in the server's log", async (t) => {
+  const server = await startTestServer(t, {}, { dataDir: tempDir(t, 'lazyaf-data-'), logLevel: 'info' });
+  const dir = tempDir(t);
+  const origin = path.join(dir, 'origin.git');
+  await git(['init', '-q', '--bare', origin]);
+  const hook = path.join(origin, 'hooks', 'pre-receive');
+  fs.writeFileSync(
+    hook,
+    '#!/bin/sh\necho "GH006: Protected branch update failed for refs/heads/main." >&2\nprintf \'\\033[31mchanges must be made through a pull request\\n\' >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
+  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
+  const repo = await createRepo(server, 'guarded', { remote_url: origin });
+  await git(['push', '-q', pushUrl(server, repo), 'main'], src);
+
+  const refused = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch: 'main' });
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.equal(
+    refused.body.message,
+    'the remote refused main (pre-receive hook declined): GH006: Protected branch update failed for refs/heads/main. [31mchanges must be made through a pull request',
+  );
+  assert.equal(await branchTip(origin, 'main'), undefined, 'the remote is unchanged');
+  const logged = server
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
+  assert.ok(logged.length > 0, server.output());
+  assert.deepEqual(
+    logged.filter((l) => l.level >= 40),
+    [],
+    'nothing above info',
+  );
 });
 
 test("a remote_url's password is never echoed back: not by the API, not by land, not in land errors", async (t) => {
@@ -305,9 +342,9 @@ test("a remote_url's password is never echoed back: not by the API, not by land,
   const wrongPassword = 'hunter2-wrong-password';
   assert.equal((await api(server, 'PATCH', `/api/repos/${repo.id}`, { remote_url: withPassword(wrongPassword) })).status, 200);
   const denied = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch: 'main' });
-  assert.equal(denied.status, 502);
+  assert.equal(denied.status, 424);
   assert.ok(!JSON.stringify(denied.body).includes(wrongPassword), JSON.stringify(denied.body));
-  assert.match(denied.body.message, /failed|Authentication/);
+  assert.match(denied.body.message, /^cannot push to http:\/\/\*\*\*@127\.0\.0\.1:\d+\/git\/\S+\.git: Authentication failed/);
   // The remote itself was not changed by the refused push.
   assert.equal((await tryGit(['ls-remote', pushUrl(remote, target)], dir)).stdout.trim(), `${tip}\tHEAD\n${tip}\trefs/heads/main`);
 });

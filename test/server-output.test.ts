@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import { prettyLine, quietRequest } from '../src/server/logging.js';
 import { shellQuote } from '../src/shared/git.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { CLI, eventually, removeRelayDirAfter, run, spawnChild, tempDir, waitForOutput } from './helpers.js';
+import { api, CLI, eventually, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 // What `lazyaf server` prints: short lines for a person on a terminal (run here under a
@@ -104,4 +104,28 @@ test('--launcher docker without an engine is one line on a terminal too, and a n
   const r = await run('script', ['-qfec', argv.map(shellQuote).join(' '), '/dev/null'], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' } });
   assert.notEqual(r.code, 0);
   assert.match(r.stdout, /^lazyaf: cannot reach the Docker engine at unix:\/\/\/nonexistent\.sock \(DOCKER_HOST\): [^\n]*\r?\n$/);
+});
+
+test('an exception nothing caught is logged as a bug, and the server carries on answering', async (t) => {
+  // Planted through NODE_OPTIONS: once the server listens, a timer throws and a promise is rejected unhandled.
+  const fault = "setTimeout(() => { Promise.reject(new Error('planted rejection')); throw new Error('planted exception'); }, 1000).unref();";
+  const server = await startTestServer(
+    t,
+    { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(fault)}` },
+    { dataDir: tempDir(t, 'lazyaf-data-'), logLevel: 'error' },
+  );
+  const logged = await eventually('both faults logged', () => {
+    const lines = server
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string } });
+    return lines.length >= 2 && lines;
+  });
+  assert.deepEqual(logged.map((l) => [l.level, l.msg, l.err?.message]).sort(), [
+    [50, 'uncaught exception (a bug; the server carries on)', 'planted exception'],
+    [50, 'unhandled promise rejection (a bug; the server carries on)', 'planted rejection'],
+  ]);
+  assert.equal((await api(server, 'GET', '/api/health')).status, 200);
+  assert.equal(server.child.exitCode, null);
 });

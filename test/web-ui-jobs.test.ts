@@ -113,3 +113,23 @@ uiTest('jobs: Cancel stops a running job, Follow up starts a job on top of what 
   await waitForJob(server, job.id, (j) => j.status === 'cancelled' && j.attempts?.length === 2);
   await page.getByRole('button', { name: 'Retry', exact: true }).waitFor();
 });
+
+uiTest('jobs: the diff of a job that changed more files than the server lists says that its list is cut', async (t, ui) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
+  // One file past the 3,000 a diff lists by default.
+  const job = await waitForJob(
+    server,
+    (await submit(server, { repo_id: repo.id, title: 'Many files', command: 'mkdir many && cd many && seq 3001 | xargs touch' })).id,
+  );
+  assert.equal(job.status, 'succeeded', job.error ?? '');
+  const { page } = ui;
+  await signIn(ui, server);
+  await page.goto(`${server.url}/jobs/${job.id}`);
+  const changes = section(page, 'Changes');
+  await changes.getByRole('button', { name: 'Show diff' }).click();
+  await changes.getByText('3000 files changed').waitFor();
+  await changes.getByText('The job changed more files than these 3000: the list is cut').waitFor();
+});

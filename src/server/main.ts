@@ -62,6 +62,11 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
       .then(() => app.close())
       .then(() => stopActivity()));
   if (opts.handleSignals) {
+    // The process is the server's own. A last resort, once the known causes are fixed (git output
+    // read whole, a throwing child process handler): one failing request must not end the server
+    // for everyone, nor again after each restart. Each one is a bug to fix, so it is logged as one.
+    process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (a bug; the server carries on)'));
+    process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection (a bug; the server carries on)'));
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;

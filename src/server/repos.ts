@@ -3,7 +3,18 @@ import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
 import type { Principal } from './auth.js';
 import type { Emit } from './events.js';
 import { ApiError } from './errors.js';
-import { bareRepoPath, initBareRepo, listBranches, pushToRemote, removeBareRepo, REPO_ID_RE, resolveBranch, setHead, type BranchRef } from './git/bare.js';
+import {
+  bareRepoPath,
+  initBareRepo,
+  listBranches,
+  pushToRemote,
+  PushRejected,
+  removeBareRepo,
+  REPO_ID_RE,
+  resolveBranch,
+  setHead,
+  type BranchRef,
+} from './git/bare.js';
 import { isAllowedRemoteUrl } from '../shared/remote-url.js';
 import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
 
@@ -79,7 +90,9 @@ export class RepoService {
       const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
       return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
     } catch (err) {
-      if (err instanceof GitError) throw new ApiError(502, err.message);
+      // The remote's answer, or its absence, is the person's to act on, not a fault of this server.
+      if (err instanceof PushRejected) throw new ApiError(409, refusalInWords(err, remoteBranch));
+      if (err instanceof GitError) throw new ApiError(424, err.message);
       throw err;
     }
   }
@@ -132,4 +145,12 @@ function nameFree<T>(name: string | undefined, write: () => T): T {
     if (err instanceof NameTakenError) throw new ApiError(409, `a repo named "${name}" already exists`);
     throw err;
   }
+}
+
+/** Why the remote refused a land, as `lazyaf land` says it: a branch that moved, or the remote's own reason. */
+function refusalInWords(err: PushRejected, remoteBranch: string): string {
+  if (err.reason === 'non-fast-forward' || err.reason === 'fetch first') {
+    return `${remoteBranch} on the remote has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, land it with force`;
+  }
+  return `the remote refused ${remoteBranch} (${err.reason})${err.remoteSaid ? `: ${err.remoteSaid}` : ''}`;
 }

@@ -202,7 +202,10 @@ export const Job = Type.Object({
 });
 export type Job = Static<typeof Job>;
 
-/** A file the job changed, with its added and removed line counts (null for a binary file). */
+/**
+ * A file the job changed, with its added and removed line counts: null for a binary file, and for
+ * every file of a list cut at DIFF_LIST_MAX_BYTES of paths (counting them would cost the whole diff).
+ */
 export const DiffFile = Type.Object({
   path: Type.String(),
   /** The path before a rename or copy. */
@@ -215,10 +218,24 @@ export const DiffFile = Type.Object({
 });
 export type DiffFile = Static<typeof DiffFile>;
 
+/**
+ * The most bytes of git's file list a diff reads, whatever max_files says: a job chooses its
+ * paths' length (160,000 paths of 3,500 characters, a few MB of objects, listed 564 MB).
+ */
+export const DIFF_LIST_MAX_BYTES = 4 * 1024 * 1024;
+
 export const JobDiffQuery = Type.Object(
   {
     max_bytes: Type.Optional(
       Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024, description: 'Cap on the unified diff returned; past it, a marker.' }),
+    ),
+    max_files: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: 3000,
+        description: `Cap on the files listed (and on ${DIFF_LIST_MAX_BYTES} bytes of their paths); past it, files_truncated.`,
+      }),
     ),
     stat: Type.Optional(Type.Boolean({ default: false, description: 'Only the files and counts, no unified diff.' })),
   },
@@ -233,6 +250,9 @@ export const JobDiff = Type.Object({
   commit: Nullable(Type.String()),
   base_commit: Nullable(Type.String()),
   files: Type.Array(DiffFile),
+  /** The job changed more files than listed: the list stops at max_files, or at DIFF_LIST_MAX_BYTES of paths. */
+  files_truncated: Type.Boolean(),
+  /** Lines added and removed in the files listed. */
   added: Type.Integer(),
   removed: Type.Integer(),
   /** The unified diff (empty with stat=true), cut at max_bytes behind a marker line when `truncated`. */

@@ -4,6 +4,8 @@ export interface GitResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout went past `maxStdout`: git was stopped, and `stdout` holds only its first bytes. */
+  truncated?: boolean;
 }
 
 export interface GitOptions {
@@ -13,15 +15,31 @@ export interface GitOptions {
   /** Inherit stderr instead of capturing it (lets git show its own progress). */
   showProgress?: boolean;
   signal?: AbortSignal;
+  /**
+   * The most bytes of stdout read (default GIT_STDOUT_CAP): past it git is stopped and the result
+   * is `truncated`. Output someone else controls (a job's file list, a file) is never read whole:
+   * a job's 564 MB file list, collected into one string, threw in the child's event handler and
+   * ended the server.
+   */
+  maxStdout?: number;
 }
+
+/** The default cap on git's stdout: far above any listing we ask for, far below the 512 MiB a string can hold. */
+export const GIT_STDOUT_CAP = 32 * 1024 * 1024;
+/** Only the end of stderr is kept: git's last lines say why it failed, and a remote or a job can make it long. */
+const STDERR_TAIL_BYTES = 64 * 1024;
 
 /** Environment under which git never stops to ask a person anything. */
 export function nonInteractiveEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', ...extra };
 }
 
-/** Runs the system git with an argument vector (never a shell) and collects its output. */
+/**
+ * Runs the system git with an argument vector (never a shell) and collects its output: stdout
+ * up to `maxStdout` (then git is stopped), the last 64 KiB of stderr.
+ */
 export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const maxStdout = opts.maxStdout ?? GIT_STDOUT_CAP;
   return new Promise((resolve, reject) => {
     const spawnOpts: SpawnOptions = {
       cwd: opts.cwd,
@@ -31,20 +49,53 @@ export function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
     };
     const child = spawn('git', args, spawnOpts);
     const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    let outBytes = 0;
+    let truncated = false;
+    const err = new TailBuffer(STDERR_TAIL_BYTES);
+    child.stdout?.on('data', (c: Buffer) => {
+      if (truncated) return;
+      const room = maxStdout - outBytes;
+      out.push(c.length <= room ? c : c.subarray(0, room));
+      outBytes += Math.min(c.length, room);
+      if (c.length <= room) return;
+      truncated = true;
+      child.stdout?.destroy();
+      child.kill('SIGTERM');
+    });
     child.stderr?.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       resolve({
         code: code ?? (signal ? 128 : 1),
         stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
+        stderr: err.text(),
+        truncated,
       });
     });
     child.stdin?.on('error', () => {});
     child.stdin?.end(opts.input ?? '');
   });
+}
+
+/** The last `max` bytes of a stream, in memory that never holds much more. */
+class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size <= 2 * this.max) return;
+    const kept = Buffer.concat(this.chunks).subarray(-this.max);
+    this.chunks = [kept];
+    this.size = kept.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).subarray(-this.max).toString('utf8');
+  }
 }
 
 export class GitError extends Error {
@@ -56,9 +107,10 @@ export class GitError extends Error {
   }
 }
 
-/** Like `git`, but throws a GitError with git's own last message when it fails. */
+/** Like `git`, but throws a GitError with git's own last message when it fails, or when its output was cut. */
 export async function gitOk(args: string[], opts: GitOptions = {}): Promise<string> {
   const result = await git(args, opts);
+  if (result.truncated) throw new GitError(`git ${args[0]} wrote more than ${opts.maxStdout ?? GIT_STDOUT_CAP} bytes`, result);
   if (result.code !== 0) throw new GitError(lastGitMessage(result.stderr) || `git ${args[0]} exited with ${result.code}`, result);
   return result.stdout;
 }

@@ -71,17 +71,19 @@ function diffLines(text: string, paint: Paint): string {
   return out.length ? out.join('\n') + '\n' : '';
 }
 
-/** Like `git diff --stat`: each file with its status and counts, then the totals. */
+/** Like `git diff --stat`: each file with its status and counts, then the totals, and whether the server cut the list. */
 function statLines(diff: JobDiff, paint: Paint): string {
   const names = diff.files.map((f) => printable(f.old_path ? `${f.old_path} => ${f.path}` : f.path));
   const width = Math.max(0, ...names.map((n) => n.length));
   const lines = diff.files.map((f, i) => ` ${f.status} ${names[i]!.padEnd(width)}  ${counts(f, paint)}`);
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  lines.push(` ${plural(diff.files.length, 'file')} changed, ${plural(diff.added, 'insertion')}(+), ${plural(diff.removed, 'deletion')}(-)`);
+  const cut = diff.files_truncated ? paint(' (the list is cut: the job changed more files)', 'note') : '';
+  lines.push(` ${plural(diff.files.length, 'file')} changed, ${plural(diff.added, 'insertion')}(+), ${plural(diff.removed, 'deletion')}(-)${cut}`);
   return lines.join('\n') + '\n';
 }
 
 function counts(f: DiffFile, paint: Paint): string {
   if (f.binary) return 'binary';
+  if (f.added === null || f.removed === null) return 'not counted';
   return `${paint(`+${f.added ?? 0}`, 'add')} ${paint(`-${f.removed ?? 0}`, 'remove')}`;
 }

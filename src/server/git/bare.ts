@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { git, gitOk, isValidBranchName, redactUrls, GitError, nonInteractiveEnv } from '../../shared/git.js';
+import { git, gitOk, isValidBranchName, lastGitMessage, redactUrls, GitError, nonInteractiveEnv, type GitResult } from '../../shared/git.js';
 
 /** Repo ids are UUIDs we generate; nothing else may become a path. */
 export const REPO_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -77,10 +77,16 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-/** The start of a file on a branch, or undefined when the branch or the file does not exist. */
+/**
+ * The start of a file on a branch, or undefined when the branch or the file does not exist. Only
+ * the start is read (git is stopped past it): a job chooses the file's size, and a README of
+ * 600 MB, read whole, ended the server at each claim of the job that asked for it.
+ */
 export async function readFileAt(repoPath: string, branch: string, file: string, maxChars: number): Promise<string | undefined> {
-  const shown = await git(['show', `refs/heads/${branch}:${file}`], { cwd: repoPath });
-  return shown.code === 0 ? shown.stdout.slice(0, maxChars) : undefined;
+  // A unit of a JS string (UTF-16) takes at most 3 bytes of UTF-8: 4 bytes a unit hold all
+  // maxChars units, and a character the cut splits lies past them.
+  const shown = await git(['cat-file', 'blob', `refs/heads/${branch}:${file}`], { cwd: repoPath, maxStdout: 4 * maxChars });
+  return shown.code === 0 || shown.truncated ? shown.stdout.slice(0, maxChars) : undefined;
 }
 
 /** Only these transports may be used when pushing to a real remote. */
@@ -105,7 +111,26 @@ export interface PushResult {
   output: string;
 }
 
-/** Pushes `branch` of the bare repo to `remoteBranch` on `remoteUrl`. Throws GitError (redacted) on refusal. */
+/**
+ * The remote answered and refused the ref: `reason` is git's word for why (`non-fast-forward`,
+ * `fetch first`, `pre-receive hook declined`, ...), `remoteSaid` what the remote printed (a
+ * hook's own explanation), on one line.
+ */
+export class PushRejected extends GitError {
+  constructor(
+    readonly reason: string,
+    readonly remoteSaid: string,
+    result: GitResult,
+  ) {
+    super(`push rejected by the remote (${reason})`, result);
+  }
+}
+
+/**
+ * Pushes `branch` of the bare repo to `remoteBranch` on `remoteUrl`. Throws PushRejected when the
+ * remote refused it, else GitError (redacted) when git could not push at all (no such remote, no
+ * access, no network).
+ */
 export async function pushToRemote(repoPath: string, remoteUrl: string, branch: string, remoteBranch: string, force: boolean): Promise<PushResult> {
   const commit = await resolveBranch(repoPath, branch);
   if (!commit) throw new GitError(`branch ${branch} not found`, { code: 1, stdout: '', stderr: '' });
@@ -115,19 +140,29 @@ export async function pushToRemote(repoPath: string, remoteUrl: string, branch: 
     env: nonInteractiveEnv({ GIT_PROTOCOL_FROM_USER: '0' }),
   });
   const output = redactUrls(`${result.stdout}${result.stderr}`.trim());
-  if (result.code !== 0) {
-    const rejected = /\[rejected\]|\[remote rejected\]/.exec(result.stdout)
-      ? `push rejected by the remote (${
-          output
-            .split('\n')
-            .find((l) => l.startsWith('!'))
-            ?.trim() ?? 'non-fast-forward'
-        })`
-      : '';
-    throw new GitError(rejected || redactUrls(`push to ${remoteUrl} failed`) + `: ${redactUrls(result.stderr.trim().split('\n').at(-1) ?? '')}`, {
-      ...result,
-      stderr: output,
-    });
-  }
-  return { commit, output };
+  if (result.code === 0) return { commit, output };
+  const redacted = { ...result, stderr: output };
+  // --porcelain: `!<TAB>from:to<TAB>[rejected] (non-fast-forward)`, or `[remote rejected] (reason)`.
+  const rejected = /^!\t[^\t]*\t\[(?:remote )?rejected\] \((.*)\)$/m.exec(result.stdout);
+  if (rejected) throw new PushRejected(oneLine(rejected[1]!), remoteMessage(redacted.stderr), redacted);
+  const fatal = result.stderr.split('\n').find((l) => l.startsWith('fatal: ')) ?? lastGitMessage(result.stderr);
+  throw new GitError(redactUrls(`cannot push to ${remoteUrl}: ${oneLine(fatal.replace(/^fatal: /, '')) || `git exited with ${result.code}`}`), redacted);
+}
+
+/** What the remote printed (`remote: ...` lines, a hook's explanation), its last lines on one line. */
+function remoteMessage(stderr: string): string {
+  const said = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('remote: '))
+    .map((l) => oneLine(l.slice('remote: '.length)))
+    .filter(Boolean);
+  return said.slice(-3).join(' ').slice(0, 500);
+}
+
+/** Text from elsewhere made one line of words: control characters become spaces, runs of spaces one. */
+function oneLine(text: string): string {
+  return text
+    .replace(/[\x00-\x1f\x7f]/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
 }

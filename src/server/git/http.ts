@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { basicOrBearerToken, type Principal, type TokenResolver } from '../auth.js';
 import type { RepoStore, RepoRow } from '../store/repos.js';
 import { ApiError } from '../errors.js';
@@ -120,13 +120,21 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
    * request's. No secret travels, no port is opened, and a hook that cannot ask refuses the push.
    * (The refs move a few milliseconds after the answer; a lease ending inside that gap is not seen.)
    */
-  function answerLeaseChecks(child: ChildProcess, token: string, attemptId: string): void {
+  function answerLeaseChecks(child: ChildProcess, token: string, attemptId: string, log: FastifyBaseLogger): void {
     const channel = child.stdio[3] as Duplex | null;
     if (!channel) return; // git did not start: there is no hook to answer.
     channel.on('error', () => {});
     channel.on('data', () => {
-      const now = opts.resolveToken(token);
-      const live = now?.kind === 'job' && now.attemptId === attemptId;
+      // In a child's event handler an exception would end the server: a lookup that fails refuses the push.
+      let live = false;
+      try {
+        const now = opts.resolveToken(token);
+        live = now?.kind === 'job' && now.attemptId === attemptId;
+      } catch (err) {
+        log.error({ err }, "could not check a pushing job's lease");
+        channel.write('the server could not check the lease of this job\n');
+        return;
+      }
       channel.write(live ? 'ok\n' : "the lease of this job's attempt ended while the push was arriving (it expired, or the job was cancelled or finished)\n");
     });
     // A detached `git gc --auto` would hold the socket open; git's own end is what matters.
@@ -253,7 +261,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
       const leaseChecked = service === 'git-receive-pack' && principal.kind === 'job';
       child = spawnGit([...args, '--stateless-rpc', '.'], repoPath, { ...env, ...serviceEnv }, leaseChecked);
       const proc = child;
-      if (leaseChecked) answerLeaseChecks(proc, basicOrBearerToken(req) ?? '', principal.attemptId);
+      if (leaseChecked) answerLeaseChecks(proc, basicOrBearerToken(req) ?? '', principal.attemptId, req.log);
       killOnDisconnect(reply, proc);
       closeIfBodyUnread(req, reply);
       const exited = closed(proc);

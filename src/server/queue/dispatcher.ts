@@ -74,7 +74,13 @@ export class Dispatcher {
       this.queue.complete(claimed.attempt, { outcome: 'returned', error: 'the runner disconnected before it received the job' });
       return undefined;
     }
-    return assignmentFor(claimed, { reposDir: this.opts.reposDir, agents: this.opts.agents, cloneUrl });
+    try {
+      return await assignmentFor(claimed, { reposDir: this.opts.reposDir, agents: this.opts.agents, cloneUrl });
+    } catch (err) {
+      // (git could not start: out of processes or files.) The job goes back at once, not at its lease's end.
+      this.queue.complete(claimed.attempt, { outcome: 'returned', error: 'the server could not prepare the job for its runner' });
+      throw err;
+    }
   }
 
   /** Ends an attempt with its runner's report; a commit it names must be on its job's branch in the internal repo. */

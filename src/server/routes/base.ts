@@ -31,12 +31,25 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
 
+  // Ajv turns the string "Infinity" (or 1e400) into a number that passes `integer`, and skips
+  // minimum and maximum for it: every query and path parameter is checked again once coerced.
+  app.addHook('preHandler', async (req) => {
+    for (const [part, values] of [
+      ['querystring', req.query],
+      ['params', req.params],
+    ] as const) {
+      const infinite = Object.entries((values ?? {}) as Record<string, unknown>).find(([, v]) =>
+        [v].flat().some((n) => typeof n === 'number' && !Number.isFinite(n)),
+      );
+      if (infinite) throw new ApiError(400, `${part}/${infinite[0]} must be a finite number`);
+    }
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err instanceof ApiError ? err.statusCode : (err.statusCode ?? 500);
     if (status >= 500) {
       req.log.error({ err }, 'request failed');
-      const message = status === 502 ? err.message : 'internal server error';
-      return reply.code(status).send({ statusCode: status, error: status === 502 ? 'Bad Gateway' : 'Internal Server Error', message });
+      return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'internal server error' });
     }
     return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
   });
@@ -74,6 +87,7 @@ function httpReason(status: number): string {
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
     422: 'Unprocessable Entity',
+    424: 'Failed Dependency',
     429: 'Too Many Requests',
   };
   return reasons[status] ?? 'Error';

@@ -152,7 +152,8 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     {
       schema: {
         tags: ['jobs'],
-        description: "The job's changes against the commit its branch started from: files with line counts, and the unified diff up to max_bytes.",
+        description:
+          "The job's changes against the commit its branch started from: files with line counts up to max_files, and the unified diff up to max_bytes.",
         params: IdParams,
         querystring: JobDiffQuery,
         response: { 200: JobDiff, ...errors },
@@ -162,6 +163,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       const job = mustFind(req.params.id);
       const diff = jobDiff(bareRepoPath(opts.reposDir, job.repo_id), job, {
         maxBytes: req.query.max_bytes ?? 1024 * 1024,
+        maxFiles: req.query.max_files ?? 3000,
         stat: req.query.stat ?? false,
         signal: hangUpSignal(reply),
       });

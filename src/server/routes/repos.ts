@@ -80,10 +80,11 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     {
       schema: {
         tags: ['repos'],
-        description: "Pushes a branch of the internal repo to the repo's remote_url, with the server's own git credentials.",
+        description:
+          "Pushes a branch of the internal repo to the repo's remote_url, with the server's own git credentials. 409 when the remote refuses it (its branch moved, a hook declined), 424 when it cannot be pushed to at all (unreachable, no access).",
         params: IdParams,
         body: LandRequest,
-        response: { 200: LandResult, ...errors, 502: ErrorBody },
+        response: { 200: LandResult, ...errors, 424: ErrorBody },
       },
     },
     async (req) => whileServerWaits(req, repos.land(repos.mustFind(req.params.id), req.body)),
