@@ -1,8 +1,10 @@
 // Git output whose size a job controls is read with a cap: a job's diff with a huge file list,
 // a README of hundreds of MB read for an agent's prompt. Before the caps both ended the server.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { PROTOCOL_VERSION, RunnerRoutes } from '../src/shared/protocol.js';
 import type { Job, JobDiff } from '../src/shared/api.js';
@@ -101,4 +103,25 @@ test('a follow-up agent job on a branch whose README is 600 MB is claimed with t
   assert.ok(claimed.body.prompt.length < 20_000, `the README is cut: ${claimed.body.prompt.length} characters`);
   assert.equal((await api(server, 'GET', '/api/health')).status, 200);
   assert.equal(server.child.exitCode, null, server.output());
+});
+
+test('a client that hangs up while its diff is read leaves no error in the server log', async (t) => {
+  const server = await startTestServer(t, {}, { dataDir: tempDir(t, 'lazyaf-data-'), logLevel: 'error' });
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
+  const job = await submit(server, { repo_id: repo.id, title: 'huge paths', command: HUGE_PATHS });
+  assert.equal((await waitForJob(server, job.id, ended, 90_000)).status, 'succeeded');
+
+  // The client leaves while git is at work on the job's 14 MB of paths (its diff takes some 50 ms here).
+  for (const query of ['stat=true', 'max_files=3000'])
+    for (const ms of [10, 30]) {
+      const req = http.get(`${server.url}/api/jobs/${job.id}/diff?${query}`, { headers: { authorization: `Bearer ${server.token}` } });
+      req.on('error', () => {});
+      await sleep(ms);
+      req.destroy();
+    }
+  const answered = await api<JobDiff>(server, 'GET', `/api/jobs/${job.id}/diff?stat=true`);
+  assert.equal(answered.status, 200);
+  assert.doesNotMatch(server.output(), /"level":50/, 'no error logged');
 });

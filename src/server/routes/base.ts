@@ -47,6 +47,12 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     const status = err instanceof ApiError ? err.statusCode : (err.statusCode ?? 500);
+    // Work stopped because its client hung up (hangUpSignal): nobody is left to answer, and
+    // nothing failed on the server's side.
+    if (err.name === 'AbortError' && reply.raw.destroyed) {
+      req.log.debug('the client hung up before the answer');
+      return reply.code(499).send();
+    }
     if (status >= 500) {
       req.log.error({ err }, 'request failed');
       return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'internal server error' });
