@@ -23,7 +23,7 @@ export interface BuiltApp {
 export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
   // The pool checks it when it starts (no engine, no image: the server's one line).
   const launcher = makeLauncher(config, logger);
-  const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
+  const { checkpointer, unlockDataDir, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
   const ctx: ServerContext = { ...stores, pool: makePool(config, launcher, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
   const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
 
@@ -32,6 +32,6 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const closing = new AbortController();
   await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
   const stopSweeper = startSweeper(ctx.queue, app.log);
-  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db });
+  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db, unlockDataDir });
   return { app, ctx, adminTokenSource, adminTokenPath };
 }
