@@ -213,3 +213,35 @@ test('land JOB refuses a job without changes, a failed job (naming the explicit 
   }
   for (const [args, re] of cases) assertCliFailure(await cli(args, { server, cwd: src }), re, args.join(' '));
 });
+
+test('land refuses a checkout not linked to the repo (another project, or one linked elsewhere): its origin is untouched; the linked one lands', async (t) => {
+  const { server, dir, src, origin } = await world(t, { 'a.txt': 'one\n' });
+  const job = await runJob(server, 'demo', 'change a', 'echo two > a.txt');
+  assert.equal(job.status, 'succeeded', job.error ?? '');
+  const branch = job.branch!;
+
+  // Another project with its own origin, never ingested: landing there would give it demo's history.
+  const other = await makeRepoWithOrigin(path.join(dir, 'other'), { 'b.txt': 'b\n' });
+  const refsBefore = await git(['for-each-ref'], other.origin);
+  const notLinked = new RegExp(
+    `^lazyaf: ${other.src} is not linked to lazyaf repo demo \\(it has no "lazyaf" remote\\): land from the checkout "lazyaf ingest" linked to it, or link this one first if its origin is demo's remote \\(git remote add lazyaf http://\\S+/git/${job.repo_id}\\.git\\), or land it on ${origin} from demo's page in the web UI$`,
+  );
+  assertCliFailure(await cli(['land', job.id.slice(0, 8)], { server, cwd: other.src }), notLinked, 'land JOB from an unrelated checkout');
+  assertCliFailure(await cli(['land', 'demo', '--branch', branch], { server, cwd: other.src }), notLinked, 'land REPO --branch from an unrelated checkout');
+
+  // Linked, but to another lazyaf repo.
+  assert.equal((await cli(['ingest', other.src, '--name', 'other'], { server })).code, 0);
+  const refsLinked = await git(['for-each-ref'], other.origin);
+  assertCliFailure(
+    await cli(['land', 'demo', '--branch', branch], { server, cwd: other.src }),
+    new RegExp(`^lazyaf: ${other.src} is linked to lazyaf repo other, not demo: land from the checkout "lazyaf ingest" linked to demo`),
+    'land from a checkout linked to another repo',
+  );
+  assert.equal(await git(['for-each-ref'], other.origin), refsLinked, "the other project's origin is untouched");
+  assert.equal(refsLinked, refsBefore);
+  assert.equal((await run('git', ['rev-parse', '--verify', '-q', `refs/heads/${branch}`], { cwd: other.origin })).code, 1);
+
+  const landed = await cli(['land', job.id], { server, cwd: src });
+  assert.equal(landed.code, 0, landed.stderr);
+  assert.equal(await git(['rev-parse', `refs/heads/${branch}`], origin), job.commit);
+});

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startTestServer, tempDir } from './helpers.js';
+import { authUrl, git, startTestServer, tempDir } from './helpers.js';
 import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
-import { signIn, uiTest } from './browser-helpers.js';
+import { section, signIn, uiTest } from './browser-helpers.js';
 
 const TITLE = '<img src=x onerror=alert(1)><script>window.__pwned=1</script>';
 const DESCRIPTION = '<iframe src="javascript:alert(2)"></iframe>{@html x}';
@@ -43,3 +43,70 @@ uiTest('hostile text: HTML and script in a title and a log are shown as text and
   assert.equal(await log.locator('b, img, script').count(), 0, 'no element came from the log');
   assert.equal(await page.locator('a[href^="javascript:" i]').count(), 0, 'no javascript: link');
 });
+
+// Trojan Source (CVE-2021-42574): bidirectional controls make text read otherwise than it is.
+const RLO = '\u202e';
+const LRI = '\u2066';
+const PDI = '\u2069';
+/** Shown as `if (accessLevel != "user") { // Check if admin`: the comment sits inside the string. */
+const TROJAN_LINE = `if (accessLevel != "user${RLO} ${LRI}// Check if admin${PDI} ${LRI}") {`;
+const BIDI_FILE = `invoice${RLO}txt.sh`;
+const BIDI_BRANCH = `fix-${RLO}evil`;
+/** Every character the page must show as a marker, never raw. */
+const HIDDEN = /[\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+uiTest(
+  'hidden text: bidirectional and invisible characters in a title, a command, a log, a diff, file and branch names show as markers, with a warning',
+  async (t, ui) => {
+    const server = await startTestServer(t);
+    const dir = tempDir(t);
+    const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
+    // A branch with a bidi override in its name, which the job starts from.
+    await git(['push', '-q', authUrl(repo.clone_url, server.token), `main:refs/heads/${BIDI_BRANCH}`], path.join(dir, 'src'));
+    startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
+    const command = [
+      `printf '%s\\n' ${shQuote(TROJAN_LINE)} '    console.log("You are an admin.");' '}' > access.js`,
+      `touch ${shQuote(BIDI_FILE)}`,
+      `printf '%s\\n' ${shQuote(`log says ${RLO}olleh and zero${'\u200b'}width`)}`,
+    ].join('; ');
+    const title = `Pay ${RLO}fdp.exe invoice`;
+    const job = await submit(server, { repo_id: repo.id, title, description: `a description ${LRI}isolated${PDI}`, command, base_branch: BIDI_BRANCH });
+    const done = await waitForJob(server, job.id, undefined, 60_000);
+    assert.equal(done.status, 'succeeded', done.error ?? '');
+    const { page } = ui;
+    await signIn(ui, server);
+
+    const row = page.locator(`tr[data-job-id="${job.id}"]`);
+    await row.getByText('Pay <U+202E>fdp.exe invoice').waitFor();
+    await row.getByRole('link').click();
+    await page.waitForURL(`${server.url}/jobs/${job.id}`);
+    assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Pay <U+202E>fdp.exe invoice');
+    await page.getByText('This job contains bidirectional Unicode text').waitFor();
+    await page.getByText('a description <U+2066>isolated<U+2069>').waitFor();
+    await page.getByText(`fix-<U+202E>evil`).first().waitFor();
+
+    const log = page.getByRole('log', { name: 'Log' });
+    await log.getByText('log says <U+202E>olleh and zero<U+200B>width').waitFor();
+    await page.getByText('This log contains bidirectional Unicode text').waitFor();
+
+    const changes = section(page, 'Changes');
+    await changes.getByRole('button', { name: 'Show diff' }).click();
+    const files = changes.getByRole('table', { name: 'Changed files' });
+    await files.getByText('invoice<U+202E>txt.sh').waitFor();
+    const diff = changes.getByLabel('Unified diff');
+    await diff.getByText('+if (accessLevel != "user<U+202E> <U+2066>// Check if admin<U+2069> <U+2066>") {').waitFor();
+    await diff.getByText('This file contains bidirectional Unicode text').waitFor();
+    // The warning stands before the file it is about, not before the other ones.
+    assert.equal(await diff.getByText('This file contains bidirectional Unicode text').count(), 1);
+    await ui.screenshot('job');
+
+    const shown = (await page.evaluate('document.body.innerText')) as string;
+    assert.doesNotMatch(shown, HIDDEN, 'no hidden character reaches the page raw');
+    assert.ok(shown.includes('<U+202E>'), 'the markers are part of the visible text');
+
+    await page.goto(`${server.url}/repos/demo`);
+    await page.getByRole('table', { name: 'Branches' }).getByText('fix-<U+202E>evil').waitFor();
+    assert.doesNotMatch((await page.evaluate('document.body.innerText')) as string, HIDDEN);
+  },
+);

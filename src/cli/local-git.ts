@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { git, gitOk, lastGitMessage, nonInteractiveEnv } from '../shared/git.js';
+import { git, gitOk, lastGitMessage, nonInteractiveEnv, redactUrls } from '../shared/git.js';
 import { CliError } from './errors.js';
 
 /** The top folder of the work tree (or the bare repo) at `dir`, or a CliError saying it is not a repo. */
@@ -8,6 +8,30 @@ export async function repoRoot(dir: string): Promise<string> {
   if (!inside || inside.code !== 0) throw new CliError(`not a git repository: ${dir}`);
   const top = await git(['rev-parse', '--show-toplevel'], { cwd: dir });
   return top.code === 0 && top.stdout.trim() ? top.stdout.trim() : dir;
+}
+
+/** The clone URL ingest gives the `lazyaf` remote: the server's base, then `/git/<repo id>.git`. */
+const LAZYAF_REMOTE_RE = /^(https?:\/\/[^\s/]+(?:\/[^\s]*)?)\/git\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git\/?$/;
+
+/** The lazyaf repo a checkout is linked to: its `lazyaf` remote, as `lazyaf ingest` added it. */
+export interface LazyafLink {
+  url: string;
+  /** The server's base URL the remote names. */
+  base: string;
+  repoId: string;
+}
+
+/**
+ * The checkout's link to lazyaf, undefined when it has no `lazyaf` remote; a CliError when that
+ * remote is not a lazyaf repo URL.
+ */
+export async function lazyafLink(root: string): Promise<LazyafLink | undefined> {
+  const remote = await git(['remote', 'get-url', 'lazyaf'], { cwd: root });
+  if (remote.code !== 0) return undefined;
+  const url = remote.stdout.trim();
+  const m = LAZYAF_REMOTE_RE.exec(url);
+  if (!m) throw new CliError(`the "lazyaf" remote of ${root} (${redactUrls(url)}) is not a lazyaf repo URL (.../git/<repo id>.git)`);
+  return { url, base: m[1]!, repoId: m[2]! };
 }
 
 /** Environment for git children of the CLI: no prompts, and the token for lazyaf's credential helper. */

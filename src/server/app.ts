@@ -24,7 +24,7 @@ export interface BuiltApp {
 export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger): Promise<BuiltApp> {
   // The pool checks it when it starts (no engine, no image: the server's one line).
   const launcher = makeLauncher(config, logger);
-  const { checkpointer, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
+  const { checkpointer, unlockDataDir, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
   const ctx: ServerContext = { ...stores, pool: makePool(config, launcher, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
   const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
 
@@ -34,6 +34,6 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
   offerHostRelay(app, { dir: hostRelayDir(config.dataDir), jobHostPorts: config.jobHostPorts });
   const stopSweeper = startSweeper(ctx.queue, app.log);
-  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db });
+  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db, unlockDataDir });
   return { app, ctx, adminTokenSource, adminTokenPath };
 }

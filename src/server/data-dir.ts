@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 
 /** Directories whose files are programs the server runs (git hooks): owner-only, but executable. */
 const EXECUTABLE_DIRS = new Set(['hooks']);
@@ -20,4 +21,49 @@ export function restrictDataDir(dataDir: string): void {
     if (!EXECUTABLE_DIRS.has(entry.name)) continue;
     for (const inner of fs.readdirSync(p, { withFileTypes: true })) if (inner.isFile()) fs.chmodSync(path.join(p, inner.name), 0o700);
   }
+}
+
+/** Another server holds the data dir: the server's one line at start. */
+export class DataDirInUseError extends Error {}
+
+/**
+ * Takes the data dir for this server's life, or throws a DataDirInUseError naming the server that
+ * holds it. Two servers on one data dir each keep a pool whose runners replace the other's
+ * registrations (a job was lost three times so), and each would clear what it takes for the
+ * other's leftovers. The lock is SQLite's own lock on `server.lock`, held exclusive until the
+ * connection closes: a POSIX record lock, which the kernel drops when the process dies however it
+ * dies, so it is never stale and a reused pid holds nothing. (Node has no flock; a pid file alone
+ * needs a guess at whether its pid is still that server, and two starts can both take over one
+ * stale file.) `server.pid` only names the holder in the refusal. Returns the release.
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const lockFile = path.join(dataDir, 'server.lock');
+  const pidFile = path.join(dataDir, 'server.pid');
+  fs.closeSync(fs.openSync(lockFile, 'a', 0o600));
+  const lock = new Database(lockFile, { timeout: 0 });
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.pragma('journal_mode = OFF');
+    // The first write takes the exclusive lock; in this locking mode it is kept until close.
+    lock.pragma(`user_version = ${process.pid}`);
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+    throw new DataDirInUseError(`the data dir ${dataDir} is in use by another lazyaf server (${holderOf(pidFile)})`);
+  }
+  fs.writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  return () => {
+    if (holderOf(pidFile) === `pid ${process.pid}`) fs.rmSync(pidFile, { force: true });
+    lock.close();
+  };
+}
+
+function holderOf(pidFile: string): string {
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (Number.isSafeInteger(pid) && pid > 0) return `pid ${pid}`;
+  } catch {
+    // Not written yet, or removed as it closed.
+  }
+  return 'pid unknown';
 }

@@ -5,6 +5,7 @@ import type { ServerConfig } from './config.js';
 import { createLogger, logFormat } from './logging.js';
 import { signInLink } from './web/signin-codes.js';
 
+export { DataDirInUseError } from './data-dir.js';
 export { LauncherError } from './pool/launcher.js';
 
 export interface RunningServer {

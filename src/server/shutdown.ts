@@ -4,10 +4,10 @@ import type { Db } from './db/index.js';
 import type { Pool } from './pool/pool.js';
 import type { Queue } from './queue/queue.js';
 
-/** How the server closes: waits end first, then the pool, the connections, and last the database. */
+/** How the server closes: waits end first, then the pool, the connections, and last the database and the data dir. */
 export function shutdownHooks(
   app: FastifyInstance,
-  parts: { closing: AbortController; queue: Queue; pool: Pool; stopSweeper: () => void; checkpointer: Checkpointer; db: Db },
+  parts: { closing: AbortController; queue: Queue; pool: Pool; stopSweeper: () => void; checkpointer: Checkpointer; db: Db; unlockDataDir: () => void },
 ): void {
   // Long-polls and log streams end at once, so a shutdown does not wait out their timeouts.
   app.addHook('preClose', async () => {
@@ -23,5 +23,6 @@ export function shutdownHooks(
     parts.stopSweeper();
     await parts.checkpointer.stop();
     parts.db.close();
+    parts.unlockDataDir();
   });
 }

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import path from 'node:path';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
-import { restrictDataDir } from './data-dir.js';
+import { lockDataDir, restrictDataDir } from './data-dir.js';
 import { startCheckpointer, type Checkpointer } from './db/checkpointer.js';
 import { openDb } from './db/index.js';
 import { LiveEvents } from './events.js';
@@ -20,17 +20,29 @@ import { SignInCodes } from './web/signin-codes.js';
 
 export type Stores = Omit<ServerContext, 'pool' | 'serverUrl'> & {
   checkpointer: Checkpointer;
+  unlockDataDir: () => void;
   /** Where the admin token came from, for the start-up message. */
   adminTokenSource: 'env' | 'file' | 'generated';
   adminTokenPath: string;
 };
 
 /**
- * Opens what the server keeps: the data dir (owner-only), the git hooks, the tokens, the SQLite
+ * Opens what the server keeps: the data dir (this server's alone, owner-only), the git hooks, the tokens, the SQLite
  * file with its checkpointer, the repos and the queue.
  */
 export async function openStores(config: ServerConfig, logger?: FastifyBaseLogger): Promise<Stores> {
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // First: what follows clears leftovers, which would be another live server's work.
+  const unlockDataDir = lockDataDir(config.dataDir);
+  try {
+    return await openLocked(config, unlockDataDir, logger);
+  } catch (err) {
+    unlockDataDir();
+    throw err;
+  }
+}
+
+async function openLocked(config: ServerConfig, unlockDataDir: () => void, logger?: FastifyBaseLogger): Promise<Stores> {
   const reposDir = path.join(config.dataDir, 'repos');
   const hooksDir = path.join(config.dataDir, 'hooks');
   fs.mkdirSync(reposDir, { recursive: true });
@@ -65,6 +77,7 @@ export async function openStores(config: ServerConfig, logger?: FastifyBaseLogge
     config,
     db,
     checkpointer,
+    unlockDataDir,
     repos: new RepoService(new RepoStore(db), reposDir, emit),
     events,
     adminToken: admin.value,

@@ -4,9 +4,10 @@
  * the cursor to hide lines, write to the clipboard (OSC 52) or fake a link. These helpers make
  * such text harmless to print.
  */
+import { BIDI_CONTROLS, INVISIBLE_CHARS } from './hidden-chars.js';
 
-/** C0 and C1 controls, DEL, line/paragraph separators and bidi overrides (which reorder what is shown). */
-const UNSAFE_CHAR = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** C0 and C1 controls, DEL, bidi controls (which reorder what is shown) and invisible characters. */
+const UNSAFE_CHAR = new RegExp(`[\\x00-\\x1f\\x7f-\\x9f${BIDI_CONTROLS}${INVISIBLE_CHARS}]`, 'g');
 
 /** `\n`, `\t`, `\x1b`, `\u202e`: a control character shown as what it is. */
 function visible(c: string): string {
@@ -22,17 +23,16 @@ export function printable(value: string | number | null | undefined): string {
   return String(value ?? '').replace(UNSAFE_CHAR, visible);
 }
 
-/** JSON for a terminal: JSON.stringify leaves DEL, C1 controls and bidi overrides raw; these are escaped too, still valid JSON. */
+const JSON_UNSAFE = new RegExp(`[\\x7f-\\x9f${BIDI_CONTROLS}${INVISIBLE_CHARS}]`, 'g');
+
+/** JSON for a terminal: JSON.stringify leaves DEL, C1 controls, bidi controls and invisible characters raw; these are escaped too, still valid JSON. */
 export function jsonForTerminal(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(
-    /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return JSON.stringify(value, null, 2).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** An escape sequence: CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC (ended by ST), or a two-character escape. */
 const SEQUENCE = '\\x1b(?:\\[[0-?]*[ -/]*[@-~]|\\][^\\x07\\x1b]*(?:\\x07|\\x1b\\\\)|[PX^_][^\\x1b]*\\x1b\\\\|[ -/]*[0-~])';
-const LOG_UNSAFE = new RegExp(`${SEQUENCE}|[\\x00-\\x08\\x0b-\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]`, 'g');
+const LOG_UNSAFE = new RegExp(`${SEQUENCE}|[\\x00-\\x08\\x0b-\\x0c\\x0e-\\x1f\\x7f-\\x9f${BIDI_CONTROLS}${INVISIBLE_CHARS}]`, 'g');
 /** Select Graphic Rendition: colours, bold, underline. Nothing else. */
 const SGR = /^\x1b\[[0-9;:]*m$/;
 /** The start of a sequence that the next chunk may complete. */

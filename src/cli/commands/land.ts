@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { BranchList, Job, Repo } from '../../shared/api.js';
 import { printable } from '../../shared/terminal.js';
-import { git, isValidBranchName, lastGitMessage, nonInteractiveEnv } from '../../shared/git.js';
+import { git, isValidBranchName, lastGitMessage, nonInteractiveEnv, redactUrls } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
-import { gitEnv, gitShown, pushRejection, repoRoot } from '../local-git.js';
+import { gitEnv, gitShown, lazyafLink, pushRejection, repoRoot } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
 
 interface LandOptions extends GlobalOptions {
@@ -70,6 +70,7 @@ async function land(client: ApiClient, target: LandTarget, opts: LandOptions): P
   }
 
   const repo = await client.request<Repo>('GET', `/api/repos/${encodeURIComponent(target.repoRef)}`);
+  await mustBeLinked(client, root, repo);
   const { branches } = await client.request<BranchList>('GET', `/api/repos/${repo.id}/branches`);
   const found = branches.find((b) => b.name === branch);
   if (!found) throw new CliError(`branch "${branch}" not found in lazyaf repo ${repo.name}`);
@@ -99,6 +100,27 @@ async function land(client: ApiClient, target: LandTarget, opts: LandOptions): P
     const url = await openPullRequest(root, base, branch);
     process.stdout.write(`Opened pull request${url ? `: ${url}` : ''}\n`);
   }
+}
+
+/**
+ * Land pushes to the checkout's own remote, so the checkout must be one of the repo's: from
+ * another project's checkout it would push the repo's whole history to that project's origin.
+ * The `lazyaf` remote `lazyaf ingest` added (or a person added by hand) says which repo it is.
+ */
+async function mustBeLinked(client: ApiClient, root: string, repo: Repo): Promise<void> {
+  const link = await lazyafLink(root);
+  if (link?.repoId === repo.id) return;
+  const linkedTo =
+    link &&
+    (await client.request<Repo>('GET', `/api/repos/${link.repoId}`).then(
+      (r) => r.name,
+      () => link.repoId,
+    ));
+  const why = linkedTo ? `is linked to lazyaf repo ${linkedTo}, not ${repo.name}` : `is not linked to lazyaf repo ${repo.name} (it has no "lazyaf" remote)`;
+  const fixes = [`land from the checkout "lazyaf ingest" linked to ${linkedTo ? repo.name : 'it'}`];
+  if (!linkedTo) fixes.push(`or link this one first if its origin is ${repo.name}'s remote (git remote add lazyaf ${repo.clone_url})`);
+  if (repo.remote_url) fixes.push(`or land it on ${redactUrls(repo.remote_url)} from ${repo.name}'s page in the web UI`);
+  throw new CliError(`${root} ${why}: ${fixes.join(', ')}`);
 }
 
 /** What the remote's branch holds now (empty when it has none): the lease a forced push may replace. */

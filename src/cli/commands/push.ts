@@ -1,14 +1,10 @@
 import type { Command } from 'commander';
 import type { Repo } from '../../shared/api.js';
-import { git, redactUrls } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
 import { CliError, RefusedError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
-import { branchesToPush, gitEnv, gitShown, pushRejection, repoRoot, type BranchChoice } from '../local-git.js';
+import { branchesToPush, gitEnv, gitShown, lazyafLink, pushRejection, repoRoot, type BranchChoice } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
-
-/** The clone URL ingest gives the `lazyaf` remote: the server's base, then `/git/<repo id>.git`. */
-const LAZYAF_REMOTE_RE = /^(https?:\/\/[^\s/]+(?:\/[^\s]*)?)\/git\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git\/?$/;
 
 export function registerPush(program: Command): void {
   program
@@ -22,12 +18,9 @@ export function registerPush(program: Command): void {
 
 async function push(opts: BranchChoice, cmd: Command): Promise<void> {
   const root = await repoRoot(process.cwd());
-  const remote = await git(['remote', 'get-url', 'lazyaf'], { cwd: root });
-  if (remote.code !== 0) throw new CliError(`no "lazyaf" remote in ${root}; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME`);
-  const url = remote.stdout.trim();
-  const m = LAZYAF_REMOTE_RE.exec(url);
-  if (!m) throw new CliError(`the "lazyaf" remote of ${root} (${redactUrls(url)}) is not a lazyaf repo URL (.../git/<repo id>.git)`);
-  const [, base, repoId] = m as unknown as [string, string, string];
+  const link = await lazyafLink(root);
+  if (!link) throw new CliError(`no "lazyaf" remote in ${root}; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME`);
+  const { url, base, repoId } = link;
   const { branches } = await branchesToPush(root, opts);
 
   // The server the remote names is the one to ask: that is where the push goes.

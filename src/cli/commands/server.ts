@@ -21,11 +21,11 @@ export function registerServer(program: Command): void {
         throw err;
       }
       // Loaded here so that client commands (and git's credential helper calls) start fast.
-      const { startServer, LauncherError } = await import('../../server/main.js');
+      const { startServer, LauncherError, DataDirInUseError } = await import('../../server/main.js');
       try {
         await startServer(config, { handleSignals: true });
       } catch (err) {
-        if (err instanceof LauncherError) throw new CliError(err.message);
+        if (err instanceof LauncherError || err instanceof DataDirInUseError) throw new CliError(err.message);
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE') throw new CliError(`port ${config.port} on ${config.host} is already in use (pass --port or set LAZYAF_PORT)`);
         if (code === 'EACCES') throw new CliError(`no permission to listen on ${config.host}:${config.port} or to use ${config.dataDir}`);

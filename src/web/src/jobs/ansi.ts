@@ -1,9 +1,11 @@
 /**
  * ANSI colours in a job log, turned into styled text segments (never markup: the view puts each
  * segment's text in a text node). Only SGR sequences (`ESC [ ... m`) change the look; every other
- * escape or control sequence (cursor moves, erase, OSC titles and links) is dropped. A style can
+ * escape or control sequence (cursor moves, erase, OSC titles and links) is dropped, and a bidi
+ * control or invisible character becomes a marker segment (`lib/hidden-chars.ts`). A style can
  * span lines, so each line is read from the style the previous line ended with (`endStyle`).
  */
+import { hasHidden, hiddenCount, revealHidden } from '../lib/hidden-chars.js';
 
 /** 0-15: the terminal palette (themed by the view's CSS classes); a string: a CSS colour. */
 export type Colour = number | string;
@@ -140,9 +142,10 @@ export function endStyle(line: string, start: Style): Style {
 
 const looks = new WeakMap<Style, Omit<Segment, 'text'>>();
 
-function segmentOf(text: string, style: Style): Segment {
+function segmentOf(text: string, style: Style, marker: boolean): Segment {
   let look = looks.get(style);
   if (!look) looks.set(style, (look = lookOf(style)));
+  if (marker) return { text, ...look, classes: look.classes ? `${look.classes} hidden-char` : 'hidden-char' };
   return { text, ...look };
 }
 
@@ -175,16 +178,20 @@ export function segments(line: string, start: Style): Segment[] {
   let style = start;
   let at = 0;
   let returned = false;
+  const add = (text: string, marker: boolean) => {
+    const last = out.at(-1);
+    const seg = segmentOf(text, style, marker);
+    if (last && last.classes === seg.classes && last.color === seg.color && last.background === seg.background) last.text += text;
+    else out.push(seg);
+  };
   const push = (text: string) => {
     if (!text) return;
     if (returned) {
       out.length = 0;
       returned = false;
     }
-    const last = out.at(-1);
-    const seg = segmentOf(text, style);
-    if (last && last.classes === seg.classes && last.color === seg.color && last.background === seg.background) last.text += text;
-    else out.push(seg);
+    if (!hasHidden(text)) return add(text, false);
+    for (const piece of revealHidden(text)) add(piece.text, piece.hidden !== undefined);
   };
   if (CONTROL.test(line)) {
     for (const m of line.matchAll(TOKEN)) {
@@ -198,10 +205,13 @@ export function segments(line: string, start: Style): Segment[] {
   return out;
 }
 
-/** About how many columns a line takes (a tab counted as its widest, 8; redrawn text counted too), for the log's scroll width. */
+/**
+ * About how many columns a line takes (a tab counted as its widest, 8; a hidden character as its
+ * marker, 8; redrawn text counted too), for the log's scroll width.
+ */
 export function lineWidth(line: string): number {
   const text = CONTROL.test(line) ? line.replace(TOKEN, '') : line;
   let tabs = 0;
   for (let i = text.indexOf('\t'); i >= 0; i = text.indexOf('\t', i + 1)) tabs++;
-  return text.length + 7 * tabs;
+  return text.length + 7 * (tabs + hiddenCount(text));
 }

@@ -1,4 +1,5 @@
 import type { JobLogs } from '../../../shared/api.js';
+import { hasBidi } from '../lib/hidden-chars.js';
 import { endStyle, lineWidth, PLAIN, segments, type Segment, type Style } from './ansi.js';
 
 /** A line longer than this shows its start and a note: one huge line must not stall the page. */
@@ -20,6 +21,8 @@ export class LogLines {
   private partialCache: Segment[] | undefined;
   /** The widest line so far, in columns. */
   width = 0;
+  /** Whether any line holds a bidirectional control: the view warns about it. */
+  bidi = false;
 
   get count(): number {
     return this.done.length + (this.partial ? 1 : 0);
@@ -27,6 +30,7 @@ export class LogLines {
 
   append(text: string): void {
     if (!text) return;
+    this.bidi ||= hasBidi(text);
     const pieces = (this.partial + text).split('\n');
     this.partial = pieces.pop() ?? '';
     this.partialCache = undefined;
