@@ -29,6 +29,7 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerSandbox } from '../shared/protocol.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
+import { removeDiscarded } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
 import { findAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
@@ -187,6 +188,8 @@ class Runner {
   private async work(): Promise<void> {
     // Checkouts a killed runner left behind.
     fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
+    // Checkouts moved aside because they could not be cleaned (see workspace.ts): removed as far as they can be now.
+    await removeDiscarded(path.join(this.opts.workdir, 'work'));
     this.sandbox = await this.setUpSandbox();
     this.agents = this.opts.agents ?? findAgents(this.sandbox);
     const declared = this.opts.agents !== undefined;
