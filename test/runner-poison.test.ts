@@ -116,6 +116,11 @@ test('a job that closes directories of its checkout (chmod 000 in the work tree 
   const repoId = await seed(t, server);
   const runner = startRunnerAsNobody(t, server, nobodysDir(t), 'nobody-1');
   await eventually('the runner to register', () => /registered as nobody-1/.test(runner.output()) || undefined, 60_000);
+  // No cgroup nobody may write here: the runner says what holds instead, and what does not.
+  assert.match(
+    runner.output(),
+    /jobs' limits: 1024 processes for the runner's whole user \(uid 65534\), the job's and every other \(RLIMIT_NPROC: .*\); memory NOT limited/,
+  );
 
   const trapped = await runJob(server, repoId, 'leave traps', TRAPS);
   assert.equal(trapped.status, 'failed', trapped.log);

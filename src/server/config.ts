@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { defaultDataDir } from '../shared/paths.js';
 import { agentKeysFrom } from './pool/agent-keys.js';
 
@@ -17,6 +18,8 @@ export interface ServerConfig {
   launcher: LauncherKind;
   /** The docker launcher's limits, and how its containers reach the server. */
   docker: DockerRunnerConfig;
+  /** What a job may use (LAZYAF_JOB_*): the process pool's runners read the same variables, the docker pool's containers are sized from these. */
+  jobLimits: JobLimits;
   /** Pool runners take one job each and are replaced by fresh ones (LAZYAF_EPHEMERAL=1). */
   ephemeral: boolean;
   leaseTtlSeconds: number;
@@ -136,6 +139,12 @@ function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
   };
 }
 
+function jobLimitsFrom(env: NodeJS.ProcessEnv): JobLimits {
+  const limits = resolveJobLimits(env);
+  if ('error' in limits) throw new ConfigError(limits.error);
+  return limits;
+}
+
 function flagFrom(name: string, raw: string | undefined): boolean {
   if (raw === undefined || raw === '' || raw === '0') return false;
   if (raw === '1') return true;
@@ -177,6 +186,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     runners: runners === undefined || runners === '' ? undefined : intFrom('runners', runners, 0, 0, 256),
     launcher,
     docker: dockerFrom(env),
+    jobLimits: jobLimitsFrom(env),
     ephemeral: flagFrom('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL),
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),

@@ -27,14 +27,7 @@ export async function restoreAccess(root: string, maxEntries = MAX_ENTRIES): Pro
   let seen = 0;
   while (stack.length > 0 && seen < maxEntries) {
     const dir = stack.pop()!;
-    let stat;
-    try {
-      stat = await fs.lstat(dir);
-    } catch {
-      continue; // Gone, or its parent could not be opened.
-    }
-    if (!stat.isDirectory()) continue;
-    if ((stat.mode & 0o700) !== 0o700) await fs.chmod(dir, (stat.mode & 0o7777) | 0o700).catch(() => {});
+    if (!(await openToOwner(dir))) continue;
     let names: string[];
     try {
       names = await fs.readdir(dir);
@@ -43,6 +36,23 @@ export async function restoreAccess(root: string, maxEntries = MAX_ENTRIES): Pro
     }
     seen += names.length;
     for (const name of names) stack.push(path.join(dir, name));
+  }
+}
+
+/**
+ * Gives the owner read, write and search on `dir` (u+rwx) when it lacks them; false when `dir` is
+ * no directory (a link is never followed: lstat decides) or cannot be changed. While the job still
+ * runs it could swap the directory for a link between the two calls: chmod would then follow it,
+ * and could only add owner bits to a file of the runner's own user (root never needs this).
+ */
+export async function openToOwner(dir: string): Promise<boolean> {
+  try {
+    const stat = await fs.lstat(dir);
+    if (!stat.isDirectory()) return false;
+    if ((stat.mode & 0o700) !== 0o700) await fs.chmod(dir, (stat.mode & 0o7777) | 0o700);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -3,6 +3,7 @@ import type { DockerCommand, DockerEnvVar } from '../../shared/api.js';
 import { shellQuote } from '../../shared/git.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiError } from '../errors.js';
+import type { ContainerLimits } from './container-limits.js';
 
 export interface DockerCommandInput {
   /** The URL the runner reaches the server at. */
@@ -17,6 +18,8 @@ export interface DockerCommandInput {
   labels: string[];
   /** Tells apart the containers of several pasted commands on one machine; random by default. */
   nameSuffix?: string;
+  /** The container's limits, as the docker pool sizes its own (see container-limits.ts). */
+  limits?: Pick<ContainerLimits, 'pids' | 'memoryBytes'>;
 }
 
 /** Words a POSIX shell reads as they are; anything else is single-quoted. */
@@ -34,8 +37,8 @@ export function isLoopbackUrl(url: string): boolean {
 
 /**
  * The `docker run` line that adds one runner on any machine with Docker: detached, with an init
- * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine, and
- * configured only through its environment. Arguments after the image go to `lazyaf runner`.
+ * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine,
+ * under the limits a pool container gets, and configured only through its environment. Arguments after the image go to `lazyaf runner`.
  * A value no single line can carry is an ApiError (422).
  */
 export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
@@ -59,6 +62,8 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
     );
   const name = `lazyaf-runner-${input.nameSuffix ?? crypto.randomBytes(2).toString('hex')}`;
   const words = ['docker', 'run', '-d', '--name', name, '--init', '--restart', 'unless-stopped'];
+  if (input.limits?.pids) words.push('--pids-limit', String(input.limits.pids));
+  if (input.limits?.memoryBytes) words.push('--memory', `${Math.floor(input.limits.memoryBytes / 1024 ** 2)}m`);
   if (isLoopbackUrl(input.serverUrl)) words.push('--network', 'host');
   for (const v of envVars) words.push('-e', `${v.name}=${v.value}`);
   words.push(input.image);

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import { defaultJobLimits, type JobLimits } from '../../shared/job-limits.js';
 import type { DockerRunnerConfig } from '../config.js';
+import { containerLimits } from './container-limits.js';
 import { engineAddress, engineProblem, errorLine } from './engine.js';
 import { LauncherError, outputForwarder, type LaunchedRunner, type Launcher, type LaunchOptions } from './launcher.js';
 
@@ -33,7 +35,7 @@ export class DockerLauncher implements Launcher {
   private imageId: string | undefined;
 
   constructor(
-    private readonly settings: DockerRunnerConfig & { image: string; agentKeys: Record<string, string> },
+    private readonly settings: DockerRunnerConfig & { image: string; agentKeys: Record<string, string>; jobLimits?: JobLimits },
     private readonly serverId: string,
     private readonly onOutput: (poolId: string, line: string) => void,
   ) {
@@ -98,8 +100,10 @@ export class DockerLauncher implements Launcher {
 
   async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
     const docker = this.engine();
-    const { image, network, cpus, memoryBytes } = this.settings;
+    const { image, network, cpus } = this.settings;
+    const limits = containerLimits(this.settings.jobLimits ?? defaultJobLimits(), this.settings.memoryBytes);
     const env: Record<string, string> = {
+      ...limits.env,
       LAZYAF_SERVER: this.runnerUrl(serverUrl),
       LAZYAF_TOKEN: registrationToken,
       LAZYAF_POOL_ID: poolId,
@@ -120,7 +124,8 @@ export class DockerLauncher implements Launcher {
         NetworkMode: network,
         ...(network === 'host' ? {} : { ExtraHosts: ['host.docker.internal:host-gateway'] }),
         ...(cpus === undefined ? {} : { NanoCpus: Math.round(cpus * 1e9) }),
-        ...(memoryBytes === undefined ? {} : { Memory: memoryBytes }),
+        ...(limits.memoryBytes === undefined ? {} : { Memory: limits.memoryBytes }),
+        ...(limits.pids === undefined ? {} : { PidsLimit: limits.pids }),
       },
     };
     const name = `lazyaf-${this.shortId}-${poolId}`;

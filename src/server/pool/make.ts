@@ -26,7 +26,11 @@ export function serverIdentity(dataDir: string): string {
 export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): Launcher {
   const onOutput = (poolId: string, line: string) => logger?.info({ runner: poolId }, line);
   if (config.launcher === 'docker')
-    return new DockerLauncher({ ...config.docker, image: config.runnerImage, agentKeys: config.agentKeys }, serverIdentity(config.dataDir), onOutput);
+    return new DockerLauncher(
+      { ...config.docker, image: config.runnerImage, agentKeys: config.agentKeys, jobLimits: config.jobLimits },
+      serverIdentity(config.dataDir),
+      onOutput,
+    );
   return new ProcessLauncher(config.dataDir, onOutput);
 }
 

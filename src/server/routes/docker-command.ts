@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DockerCommand, DockerCommandQuery, ErrorBody } from '../../shared/api.js';
 import { parseLabels } from '../../shared/names.js';
 import { ApiError } from '../errors.js';
+import type { ContainerLimits } from '../pool/container-limits.js';
 import { dockerRunCommand } from '../pool/docker-command.js';
 import { trustedBase } from './clone-url.js';
 
@@ -11,6 +12,7 @@ export interface DockerCommandRoutesOptions {
   registrationToken: string;
   agentKeys: Record<string, string>;
   publicUrl?: string;
+  limits?: Pick<ContainerLimits, 'pids' | 'memoryBytes'>;
 }
 
 /** The `docker run` line that adds a runner on another machine (admin only, like all of /api). */
@@ -40,6 +42,7 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
         agentKeys: opts.agentKeys,
         withSecrets: req.query.with_secrets === true,
         labels: parsed.labels,
+        limits: opts.limits,
       });
     },
   );
