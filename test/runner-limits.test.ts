@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { heldLimit, ownGroups } from '../src/runner/cgroups.js';
 import { setUpLimits } from '../src/runner/limits.js';
 import { resolveRunnerConfig, RunnerConfigError } from '../src/runner/options.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
@@ -174,4 +175,53 @@ test('job limits are read and checked alike by the server and the runner: sizes,
     );
     assert.throws(() => resolveServerConfig({}, { [name]: value }), ConfigError);
   }
+});
+
+test("a runner finds its own cgroups from /proc: cgroup v2 where it holds the controllers, v1 otherwise, a container's own group at its mount's root", (t) => {
+  const dir = tempDir(t);
+  const write = (file: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  };
+  // A systemd machine: cgroup v2 with both controllers for the runner's service.
+  write('v2/proc/cgroup', '0::/system.slice/lazyaf.service\n');
+  write('v2/proc/mountinfo', `30 24 0:26 / ${dir}/v2/cg rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n`);
+  write('v2/cg/system.slice/lazyaf.service/cgroup.controllers', 'cpu io memory pids\n');
+  write('v2/cg/system.slice/lazyaf.service/pids.max', 'max\n');
+  write('v2/cg/system.slice/lazyaf.service/memory.max', '1073741824\n');
+  const v2 = ownGroups(path.join(dir, 'v2/proc'));
+  const own = path.join(dir, 'v2/cg/system.slice/lazyaf.service');
+  assert.deepEqual(
+    v2.sort((a, b) => a.controller.localeCompare(b.controller)),
+    [
+      { version: 2, controller: 'memory', dir: own },
+      { version: 2, controller: 'pids', dir: own },
+    ],
+  );
+  assert.deepEqual(
+    v2.map((g) => heldLimit(g)),
+    [1024 ** 3, undefined],
+  );
+
+  // A Docker container on cgroup v1: each hierarchy mounted from the container's own group; the
+  // unified hierarchy holds no controller, and one mount escapes in its path (\040 is a space).
+  write('v1/proc/cgroup', '12:pids:/docker/abc\n4:memory:/docker/abc\n1:name=systemd:/docker/abc\n0::/docker/abc\n');
+  write(
+    'v1/proc/mountinfo',
+    [
+      `40 30 0:35 /docker/abc ${dir}/v1/pids ro,nosuid - cgroup cgroup ro,pids`,
+      `41 30 0:36 /docker/abc ${dir}/v1/mem\\040ory ro,nosuid - cgroup cgroup ro,memory`,
+      `42 30 0:37 /docker/abc ${dir}/v1/unified ro - cgroup2 cgroup2 rw`,
+    ].join('\n'),
+  );
+  write('v1/unified/cgroup.controllers', '\n');
+  write('v1/pids/pids.max', '128\n');
+  assert.deepEqual(
+    ownGroups(path.join(dir, 'v1/proc')).sort((a, b) => a.controller.localeCompare(b.controller)),
+    [
+      { version: 1, controller: 'memory', dir: path.join(dir, 'v1/mem ory') },
+      { version: 1, controller: 'pids', dir: path.join(dir, 'v1/pids') },
+    ],
+  );
+  assert.equal(heldLimit({ version: 1, controller: 'pids', dir: path.join(dir, 'v1/pids') }), 128);
 });

@@ -56,12 +56,14 @@ export function watchDisk(dir: string, cap: number, over: (bytes: number) => voi
   let timer: NodeJS.Timeout | undefined;
   const walk = async () => {
     const started = Date.now();
-    const used = await diskUsage(dir, cap);
+    // A walk that fails (the workspace gone meanwhile) counts nothing; the next one tries again.
+    const used = await diskUsage(dir, cap).catch(() => 0);
     if (stopped) return;
     if (used > cap) return over(used);
-    timer = setTimeout(() => void walk(), Math.max(MIN_INTERVAL_MS, (Date.now() - started) * COST_FACTOR));
+    schedule(Math.max(MIN_INTERVAL_MS, (Date.now() - started) * COST_FACTOR));
   };
-  timer = setTimeout(() => void walk(), MIN_INTERVAL_MS);
+  const schedule = (ms: number) => (timer = setTimeout(() => void walk(), ms).unref());
+  schedule(MIN_INTERVAL_MS);
   return () => {
     stopped = true;
     clearTimeout(timer);

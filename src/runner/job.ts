@@ -113,7 +113,8 @@ export class JobRun {
     // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
     else await this.complete(report);
-    await this.jail?.close();
+    // A group that cannot be removed is left for the runner's next start (and logged): the job is over.
+    await this.jail?.close().catch((err: Error) => this.deps.log(`job ${this.shortId}: could not remove its cgroup: ${err.message}`));
     if (this.workspace) {
       // A wall that cannot take the job's files back or end its processes stops the runner (the error reaches its loop).
       await this.deps.sandbox?.dismiss?.(this.workspace);
