@@ -50,7 +50,7 @@ function nobodysDir(t: TestContext): string {
 }
 
 /** `lazyaf runner` from the sources, as nobody, with its work dir and HOME under `dir`. */
-function startRunnerAsNobody(t: TestContext, server: { url: string; registrationToken: string }, dir: string, name: string, env: NodeJS.ProcessEnv = {}) {
+function startRunnerAsNobody(t: TestContext, server: { url: string; registrationToken: string }, dir: string, name: string, sandbox = 'require') {
   const home = path.join(dir, 'home');
   fs.mkdirSync(home, { recursive: true });
   fs.chownSync(home, NOBODY, NOBODY);
@@ -74,9 +74,9 @@ function startRunnerAsNobody(t: TestContext, server: { url: string; registration
       '--workdir',
       workdir,
       '--sandbox',
-      'require',
+      sandbox,
     ],
-    { env: { ...process.env, HOME: home, GIT_CONFIG_GLOBAL: '/dev/null', LAZYAF_TOKEN: server.registrationToken, ...env }, cwd: dir },
+    { env: { ...process.env, HOME: home, GIT_CONFIG_GLOBAL: '/dev/null', LAZYAF_TOKEN: server.registrationToken }, cwd: dir },
   );
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString('utf8')));
@@ -136,6 +136,24 @@ test('a job that closes directories of its checkout (chmod 000 in the work tree 
     if (n === 1) assert.match(next.log, /the checkout cannot be cleaned \(.*\); opening its directories again/);
     assert.doesNotMatch(next.log, /fresh checkout/);
   }
+});
+
+test('an unsandboxed job that closes directories of the repo cache does not break the next job: the cache is cloned again', async (t) => {
+  if (!canRunAsNobody(t)) return;
+  const server = await startTestServer(t);
+  const repoId = await seed(t, server);
+  const runner = startRunnerAsNobody(t, server, nobodysDir(t), 'nobody-3', 'off');
+  await eventually('the runner to register', () => /registered as nobody-3/.test(runner.output()) || undefined, 60_000);
+  const trapped = await runJob(
+    server,
+    repoId,
+    'close the cache',
+    'CACHE=$(dirname "$(cat .git/objects/info/alternates)"); chmod 000 "$CACHE/objects" "$CACHE/refs" && exit 1',
+  );
+  assert.equal(trapped.status, 'failed', trapped.log);
+  const next = await runJob(server, repoId, 'after the traps', 'test "$(cat README.md)" = hello');
+  assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${runner.output()}`);
+  assert.match(next.log, /cached repo .*; cloning again/);
 });
 
 test('a checkout the runner cannot clean (a directory it cannot open, planted by another user) is replaced by a fresh one', async (t) => {

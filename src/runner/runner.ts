@@ -196,8 +196,8 @@ class Runner {
   private async work(): Promise<void> {
     // Checkouts a killed runner left behind.
     fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
-    // Checkouts moved aside because they could not be cleaned (see workspace.ts): removed as far as they can be now.
-    await removeDiscarded(path.join(this.opts.workdir, 'work'));
+    // Checkouts and caches moved aside because they could not be cleaned (see remove-tree.ts): removed as far as they can be now.
+    for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.opts.workdir, dir));
     this.sandbox = await this.setUpSandbox();
     const limiter = (this.limiter = await setUpLimits(this.limits, { inContainer: this.isolation === 'container' }));
     const tmpfs =
