@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs } from '../src/shared/api.js';
 import { api, authUrl, eventually, git, makeRepo, ROOT, spawnChild, startTestServer, tempDir, type Target } from './helpers.js';
-import { waitForJob } from './queue-helpers.js';
+import { inProcessRunners, waitForJob } from './queue-helpers.js';
 
 // A job that closes directories of its checkout (chmod 000 in the work tree or in .git) must not
 // break the jobs after it on the same runner, nor a pool slot's next runner. Root may open any
@@ -177,44 +178,25 @@ test('a checkout the runner cannot clean (a directory it cannot open, planted by
 });
 
 test('an immutable file in a checkout (which even root cannot remove) gives the next job a fresh checkout', async (t) => {
+  const startRunner = inProcessRunners(t);
   const server = await startTestServer(t);
   const repoId = await seed(t, server);
-  const dir = tempDir(t);
-  const runner = spawnChild(
-    t,
-    process.execPath,
-    [
-      '--import',
-      import.meta.resolve('tsx'),
-      path.join(ROOT, 'src/cli/main.ts'),
-      'runner',
-      '--server',
-      server.url,
-      '--name',
-      'imm',
-      '--workdir',
-      path.join(dir, 'work'),
-    ],
-    {
-      env: { ...process.env, LAZYAF_TOKEN: server.registrationToken },
-    },
-  );
-  let output = '';
-  runner.stderr?.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  // A work dir of its own, which only this hook can remove once the file is mutable again (wherever the runner moved it).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-immutable-'));
+  t.after(() => {
+    spawnSync('chattr', ['-R', '-i', dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const runner = startRunner(server, 'imm', { workdir: dir });
   const first = await runJob(server, repoId, 'first', 'true');
   assert.equal(first.status, 'succeeded', first.log);
-  const stuck = path.join(dir, 'work', 'work', repoId, '.git', 'stuck');
+  const stuck = path.join(dir, 'work', repoId, '.git', 'stuck');
   fs.writeFileSync(stuck, 'x');
   const chattr = spawnSync('chattr', ['+i', stuck]);
   if (chattr.status !== 0) return t.skip(`no immutable files here: ${chattr.stderr.toString().trim()}`);
-  // Wherever the runner moved it: the temp dir's own removal, which ran first, could not take it.
-  t.after(() => {
-    execFileSync('chattr', ['-R', '-i', dir]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
 
   const next = await runJob(server, repoId, 'after the immutable file', 'echo ok > ok.txt');
-  assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${output}`);
+  assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${runner.lines.join('\n')}`);
   assert.match(next.log, /starting a fresh checkout/);
 });
 
