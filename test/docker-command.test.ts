@@ -23,7 +23,8 @@ async function wordsOf(command: string): Promise<string[]> {
 }
 
 test('by default the command holds placeholders, starts an init that walls its jobs off the host, and a shell reads it as printed', async (t) => {
-  const server = await startTestServer(t, { ...SECRET_ENV, LAZYAF_JOB_HOST_PORTS: '4000,8787' });
+  // The job's memory set, so the container's (the job's and 256 MiB for the runner) does not depend on this machine's.
+  const server = await startTestServer(t, { ...SECRET_ENV, LAZYAF_JOB_HOST_PORTS: '4000,8787', LAZYAF_JOB_MEMORY: '1g' });
   const res = await api<DockerCommand>(server, 'GET', '/api/runners/docker-command');
   assert.equal(res.status, 200, JSON.stringify(res.body));
   const raw = JSON.stringify(res.body);
@@ -54,6 +55,10 @@ test('by default the command holds placeholders, starts an init that walls its j
     '--init',
     '--restart',
     'unless-stopped',
+    '--pids-limit',
+    '1088',
+    '--memory',
+    '1280m',
     '--cap-add',
     'NET_ADMIN',
     '-v',

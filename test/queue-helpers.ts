@@ -1,4 +1,4 @@
-// Runners and jobs: the runner protocol by hand, waiting on a job, runner processes and /proc.
+// Runners and jobs: the runner protocol by hand, waiting on a job, runners in this process or as processes, and /proc.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,7 +6,8 @@ import type { TestContext } from 'node:test';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { isFinished, type Job, type Repo } from '../src/shared/api.js';
-import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, type Target, type TestServer } from './helpers.js';
+import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
+import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, tempDir, type Target, type TestServer } from './helpers.js';
 
 /** Creates a repo with one commit on main through the real git server. */
 export async function seedRepo(server: Target, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
@@ -64,6 +65,41 @@ export function waitForJob(server: Target, id: string, done: (job: Job) => boole
     },
     timeoutMs,
   );
+}
+
+export type InProcessRunner = RunnerHandle & { lines: string[]; workdir: string };
+
+/**
+ * Starts runners in this process, each with a work dir of its own and its log lines kept. Make it
+ * before the server: the after-hook it adds then runs before the server's own close, so runners
+ * leave while the server still answers (and connections their fetch opened for aborted
+ * long-polls, which never carry a request, are closed instead of holding the server's close).
+ */
+export function inProcessRunners(t: TestContext): (server: TestServer, name: string, extra?: Partial<RunnerOptions>) => InProcessRunner {
+  const runners: RunnerHandle[] = [];
+  const servers = new Set<TestServer>();
+  t.after(async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+    for (const server of servers) server.app.server.closeAllConnections();
+  });
+  return (server, name, extra = {}) => {
+    servers.add(server);
+    const lines: string[] = [];
+    const workdir = tempDir(t, `lazyaf-runner-${name}-`);
+    const handle = startRunner({
+      server: server.url,
+      registrationToken: server.ctx.registrationToken,
+      name,
+      labels: [],
+      workdir,
+      log: (line) => lines.push(line),
+      killGraceMs: 500,
+      shutdownReportMs: 3000,
+      ...extra,
+    });
+    runners.push(handle);
+    return Object.assign(handle, { lines, workdir });
+  };
 }
 
 export interface RunnerProcess {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
+import type { RunnerOptions } from '../src/runner/runner.js';
 import type { RunnerList } from '../src/shared/api.js';
 import { api, authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { submit, waitForJob } from './queue-helpers.js';
+import { inProcessRunners, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
 
 // The runner's main loop in-process against a real in-process server (real queue, real git).
 // The full multi-process scenarios (SIGKILL, server restarts, many runners) live in e2e-jobs.test.ts.
@@ -15,43 +15,17 @@ interface Setup {
   repoId: string;
   cloneUrl: string;
   /** A runner in this process, stopped when the test ends. */
-  runner: (name: string, extra?: Partial<RunnerOptions>) => RunnerHandle & { lines: string[]; workdir: string };
+  runner: (name: string, extra?: Partial<RunnerOptions>) => InProcessRunner;
 }
 
 async function setup(t: TestContext): Promise<Setup> {
-  const runners: RunnerHandle[] = [];
-  let server: TestServer | undefined;
-  // Registered before the server's own close hook, so it runs first: runners leave while the server
-  // still answers. Connections the runners' fetch opened for aborted long-polls never carry a
-  // request, and the server's close would wait for them until its headers timeout.
-  t.after(async () => {
-    await Promise.all(runners.map((r) => r.stop()));
-    server?.app.server.closeAllConnections();
-  });
-  server = await startTestServer(t, { LAZYAF_LEASE_TTL: '3' });
+  const start = inProcessRunners(t);
+  const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '3' });
   const { status, body: repo } = await api<{ id: string; clone_url: string }>(server, 'POST', '/api/repos/ingest', { name: 'loop' });
   assert.equal(status, 201);
   const local = await makeRepo(path.join(tempDir(t), 'local'), { 'README.md': 'hello\n' });
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
-  const started = server;
-  const runner = (name: string, extra: Partial<RunnerOptions> = {}) => {
-    const lines: string[] = [];
-    const workdir = tempDir(t, `lazyaf-runner-${name}-`);
-    const handle = startRunner({
-      server: started.url,
-      registrationToken: started.ctx.registrationToken,
-      name,
-      labels: [],
-      workdir,
-      log: (line) => lines.push(line),
-      killGraceMs: 500,
-      shutdownReportMs: 3000,
-      ...extra,
-    });
-    runners.push(handle);
-    return Object.assign(handle, { lines, workdir });
-  };
-  return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner };
+  return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner: (name, extra) => start(server, name, extra) };
 }
 
 test('a runner takes jobs one after another, fetching into its cache, and leaves when drained', async (t) => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { git, gitOk } from '../shared/git.js';
+import { clearTree } from '../shared/remove-tree.js';
 import { gitEnv } from './env.js';
 import { lstat } from './files.js';
 
@@ -44,7 +45,8 @@ const FOREIGN_FILES = [
 const knownConfigs = new Map<string, Buffer>();
 
 export async function createCache(dir: string): Promise<void> {
-  fs.rmSync(dir, { recursive: true, force: true });
+  // An unsandboxed job may have closed directories of it: opened again, else moved aside.
+  await clearTree(dir);
   fs.mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
   // No template: no sample hooks, nothing but what git needs.
   await gitOk(['init', '-q', '--bare', '--template=', dir], { env: gitEnv() });
@@ -53,6 +55,14 @@ export async function createCache(dir: string): Promise<void> {
 
 /** Why the cache at `dir` cannot be trusted, or undefined when it can. */
 export async function inspectCache(dir: string): Promise<string | undefined> {
+  try {
+    return await findDistrust(dir);
+  } catch (err) {
+    return `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
+}
+
+async function findDistrust(dir: string): Promise<string | undefined> {
   for (const name of ['HEAD', 'config', 'objects', 'refs']) {
     const stat = lstat(path.join(dir, name));
     if (!stat) return `${name} is missing`;

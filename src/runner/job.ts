@@ -1,9 +1,12 @@
 import path from 'node:path';
+import { formatBytes } from '../shared/job-limits.js';
 import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
 import { runCommand, type CommandResult } from './execute.js';
+import { watchDisk } from './disk-watch.js';
+import { wallWithin, type JobJail, type JobLimiter } from './limits.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { Wall } from './sandbox.js';
@@ -19,6 +22,8 @@ export interface JobDeps {
   sandbox?: Wall;
   /** Without a wall, whether the job runs in the runner's own container, as the runner's own user. */
   inContainer?: boolean;
+  /** What the job may use (processes, memory, its workspace's disk); none: no limits. */
+  limiter?: JobLimiter;
 }
 
 /** Why a job is stopped from outside: the server cancelled it, its lease is gone, or the runner gives it back. */
@@ -47,8 +52,11 @@ export class JobRun {
   /** Aborted when the work is not to be kept: the lease is gone, or the job is given back. */
   private readonly keepCtl = new AbortController();
   private readonly reportCtl = new AbortController();
+  /** Aborted when the job's workspace holds more than its disk cap: the command is stopped, its work not kept. */
+  private readonly diskCtl = new AbortController();
   private readonly logs: LogStream;
   private workspace: Workspace | undefined;
+  private jail: JobJail | undefined;
   readonly shortId: string;
 
   constructor(
@@ -105,6 +113,8 @@ export class JobRun {
     // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
     else await this.complete(report);
+    // A group that cannot be removed is left for the runner's next start (and logged): the job is over.
+    await this.jail?.close().catch((err: Error) => this.deps.log(`job ${this.shortId}: could not remove its cgroup: ${err.message}`));
     if (this.workspace) {
       // A wall that cannot take the job's files back or end its processes stops the runner (the error reaches its loop).
       await this.deps.sandbox?.dismiss?.(this.workspace);
@@ -132,21 +142,43 @@ export class JobRun {
           ? "running in the runner's container as the runner's own user: the command can read the runner's environment, its registration token included"
           : 'running WITHOUT a sandbox: the command can read everything this runner can',
     );
+    const jail = (this.jail = await this.deps.limiter?.open());
+    const wall = jail ? wallWithin(jail, sandbox) : sandbox;
     const argv = ['sh', '-c', this.a.command];
-    const command = sandbox ? sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
+    const command = wall ? wall.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
     const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv };
-    const result = await runCommand({ command, cwd: ws.dir, env, timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
+    const disk = this.deps.limiter?.limits.diskBytes ?? 0;
+    const unwatch = disk > 0 ? watchDisk(ws.dir, disk, () => this.diskCtl.abort()) : undefined;
+    const result = await runCommand({
+      command,
+      cwd: ws.dir,
+      env,
+      timeoutMs: this.a.timeout_ms,
+      output: this.logs,
+      signal: AbortSignal.any([signal, this.diskCtl.signal]),
+      killGraceMs: this.deps.killGraceMs,
+    });
+    unwatch?.();
     // What escaped the command's process group (setsid) must not watch or change the commit and push.
     await sandbox?.sweep?.();
+    await jail?.killAll();
     if (this.keepCtl.signal.aborted) return this.stoppedReport();
     if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
-    return this.keepWork(ws, this.outcomeOf(result));
+    // Committing what filled the disk would fill it twice: its work is not kept.
+    if (this.diskCtl.signal.aborted && this.stopReason !== 'cancelled')
+      return { outcome: 'failed', exit_code: null, error: `the job exceeded its disk limit (more than ${formatBytes(disk)} in its workspace)` };
+    return this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
   }
 
-  /** How the command ended, before its work is kept. Timeout and cancel have no exit code of their own. */
-  private outcomeOf(result: CommandResult): CompleteRequest {
+  /**
+   * How the command ended, before its work is kept. Timeout and cancel have no exit code of their
+   * own. A limit the job hit fails it, whatever its exit code: a process refused or killed may
+   * have left its work unfinished.
+   */
+  private outcomeOf(result: CommandResult, breach: string | undefined): CompleteRequest {
     if (this.stopReason === 'cancelled') return { outcome: 'cancelled', exit_code: null };
     if (result.timedOut) return { outcome: 'timeout', exit_code: null, error: `timed out after ${Math.round(this.a.timeout_ms / 1000)} s` };
+    if (breach) return { outcome: 'failed', exit_code: result.exitCode, error: breach };
     if (result.exitCode !== 0) return { outcome: 'failed', exit_code: result.exitCode, error: result.signal ? `killed by ${result.signal}` : null };
     return { outcome: 'succeeded', exit_code: 0 };
   }
@@ -156,14 +188,14 @@ export class JobRun {
    * after a failure is bounded (KEEP_WORK_MS) and cannot change the outcome: a push that fails
    * then only adds its reason to the error. A successful command whose work cannot be pushed failed.
    */
-  private async keepWork(ws: Workspace, ended: CompleteRequest): Promise<CompleteRequest> {
+  private async keepWork(ws: Workspace, ended: CompleteRequest, wall: Wall | undefined): Promise<CompleteRequest> {
     const succeeded = ended.outcome === 'succeeded';
     const deadline = succeeded ? undefined : AbortSignal.timeout(KEEP_WORK_MS);
     const signal = deadline ? AbortSignal.any([this.keepCtl.signal, deadline]) : this.keepCtl.signal;
     const note = succeeded ? undefined : `lazyaf: what the job left when it ${ending(ended).replace(/^cancelled/, 'was cancelled')}.`;
     let commit: string | null;
     try {
-      commit = await publishChanges(this.a, ws, { sandbox: this.deps.sandbox, signal, note, log: (l) => this.say(l) });
+      commit = await publishChanges(this.a, ws, { sandbox: wall, signal, note, log: (l) => this.say(l) });
     } catch (err) {
       if (this.keepCtl.signal.aborted) return this.stoppedReport();
       if (!(err instanceof WorkspaceError) && !isAbortError(err)) throw err;

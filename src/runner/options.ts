@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseHostAddresses, parseJobHostPorts } from '../shared/job-network.js';
 import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
@@ -47,12 +48,14 @@ export interface RunnerConfig {
   jobHostPorts: number[];
   /** LAZYAF_HOST_ADDRESSES: in a runner container, the Docker host's own addresses, refused to its jobs. */
   hostAddresses: string[];
+  /** What each job may use: LAZYAF_JOB_PIDS, LAZYAF_JOB_MEMORY, LAZYAF_JOB_TMPFS, LAZYAF_JOB_DISK over the defaults. */
+  limits: JobLimits;
 }
 
 /**
  * Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID,
- * LAZYAF_EPHEMERAL, LAZYAF_JOB_USER, LAZYAF_AGENTS, LAZYAF_JOB_HOST_PORTS and
- * LAZYAF_HOST_ADDRESSES, then defaults.
+ * LAZYAF_EPHEMERAL, LAZYAF_JOB_USER, LAZYAF_AGENTS, LAZYAF_JOB_HOST_PORTS,
+ * LAZYAF_HOST_ADDRESSES and the job limits (LAZYAF_JOB_*), then defaults.
  */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
@@ -96,6 +99,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   } catch (err) {
     throw new RunnerConfigError((err as Error).message);
   }
+  const limits = resolveJobLimits(env);
+  if ('error' in limits) throw new RunnerConfigError(limits.error);
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
   return {
     server,
@@ -112,6 +117,7 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     agents: declared?.agents,
     jobHostPorts,
     hostAddresses,
+    limits,
   };
 }
 

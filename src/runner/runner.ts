@@ -16,6 +16,7 @@
  *                 (none inside the runner image, whose container is the wall).
  *   job-user.ts   inside the runner image, run by root: the job's commands as another user, and
  *                 its processes killed after it.
+ *   limits.ts     what a job may use (processes, memory: cgroups.ts; disk: disk-watch.ts) and how it holds.
  *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
  *   agents.ts     which named agents the jobs can run: executables on their PATH, behind their wall.
  *   options.ts    flags and environment → RunnerConfig.
@@ -29,6 +30,8 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerSandbox } from '../shared/protocol.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
+import { defaultJobLimits, formatBytes, type JobLimits } from '../shared/job-limits.js';
+import { removeDiscarded } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
 import { findAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
@@ -36,10 +39,11 @@ import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
 import { wallJobNetwork, type ContainerNetwork } from './container-network.js';
 import { JobUserWall, resolveJobUser, SETPRIV, type JobUser } from './job-user.js';
+import { setUpLimits, type JobLimiter } from './limits.js';
 import { inContainer, Sandbox, type Wall } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
-type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses';
+type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses' | 'limits';
 
 export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
@@ -101,6 +105,7 @@ class Runner {
   private sandbox: Wall | undefined;
   /** In a runner container: its jobs' network wall and the relays to the host (container-network.ts). */
   private network: ContainerNetwork | undefined;
+  private limiter: JobLimiter | undefined;
   /** What the runner tells the server about its jobs' wall. */
   private isolation: RunnerSandbox = 'none';
   /** The named agents its jobs can run, told to the server at registration. */
@@ -167,6 +172,10 @@ class Runner {
     return this.done;
   }
 
+  private get limits(): JobLimits {
+    return this.opts.limits ?? defaultJobLimits();
+  }
+
   private get shutdownReportMs(): number {
     return this.opts.shutdownReportMs ?? 10_000;
   }
@@ -188,17 +197,29 @@ class Runner {
   }
 
   private async work(): Promise<void> {
+    // Checkouts a killed runner left behind.
+    fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
+    // Checkouts and caches moved aside because they could not be cleaned (see remove-tree.ts): removed as far as they can be now.
+    for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.opts.workdir, dir));
     try {
-      await this.serve();
+      this.sandbox = await this.setUpSandbox();
+      const limiter = (this.limiter = await setUpLimits(this.limits, { inContainer: this.isolation === 'container' }));
+      const tmpfs =
+        this.isolation === 'bubblewrap' && this.limits.tmpfsBytes > 0
+          ? `; ${formatBytes(this.limits.tmpfsBytes)} per tmpfs (/tmp, HOME, /var/tmp, /dev/shm)`
+          : '';
+      this.log(`jobs' limits: ${limiter.summary}${tmpfs}`);
+      try {
+        await this.serve();
+      } finally {
+        await limiter.close().catch((err: Error) => this.log(`could not remove the jobs' cgroups: ${err.message}`));
+      }
     } finally {
       await this.network?.close();
     }
   }
 
   private async serve(): Promise<void> {
-    // Checkouts a killed runner left behind.
-    fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
-    this.sandbox = await this.setUpSandbox();
     this.agents = this.opts.agents ?? findAgents(this.sandbox);
     const declared = this.opts.agents !== undefined;
     if (this.agents.length > 0) this.log(`agents: ${this.agents.join(', ')}${declared ? ' (declared)' : ''}`);
@@ -233,7 +254,7 @@ class Runner {
       this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
       return undefined;
     }
-    const sandbox = new Sandbox({ hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare });
+    const sandbox = new Sandbox({ hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare, tmpfsBytes: this.limits.tmpfsBytes });
     const problem = await sandbox.probe();
     if (problem === undefined) {
       this.log('jobs run in a bubblewrap sandbox');
@@ -377,6 +398,7 @@ class Runner {
       killGraceMs: this.opts.killGraceMs,
       sandbox: this.sandbox,
       inContainer: this.isolation === 'container',
+      limiter: this.limiter,
     });
     this.job = job;
     this.heartbeatWake.abort(); // Say "busy" and renew the new lease at once.

@@ -93,6 +93,8 @@ export interface SandboxOptions {
   home?: string;
   /** Default: `bwrap` on PATH. */
   bwrap?: string;
+  /** Bytes each of the job's tmpfs mounts may hold (/tmp, HOME, /var/tmp, /dev/shm); 0 or none: the kernel's default, half the RAM each. */
+  tmpfsBytes?: number;
 }
 
 export class Sandbox implements Wall {
@@ -134,6 +136,9 @@ export class Sandbox implements Wall {
     const ws = path.resolve(layout.workspace);
     const args = [this.bwrap, ...this.base.args, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
     for (const p of layout.readOnly ?? []) args.push('--ro-bind', path.resolve(p), path.resolve(p));
+    // Last, once every mount point is made: what is left writable of the root and of /dev is
+    // memory nobody sized. The job writes its workspace and its sized tmpfs mounts only.
+    for (const p of this.base.sealed) args.push('--remount-ro', p);
     args.push('--chdir', ws, '--', ...argv);
     return args;
   }
@@ -159,6 +164,8 @@ export class Sandbox implements Wall {
 /** The arguments every sandbox starts with, and what they show: folders, and top-level links to them. */
 interface BaseLayout {
   args: string[];
+  /** tmpfs mounts made read-only once everything is mounted on them. */
+  sealed: string[];
   shown: string[];
   hidden: string[];
   home: string;
@@ -184,7 +191,10 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
     } else if (stat?.isDirectory()) show('--ro-bind', dir);
   }
   for (const dir of RESOLVER_DIRS) if (isDir(dir)) show('--ro-bind', dir);
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp');
+  // bwrap's --size applies to the --tmpfs that follows it.
+  const tmpfs = (dir: string) => args.push(...(opts.tmpfsBytes ? ['--size', String(opts.tmpfsBytes)] : []), '--tmpfs', dir);
+  args.push('--proc', '/proc', '--dev', '/dev');
+  for (const dir of ['/dev/shm', '/tmp', '/var/tmp']) tmpfs(dir);
 
   // Node and the agent CLIs: where node is installed, and every PATH entry outside the system dirs.
   const extras = [path.dirname(path.dirname(process.execPath)), ...(process.env.PATH ?? '').split(':')];
@@ -197,7 +207,7 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
   }
 
   // A HOME of its own, with only the agents' state and tools from the real one.
-  args.push('--tmpfs', home);
+  tmpfs(home);
   for (const entry of TOOL_HOME_ENTRIES) {
     const p = path.join(home, entry);
     if (exists(p) && !shown.includes(p)) show('--ro-bind', p);
@@ -208,9 +218,10 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
   }
   for (const p of opts.share ?? []) if (exists(p)) show('--bind', path.resolve(p));
 
-  // A secret folder under something shown is covered by an empty tmpfs.
-  for (const h of hidden) if (shown.some((s) => isUnder(h, s))) args.push('--tmpfs', h);
-  return { args, shown, hidden, home, links };
+  // A secret folder under something shown is covered by an empty tmpfs, read-only in the end.
+  const covers = hidden.filter((h) => shown.some((s) => isUnder(h, s)));
+  for (const h of covers) args.push('--tmpfs', h);
+  return { args, sealed: ['/', '/dev', ...covers], shown, hidden, home, links };
 }
 
 /** Whether this process runs in a container: Docker and Podman leave these files at its root. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
+import { discardTree, removeTree, restoreAccess } from '../shared/remove-tree.js';
 import { cachePath, createCache, inspectCache } from './cache.js';
 import type { Assignment } from '../shared/protocol.js';
 import { gitEnv } from './env.js';
@@ -70,7 +71,7 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
   }
 
   const dir = path.join(opts.workdir, 'work', job.repo_id);
-  await step(checkout(job, dir, cacheDir, baseCommit, opts.signal), 'cannot check out the job branch');
+  await step(checkout(job, dir, cacheDir, baseCommit, log, opts.signal), 'cannot check out the job branch');
   const jobDir = path.join(opts.workdir, 'jobs', job.attempt_id);
   fs.rmSync(jobDir, { recursive: true, force: true });
   fs.mkdirSync(jobDir, { recursive: true, mode: 0o700 });
@@ -98,6 +99,44 @@ async function cloneBase(job: WorkspaceJob, git: GitOptions, retry: GitRetryOpti
 const savedIndexes = new Map<string, { data: Buffer; mtime: Date }>();
 
 /**
+ * Makes the repo's checkout ready for the job (see resetCheckout). A previous job may have closed
+ * directories of it (chmod 000 in the work tree or in .git), which a runner that is not root cannot
+ * clean: their owner opens them again and tries once more; what even that cannot clean (another
+ * user's directory, an immutable file) is moved aside for a fresh checkout, which costs one full
+ * checkout instead of every later job of the repo.
+ */
+async function checkout(
+  job: WorkspaceJob,
+  dir: string,
+  cacheDir: string,
+  baseCommit: string,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const reset = () => resetCheckout(job, dir, cacheDir, baseCommit, signal);
+  try {
+    return await reset();
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    log(`the checkout cannot be cleaned (${errorLine(err)}); opening its directories again`);
+  }
+  await restoreAccess(dir);
+  try {
+    return await reset();
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    log(`the checkout still cannot be cleaned (${errorLine(err)}); starting a fresh checkout`);
+  }
+  savedIndexes.delete(cacheDir);
+  await discardTree(dir, (aside, why) => log(`the old checkout stays at ${aside}: ${why.split('\n')[0]}`));
+  await reset();
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as Error).name === 'AbortError';
+}
+
+/**
  * Makes the repo's checkout ready for the job: a new `.git` (so no config, hook, ref or object a
  * previous job left in its repository survives), with objects borrowed from the cache, `origin`
  * naming the internal server (without credentials) and `origin/<base>` at the base commit; then
@@ -105,9 +144,9 @@ const savedIndexes = new Map<string, { data: Buffer; mtime: Date }>();
  * stay, so only what changed is rewritten: the runner's own index from last time tells git which
  * files are untouched (a file a job changed has a new ctime, which nobody can set back).
  */
-async function checkout(job: WorkspaceJob, dir: string, cacheDir: string, baseCommit: string, signal?: AbortSignal): Promise<void> {
+async function resetCheckout(job: WorkspaceJob, dir: string, cacheDir: string, baseCommit: string, signal?: AbortSignal): Promise<void> {
   const gitDir = path.join(dir, '.git');
-  fs.rmSync(gitDir, { recursive: true, force: true });
+  await removeTree(gitDir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const local: GitOptions = { cwd: dir, env: gitEnv(), signal };
   await initRepo(dir, job.branch, local);
@@ -196,7 +235,7 @@ export async function step<T>(promise: Promise<T>, what: string): Promise<T> {
   try {
     return await promise;
   } catch (err) {
-    if (err instanceof WorkspaceError || (err as Error).name === 'AbortError') throw err;
+    if (err instanceof WorkspaceError || isAbort(err)) throw err;
     throw new WorkspaceError(`${what}: ${errorLine(err)}`);
   }
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseJobHostPorts } from '../shared/job-network.js';
 import { defaultDataDir } from '../shared/paths.js';
 import { agentKeysFrom } from './pool/agent-keys.js';
@@ -20,6 +21,8 @@ export interface ServerConfig {
   docker: DockerRunnerConfig;
   /** LAZYAF_JOB_HOST_PORTS: ports on the host's loopback that jobs may still reach (a model gateway). */
   jobHostPorts: number[];
+  /** What a job may use (LAZYAF_JOB_*): the process pool's runners read the same variables, the docker pool's containers are sized from these. */
+  jobLimits: JobLimits;
   /** Pool runners take one job each and are replaced by fresh ones (LAZYAF_EPHEMERAL=1). */
   ephemeral: boolean;
   leaseTtlSeconds: number;
@@ -151,6 +154,12 @@ function jobHostPortsFrom(raw: string | undefined): number[] {
   }
 }
 
+function jobLimitsFrom(env: NodeJS.ProcessEnv): JobLimits {
+  const limits = resolveJobLimits(env);
+  if ('error' in limits) throw new ConfigError(limits.error);
+  return limits;
+}
+
 function flagFrom(name: string, raw: string | undefined): boolean {
   if (raw === undefined || raw === '' || raw === '0') return false;
   if (raw === '1') return true;
@@ -193,6 +202,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     launcher,
     docker: dockerFrom(env),
     jobHostPorts: jobHostPortsFrom(env.LAZYAF_JOB_HOST_PORTS),
+    jobLimits: jobLimitsFrom(env),
     ephemeral: flagFrom('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL),
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),
     logCapBytes: intFrom('LAZYAF_LOG_CAP', env.LAZYAF_LOG_CAP, 10 * 1024 * 1024, 1024, 2 ** 40),

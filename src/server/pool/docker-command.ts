@@ -3,6 +3,7 @@ import type { DockerCommand, DockerEnvVar } from '../../shared/api.js';
 import { shellQuote } from '../../shared/git.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiError } from '../errors.js';
+import type { ContainerLimits } from './container-limits.js';
 import { jobNetworkSpec } from './docker-network.js';
 
 export interface DockerCommandInput {
@@ -22,6 +23,8 @@ export interface DockerCommandInput {
   relayDir?: string;
   /** LAZYAF_JOB_HOST_PORTS, passed on to a runner on this machine. */
   jobHostPorts?: number[];
+  /** The container's limits, as the docker pool sizes its own (see container-limits.ts). */
+  limits?: Pick<ContainerLimits, 'pids' | 'memoryBytes'>;
 }
 
 /** Words a POSIX shell reads as they are; anything else is single-quoted. */
@@ -39,11 +42,12 @@ export function isLoopbackUrl(url: string): boolean {
 
 /**
  * The `docker run` line that adds one runner on any machine with Docker: detached, with an init
- * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine, and
- * configured only through its environment. Arguments after the image go to `lazyaf runner`.
- * Its jobs' network is walled as the docker launcher's are (jobNetworkSpec): NET_ADMIN for the
- * runner's firewall, and for a server on this machine's loopback the relay folder instead of the
- * host network, where no wall is possible (kept only where there is no relay: not Linux).
+ * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine,
+ * under the limits a pool container gets, and configured only through its environment. Arguments
+ * after the image go to `lazyaf runner`. Its jobs' network is walled as the docker launcher's are
+ * (jobNetworkSpec): NET_ADMIN for the runner's firewall, and for a server on this machine's
+ * loopback the relay folder instead of the host network, where no wall is possible (kept only
+ * where there is no relay: not Linux).
  * A value no single line can carry is an ApiError (422).
  */
 export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
@@ -71,6 +75,8 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
     );
   const name = `lazyaf-runner-${input.nameSuffix ?? crypto.randomBytes(2).toString('hex')}`;
   const words = ['docker', 'run', '-d', '--name', name, '--init', '--restart', 'unless-stopped'];
+  if (input.limits?.pids) words.push('--pids-limit', String(input.limits.pids));
+  if (input.limits?.memoryBytes) words.push('--memory', `${Math.floor(input.limits.memoryBytes / 1024 ** 2)}m`);
   if (network === 'host') words.push('--network', 'host');
   for (const cap of walls.capAdd) words.push('--cap-add', cap);
   for (const bind of walls.binds) words.push('-v', bind);

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import { defaultJobLimits, type JobLimits } from '../../shared/job-limits.js';
 import type { DockerRunnerConfig } from '../config.js';
+import { containerLimits } from './container-limits.js';
 import { jobNetworkSpec } from './docker-network.js';
 import { engineAddress, engineProblem, errorLine } from './engine.js';
 import { LauncherError, outputForwarder, type LaunchedRunner, type Launcher, type LaunchOptions } from './launcher.js';
@@ -21,6 +23,8 @@ export interface DockerLauncherSettings extends DockerRunnerConfig {
   jobHostPorts: number[];
   /** The server's relay folder (host-relay.ts), when the engine can mount it: the containers reach the server through it. */
   relayDir?: string;
+  /** What each job may use: the containers are sized from it (container-limits.ts). */
+  jobLimits?: JobLimits;
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -108,9 +112,11 @@ export class DockerLauncher implements Launcher {
 
   async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
     const docker = this.engine();
-    const { image, network, cpus, memoryBytes } = this.settings;
+    const { image, network, cpus } = this.settings;
     const walls = jobNetworkSpec(this.settings);
+    const limits = containerLimits(this.settings.jobLimits ?? defaultJobLimits(), this.settings.memoryBytes);
     const env: Record<string, string> = {
+      ...limits.env,
       LAZYAF_SERVER: this.runnerUrl(serverUrl),
       LAZYAF_TOKEN: registrationToken,
       LAZYAF_POOL_ID: poolId,
@@ -134,7 +140,8 @@ export class DockerLauncher implements Launcher {
         ...(walls.capAdd.length > 0 ? { CapAdd: walls.capAdd } : {}),
         ...(walls.binds.length > 0 ? { Binds: walls.binds } : {}),
         ...(cpus === undefined ? {} : { NanoCpus: Math.round(cpus * 1e9) }),
-        ...(memoryBytes === undefined ? {} : { Memory: memoryBytes }),
+        ...(limits.memoryBytes === undefined ? {} : { Memory: limits.memoryBytes }),
+        ...(limits.pids === undefined ? {} : { PidsLimit: limits.pids }),
       },
     };
     const name = `lazyaf-${this.shortId}-${poolId}`;

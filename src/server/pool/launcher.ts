@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LauncherKind } from '../config.js';
+import { clearTree, DISCARDED_PREFIX, removeTree } from '../../shared/remove-tree.js';
 import { workdirHolder } from '../../shared/workdir-lock.js';
 import { childExecArgv, siblingModule } from '../sibling.js';
 
@@ -103,8 +104,12 @@ export class ProcessLauncher implements Launcher {
 
   async launch({ poolId, serverUrl, registrationToken, ephemeral }: LaunchOptions): Promise<LaunchedRunner> {
     const workdir = path.join(poolWorkRoot(this.dataDir), poolId);
-    // An ephemeral runner starts from nothing: no cache a job before it could have touched.
-    if (ephemeral && workdirHolder(workdir) === undefined) fs.rmSync(workdir, { recursive: true, force: true });
+    // An ephemeral runner starts from nothing: no cache a job before it could have touched. A dir
+    // that cannot be removed (a job closed or locked something in it) is moved aside, so the slot
+    // gets a fresh one instead of failing to start for ever.
+    if (ephemeral && workdirHolder(workdir) === undefined) {
+      await clearTree(workdir, (aside, why) => this.onOutput(poolId, `could not remove the old work dir, left at ${aside}: ${why.split('\n')[0]}`));
+    }
     fs.mkdirSync(workdir, { recursive: true, mode: 0o700 });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -152,11 +157,11 @@ export class ProcessLauncher implements Launcher {
     for (const entry of entries) {
       const dir = path.join(root, entry.name);
       if (!entry.isDirectory() || keep.has(entry.name) || workdirHolder(dir) !== undefined) continue;
-      try {
-        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      } catch (err) {
-        this.onOutput(entry.name, `could not remove the unused work dir ${dir}: ${(err as Error).message}`);
-      }
+      // Those moved aside by an ephemeral launch are tried again here, as quietly as they failed then.
+      const discarded = entry.name.startsWith(DISCARDED_PREFIX);
+      removeTree(dir).catch(
+        (err: Error) => discarded || this.onOutput(entry.name, `could not remove the unused work dir ${dir}: ${err.message.split('\n')[0]}`),
+      );
     }
   }
 }

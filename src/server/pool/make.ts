@@ -28,7 +28,14 @@ export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): 
   const onOutput = (poolId: string, line: string) => logger?.info({ runner: poolId }, line);
   if (config.launcher === 'docker') {
     const relayDir = engineIsLocal() && config.docker.network !== 'host' ? hostRelayDir(config.dataDir) : undefined;
-    const settings = { ...config.docker, image: config.runnerImage, agentKeys: config.agentKeys, jobHostPorts: config.jobHostPorts, relayDir };
+    const settings = {
+      ...config.docker,
+      image: config.runnerImage,
+      agentKeys: config.agentKeys,
+      jobHostPorts: config.jobHostPorts,
+      relayDir,
+      jobLimits: config.jobLimits,
+    };
     return new DockerLauncher(settings, serverIdentity(config.dataDir), onOutput);
   }
   return new ProcessLauncher(config.dataDir, onOutput);

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DockerCommand, DockerCommandQuery, ErrorBody } from '../../shared/api.js';
 import { parseLabels } from '../../shared/names.js';
 import { ApiError } from '../errors.js';
+import type { ContainerLimits } from '../pool/container-limits.js';
 import { dockerRunCommand } from '../pool/docker-command.js';
 import { trustedBase } from './clone-url.js';
 
@@ -14,6 +15,7 @@ export interface DockerCommandRoutesOptions {
   /** The server's relay folder (pool/host-relay.ts), where it offers one. */
   relayDir?: string;
   jobHostPorts: number[];
+  limits?: Pick<ContainerLimits, 'pids' | 'memoryBytes'>;
 }
 
 /** The `docker run` line that adds a runner on another machine (admin only, like all of /api). */
@@ -45,6 +47,7 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
         labels: parsed.labels,
         relayDir: opts.relayDir,
         jobHostPorts: opts.jobHostPorts,
+        limits: opts.limits,
       });
     },
   );

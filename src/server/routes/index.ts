@@ -12,6 +12,7 @@ import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
 import { KeyedBuckets, TokenBucket } from '../rate-limit.js';
 import type { WebUi } from '../web/ui.js';
+import { containerLimits } from '../pool/container-limits.js';
 import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
 import { jobRoutes } from './jobs.js';
@@ -97,6 +98,7 @@ export async function registerRoutes(
     publicUrl: config.publicUrl,
     relayDir: hostRelayDir(config.dataDir),
     jobHostPorts: config.jobHostPorts,
+    limits: containerLimits(config.jobLimits, config.docker.memoryBytes),
   });
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
   await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });
