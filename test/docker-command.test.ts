@@ -129,7 +129,7 @@ test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hosti
   const words = await wordsOf(res.body.command);
   assert.ok(words.includes('LAZYAF_SERVER=https://lazyaf.example:8443'), words.join(' '));
   assert.ok(!words.includes('--network'), 'a server reached by name needs no host network');
-  assert.deepEqual(words.slice(7, 9), ['--cap-add', 'NET_ADMIN'], 'the runner walls its jobs off its host');
+  assert.deepEqual(words.slice(11, 13), ['--cap-add', 'NET_ADMIN'], 'the runner walls its jobs off its host (after its limits)');
   assert.ok(!words.includes('-v') && !words.some((w) => w.startsWith('LAZYAF_HOST_ADDRESSES=')), 'no relay for a runner elsewhere');
   assert.deepEqual(words.slice(-3), ['registry.example:5000/team/runner:v1', '--labels', 'gpu,os=linux']);
   assert.equal(res.body.env_vars.length, 2, 'no agent key held, none named');
