@@ -14,6 +14,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   git: async () => (await import('./git.js')).gitPart,
   queue: async () => (await import('./queue.js')).queuePart,
   hostile: async () => (await import('./hostile.js')).hostilePart,
+  'hostile-jobs': async () => (await import('./hostile-jobs.js')).hostileJobsPart,
   docker: async () => (await import('./docker.js')).dockerPart,
   cli: async () => (await import('./cli.js')).cliPart,
   ui: async () => (await import('./ui.js')).uiPart,

@@ -15,11 +15,13 @@ export class Target {
     readonly dataDir: string,
     readonly adminToken: string,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly runners: number,
   ) {}
 
-  static async start(dataDir: string, home: string, adminToken: string, env: NodeJS.ProcessEnv): Promise<Target> {
-    const target = new Target(dataDir, adminToken, { ...isolatedGitEnv(home), ...env });
-    target.server = await startLazyaf(dataDir, adminToken, target.env);
+  /** A server with `runners` pool runners (none by default: the attacks play the runners themselves). */
+  static async start(dataDir: string, home: string, adminToken: string, env: NodeJS.ProcessEnv, runners = 0): Promise<Target> {
+    const target = new Target(dataDir, adminToken, { ...isolatedGitEnv(home), ...env }, runners);
+    target.server = await startLazyaf(dataDir, adminToken, target.env, runners);
     return target;
   }
 
@@ -56,7 +58,7 @@ export class Target {
     if (!how) return true;
     this.crashes.push({ after, how });
     await this.server.stop();
-    this.server = await startLazyaf(this.dataDir, this.adminToken, this.env);
+    this.server = await startLazyaf(this.dataDir, this.adminToken, this.env, this.runners);
     return false;
   }
 

@@ -41,13 +41,13 @@ async function startServerChild(what: string, args: string[], env: NodeJS.Proces
   }
 }
 
-/** The built lazyaf server (`dist/cli/main.js server`) on 127.0.0.1, a free port, no runners. */
-export function startLazyaf(dataDir: string, adminToken: string, gitEnv: NodeJS.ProcessEnv): Promise<ServerProcess> {
+/** The built lazyaf server (`dist/cli/main.js server`) on 127.0.0.1, a free port, `runners` pool runners (none by default). */
+export function startLazyaf(dataDir: string, adminToken: string, gitEnv: NodeJS.ProcessEnv, runners = 0): Promise<ServerProcess> {
   const cli = path.join(ROOT, 'dist', 'cli', 'main.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm run bench does)`);
   return startServerChild(
     'lazyaf server',
-    [cli, 'server', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--runners', '0'],
+    [cli, 'server', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--runners', String(runners)],
     { ...gitEnv, LAZYAF_ADMIN_TOKEN: adminToken, NODE_ENV: 'production' },
     /lazyaf server listening on http:\/\/127\.0\.0\.1:(\d+)/,
     path.join(dataDir, '..', 'lazyaf-server.log'),
