@@ -121,3 +121,24 @@ test('a runner the server revoked registers again and keeps working', async (t) 
     r.lines.join('\n'),
   );
 });
+
+test("a NUL in a job's title or description (a README of zeros in its prompt) reaches its command and commit as U+FFFD instead of failing the job", async (t) => {
+  const { server, repoId, cloneUrl, runner } = await setup(t);
+  runner('nul-1');
+  const job = await submit(server, {
+    repo_id: repoId,
+    title: 'nul\u0000title',
+    description: 'a\u0000description',
+    command: 'printf "%s|%s" "$LAZYAF_JOB_TITLE" "$LAZYAF_JOB_DESCRIPTION" > env.txt',
+  });
+  const done = await waitForJob(server, job.id);
+  assert.equal(done.status, 'succeeded', done.error ?? '');
+  const check = tempDir(t);
+  await git(['clone', '-q', '--branch', done.branch!, authUrl(cloneUrl, server.token), check]);
+  assert.equal(await git(['show', 'HEAD:env.txt'], check), 'nul\ufffdtitle|a\ufffddescription');
+  assert.equal(await git(['log', '-1', '--format=%s'], check), 'nul\ufffdtitle');
+  // A command is run by `sh -c`, which cannot take a NUL at all: refused when submitted.
+  const refused = await api(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'nul command', command: 'echo a\u0000b' });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.match(refused.body.message, /command/);
+});

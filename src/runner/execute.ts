@@ -37,7 +37,7 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
   return new Promise((resolve) => {
     const result: CommandResult = { exitCode: null, signal: null, timedOut: false, aborted: false };
     const [file, ...args] = typeof opts.command === 'string' ? ['sh', '-c', opts.command] : opts.command;
-    const child = spawn(file!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file!, args, { cwd: opts.cwd, env: execEnv(opts.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const timers: NodeJS.Timeout[] = [];
     let terminating = false;
 
@@ -151,4 +151,15 @@ export function groupHasLiving(pgid: number): boolean {
     if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
   }
   return false;
+}
+
+/**
+ * The environment as exec can carry it: a NUL byte ends a C string, so Node refuses any value
+ * holding one. Job text may (a title sent as JSON, a README of zeros in the prompt): each NUL
+ * becomes U+FFFD, the replacement character, rather than failing the job.
+ */
+function execEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) out[key] = value.replaceAll('\0', '\ufffd');
+  return out;
 }

@@ -105,7 +105,10 @@ export const SubmitJob = Type.Object(
     repo_id: Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name.' }),
     title: Type.String({ minLength: 1, maxLength: 200 }),
     description: Type.Optional(Type.String({ maxLength: 20_000 })),
-    command: Type.Optional(Type.String({ minLength: 1, maxLength: 20_000, description: 'Shell command run in the workspace (agent "shell").' })),
+    command: Type.Optional(
+      // `sh -c` takes a C string: a NUL byte could never reach it.
+      Type.String({ minLength: 1, maxLength: 20_000, pattern: '^[^\\x00]*$', description: 'Shell command run in the workspace (agent "shell"); no NUL byte.' }),
+    ),
     agent: Type.Optional(
       Type.String({ pattern: AGENT_NAME_RE.source, description: 'shell (default with command), claude, gemini, codex, aider, or one from agents.json.' }),
     ),
