@@ -85,6 +85,6 @@ function figures(r: JobAttackResult, target: Target): Figure[] {
       Number.isNaN(r.attacker.connected) ? 0 : r.attacker.connected,
       `of 2,000 attempts; ${r.attacker.refused} refused; job ${r.attacker.status}`,
     ),
-    { metric: 'R10 what the noisy job wrote to its tmpfs', value: r.attacker.tmpfsMiB, unit: 'MiB', raw: `${r.attacker.forks} forks` },
+    { metric: 'R10 what the noisy job wrote to its tmpfs', value: r.attacker.tmpfsMiB, unit: 'MiB', raw: 'LAZYAF_JOB_TMPFS caps it' },
   ];
 }

@@ -25,7 +25,7 @@ export interface JobAttackResult {
   followup: { ok: boolean; detail: string };
   bystander: { ok: boolean; detail: string };
   /** What the attacking job printed of its own attempts. */
-  attacker: { connected: number; refused: number; tmpfsMiB: number; forks: number; status: string };
+  attacker: { connected: number; refused: number; tmpfsMiB: number; status: string };
   health: Probe;
   admin: Probe;
 }
@@ -82,7 +82,7 @@ function noisyCommand(port: number): string {
   return [
     `node -e "${connect}" &`,
     // Each child lives on; the loop never stops by itself: only the job's limits hold it.
-    `( n=0; end=$(( $(date +%s) + ${ATTACK_SECONDS - 5} )); while [ $(date +%s) -lt $end ]; do sleep ${ATTACK_SECONDS} & n=$((n+1)); done; echo "forks $n" ) 2>/dev/null &`,
+    `( end=$(( $(date +%s) + ${ATTACK_SECONDS - 5} )); while [ $(date +%s) -lt $end ]; do sleep ${ATTACK_SECONDS} & done ) 2>/dev/null &`,
     `dd if=/dev/zero of=/tmp/fill bs=1M 2>/dev/null; echo "tmpfs $(( $(stat -c %s /tmp/fill) / 1048576 ))"`,
     'wait',
   ].join('\n');
@@ -181,7 +181,6 @@ export async function jobAttacks(target: Target, repo: SeededRepo, port: number)
       connected: figure(/connections (\d+) \d+/),
       refused: figure(/connections \d+ (\d+)/),
       tmpfsMiB: figure(/tmpfs (\d+)/),
-      forks: figure(/forks (\d+)/),
       status: `${noisyJob?.status ?? 'not ended'} ${noisyJob?.end_reason ?? ''} ${noisyJob?.error ?? ''}`.trim(),
     },
     health,
