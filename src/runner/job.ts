@@ -133,7 +133,7 @@ export class JobRun {
           : 'running WITHOUT a sandbox: the command can read everything this runner can',
     );
     const argv = ['sh', '-c', this.a.command];
-    const command = sandbox ? sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
+    const command = sandbox ? sandbox.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true }) : argv;
     const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv };
     const result = await runCommand({ command, cwd: ws.dir, env, timeoutMs: this.a.timeout_ms, output: this.logs, signal, killGraceMs: this.deps.killGraceMs });
     // What escaped the command's process group (setsid) must not watch or change the commit and push.

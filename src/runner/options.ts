@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { parseHostPorts } from '../shared/host-ports.js';
 import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
@@ -42,9 +43,11 @@ export interface RunnerConfig {
   jobUser: string;
   /** The agents declared with --agents or LAZYAF_AGENTS; undefined: found on the jobs' PATH at start. */
   agents?: string[];
+  /** LAZYAF_JOB_HOST_PORTS: the ports of the host's loopback a job may still reach. */
+  jobHostPorts: number[];
 }
 
-/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID, LAZYAF_EPHEMERAL, LAZYAF_JOB_USER and LAZYAF_AGENTS, then defaults. */
+/** Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID, LAZYAF_EPHEMERAL, LAZYAF_JOB_USER, LAZYAF_AGENTS and LAZYAF_JOB_HOST_PORTS, then defaults. */
 export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv = process.env): RunnerConfig {
   const server = (flags.server ?? (env.LAZYAF_SERVER || 'http://localhost:8000')).replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server)) throw new RunnerConfigError(`invalid server URL: ${server} (expected http://host:port)`);
@@ -79,6 +82,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const agentsCsv = flags.agents ?? (env.LAZYAF_AGENTS || undefined);
   const declared = agentsCsv === undefined ? undefined : parseAgents(agentsCsv);
   if (declared && 'error' in declared) throw new RunnerConfigError(declared.error);
+  const hostPorts = parseHostPorts(env.LAZYAF_JOB_HOST_PORTS);
+  if ('error' in hostPorts) throw new RunnerConfigError(hostPorts.error);
   const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
   return {
     server,
@@ -93,6 +98,7 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     ephemeral,
     jobUser,
     agents: declared?.agents,
+    jobHostPorts: hostPorts.ports,
   };
 }
 
