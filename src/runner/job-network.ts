@@ -18,11 +18,14 @@ import { isExecutableFile } from './sandbox.js';
  *   - `-T <ports>|none -U none`: the job reaches the host's loopback only on LAZYAF_JOB_HOST_PORTS
  *     (TCP), at 127.0.0.1:<port> inside; pasta's default would forward every port bound on it;
  *   - `--no-map-gw`: otherwise the gateway's address leads to the host's loopback;
- *   - prohibit routes, added inside the namespace before the job starts, to the host's own
+ *   - `prohibit` rules, added inside the namespace before the job starts, for the host's own
  *     addresses (pasta would connect to them from the host: a server bound to 0.0.0.0 answers)
- *     and to the link-local range with the cloud metadata address (169.254.0.0/16, fd00:ec2::254).
- *     They fail at once ("permission denied"), not after a 30 s timeout. The job runs in a user
- *     namespace nested in the one that added them, without capabilities: it cannot remove them.
+ *     and the link-local range with the cloud metadata address (169.254.0.0/16, fd00:ec2::254).
+ *     Rules, not routes: a rule applies before any route, also to a link-local address with its
+ *     interface named, which a route would not stop (the host's own link-local address, pasta's
+ *     gateway inside, reached a listener of the host). They fail at once ("permission denied"),
+ *     not after a 30 s timeout. The job runs in a user namespace nested in the one that added
+ *     them, without capabilities: it cannot remove them.
  *
  * Why pasta and not slirp4netns: pasta starts the command inside the namespace it makes, so the
  * wall stays one argument vector (`pasta ... -- sh -c 'ip ...; exec bwrap ...'`); slirp4netns
@@ -98,12 +101,15 @@ export class JobNetwork {
   /** The argument vector that runs `argv` (bubblewrap's) in a network namespace of its own. */
   wrap(argv: string[]): string[] {
     const { pasta, ip, setpriv, unshare } = this.tools;
-    const routes = blockedDestinations().map((prefix) => `route add prohibit ${prefix}`);
-    // Routes first, while this shell still holds CAP_NET_ADMIN in the namespace; a failure stops the job before it starts.
+    const blocked = blockedDestinations();
+    const rules = (v6: boolean) => blocked.filter((p) => net.isIPv6(p.split('/')[0]!) === v6).map((p) => `rule add to ${p} prohibit`);
+    const [v4, v6] = [rules(false), rules(true)];
+    // The rules first, while this shell still holds CAP_NET_ADMIN in the namespace; a failure stops the job before it starts.
     const script = [
-      `${ip} -batch - <<'EOF' || { echo "lazyaf: cannot close the job's network off from the host" >&2; exit 125; }`,
-      ...routes,
-      'EOF',
+      `${ip} -4 -batch - <<'EOF4'${v6.length ? ` && ${ip} -6 -batch - <<'EOF6'` : ''} || { echo "lazyaf: cannot close the job's network off from the host" >&2; exit 125; }`,
+      ...v4,
+      'EOF4',
+      ...(v6.length ? [...v6, 'EOF6'] : []),
       'exec "$@"',
     ].join('\n');
     return [

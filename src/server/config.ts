@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseHostPorts } from '../shared/host-ports.js';
 import { defaultDataDir } from '../shared/paths.js';
 import { agentKeysFrom } from './pool/agent-keys.js';
 
@@ -168,6 +169,9 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
   const runnerImage = env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest';
   if (runnerImage.length > 255 || !IMAGE_RE.test(runnerImage))
     throw new ConfigError(`LAZYAF_RUNNER_IMAGE must be a Docker image reference such as lazyaf-runner:latest, got "${runnerImage}"`);
+  // The pool's runners inherit it from this environment: a bad value stops the server, not each runner.
+  const hostPorts = parseHostPorts(env.LAZYAF_JOB_HOST_PORTS);
+  if ('error' in hostPorts) throw new ConfigError(hostPorts.error);
   return {
     dataDir: flags.data ? path.resolve(flags.data) : defaultDataDir(env),
     host: flags.host ?? env.LAZYAF_HOST ?? '127.0.0.1',
