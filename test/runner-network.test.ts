@@ -10,7 +10,7 @@ import { Sandbox } from '../src/runner/sandbox.js';
 import { resolveServerConfig } from '../src/server/config.js';
 import { parseHostPorts } from '../src/shared/host-ports.js';
 import type { JobLogs } from '../src/shared/api.js';
-import { api, CLI, ROOT, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { api, CLI, eventually, ROOT, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 // What a job on a process runner reaches on the network: real bubblewrap, real pasta, real connections.
@@ -128,6 +128,15 @@ test('a job reaches neither the lazyaf server nor anything else of the host, onl
   // The listener on every address does answer from the host: the job's failures are its wall's.
   const fromHost = await run(process.execPath, ['-e', PROBE, ...addresses.map((a, i) => `host${i}=${a.onHost}:${wide}`)]);
   for (const [name, { result }] of targets(fromHost.stdout)) assert.equal(result, 'REACHED hello wide', `${name} from the host`);
+});
+
+test("the server's pool runners take LAZYAF_JOB_HOST_PORTS from its environment", async (t) => {
+  if (!jobNetwork(t)) return;
+  const data = path.join(tempDir(t), 'data');
+  const server = await startTestServer(t, { LAZYAF_JOB_HOST_PORTS: '8787,4321' }, { dataDir: data, runners: 1, logLevel: 'info' });
+  await eventually('the pool runner to say what network its jobs get', async () =>
+    /jobs: own network \(pasta\), outbound only; closed: the host's loopback \(except ports 4321,8787\)/.test(server.output()),
+  );
 });
 
 test("git reading a job's repository gets no network at all: only a loopback of its own", (t) => {
