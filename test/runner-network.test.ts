@@ -11,7 +11,7 @@ import { resolveServerConfig } from '../src/server/config.js';
 import { parseHostPorts } from '../src/shared/host-ports.js';
 import type { JobLogs } from '../src/shared/api.js';
 import { api, CLI, eventually, ROOT, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
-import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 // What a job on a process runner reaches on the network: real bubblewrap, real pasta, real connections.
 
@@ -128,6 +128,19 @@ test('a job reaches neither the lazyaf server nor anything else of the host, onl
   // The listener on every address does answer from the host: the job's failures are its wall's.
   const fromHost = await run(process.execPath, ['-e', PROBE, ...addresses.map((a, i) => `host${i}=${a.onHost}:${wide}`)]);
   for (const [name, { result }] of targets(fromHost.stdout)) assert.equal(result, 'REACHED hello wide', `${name} from the host`);
+});
+
+test('a runner SIGKILLed mid-job takes its job with it, through pasta', async (t) => {
+  if (!jobNetwork(t)) return;
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, tempDir(t), 'doomed');
+  const runner = startRunnerProcess(t, server, 'doomed', tempDir(t), ['--sandbox', 'require']);
+  const marker = String(900000 + Math.floor(Math.random() * 99999));
+  await submit(server, { repo_id: repo.id, title: 'sleeper', command: `sleep ${marker}` });
+  // pasta, bubblewrap and the job's shell carry the command in their arguments too.
+  await eventually('the job to start', async () => processesMatching(`sleep ${marker}`).length >= 3);
+  runner.child.kill('SIGKILL');
+  await eventually('pasta, bubblewrap and the job to be gone', async () => processesMatching(`sleep ${marker}`).length === 0, 10_000);
 });
 
 test("the server's pool runners take LAZYAF_JOB_HOST_PORTS from its environment", async (t) => {
