@@ -145,7 +145,7 @@ export class JobRun {
     const jail = (this.jail = await this.deps.limiter?.open());
     const wall = jail ? wallWithin(jail, sandbox) : sandbox;
     const argv = ['sh', '-c', this.a.command];
-    const command = wall ? wall.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile] }) : argv;
+    const command = wall ? wall.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true }) : argv;
     const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv };
     const disk = this.deps.limiter?.limits.diskBytes ?? 0;
     const unwatch = disk > 0 ? watchDisk(ws.dir, disk, () => this.diskCtl.abort()) : undefined;

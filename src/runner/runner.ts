@@ -14,6 +14,7 @@
  *   env.ts        what a job's command and the runner's git see in their environment.
  *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository
  *                 (none inside the runner image, whose container is the wall).
+ *   job-network.ts the job command's own network (pasta): the world, not the host.
  *   job-user.ts   inside the runner image, run by root: the job's commands as another user, and
  *                 its processes killed after it.
  *   limits.ts     what a job may use (processes, memory: cgroups.ts; disk: disk-watch.ts) and how it holds.
@@ -38,9 +39,10 @@ import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
 import { wallJobNetwork, type ContainerNetwork } from './container-network.js';
+import { JobNetwork } from './job-network.js';
 import { JobUserWall, resolveJobUser, SETPRIV, type JobUser } from './job-user.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
-import { inContainer, Sandbox, type Wall } from './sandbox.js';
+import { inContainer, Sandbox, type SandboxMode, type SandboxOptions, type Wall } from './sandbox.js';
 import type { RunnerConfig } from './options.js';
 
 type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses' | 'limits';
@@ -254,17 +256,39 @@ class Runner {
       this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
       return undefined;
     }
-    const sandbox = new Sandbox({ hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare, tmpfsBytes: this.limits.tmpfsBytes });
+    const walls = { hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare, tmpfsBytes: this.limits.tmpfsBytes };
+    const sandbox = new Sandbox(walls);
     const problem = await sandbox.probe();
     if (problem === undefined) {
       this.log('jobs run in a bubblewrap sandbox');
       this.isolation = 'bubblewrap';
-      return sandbox;
+      return this.withJobNetwork(sandbox, walls, mode);
     }
     const install = 'install bubblewrap (Debian and Ubuntu: apt-get install bubblewrap)';
     if (mode === 'require') throw new SandboxUnavailableError(`cannot sandbox jobs: ${problem}; ${install}, or pass --no-sandbox`);
     this.log(`WARNING: cannot sandbox jobs (${problem}); ${unsandboxed}. To fix: ${install}; --sandbox require refuses to run without it`);
     return undefined;
+  }
+
+  /** The sandbox again with the jobs' own network, or as it is (jobs on the host's network, said loudly) where pasta cannot work. */
+  private async withJobNetwork(sandbox: Sandbox, walls: SandboxOptions, mode: SandboxMode): Promise<Sandbox> {
+    const network = JobNetwork.locate(this.opts.jobHostPorts ?? []);
+    let problem: string | undefined;
+    if (network instanceof JobNetwork) {
+      const networked = new Sandbox({ ...walls, network });
+      problem = await networked.probe(true);
+      if (problem === undefined) {
+        this.log(network.describe());
+        if (network.dnsProblem) this.log(`WARNING: ${network.dnsProblem}`);
+        return networked;
+      }
+    } else problem = network.problem;
+    const install = 'install passt and iproute2 (Debian and Ubuntu: apt-get install passt iproute2)';
+    if (mode === 'require') throw new SandboxUnavailableError(`cannot give jobs a network of their own: ${problem}; ${install}, or pass --sandbox auto`);
+    this.log(
+      `WARNING: jobs share this machine's network (${problem}): a job reaches the lazyaf server, every service on this machine and cloud metadata. To fix: ${install}; --sandbox require refuses to run without it`,
+    );
+    return sandbox;
   }
 
   /**

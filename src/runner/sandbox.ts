@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lstat } from './files.js';
+import type { JobNetwork } from './job-network.js';
 import type { Workspace } from './workspace.js';
 
 /**
@@ -11,7 +12,8 @@ import type { Workspace } from './workspace.js';
  * read-write, a fresh /tmp and HOME, its own pid namespace (so not the runner's
  * /proc/<pid>/environ with the registration token), and nothing of the runner's work dir (other
  * workspaces, repo caches), the server's data dir or the user's home beyond the agents' own
- * config and login dirs. The network is kept: agents need their APIs.
+ * config and login dirs. The job's command gets a network of its own, outbound only
+ * (`job-network.ts`); git reading its repository gets none at all.
  */
 
 /**
@@ -62,6 +64,8 @@ export interface SandboxLayout {
   readOnly?: string[];
   /** Whether the workspace is read-only too (the runner reading the job's result). */
   workspaceReadOnly?: boolean;
+  /** The job's own command reaches the world (its agent's API); git reading its repository needs no network at all. */
+  network?: boolean;
 }
 
 /**
@@ -95,16 +99,20 @@ export interface SandboxOptions {
   bwrap?: string;
   /** Bytes each of the job's tmpfs mounts may hold (/tmp, HOME, /var/tmp, /dev/shm); 0 or none: the kernel's default, half the RAM each. */
   tmpfsBytes?: number;
+  /** The job command's own network; without it, jobs share the host's. */
+  network?: JobNetwork;
 }
 
 export class Sandbox implements Wall {
   private readonly base: BaseLayout;
   readonly bwrap: string;
+  readonly network: JobNetwork | undefined;
   readonly jobEnv = { TMPDIR: '/tmp' };
   readonly running = 'running';
 
   constructor(opts: SandboxOptions) {
     this.bwrap = opts.bwrap ?? 'bwrap';
+    this.network = opts.network;
     this.base = baseLayout(opts);
   }
 
@@ -139,21 +147,29 @@ export class Sandbox implements Wall {
     // Last, once every mount point is made: what is left writable of the root and of /dev is
     // memory nobody sized. The job writes its workspace and its sized tmpfs mounts only.
     for (const p of this.base.sealed) args.push('--remount-ro', p);
+    if (layout.network) args.push(...(this.network?.bwrapArgs() ?? ['--share-net']));
     args.push('--chdir', ws, '--', ...argv);
-    return args;
+    return layout.network && this.network ? this.network.wrap(args) : args;
   }
 
-  /** Runs `true` inside the sandbox; resolves with bwrap's complaint when it cannot work here, else undefined. */
-  async probe(): Promise<string | undefined> {
+  /** Runs `true` inside the sandbox (on the job's network with `network`); resolves with the complaint when it cannot work here, else undefined. */
+  async probe(network = false): Promise<string | undefined> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-sandbox-probe-'));
     try {
-      const [cmd, ...args] = this.wrap(['true'], { workspace: dir });
+      const [cmd, ...args] = this.wrap(['true'], { workspace: dir, network });
       return await new Promise<string | undefined>((resolve) => {
         const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
         child.on('error', (err) => resolve((err as NodeJS.ErrnoException).code === 'ENOENT' ? `${this.bwrap} is not installed` : err.message));
-        child.on('close', (code) => resolve(code === 0 ? undefined : stderr.trim().split('\n').at(-1) || `${this.bwrap} exited with code ${code}`));
+        // pasta says when it cannot reach syslog before each of its lines: the last line that is not that one.
+        const complaint = () =>
+          stderr
+            .split('\n')
+            .filter((l) => l.trim() && !/^Failed to send \d+ bytes to syslog$/.test(l))
+            .at(-1)
+            ?.trim();
+        child.on('close', (code) => resolve(code === 0 ? undefined : complaint() || `${cmd} exited with code ${code}`));
       });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -174,8 +190,8 @@ interface BaseLayout {
 
 function baseLayout(opts: SandboxOptions): BaseLayout {
   const home = path.resolve(opts.home ?? os.homedir());
-  // Every namespace but the network's; no capabilities even for root; the job dies with its runner.
-  const args = ['--unshare-all', '--share-net', '--die-with-parent', '--cap-drop', 'ALL'];
+  // Every namespace, the network's too unless the layout asks for one; no capabilities even for root; the job dies with its runner.
+  const args = ['--unshare-all', '--die-with-parent', '--cap-drop', 'ALL'];
   const shown: string[] = [];
   const links: [string, string][] = [];
   const show = (flag: '--ro-bind' | '--bind', p: string) => {
