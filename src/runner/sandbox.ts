@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCommand } from './execute.js';
 import { lstat } from './files.js';
 import type { JobNetwork } from './job-network.js';
 import type { Workspace } from './workspace.js';
@@ -157,20 +158,21 @@ export class Sandbox implements Wall {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-sandbox-probe-'));
     try {
       const [cmd, ...args] = this.wrap(['true'], { workspace: dir, network });
-      return await new Promise<string | undefined>((resolve) => {
-        const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-        let stderr = '';
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-        child.on('error', (err) => resolve((err as NodeJS.ErrnoException).code === 'ENOENT' ? `${this.bwrap} is not installed` : err.message));
-        // pasta says when it cannot reach syslog before each of its lines: the last line that is not that one.
-        const complaint = () =>
-          stderr
-            .split('\n')
-            .filter((l) => l.trim() && !/^Failed to send \d+ bytes to syslog$/.test(l))
-            .at(-1)
-            ?.trim();
-        child.on('close', (code) => resolve(code === 0 ? undefined : complaint() || `${cmd} exited with code ${code}`));
-      });
+      // As a job's command runs: in a process group of its own, killed whole once it exits. A
+      // pasta that fails (no /dev/net/tun for this user) exits, but leaves a child that waits for
+      // ever, as the init of its own pid namespace (deaf to SIGTERM), holding stderr open.
+      let said = '';
+      const output = new PassThrough().on('data', (c: Buffer) => (said = (said + c.toString('utf8')).slice(-4000)));
+      const result = await runCommand({ command: [cmd!, ...args], cwd: dir, env: process.env, timeoutMs: 10_000, output, killGraceMs: 100 });
+      if (result.spawnError) return /ENOENT/.test(result.spawnError) ? `${this.bwrap} is not installed` : result.spawnError;
+      if (result.exitCode === 0) return undefined;
+      // pasta says when it cannot reach syslog before each of its lines: the last line that is not that one.
+      const complaint = said
+        .split('\n')
+        .filter((l) => l.trim() && !/^Failed to send \d+ bytes to syslog$/.test(l))
+        .at(-1)
+        ?.trim();
+      return complaint || (result.timedOut ? `${cmd} did not finish within 10 s` : `${cmd} exited with code ${result.exitCode}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
