@@ -146,6 +146,7 @@ function dockerFrom(env: NodeJS.ProcessEnv): DockerRunnerConfig {
   };
 }
 
+/** The pool's runners inherit LAZYAF_JOB_HOST_PORTS from this environment: a bad value stops the server, not each runner. */
 function jobHostPortsFrom(raw: string | undefined): number[] {
   try {
     return parseJobHostPorts(raw);
@@ -192,7 +193,6 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
   const runnerImage = env.LAZYAF_RUNNER_IMAGE || 'lazyaf-runner:latest';
   if (runnerImage.length > 255 || !IMAGE_RE.test(runnerImage))
     throw new ConfigError(`LAZYAF_RUNNER_IMAGE must be a Docker image reference such as lazyaf-runner:latest, got "${runnerImage}"`);
-  // The pool's runners inherit it from this environment: a bad value stops the server, not each runner.
   return {
     dataDir: flags.data ? path.resolve(flags.data) : defaultDataDir(env),
     host: flags.host ?? env.LAZYAF_HOST ?? '127.0.0.1',
