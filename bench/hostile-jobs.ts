@@ -4,11 +4,8 @@
  * runners offer `claude` (not installed: an agent job fails once claimed, which is all the
  * follow-up needs).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isolatedGitEnv } from './lib/git-env.js';
-import { makeTempDir, removeTempDir } from './lib/proc.js';
+import { removeTempDir } from './lib/proc.js';
 import { jsonRequest } from './lib/raw-http.js';
 import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
 import { jobAttacks, type JobAttackResult, type Probe } from './hostile/jobs.js';
@@ -32,12 +29,8 @@ export const hostileJobsPart: BenchPart = {
   name: 'hostile-jobs',
   description: "R9 a job's huge tree and files read by the server, R10 a job forking, filling its tmpfs and holding connections",
   async run(ctx: BenchContext): Promise<PartResult> {
-    const dir = makeTempDir('lazyaf-bench-hostile-jobs-');
-    const home = path.join(dir, 'home');
-    fs.mkdirSync(home);
-    const gitEnv = isolatedGitEnv(home);
-    const dataDir = path.join(dir, 'data');
-    const target = await Target.start(dataDir, home, ADMIN, { LAZYAF_SANDBOX: 'require', LAZYAF_AGENTS: 'claude', LAZYAF_LONG_POLL: '5' }, RUNNERS);
+    const env = { LAZYAF_SANDBOX: 'require', LAZYAF_AGENTS: 'claude', LAZYAF_LONG_POLL: '5' };
+    const { target, dir, gitEnv } = await Target.inTempDir('lazyaf-bench-hostile-jobs-', ADMIN, env, RUNNERS);
     try {
       await runnersIdle(target, RUNNERS);
       const repo = await seedRepo(target, 'hostile-jobs', dir, gitEnv);

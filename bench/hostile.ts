@@ -12,8 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { isolatedGitEnv } from './lib/git-env.js';
-import { makeTempDir, removeTempDir } from './lib/proc.js';
+import { removeTempDir } from './lib/proc.js';
 import { wholeNumberFromEnv, type BenchContext, type BenchPart, type Figure, type PartResult } from './lib/report.js';
 import { runAttack, type Attack } from './hostile/attack.js';
 import { authorizationMatrix, hostileBodies, hostileIds, hostilePaths, hostileQueries, hostileValues, oddAuthHeaders } from './hostile/cases-api.js';
@@ -110,17 +109,13 @@ export const hostilePart: BenchPart = {
   name: 'hostile',
   description: 'R4 hostile input from every token tier, R6 1,000 slow clients',
   async run(ctx: BenchContext): Promise<PartResult> {
-    const dir = makeTempDir('lazyaf-bench-hostile-');
-    const home = path.join(dir, 'home');
-    fs.mkdirSync(home);
-    const gitEnv = isolatedGitEnv(home);
-    const dataDir = path.join(dir, 'data');
-    const logFile = path.join(dir, 'lazyaf-server.log');
-    const target = await Target.start(dataDir, home, ADMIN, {
+    const { target, dir, gitEnv } = await Target.inTempDir('lazyaf-bench-hostile-', ADMIN, {
       LAZYAF_LEASE_TTL: String(TTL_SECONDS),
       LAZYAF_LOG_CAP: String(64 * 1024),
       LAZYAF_LONG_POLL: '2',
     });
+    const dataDir = target.dataDir;
+    const logFile = path.join(dir, 'lazyaf-server.log');
     try {
       const registration = fs.readFileSync(path.join(dataDir, 'registration_token'), 'utf8').trim();
       const secrets = new Set([ADMIN, registration]);

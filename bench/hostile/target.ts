@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { isolatedGitEnv } from '../lib/git-env.js';
+import { makeTempDir } from '../lib/proc.js';
 import { rawRequest, type RawRequest, type RawResponse } from '../lib/raw-http.js';
 import { startLazyaf, type ServerProcess } from '../lib/servers.js';
 
@@ -23,6 +26,22 @@ export class Target {
     const target = new Target(dataDir, adminToken, { ...isolatedGitEnv(home), ...env }, runners);
     target.server = await startLazyaf(dataDir, adminToken, target.env, runners);
     return target;
+  }
+
+  /**
+   * A server in a fresh temp dir (`<dir>/data`), with a HOME of its own for git there, whose
+   * environment the bench's own git calls share: what each hostile part starts from.
+   */
+  static async inTempDir(
+    prefix: string,
+    adminToken: string,
+    env: NodeJS.ProcessEnv,
+    runners = 0,
+  ): Promise<{ target: Target; dir: string; gitEnv: NodeJS.ProcessEnv }> {
+    const dir = makeTempDir(prefix);
+    const home = path.join(dir, 'home');
+    fs.mkdirSync(home);
+    return { target: await Target.start(path.join(dir, 'data'), home, adminToken, env, runners), dir, gitEnv: isolatedGitEnv(home) };
   }
 
   get url(): string {
