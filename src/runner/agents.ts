@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { BUILTIN_AGENT_NAMES } from '../shared/agents.js';
+import { BUILTIN_AGENT_NAMES } from '../shared/agents/names.js';
 import { scrubbedEnv } from './env.js';
 import { isExecutableFile, type Wall } from './sandbox.js';
 

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
+import { TranscriptEntry, Usage } from './transcript.js';
 import { FINISHED_JOB_STATUSES, isFinished, JOB_STATUSES } from './job-status.js';
-import { AGENT_NAME_RE, NAME_RE } from './names.js';
+import { AGENT_NAME_RE, MODEL_RE, NAME_RE } from './names.js';
 import { AttemptEndReason, Labels, RunnerStatus } from './protocol.js';
 
 /**
@@ -116,6 +117,8 @@ export const SubmitJob = Type.Object(
     labels: Type.Optional(Labels),
     timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    /** For an agent job: the model its agent uses (else the agent's default, then the CLI's own). */
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: MODEL_RE.source })),
   },
   { additionalProperties: false },
 );
@@ -133,6 +136,9 @@ export const FollowupJob = Type.Object(
     agent: SubmitJob.properties.agent,
     labels: SubmitJob.properties.labels,
     timeout_s: SubmitJob.properties.timeout_s,
+    model: SubmitJob.properties.model,
+    /** Start a new conversation instead of continuing the parent's (same agent only). */
+    fresh: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -202,8 +208,72 @@ export const Job = Type.Object({
    * agent), or null when some runner could. Set in a single job's view and in submit's answer.
    */
   no_runner: Type.Optional(Nullable(Type.String())),
+  /** For an agent job: the model asked for at submit, or null for the agent's default. */
+  model: Type.Optional(Nullable(Type.String())),
+  /** For an agent job, once an attempt reported it: what its last attempt used. */
+  usage: Type.Optional(Type.Union([Usage, Type.Null()])),
+  /** For an agent job: the number of transcript entries of its last attempt. */
+  transcript_entries: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Job = Static<typeof Job>;
+
+// ---- transcripts and usage ------------------------------------------------------------------
+
+/** An entry as stored: numbered from 1 within its attempt. */
+export const StoredTranscriptEntry = Type.Object({ ...TranscriptEntry.properties, seq: Type.Integer({ minimum: 1 }) });
+export type StoredTranscriptEntry = Static<typeof StoredTranscriptEntry>;
+
+export const TranscriptQuery = Type.Object(
+  {
+    /** Which attempt (1, 2, ...): the last one by default. */
+    attempt: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Only entries with a greater seq (to follow after a live event was missed). */
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type TranscriptQuery = Static<typeof TranscriptQuery>;
+
+/** `GET /api/jobs/{id}/transcript`: a shell job, or an agent job before its first entry, has none. */
+export const Transcript = Type.Object({
+  job_id: Type.String(),
+  /** The attempt shown, or null when the job has none yet. */
+  attempt: Type.Union([Type.Integer(), Type.Null()]),
+  entries: Type.Array(StoredTranscriptEntry),
+  /** The attempt's transcript reached its cap: later entries were dropped (the raw log has them). */
+  truncated: Type.Boolean(),
+});
+export type Transcript = Static<typeof Transcript>;
+
+export const UsageQuery = Type.Object(
+  {
+    /** Only jobs created on or after this day (YYYY-MM-DD, UTC). */
+    since: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+    repo: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name.' })),
+  },
+  { additionalProperties: false },
+);
+export type UsageQuery = Static<typeof UsageQuery>;
+
+export const UsageSum = Type.Object({
+  jobs: Type.Integer(),
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cache_read_tokens: Type.Integer(),
+  cache_write_tokens: Type.Integer(),
+  /** Summed over the jobs whose agent reported a cost; `jobs_without_cost` says how many did not. */
+  cost_usd: Type.Number(),
+  jobs_without_cost: Type.Integer(),
+});
+export type UsageSum = Static<typeof UsageSum>;
+
+/** `GET /api/usage`: agent usage summed per repo and per day (UTC), newest day first. */
+export const UsageReport = Type.Object({
+  total: UsageSum,
+  by_repo: Type.Array(Type.Object({ repo_id: Type.String(), repo_name: Type.String(), ...UsageSum.properties })),
+  by_day: Type.Array(Type.Object({ day: Type.String(), ...UsageSum.properties })),
+});
+export type UsageReport = Static<typeof UsageReport>;
 
 /**
  * A file the job changed, with its added and removed line counts: null for a binary file, and for
@@ -453,6 +523,14 @@ export const BranchesUpdatedEvent = Type.Object({
   branches: Type.Array(Type.Object({ name: Type.String(), commit: Type.String() })),
 });
 
+/** An agent's transcript grew: the new entries, in order (`/api/jobs/{id}/transcript?after=` fills a gap). */
+export const TranscriptAppendedEvent = Type.Object({
+  type: Type.Literal('transcript.appended'),
+  job_id: Type.String(),
+  attempt: Type.Integer({ minimum: 1 }),
+  entries: Type.Array(StoredTranscriptEntry),
+});
+
 export const LiveEvent = Type.Union([
   JobCreatedEvent,
   JobUpdatedEvent,
@@ -465,5 +543,6 @@ export const LiveEvent = Type.Union([
   PoolUpdatedEvent,
   RepoEvent,
   BranchesUpdatedEvent,
+  TranscriptAppendedEvent,
 ]);
 export type LiveEvent = Static<typeof LiveEvent>;

@@ -15,6 +15,13 @@ export const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
 
 /** A named agent: built in (`claude`, ...) or from the server's agents.json. */
 export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * A model name as agents take it on their command line (`--model`): claude-sonnet-4-5,
+ * gpt-5.1-codex, gemini-2.5-pro, us.anthropic.claude-...-v1:0, models/x@latest. It becomes one
+ * argument, never a shell word, but must not start with `-` (an option) or hold a control character.
+ */
+export const MODEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 /** The most agents a runner may name when it registers. */
 export const MAX_AGENTS = 64;
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, NAME_RE, POOL_ID_RE } from './names.js';
+import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
+import { TranscriptEntry, Usage } from './transcript.js';
 
 /**
  * The runner protocol, declared once: the server's routes validate with these schemas and the
@@ -18,11 +19,14 @@ import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, NAME_RE, POOL_ID_RE } 
  *         work is lost. A cancel reaches the runner through a heartbeat: the attempt stays live
  *         (its token works) for the server's cancel grace, while the runner stops the command,
  *         pushes what it left and completes with `cancelled`; after the grace the server ends it.
+ *         An agent job (an assignment with `agent_run`, since protocol 5) also sends its
+ *         transcript entries (batches numbered from 1, like logs) and reports its usage and its
+ *         conversation's session id with `complete`.
  *   deregister (runner token) when it stops.
  * A job token works only while its attempt holds a live lease: once the lease expired, the job
  * was cancelled or the attempt completed, every write with it is refused with 409.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
@@ -94,6 +98,26 @@ export const PollRequest = Type.Object(
 );
 export type PollRequest = Static<typeof PollRequest>;
 
+/**
+ * How to run a built-in agent through its adapter (shared/agents/): the runner builds the
+ * agent's command line, environment and config files itself, parses its event stream into a
+ * transcript, and reports usage and its session id.
+ */
+export const AgentRun = Type.Object({
+  name: Type.String({ pattern: AGENT_NAME_RE.source }),
+  /** The model to ask for, or null for the agent's own default. */
+  model: Type.Union([Type.Null(), Type.String({ pattern: MODEL_RE.source })]),
+  /**
+   * This job's credentials and endpoint settings for this agent, and nothing else: the server
+   * holds them (its environment, `lazyaf secrets`), the runner's environment holds none. Every
+   * value is redacted from what the runner sends back.
+   */
+  env: Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 64 * 1024 })),
+  /** The conversation to continue (a follow-up by the same agent), or null for a new one. */
+  resume: Type.Union([Type.Null(), Type.Object({ session_id: Type.String({ maxLength: 200 }), attempt_id: Type.String({ maxLength: 64 }) })]),
+});
+export type AgentRun = Static<typeof AgentRun>;
+
 export const Assignment = Type.Object({
   job_id: Type.String(),
   attempt_id: Type.String(),
@@ -110,6 +134,8 @@ export const Assignment = Type.Object({
   /** The shell command to run in the workspace: the job's own for `shell`, else the agent's template. */
   command: Type.String(),
   prompt: Type.String(),
+  /** Set for a built-in agent run through its adapter (since protocol 5); else `command` runs under `sh -c`. */
+  agent_run: Type.Optional(AgentRun),
   timeout_ms: Type.Integer(),
   lease_expires_in_ms: Type.Integer(),
 });
@@ -131,6 +157,16 @@ export const LogAck = Type.Object({
   truncated: Type.Boolean(),
 });
 export type LogAck = Static<typeof LogAck>;
+
+/** Transcript entries of an agent job, numbered per batch like log chunks: a resent batch is ignored. */
+export const TranscriptBatch = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 1 }),
+    entries: Type.Array(TranscriptEntry, { minItems: 1, maxItems: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type TranscriptBatch = Static<typeof TranscriptBatch>;
 
 export const AttemptEndReason = Type.Union([
   Type.Literal('succeeded'),
@@ -159,6 +195,10 @@ export const CompleteRequest = Type.Object(
     /** The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against. */
     base_commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
     error: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4000 })])),
+    /** An agent job: what its agent reported using (since protocol 5). */
+    usage: Type.Optional(Type.Union([Type.Null(), Usage])),
+    /** An agent job: its conversation's id, which a follow-up resumes (since protocol 5). */
+    session_id: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })])),
   },
   { additionalProperties: false },
 );
@@ -181,4 +221,11 @@ export const RunnerRoutes = {
   deregister: '/api/runners/deregister',
   logs: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/logs`,
   complete: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/complete`,
+  /** POST a TranscriptBatch (job token); answered with a LogAck. */
+  transcript: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/transcript`,
+  /**
+   * PUT (job token): the agent's session files after the run, a gzipped tar, capped. GET (job
+   * token of the attempt that resumes): the files of `agent_run.resume.attempt_id`.
+   */
+  session: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/session`,
 } as const;

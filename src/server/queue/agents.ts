@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BuiltinAgentName } from '../../shared/agents.js';
+import type { BuiltinAgentName } from '../../shared/agents/names.js';
 import { AGENT_NAME_RE } from '../../shared/names.js';
 
 /**
@@ -9,7 +9,7 @@ import { AGENT_NAME_RE } from '../../shared/names.js';
  * (LAZYAF_PROMPT, LAZYAF_PROMPT_FILE), never spliced into the command line.
  * `<data>/agents.json` ({"name": "command", ...}) adds templates or replaces these.
  */
-// One template for each name runners look for on their PATH (shared/agents.ts), no more, no fewer.
+// One template for each name runners look for on their PATH (shared/agents/names.ts), no more, no fewer.
 export const BUILTIN_AGENTS: Readonly<Record<BuiltinAgentName, string>> = {
   claude: 'claude -p "$LAZYAF_PROMPT" --dangerously-skip-permissions',
   gemini: 'gemini --yolo -p "$LAZYAF_PROMPT"',
