@@ -67,6 +67,16 @@ export default tseslint.config(
     },
   },
   {
+    // The agent adapters, one folder down, import the rest of shared/ by `../`.
+    files: ['src/shared/agents/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!node:|typebox$|\\./|\\.\\./(?!\\.\\.))', message: 'shared/ imports only Node, typebox and shared/' }] },
+      ],
+    },
+  },
+  {
     // Tests and benchmarks read JSON answers of every shape.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
