@@ -38,6 +38,8 @@ const MAX_OPEN_CALLS = 256;
 interface OpenCall {
   name: string;
   params: Record<string, unknown>;
+  /** The parameters as sent, whatever their shape. */
+  input: string;
   at: string;
 }
 
@@ -61,10 +63,10 @@ export function geminiParser(ctx: ParseContext): StreamParser {
 
   const toolEntry = (call: OpenCall, result: Record<string, unknown> | undefined): TranscriptEntry => {
     const kind = TOOL_KINDS[call.name] ?? 'other';
-    const entry: TranscriptEntry = { type: 'tool', tool: cut(call.name, 200), kind, input: cutText(safeJson(call.params)), at: call.at };
+    const entry: TranscriptEntry = { type: 'tool', tool: cut(call.name, 200), kind, input: cutText(call.input), at: call.at };
     const filePath = str(call.params.file_path) ?? str(call.params.dir_path) ?? str(call.params.path);
     if (filePath !== undefined) entry.path = cut(relative(workspace, filePath), 4096);
-    const output = result ? str(result.output) : undefined;
+    const output = result?.output === undefined ? undefined : (str(result.output) ?? safeJson(result.output));
     const error = result && isObject(result.error) ? str(result.error.message) : undefined;
     if (output) entry.output = cutText(output);
     if (error) entry.output = cutText(entry.output ? `${entry.output}\n${error}` : error);
@@ -83,8 +85,8 @@ export function geminiParser(ctx: ParseContext): StreamParser {
   const handle = (event: Record<string, unknown>, raw: string): TranscriptEntry[] => {
     const at = str(event.timestamp) ?? new Date().toISOString();
     const type = event.type;
-    if (type === 'message' && event.role === 'assistant') {
-      const text = str(event.content) ?? '';
+    if (type === 'message' && event.role === 'assistant' && typeof event.content === 'string') {
+      const text = event.content;
       if (event.delta !== true) {
         const out = flushAssistant();
         assistant = new TextBuffer(at);
@@ -102,11 +104,20 @@ export function geminiParser(ctx: ParseContext): StreamParser {
         initModel = str(event.model) ?? initModel;
         return out;
       case 'message':
-        out.push(event.role === 'user' ? { type: 'message', role: 'user', text: cutText(str(event.content) ?? ''), at } : otherEntry(raw, at));
+        out.push(
+          event.role === 'user' && typeof event.content === 'string'
+            ? { type: 'message', role: 'user', text: cutText(event.content), at }
+            : otherEntry(raw, at),
+        );
         return out;
       case 'tool_use': {
         const id = str(event.tool_id) ?? '';
-        const call = { name: str(event.tool_name) ?? 'unknown', params: isObject(event.parameters) ? event.parameters : {}, at };
+        const call: OpenCall = {
+          name: str(event.tool_name) ?? 'unknown',
+          params: isObject(event.parameters) ? event.parameters : {},
+          input: safeJson(event.parameters ?? {}),
+          at,
+        };
         // A second call with an id still open closes the first: its result can no longer be told apart.
         const previous = open.get(id);
         if (previous) out.push(toolEntry(previous, undefined));
@@ -123,7 +134,7 @@ export function geminiParser(ctx: ParseContext): StreamParser {
         const id = str(event.tool_id) ?? '';
         const call = open.get(id);
         open.delete(id);
-        out.push(toolEntry(call ?? { name: 'unknown', params: {}, at }, event));
+        out.push(toolEntry(call ?? { name: 'unknown', params: {}, input: '{}', at }, event));
         return out;
       }
       case 'error': {
