@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
@@ -44,7 +46,14 @@ async function checkout(t: TestContext): Promise<string> {
 }
 
 /** Runs gemini once as the runner would (no shell, only the launch's env and a PATH), to its exit. */
-async function runGemini(opts: { workspace: string; home: string; api: string; model?: string | null; resume?: string | null }): Promise<AgentRun> {
+async function runGemini(opts: {
+  workspace: string;
+  home: string;
+  api: string;
+  model?: string | null;
+  resume?: string | null;
+  env?: Record<string, string>;
+}): Promise<AgentRun> {
   const ctx: LaunchContext = {
     prompt: PROMPT,
     promptFile: path.join(opts.home, 'prompt.txt'),
@@ -61,7 +70,7 @@ async function runGemini(opts: { workspace: string; home: string; api: string; m
   }
   const [bin, ...args] = launch.argv;
   assert.equal(bin, gemini.bin);
-  const env = { PATH: `${BIN_DIR}:${process.env.PATH}`, HOME: opts.home, ...launch.env };
+  const env = { PATH: `${BIN_DIR}:${process.env.PATH}`, HOME: opts.home, ...opts.env, ...launch.env };
   const parser = gemini.parser({ workspace: opts.workspace, startedAt: Date.now() });
   const entries: TranscriptEntry[] = [];
   const started = Date.now();
@@ -106,6 +115,21 @@ function sentText(body: unknown): string {
   return contents.flatMap((c) => (c.parts ?? []).map((p) => p.text ?? JSON.stringify(p))).join('\n');
 }
 
+/** A proxy that answers nothing and records the first line of each connection (`CONNECT host:443 ...`). */
+async function recordingProxy(t: TestContext): Promise<{ url: string; asked: string[] }> {
+  const asked: string[] = [];
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (d: Buffer) => {
+      asked.push(d.toString('latin1').split('\r\n')[0] ?? '');
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked };
+}
+
 function tools(entries: TranscriptEntry[], kind: string): TranscriptEntry[] {
   return entries.filter((e) => e.type === 'tool' && e.kind === kind);
 }
@@ -114,8 +138,12 @@ test('gemini reads a file, edits another and runs a command; the transcript, usa
   const api = await scriptedApi(t);
   const workspace = await checkout(t);
   const home = tempDir(t, 'lazyaf-gemini-home-');
-  const run = await runGemini({ workspace, home, api: api.url });
+  // Everything but the API goes through this proxy: the CLI's usage statistics would (to play.googleapis.com).
+  const proxy = await recordingProxy(t);
+  const env = { HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' };
+  const run = await runGemini({ workspace, home, api: api.url, env });
   assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(proxy.asked, [], 'nothing phones home');
 
   assert.match(fs.readFileSync(path.join(workspace, 'src/app.txt'), 'utf8'), /colour = "blue"/);
   const e = run.entries;
