@@ -53,9 +53,10 @@ async function runGemini(opts: {
   model?: string | null;
   resume?: string | null;
   env?: Record<string, string>;
+  prompt?: string;
 }): Promise<AgentRun> {
   const ctx: LaunchContext = {
-    prompt: PROMPT,
+    prompt: opts.prompt ?? PROMPT,
     promptFile: path.join(opts.home, 'prompt.txt'),
     home: opts.home,
     workspace: opts.workspace,
@@ -228,6 +229,19 @@ test('a follow-up in another checkout and HOME, given only the session files, re
   assert.ok(sent.includes(CONVERSATION.answer));
 });
 
+test('without a model the CLI routes (one classifier request), and a prompt too long for an argument reaches the model whole', async (t) => {
+  const api = await scriptedApi(t);
+  // 300 KiB: more than Linux lets one argument hold (128 KiB), less than the CLI reads from stdin (8 MiB).
+  const prompt = `${PROMPT}\n${'0123456789abcdef'.repeat(300 * 64)}\nThe end of the prompt.`;
+  const run = await runGemini({ workspace: await checkout(t), home: tempDir(t, 'lazyaf-gemini-home-'), api: api.url, model: null, prompt });
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(!run.argv.includes('-m'));
+  assert.equal(api.requests[0]?.action, 'generateContent', 'the router asks first');
+  const sent = sentText(api.chatRequests()[0]?.body);
+  assert.ok(sent.includes(prompt), 'the whole prompt, in the first chat request');
+  assert.ok(run.usage?.model, 'usage names the model the router chose');
+});
+
 for (const [what, mode, reason] of [
   ['an unreachable API (a closed port)', undefined, /fetch failed/],
   ['an API that refuses the key (401)', 'unauthorized', /API key not valid/],
@@ -244,3 +258,24 @@ for (const [what, mode, reason] of [
     assert.ok(!run.failure?.includes(KEY));
   });
 }
+
+test('launch maps the credentials as the CLI reads them and pins the matching auth type', () => {
+  const launch = (credentials: Record<string, string>) => {
+    const l = gemini.launch({ ...launchCtx('/home/job', '/work/project', ''), credentials, model: 'm', resumeSessionId: 'abc' });
+    const settings = JSON.parse(l.homeFiles?.['.gemini/settings.json'] ?? '{}') as { security?: { auth?: { selectedType?: string } } };
+    return { env: l.env, auth: settings.security?.auth?.selectedType, argv: l.argv };
+  };
+  const google = launch({ GOOGLE_API_KEY: 'g' });
+  assert.equal(google.env.GEMINI_API_KEY, 'g', 'the CLI reads a Gemini key only from GEMINI_API_KEY');
+  assert.equal(google.auth, 'gemini-api-key');
+  assert.deepEqual(google.argv.slice(-3), ['-m', 'm', '--resume=abc']);
+  const hostile = gemini.launch({ ...launchCtx('/home/job', '/work/project', ''), resumeSessionId: '-d --sandbox' }).argv;
+  assert.equal(hostile.at(-1), '--resume=-d --sandbox', "a session id from the stream stays the flag's value");
+  const vertex = launch({ GOOGLE_GENAI_USE_VERTEXAI: '1', GOOGLE_API_KEY: 'v', GOOGLE_CLOUD_PROJECT: 'p', GOOGLE_CLOUD_LOCATION: 'l' });
+  assert.equal(vertex.auth, 'vertex-ai');
+  assert.equal(vertex.env.GOOGLE_GENAI_USE_VERTEXAI, 'true');
+  assert.equal(vertex.env.GEMINI_API_KEY, undefined);
+  assert.equal(vertex.env.GOOGLE_CLOUD_PROJECT, 'p');
+  assert.equal(launch({}).auth, 'oauth-personal', "no key: the runner's Google login");
+  assert.equal(launch({ HTTPS_PROXY: 'http://proxy:3128' }).env.HTTPS_PROXY, 'http://proxy:3128', 'the common settings pass');
+});

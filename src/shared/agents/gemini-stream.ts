@@ -100,7 +100,7 @@ export function geminiParser(ctx: ParseContext): StreamParser {
     const out = flushAssistant();
     switch (type) {
       case 'init':
-        sessionId = str(event.session_id) ?? sessionId;
+        sessionId = cut(str(event.session_id) ?? sessionId ?? '', 200) || undefined;
         initModel = str(event.model) ?? initModel;
         return out;
       case 'message':

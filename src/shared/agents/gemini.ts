@@ -67,13 +67,11 @@ export const gemini: AgentAdapter = {
 function geminiLaunch(ctx: LaunchContext): Launch {
   const argv = ['gemini', '-o', 'stream-json', '--yolo', '--skip-trust'];
   if (ctx.model) argv.push('-m', ctx.model);
-  if (ctx.resumeSessionId) argv.push('--resume', ctx.resumeSessionId);
+  // The id came from the agent's own output: joined to its flag, it cannot pass for another flag.
+  if (ctx.resumeSessionId) argv.push(`--resume=${ctx.resumeSessionId}`);
   const creds = ctx.credentials;
-  const env: Record<string, string> = {};
-  for (const name of gemini.credentials) {
-    const value = creds[name];
-    if (value) env[name] = value;
-  }
+  // What the server sent is already only this agent's variables and the common ones (proxy, CA).
+  const env: Record<string, string> = { ...creds };
   const vertex = /^(true|1)$/i.test(creds.GOOGLE_GENAI_USE_VERTEXAI ?? '');
   // The CLI reads its Gemini API key only from GEMINI_API_KEY; GOOGLE_API_KEY is the Vertex
   // express key, and a Gemini key to the Google AI SDKs.
