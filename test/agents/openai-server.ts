@@ -37,6 +37,8 @@ export interface RecordedRequest {
 export interface OpenAIServerOptions {
   script?: Turn[];
   fail?: 401 | 500 | 'close';
+  /** Called as each request arrives, before it is answered. */
+  onRequest?: (request: RecordedRequest) => void;
 }
 
 export interface OpenAIServer {
@@ -172,7 +174,9 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
       } catch {
         json = undefined;
       }
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json });
+      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
+      requests.push(recorded);
+      opts.onRequest?.(recorded);
       if (opts.fail === 'close') {
         req.socket.destroy();
         return;

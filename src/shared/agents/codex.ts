@@ -162,16 +162,16 @@ export function parseCodexStream(ctx: ParseContext): StreamParser {
     const u = isObject(raw) ? raw : {};
     const input = count(u.input_tokens);
     const cached = Math.min(count(u.cached_input_tokens), input);
+    const written = Math.min(count(u.cache_write_input_tokens), input - cached);
     const prev = usage ?? { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, turns: 0 };
-    // OpenAI counts cached tokens inside input_tokens; Usage keeps them apart, as Anthropic reports them.
+    // OpenAI counts cache reads and writes inside input_tokens; Usage keeps them apart, as Anthropic reports them.
     usage = {
-      input_tokens: prev.input_tokens + input - cached,
+      input_tokens: prev.input_tokens + input - cached - written,
       output_tokens: prev.output_tokens + count(u.output_tokens),
       cache_read_tokens: (prev.cache_read_tokens ?? 0) + cached,
       turns: (prev.turns ?? 0) + 1,
       duration_ms: Math.max(0, Date.now() - ctx.startedAt),
     };
-    const written = count(u.cache_write_input_tokens);
     if (written > 0 || prev.cache_write_tokens !== undefined) usage.cache_write_tokens = (prev.cache_write_tokens ?? 0) + written;
   }
 
