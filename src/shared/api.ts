@@ -413,9 +413,7 @@ export type RunnersStatus = Static<typeof RunnersStatus>;
 
 export const DockerCommandQuery = Type.Object(
   {
-    with_secrets: Type.Optional(
-      Type.Boolean({ default: false, description: 'Put the real registration token and agent keys into the command instead of placeholders.' }),
-    ),
+    with_secrets: Type.Optional(Type.Boolean({ default: false, description: 'Put the real registration token into the command instead of a placeholder.' })),
     labels: Type.Optional(Type.String({ maxLength: 4096, description: 'Labels the runner offers jobs, comma-separated (`gpu,os=linux`).' })),
   },
   { additionalProperties: false },

@@ -100,7 +100,6 @@ export async function registerRoutes(
   await app.register(dockerCommandRoutes, {
     image: config.runnerImage,
     registrationToken: ctx.registrationToken,
-    agentKeys: config.agentKeys,
     publicUrl: config.publicUrl,
     relayDir: hostRelayDir(config.dataDir),
     jobHostPorts: config.jobHostPorts,
