@@ -50,3 +50,19 @@ test('a runner started by hand with agent credentials in its environment keeps t
   assert.match(log, /^key=unset$/m);
   for (const name of Object.keys(AGENT_ENV)) assert.ok(!log.includes(`${name}=`), `${name} reached the job: ${log}`);
 });
+
+test('the server hides the values it holds from the log it stores: stored secrets and its own agent credentials', async (t) => {
+  const stored = 'stored-gemini-key-0123456789';
+  // A server process: its environment is its own.
+  const server = await startTestServer(t, { OPENAI_API_KEY: 'server-env-openai-key-42' }, { dataDir: tempDir(t, 'lazyaf-data-') });
+  assert.equal((await api(server, 'PUT', '/api/secrets/GEMINI_API_KEY', { value: stored })).status, 201);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  startRunnerProcess(t, server, 'r', path.join(dir, 'runners'));
+  // The values reach this job by its own command: the runner knows nothing of them, the server does.
+  const job = await submit(server, { repo_id: repo.id, title: 'leak', command: `echo "a ${stored} b"; echo server-env-openai-key-42` });
+  assert.equal((await waitForJob(server, job.id, undefined, 60_000)).status, 'succeeded');
+  const log = await logOf(server, job.id);
+  assert.match(log, /^a \[redacted\] b\n\[redacted\]\n/m);
+  assert.ok(!log.includes(stored) && !log.includes('server-env-openai-key-42'), log);
+});

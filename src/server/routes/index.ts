@@ -96,6 +96,7 @@ export async function registerRoutes(
     registrationToken: ctx.registrationToken,
     publicUrl: config.publicUrl,
     registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
+    redactor: () => ctx.secrets.redactor(),
   });
   await app.register(dockerCommandRoutes, {
     image: config.runnerImage,
