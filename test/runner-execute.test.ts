@@ -9,7 +9,7 @@ import { jobEnv } from '../src/runner/env.js';
 import { groupHasLiving, runCommand, type CommandOptions } from '../src/runner/execute.js';
 import { LogStream, type LogStreamOptions, type SendChunk } from '../src/runner/log-stream.js';
 import type { Assignment, LogChunk } from '../src/shared/protocol.js';
-import { eventually, tempDir } from './helpers.js';
+import { eventually, ROOT, tempDir } from './helpers.js';
 
 const assignment: Assignment = {
   job_id: 'job-1234',
@@ -85,7 +85,7 @@ test("the job's context is in the command's environment, no token is", async (t)
   // What `npm start` adds: its settings, and this package's tools first on PATH.
   process.env['npm_config_//registry.example/:_authToken'] = 'lznpm_registry_secret';
   process.env.npm_lifecycle_event = 'start';
-  process.env.PATH = `/work/lazyaf/node_modules/.bin:/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin:${saved.PATH}`;
+  process.env.PATH = `${ROOT}node_modules/.bin:/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin:${saved.PATH}`;
 
   const sink = fakeSink();
   const dir = tempDir(t);

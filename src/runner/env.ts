@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isAgentCredential } from '../shared/agents/credentials.js';
 import type { Assignment } from '../shared/protocol.js';
 
@@ -33,10 +35,23 @@ function isFromNpm(name: string): boolean {
   return name.startsWith('npm_') || name === 'INIT_CWD';
 }
 
-function withoutNpmBins(pathValue: string): string {
+/** This package's root (from src/runner/, dist/runner/ and dist/bundle/ alike). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * PATH without what `npm run` put first: the `node_modules/.bin` of this package and of each
+ * folder above it, and npm's node-gyp-bin. Any other `node_modules/.bin` stays: that is where
+ * `npm install --prefix DIR` puts a CLI a person installed for the jobs (`DIR/node_modules/.bin`).
+ */
+export function withoutNpmBins(pathValue: string, packageRoot = PACKAGE_ROOT): string {
+  const ours = new Set<string>();
+  for (let dir = path.resolve(packageRoot); ; dir = path.dirname(dir)) {
+    ours.add(path.join(dir, 'node_modules', '.bin'));
+    if (dir === path.dirname(dir)) break;
+  }
   return pathValue
     .split(':')
-    .filter((dir) => !/\/node_modules\/\.bin\/?$|\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir))
+    .filter((dir) => !ours.has(path.resolve(dir || '.')) && !/\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir))
     .join(':');
 }
 
