@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
+import { isAgentCredential } from '../src/shared/agents/credentials.js';
 import { gemini } from '../src/shared/agents/gemini.js';
 import type { LaunchContext } from '../src/shared/agents/adapter.js';
 import type { TranscriptEntry, Usage } from '../src/shared/transcript.js';
@@ -277,5 +278,6 @@ test('launch maps the credentials as the CLI reads them and pins the matching au
   assert.equal(vertex.env.GEMINI_API_KEY, undefined);
   assert.equal(vertex.env.GOOGLE_CLOUD_PROJECT, 'p');
   assert.equal(launch({}).auth, 'oauth-personal', "no key: the runner's Google login");
+  for (const name of gemini.credentials) assert.ok(isAgentCredential(name), `${name} is kept from jobs' environment and redacted`);
   assert.equal(launch({ HTTPS_PROXY: 'http://proxy:3128' }).env.HTTPS_PROXY, 'http://proxy:3128', 'the common settings pass');
 });
