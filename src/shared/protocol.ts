@@ -158,6 +158,12 @@ export const LogAck = Type.Object({
 });
 export type LogAck = Static<typeof LogAck>;
 
+/**
+ * The most bytes of JSON one TranscriptBatch may take (413 past it): 200 entries at their full
+ * size would be far more, so the runner cuts a batch by size as well as by count.
+ */
+export const MAX_TRANSCRIPT_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** Transcript entries of an agent job, numbered per batch like log chunks: a resent batch is ignored. */
 export const TranscriptBatch = Type.Object(
   {

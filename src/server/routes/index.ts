@@ -20,6 +20,8 @@ import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
 import { sessionRoutes } from './session.js';
+import { usageRoutes } from './usage.js';
+import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
 
 /**
@@ -84,6 +86,7 @@ export async function registerRoutes(
   });
 
   await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir, sessions: ctx.sessions });
+  await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
     dispatcher: new Dispatcher(queue, { reposDir, agents, longPollMs: Math.round(config.longPollSeconds * 1000) }),
