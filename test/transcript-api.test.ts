@@ -104,12 +104,17 @@ test('transcript batches are stored once each, in order with seq, sent live, and
   );
   assert.equal(done.status, 200, JSON.stringify(done.body));
   const job = await getJob(server, a.job_id);
+  assert.equal(job.exit_code, 0, 'an exit code of 0 stays 0, not null');
   assert.equal(job.model, 'claude-sonnet-4-5');
   assert.deepEqual(job.usage, USAGE);
   assert.equal(job.transcript_entries, 6);
   assert.equal(server.ctx.queue.attempts.get(a.attempt_id)?.session_id, 'sess-123');
   const listed = (await api<{ jobs: Job[] }>(server, 'GET', '/api/jobs')).body.jobs.find((j) => j.id === a.job_id);
   assert.deepEqual([listed?.model, listed?.usage, listed?.transcript_entries], ['claude-sonnet-4-5', USAGE, 6], 'the list shows them too');
+  // The OpenAPI document describes the new routes.
+  const doc = await api(server, 'GET', '/docs/json');
+  assert.equal(doc.status, 200);
+  for (const route of ['/api/jobs/{id}/transcript', '/api/usage', '/api/runners/attempts/{attempt_id}/transcript']) assert.ok(doc.body.paths[route], route);
   // Once the attempt ended, its token appends nothing.
   assert.equal((await send(server, a, { seq: 4, entries: SAMPLE.slice(0, 1) })).status, 409);
 });

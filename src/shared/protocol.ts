@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
+import { NullableInteger } from './nullable.js';
 import { TranscriptEntry, Usage } from './transcript.js';
 
 /**
@@ -191,8 +192,7 @@ export const CompleteRequest = Type.Object(
   {
     outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
     /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
-    // Null first: the server's validator coerces types, and tried first an integer would turn null into 0.
-    exit_code: Type.Optional(Type.Union([Type.Null(), Type.Integer()])),
+    exit_code: Type.Optional(NullableInteger()),
     /**
      * The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or
      * null when the job changed nothing. It must be on the branch on the server (else 422).
