@@ -62,7 +62,7 @@ test('jobs logs prints an agent job’s transcript readably, as JSON lines or ra
     'Fixed \\x1b]0;pwned\\x07the test.',
     '── result (ok) ──',
     'All done.',
-    'usage: 1,200 in / 340 out tokens, $0.0123, 4 turns, 5.1 s, claude-sonnet-4-5',
+    'usage: claude-sonnet-4-5 · 1.2k in · 340 out · 4 turns · $0.01',
     '',
   ]);
   assert.ok(!logs.stdout.includes('\x1b'), 'no escape reaches the terminal');
@@ -84,14 +84,15 @@ test('jobs logs prints an agent job’s transcript readably, as JSON lines or ra
   const show = await cli(['jobs', 'show', id], { server });
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /^model: +claude-sonnet-4-5$/m);
-  assert.match(show.stdout, /^usage: +1,200 in \/ 340 out tokens, \$0\.0123, 4 turns, 5\.1 s, claude-sonnet-4-5$/m);
+  assert.match(show.stdout, /^usage: +claude-sonnet-4-5 · 1\.2k in · 340 out · 4 turns · \$0\.01$/m);
+  assert.match(show.stdout, /^duration: +5\.1 s$/m);
   assert.match(show.stdout, /^transcript: 8 entries/m);
 
   const shell = await submit(server, { repo_id: repo.id, title: 'shell work', command: 'true' });
   const list = await cli(['jobs', 'list'], { server });
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, /ID +STATUS +BRANCH +COST +TITLE/);
-  assert.match(list.stdout, new RegExp(`^${id} +succeeded +- +\\$0\\.0123 +agent work$`, 'm'));
+  assert.match(list.stdout, new RegExp(`^${id} +succeeded +- +\\$0\\.01 +agent work$`, 'm'));
   assert.match(list.stdout, new RegExp(`^${shell.id.slice(0, 8)} +queued +- +- +shell work$`, 'm'));
   // A shell job keeps its log; it has no transcript to print as JSON.
   const shellLogs = await cli(['jobs', 'logs', shell.id], { server });
@@ -105,9 +106,9 @@ test('jobs logs prints an agent job’s transcript readably, as JSON lines or ra
   assert.equal(usage.code, 0, usage.stderr);
   const today = new Date().toISOString().slice(0, 10);
   assert.match(usage.stdout, /^REPO +JOBS +INPUT +OUTPUT +CACHE READ +COST$/m);
-  assert.match(usage.stdout, /^demo +1 +1,200 +340 +0 +\$0\.0123$/m);
-  assert.match(usage.stdout, /^total +1 +1,200 +340 +0 +\$0\.0123$/m);
-  assert.match(usage.stdout, new RegExp(`^${today} +1 +1,200 +340 +0 +\\$0\\.0123$`, 'm'));
+  assert.match(usage.stdout, /^demo +1 +1,200 +340 +0 +\$0\.01$/m);
+  assert.match(usage.stdout, /^total +1 +1,200 +340 +0 +\$0\.01$/m);
+  assert.match(usage.stdout, new RegExp(`^${today} +1 +1,200 +340 +0 +\\$0\\.01$`, 'm'));
   const none = await cli(['usage', '--since', '2999-01-01', '--repo', 'demo'], { server });
   assert.equal(none.stdout, 'No agent usage recorded.\n');
   const usageJson = JSON.parse((await cli(['usage', '--json'], { server })).stdout);
@@ -145,7 +146,7 @@ test('jobs logs -f follows a transcript as it grows, into a second attempt, unti
     '── attempt 2 ──',
     '── result (ok) ──',
     'All done.',
-    'usage: 1,200 in / 340 out tokens, $0.0123, 4 turns, 5.1 s, claude-sonnet-4-5',
+    'usage: claude-sonnet-4-5 · 1.2k in · 340 out · 4 turns · $0.01',
     '',
   ]);
 });

@@ -270,3 +270,18 @@ test('GET /api/usage sums every attempt that reported usage, per repo and per da
     assert.equal((await api(server, 'GET', `/api/usage?${q}`)).status, 400, q);
   }
 });
+
+test('a credential value the server holds is redacted from transcript entries before they are stored or sent', async (t) => {
+  const key = 'sk-ant-transcript-secret-0123456789';
+  const { server, repoId, runnerToken } = await setUp(t);
+  assert.equal((await api(server, 'PUT', '/api/secrets/ANTHROPIC_API_KEY', { value: key })).status < 300, true);
+  const events: LiveEvent[] = [];
+  t.after(server.ctx.events.subscribe((e) => events.push(e)));
+  const a = await claimAgentJob(server, repoId, runnerToken);
+  const leaky: TranscriptEntry = { type: 'tool', kind: 'command', tool: 'Bash', command: `echo ${key}`, output: `${key}\n`, exit_code: 0 };
+  assert.equal((await send(server, a, { seq: 1, entries: [leaky] })).status, 200);
+  const stored = JSON.stringify(await transcript(server, a.job_id));
+  assert.ok(!stored.includes(key), stored);
+  assert.match(stored, /\[redacted\]/);
+  assert.ok(!JSON.stringify(events).includes(key), 'nor does the live event carry it');
+});

@@ -61,6 +61,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/docker-command.js')).registerDockerCommand,
   },
   {
+    name: 'secrets',
+    summary: 'store the credentials and settings agent jobs get (value from stdin, never shown), list them by name, delete them',
+    load: async () => (await import('./commands/secrets.js')).registerSecrets,
+  },
+  {
     name: 'ui',
     summary: 'print a one-time link that signs a browser in to the web UI (it works once, for 24 hours)',
     load: async () => (await import('./commands/ui.js')).registerUi,

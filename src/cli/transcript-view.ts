@@ -1,5 +1,4 @@
 import type { StoredTranscriptEntry } from '../shared/api.js';
-import type { Usage } from '../shared/transcript.js';
 import { printable } from '../shared/terminal.js';
 import type { Paint } from './paint.js';
 
@@ -67,27 +66,6 @@ function toolLines(e: StoredTranscriptEntry, width: number, paint: Paint<Transcr
   // A call that failed says why in the first line of what it returned.
   if (failed && e.output) out.push(paint(oneLine(`  ${lastLine(e.output)}`, width), 'dim'));
   return out.join('\n') + '\n';
-}
-
-/** What the agent used, in one line: `1,200 in / 340 out tokens (50 cached), $0.0123, 4 turns, 5.1 s, claude-sonnet-4-5`. */
-export function usageLine(u: Usage): string {
-  const n = (x: number) => x.toLocaleString('en-US');
-  const cache = [u.cache_read_tokens ? `${n(u.cache_read_tokens)} cache read` : '', u.cache_write_tokens ? `${n(u.cache_write_tokens)} cache written` : '']
-    .filter(Boolean)
-    .join(', ');
-  const parts = [
-    `${n(u.input_tokens)} in / ${n(u.output_tokens)} out tokens${cache ? ` (${cache})` : ''}`,
-    u.cost_usd !== undefined ? cost(u.cost_usd) : '',
-    u.turns !== undefined ? `${u.turns} turn${u.turns === 1 ? '' : 's'}` : '',
-    u.duration_ms !== undefined ? `${(u.duration_ms / 1000).toFixed(1)} s` : '',
-    u.model ?? '',
-  ];
-  return printable(parts.filter(Boolean).join(', '));
-}
-
-/** Dollars to the cent, or to four places below ten cents (a short run costs fractions of one). */
-export function cost(usd: number): string {
-  return `$${usd >= 0.1 ? usd.toFixed(2) : usd.toFixed(4)}`;
 }
 
 /** Lines added and removed by a unified diff, its file headers left out. */

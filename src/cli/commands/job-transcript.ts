@@ -1,9 +1,10 @@
 import type { Job, StoredTranscriptEntry, Transcript } from '../../shared/api.js';
 import { isFinished } from '../../shared/job-status.js';
-import { jsonForTerminal } from '../../shared/terminal.js';
+import { jsonForTerminal, printable } from '../../shared/terminal.js';
+import { usageLine } from '../../shared/usage-text.js';
 import type { ApiClient } from '../client.js';
 import { colourWanted, painter } from '../paint.js';
-import { renderEntry, TRANSCRIPT_SGR, usageLine } from '../transcript-view.js';
+import { renderEntry, TRANSCRIPT_SGR } from '../transcript-view.js';
 
 /** How often `logs -f` asks for new entries: a person reading sees them within half a second, at two small requests a second. */
 const FOLLOW_POLL_MS = 500;
@@ -27,7 +28,7 @@ function writer(out: TranscriptOutput): (entries: StoredTranscriptEntry[]) => vo
 /** The closing line: what the agent used, when it said. */
 function printUsage(job: Job, out: TranscriptOutput): void {
   if (out.json || !job.usage) return;
-  process.stdout.write(painter(colourWanted(), TRANSCRIPT_SGR)(`usage: ${usageLine(job.usage)}`, 'dim') + '\n');
+  process.stdout.write(painter(colourWanted(), TRANSCRIPT_SGR)(`usage: ${printable(usageLine(job.usage))}`, 'dim') + '\n');
 }
 
 /** Prints the transcript of the job's latest attempt; false when it has none (the caller shows the log instead). */

@@ -6,7 +6,7 @@ import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
-import { cost, usageLine } from '../transcript-view.js';
+import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
 import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
@@ -44,6 +44,7 @@ function printJob(job: Job): void {
     ['error', job.error],
     ['attempts', `${job.attempt_count}/${job.max_attempts}`],
     ['usage', job.usage ? usageLine(job.usage) : null],
+    ['duration', job.usage?.duration_ms !== undefined ? `${(job.usage.duration_ms / 1000).toFixed(1)} s` : null],
     ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${job.id.slice(0, 8)})` : null],
     ['runner', named(job.runner_name, job.runner_id)],
     ['created', job.created_at],
@@ -112,8 +113,8 @@ async function followSubmitted(client: ApiClient, job: Job, opts: { wait?: boole
 /** What a job's agent spent: its cost where the agent said, else its tokens, else `-`. */
 function spent(job: Job): string {
   if (!job.usage) return '-';
-  if (job.usage.cost_usd !== undefined) return cost(job.usage.cost_usd);
-  return `${(job.usage.input_tokens + job.usage.output_tokens).toLocaleString('en-US')} tok`;
+  if (job.usage.cost_usd !== undefined) return formatCost(job.usage.cost_usd);
+  return `${formatTokens(job.usage.input_tokens + job.usage.output_tokens)} tok`;
 }
 
 /** `--labels a,b` as a list. */

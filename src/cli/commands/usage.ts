@@ -4,7 +4,7 @@ import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions } from '../options.js';
 import { printJson, printTable } from '../table.js';
-import { cost } from '../transcript-view.js';
+import { formatCost } from '../../shared/usage-text.js';
 
 const HEADERS = ['JOBS', 'INPUT', 'OUTPUT', 'CACHE READ', 'COST'];
 
@@ -12,7 +12,7 @@ const HEADERS = ['JOBS', 'INPUT', 'OUTPUT', 'CACHE READ', 'COST'];
 function columns(sum: UsageSum): string[] {
   const n = (x: number) => x.toLocaleString('en-US');
   const without = sum.jobs_without_cost > 0 ? ` (${sum.jobs_without_cost} without)` : '';
-  return [n(sum.jobs), n(sum.input_tokens), n(sum.output_tokens), n(sum.cache_read_tokens), cost(sum.cost_usd) + without];
+  return [n(sum.jobs), n(sum.input_tokens), n(sum.output_tokens), n(sum.cache_read_tokens), formatCost(sum.cost_usd) + without];
 }
 
 export function registerUsage(program: Command): void {
