@@ -48,6 +48,11 @@ const COMMANDS: CommandEntry[] = [
     summary: "show a job's changes against the commit its branch started from",
     load: async () => (await import('./commands/diff.js')).registerDiff,
   },
+  {
+    name: 'usage',
+    summary: 'what the agents used (tokens and cost), per repo and per day, summed over every attempt',
+    load: async () => (await import('./commands/usage.js')).registerUsage,
+  },
   { name: 'runners', summary: 'list the runners and the pool status', load: async () => (await import('./commands/runners.js')).registerRunners },
   { name: 'pool', summary: 'the runners the server manages itself', load: async () => (await import('./commands/pool.js')).registerPool },
   {

@@ -247,7 +247,7 @@ export type Transcript = Static<typeof Transcript>;
 
 export const UsageQuery = Type.Object(
   {
-    /** Only jobs created on or after this day (YYYY-MM-DD, UTC). */
+    /** Only attempts that ended on or after this day (YYYY-MM-DD, UTC). */
     since: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
     repo: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name.' })),
   },

@@ -21,6 +21,8 @@ import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
+import { usageRoutes } from './usage.js';
+import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
 
 /**
@@ -85,6 +87,7 @@ export async function registerRoutes(
   });
 
   await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir, sessions: ctx.sessions });
+  await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
     dispatcher: new Dispatcher(queue, {

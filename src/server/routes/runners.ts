@@ -10,10 +10,12 @@ import {
   HeartbeatResponse,
   LogAck,
   LogChunk,
+  MAX_TRANSCRIPT_BATCH_BYTES,
   PollRequest,
   RegisterRequest,
   RegisterResponse,
   RunnerRoutes,
+  TranscriptBatch,
 } from '../../shared/protocol.js';
 import { bearerToken } from '../auth.js';
 import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
@@ -171,6 +173,22 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       return queue.appendLog(attempt, req.body.seq, opts.redactor().redact(req.body.data));
+    },
+  );
+
+  app.post(
+    '/api/runners/attempts/:attempt_id/transcript',
+    {
+      config: custom,
+      onRequest: attemptAuth(false),
+      logLevel: 'warn',
+      bodyLimit: MAX_TRANSCRIPT_BATCH_BYTES,
+      schema: { tags: ['runner protocol'], params: AttemptParams, body: TranscriptBatch, response: { 200: LogAck, ...errors } },
+    },
+    async (req, reply) => {
+      const attempt = attemptOf(req, reply, req.params.attempt_id);
+      // Like log chunks: the server hides every credential value it holds, whatever the runner did.
+      return queue.transcripts.append(attempt, req.body.seq, opts.redactor().redactEntry(req.body.entries));
     },
   );
 
