@@ -4,8 +4,13 @@
 ARG BASE_IMAGE=node:22-bookworm-slim
 FROM ${BASE_IMAGE}
 
-# Agent CLIs to install from npm, comma-separated: claude, gemini, codex.
+# Agent CLIs to install from npm, comma-separated: claude, gemini, codex. `npm run image` passes
+# the versions lazyaf is tested with (src/shared/agents/versions.ts); a bare `docker build` takes
+# the latest.
 ARG AGENTS=""
+ARG CLAUDE_VERSION=latest
+ARG CODEX_VERSION=latest
+ARG GEMINI_VERSION=latest
 # The user jobs run as: not root, since Claude Code refuses --dangerously-skip-permissions as root.
 # 1000 is the usual first user of a desktop, so a mounted ~/.claude keeps its owner.
 ARG RUNNER_UID=1000
@@ -41,9 +46,9 @@ RUN set -eu; \
     packages=""; \
     for agent in $(echo "$AGENTS" | tr ',' ' '); do \
       case "$agent" in \
-        claude) packages="$packages @anthropic-ai/claude-code" ;; \
-        gemini) packages="$packages @google/gemini-cli" ;; \
-        codex) packages="$packages @openai/codex" ;; \
+        claude) packages="$packages @anthropic-ai/claude-code@$CLAUDE_VERSION" ;; \
+        gemini) packages="$packages @google/gemini-cli@$GEMINI_VERSION" ;; \
+        codex) packages="$packages @openai/codex@$CODEX_VERSION" ;; \
         *) echo "AGENTS: unknown agent '$agent' (this image installs claude, gemini, codex)" >&2; exit 1 ;; \
       esac; \
     done; \

@@ -84,7 +84,7 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   const config = resolveServerConfig({}, process.env);
   const image = config.runnerImage;
   try {
-    await new DockerLauncher({ ...config.docker, image, agentKeys: {}, jobHostPorts: [] }, 'bench', () => {}).check();
+    await new DockerLauncher({ ...config.docker, image, jobHostPorts: [] }, 'bench', () => {}).check();
   } catch (err) {
     if (!(err instanceof LauncherError)) throw err;
     ctx.log(`part docker skipped: ${err.message}`);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { engineProblem, errorLine } from '../src/server/pool/engine.js';
+import { AGENT_CLI_VERSIONS } from '../src/shared/agents/versions.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_IMAGE = 'lazyaf-runner:latest';
@@ -46,6 +47,8 @@ export async function buildRunnerImage(opts: ImageBuildOptions): Promise<string>
   const buildargs: Record<string, string> = {};
   if (opts.baseImage) buildargs.BASE_IMAGE = opts.baseImage;
   if (opts.agents) buildargs.AGENTS = opts.agents;
+  // The agent CLIs at the versions lazyaf is tested with.
+  for (const [agent, { version }] of Object.entries(AGENT_CLI_VERSIONS)) buildargs[`${agent.toUpperCase()}_VERSION`] = version;
   const ca = opts.caFile === undefined ? undefined : readCa(opts.caFile);
 
   await ping(docker);

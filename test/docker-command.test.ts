@@ -12,6 +12,7 @@ import { registerRunner, poll, seedRepo, submit, waitForJob } from './queue-help
 
 // Secrets a shell would mangle if they were pasted unquoted: quotes, a command substitution, a glob.
 const REGISTRATION_TOKEN = `lzreg_it's"$(touch_pwned)*`;
+// The server holds an agent key: it travels with each agent job, never in the command.
 const AGENT_KEY = `sk-ant key 'with' "quotes" $HOME; \`id\` *`;
 const SECRET_ENV = { LAZYAF_REGISTRATION_TOKEN: REGISTRATION_TOKEN, ANTHROPIC_API_KEY: AGENT_KEY };
 
@@ -41,7 +42,6 @@ test('by default the command holds placeholders, starts an init that walls its j
     { name: 'LAZYAF_SERVER', value: server.url, secret: false },
     { name: 'LAZYAF_TOKEN', value: '<LAZYAF_REGISTRATION_TOKEN>', secret: true },
     ...network,
-    { name: 'ANTHROPIC_API_KEY', value: '<ANTHROPIC_API_KEY>', secret: true },
   ]);
   assert.ok(!res.body.command.includes('\n'));
 
@@ -68,8 +68,6 @@ test('by default the command holds placeholders, starts an init that walls its j
     '-e',
     'LAZYAF_TOKEN=<LAZYAF_REGISTRATION_TOKEN>',
     ...network.flatMap((v) => ['-e', `${v.name}=${v.value}`]),
-    '-e',
-    'ANTHROPIC_API_KEY=<ANTHROPIC_API_KEY>',
     'lazyaf-runner:latest',
   ]);
   const again = await api<DockerCommand>(server, 'GET', '/api/runners/docker-command?with_secrets=false');
@@ -84,10 +82,10 @@ test('with_secrets=true gives the real values, quoted so that a shell reads them
   assert.equal(res.headers.get('cache-control'), 'no-store', 'secrets stay out of caches');
   const words = await wordsOf(res.body.command);
   assert.ok(words.includes(`LAZYAF_TOKEN=${REGISTRATION_TOKEN}`), words.join(' | '));
-  assert.ok(words.includes(`ANTHROPIC_API_KEY=${AGENT_KEY}`), words.join(' | '));
+  assert.ok(!res.body.command.includes('ANTHROPIC') && !res.body.command.includes('sk-ant'), res.body.command);
   assert.deepEqual(
     res.body.env_vars.filter((v) => v.secret).map((v) => v.value),
-    [REGISTRATION_TOKEN, AGENT_KEY],
+    [REGISTRATION_TOKEN],
   );
 
   const runner = await registerRunner(server, 'r1');
@@ -111,14 +109,14 @@ test('with_secrets=true gives the real values, quoted so that a shell reads them
 });
 
 test('a secret with a control character, which no one-line command can carry, is a 422 naming it, not a broken command', async (t) => {
-  for (const value of ['sk-line-one\nline-two', 'sk-\u202eevil']) {
-    const server = await startTestServer(t, { OPENAI_API_KEY: value });
+  for (const value of ['lzreg-line-one\nline-two', 'lzreg-\u202eevil']) {
+    const server = await startTestServer(t, { LAZYAF_REGISTRATION_TOKEN: value });
     const refused = await api(server, 'GET', '/api/runners/docker-command?with_secrets=true');
     assert.equal(refused.status, 422, JSON.stringify(refused.body));
-    assert.match(refused.body.message, /^OPENAI_API_KEY holds a control character/);
-    assert.ok(!JSON.stringify(refused.body).includes('sk-'));
+    assert.match(refused.body.message, /^LAZYAF_TOKEN holds a control character/);
+    assert.ok(!JSON.stringify(refused.body).includes('lzreg-'));
   }
-  const server = await startTestServer(t, { OPENAI_API_KEY: 'sk-line-one\nline-two' });
+  const server = await startTestServer(t, { LAZYAF_REGISTRATION_TOKEN: 'lzreg-line-one\nline-two' });
   assert.equal((await api(server, 'GET', '/api/runners/docker-command')).status, 200, 'placeholders still work');
 });
 
@@ -132,7 +130,7 @@ test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hosti
   assert.deepEqual(words.slice(11, 13), ['--cap-add', 'NET_ADMIN'], 'the runner walls its jobs off its host (after its limits)');
   assert.ok(!words.includes('-v') && !words.some((w) => w.startsWith('LAZYAF_HOST_ADDRESSES=')), 'no relay for a runner elsewhere');
   assert.deepEqual(words.slice(-3), ['registry.example:5000/team/runner:v1', '--labels', 'gpu,os=linux']);
-  assert.equal(res.body.env_vars.length, 2, 'no agent key held, none named');
+  assert.equal(res.body.env_vars.length, 2, 'the server URL and the registration token');
 
   const spec = await api(server, 'GET', '/docs/json', undefined, { token: null });
   const operation = spec.body.paths['/api/runners/docker-command'].get;
@@ -199,7 +197,7 @@ test('lazyaf docker-command prints the command; the server logs no secret; refus
   assert.equal(printed.code, 0, printed.stderr);
   assert.equal(printed.stdout.split('\n').length, 2, 'one line');
   const words = await wordsOf(printed.stdout);
-  assert.ok(words.includes(`LAZYAF_TOKEN=${REGISTRATION_TOKEN}`) && words.includes(`ANTHROPIC_API_KEY=${AGENT_KEY}`), words.join(' | '));
+  assert.ok(words.includes(`LAZYAF_TOKEN=${REGISTRATION_TOKEN}`) && !words.some((w) => w.includes(AGENT_KEY)), words.join(' | '));
   assert.deepEqual(words.slice(-2), ['--labels', 'gpu']);
   const placeholders = await cli(['docker-command'], { env });
   assert.match(placeholders.stdout, /LAZYAF_TOKEN=<LAZYAF_REGISTRATION_TOKEN>/);

@@ -235,13 +235,16 @@ export async function git(args: string[], cwd?: string, env?: NodeJS.ProcessEnv)
 }
 
 /** Runs the built `lazyaf` CLI against a server. */
-export function cli(args: string[], opts: { server?: TestServer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function cli(
+  args: string[],
+  opts: { server?: Pick<TestServer, 'url' | 'token'>; cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   if (opts.server) {
     env.LAZYAF_SERVER ??= opts.server.url;
     env.LAZYAF_TOKEN ??= opts.server.token;
   }
-  return run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env });
+  return run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, input: opts.input });
 }
 
 /** A URL with the token as Basic-auth password, the way a script would clone. */

@@ -158,3 +158,23 @@ test('a change that rolls back emits nothing: a lease whose end fails stays sile
   await live.saw({ type: 'job.updated', job_id: job.id, status: 'queued' }, claimed);
   assert.deepEqual(live.invalid, []);
 });
+
+test('a transcript batch reaches the stream as transcript.appended with its entries, numbered', async (t) => {
+  const server = await startTestServer(t);
+  const live = await watchEvents(t, server);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r1', [], ['claude']);
+  const job = await submit(server, { repo_id: repo.id, title: 'j', agent: 'claude' });
+  const a = (await poll(server, runner.token))!;
+  const entries = [
+    { type: 'message', role: 'assistant', text: 'hello' },
+    { type: 'tool', tool: 'Bash', kind: 'command', command: 'ls', exit_code: 0, status: 'ok' },
+  ];
+  assert.equal((await api(server, 'POST', RunnerRoutes.transcript(a.attempt_id), { seq: 1, entries }, { token: a.job_token })).status, 200);
+  const event = await live.saw({ type: 'transcript.appended', job_id: job.id, attempt: 1 });
+  assert.deepEqual(
+    (event as { entries: unknown[] }).entries,
+    entries.map((e, i) => ({ ...e, seq: i + 1 })),
+  );
+  assert.deepEqual(live.invalid, []);
+});

@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { findAgents } from '../src/runner/agents.js';
+import { agentCliBinDir } from '../scripts/agent-clis.js';
+import { findAgents, searchAgents } from '../src/runner/agents.js';
+import { withoutNpmBins } from '../src/runner/env.js';
 import { Sandbox } from '../src/runner/sandbox.js';
-import type { RunnerList } from '../src/shared/api.js';
-import { api, barePath, cli, eventually, git, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { AGENT_CLI_VERSIONS } from '../src/shared/agents/versions.js';
+import type { JobLogs, RunnerList } from '../src/shared/api.js';
+import { api, barePath, cli, eventually, git, ROOT, run, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { seedRepo, startRunnerProcess, submit, waitForJob, type RunnerProcess } from './queue-helpers.js';
 
 // Runners name the agents they can run: found on their jobs' PATH at start, or declared. Real
@@ -35,7 +38,7 @@ test('an agent found on only one runner PATH: its jobs go to that runner, never 
   const bin = fakeAgents(path.join(dir, 'bin'), ['claude']);
   // Started first, and idle when the jobs come: it would take them if it were allowed to.
   const without = startRunnerProcess(t, server, 'without', path.join(dir, 'runners'));
-  await started(without, 'no agent CLIs on PATH: this runner takes shell jobs only (declare others with --agents)');
+  await started(without, 'no agent CLI its jobs can run: this runner takes shell jobs only (declare others with --agents)');
   const claudeRunner = startRunnerProcess(t, server, 'claude-one', path.join(dir, 'runners'), [], { PATH: `${bin}:${process.env.PATH}` });
   await started(claudeRunner, 'agents: claude');
   const a = await runnerNamed(server, 'claude-one');
@@ -109,6 +112,89 @@ test('an agent counts only where the job can see and run it behind its sandbox',
     assert.deepEqual(findAgents(sandbox, PATH), ['claude']);
     // Unsandboxed, every executable on the PATH counts.
     assert.deepEqual(findAgents(undefined, PATH), ['claude', 'gemini', 'codex']);
+  } finally {
+    process.env.PATH = saved;
+  }
+});
+
+test("only this package's node_modules/.bin folders (and those above it) leave the jobs' PATH, not a CLI installed with npm install --prefix", () => {
+  const root = '/srv/app/lazyaf';
+  const PATH = [
+    '/srv/app/lazyaf/node_modules/.bin',
+    '/srv/app/node_modules/.bin',
+    '/node_modules/.bin',
+    '/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin',
+    '/opt/agents/node_modules/.bin',
+    '/srv/app/lazyaf/other/node_modules/.bin',
+    '/usr/bin',
+  ].join(':');
+  assert.equal(withoutNpmBins(PATH, root), '/opt/agents/node_modules/.bin:/srv/app/lazyaf/other/node_modules/.bin:/usr/bin');
+  assert.equal(withoutNpmBins(`${ROOT}/node_modules/.bin:/usr/bin`), '/usr/bin', "this package's own root by default");
+});
+
+/** `npm i -g` (and nvm) as it lays a CLI out: `prefix/bin/claude` -> `../lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe`. */
+async function globalInstallOfClaude(prefix: string): Promise<string> {
+  const installed = path.join(path.dirname(agentCliBinDir('claude')), '@anthropic-ai');
+  const lib = path.join(prefix, 'lib', 'node_modules');
+  fs.mkdirSync(lib, { recursive: true });
+  // Hard links: the package's own folder, as npm would write it, without copying its 200 MB.
+  const copied = await run('cp', ['-al', installed, path.join(lib, '@anthropic-ai')]);
+  assert.equal(copied.code, 0, copied.stderr);
+  fs.mkdirSync(path.join(prefix, 'bin'));
+  fs.symlinkSync('../lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe', path.join(prefix, 'bin', 'claude'));
+  return path.join(prefix, 'bin');
+}
+
+for (const [how, binDir] of [
+  ['npm install --prefix', async () => agentCliBinDir('claude')],
+  ['a folder of links into ../lib/node_modules (npm i -g, nvm)', (dir: string) => globalInstallOfClaude(path.join(dir, 'global'))],
+] as const) {
+  test(`the real claude installed with ${how}: the runner finds it, and a job runs it in the sandbox`, async (t) => {
+    const server = await startTestServer(t);
+    const dir = tempDir(t);
+    const repo = await seedRepo(server, path.join(dir, 'src'));
+    const bin = await binDir(dir);
+    const runner = startRunnerProcess(t, server, 'agents', path.join(dir, 'runners'), ['--sandbox', 'require'], {
+      PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    });
+    await started(runner, 'agents: claude');
+    await started(runner, 'agent codex skipped: not on PATH');
+    assert.deepEqual((await runnerNamed(server, 'agents')).agents, ['claude']);
+    const job = await submit(server, { repo_id: repo.id, title: 'version', command: 'command -v claude; claude --version' });
+    const done = await waitForJob(server, job.id, undefined, 60_000);
+    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    assert.equal(done.status, 'succeeded', log);
+    assert.ok(log.includes(`${bin}/claude\n`), log);
+    assert.match(log, new RegExp(`^${AGENT_CLI_VERSIONS.claude.version.replace(/\./g, '\\.')} \\(Claude Code\\)$`, 'm'));
+    assert.ok(!log.includes('WITHOUT a sandbox'));
+  });
+}
+
+test('a CLI on PATH that the sandbox cannot show is skipped with the reason', (t) => {
+  const dir = tempDir(t);
+  const home = path.join(dir, 'home');
+  // A link from a shown folder into a private one under HOME (not an install folder of the sandbox).
+  const target = fakeAgents(path.join(home, 'private'), ['gemini']);
+  const shown = path.join(dir, 'bin');
+  fs.mkdirSync(shown);
+  fs.symlinkSync(path.join(target, 'gemini'), path.join(shown, 'gemini'));
+  const PATH = [shown, '/usr/bin'].join(':');
+  const saved = process.env.PATH;
+  process.env.PATH = PATH;
+  try {
+    const search = searchAgents(new Sandbox({ hide: [], home }), PATH);
+    assert.deepEqual(search.found, []);
+    assert.deepEqual(
+      search.skipped.find((s) => s.name === 'gemini'),
+      {
+        name: 'gemini',
+        reason: `on PATH (${shown}/gemini) but not runnable in the job's wall: it leads to ${target}/gemini, which the sandbox does not show`,
+      },
+    );
+    assert.deepEqual(
+      search.skipped.find((s) => s.name === 'codex'),
+      { name: 'codex', reason: 'not on PATH' },
+    );
   } finally {
     process.env.PATH = saved;
   }

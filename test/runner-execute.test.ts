@@ -9,7 +9,7 @@ import { jobEnv } from '../src/runner/env.js';
 import { groupHasLiving, runCommand, type CommandOptions } from '../src/runner/execute.js';
 import { LogStream, type LogStreamOptions, type SendChunk } from '../src/runner/log-stream.js';
 import type { Assignment, LogChunk } from '../src/shared/protocol.js';
-import { eventually, tempDir } from './helpers.js';
+import { eventually, ROOT, tempDir } from './helpers.js';
 
 const assignment: Assignment = {
   job_id: 'job-1234',
@@ -78,12 +78,14 @@ test("the job's context is in the command's environment, no token is", async (t)
   process.env.GIT_CONFIG_COUNT = '1';
   process.env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
   process.env.GIT_CONFIG_VALUE_0 = 'Authorization: Bearer lzjob_secret_job_token';
-  process.env.ANTHROPIC_API_KEY = 'an agent needs this one';
+  process.env.ANTHROPIC_API_KEY = 'lzagent_anthropic_secret';
+  process.env.OPENAI_BASE_URL = 'http://lzagent-openai-endpoint';
+  process.env.AWS_SECRET_ACCESS_KEY = 'lzagent_aws_secret';
   process.env.GITHUB_TOKEN = 'lzforge_github_secret';
   // What `npm start` adds: its settings, and this package's tools first on PATH.
   process.env['npm_config_//registry.example/:_authToken'] = 'lznpm_registry_secret';
   process.env.npm_lifecycle_event = 'start';
-  process.env.PATH = `/work/lazyaf/node_modules/.bin:/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin:${saved.PATH}`;
+  process.env.PATH = `${ROOT}node_modules/.bin:/usr/lib/node_modules/npm/node_modules/@npmcli/run-script/lib/node-gyp-bin:${saved.PATH}`;
 
   const sink = fakeSink();
   const dir = tempDir(t);
@@ -112,7 +114,8 @@ test("the job's context is in the command's environment, no token is", async (t)
   }
   assert.ok(env.includes('title=Fix the "thing"'));
   assert.ok(env.includes('the prompt file\n'));
-  assert.ok(env.includes('ANTHROPIC_API_KEY=an agent needs this one'), "an agent's own key is passed on");
+  // An agent's credentials come with its job's assignment (agent_run.env), never from the runner's environment.
+  assert.ok(!env.includes('lzagent_'), 'no agent credential of the runner');
   assert.ok(!env.includes('lzreg_registration_secret'), 'no registration token');
   assert.ok(!env.includes('lzjob_secret_job_token'), 'no job token');
   assert.ok(!env.includes('lzforge_github_secret'), 'no forge token');

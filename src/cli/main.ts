@@ -48,12 +48,22 @@ const COMMANDS: CommandEntry[] = [
     summary: "show a job's changes against the commit its branch started from",
     load: async () => (await import('./commands/diff.js')).registerDiff,
   },
+  {
+    name: 'usage',
+    summary: 'what the agents used (tokens and cost), per repo and per day, summed over every attempt',
+    load: async () => (await import('./commands/usage.js')).registerUsage,
+  },
   { name: 'runners', summary: 'list the runners and the pool status', load: async () => (await import('./commands/runners.js')).registerRunners },
   { name: 'pool', summary: 'the runners the server manages itself', load: async () => (await import('./commands/pool.js')).registerPool },
   {
     name: 'docker-command',
     summary: 'print a `docker run` command that adds a runner of the runner image on any machine with Docker',
     load: async () => (await import('./commands/docker-command.js')).registerDockerCommand,
+  },
+  {
+    name: 'secrets',
+    summary: 'store the credentials and settings agent jobs get (value from stdin, never shown), list them by name, delete them',
+    load: async () => (await import('./commands/secrets.js')).registerSecrets,
   },
   {
     name: 'ui',

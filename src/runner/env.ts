@@ -1,3 +1,6 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isAgentCredential } from '../shared/agents/credentials.js';
 import type { Assignment } from '../shared/protocol.js';
 
 /** Credentials that would let a job push to a real remote behind the reviewer's back. */
@@ -13,9 +16,13 @@ const FORGE_CREDENTIALS = new Set([
   'SSH_AUTH_SOCK',
 ]);
 
-/** Environment variables that must never reach a job or git: the runner's own secrets, forge credentials, git config from outside. */
+/**
+ * Environment variables that must never reach a job or git: the runner's own secrets, forge
+ * credentials, git config from outside, and agents' credentials, which a job gets only with its
+ * assignment (`agent_run.env`) and only for its agent.
+ */
 function isPrivate(name: string): boolean {
-  return name.startsWith('LAZYAF_') || FORGE_CREDENTIALS.has(name) || /^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(name);
+  return name.startsWith('LAZYAF_') || FORGE_CREDENTIALS.has(name) || isAgentCredential(name) || /^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(name);
 }
 
 /**
@@ -28,18 +35,32 @@ function isFromNpm(name: string): boolean {
   return name.startsWith('npm_') || name === 'INIT_CWD';
 }
 
-function withoutNpmBins(pathValue: string): string {
+/** This package's root (from src/runner/, dist/runner/ and dist/bundle/ alike). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * PATH without what `npm run` put first: the `node_modules/.bin` of this package and of each
+ * folder above it, and npm's node-gyp-bin. Any other `node_modules/.bin` stays: that is where
+ * `npm install --prefix DIR` puts a CLI a person installed for the jobs (`DIR/node_modules/.bin`).
+ */
+export function withoutNpmBins(pathValue: string, packageRoot = PACKAGE_ROOT): string {
+  const ours = new Set<string>();
+  for (let dir = path.resolve(packageRoot); ; dir = path.dirname(dir)) {
+    ours.add(path.join(dir, 'node_modules', '.bin'));
+    if (dir === path.dirname(dir)) break;
+  }
   return pathValue
     .split(':')
-    .filter((dir) => !/\/node_modules\/\.bin\/?$|\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir))
+    .filter((dir) => !ours.has(path.resolve(dir || '.')) && !/\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir))
     .join(':');
 }
 
 /**
  * The runner's environment without its secrets. Every LAZYAF_* variable goes (LAZYAF_TOKEN is the
  * registration token), and so do the usual forge tokens: nothing reaches a real remote until a
- * person lands it. An agent's own credentials (ANTHROPIC_API_KEY, OPENAI_API_KEY,
- * CLAUDE_CODE_OAUTH_TOKEN, ...) are passed on on purpose: the agent needs them.
+ * person lands it. So do the agents' credentials (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN,
+ * OPENAI_*, AWS_*, ...: shared/agents/credentials.ts): a job that names no agent gets none, and
+ * an agent gets those the server sent for it, not whatever the runner's machine holds.
  */
 export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};

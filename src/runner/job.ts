@@ -7,6 +7,7 @@ import { jobEnv } from './env.js';
 import { runCommand, type CommandResult } from './execute.js';
 import { watchDisk } from './disk-watch.js';
 import { wallWithin, type JobJail, type JobLimiter } from './limits.js';
+import { Redactor } from '../shared/redact.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { Wall } from './sandbox.js';
@@ -55,6 +56,8 @@ export class JobRun {
   /** Aborted when the job's workspace holds more than its disk cap: the command is stopped, its work not kept. */
   private readonly diskCtl = new AbortController();
   private readonly logs: LogStream;
+  /** The credentials the server sent with the job: never in what the runner sends back. */
+  private readonly redactor: Redactor;
   private workspace: Workspace | undefined;
   private jail: JobJail | undefined;
   readonly shortId: string;
@@ -65,7 +68,9 @@ export class JobRun {
   ) {
     this.attemptId = a.attempt_id;
     this.shortId = a.job_id.slice(0, 8);
+    this.redactor = new Redactor(Object.values(a.agent_run?.env ?? {}));
     this.logs = new LogStream({
+      redact: this.redactor,
       send: (chunk, call) => deps.client.logs(a.attempt_id, a.job_token, chunk, call),
       onLeaseLost: () => this.stop('lost'),
       onRejected: (err) => deps.log(`job ${this.shortId}: the server refused a log chunk: ${err.message}`),
@@ -216,7 +221,7 @@ export class JobRun {
   /** Sends the completion until the server answers; 409 means the lease ended first. */
   private async complete(report: CompleteRequest): Promise<void> {
     try {
-      await this.deps.client.complete(this.a.attempt_id, this.a.job_token, report, { signal: this.reportCtl.signal });
+      await this.deps.client.complete(this.a.attempt_id, this.a.job_token, this.redactor.redactEntry(report), { signal: this.reportCtl.signal });
     } catch (err) {
       if (err instanceof LeaseLostError) return this.deps.log(`job ${this.shortId}: completion not accepted: ${err.message}`);
       if (isAbortError(err)) return this.deps.log(`job ${this.shortId}: gave up reporting the result (server unreachable)`);

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { LogAck, LogChunk } from '../shared/protocol.js';
+import type { RedactingStream, Redactor } from '../shared/redact.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError } from './client.js';
 
@@ -20,6 +21,8 @@ export interface LogStreamOptions {
   queueLimitChars?: number;
   /** While the server is unreachable, output is queued up to this much, then dropped with a marker. */
   offlineLimitChars?: number;
+  /** The credential values the job was given: hidden from everything it prints, even a value cut across two writes. */
+  redact?: Redactor;
 }
 
 type Mode = 'open' | 'truncated' | 'lost' | 'aborted';
@@ -33,7 +36,7 @@ type Mode = 'open' | 'truncated' | 'lost' | 'aborted';
  * gone, everything further is swallowed so the job's pipes keep draining.
  */
 export class LogStream extends Writable {
-  private readonly opts: Required<Omit<LogStreamOptions, 'onLeaseLost' | 'onRejected'>> & LogStreamOptions;
+  private readonly opts: Required<Omit<LogStreamOptions, 'onLeaseLost' | 'onRejected' | 'redact'>> & LogStreamOptions;
   private batch: string[] = [];
   private batchChars = 0;
   private readonly queue: LogChunk[] = [];
@@ -47,12 +50,14 @@ export class LogStream extends Writable {
   private heldWrite: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly sendAbort = new AbortController();
+  private readonly redacting: RedactingStream | undefined;
   /** The most output held in memory at once (for tests and diagnostics). */
   maxBufferedChars = 0;
 
   constructor(opts: LogStreamOptions) {
     super({ decodeStrings: false, highWaterMark: 16 * 1024 });
     this.opts = { batchChars: 64 * 1024, flushMs: 100, queueLimitChars: 256 * 1024, offlineLimitChars: 8 * 1024 * 1024, ...opts };
+    this.redacting = opts.redact?.stream();
   }
 
   /** Whether the server said the log reached its cap. */
@@ -79,7 +84,9 @@ export class LogStream extends Writable {
 
   override _write(chunk: string | Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     if (this.mode !== 'open') return done();
-    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    const raw = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    const text = this.redacting ? this.redacting.write(raw) : raw;
+    if (text === '') return done();
     if (!this.healthy && this.queueChars + this.batchChars >= this.opts.offlineLimitChars) {
       this.droppedChars += text.length;
       return done();
@@ -92,6 +99,8 @@ export class LogStream extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
+    const held = this.redacting?.end();
+    if (held && this.mode === 'open') this.append(held);
     this.noteDropped();
     this.cut();
     this.pump();

@@ -34,7 +34,7 @@ import { VERSION } from '../shared/version.js';
 import { defaultJobLimits, formatBytes, type JobLimits } from '../shared/job-limits.js';
 import { removeDiscarded } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
-import { findAgents } from './agents.js';
+import { searchAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
@@ -222,11 +222,13 @@ class Runner {
   }
 
   private async serve(): Promise<void> {
-    this.agents = this.opts.agents ?? findAgents(this.sandbox);
     const declared = this.opts.agents !== undefined;
+    const search = declared ? undefined : searchAgents(this.sandbox);
+    this.agents = this.opts.agents ?? search?.found ?? [];
     if (this.agents.length > 0) this.log(`agents: ${this.agents.join(', ')}${declared ? ' (declared)' : ''}`);
     else if (declared) this.log('agents: none declared: this runner takes shell jobs only');
-    else this.log('no agent CLIs on PATH: this runner takes shell jobs only (declare others with --agents)');
+    else this.log('no agent CLI its jobs can run: this runner takes shell jobs only (declare others with --agents)');
+    for (const { name, reason } of search?.skipped ?? []) this.log(`agent ${name} skipped: ${reason}`);
     try {
       await this.register();
     } catch (err) {

@@ -88,6 +88,8 @@ export interface Wall {
   dismiss?(ws: Pick<Workspace, 'dir' | 'cacheDir'>): Promise<void>;
   /** Whether a job behind this wall can run this file (it sees it, and may execute it). */
   canRun?(file: string): boolean;
+  /** Why a job behind this wall cannot run this file, in a few words; undefined when it can. */
+  whyNotRunnable?(file: string): string | undefined;
 }
 
 export interface SandboxOptions {
@@ -119,14 +121,20 @@ export class Sandbox implements Wall {
 
   /** An executable file the job sees: under a folder shown to it, by its path and by where its links lead. */
   canRun(file: string): boolean {
-    if (!isExecutableFile(file)) return false;
+    return this.whyNotRunnable(file) === undefined;
+  }
+
+  whyNotRunnable(file: string): string | undefined {
+    if (!isExecutableFile(file)) return 'not an executable file';
     let real: string;
     try {
       real = fs.realpathSync(file);
-    } catch {
-      return false;
+    } catch (err) {
+      return (err as Error).message;
     }
-    return this.shows(file) && this.shows(real);
+    if (!this.shows(file)) return `the sandbox does not show ${path.dirname(file)}`;
+    if (!this.shows(real)) return `it leads to ${real}, which the sandbox does not show`;
+    return undefined;
   }
 
   /** Whether `p` is visible in the sandbox at the same path (a top-level system link read as its target). */
@@ -215,7 +223,8 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
   for (const dir of ['/dev/shm', '/tmp', '/var/tmp']) tmpfs(dir);
 
   // Node and the agent CLIs: where node is installed, and every PATH entry outside the system dirs.
-  const extras = [path.dirname(path.dirname(process.execPath)), ...(process.env.PATH ?? '').split(':')];
+  const pathDirs = (process.env.PATH ?? '').split(':').filter((p) => path.isAbsolute(p));
+  const extras = [path.dirname(path.dirname(process.execPath)), ...pathDirs];
   const hidden = opts.hide.map((p) => path.resolve(p));
   const isHidden = (p: string) => hidden.some((h) => isUnder(p, h) || isUnder(h, p));
   for (const p of extras) {
@@ -235,11 +244,44 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
     if (exists(p)) show('--bind', p);
   }
   for (const p of opts.share ?? []) if (exists(p)) show('--bind', path.resolve(p));
+  // Last of what is shown, so that one under HOME lies over its tmpfs.
+  for (const p of linkedPackageFolders(pathDirs)) if (!isHidden(p) && !shown.some((s) => isUnder(p, s))) show('--ro-bind', p);
 
   // A secret folder under something shown is covered by an empty tmpfs, read-only in the end.
   const covers = hidden.filter((h) => shown.some((s) => isUnder(h, s)));
   for (const h of covers) args.push('--tmpfs', h);
   return { args, sealed: ['/', '/dev', ...covers], shown, hidden, home, links };
+}
+
+/**
+ * The node_modules folders that links on PATH lead into: `npm i -g` and nvm put `bin/claude` ->
+ * `../lib/node_modules/@anthropic-ai/claude-code/...`, `npm install --prefix DIR` puts
+ * `DIR/node_modules/.bin/codex` -> `../@openai/codex/bin/codex.js`. Shown read-only, whole (the
+ * outermost node_modules of the link's target), since a CLI installed with --prefix loads packages
+ * beside its own (codex its platform binary, `@openai/codex-linux-x64`).
+ */
+function linkedPackageFolders(pathDirs: string[]): string[] {
+  const folders = new Set<string>();
+  for (const dir of pathDirs) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (!entry.isSymbolicLink()) continue;
+      let real: string;
+      try {
+        real = fs.realpathSync(path.join(dir, entry.name));
+      } catch {
+        continue;
+      }
+      const at = real.indexOf('/node_modules/');
+      if (at > 0) folders.add(real.slice(0, at + '/node_modules'.length));
+    }
+  }
+  return [...folders];
 }
 
 /** Whether this process runs in a container: Docker and Podman leave these files at its root. */

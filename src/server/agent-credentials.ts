@@ -1,3 +1,5 @@
+import { isAgentCredential } from '../shared/agents/credentials.js';
+
 /**
  * What every agent may get besides its own variables: the way out to its API through a proxy,
  * and the certificates a TLS-intercepting proxy or a private gateway needs.
@@ -15,13 +17,27 @@ export const COMMON_AGENT_SETTINGS = [
 
 /**
  * The credentials and endpoint settings one job of an agent receives: of `names` (the adapter's
- * list) and the common settings, those the server holds. The server's environment is the source.
+ * list) and the common settings, those the server holds: in its environment, or stored with
+ * `lazyaf secrets set` (`stored`: `StoredSecrets.valuesFor(repo)`). A stored value wins over the
+ * environment's: storing one is the later, deliberate act, and works without a restart.
  */
-export function agentCredentials(names: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function agentCredentials(
+  names: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  stored: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of [...names, ...COMMON_AGENT_SETTINGS]) {
-    const value = env[name];
+    const value = Object.hasOwn(stored, name) ? stored[name] : env[name];
     if (value !== undefined && value !== '') out[name] = value;
   }
   return out;
+}
+
+/** The values in the server's environment that an agent job could receive: what the server hides from what it stores and shows. */
+export function environmentCredentialValues(env: NodeJS.ProcessEnv = process.env): string[] {
+  const common: ReadonlySet<string> = new Set(COMMON_AGENT_SETTINGS);
+  return Object.entries(env)
+    .filter(([name, value]) => value && (isAgentCredential(name) || common.has(name)))
+    .map(([, value]) => value!);
 }

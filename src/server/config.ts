@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseJobHostPorts } from '../shared/job-network.js';
 import { defaultDataDir } from '../shared/paths.js';
-import { agentKeysFrom } from './pool/agent-keys.js';
 
 export type LauncherKind = 'process' | 'docker';
 
@@ -58,8 +57,6 @@ export interface ServerConfig {
   publicUrl?: string;
   /** The runner image of the docker launcher and of the generated `docker run` command. */
   runnerImage: string;
-  /** The agents' keys the server holds and hands to runners (see pool/agent-keys.ts). */
-  agentKeys: Record<string, string>;
   /** The built web UI the server serves at `/` (LAZYAF_WEB_DIR; default: the package's dist/web). */
   webDir: string;
 }
@@ -224,7 +221,6 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     logFormat: logFormatFrom(flags.logFormat ?? (env.LAZYAF_LOG_FORMAT || undefined)),
     publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),
     runnerImage,
-    agentKeys: agentKeysFrom(env),
     webDir: env.LAZYAF_WEB_DIR ? path.resolve(env.LAZYAF_WEB_DIR) : PACKAGE_WEB_DIR,
   };
 }

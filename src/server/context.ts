@@ -5,6 +5,7 @@ import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue } from './queue/queue.js';
 import type { RepoService } from './repos.js';
+import type { StoredSecrets } from './stored-secrets.js';
 import type { Sessions } from './web/sessions.js';
 import type { SignInCodes } from './web/signin-codes.js';
 
@@ -21,6 +22,8 @@ export interface ServerContext {
   hooksDir: string;
   queue: Queue;
   agents: Agents;
+  /** The secrets people stored for agent jobs (`lazyaf secrets`). */
+  secrets: StoredSecrets;
   /** The web UI's signed-in browsers (SQLite) and its one-time sign-in links (memory). */
   sessions: Sessions;
   signInCodes: SignInCodes;

@@ -14,7 +14,9 @@ import { Queue } from './queue/queue.js';
 import { RepoService } from './repos.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore } from './store/repos.js';
+import { SecretStore } from './store/secrets.js';
 import { SessionStore } from './store/sessions.js';
+import { StoredSecrets } from './stored-secrets.js';
 import { Sessions } from './web/sessions.js';
 import { SignInCodes } from './web/signin-codes.js';
 
@@ -88,6 +90,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     hooksDir,
     queue,
     agents: loadAgents(config.dataDir),
+    secrets: new StoredSecrets(new SecretStore(db)),
     sessions,
     signInCodes: new SignInCodes(),
   };

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { TranscriptEntry, Usage } from './transcript.js';
 import { FINISHED_JOB_STATUSES, isFinished, JOB_STATUSES } from './job-status.js';
-import { AGENT_NAME_RE, MODEL_RE, NAME_RE } from './names.js';
+import { AGENT_NAME_RE, MAX_SECRET_CHARS, MODEL_RE, NAME_RE, SECRET_NAME_RE } from './names.js';
 import { AttemptEndReason, Labels, RunnerStatus } from './protocol.js';
 
 /**
@@ -247,7 +247,7 @@ export type Transcript = Static<typeof Transcript>;
 
 export const UsageQuery = Type.Object(
   {
-    /** Only jobs created on or after this day (YYYY-MM-DD, UTC). */
+    /** Only attempts that ended on or after this day (YYYY-MM-DD, UTC). */
     since: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
     repo: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name.' })),
   },
@@ -413,9 +413,7 @@ export type RunnersStatus = Static<typeof RunnersStatus>;
 
 export const DockerCommandQuery = Type.Object(
   {
-    with_secrets: Type.Optional(
-      Type.Boolean({ default: false, description: 'Put the real registration token and agent keys into the command instead of placeholders.' }),
-    ),
+    with_secrets: Type.Optional(Type.Boolean({ default: false, description: 'Put the real registration token into the command instead of a placeholder.' })),
     labels: Type.Optional(Type.String({ maxLength: 4096, description: 'Labels the runner offers jobs, comma-separated (`gpu,os=linux`).' })),
   },
   { additionalProperties: false },
@@ -446,6 +444,26 @@ export const PoolState = Type.Object({
 export type PoolState = Static<typeof PoolState>;
 
 export const ScalePool = Type.Object({ desired: Type.Integer({ minimum: 0, maximum: 256 }) }, { additionalProperties: false });
+
+// ---- secrets (`/api/secrets`): values go in, never out ---------------------------------------
+
+export const SecretParams = Type.Object({ name: Type.String({ pattern: SECRET_NAME_RE.source, description: 'As an environment variable: A-Z, 0-9, _.' }) });
+/** `?repo=R` (id or name): the secret of that repo only; without it, the one for every repo. */
+export const SecretScope = Type.Object({ repo: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false });
+export type SecretScope = Static<typeof SecretScope>;
+export const SetSecret = Type.Object({ value: Type.String({ minLength: 1, maxLength: MAX_SECRET_CHARS }) }, { additionalProperties: false });
+export type SetSecret = Static<typeof SetSecret>;
+export const SecretInfo = Type.Object({
+  name: Type.String(),
+  /** Null: for every repo. */
+  repo_id: Type.Union([Type.String(), Type.Null()]),
+  repo_name: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});
+export type SecretInfo = Static<typeof SecretInfo>;
+export const SecretList = Type.Object({ secrets: Type.Array(SecretInfo) });
+export type SecretList = Static<typeof SecretList>;
 
 // ---- web sessions (`/api/session`) -----------------------------------------------------------
 

@@ -22,6 +22,11 @@ export const AGENT_NAME_RE = /^[a-z][a-z0-9_-]{0,31}$/;
  * argument, never a shell word, but must not start with `-` (an option) or hold a control character.
  */
 export const MODEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
+/** The name of a stored secret, as an environment variable's: the name a job's agent reads it by. */
+export const SECRET_NAME_RE = /^[A-Z_][A-Z0-9_]{0,127}$/;
+/** The longest secret value: what one environment variable of a job's agent comfortably holds. */
+export const MAX_SECRET_CHARS = 64 * 1024;
+
 /** The most agents a runner may name when it registers. */
 export const MAX_AGENTS = 64;
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
+import { NullableInteger } from './nullable.js';
 import { TranscriptEntry, Usage } from './transcript.js';
 
 /**
@@ -158,6 +159,12 @@ export const LogAck = Type.Object({
 });
 export type LogAck = Static<typeof LogAck>;
 
+/**
+ * The most bytes of JSON one TranscriptBatch may take (413 past it): 200 entries at their full
+ * size would be far more, so the runner cuts a batch by size as well as by count.
+ */
+export const MAX_TRANSCRIPT_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** Transcript entries of an agent job, numbered per batch like log chunks: a resent batch is ignored. */
 export const TranscriptBatch = Type.Object(
   {
@@ -185,8 +192,7 @@ export const CompleteRequest = Type.Object(
   {
     outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
     /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
-    // Null first: the server's validator coerces types, and tried first an integer would turn null into 0.
-    exit_code: Type.Optional(Type.Union([Type.Null(), Type.Integer()])),
+    exit_code: Type.Optional(NullableInteger()),
     /**
      * The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or
      * null when the job changed nothing. It must be on the branch on the server (else 422).

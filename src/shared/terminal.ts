@@ -25,9 +25,12 @@ export function printable(value: string | number | null | undefined): string {
 
 const JSON_UNSAFE = new RegExp(`[\\x7f-\\x9f${BIDI_CONTROLS}${INVISIBLE_CHARS}]`, 'g');
 
-/** JSON for a terminal: JSON.stringify leaves DEL, C1 controls, bidi controls and invisible characters raw; these are escaped too, still valid JSON. */
-export function jsonForTerminal(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/**
+ * JSON for a terminal: JSON.stringify leaves DEL, C1 controls, bidi controls and invisible
+ * characters raw; these are escaped too, still valid JSON. `indent` 0 gives one line (JSON lines).
+ */
+export function jsonForTerminal(value: unknown, indent = 2): string {
+  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** An escape sequence: CSI, OSC (ended by BEL or ST), DCS/SOS/PM/APC (ended by ST), or a two-character escape. */

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { NullableInteger } from './nullable.js';
 
 /**
  * What an agent did, normalized across agents: the runner turns each agent's own event stream
@@ -55,7 +56,7 @@ export const TranscriptEntry = Type.Object(
     path: Type.Optional(Type.String({ maxLength: 4096 })),
     status: Type.Optional(EntryStatus),
     /** A command's exit code. */
-    exit_code: Type.Optional(Type.Union([Type.Null(), Type.Integer()])),
+    exit_code: Type.Optional(NullableInteger()),
     /** A command tool's command line. */
     command: Type.Optional(Type.String({ maxLength: MAX_ENTRY_TEXT + 100 })),
     /** A tool call's input as JSON text (capped). */

@@ -4,6 +4,7 @@ import { printable } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions } from '../options.js';
+import { colourWanted, painter, type Paint as PaintAs } from '../paint.js';
 import { printJson } from '../table.js';
 
 interface DiffOptions {
@@ -25,13 +26,13 @@ export function registerDiff(program: Command): void {
       const diff = await new ApiClient(clientOptions(cmd)).request<JobDiff>('GET', `/api/jobs/${encodeURIComponent(jobRef)}/diff?${query}`);
       if (opts.json) return printJson(diff);
       if (!diff.commit) return void process.stdout.write(`no changes: job ${printable(diff.job_id.slice(0, 8))} has no commit\n`);
-      const paint = painter(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
+      const paint = painter(colourWanted(), SGR);
       process.stdout.write(opts.stat ? statLines(diff, paint) : diffLines(diff.diff, paint));
     });
 }
 
 type Style = 'add' | 'remove' | 'hunk' | 'file' | 'note';
-type Paint = (text: string, style: Style) => string;
+type Paint = PaintAs<Style>;
 
 const SGR = new Map<Style, string>([
   ['add', '32'],
@@ -40,11 +41,6 @@ const SGR = new Map<Style, string>([
   ['file', '1'],
   ['note', '33'],
 ]);
-
-/** Colours on a terminal, none when piped or NO_COLOR is set. */
-function painter(colour: boolean): Paint {
-  return colour ? (text, style) => `\x1b[${SGR.get(style)}m${text}\x1b[0m` : (text) => text;
-}
 
 /** A line of a file a job wrote: control characters shown escaped, tabs kept (a Makefile's are part of it). */
 function safeLine(line: string): string {

@@ -7,7 +7,7 @@ import { clientOptions } from '../options.js';
 export function registerDockerCommand(program: Command): void {
   program
     .command('docker-command')
-    .option('--with-secrets', 'put the real registration token and agent keys in it instead of <NAME> placeholders')
+    .option('--with-secrets', 'put the real registration token in it instead of a <NAME> placeholder')
     .option('--labels <a,b>', 'labels the runner offers jobs, comma-separated')
     .action(async (opts: { withSecrets?: boolean; labels?: string }, cmd: Command) => {
       const query = new URLSearchParams({ with_secrets: String(opts.withSecrets === true) });

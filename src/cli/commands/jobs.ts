@@ -6,6 +6,8 @@ import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
+import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
+import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
 interface SubmitOptions {
@@ -17,6 +19,7 @@ interface SubmitOptions {
   base?: string;
   labels?: string;
   timeout?: string;
+  model?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -32,6 +35,7 @@ function printJob(job: Job): void {
     ['waiting', job.no_runner],
     ['repo', named(job.repo_name, job.repo_id)],
     ['agent', job.agent],
+    ['model', job.model],
     ['command', job.command],
     ['base', job.base_branch],
     ['branch', job.branch],
@@ -39,11 +43,14 @@ function printJob(job: Job): void {
     ['exit code', job.exit_code],
     ['error', job.error],
     ['attempts', `${job.attempt_count}/${job.max_attempts}`],
+    ['usage', job.usage ? usageLine(job.usage) : null],
+    ['duration', job.usage?.duration_ms !== undefined ? `${(job.usage.duration_ms / 1000).toFixed(1)} s` : null],
+    ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${job.id.slice(0, 8)})` : null],
     ['runner', named(job.runner_name, job.runner_id)],
     ['created', job.created_at],
     ['finished', job.finished_at],
   ];
-  for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ':').padEnd(11)}${printable(v)}\n`);
+  for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ': ').padEnd(11)}${printable(v)}\n`);
   // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
   for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${link.id.slice(0, 8)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
@@ -103,6 +110,13 @@ async function followSubmitted(client: ApiClient, job: Job, opts: { wait?: boole
   }
 }
 
+/** What a job's agent spent: its cost where the agent said, else its tokens, else `-`. */
+function spent(job: Job): string {
+  if (!job.usage) return '-';
+  if (job.usage.cost_usd !== undefined) return formatCost(job.usage.cost_usd);
+  return `${formatTokens(job.usage.input_tokens + job.usage.output_tokens)} tok`;
+}
+
 /** `--labels a,b` as a list. */
 function labelList(raw: string | undefined): string[] | undefined {
   return raw
@@ -133,6 +147,7 @@ export function registerJobs(program: Command): void {
     .option('--base <branch>', "branch to start from (default: the repo's default branch)")
     .option('--labels <a,b>', 'labels a runner must have')
     .option('--timeout <seconds>', 'timeout in seconds')
+    .option('--model <model>', "the model the agent uses (default: the agent's own)")
     .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
     .action(async (opts: SubmitOptions, cmd: Command) => {
@@ -148,6 +163,7 @@ export function registerJobs(program: Command): void {
         base_branch: opts.base,
         labels: labelList(opts.labels),
         timeout_s: timeout,
+        model: opts.model,
       });
       await followSubmitted(client, job, opts);
     });
@@ -167,8 +183,8 @@ export function registerJobs(program: Command): void {
       if (opts.json) return printJson(list);
       if (list.length === 0) return void process.stdout.write('No jobs.\n');
       printTable(
-        ['ID', 'STATUS', 'BRANCH', 'TITLE'],
-        list.map((j) => [j.id.slice(0, 8), j.status, j.branch ?? '-', j.title]),
+        ['ID', 'STATUS', 'BRANCH', 'COST', 'TITLE'],
+        list.map((j) => [j.id.slice(0, 8), j.status, j.branch ?? '-', spent(j), j.title]),
       );
     });
 
@@ -185,11 +201,21 @@ export function registerJobs(program: Command): void {
 
   jobs
     .command('logs')
-    .description("print a job's log")
+    .description("print a job's log: an agent job's transcript, a shell job's output")
     .argument('<job>', 'job id (or its first 8 characters)')
     .option('-f, --follow', 'keep printing until the job has finished')
-    .action(async (id: string, opts: { follow?: boolean }, cmd: Command) => {
+    .option('--raw', "the raw log (the agent's own output stream) instead of its transcript")
+    .option('--json', "the transcript's entries, one JSON object per line")
+    .action(async (id: string, opts: { follow?: boolean; raw?: boolean; json?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
+      if (opts.raw && opts.json) throw new CliError('--raw prints the log as it is; --json prints the transcript: pass one');
+      const job = opts.raw ? undefined : await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
+      if (job && job.agent !== 'shell') {
+        const out = { json: Boolean(opts.json) };
+        if (opts.follow) return void (await followTranscript(client, job.id, out));
+        if ((await printTranscript(client, job, out)) || opts.json) return;
+        // An agent run without a transcript (a template from agents.json, an older runner): its log is all there is.
+      } else if (job && opts.json) throw new CliError(`job ${job.id} runs a shell command: it has a log and no transcript (drop --json)`);
       if (opts.follow) await followLog(client, id);
       else await printLog(client, id);
     });
@@ -229,9 +255,11 @@ export function registerJobs(program: Command): void {
     .option('--agent <name>', 'agent to run instead: claude, gemini, codex, aider')
     .option('--labels <a,b>', "labels a runner must have (default: the job's)")
     .option('--timeout <seconds>', "timeout in seconds (default: the job's)")
+    .option('--model <model>', "the model the agent uses (default: the job's, for the same agent)")
+    .option('--fresh', "start a new conversation instead of continuing the job's (same agent)")
     .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: Omit<SubmitOptions, 'repo' | 'base'>, cmd: Command) => {
+    .action(async (id: string, opts: Omit<SubmitOptions, 'repo' | 'base'> & { fresh?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
       if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
       const body: FollowupJob = {
@@ -241,6 +269,8 @@ export function registerJobs(program: Command): void {
         agent: opts.agent,
         labels: labelList(opts.labels),
         timeout_s: timeoutSeconds(opts.timeout),
+        model: opts.model,
+        fresh: opts.fresh,
       };
       await followSubmitted(client, await client.request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/followup`, body), opts);
     });

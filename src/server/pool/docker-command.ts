@@ -11,8 +11,6 @@ export interface DockerCommandInput {
   serverUrl: string;
   image: string;
   registrationToken: string;
-  /** The agent keys the server holds, by name (see agent-keys.ts). */
-  agentKeys: Record<string, string>;
   /** Real values; otherwise `<NAME>` placeholders a person fills in. */
   withSecrets: boolean;
   /** Runner labels, already checked against LABEL_RE. */
@@ -63,7 +61,6 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
     { name: 'LAZYAF_SERVER', value: input.serverUrl, secret: false },
     secret('LAZYAF_TOKEN', input.registrationToken, 'LAZYAF_REGISTRATION_TOKEN'),
     ...Object.entries(walls.env).map(([name, value]) => ({ name, value, secret: false })),
-    ...Object.entries(input.agentKeys).map(([name, value]) => secret(name, value, name)),
   ];
   // Quoting keeps every other character as it is, but a newline would split the one pasted line,
   // and the CLI shows control characters and bidi overrides escaped, which would change the value.

@@ -16,10 +16,9 @@ export const EPHEMERAL_LABEL = 'lazyaf.ephemeral';
 /** The longest pause between two questions to an engine that stopped answering about a container. */
 const ENGINE_RETRY_MAX_MS = 5_000;
 
-/** The docker launcher's settings: the config's, plus the runner image, the keys it passes on and what its jobs may reach. */
+/** The docker launcher's settings: the config's, plus the runner image and what its jobs may reach. */
 export interface DockerLauncherSettings extends DockerRunnerConfig {
   image: string;
-  agentKeys: Record<string, string>;
   jobHostPorts: number[];
   /** The server's relay folder (host-relay.ts), when the engine can mount it: the containers reach the server through it. */
   relayDir?: string;
@@ -35,8 +34,8 @@ function statusOf(err: unknown): number | undefined {
  * Starts pool runners as containers of the runner image through the Docker Engine API. Each is
  * labelled with this server's identity and its pool id, so a restarted server finds its own
  * (`survivors`) and never touches another server's containers on the same engine. The container
- * is the job's sandbox; it gets the registration token, its pool id and the agent keys the server
- * holds, and nothing else of the server's environment.
+ * is the job's sandbox; it gets the registration token and its pool id, and nothing else of the
+ * server's environment: the agents' credentials travel with each agent job.
  */
 export class DockerLauncher implements Launcher {
   readonly kind = 'docker' as const;
@@ -122,7 +121,6 @@ export class DockerLauncher implements Launcher {
       LAZYAF_POOL_ID: poolId,
       ...(ephemeral ? { LAZYAF_EPHEMERAL: '1' } : {}),
       ...walls.env,
-      ...this.settings.agentKeys,
     };
     const spec: Docker.ContainerCreateOptions = {
       Image: image,

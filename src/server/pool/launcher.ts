@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LauncherKind } from '../config.js';
+import { isAgentCredential } from '../../shared/agents/credentials.js';
 import { clearTree, DISCARDED_PREFIX, removeTree } from '../../shared/remove-tree.js';
 import { workdirHolder } from '../../shared/workdir-lock.js';
 import { childExecArgv, siblingModule } from '../sibling.js';
@@ -86,7 +87,8 @@ export function poolWorkRoot(dataDir: string): string {
  * Starts runners as child processes of the server (`lazyaf runner`), each with its own work dir
  * outside the data dir (a job's sandbox shows neither). The registration token reaches the child
  * through its environment, which its jobs never see; the data dir's path goes along so that the
- * runner hides it from them even where it lies under something the sandbox shows.
+ * runner hides it from them even where it lies under something the sandbox shows. The agents'
+ * credentials in the server's environment stay behind: they travel with each job that needs them.
  */
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process' as const;
@@ -122,6 +124,7 @@ export class ProcessLauncher implements Launcher {
     else delete env.LAZYAF_EPHEMERAL;
     delete env.LAZYAF_ADMIN_TOKEN;
     delete env.LAZYAF_REGISTRATION_TOKEN;
+    for (const name of Object.keys(env)) if (isAgentCredential(name)) delete env[name];
     const child: ChildProcess = spawn(process.execPath, [...childExecArgv(), CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

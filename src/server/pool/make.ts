@@ -31,7 +31,6 @@ export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): 
     const settings = {
       ...config.docker,
       image: config.runnerImage,
-      agentKeys: config.agentKeys,
       jobHostPorts: config.jobHostPorts,
       relayDir,
       jobLimits: config.jobLimits,

@@ -8,6 +8,8 @@ export interface AssignmentSources {
   agents: () => Agents;
   /** The URL the runner clones from: it depends on how the runner reached the server. */
   cloneUrl: (repoId: string) => string;
+  /** The secrets stored for a job of this repo, by name: an agent job's credentials come from them and the environment (agentCredentials). */
+  secrets: (repoId: string) => Readonly<Record<string, string>>;
 }
 
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */

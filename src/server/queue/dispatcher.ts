@@ -19,6 +19,8 @@ import { ApiError } from '../errors.js';
 export interface DispatcherOptions {
   reposDir: string;
   agents: () => Agents;
+  /** The stored secrets for a job of this repo (see AssignmentSources). */
+  secrets: (repoId: string) => Readonly<Record<string, string>>;
   /** The longest a poll is held open waiting for a job. */
   longPollMs: number;
 }
@@ -75,7 +77,7 @@ export class Dispatcher {
       return undefined;
     }
     try {
-      return await assignmentFor(claimed, { reposDir: this.opts.reposDir, agents: this.opts.agents, cloneUrl });
+      return await assignmentFor(claimed, { reposDir: this.opts.reposDir, agents: this.opts.agents, secrets: this.opts.secrets, cloneUrl });
     } catch (err) {
       // (git could not start: out of processes or files.) The job goes back at once, not at its lease's end.
       this.queue.complete(claimed.attempt, { outcome: 'returned', error: 'the server could not prepare the job for its runner' });

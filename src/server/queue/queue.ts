@@ -11,6 +11,7 @@ import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest,
 import { needsOf, offerOf } from './matching.js';
 import { strandedJobs } from './no-runner.js';
 import { mustBeFinished, nextJobStatus, TransitionError, type JobEvent } from './state.js';
+import { TranscriptLog } from './transcript.js';
 import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
 
@@ -67,6 +68,8 @@ export class Queue {
   readonly attempts: AttemptStore;
   readonly runners: RunnerStore;
   readonly logs: LogStore;
+  /** Agent jobs' transcripts, per attempt. */
+  readonly transcripts: TranscriptLog;
   readonly wakeups = new Wakeups();
   private readonly now: () => number;
   private readonly transactions: Transactions;
@@ -79,6 +82,7 @@ export class Queue {
     this.attempts = new AttemptStore(db);
     this.runners = new RunnerStore(db);
     this.logs = new LogStore(db);
+    this.transcripts = new TranscriptLog(db, opts.emit);
     this.transactions = new Transactions(db);
     this.now = opts.now ?? Date.now;
     // After a restart every live lease gets a full TTL, so runners that kept working while the
@@ -373,7 +377,15 @@ export class Queue {
     const job = this.jobs.get(attempt.job_id)!;
     const now = this.iso();
     const reason = req.outcome;
-    this.attempts.end(attempt.id, { exit_code: req.exit_code ?? null, end_reason: reason, error: req.error ?? null, now });
+    this.attempts.end(attempt.id, {
+      exit_code: req.exit_code ?? null,
+      end_reason: reason,
+      error: req.error ?? null,
+      now,
+      // An agent's report: what it used and the conversation a follow-up resumes.
+      usage: 'usage' in req && req.usage ? JSON.stringify(req.usage) : null,
+      session_id: 'session_id' in req ? (req.session_id ?? null) : null,
+    });
     const lostAttempts = this.attempts.lostCount(job.id);
     const status = this.decide(job, {
       type: 'attempt-ended',

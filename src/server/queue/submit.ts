@@ -15,13 +15,20 @@ export interface SubmitSources {
   defaultTimeoutS: number;
 }
 
+/** How a new job follows another: its parent, and whether it continues the parent's agent conversation. */
+export interface Lineage {
+  parentJobId: string | null;
+  resumeParent: boolean;
+}
+
 /** Checks a submission against the repo, its branches and the known agents, then queues it (recording the job it follows up, if any). */
-export async function submitJob(body: SubmitJob, from: SubmitSources, parentJobId: string | null = null): Promise<JobRow> {
+export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: Lineage = { parentJobId: null, resumeParent: false }): Promise<JobRow> {
   const repo = from.repos.find(body.repo_id);
   if (!repo) throw new ApiError(404, `repo not found: ${body.repo_id}`);
   const agent = body.agent ?? (body.command !== undefined ? 'shell' : undefined);
   if (!agent) throw new ApiError(400, 'a job needs a command (for the shell agent) or an agent');
   if (agent === 'shell' && !body.command) throw new ApiError(400, 'the shell agent needs a command');
+  if (agent === 'shell' && body.model !== undefined) throw new ApiError(400, 'a model is for an agent job; a shell command chooses its own');
   if (agent !== 'shell') {
     if (body.command !== undefined) throw new ApiError(400, `give either a command or an agent ("${agent}" runs its own command)`);
     const agents = from.agents();
@@ -42,7 +49,9 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, parentJobI
     labels: JSON.stringify([...new Set(body.labels ?? [])].sort()),
     timeout_s: body.timeout_s ?? from.defaultTimeoutS,
     max_attempts: body.max_attempts,
-    parent_job_id: parentJobId,
+    parent_job_id: lineage.parentJobId,
+    model: body.model ?? null,
+    resume_parent: lineage.resumeParent && agent !== 'shell' ? 1 : 0,
   });
 }
 
@@ -62,15 +71,18 @@ export async function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow
       base_branch: job.base_branch,
       labels: JSON.parse(job.labels) as string[],
       timeout_s: job.timeout_s,
+      model: job.model ?? undefined,
     },
     from,
-    job.parent_job_id,
+    { parentJobId: job.parent_job_id, resumeParent: job.resume_parent === 1 },
   );
 }
 
 /**
  * A new job on top of `parent`'s branch, recording the parent; labels and timeout default to the
- * parent's. A parent that changed nothing has no branch to build on: its base is the place.
+ * parent's. A parent that changed nothing has no branch to build on: its base is the place. A
+ * follow-up by the parent's agent continues its conversation (unless `fresh`) and keeps its model
+ * unless given another; a follow-up by another agent starts its own.
  */
 export async function followUpJob(parent: JobRow, body: FollowupJob, from: SubmitSources): Promise<JobRow> {
   from.queue.mustBeFinished(parent, 'follow up');
@@ -80,6 +92,7 @@ export async function followUpJob(parent: JobRow, body: FollowupJob, from: Submi
       `job ${parent.id} changed nothing, so ${parent.branch_name} holds no commit to build on; submit the follow-up on its base instead (lazyaf jobs submit --base ${parent.base_branch})`,
     );
   }
+  const sameAgent = body.command === undefined && body.agent === parent.agent && parent.agent !== 'shell';
   return submitJob(
     {
       repo_id: parent.repo_id,
@@ -90,8 +103,9 @@ export async function followUpJob(parent: JobRow, body: FollowupJob, from: Submi
       base_branch: parent.branch,
       labels: body.labels ?? (JSON.parse(parent.labels) as string[]),
       timeout_s: body.timeout_s ?? parent.timeout_s,
+      model: body.model ?? (sameAgent ? (parent.model ?? undefined) : undefined),
     },
     from,
-    parent.id,
+    { parentJobId: parent.id, resumeParent: sameAgent && !body.fresh },
   );
 }

@@ -10,7 +10,6 @@ import { trustedBase } from './clone-url.js';
 export interface DockerCommandRoutesOptions {
   image: string;
   registrationToken: string;
-  agentKeys: Record<string, string>;
   publicUrl?: string;
   /** The server's relay folder (pool/host-relay.ts), where it offers one. */
   relayDir?: string;
@@ -42,7 +41,6 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
         serverUrl,
         image: opts.image,
         registrationToken: opts.registrationToken,
-        agentKeys: opts.agentKeys,
         withSecrets: req.query.with_secrets === true,
         labels: parsed.labels,
         relayDir: opts.relayDir,

@@ -19,7 +19,10 @@ import { jobRoutes } from './jobs.js';
 import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
+import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
+import { usageRoutes } from './usage.js';
+import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
 
 /**
@@ -84,17 +87,23 @@ export async function registerRoutes(
   });
 
   await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir, sessions: ctx.sessions });
+  await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
-    dispatcher: new Dispatcher(queue, { reposDir, agents, longPollMs: Math.round(config.longPollSeconds * 1000) }),
+    dispatcher: new Dispatcher(queue, {
+      reposDir,
+      agents,
+      secrets: (repoId) => ctx.secrets.valuesFor(repoId),
+      longPollMs: Math.round(config.longPollSeconds * 1000),
+    }),
     registrationToken: ctx.registrationToken,
     publicUrl: config.publicUrl,
     registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
+    redactor: () => ctx.secrets.redactor(),
   });
   await app.register(dockerCommandRoutes, {
     image: config.runnerImage,
     registrationToken: ctx.registrationToken,
-    agentKeys: config.agentKeys,
     publicUrl: config.publicUrl,
     relayDir: hostRelayDir(config.dataDir),
     jobHostPorts: config.jobHostPorts,
@@ -103,6 +112,7 @@ export async function registerRoutes(
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
   await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });
   await app.register(poolRoutes, { pool: ctx.pool });
+  await app.register(secretRoutes, { secrets: ctx.secrets, repos });
   await app.register(sessionRoutes, {
     sessions: ctx.sessions,
     codes: ctx.signInCodes,

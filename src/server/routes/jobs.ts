@@ -1,7 +1,22 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ErrorBody, FollowupJob, IdParams, Job, JobDiff, JobDiffQuery, JobList, JobListQuery, JobLogs, JobLogsQuery, SubmitJob } from '../../shared/api.js';
+import {
+  ErrorBody,
+  FollowupJob,
+  IdParams,
+  Job,
+  JobDiff,
+  JobDiffQuery,
+  JobList,
+  JobListQuery,
+  JobLogs,
+  JobLogsQuery,
+  SubmitJob,
+  Transcript,
+  TranscriptQuery,
+} from '../../shared/api.js';
+import type { Usage } from '../../shared/transcript.js';
 import { hangUpSignal, whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
@@ -19,7 +34,8 @@ export type JobRoutesOptions = SubmitSources & {
   sessions: Sessions;
 };
 
-export function jobToApi(job: JobRow, attempts?: AttemptRow[]): Job {
+/** A job as the API shows it; `last`, its latest attempt, gives its usage and transcript size (a single job's view passes all its `attempts`). */
+export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow | undefined = attempts?.at(-1)): Job {
   return {
     id: job.id,
     repo_id: job.repo_id,
@@ -61,6 +77,9 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[]): Job {
     finished_at: job.finished_at,
     parent_job_id: job.parent_job_id,
     base_commit: job.base_commit,
+    model: job.model,
+    usage: last?.usage ? (JSON.parse(last.usage) as Usage) : null,
+    transcript_entries: last?.transcript_entries ?? 0,
   };
 }
 
@@ -96,7 +115,8 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       repoId = repo.id;
     }
     const rows = queue.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
-    return { jobs: rows.map((j) => jobToApi(j)), total: rows.length };
+    const last = queue.attempts.lastOfJobs(rows.map((j) => j.id));
+    return { jobs: rows.map((j) => jobToApi(j, undefined, last.get(j.id))), total: rows.length };
   });
 
   app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => view(mustFind(req.params.id)));
@@ -169,6 +189,21 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       });
       return whileServerWaits(req, diff);
     },
+  );
+
+  app.get(
+    '/api/jobs/:id/transcript',
+    {
+      schema: {
+        tags: ['jobs'],
+        description:
+          "An agent job's transcript: the entries of one attempt (the latest by default) numbered by seq, those after `after` only. A shell job has none.",
+        params: IdParams,
+        querystring: TranscriptQuery,
+        response: { 200: Transcript, ...errors },
+      },
+    },
+    async (req) => queue.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
   );
 
   app.get(

@@ -10,16 +10,19 @@ import {
   HeartbeatResponse,
   LogAck,
   LogChunk,
+  MAX_TRANSCRIPT_BATCH_BYTES,
   PollRequest,
   RegisterRequest,
   RegisterResponse,
   RunnerRoutes,
+  TranscriptBatch,
 } from '../../shared/protocol.js';
 import { bearerToken } from '../auth.js';
 import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import type { AttemptFailure, Queue } from '../queue/queue.js';
+import type { Redactor } from '../../shared/redact.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -33,6 +36,11 @@ export interface RunnerRoutesOptions {
   publicUrl?: string;
   /** Registrations are rate-limited: each one is a row, and a leaked registration token must not fill the table. */
   registrations: TokenBucket;
+  /**
+   * Hides every credential the server holds from what a job sends: a second net behind the
+   * runner's own redaction (a runner of an older version, a value the job got another way).
+   */
+  redactor: () => Redactor;
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -164,7 +172,23 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
-      return queue.appendLog(attempt, req.body.seq, req.body.data);
+      return queue.appendLog(attempt, req.body.seq, opts.redactor().redact(req.body.data));
+    },
+  );
+
+  app.post(
+    '/api/runners/attempts/:attempt_id/transcript',
+    {
+      config: custom,
+      onRequest: attemptAuth(false),
+      logLevel: 'warn',
+      bodyLimit: MAX_TRANSCRIPT_BATCH_BYTES,
+      schema: { tags: ['runner protocol'], params: AttemptParams, body: TranscriptBatch, response: { 200: LogAck, ...errors } },
+    },
+    async (req, reply) => {
+      const attempt = attemptOf(req, reply, req.params.attempt_id);
+      // Like log chunks: the server hides every credential value it holds, whatever the runner did.
+      return queue.transcripts.append(attempt, req.body.seq, opts.redactor().redactEntry(req.body.entries));
     },
   );
 
@@ -178,7 +202,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
-      return { job_status: await dispatcher.complete(attempt, req.body) };
+      return { job_status: await dispatcher.complete(attempt, opts.redactor().redactEntry(req.body)) };
     },
   );
 

@@ -16,6 +16,15 @@ export interface AttemptRow {
   exit_code: number | null;
   end_reason: string | null;
   error: string | null;
+  /** The last transcript batch accepted; a resent one (not above it) is ignored. */
+  transcript_batch_seq: number;
+  transcript_entries: number;
+  /** Bytes of entry JSON stored, counted against the cap. */
+  transcript_bytes: number;
+  transcript_truncated: number;
+  /** The Usage its agent reported with `complete`, as JSON. */
+  usage: string | null;
+  session_id: string | null;
 }
 
 /** All SQL on the `attempts` table. */
@@ -51,10 +60,23 @@ export class AttemptStore {
       activeForRunner: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE runner_id = ? AND active = 1'),
       // Ends an active attempt; changes = 0 if it had already ended.
       end: db.prepare(
-        `UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error WHERE id = @id AND active = 1`,
+        `UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error,
+        usage = @usage, session_id = @session_id WHERE id = @id AND active = 1`,
       ),
       // Accepts log chunk `seq` if it is newer than the last accepted; changes = 0 for a resend.
       acceptLogSeq: db.prepare('UPDATE attempts SET log_seq = @seq WHERE id = @id AND active = 1 AND log_seq < @seq'),
+      // Accepts transcript batch `seq` if it is newer than the last accepted; changes = 0 for a resend.
+      acceptTranscriptSeq: db.prepare('UPDATE attempts SET transcript_batch_seq = @seq WHERE id = @id AND active = 1 AND transcript_batch_seq < @seq'),
+      // Adds to the attempt's transcript counters; `truncated` once set stays set.
+      addTranscript: db.prepare(`UPDATE attempts SET transcript_entries = transcript_entries + @entries, transcript_bytes = transcript_bytes + @bytes,
+        transcript_truncated = MAX(transcript_truncated, @truncated) WHERE id = @id`),
+      // Returns the attempt of a job with this number, or undefined.
+      byNumber: db.prepare<[string, number], AttemptRow>('SELECT * FROM attempts WHERE job_id = ? AND number = ?'),
+      // Returns the latest attempt of each listed job (a JSON array of ids) that has one.
+      lastOfJobs: db.prepare<[string], AttemptRow>(`SELECT a.* FROM attempts a JOIN jobs j ON j.id = a.job_id AND a.number = j.attempt_count
+        WHERE a.job_id IN (SELECT value FROM json_each(?))`),
+      // Returns the latest attempt of a job that reported a session id, or undefined.
+      lastSession: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE job_id = ? AND session_id IS NOT NULL ORDER BY number DESC LIMIT 1'),
       // Brings an active attempt's deadline forward to `until` (never later); changes = 0 if it had ended.
       bringDeadline: db.prepare('UPDATE attempts SET deadline_ms = MIN(deadline_ms, @until) WHERE id = @id AND active = 1'),
       // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.
@@ -100,8 +122,33 @@ export class AttemptStore {
     return this.stmts.activeForRunner.all(runnerId);
   }
 
-  end(id: string, fields: { exit_code: number | null; end_reason: string; error: string | null; now: string }): boolean {
-    return this.stmts.end.run({ id, ...fields }).changes === 1;
+  end(
+    id: string,
+    fields: { exit_code: number | null; end_reason: string; error: string | null; now: string; usage?: string | null; session_id?: string | null },
+  ): boolean {
+    return this.stmts.end.run({ id, usage: null, session_id: null, ...fields }).changes === 1;
+  }
+
+  acceptTranscriptSeq(id: string, seq: number): boolean {
+    return this.stmts.acceptTranscriptSeq.run({ id, seq }).changes === 1;
+  }
+
+  addTranscript(id: string, entries: number, bytes: number, truncated: boolean): void {
+    this.stmts.addTranscript.run({ id, entries, bytes, truncated: truncated ? 1 : 0 });
+  }
+
+  byNumber(jobId: string, number: number): AttemptRow | undefined {
+    return this.stmts.byNumber.get(jobId, number);
+  }
+
+  /** The latest attempt of each job, by job id (jobs without one are missing). */
+  lastOfJobs(jobIds: readonly string[]): Map<string, AttemptRow> {
+    return new Map(this.stmts.lastOfJobs.all(JSON.stringify(jobIds)).map((a) => [a.job_id, a]));
+  }
+
+  /** The conversation a follow-up of this job resumes: its latest attempt that reported a session id. */
+  lastSession(jobId: string): AttemptRow | undefined {
+    return this.stmts.lastSession.get(jobId);
   }
 
   acceptLogSeq(id: string, seq: number): boolean {

@@ -1,0 +1,36 @@
+/**
+ * The variables that carry an agent's credentials or choose its account and endpoint: the server
+ * holds them and hands them to one job with its assignment (`AgentRun.env`), and a runner keeps
+ * them out of every job's environment (`runner/env.ts`), so a job gets them only that way. One
+ * list, so the server and the runner agree on it.
+ */
+export const AGENT_CREDENTIAL_PREFIXES = ['ANTHROPIC_', 'OPENAI_', 'AZURE_OPENAI_', 'AWS_'] as const;
+
+export const AGENT_CREDENTIAL_NAMES = [
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'CLAUDE_CODE_USE_BEDROCK',
+  'CLAUDE_CODE_USE_VERTEX',
+  'ANTHROPIC_VERTEX_PROJECT_ID',
+  'CLOUD_ML_REGION',
+  'CODEX_API_KEY',
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'GOOGLE_GEMINI_BASE_URL',
+  'GOOGLE_VERTEX_BASE_URL',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_CLOUD_PROJECT',
+  'GOOGLE_CLOUD_LOCATION',
+  'GOOGLE_GENAI_USE_VERTEXAI',
+  'OPENROUTER_API_KEY',
+  'MISTRAL_API_KEY',
+  'DEEPSEEK_API_KEY',
+  'GROQ_API_KEY',
+  'XAI_API_KEY',
+] as const;
+
+const NAMES: ReadonlySet<string> = new Set(AGENT_CREDENTIAL_NAMES);
+
+/** Whether `name` is one of an agent's credentials or account settings. */
+export function isAgentCredential(name: string): boolean {
+  return NAMES.has(name) || AGENT_CREDENTIAL_PREFIXES.some((p) => name.startsWith(p));
+}

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runCommand } from '../src/runner/execute.js';
+import { LogStream } from '../src/runner/log-stream.js';
+import type { LogChunk } from '../src/shared/protocol.js';
+import { REDACTED, Redactor } from '../src/shared/redact.js';
+import { tempDir } from './helpers.js';
+
+// Credential values never leave the runner in what a job prints: the redactor alone, its stream
+// form over every way of cutting the text, and the runner's log stream fed by a real process.
+
+const KEY = 'sk-ant-api03-Xy9_redaction-test-key';
+const TOKEN = 'oauth-token-0123456789';
+
+test('every occurrence becomes [redacted]; the longer value wins; short values and JSON-escaped ones', () => {
+  const r = new Redactor([KEY, 'sk-ant-api03', '1', 'http://gateway.internal:4000', 'quote"back\\slash']);
+  assert.equal(r.redact(`a ${KEY} b sk-ant-api03 c ${KEY}`), `a ${REDACTED} b ${REDACTED} c ${REDACTED}`);
+  assert.equal(r.redact('1 and 11'), '1 and 11', 'a value shorter than 8 characters is left alone');
+  assert.equal(r.redact('GET http://gateway.internal:4000/v1'), `GET ${REDACTED}/v1`);
+  assert.equal(r.redact(JSON.stringify({ k: 'quote"back\\slash' })), `{"k":"${REDACTED}"}`);
+  assert.equal(r.redact('a+b*(c)? [x]'), 'a+b*(c)? [x]', 'no value: nothing changes, whatever the text');
+  assert.equal(new Redactor([]).redact(KEY), KEY);
+
+  const entry = { type: 'tool', input: { command: `curl -H "x-api-key: ${KEY}"` }, output: [`${TOKEN}\n`], exit_code: 0, ok: true, none: null };
+  assert.deepEqual(new Redactor([KEY, TOKEN]).redactEntry(entry), {
+    type: 'tool',
+    input: { command: `curl -H "x-api-key: ${REDACTED}"` },
+    output: [`${REDACTED}\n`],
+    exit_code: 0,
+    ok: true,
+    none: null,
+  });
+});
+
+test('a value cut across writes, at every place, is still hidden; nothing else is lost or held for ever', () => {
+  const r = new Redactor([KEY, TOKEN, `${TOKEN}-longer-one`]);
+  const text = `start ${KEY}${KEY} mid ${TOKEN}-longer-one and ${TOKEN} sk-ant-api03-Xy9 end ${KEY.slice(0, 20)}`;
+  const expected = r.redact(text);
+  assert.ok(!expected.includes(KEY) && !expected.includes(TOKEN) && expected.endsWith(KEY.slice(0, 20)));
+  for (let i = 0; i <= text.length; i++) {
+    for (const j of [i, i + 1, i + 7, text.length]) {
+      if (j > text.length) continue;
+      const s = r.stream();
+      const out = s.write(text.slice(0, i)) + s.write(text.slice(i, j)) + s.write(text.slice(j)) + s.end();
+      assert.equal(out, expected, `cut at ${i} and ${j}`);
+    }
+  }
+  // One character at a time too.
+  const s = r.stream();
+  let out = '';
+  for (const ch of text) out += s.write(ch);
+  assert.equal(out + s.end(), expected);
+  // Text that cannot begin a value is passed on at once.
+  assert.equal(r.stream().write('plain output line\n'), 'plain output line\n');
+  assert.equal(r.stream().write('ends with sk-ant'), 'ends with ', 'the possible start of a value waits');
+});
+
+test("the runner's log stream hides a value of the job's environment that the job prints in two writes", async (t) => {
+  const chunks: LogChunk[] = [];
+  const logs = new LogStream({
+    send: async (chunk) => {
+      chunks.push(chunk);
+      return { accepted: true, truncated: false };
+    },
+    redact: new Redactor([KEY]),
+    flushMs: 10,
+  });
+  // The halves come 300 ms apart: the first is sent on its own chunk unless the stream holds it back.
+  const command = 'echo "key: $KEY"; printf "%s" "${KEY%redaction*}"; sleep 0.3; printf "%s\\n" "redaction${KEY#*redaction}"; echo done';
+  const result = await runCommand({ command, cwd: tempDir(t), env: { PATH: process.env.PATH, KEY }, timeoutMs: 0, output: logs });
+  await logs.finish();
+  assert.equal(result.exitCode, 0);
+  assert.ok(chunks.length >= 2, 'the output went in several chunks');
+  const text = chunks.map((c) => c.data).join('');
+  assert.equal(text, `key: ${REDACTED}\n${REDACTED}\ndone\n`);
+  assert.ok(!chunks.some((c) => c.data.includes('sk-ant-api03-Xy9')), JSON.stringify(chunks));
+});

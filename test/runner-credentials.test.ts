@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { poolWorkRoot } from '../src/server/pool/launcher.js';
+import type { JobLogs } from '../src/shared/api.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+
+// Agent credentials travel with the job that needs them: not through the pool's runners, nor the
+// runner's own environment into its jobs. Real server, real runner processes, real jobs.
+
+const KEY = 'sk-ant-api03-runner-env-key-never-in-a-job';
+const AGENT_ENV = { ANTHROPIC_API_KEY: KEY, OPENAI_API_KEY: 'sk-openai-runner-env-key', AWS_SECRET_ACCESS_KEY: 'aws-runner-env-secret' };
+
+async function logOf(server: { url: string; token: string }, jobId: string): Promise<string> {
+  return (await api<JobLogs>(server, 'GET', `/api/jobs/${jobId}/logs`)).body.content;
+}
+
+test("a pool runner does not get the server's agent credentials, nor its jobs", async (t) => {
+  const dataDir = tempDir(t, 'lazyaf-data-');
+  const server = await startTestServer(t, AGENT_ENV, { dataDir, runners: 1 });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'env', command: 'env' });
+  assert.equal((await waitForJob(server, job.id, undefined, 60_000)).status, 'succeeded');
+  const log = await logOf(server, job.id);
+  assert.match(log, /^LAZYAF_JOB_ID=/m, 'the job printed its environment');
+  for (const name of Object.keys(AGENT_ENV)) assert.ok(!log.includes(`${name}=`), `${name} reached the job: ${log}`);
+
+  const [pid] = await eventually('the pool runner', () => {
+    const pids = processesMatching(poolWorkRoot(dataDir)).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0runner\0'));
+    return pids.length > 0 ? pids : undefined;
+  });
+  const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  assert.ok(
+    environ.some((e) => e.startsWith('LAZYAF_TOKEN=')),
+    'the runner has its registration token',
+  );
+  for (const name of Object.keys(AGENT_ENV)) assert.ok(!environ.some((e) => e.startsWith(`${name}=`)), `${name} reached the pool runner`);
+});
+
+test('a runner started by hand with agent credentials in its environment keeps them from its jobs', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  startRunnerProcess(t, server, 'by-hand', path.join(dir, 'runners'), [], AGENT_ENV);
+  const job = await submit(server, { repo_id: repo.id, title: 'env', command: 'env; echo "key=${ANTHROPIC_API_KEY:-unset}"' });
+  assert.equal((await waitForJob(server, job.id, undefined, 60_000)).status, 'succeeded');
+  const log = await logOf(server, job.id);
+  assert.match(log, /^key=unset$/m);
+  for (const name of Object.keys(AGENT_ENV)) assert.ok(!log.includes(`${name}=`), `${name} reached the job: ${log}`);
+});
+
+test('the server hides the values it holds from the log it stores: stored secrets and its own agent credentials', async (t) => {
+  const stored = 'stored-gemini-key-0123456789';
+  // A server process: its environment is its own.
+  const server = await startTestServer(t, { OPENAI_API_KEY: 'server-env-openai-key-42' }, { dataDir: tempDir(t, 'lazyaf-data-') });
+  assert.equal((await api(server, 'PUT', '/api/secrets/GEMINI_API_KEY', { value: stored })).status, 201);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  startRunnerProcess(t, server, 'r', path.join(dir, 'runners'));
+  // The values reach this job by its own command: the runner knows nothing of them, the server does.
+  const job = await submit(server, { repo_id: repo.id, title: 'leak', command: `echo "a ${stored} b"; echo server-env-openai-key-42` });
+  assert.equal((await waitForJob(server, job.id, undefined, 60_000)).status, 'succeeded');
+  const log = await logOf(server, job.id);
+  assert.match(log, /^a \[redacted\] b\n\[redacted\]\n/m);
+  assert.ok(!log.includes(stored) && !log.includes('server-env-openai-key-42'), log);
+});
