@@ -28,11 +28,17 @@ function isFromNpm(name: string): boolean {
   return name.startsWith('npm_') || name === 'INIT_CWD';
 }
 
-function withoutNpmBins(pathValue: string): string {
-  return pathValue
-    .split(':')
-    .filter((dir) => !/\/node_modules\/\.bin\/?$|\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir))
-    .join(':');
+/**
+ * PATH without what npm put first on it, when npm started this process (or its parent): a
+ * `node_modules/.bin` of the user's own further on (`npm install --prefix DIR` of an agent CLI) stays.
+ */
+function withoutNpmBins(pathValue: string, startedByNpm: boolean): string {
+  if (!startedByNpm) return pathValue;
+  const dirs = pathValue.split(':');
+  const npmBin = (dir: string) => /\/node_modules\/\.bin\/?$|\/node_modules\/@npmcli\/run-script\/lib\/node-gyp-bin\/?$/.test(dir);
+  let first = 0;
+  while (first < dirs.length && npmBin(dirs[first]!)) first++;
+  return dirs.slice(first).join(':');
 }
 
 /**
@@ -44,7 +50,7 @@ function withoutNpmBins(pathValue: string): string {
 export function scrubbedEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) if (!isPrivate(name) && !isFromNpm(name)) out[name] = value;
-  if (out.PATH !== undefined) out.PATH = withoutNpmBins(out.PATH);
+  if (out.PATH !== undefined) out.PATH = withoutNpmBins(out.PATH, Object.keys(env).some(isFromNpm));
   return out;
 }
 

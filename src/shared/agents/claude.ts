@@ -77,7 +77,18 @@ export const claude: AgentAdapter = {
     'CLOUD_ML_REGION',
     'CLAUDE_CODE_SKIP_VERTEX_AUTH',
   ],
-  homeEntries: ['.claude', '.claude.json'],
+  // Its config and login, not its history (`.claude/projects` grows with every conversation).
+  homeEntries: [
+    '.claude.json',
+    '.claude/settings.json',
+    '.claude/.credentials.json',
+    '.claude/CLAUDE.md',
+    '.claude/agents',
+    '.claude/commands',
+    '.claude/skills',
+    '.claude/plugins',
+    '.claude/output-styles',
+  ],
   // Where a subscription login (claude /login) keeps its refreshable token on Linux.
   loginFiles: ['.claude/.credentials.json'],
 
