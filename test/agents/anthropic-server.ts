@@ -42,7 +42,7 @@ export interface AnthropicServer {
   close(): Promise<void>;
 }
 
-/** The conversation most tests play: Read `README.md`, Write `hello.txt`, Bash `echo ran > ran.txt`, then text. */
+/** The conversation most tests play: Read `README.md`, Write `hello.txt`, Bash `echo ran > ran.txt`, then text (paths in the CLI's working directory). */
 export function defaultScript(): ScriptTurn[] {
   return [
     [
@@ -56,16 +56,16 @@ export function defaultScript(): ScriptTurn[] {
 }
 
 /**
- * Makes the file paths of a script's Read/Write/Edit calls absolute under `dir`: Claude Code wants
- * absolute paths and refuses relative ones.
+ * Claude Code wants absolute paths for its file tools: a relative `file_path` in a script is taken
+ * from the working directory the CLI names in its system prompt ("Primary working directory: X").
  */
-export function scriptIn(dir: string, script: ScriptTurn[] = defaultScript()): ScriptTurn[] {
-  return script.map((turn) =>
-    turn.map((block) => {
-      if (block.type !== 'tool_use' || typeof block.input.file_path !== 'string' || block.input.file_path.startsWith('/')) return block;
-      return { ...block, input: { ...block.input, file_path: `${dir}/${block.input.file_path}` } };
-    }),
-  );
+function absolutePaths(blocks: ScriptTurn, request: unknown): ScriptTurn {
+  const cwd = /Primary working directory: ([^\s"\\]+)/.exec(JSON.stringify((request as { system?: unknown } | undefined)?.system ?? ''))?.[1];
+  if (!cwd) return blocks;
+  return blocks.map((block) => {
+    if (block.type !== 'tool_use' || typeof block.input.file_path !== 'string' || block.input.file_path.startsWith('/')) return block;
+    return { ...block, input: { ...block.input, file_path: `${cwd}/${block.input.file_path}` } };
+  });
 }
 
 export async function startAnthropicServer(opts: AnthropicServerOptions = {}): Promise<AnthropicServer> {
@@ -101,7 +101,8 @@ export async function startAnthropicServer(opts: AnthropicServerOptions = {}): P
       // The main conversation offers tools; its turn is how many times the assistant spoke before.
       const main = Array.isArray(request.tools) && request.tools.length > 0;
       const turnIndex = main ? (request.messages ?? []).filter((m) => m.role === 'assistant').length : -1;
-      const blocks: ScriptTurn = turnIndex >= 0 ? (script[turnIndex] ?? [{ type: 'text', text: 'Done.' }]) : [{ type: 'text', text: 'ok' }];
+      const scripted: ScriptTurn = turnIndex >= 0 ? (script[turnIndex] ?? [{ type: 'text', text: 'Done.' }]) : [{ type: 'text', text: 'ok' }];
+      const blocks = absolutePaths(scripted, body);
       const id = `msg_${String(++ids).padStart(6, '0')}`;
       const content = blocks.map((b, i) => materialize(b, `${id}_${i}`));
       const stopReason = content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
