@@ -57,10 +57,10 @@ export function defaultScript(): ScriptTurn[] {
 
 /**
  * Claude Code wants absolute paths for its file tools: a relative `file_path` in a script is taken
- * from the working directory the CLI names in its system prompt ("Primary working directory: X").
+ * from the working directory the CLI names in its first message ("Primary working directory: X").
  */
 function absolutePaths(blocks: ScriptTurn, request: unknown): ScriptTurn {
-  const cwd = /Primary working directory: ([^\s"\\]+)/.exec(JSON.stringify((request as { system?: unknown } | undefined)?.system ?? ''))?.[1];
+  const cwd = /Primary working directory: ([^\s"\\]+)/.exec(JSON.stringify((request as { messages?: unknown } | undefined)?.messages ?? ''))?.[1];
   if (!cwd) return blocks;
   return blocks.map((block) => {
     if (block.type !== 'tool_use' || typeof block.input.file_path !== 'string' || block.input.file_path.startsWith('/')) return block;
