@@ -11,6 +11,7 @@ import {
   type HeartbeatRequest,
   type LogChunk,
   type RegisterRequest,
+  type TranscriptBatch,
 } from '../shared/protocol.js';
 import { causeOf } from '../shared/fetch-error.js';
 import { abortError, backoffDelay, isAbortError, sleep } from './backoff.js';
@@ -92,6 +93,13 @@ export class RunnerClient {
     const res = await this.call('POST', RunnerRoutes.logs(attemptId), jobToken, chunk, call);
     leaseLost(res);
     return this.expect(LogAck, res, 'logs');
+  }
+
+  /** A batch of an agent job's transcript; a server without the route answers 404 (a ProtocolError). */
+  async transcript(attemptId: string, jobToken: string, batch: TranscriptBatch, call: CallOptions = {}): Promise<LogAck> {
+    const res = await this.call('POST', RunnerRoutes.transcript(attemptId), jobToken, batch, call);
+    leaseLost(res);
+    return this.expect(LogAck, res, 'transcript');
   }
 
   async complete(attemptId: string, jobToken: string, body: CompleteRequest, call: CallOptions = {}): Promise<CompleteResponse> {

@@ -15,6 +15,10 @@ export interface CommandOptions {
   signal?: AbortSignal;
   /** Time between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** Written to the command's stdin, which is then closed; without it stdin is empty (closed at once). */
+  stdin?: string;
+  /** Also receives stdout alone, as it comes (an agent's event stream), besides `output`. */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface CommandResult {
@@ -37,7 +41,11 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
   return new Promise((resolve) => {
     const result: CommandResult = { exitCode: null, signal: null, timedOut: false, aborted: false };
     const [file, ...args] = typeof opts.command === 'string' ? ['sh', '-c', opts.command] : opts.command;
-    const child = spawn(file!, args, { cwd: opts.cwd, env: execEnv(opts.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file!, args, { cwd: opts.cwd, env: execEnv(opts.env), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Closed at once when there is nothing to write: the command reads end of file. One that exits
+    // without reading all of it closes the pipe: its business, not an error.
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.stdin ?? '');
     const timers: NodeJS.Timeout[] = [];
     let terminating = false;
 
@@ -72,6 +80,7 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
       stream.setEncoding('utf8');
       stream.pipe(opts.output, { end: false });
     }
+    if (opts.onStdout) child.stdout.on('data', opts.onStdout);
     if (opts.timeoutMs > 0) {
       timers.push(
         setTimeout(() => {

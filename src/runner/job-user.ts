@@ -75,8 +75,9 @@ export class JobUserWall implements Wall {
     this.running = `running in the runner's container as ${user.name} (uid ${user.uid})`;
   }
 
-  wrap(argv: string[], _layout?: SandboxLayout): string[] {
-    return [...this.prefix, ...argv];
+  wrap(argv: string[], layout?: SandboxLayout): string[] {
+    // An agent run's HOME of its own replaces the user's (env takes the last of a name).
+    return [...this.prefix, ...(layout?.home ? [`HOME=${layout.home}`] : []), ...argv];
   }
 
   /** A regular file the job user may execute, by its mode bits (the runner, root, may run anything). */
@@ -122,8 +123,8 @@ export class JobUserWall implements Wall {
       '+',
     ]);
     await rememberCheckout(ws);
-    fs.chownSync(ws.jobDir, this.user.uid, this.user.gid);
-    fs.chownSync(ws.promptFile, this.user.uid, this.user.gid);
+    // The job's files: its prompt, and an agent run's HOME (the runner's copy of the agent's config).
+    await run('chown', ['-R', '-h', `${uid}:${gid}`, '--', ws.jobDir]);
   }
 
   /** Kills every process of the job user (kill -1 spares the caller itself and anything not its user's, root's runner included). */

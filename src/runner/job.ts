@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { formatBytes } from '../shared/job-limits.js';
 import type { Assignment, CompleteRequest } from '../shared/protocol.js';
+import type { Usage } from '../shared/transcript.js';
+import { AGENT_ADAPTERS } from '../shared/agents/index.js';
+import { AgentOutput, prepareAgentLaunch } from './agent-run.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
@@ -60,6 +63,8 @@ export class JobRun {
   private readonly redactor: Redactor;
   private workspace: Workspace | undefined;
   private jail: JobJail | undefined;
+  /** An agent run through its adapter: its stdout becomes the transcript. */
+  private agent: AgentOutput | undefined;
   readonly shortId: string;
 
   constructor(
@@ -93,6 +98,7 @@ export class JobRun {
   /** Gives up sending what is left to report (the runner is going away and the server does not answer). */
   abandonReport(): void {
     this.logs.abort();
+    this.agent?.transcript.abort();
     this.reportCtl.abort();
   }
 
@@ -111,9 +117,12 @@ export class JobRun {
     }
     // What the job's diff is taken against; the same for every attempt that starts from this base.
     if (this.workspace) report = { ...report, base_commit: this.workspace.baseCommit };
+    if (this.agent) report = this.agent.report(report);
     if (this.stopReason !== 'lost') {
       this.say(summary(report, this.a.branch));
-      await this.logs.finish(); // The last chunk before the completion: after it the attempt takes no more.
+      if (report.usage) this.say(usageLine(report.usage));
+      // The last chunk and batch before the completion: after it the attempt takes no more.
+      await Promise.all([this.logs.finish(), this.agent?.transcript.finish()]);
     }
     // The lease can also go while the last chunks are sent.
     if (this.stopReason === 'lost') this.deps.log(`job ${this.shortId}: lease lost; stopped, nothing more reported`);
@@ -139,6 +148,8 @@ export class JobRun {
     }
 
     const { sandbox } = this.deps;
+    // Before the wall admits the job: the agent's HOME is among the job's files it hands over.
+    const launch = this.launch(ws);
     await sandbox?.admit?.(ws);
     this.say(
       sandbox
@@ -149,9 +160,10 @@ export class JobRun {
     );
     const jail = (this.jail = await this.deps.limiter?.open());
     const wall = jail ? wallWithin(jail, sandbox) : sandbox;
-    const argv = ['sh', '-c', this.a.command];
-    const command = wall ? wall.wrap(argv, { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true }) : argv;
-    const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv };
+    const argv = launch?.argv ?? ['sh', '-c', this.a.command];
+    const layout = { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true, home: launch?.home };
+    const command = wall ? wall.wrap(argv, layout) : argv;
+    const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv, ...launch?.env };
     const disk = this.deps.limiter?.limits.diskBytes ?? 0;
     const unwatch = disk > 0 ? watchDisk(ws.dir, disk, () => this.diskCtl.abort()) : undefined;
     const result = await runCommand({
@@ -162,8 +174,11 @@ export class JobRun {
       output: this.logs,
       signal: AbortSignal.any([signal, this.diskCtl.signal]),
       killGraceMs: this.deps.killGraceMs,
+      stdin: launch?.stdin,
+      onStdout: this.agent?.write,
     });
     unwatch?.();
+    this.agent?.end();
     // What escaped the command's process group (setsid) must not watch or change the commit and push.
     await sandbox?.sweep?.();
     await jail?.killAll();
@@ -173,6 +188,20 @@ export class JobRun {
     if (this.diskCtl.signal.aborted && this.stopReason !== 'cancelled')
       return { outcome: 'failed', exit_code: null, error: `the job exceeded its disk limit (more than ${formatBytes(disk)} in its workspace)` };
     return this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
+  }
+
+  /**
+   * For an agent the runner knows (`agent_run` with an adapter): its HOME, command line and
+   * environment, and the parser its stdout goes through. Else undefined: `command` runs under
+   * `sh -c` (a shell job, an agents.json template, an agent this runner has no adapter for).
+   */
+  private launch(ws: Workspace): ReturnType<typeof prepareAgentLaunch> | undefined {
+    const run = this.a.agent_run;
+    const adapter = run && AGENT_ADAPTERS.get(run.name);
+    if (!run || !adapter) return undefined;
+    const launch = prepareAgentLaunch(adapter, { ...this.a, agent_run: run }, ws, (l) => this.say(l));
+    this.agent = new AgentOutput(adapter, this.a, ws.dir, { client: this.deps.client, say: (l) => this.say(l), onLeaseLost: () => this.stop('lost') });
+    return launch;
   }
 
   /**
@@ -248,9 +277,21 @@ function ending(r: CompleteRequest): string {
 
 /** The job's last line: how it ended, why, and where its work went ("failed (exit code 2); its work was pushed to lazyaf/ab12cd34 (commit ...)"). */
 function summary(r: CompleteRequest, branch: string): string {
-  if (r.outcome === 'succeeded' && !r.error) return r.commit ? `succeeded (commit ${r.commit.slice(0, 12)})` : 'succeeded (no changes)';
+  if (r.outcome === 'succeeded' && !r.error) return r.commit ? `succeeded (commit ${r.commit.slice(0, 12)})` : 'succeeded, no changes';
   const how = ending(r);
   const error = r.outcome === 'timeout' ? r.error?.split('; ').slice(1).join('; ') : r.error;
   const kept = r.commit ? `; its work was pushed to ${branch} (commit ${r.commit.slice(0, 12)})` : '';
   return `${how}${error ? `: ${error}` : ''}${kept}`;
+}
+
+/** What an agent run used, for its log: "usage: claude-sonnet-4-5, 600 tokens in (300 from cache), 120 out, 6 turns, $0.0052". */
+function usageLine(u: Usage): string {
+  const parts = [
+    u.model,
+    `${u.input_tokens} tokens in${u.cache_read_tokens ? ` (${u.cache_read_tokens} more from cache)` : ''}`,
+    `${u.output_tokens} out`,
+    u.turns === undefined ? undefined : `${u.turns} turns`,
+    u.cost_usd === undefined ? undefined : `$${u.cost_usd.toFixed(4)}`,
+  ];
+  return `usage: ${parts.filter(Boolean).join(', ')}`;
 }

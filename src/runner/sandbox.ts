@@ -67,6 +67,11 @@ export interface SandboxLayout {
   workspaceReadOnly?: boolean;
   /** The job's own command reaches the world (its agent's API); git reading its repository needs no network at all. */
   network?: boolean;
+  /**
+   * An agent run's own HOME (a fresh copy of the agent's config, outside the checkout), shown
+   * read-write at the same path instead of the runner's agent config dirs, which it then does not see.
+   */
+  home?: string;
 }
 
 /**
@@ -151,7 +156,9 @@ export class Sandbox implements Wall {
   /** The argument vector that runs `argv` inside the sandbox. */
   wrap(argv: string[], layout: SandboxLayout): string[] {
     const ws = path.resolve(layout.workspace);
-    const args = [this.bwrap, ...this.base.args, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
+    const { head, agentHome, tail } = this.base.args;
+    const args = [this.bwrap, ...head, ...(layout.home ? [] : agentHome), ...tail, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
+    if (layout.home) args.push('--bind', path.resolve(layout.home), path.resolve(layout.home));
     for (const p of layout.readOnly ?? []) args.push('--ro-bind', path.resolve(p), path.resolve(p));
     // Last, once every mount point is made: what is left writable of the root and of /dev is
     // memory nobody sized. The job writes its workspace and its sized tmpfs mounts only.
@@ -189,7 +196,8 @@ export class Sandbox implements Wall {
 
 /** The arguments every sandbox starts with, and what they show: folders, and top-level links to them. */
 interface BaseLayout {
-  args: string[];
+  /** Before the runner's agent config dirs, those dirs (left out for an agent run with a HOME of its own), after them. */
+  args: { head: string[]; agentHome: string[]; tail: string[] };
   /** tmpfs mounts made read-only once everything is mounted on them. */
   sealed: string[];
   shown: string[];
@@ -239,10 +247,12 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
     const p = path.join(home, entry);
     if (exists(p) && !shown.includes(p)) show('--ro-bind', p);
   }
+  const head = args.splice(0);
   for (const entry of AGENT_HOME_ENTRIES) {
     const p = path.join(home, entry);
     if (exists(p)) show('--bind', p);
   }
+  const agentHome = args.splice(0);
   for (const p of opts.share ?? []) if (exists(p)) show('--bind', path.resolve(p));
   // Last of what is shown, so that one under HOME lies over its tmpfs.
   for (const p of linkedPackageFolders(pathDirs)) if (!isHidden(p) && !shown.some((s) => isUnder(p, s))) show('--ro-bind', p);
@@ -250,7 +260,7 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
   // A secret folder under something shown is covered by an empty tmpfs, read-only in the end.
   const covers = hidden.filter((h) => shown.some((s) => isUnder(h, s)));
   for (const h of covers) args.push('--tmpfs', h);
-  return { args, sealed: ['/', '/dev', ...covers], shown, hidden, home, links };
+  return { args: { head, agentHome, tail: args }, sealed: ['/', '/dev', ...covers], shown, hidden, home, links };
 }
 
 /**

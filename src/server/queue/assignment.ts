@@ -1,6 +1,9 @@
-import type { Assignment } from '../../shared/protocol.js';
+import type { AgentAdapter } from '../../shared/agents/adapter.js';
+import { AGENT_ADAPTERS } from '../../shared/agents/index.js';
+import type { AgentRun, Assignment } from '../../shared/protocol.js';
+import { agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readFileAt } from '../git/bare.js';
-import { renderPrompt, type Agents } from './agents.js';
+import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
 import type { Claimed } from './queue.js';
 
 export interface AssignmentSources {
@@ -15,7 +18,16 @@ export interface AssignmentSources {
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */
 export async function assignmentFor(claimed: Claimed, from: AssignmentSources): Promise<Assignment> {
   const { job, attempt, jobToken } = claimed;
-  const command = job.agent === 'shell' ? (job.command ?? '') : (from.agents().get(job.agent) ?? '');
+  const template = job.agent === 'shell' ? (job.command ?? '') : (from.agents().get(job.agent) ?? '');
+  const adapter = adapterFor(job.agent, template);
+  const model = job.model;
+  const agentRun: AgentRun | undefined = adapter && {
+    name: adapter.name,
+    model,
+    env: agentCredentials(adapter.credentials, process.env, from.secrets(job.repo_id)),
+    resume: null,
+  };
+  const command = adapter ? displayCommand(adapter, model) : template;
   const readme = job.agent === 'shell' ? undefined : await readFileAt(bareRepoPath(from.reposDir, job.repo_id), job.base_branch, 'README.md', 16_000);
   return {
     job_id: job.id,
@@ -31,7 +43,27 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     agent: job.agent,
     command,
     prompt: renderPrompt(job, readme),
+    ...(agentRun ? { agent_run: agentRun } : {}),
     timeout_ms: job.timeout_s * 1000,
     lease_expires_in_ms: attempt.lease_expires_ms - Date.now(),
   };
+}
+
+/** The adapter a job's agent runs through: a built-in one whose template `<data>/agents.json` did not replace. */
+function adapterFor(agent: string, template: string): AgentAdapter | undefined {
+  const builtin = (BUILTIN_AGENTS as Readonly<Record<string, string>>)[agent];
+  return Object.hasOwn(BUILTIN_AGENTS, agent) && template === builtin ? AGENT_ADAPTERS.get(agent) : undefined;
+}
+
+/**
+ * The adapter's command line as a shell command, for people to read (the job's view): what the
+ * runner runs, with the prompt on stdin.
+ */
+function displayCommand(adapter: AgentAdapter, model: string | null): string {
+  const { argv } = adapter.launch({ prompt: '', promptFile: '', home: '', workspace: '', model, resumeSessionId: null, credentials: {} });
+  return `${argv.map(shellWord).join(' ')} < "$LAZYAF_PROMPT_FILE"`;
+}
+
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./=:@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AgentAdapter, StreamParser } from '../shared/agents/adapter.js';
+import { LineSplitter } from '../shared/agents/stream-helpers.js';
+import type { Assignment, CompleteRequest } from '../shared/protocol.js';
+import { cutText, type TranscriptEntry } from '../shared/transcript.js';
+import type { RunnerClient } from './client.js';
+import { TranscriptStream } from './transcript-stream.js';
+import type { Workspace } from './workspace.js';
+
+export interface AgentLaunch {
+  argv: string[];
+  /** Added to the job's environment, HOME included. */
+  env: Record<string, string>;
+  stdin: string | undefined;
+  /** The run's own HOME, inside the job's files (outside the checkout). */
+  home: string;
+}
+
+/**
+ * Readies an agent run: a fresh HOME inside the job's files holding a copy of the agent's config
+ * and login from the runner's HOME (what a job changes there is gone with the job, so no job
+ * leaves a hook or a setting for the next), the config files the adapter writes, and its command
+ * line and environment.
+ */
+export function prepareAgentLaunch(
+  adapter: AgentAdapter,
+  a: Assignment & { agent_run: NonNullable<Assignment['agent_run']> },
+  ws: Pick<Workspace, 'dir' | 'jobDir' | 'promptFile'>,
+  say: (line: string) => void,
+  runnerHome = os.homedir(),
+): AgentLaunch {
+  const home = path.join(ws.jobDir, 'home');
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  for (const entry of adapter.homeEntries) copyHomeEntry(runnerHome, home, entry, say);
+  const launch = adapter.launch({
+    prompt: a.prompt,
+    promptFile: ws.promptFile,
+    home,
+    workspace: ws.dir,
+    model: a.agent_run.model,
+    resumeSessionId: a.agent_run.resume?.session_id ?? null,
+    credentials: a.agent_run.env,
+  });
+  for (const [rel, content] of Object.entries(launch.homeFiles ?? {})) {
+    const file = path.resolve(home, rel);
+    if (path.relative(home, file).startsWith('..') || path.isAbsolute(path.relative(home, file)))
+      throw new Error(`${adapter.name}: a config file outside HOME: ${rel}`);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, content, { mode: 0o600 });
+  }
+  return { argv: launch.argv, env: { ...launch.env, HOME: home }, stdin: launch.stdin, home };
+}
+
+/** Copies one config entry of the runner's HOME (a file or a folder; links as links, nothing else). */
+function copyHomeEntry(from: string, to: string, entry: string, say: (line: string) => void): void {
+  const src = path.join(from, entry);
+  if (!fs.existsSync(src)) return;
+  try {
+    fs.mkdirSync(path.dirname(path.join(to, entry)), { recursive: true, mode: 0o700 });
+    fs.cpSync(src, path.join(to, entry), {
+      recursive: true,
+      verbatimSymlinks: true,
+      // Sockets and pipes (an IDE's lock, a daemon's socket) are no config, and a pipe would block the copy.
+      filter: (p) => {
+        const st = fs.lstatSync(p);
+        return st.isFile() || st.isDirectory() || st.isSymbolicLink();
+      },
+    });
+  } catch (err) {
+    say(`could not copy ~/${entry} into the agent's HOME: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
+ * The agent's stdout on its way to a transcript: cut into lines, parsed by the adapter, the
+ * entries sent in batches. The prompt is the transcript's first entry.
+ */
+export class AgentOutput {
+  private readonly parser: StreamParser;
+  private readonly lines: LineSplitter;
+  readonly transcript: TranscriptStream;
+
+  constructor(adapter: AgentAdapter, a: Assignment, workspace: string, deps: { client: RunnerClient; say: (line: string) => void; onLeaseLost: () => void }) {
+    this.parser = adapter.parser({ workspace, startedAt: Date.now() });
+    this.transcript = new TranscriptStream({
+      send: (batch, call) => deps.client.transcript(a.attempt_id, a.job_token, batch, call),
+      onLeaseLost: deps.onLeaseLost,
+      say: deps.say,
+    });
+    this.lines = new LineSplitter((line) => this.push(this.parser.line(line)));
+    this.push([{ type: 'message', role: 'user', text: cutText(a.prompt), at: new Date().toISOString() }]);
+  }
+
+  readonly write = (chunk: string): void => this.lines.write(chunk);
+
+  /** The agent exited: what is still open goes out too. */
+  end(): void {
+    this.lines.end();
+    this.push(this.parser.end());
+  }
+
+  /** What the completion carries: usage and session id; the parser's reason as the error of a run that failed without one. */
+  report(report: CompleteRequest): CompleteRequest {
+    const out: CompleteRequest = { ...report, usage: this.parser.usage() ?? null, session_id: this.parser.sessionId() ?? null };
+    const failure = this.parser.failure();
+    if (report.outcome === 'failed' && typeof report.exit_code === 'number' && report.exit_code !== 0 && !report.error && failure) out.error = failure;
+    return out;
+  }
+
+  private push(entries: TranscriptEntry[]): void {
+    this.transcript.push(entries);
+  }
+}

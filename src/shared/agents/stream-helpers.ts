@@ -1,0 +1,113 @@
+import path from 'node:path';
+import { cutText } from '../transcript.js';
+
+/**
+ * What every agent's parser needs to read hostile JSON (any line, any shape) without throwing, and
+ * to show files and edits the same way whatever the agent.
+ */
+
+export type Json = Record<string, unknown>;
+
+/** `line` as a JSON object, or undefined when it is not one. */
+export function parseObject(line: string): Json | undefined {
+  try {
+    const value = JSON.parse(line) as unknown;
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function obj(v: unknown): Json {
+  return isObject(v) ? v : {};
+}
+
+export function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** A count the agent reported: a finite number, floored at 0 and rounded; else undefined. */
+export function count(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.round(v)) : undefined;
+}
+
+/** Any value as capped text: strings as they are, the rest as JSON. */
+export function text(v: unknown): string {
+  if (typeof v === 'string') return cutText(v);
+  try {
+    return cutText(JSON.stringify(v) ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/** A path as shown in a transcript: relative to the workspace when inside it, else as given (capped). */
+export function showPath(p: string, workspace: string): string {
+  if (path.isAbsolute(p)) {
+    const rel = path.relative(workspace, p);
+    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) p = rel;
+  }
+  return p.slice(0, 4096);
+}
+
+/**
+ * A unified diff of a replacement whose place in the file is not known (old text → new text): the
+ * hunk header carries the line counts but no positions.
+ */
+export function replacementDiff(file: string, before: string, after: string): string {
+  const lines = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
+  const removed = lines(before);
+  const added = lines(after);
+  const header = before === '' ? `--- /dev/null\n+++ b/${file}\n` : `--- a/${file}\n+++ b/${file}\n`;
+  const hunk = `@@ -${before === '' ? 0 : 1},${removed.length} +1,${added.length} @@\n`;
+  return cutText(header + hunk + [...removed.map((l) => `-${l}`), ...added.map((l) => `+${l}`)].join('\n') + '\n');
+}
+
+/** Cuts a byte stream into lines, each at most `maxChars` (the rest of a longer line is dropped, with a marker). */
+export class LineSplitter {
+  private buffer = '';
+  private overflow = 0;
+
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxChars = 4 * 1024 * 1024,
+  ) {}
+
+  write(chunk: string): void {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+      this.take(chunk.slice(start, nl));
+      this.emit();
+      start = nl + 1;
+    }
+    this.take(chunk.slice(start));
+  }
+
+  end(): void {
+    if (this.buffer || this.overflow) this.emit();
+  }
+
+  private take(part: string): void {
+    const room = this.maxChars - this.buffer.length;
+    if (part.length <= room) this.buffer += part;
+    else {
+      this.buffer += part.slice(0, room);
+      this.overflow += part.length - room;
+    }
+  }
+
+  private emit(): void {
+    const line = this.overflow ? `${this.buffer}[… ${this.overflow} more characters of this line not kept]` : this.buffer;
+    this.buffer = '';
+    this.overflow = 0;
+    this.onLine(line.replace(/\r$/, ''));
+  }
+}
