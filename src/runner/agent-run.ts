@@ -82,7 +82,18 @@ export class AgentOutput {
   private readonly lines: LineSplitter;
   readonly transcript: TranscriptStream;
 
-  constructor(adapter: AgentAdapter, a: Assignment, workspace: string, deps: { client: RunnerClient; say: (line: string) => void; onLeaseLost: () => void }) {
+  constructor(
+    adapter: AgentAdapter,
+    a: Assignment,
+    workspace: string,
+    private readonly deps: {
+      client: RunnerClient;
+      say: (line: string) => void;
+      onLeaseLost: () => void;
+      /** Hides the job's credential values in entries before they leave the runner (the agent may print them). */
+      redact: (entries: TranscriptEntry[]) => TranscriptEntry[];
+    },
+  ) {
     this.parser = adapter.parser({ workspace, startedAt: Date.now() });
     this.transcript = new TranscriptStream({
       send: (batch, call) => deps.client.transcript(a.attempt_id, a.job_token, batch, call),
@@ -110,6 +121,6 @@ export class AgentOutput {
   }
 
   private push(entries: TranscriptEntry[]): void {
-    this.transcript.push(entries);
+    if (entries.length > 0) this.transcript.push(this.deps.redact(entries));
   }
 }

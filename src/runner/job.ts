@@ -200,7 +200,12 @@ export class JobRun {
     const adapter = run && AGENT_ADAPTERS.get(run.name);
     if (!run || !adapter) return undefined;
     const launch = prepareAgentLaunch(adapter, { ...this.a, agent_run: run }, ws, (l) => this.say(l));
-    this.agent = new AgentOutput(adapter, this.a, ws.dir, { client: this.deps.client, say: (l) => this.say(l), onLeaseLost: () => this.stop('lost') });
+    this.agent = new AgentOutput(adapter, this.a, ws.dir, {
+      client: this.deps.client,
+      say: (l) => this.say(l),
+      onLeaseLost: () => this.stop('lost'),
+      redact: (entries) => this.redactor.redactEntry(entries),
+    });
     return launch;
   }
 

@@ -30,6 +30,8 @@ export interface AnthropicServerOptions {
   model?: string;
   /** Usage reported per turn. */
   usage?: { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number; cache_creation_input_tokens?: number };
+  /** Awaited before a request is answered: a test acts at a known point of the conversation. */
+  onRequest?: (request: RecordedRequest) => Promise<void> | void;
 }
 
 export interface AnthropicServer {
@@ -88,13 +90,20 @@ export async function startAnthropicServer(opts: AnthropicServerOptions = {}): P
         body = undefined;
       }
       const path = req.url ?? '/';
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body, at: Date.now() });
+      const recorded: RecordedRequest = { method: req.method ?? '', path, headers: req.headers, body, at: Date.now() };
+      requests.push(recorded);
+      void Promise.resolve(opts.onRequest?.(recorded)).then(() => answer(path, body));
+    });
+    const answer = (path: string, body: unknown): void => {
       if (req.method !== 'POST' || !/^\/v1\/messages(\?|$)/.test(path)) {
         // count_tokens and anything else: a plain answer the CLI can live with.
         if (/^\/v1\/messages\/count_tokens/.test(path)) return json(res, 200, { input_tokens: 100 });
         return json(res, 404, { type: 'error', error: { type: 'not_found_error', message: `no route ${path}` } });
       }
-      if (state.mode === 'close') return req.socket.destroy();
+      if (state.mode === 'close') {
+        req.socket.destroy();
+        return;
+      }
       if (state.mode === 'unauthorized') return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
       if (state.mode === 'error') return json(res, 500, { type: 'error', error: { type: 'api_error', message: 'Internal server error' } });
       const request = (body ?? {}) as { stream?: boolean; messages?: { role?: string }[]; tools?: unknown[] };
@@ -111,7 +120,7 @@ export async function startAnthropicServer(opts: AnthropicServerOptions = {}): P
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_${id}` });
       streamMessage(res, id, model, content, stopReason, usage);
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
