@@ -1,0 +1,184 @@
+// Agents on docker runners: the runner image with the pinned CLIs (test/docker-helpers.ts
+// testAgentImage), as a docker pool container and as a container started from `lazyaf
+// docker-command`, running Claude Code against the scripted Anthropic API on this machine's
+// loopback, which a job reaches only through LAZYAF_JOB_HOST_PORTS.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type Docker from 'dockerode';
+import { isAgentCredential } from '../src/shared/agents/credentials.js';
+import type { DockerCommand, Job, JobLogs, RunnerList, Transcript } from '../src/shared/api.js';
+import { defaultScript, startAnthropicServer, type AnthropicServer } from './agents/anthropic-server.js';
+import { containerOutput, dockerOrSkip, removeContainers, testAgentImage } from './docker-helpers.js';
+import { api, authUrl, eventually, git, run, startTestServer, tempDir, type Target } from './helpers.js';
+import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+
+const SLOW = 120_000;
+// Characters a shell or a URL would mangle: the key must reach claude as it is, and nowhere else.
+const API_KEY = `sk-ant-docker-e2e-'key'-$HOME-${'x'.repeat(8)}`;
+
+/** The default conversation, with a command that says who ran it and in which HOME. */
+function script() {
+  const turns = defaultScript();
+  turns.splice(3, 0, [{ type: 'tool_use', name: 'Bash', input: { command: 'id -u > uid.txt && printf %s "$HOME" > home.txt', description: 'Who am I' } }]);
+  return turns;
+}
+
+async function modelServer(t: TestContext): Promise<AnthropicServer> {
+  const model = await startAnthropicServer({ script: script() });
+  t.after(() => model.close());
+  return model;
+}
+
+/** Everything the server's live event stream says until `abort`, as text. */
+async function recordEvents(t: TestContext, server: Target): Promise<() => string> {
+  const abort = new AbortController();
+  t.after(() => abort.abort());
+  const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: abort.signal });
+  assert.equal(res.status, 200);
+  let text = '';
+  void (async () => {
+    try {
+      for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString('utf8');
+    } catch {
+      // Aborted when the test ends.
+    }
+  })();
+  return () => text;
+}
+
+/** The container's environment holds no agent credential, by name or by value. */
+async function assertNoCredentialIn(container: Docker.Container): Promise<void> {
+  const env: string[] = (await container.inspect()).Config.Env;
+  const names = env.map((e) => e.split('=')[0]!);
+  assert.deepEqual(
+    names.filter((n) => isAgentCredential(n)),
+    [],
+    env.join('\n'),
+  );
+  assert.ok(!env.some((e) => e.includes(API_KEY)), 'the key is in the container');
+}
+
+/**
+ * Runs claude on the runner with `labels` and checks what every kind of docker runner must give:
+ * the edit on the branch, the command run as uid 1000 in the job's own HOME, the transcript and
+ * usage stored, and the key nowhere but in the model's requests.
+ */
+async function assertClaudeJob(t: TestContext, server: Target, model: AnthropicServer, events: () => string, labels: string[]): Promise<Job> {
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'demo', { 'README.md': '# demo\nA demo repo.\n' });
+  const submitted = await submit(server, { repo_id: repo.id, title: 'Say hello', description: 'Write hello.txt.', agent: 'claude', labels });
+  const job = await waitForJob(server, submitted.id, undefined, SLOW);
+  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  assert.equal(job.status, 'succeeded', `${job.error}\n${log}`);
+  assert.equal(model.conversation()[0]?.headers['x-api-key'], API_KEY, "the server's key reached claude");
+  assert.match(log, /running in the runner's container as lazyaf \(uid 1000\)/);
+
+  const clone = path.join(tempDir(t), 'clone');
+  await git(['clone', '-q', '--branch', job.branch!, authUrl(repo.clone_url, server.token), clone]);
+  assert.equal(fs.readFileSync(path.join(clone, 'hello.txt'), 'utf8'), 'hello from claude\n');
+  assert.equal(fs.readFileSync(path.join(clone, 'uid.txt'), 'utf8'), '1000\n', "claude's commands ran as the job user");
+  const home = fs.readFileSync(path.join(clone, 'home.txt'), 'utf8');
+  assert.match(home, /^\/.+\/home$/);
+  assert.notEqual(home, '/home/lazyaf', "the job's own HOME, not the job user's");
+
+  const transcript = await api<Transcript>(server, 'GET', `/api/jobs/${job.id}/transcript`);
+  assert.equal(transcript.status, 200);
+  const edit = transcript.body.entries.find((e) => e.type === 'tool' && e.kind === 'file_edit');
+  assert.match(edit?.path ?? '', /hello\.txt$/);
+  const command = transcript.body.entries.find((e) => e.type === 'tool' && e.kind === 'command' && /ran\.txt/.test(e.command ?? ''));
+  assert.equal(command?.exit_code, 0);
+  assert.ok(transcript.body.entries.some((e) => e.type === 'message' && e.role === 'assistant'));
+  const shown = await api<Job>(server, 'GET', `/api/jobs/${job.id}`);
+  assert.ok((shown.body.usage?.input_tokens ?? 0) > 0 && (shown.body.usage?.output_tokens ?? 0) > 0, JSON.stringify(shown.body.usage));
+
+  // The key is in none of what the server keeps or shows, nor in the branch.
+  const answers = [
+    log,
+    JSON.stringify(transcript.body),
+    JSON.stringify(shown.body),
+    JSON.stringify((await api(server, 'GET', '/api/jobs')).body),
+    JSON.stringify((await api(server, 'GET', `/api/jobs/${job.id}/diff`)).body),
+    await git(['log', '-p', '--all'], clone),
+  ];
+  for (const text of answers) assert.ok(!text.includes(API_KEY), `the key leaked: ${text.slice(0, 2000)}`);
+  await eventually('the job.updated events', async () => events().includes(job.id));
+  assert.ok(!events().includes(API_KEY), 'the key is in an event');
+  return job;
+}
+
+test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the job, not in its environment: claude reaches the model through the job host port', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const model = await modelServer(t);
+  const dataDir = path.join(tempDir(t), 'data');
+  // The runner's own settings say nothing of agents: the server's environment holds the key and the endpoint.
+  const server = await startTestServer(
+    t,
+    {
+      LAZYAF_LAUNCHER: 'docker',
+      LAZYAF_RUNNER_IMAGE: await testAgentImage(docker),
+      LAZYAF_JOB_HOST_PORTS: String(model.port),
+      ANTHROPIC_API_KEY: API_KEY,
+      ANTHROPIC_BASE_URL: model.url,
+    },
+    { dataDir, runners: 1 },
+  );
+  const serverId = fs.readFileSync(path.join(dataDir, 'server_id'), 'utf8').trim();
+  t.after(() => removeContainers(docker, { 'lazyaf.server': serverId }));
+  const events = await recordEvents(t, server);
+  const runner = await eventually(
+    () => `the pool runner with its agents; the server said:\n${server.output()}`,
+    async () => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.find((r) => r.status === 'idle' && r.agents.includes('claude')),
+    SLOW,
+  );
+  assert.deepEqual([...runner.agents].sort(), ['claude', 'codex', 'gemini']);
+  const [info] = await docker.listContainers({ filters: { label: [`lazyaf.server=${serverId}`] } });
+  await assertNoCredentialIn(docker.getContainer(info!.Id));
+
+  const job = await assertClaudeJob(t, server, model, events, []);
+  assert.equal(job.runner_id, runner.id);
+  assert.ok(!server.output().includes(API_KEY), 'the key is in the server output');
+});
+
+test('a runner started from `lazyaf docker-command` finds the CLIs of its image, says so, and gets the agent key with the job only', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const model = await modelServer(t);
+  const dataDir = path.join(tempDir(t), 'data');
+  const server = await startTestServer(
+    t,
+    {
+      LAZYAF_RUNNER_IMAGE: await testAgentImage(docker),
+      LAZYAF_JOB_HOST_PORTS: String(model.port),
+      ANTHROPIC_API_KEY: API_KEY,
+      ANTHROPIC_BASE_URL: model.url,
+    },
+    { dataDir },
+  );
+  const events = await recordEvents(t, server);
+  const res = await api<DockerCommand>(server, 'GET', '/api/runners/docker-command?with_secrets=true&labels=agents');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.ok(!res.body.command.includes(API_KEY) && !/ANTHROPIC|CLAUDE/.test(res.body.command), res.body.command);
+
+  const started = await run('sh', ['-c', res.body.command]);
+  assert.equal(started.code, 0, started.stderr);
+  const container = docker.getContainer(started.stdout.trim());
+  t.after(() => container.remove({ force: true }).catch(() => undefined));
+  await assertNoCredentialIn(container);
+  let output = '';
+  const runner = await eventually(
+    () => `the runner to register; its output:\n${output}`,
+    async () => {
+      output = await containerOutput(container);
+      return (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.find((r) => r.status === 'idle' && r.labels.includes('agents'));
+    },
+    SLOW,
+  );
+  assert.deepEqual([...runner.agents].sort(), ['claude', 'codex', 'gemini']);
+  output = await containerOutput(container);
+  assert.match(output, /: agents: claude, gemini, codex$/m);
+  assert.match(output, /: agent aider skipped: not on PATH$/m);
+
+  await assertClaudeJob(t, server, model, events, ['agents']);
+});
