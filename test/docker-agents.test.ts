@@ -18,10 +18,16 @@ const SLOW = 120_000;
 // Characters a shell or a URL would mangle: the key must reach claude as it is, and nowhere else.
 const API_KEY = `sk-ant-docker-e2e-'key'-$HOME-${'x'.repeat(8)}`;
 
-/** The default conversation, with a command that says who ran it and in which HOME. */
+/** The default conversation, with a command that says who ran it, in which HOME, and what the settings of claude's config gave it. */
 function script() {
   const turns = defaultScript();
-  turns.splice(3, 0, [{ type: 'tool_use', name: 'Bash', input: { command: 'id -u > uid.txt && printf %s "$HOME" > home.txt', description: 'Who am I' } }]);
+  turns.splice(3, 0, [
+    {
+      type: 'tool_use',
+      name: 'Bash',
+      input: { command: 'id -u > uid.txt && printf %s "$HOME" > home.txt && printf %s "$GREETING" > greeting.txt', description: 'Who am I' },
+    },
+  ]);
   return turns;
 }
 
@@ -65,7 +71,13 @@ async function assertNoCredentialIn(container: Docker.Container): Promise<void> 
  * the edit on the branch, the command run as uid 1000 in the job's own HOME, the transcript and
  * usage stored, and the key nowhere but in the model's requests.
  */
-async function assertClaudeJob(t: TestContext, server: Target, model: AnthropicServer, events: () => string, labels: string[]): Promise<Job> {
+async function assertClaudeJob(
+  t: TestContext,
+  server: Target,
+  model: AnthropicServer,
+  events: () => string,
+  labels: string[],
+): Promise<{ job: Job; clone: string }> {
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'demo', { 'README.md': '# demo\nA demo repo.\n' });
   const submitted = await submit(server, { repo_id: repo.id, title: 'Say hello', description: 'Write hello.txt.', agent: 'claude', labels });
   const job = await waitForJob(server, submitted.id, undefined, SLOW);
@@ -104,7 +116,7 @@ async function assertClaudeJob(t: TestContext, server: Target, model: AnthropicS
   for (const text of answers) assert.ok(!text.includes(API_KEY), `the key leaked: ${text.slice(0, 2000)}`);
   await eventually('the job.updated events', async () => events().includes(job.id));
   assert.ok(!events().includes(API_KEY), 'the key is in an event');
-  return job;
+  return { job, clone };
 }
 
 test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the job, not in its environment: claude reaches the model through the job host port', async (t) => {
@@ -136,12 +148,12 @@ test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the j
   const [info] = await docker.listContainers({ filters: { label: [`lazyaf.server=${serverId}`] } });
   await assertNoCredentialIn(docker.getContainer(info!.Id));
 
-  const job = await assertClaudeJob(t, server, model, events, []);
+  const { job } = await assertClaudeJob(t, server, model, events, []);
   assert.equal(job.runner_id, runner.id);
   assert.ok(!server.output().includes(API_KEY), 'the key is in the server output');
 });
 
-test('a runner started from `lazyaf docker-command` finds the CLIs of its image, says so, and gets the agent key with the job only', async (t) => {
+test("a runner started from `lazyaf docker-command` finds the CLIs of its image, says so, gets the agent key with the job only, and gives claude a copy of the config mounted in the job user's HOME", async (t) => {
   const docker = await dockerOrSkip(t);
   if (!docker) return;
   const model = await modelServer(t);
@@ -161,7 +173,13 @@ test('a runner started from `lazyaf docker-command` finds the CLIs of its image,
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.ok(!res.body.command.includes(API_KEY) && !/ANTHROPIC|CLAUDE/.test(res.body.command), res.body.command);
 
-  const started = await run('sh', ['-c', res.body.command]);
+  // Claude's config where the image's README puts it, in the job user's HOME: its settings give the agent's commands a variable.
+  const config = path.join(tempDir(t), 'claude-config');
+  fs.mkdirSync(config);
+  fs.writeFileSync(path.join(config, 'settings.json'), JSON.stringify({ env: { GREETING: 'from the mounted settings' } }));
+  const command = res.body.command.replace(' --init ', ` --init -v ${config}:/home/lazyaf/.claude:ro `);
+  assert.notEqual(command, res.body.command);
+  const started = await run('sh', ['-c', command]);
   assert.equal(started.code, 0, started.stderr);
   const container = docker.getContainer(started.stdout.trim());
   t.after(() => container.remove({ force: true }).catch(() => undefined));
@@ -180,5 +198,6 @@ test('a runner started from `lazyaf docker-command` finds the CLIs of its image,
   assert.match(output, /: agents: claude, gemini, codex$/m);
   assert.match(output, /: agent aider skipped: not on PATH$/m);
 
-  await assertClaudeJob(t, server, model, events, ['agents']);
+  const { clone } = await assertClaudeJob(t, server, model, events, ['agents']);
+  assert.equal(fs.readFileSync(path.join(clone, 'greeting.txt'), 'utf8'), 'from the mounted settings');
 });

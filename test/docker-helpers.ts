@@ -87,7 +87,11 @@ export function testAgentImage(docker: Docker): Promise<string> {
       .catch(() => false);
     if (found) return tag;
     for (const image of await docker.listImages({ filters: { reference: [`${base}:${tagPrefix}*`] } }))
-      for (const old of image.RepoTags ?? []) await docker.getImage(old).remove().catch(() => {});
+      for (const old of image.RepoTags ?? [])
+        await docker
+          .getImage(old)
+          .remove()
+          .catch(() => {});
     await buildAgentImage(docker, runner, prefixes, tag);
     return tag;
   })();

@@ -48,6 +48,12 @@ export function resolveJobUser(name: string, passwd = '/etc/passwd'): JobUser {
 export class JobUserWall implements Wall {
   readonly jobEnv: NodeJS.ProcessEnv;
   readonly running: string;
+  /**
+   * Agents' config and login are the job user's: that is where the image's user mounts them
+   * (`-v ~/.claude:/home/lazyaf/.claude`; uid 1000 keeps their owner), and where an agent run by
+   * the job user before agents had adapters read them. The runner's own HOME (root's) holds none.
+   */
+  readonly agentConfigHome: string;
   private readonly prefix: string[];
 
   constructor(
@@ -73,6 +79,7 @@ export class JobUserWall implements Wall {
       ...identity,
     ];
     this.running = `running in the runner's container as ${user.name} (uid ${user.uid})`;
+    this.agentConfigHome = user.home;
   }
 
   wrap(argv: string[], layout?: SandboxLayout): string[] {

@@ -199,7 +199,7 @@ export class JobRun {
     const run = this.a.agent_run;
     const adapter = run && AGENT_ADAPTERS.get(run.name);
     if (!run || !adapter) return undefined;
-    const launch = prepareAgentLaunch(adapter, { ...this.a, agent_run: run }, ws, (l) => this.say(l));
+    const launch = prepareAgentLaunch(adapter, { ...this.a, agent_run: run }, ws, (l) => this.say(l), this.deps.sandbox?.agentConfigHome);
     this.agent = new AgentOutput(adapter, this.a, ws.dir, { client: this.deps.client, say: (l) => this.say(l), onLeaseLost: () => this.stop('lost') });
     return launch;
   }
