@@ -10,11 +10,22 @@ import type Docker from 'dockerode';
 import { isAgentCredential } from '../src/shared/agents/credentials.js';
 import type { DockerCommand, Job, JobLogs, RunnerList, Transcript } from '../src/shared/api.js';
 import { defaultScript, startAnthropicServer, type AnthropicServer } from './agents/anthropic-server.js';
+import { defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
+import { startOpenAIServer } from './agents/openai-server.js';
 import { containerOutput, dockerOrSkip, removeContainers, testAgentImage } from './docker-helpers.js';
-import { api, authUrl, eventually, git, run, startTestServer, tempDir, type Target } from './helpers.js';
+import { api, authUrl, barePath, eventually, git, run, startTestServer, tempDir, type Target } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const SLOW = 120_000;
+/** Gemini's default conversation: read notes.txt, make the colour in src/app.txt blue, run a command, answer. */
+const GEMINI_CONVERSATION = {
+  readPath: 'notes.txt',
+  editPath: 'src/app.txt',
+  oldText: 'colour = "red"',
+  newText: 'colour = "blue"',
+  command: 'git diff --stat',
+  answer: 'The colour is blue now.',
+};
 // Characters a shell or a URL would mangle: the key must reach claude as it is, and nowhere else.
 const API_KEY = `sk-ant-docker-e2e-'key'-$HOME-${'x'.repeat(8)}`;
 
@@ -200,4 +211,63 @@ test("a runner started from `lazyaf docker-command` finds the CLIs of its image,
 
   const { clone } = await assertClaudeJob(t, server, model, events, ['agents']);
   assert.equal(fs.readFileSync(path.join(clone, 'greeting.txt'), 'utf8'), 'from the mounted settings');
+});
+
+test('codex and gemini on a docker pool runner: each edits its branch through its API on a job host port, with the key from the assignment', async (t) => {
+  const docker = await dockerOrSkip(t);
+  if (!docker) return;
+  const openai = await startOpenAIServer();
+  t.after(() => openai.close());
+  const gemini = await startGeminiServer({ script: defaultGeminiScript(GEMINI_CONVERSATION) });
+  t.after(() => gemini.close());
+  const keys = { OPENAI_API_KEY: `sk-openai-docker-${'o'.repeat(8)}`, GEMINI_API_KEY: `gemini-docker-${'g'.repeat(8)}` };
+  const dataDir = path.join(tempDir(t), 'data');
+  const server = await startTestServer(
+    t,
+    {
+      LAZYAF_LAUNCHER: 'docker',
+      LAZYAF_RUNNER_IMAGE: await testAgentImage(docker),
+      LAZYAF_JOB_HOST_PORTS: `${openai.port},${gemini.port}`,
+      ...keys,
+      OPENAI_BASE_URL: openai.baseUrl,
+      GOOGLE_GEMINI_BASE_URL: gemini.url,
+    },
+    { dataDir, runners: 1 },
+  );
+  const serverId = fs.readFileSync(path.join(dataDir, 'server_id'), 'utf8').trim();
+  t.after(() => removeContainers(docker, { 'lazyaf.server': serverId }));
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'demo', {
+    'README.md': 'Change hello.txt\n',
+    'hello.txt': 'hello\n',
+    'notes.txt': 'The colour must be blue.\n',
+    'src/app.txt': 'colour = "red"\n',
+  });
+  const info = await eventually(
+    'the pool container',
+    async () => (await docker.listContainers({ filters: { label: [`lazyaf.server=${serverId}`] } }))[0],
+    SLOW,
+  );
+  const env: string[] = (await docker.getContainer(info.Id).inspect()).Config.Env;
+  assert.ok(!env.some((e) => isAgentCredential(e.split('=')[0]!) || Object.values(keys).some((k) => e.includes(k))), env.join('\n'));
+
+  const expected = { codex: ['hello.txt', 'hello from codex\n'], gemini: ['src/app.txt', 'colour = "blue"\n'] } as const;
+  for (const agent of ['codex', 'gemini'] as const) {
+    const submitted = await submit(server, { repo_id: repo.id, title: `Edit as ${agent}`, agent });
+    const job = await waitForJob(server, submitted.id, undefined, SLOW);
+    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    assert.equal(job.status, 'succeeded', `${agent}: ${job.error}\n${log}`);
+    assert.match(log, /running in the runner's container as lazyaf \(uid 1000\)/);
+    const [file, content] = expected[agent];
+    assert.equal(await git(['show', `${job.branch}:${file}`], barePath(server.dataDir, repo.id)), content.trimEnd());
+    const transcript = (await api<Transcript>(server, 'GET', `/api/jobs/${job.id}/transcript`)).body;
+    assert.ok(
+      transcript.entries.some((e) => e.type === 'tool' && e.kind === 'file_edit' && e.path === file),
+      JSON.stringify(transcript.entries),
+    );
+    const usage = (await api<Job>(server, 'GET', `/api/jobs/${job.id}`)).body.usage;
+    assert.ok((usage?.input_tokens ?? 0) > 0 && (usage?.output_tokens ?? 0) > 0, JSON.stringify(usage));
+    for (const text of [log, JSON.stringify(transcript)]) for (const key of Object.values(keys)) assert.ok(!text.includes(key), `${agent}: a key leaked`);
+  }
+  assert.equal(openai.requests.find((r) => r.path.includes('/responses'))?.headers.authorization, `Bearer ${keys.OPENAI_API_KEY}`);
+  assert.equal(gemini.chatRequests()[0]?.headers['x-goog-api-key'], keys.GEMINI_API_KEY);
 });
