@@ -17,6 +17,7 @@ import { api, authUrl, barePath, eventually, git, run, startTestServer, tempDir,
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const SLOW = 120_000;
+const HOST_CA = '/etc/ssl/certs/ca-certificates.crt';
 /** Gemini's default conversation: read notes.txt, make the colour in src/app.txt blue, run a command, answer. */
 const GEMINI_CONVERSATION = {
   readPath: 'notes.txt',
@@ -36,7 +37,10 @@ function script() {
     {
       type: 'tool_use',
       name: 'Bash',
-      input: { command: 'id -u > uid.txt && printf %s "$HOME" > home.txt && printf %s "$GREETING" > greeting.txt', description: 'Who am I' },
+      input: {
+        command: 'id -u > uid.txt && printf %s "$HOME" > home.txt && printf %s "$GREETING" > greeting.txt && printf %s "$NODE_EXTRA_CA_CERTS" > ca.txt',
+        description: 'Who am I',
+      },
     },
   ]);
   return turns;
@@ -135,6 +139,9 @@ test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the j
   if (!docker) return;
   const model = await modelServer(t);
   const dataDir = path.join(tempDir(t), 'data');
+  // A CA file of the server's machine, which the container does not have (it trusts its image's bundle).
+  const hostCa = path.join(tempDir(t), 'company-ca.pem');
+  fs.copyFileSync(HOST_CA, hostCa);
   // The runner's own settings say nothing of agents: the server's environment holds the key and the endpoint.
   const server = await startTestServer(
     t,
@@ -144,6 +151,7 @@ test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the j
       LAZYAF_JOB_HOST_PORTS: String(model.port),
       ANTHROPIC_API_KEY: API_KEY,
       ANTHROPIC_BASE_URL: model.url,
+      NODE_EXTRA_CA_CERTS: hostCa,
     },
     { dataDir, runners: 1 },
   );
@@ -159,8 +167,14 @@ test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the j
   const [info] = await docker.listContainers({ filters: { label: [`lazyaf.server=${serverId}`] } });
   await assertNoCredentialIn(docker.getContainer(info!.Id));
 
-  const { job } = await assertClaudeJob(t, server, model, events, []);
+  const { job, clone } = await assertClaudeJob(t, server, model, events, []);
   assert.equal(job.runner_id, runner.id);
+  // A file setting that names no file in the container would have replaced the image's CA bundle: the runner keeps its own and says so.
+  assert.equal(fs.readFileSync(path.join(clone, 'ca.txt'), 'utf8'), '/etc/ssl/certs/ca-certificates.crt');
+  assert.match(
+    (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content,
+    /^\[lazyaf\] NODE_EXTRA_CA_CERTS from the server names a file this runner does not have: left out \(the agent keeps the runner's own\)$/m,
+  );
   assert.ok(!server.output().includes(API_KEY), 'the key is in the server output');
 });
 
