@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type Docker from 'dockerode';
 import { isAgentCredential } from '../src/shared/agents/credentials.js';
-import type { DockerCommand, Job, JobLogs, RunnerList, Transcript } from '../src/shared/api.js';
+import type { DockerCommand, Job, JobLogs, RepoList, RunnerList, Transcript } from '../src/shared/api.js';
 import { defaultScript, startAnthropicServer, type AnthropicServer } from './agents/anthropic-server.js';
 import { defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
 import { startOpenAIServer } from './agents/openai-server.js';
@@ -225,6 +225,20 @@ test("a runner started from `lazyaf docker-command` finds the CLIs of its image,
 
   const { clone } = await assertClaudeJob(t, server, model, events, ['agents']);
   assert.equal(fs.readFileSync(path.join(clone, 'greeting.txt'), 'utf8'), 'from the mounted settings');
+
+  // An endpoint the job's wall closes (the server's own port on the container's loopback, where its
+  // runner reaches it): the agent fails within seconds with its own reason, not at the job's timeout.
+  const walled = `http://127.0.0.1:${new URL(server.url).port}`;
+  assert.equal((await api(server, 'PUT', '/api/secrets/ANTHROPIC_BASE_URL', { value: walled })).status, 201);
+  const repo = (await api<RepoList>(server, 'GET', '/api/repos')).body.repos[0]!;
+  const began = Date.now();
+  const submitted = await submit(server, { repo_id: repo.id, title: 'Nobody answers', agent: 'claude', labels: ['agents'] });
+  const failed = await waitForJob(server, submitted.id, undefined, SLOW);
+  const took = Date.now() - began;
+  assert.equal(failed.status, 'failed');
+  assert.match(failed.error ?? '', /^API Error: /, `claude's reason is the error: ${failed.error}`);
+  assert.ok(took < 30_000, `failed after ${took} ms`);
+  t.diagnostic(`an endpoint behind the wall: failed after ${took} ms: ${failed.error}`);
 });
 
 test('codex and gemini on a docker pool runner: each edits its branch through its API on a job host port, with the key from the assignment', async (t) => {
