@@ -64,8 +64,11 @@ export const IMAGE_AGENTS_DIR = '/opt/lazyaf-agents';
  * same packages at the same versions from the cache. Tagged by a hash of the runner image and the
  * installed packages, so every later test process (and a second run on the same engine) finds it
  * built; older agent images of the same tag are removed, since each holds about 900 MB.
+ * LAZYAF_TEST_AGENT_IMAGE names another image to use instead.
  */
 export function testAgentImage(docker: Docker): Promise<string> {
+  // An image built the users' way (`AGENTS=claude,codex,gemini npm run image`), to test that path instead.
+  if (process.env.LAZYAF_TEST_AGENT_IMAGE) return Promise.resolve(process.env.LAZYAF_TEST_AGENT_IMAGE);
   builtWithAgents ??= (async () => {
     const runner = await testRunnerImage(docker);
     const runnerId = (await docker.getImage(runner).inspect()).Id;
