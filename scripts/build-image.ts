@@ -65,7 +65,13 @@ export async function buildRunnerImage(opts: ImageBuildOptions): Promise<string>
   return opts.tag;
 }
 
-async function runBuild(docker: Docker, context: { context: string; src: string[] }, options: Docker.ImageBuildOptions, onLine?: (line: string) => void) {
+/** Runs one build through the engine: resolves when it is done, or an ImageBuildError with the failing step and its last words. */
+export async function runBuild(
+  docker: Docker,
+  context: { context: string; src: string[] } | NodeJS.ReadableStream,
+  options: Docker.ImageBuildOptions,
+  onLine?: (line: string) => void,
+) {
   let stream: NodeJS.ReadableStream;
   try {
     stream = await docker.buildImage(context, options);

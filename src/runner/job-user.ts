@@ -18,6 +18,9 @@ export const SETPRIV = '/usr/bin/setpriv';
 
 const run = promisify(execFile);
 
+/** Links followed from a file on PATH before giving up, as the kernel does (ELOOP). */
+const MAX_LINKS = 40;
+
 export interface JobUser {
   name: string;
   uid: number;
@@ -48,6 +51,12 @@ export function resolveJobUser(name: string, passwd = '/etc/passwd'): JobUser {
 export class JobUserWall implements Wall {
   readonly jobEnv: NodeJS.ProcessEnv;
   readonly running: string;
+  /**
+   * Agents' config and login are the job user's: that is where the image's user mounts them
+   * (`-v ~/.claude:/home/lazyaf/.claude`; uid 1000 keeps their owner), and where an agent run by
+   * the job user before agents had adapters read them. The runner's own HOME (root's) holds none.
+   */
+  readonly agentConfigHome: string;
   private readonly prefix: string[];
 
   constructor(
@@ -73,6 +82,7 @@ export class JobUserWall implements Wall {
       ...identity,
     ];
     this.running = `running in the runner's container as ${user.name} (uid ${user.uid})`;
+    this.agentConfigHome = user.home;
   }
 
   wrap(argv: string[], layout?: SandboxLayout): string[] {
@@ -80,15 +90,55 @@ export class JobUserWall implements Wall {
     return [...this.prefix, ...(layout?.home ? [`HOME=${layout.home}`] : []), ...argv];
   }
 
-  /** A regular file the job user may execute, by its mode bits (the runner, root, may run anything). */
+  /** Whether the job user can run this file: see whyNotRunnable. */
   canRun(file: string): boolean {
-    try {
-      const st = fs.statSync(file);
-      const bit = st.uid === this.user.uid ? 0o100 : st.gid === this.user.gid ? 0o010 : 0o001;
-      return st.isFile() && (st.mode & bit) !== 0;
-    } catch {
-      return false;
+    return this.whyNotRunnable(file) === undefined;
+  }
+
+  /**
+   * Why the job user cannot run this file, by mode bits (the runner, root, may run anything): every
+   * folder on the way must let it in, at each link of the chain (`/usr/local/bin/claude` → a
+   * prefix's `.bin/claude` → the package's file), and the file must let it execute.
+   */
+  whyNotRunnable(file: string): string | undefined {
+    const who = `${this.user.name} (uid ${this.user.uid})`;
+    let at = path.resolve(file);
+    for (let hops = 0; hops < MAX_LINKS; hops++) {
+      const closed = this.closedFolder(path.dirname(at));
+      if (closed) return `${who} cannot enter ${closed}`;
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(at);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      if (!st.isSymbolicLink()) {
+        if (!st.isFile()) return `${at} is not a file`;
+        return this.allows(st, 1) ? undefined : `${who} may not execute ${at}`;
+      }
+      at = path.resolve(path.dirname(at), fs.readlinkSync(at));
     }
+    return `more than ${MAX_LINKS} links from ${file}`;
+  }
+
+  /** The first folder from / down to `dir` the job user may not enter, if any. */
+  private closedFolder(dir: string): string | undefined {
+    let at = '/';
+    for (const part of dir.split('/').filter(Boolean)) {
+      at = path.join(at, part);
+      try {
+        if (!this.allows(fs.statSync(at), 1)) return at;
+      } catch {
+        return at;
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the mode bits give the job user `bit` (1 execute or enter, 2 write, 4 read); it has no supplementary groups. */
+  private allows(st: fs.Stats, bit: number): boolean {
+    const shift = st.uid === this.user.uid ? 6 : st.gid === this.user.gid ? 3 : 0;
+    return ((st.mode >> shift) & bit) !== 0;
   }
 
   /**

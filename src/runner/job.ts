@@ -4,6 +4,7 @@ import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import type { Usage } from '../shared/transcript.js';
 import { AGENT_ADAPTERS } from '../shared/agents/index.js';
 import { AgentOutput, prepareAgentLaunch } from './agent-run.js';
+import { withoutMissingFiles } from './credential-files.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
@@ -199,10 +200,17 @@ export class JobRun {
     const run = this.a.agent_run;
     const adapter = run && AGENT_ADAPTERS.get(run.name);
     if (!run || !adapter) return undefined;
-    const launch = prepareAgentLaunch(adapter, { ...this.a, agent_run: run }, ws, (l) => this.say(l));
+    const say = (l: string) => this.say(l);
+    const launch = prepareAgentLaunch(
+      adapter,
+      { ...this.a, agent_run: { ...run, env: withoutMissingFiles(run.env, say) } },
+      ws,
+      say,
+      this.deps.sandbox?.agentConfigHome,
+    );
     this.agent = new AgentOutput(adapter, this.a, ws.dir, {
       client: this.deps.client,
-      say: (l) => this.say(l),
+      say,
       onLeaseLost: () => this.stop('lost'),
       redact: (entries) => this.redactor.redactEntry(entries),
     });

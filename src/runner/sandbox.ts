@@ -93,6 +93,8 @@ export interface Wall {
   dismiss?(ws: Pick<Workspace, 'dir' | 'cacheDir'>): Promise<void>;
   /** Whether a job behind this wall can run this file (it sees it, and may execute it). */
   canRun?(file: string): boolean;
+  /** The HOME whose agent config and login an agent run gets a copy of, when not the runner's own (the job user's). */
+  readonly agentConfigHome?: string;
   /** Why a job behind this wall cannot run this file, in a few words; undefined when it can. */
   whyNotRunnable?(file: string): string | undefined;
 }
