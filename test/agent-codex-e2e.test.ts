@@ -19,6 +19,7 @@ import {
   transcriptOf,
 } from './agents/agent-jobs.js';
 import { closedPort } from './agents/gemini-server.js';
+import { cli } from './helpers.js';
 
 const KEY = 'sk-test-codex-e2e-3b9d71c4a2';
 const PROMPT_TITLE = 'Change hello';
@@ -69,6 +70,9 @@ test('codex as a job: its edit on the branch, its transcript and usage; no crede
   assert.equal(quiet.commit, null);
   assert.match(await logOf(server, quiet.id), /succeeded, no changes/);
   assert.equal(idle.requests[0]?.json?.model, 'gpt-5.4-mini', 'the job’s model reached codex');
+  const listed = await cli(['jobs', 'list'], { server });
+  assert.match(listed.stdout, new RegExp(`^${quiet.id.slice(0, 8)} +succeeded, no changes `, 'm'), listed.stdout);
+  assert.match(listed.stdout, new RegExp(`^${job.id.slice(0, 8)} +succeeded +lazyaf/`, 'm'), 'a job with changes is only succeeded');
 
   // Nobody listens at the API's address.
   await setSecret(server, 'OPENAI_BASE_URL', `http://127.0.0.1:${deadPort}/v1`);
