@@ -26,7 +26,7 @@ import {
   type AgentStack,
 } from './agents/agent-jobs.js';
 import { startAnthropicServer, userText, type AnthropicServer } from './agents/anthropic-server.js';
-import { closedPort } from './agents/gemini-server.js';
+import { closedPort } from './agents/scripted-server.js';
 import { git, tempDir } from './helpers.js';
 
 const BIN_DIR = agentCliBinDir('claude');

@@ -18,7 +18,7 @@ import {
   startAgentStack,
   transcriptOf,
 } from './agents/agent-jobs.js';
-import { closedPort } from './agents/gemini-server.js';
+import { closedPort } from './agents/scripted-server.js';
 import { cli } from './helpers.js';
 
 const KEY = 'sk-test-codex-e2e-3b9d71c4a2';

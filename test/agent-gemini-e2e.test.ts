@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { closedPort, defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
+import { defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
+import { closedPort } from './agents/scripted-server.js';
 import {
   assertNothingLeaked,
   assertShellJobSeesNone,

@@ -14,7 +14,8 @@ import { isAgentCredential } from '../src/shared/agents/credentials.js';
 import { gemini } from '../src/shared/agents/gemini.js';
 import type { LaunchContext } from '../src/shared/agents/adapter.js';
 import type { TranscriptEntry, Usage } from '../src/shared/transcript.js';
-import { closedPort, defaultGeminiScript, startGeminiServer, type GeminiServer, type GeminiServerMode } from './agents/gemini-server.js';
+import { closedPort } from './agents/scripted-server.js';
+import { defaultGeminiScript, startGeminiServer, type GeminiServer, type GeminiServerMode } from './agents/gemini-server.js';
 import { makeRepo, tempDir } from './helpers.js';
 
 const KEY = 'gemini-test-key-6f1d2c';
