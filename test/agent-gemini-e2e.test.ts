@@ -6,30 +6,24 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
+import { COLOUR_CONVERSATION, COLOUR_FILES, defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
 import { closedPort } from './agents/scripted-server.js';
 import {
   assertNothingLeaked,
   assertShellJobSeesNone,
   cloneBranch,
+  assertFailsFast,
   jobNetworkOrSkip,
   logOf,
   runJob,
+  runQuietJob,
   setSecret,
   startAgentStack,
   transcriptOf,
 } from './agents/agent-jobs.js';
 
 const KEY = 'gemini-e2e-key-0c7f3a91d5';
-const CONVERSATION = {
-  readPath: 'notes.txt',
-  editPath: 'src/app.txt',
-  oldText: 'colour = "red"',
-  newText: 'colour = "blue"',
-  // Prints nothing and exits 1 once the file changed: the transcript then has a command's exit code that is not 0.
-  command: 'git diff --quiet',
-  answer: 'Done: the colour is blue now.',
-};
+const CONVERSATION = COLOUR_CONVERSATION;
 
 /** The text the model was sent in a request's contents. */
 function sentText(body: unknown): string {
@@ -46,7 +40,7 @@ test('gemini as a job: its edit on the branch, its transcript and usage; no cred
   const deadPort = await closedPort();
   const stack = await startAgentStack(t, 'gemini', {
     hostPorts: [model.port, idle.port, deadPort],
-    files: { 'notes.txt': 'Make the colour blue.\n', 'src/app.txt': 'name = "app"\ncolour = "red"\n' },
+    files: COLOUR_FILES,
     serverEnv: { LAZYAF_AGENT_MODELS: 'gemini=gemini-2.5-pro' },
   });
   const { server } = stack;
@@ -78,29 +72,17 @@ test('gemini as a job: its edit on the branch, its transcript and usage; no cred
 
   // A model asked for by the job; an answer without changes.
   await setSecret(server, 'GOOGLE_GEMINI_BASE_URL', idle.url);
-  const { job: quiet } = await runJob(stack, { title: 'Nothing', agent: 'gemini', model: 'gemini-2.5-flash' });
-  assert.equal(quiet.status, 'succeeded', quiet.error ?? '');
-  assert.equal(quiet.commit, null);
-  assert.match(await logOf(server, quiet.id), /succeeded, no changes/);
+  await runQuietJob(stack, { title: 'Nothing', agent: 'gemini', model: 'gemini-2.5-flash' });
   assert.equal(idle.chatRequests()[0]?.model, 'gemini-2.5-flash', 'the job’s model reached gemini');
 
   // Nobody listens at the API's address.
   await setSecret(server, 'GOOGLE_GEMINI_BASE_URL', `http://127.0.0.1:${deadPort}`);
-  const unreachable = await runJob(stack, { title: 'Nobody answers', agent: 'gemini' });
-  t.diagnostic(`unreachable API: failed after ${unreachable.ms} ms: ${unreachable.job.error}`);
-  assert.equal(unreachable.job.status, 'failed');
-  assert.match(unreachable.job.error ?? '', /fetch failed|socket|ECONN/, `gemini's reason is the error: ${unreachable.job.error}`);
-  assert.ok(!(unreachable.job.error ?? '').includes('\n'));
-  assert.ok(unreachable.ms < 30_000, `failed after ${unreachable.ms} ms`);
+  await assertFailsFast(t, stack, 'unreachable API', { title: 'Nobody answers', agent: 'gemini' }, /fetch failed/);
 
   // No key at all: the CLI would ask for a Google login, which a headless run cannot give.
   await setSecret(server, 'GOOGLE_GEMINI_BASE_URL', model.url);
   await setSecret(server, 'GEMINI_API_KEY', null);
   const asked = model.requests.length;
-  const noKey = await runJob(stack, { title: 'No key', agent: 'gemini' });
-  t.diagnostic(`no key: failed after ${noKey.ms} ms: ${noKey.job.error}`);
-  assert.equal(noKey.job.status, 'failed');
-  assert.ok(noKey.ms < 30_000, `failed after ${noKey.ms} ms`);
-  assert.match(noKey.job.error ?? '', /Manual authorization is required/, `gemini's reason is the error: ${noKey.job.error}`);
+  await assertFailsFast(t, stack, 'no key', { title: 'No key', agent: 'gemini' }, /Manual authorization is required/);
   assert.equal(model.requests.length, asked, 'no request without a key');
 });

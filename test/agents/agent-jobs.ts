@@ -143,3 +143,23 @@ export async function assertShellJobSeesNone(stack: AgentStack, secrets: string[
   assert.match(seen, /^PATH=/m, 'the dump holds the job environment');
   for (const secret of secrets) assert.ok(!seen.includes(secret), 'another job sees a credential');
 }
+
+/** Runs an agent job whose agent changes nothing: it succeeds without a commit, and its log says so. */
+export async function runQuietJob(stack: AgentStack, body: Record<string, unknown>): Promise<Job> {
+  const { job } = await runJob(stack, body);
+  assert.equal(job.status, 'succeeded', job.error ?? '');
+  assert.equal(job.commit, null);
+  assert.match(await logOf(stack.server, job.id), /succeeded, no changes/);
+  return job;
+}
+
+/** Runs an agent job that cannot work: it fails within 30 s, with `reason` (the CLI's own words) as its one-line error. */
+export async function assertFailsFast(t: TestContext, stack: AgentStack, what: string, body: Record<string, unknown>, reason: RegExp): Promise<Job> {
+  const { job, ms } = await runJob(stack, body);
+  t.diagnostic(`${what}: failed after ${ms} ms: ${job.error}`);
+  assert.equal(job.status, 'failed', what);
+  assert.match(job.error ?? '', reason, `${what}: the CLI's reason is the error`);
+  assert.ok(!(job.error ?? '').includes('\n'), `${what}: in one line`);
+  assert.ok(ms < 30_000, `${what}: failed after ${ms} ms`);
+  return job;
+}

@@ -100,6 +100,18 @@ export interface DefaultConversation {
   answer: string;
 }
 
+/** The conversation the gemini tests play, in a checkout holding `COLOUR_FILES`. */
+export const COLOUR_CONVERSATION: DefaultConversation = {
+  readPath: 'notes.txt',
+  editPath: 'src/app.txt',
+  oldText: 'colour = "red"',
+  newText: 'colour = "blue"',
+  // Prints nothing and exits 1 once the file changed: the transcript then has a command's exit code that is not 0.
+  command: 'git diff --quiet',
+  answer: 'Done: the colour is blue now.',
+};
+export const COLOUR_FILES = { 'notes.txt': 'Make the colour blue.\n', 'src/app.txt': 'name = "app"\ncolour = "red"\n' };
+
 /** The conversation every agent test plays: think, read a file, edit another, run a command, answer. */
 export function defaultGeminiScript(c: DefaultConversation): GeminiTurn[] {
   return [
