@@ -14,21 +14,14 @@ import { isAgentCredential } from '../src/shared/agents/credentials.js';
 import { gemini } from '../src/shared/agents/gemini.js';
 import type { LaunchContext } from '../src/shared/agents/adapter.js';
 import type { TranscriptEntry, Usage } from '../src/shared/transcript.js';
-import { closedPort, defaultGeminiScript, startGeminiServer, type GeminiServer, type GeminiServerMode } from './agents/gemini-server.js';
+import { closedPort } from './agents/scripted-server.js';
+import { COLOUR_CONVERSATION, COLOUR_FILES, defaultGeminiScript, startGeminiServer, type GeminiServer, type GeminiServerMode } from './agents/gemini-server.js';
 import { makeRepo, tempDir } from './helpers.js';
 
 const KEY = 'gemini-test-key-6f1d2c';
 const BIN_DIR = agentCliBinDir('gemini');
 const PROMPT = 'Make the change that notes.txt asks for, then check it.';
-const CONVERSATION = {
-  readPath: 'notes.txt',
-  editPath: 'src/app.txt',
-  oldText: 'colour = "red"',
-  newText: 'colour = "blue"',
-  // Prints nothing and exits 1 once the file changed: the stream then says the exit code.
-  command: 'git diff --quiet',
-  answer: 'Done: the colour is blue now.',
-};
+const CONVERSATION = COLOUR_CONVERSATION;
 
 interface AgentRun {
   code: number | null;
@@ -43,7 +36,7 @@ interface AgentRun {
 
 async function checkout(t: TestContext): Promise<string> {
   const dir = path.join(tempDir(t, 'lazyaf-gemini-ws-'), 'project');
-  return makeRepo(dir, { 'notes.txt': 'Make the colour blue.\n', 'src/app.txt': 'name = "app"\ncolour = "red"\n' });
+  return makeRepo(dir, COLOUR_FILES);
 }
 
 /** Runs gemini once as the runner would (no shell, only the launch's env and a PATH), to its exit. */

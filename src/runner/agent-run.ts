@@ -80,6 +80,14 @@ function copyHomeEntry(from: string, to: string, entry: string, say: (line: stri
 export class AgentOutput {
   private readonly parser: StreamParser;
   private readonly lines: LineSplitter;
+  /**
+   * The last line the agent wrote to stderr: where a CLI says why it cannot start at all (gemini
+   * without a login: "Manual authorization is required ..."), before any event on stdout.
+   */
+  private readonly stderrLines = new LineSplitter((line) => {
+    if (line.trim() !== '') this.lastStderrLine = cutText(line.replace(/\s+/g, ' ').trim(), 500);
+  }, 64 * 1024);
+  private lastStderrLine: string | undefined;
   readonly transcript: TranscriptStream;
 
   constructor(
@@ -105,17 +113,22 @@ export class AgentOutput {
   }
 
   readonly write = (chunk: string): void => this.lines.write(chunk);
+  readonly writeStderr = (chunk: string): void => this.stderrLines.write(chunk);
 
   /** The agent exited: what is still open goes out too. */
   end(): void {
     this.lines.end();
+    this.stderrLines.end();
     this.push(this.parser.end());
   }
 
-  /** What the completion carries: usage and session id; the parser's reason as the error of a run that failed without one. */
+  /**
+   * What the completion carries: usage and session id; the parser's reason as the error of a run
+   * that failed without one, else the agent's last line on stderr.
+   */
   report(report: CompleteRequest): CompleteRequest {
     const out: CompleteRequest = { ...report, usage: this.parser.usage() ?? null, session_id: this.parser.sessionId() ?? null };
-    const failure = this.parser.failure();
+    const failure = this.parser.failure() ?? this.lastStderrLine;
     if (report.outcome === 'failed' && typeof report.exit_code === 'number' && report.exit_code !== 0 && !report.error && failure) out.error = failure;
     return out;
   }

@@ -19,6 +19,8 @@ export interface CommandOptions {
   stdin?: string;
   /** Also receives stdout alone, as it comes (an agent's event stream), besides `output`. */
   onStdout?: (chunk: string) => void;
+  /** Also receives stderr alone, as it comes. */
+  onStderr?: (chunk: string) => void;
 }
 
 export interface CommandResult {
@@ -81,6 +83,7 @@ export function runCommand(opts: CommandOptions): Promise<CommandResult> {
       stream.pipe(opts.output, { end: false });
     }
     if (opts.onStdout) child.stdout.on('data', opts.onStdout);
+    if (opts.onStderr) child.stderr.on('data', opts.onStderr);
     if (opts.timeoutMs > 0) {
       timers.push(
         setTimeout(() => {

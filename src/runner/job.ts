@@ -177,6 +177,7 @@ export class JobRun {
       killGraceMs: this.deps.killGraceMs,
       stdin: launch?.stdin,
       onStdout: this.agent?.write,
+      onStderr: this.agent?.writeStderr,
     });
     unwatch?.();
     this.agent?.end();

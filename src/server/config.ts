@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseJobHostPorts } from '../shared/job-network.js';
 import { defaultDataDir } from '../shared/paths.js';
+import { parseAgentModels } from './agent-models.js';
 
 export type LauncherKind = 'process' | 'docker';
 
@@ -20,6 +21,8 @@ export interface ServerConfig {
   docker: DockerRunnerConfig;
   /** LAZYAF_JOB_HOST_PORTS: ports on the host's loopback that jobs may still reach (a model gateway). */
   jobHostPorts: number[];
+  /** LAZYAF_AGENT_MODELS: the model of each built-in agent for a job that names none. */
+  agentModels: Readonly<Record<string, string>>;
   /** What a job may use (LAZYAF_JOB_*): the process pool's runners read the same variables, the docker pool's containers are sized from these. */
   jobLimits: JobLimits;
   /** Pool runners take one job each and are replaced by fresh ones (LAZYAF_EPHEMERAL=1). */
@@ -152,6 +155,14 @@ function jobHostPortsFrom(raw: string | undefined): number[] {
   }
 }
 
+function agentModelsFrom(raw: string | undefined): Readonly<Record<string, string>> {
+  try {
+    return parseAgentModels(raw);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 function jobLimitsFrom(env: NodeJS.ProcessEnv): JobLimits {
   const limits = resolveJobLimits(env);
   if ('error' in limits) throw new ConfigError(limits.error);
@@ -200,6 +211,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     launcher,
     docker: dockerFrom(env),
     jobHostPorts: jobHostPortsFrom(env.LAZYAF_JOB_HOST_PORTS),
+    agentModels: agentModelsFrom(env.LAZYAF_AGENT_MODELS),
     jobLimits: jobLimitsFrom(env),
     ephemeral: flagFrom('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL),
     leaseTtlSeconds: numberFrom('LAZYAF_LEASE_TTL', env.LAZYAF_LEASE_TTL, 60, 1),

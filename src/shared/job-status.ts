@@ -9,3 +9,7 @@ export type JobStatusName = (typeof JOB_STATUSES)[number];
 /** The statuses a job stays in until someone retries it. */
 export const FINISHED_JOB_STATUSES: readonly JobStatusName[] = ['succeeded', 'failed', 'cancelled'];
 export const isFinished = (status: JobStatusName): boolean => FINISHED_JOB_STATUSES.includes(status);
+
+/** An agent job that succeeded without a commit: its agent changed nothing, which a list of jobs says. */
+export const succeededWithoutChanges = (job: { status: JobStatusName; agent: string; commit: string | null }): boolean =>
+  job.status === 'succeeded' && job.agent !== 'shell' && job.commit === null;

@@ -2,8 +2,8 @@
 // it records every request and plays a conversation, one scripted turn per model request of the
 // main conversation (SSE, as the API streams), so the CLI reads files, edits, runs commands and
 // answers as it would against the real API. The only fake in those tests.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { parseJson, sendJson, startScriptedServer, type IncomingRequest } from './scripted-server.js';
 
 export type ScriptBlock =
   { type: 'text'; text: string } | { type: 'thinking'; thinking: string } | { type: 'tool_use'; name: string; input: Record<string, unknown>; id?: string };
@@ -78,55 +78,40 @@ export async function startAnthropicServer(opts: AnthropicServerOptions = {}): P
   const state = { mode: opts.mode ?? ('ok' as ServerMode) };
   let ids = 0;
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      try {
-        body = text ? (JSON.parse(text) as unknown) : undefined;
-      } catch {
-        body = undefined;
-      }
-      const path = req.url ?? '/';
-      const recorded: RecordedRequest = { method: req.method ?? '', path, headers: req.headers, body, at: Date.now() };
-      requests.push(recorded);
-      void Promise.resolve(opts.onRequest?.(recorded)).then(() => answer(path, body));
-    });
-    const answer = (path: string, body: unknown): void => {
-      if (req.method !== 'POST' || !/^\/v1\/messages(\?|$)/.test(path)) {
-        // count_tokens and anything else: a plain answer the CLI can live with.
-        if (/^\/v1\/messages\/count_tokens/.test(path)) return json(res, 200, { input_tokens: 100 });
-        return json(res, 404, { type: 'error', error: { type: 'not_found_error', message: `no route ${path}` } });
-      }
-      if (state.mode === 'close') {
-        req.socket.destroy();
-        return;
-      }
-      if (state.mode === 'unauthorized') return json(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
-      if (state.mode === 'error') return json(res, 500, { type: 'error', error: { type: 'api_error', message: 'Internal server error' } });
-      const request = (body ?? {}) as { stream?: boolean; messages?: { role?: string }[]; tools?: unknown[] };
-      // The main conversation offers tools; its turn is how many times the assistant spoke before.
-      const main = Array.isArray(request.tools) && request.tools.length > 0;
-      const turnIndex = main ? (request.messages ?? []).filter((m) => m.role === 'assistant').length : -1;
-      const scripted: ScriptTurn = turnIndex >= 0 ? (script[turnIndex] ?? [{ type: 'text', text: 'Done.' }]) : [{ type: 'text', text: 'ok' }];
-      const blocks = absolutePaths(scripted, body);
-      const id = `msg_${String(++ids).padStart(6, '0')}`;
-      const content = blocks.map((b, i) => materialize(b, `${id}_${i}`));
-      const stopReason = content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
-      if (!request.stream) {
-        return json(res, 200, { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage });
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_${id}` });
-      streamMessage(res, id, model, content, stopReason, usage);
-    };
+  const server = await startScriptedServer((req, res) => {
+    const body = parseJson(req.text);
+    const path = req.url;
+    const recorded: RecordedRequest = { method: req.method, path, headers: req.headers, body, at: req.at };
+    requests.push(recorded);
+    void Promise.resolve(opts.onRequest?.(recorded)).then(() => answer(req, res, path, body));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const answer = (req: IncomingRequest, res: http.ServerResponse, path: string, body: unknown): void => {
+    if (req.method !== 'POST' || !/^\/v1\/messages(\?|$)/.test(path)) {
+      // count_tokens and anything else: a plain answer the CLI can live with.
+      if (/^\/v1\/messages\/count_tokens/.test(path)) return sendJson(res, 200, { input_tokens: 100 });
+      return sendJson(res, 404, { type: 'error', error: { type: 'not_found_error', message: `no route ${path}` } });
+    }
+    if (state.mode === 'close') return req.drop();
+    if (state.mode === 'unauthorized') return sendJson(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+    if (state.mode === 'error') return sendJson(res, 500, { type: 'error', error: { type: 'api_error', message: 'Internal server error' } });
+    const request = (body ?? {}) as { stream?: boolean; messages?: { role?: string }[]; tools?: unknown[] };
+    // The main conversation offers tools; its turn is how many times the assistant spoke before.
+    const main = Array.isArray(request.tools) && request.tools.length > 0;
+    const turnIndex = main ? (request.messages ?? []).filter((m) => m.role === 'assistant').length : -1;
+    const scripted: ScriptTurn = turnIndex >= 0 ? (script[turnIndex] ?? [{ type: 'text', text: 'Done.' }]) : [{ type: 'text', text: 'ok' }];
+    const blocks = absolutePaths(scripted, body);
+    const id = `msg_${String(++ids).padStart(6, '0')}`;
+    const content = blocks.map((b, i) => materialize(b, `${id}_${i}`));
+    const stopReason = content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
+    if (!request.stream) {
+      return sendJson(res, 200, { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_${id}` });
+    streamMessage(res, id, model, content, stopReason, usage);
+  };
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: server.url,
+    port: server.port,
     requests,
     conversation: () =>
       requests.filter((r) => Array.isArray((r.body as { tools?: unknown } | undefined)?.tools) && (r.body as { tools: unknown[] }).tools.length > 0),
@@ -136,11 +121,7 @@ export async function startAnthropicServer(opts: AnthropicServerOptions = {}): P
     set mode(m: ServerMode) {
       state.mode = m;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }
 
@@ -185,12 +166,6 @@ function streamMessage(
   send('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
   send('message_stop', { type: 'message_stop' });
   res.end();
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /** The text the user sent in a model request (every text block of its user messages, joined): where a prompt shows up. */

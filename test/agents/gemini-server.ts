@@ -7,8 +7,8 @@
 //   POST /v1beta/models/<model>:countTokens                     token counts, when asked
 // It records every request and plays a script: each chat request takes the next turn; once the
 // script is spent it answers with a closing text, so a CLI that asks again never hangs.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { parseJson, sendJson, startScriptedServer } from './scripted-server.js';
 
 export type GeminiPart = { text: string; thought?: boolean } | { functionCall: { name: string; args: Record<string, unknown> } };
 
@@ -60,58 +60,32 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
   const mode = options.mode ?? 'script';
   const requests: RecordedRequest[] = [];
   let turn = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const match = /^\/v1beta\/models\/([^:/?]+):([A-Za-z]+)/.exec(req.url ?? '');
-      const recorded: RecordedRequest = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        model: match?.[1],
-        action: match?.[2],
-        headers: req.headers,
-        body: parseJson(text),
-      };
-      requests.push(recorded);
-      if (mode === 'closed') return void req.socket.destroy();
-      if (mode === 'unauthorized') return sendError(res, 401, 'API key not valid. Please pass a valid API key.', 'UNAUTHENTICATED');
-      if (mode === 'server-error') return sendError(res, 500, 'Internal error encountered.', 'INTERNAL');
-      switch (recorded.action) {
-        case 'streamGenerateContent':
-          return streamTurn(res, script[turn++] ?? CLOSING_TURN);
-        case 'generateContent':
-          return sendJson(res, 200, response({ parts: [{ text: ROUTER_ANSWER }] }, true));
-        case 'countTokens':
-          return sendJson(res, 200, { totalTokens: Math.ceil(text.length / 4) });
-        default:
-          return sendError(res, 404, `no such method: ${req.method} ${req.url}`, 'NOT_FOUND');
-      }
-    });
+  const server = await startScriptedServer((req, res) => {
+    const match = /^\/v1beta\/models\/([^:/?]+):([A-Za-z]+)/.exec(req.url);
+    const recorded: RecordedRequest = {
+      method: req.method,
+      url: req.url,
+      model: match?.[1],
+      action: match?.[2],
+      headers: req.headers,
+      body: parseJson(req.text) ?? req.text,
+    };
+    requests.push(recorded);
+    if (mode === 'closed') return req.drop();
+    if (mode === 'unauthorized') return sendError(res, 401, 'API key not valid. Please pass a valid API key.', 'UNAUTHENTICATED');
+    if (mode === 'server-error') return sendError(res, 500, 'Internal error encountered.', 'INTERNAL');
+    switch (recorded.action) {
+      case 'streamGenerateContent':
+        return streamTurn(res, script[turn++] ?? CLOSING_TURN);
+      case 'generateContent':
+        return sendJson(res, 200, response({ parts: [{ text: ROUTER_ANSWER }] }, true));
+      case 'countTokens':
+        return sendJson(res, 200, { totalTokens: Math.ceil(req.text.length / 4) });
+      default:
+        return sendError(res, 404, `no such method: ${req.method} ${req.url}`, 'NOT_FOUND');
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    chatRequests: () => requests.filter((r) => r.action === 'streamGenerateContent'),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then closed): an unreachable API. */
-export async function closedPort(): Promise<number> {
-  const probe = http.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
+  return { ...server, requests, chatRequests: () => requests.filter((r) => r.action === 'streamGenerateContent') };
 }
 
 export interface DefaultConversation {
@@ -125,6 +99,18 @@ export interface DefaultConversation {
   /** The closing answer. */
   answer: string;
 }
+
+/** The conversation the gemini tests play, in a checkout holding `COLOUR_FILES`. */
+export const COLOUR_CONVERSATION: DefaultConversation = {
+  readPath: 'notes.txt',
+  editPath: 'src/app.txt',
+  oldText: 'colour = "red"',
+  newText: 'colour = "blue"',
+  // Prints nothing and exits 1 once the file changed: the transcript then has a command's exit code that is not 0.
+  command: 'git diff --quiet',
+  answer: 'Done: the colour is blue now.',
+};
+export const COLOUR_FILES = { 'notes.txt': 'Make the colour blue.\n', 'src/app.txt': 'name = "app"\ncolour = "red"\n' };
 
 /** The conversation every agent test plays: think, read a file, edit another, run a command, answer. */
 export function defaultGeminiScript(c: DefaultConversation): GeminiTurn[] {
@@ -189,20 +175,7 @@ function response(content: { parts: GeminiPart[] }, last: boolean, turn?: Gemini
   return out;
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 /** Google's error body: {error: {code, message, status}}. */
 function sendError(res: http.ServerResponse, code: number, message: string, status: string): void {
   sendJson(res, code, { error: { code, message, status } });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

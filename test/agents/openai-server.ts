@@ -3,9 +3,8 @@
 // (response.created, output_item.added/done per item, response.completed with usage). Each
 // request plays the next turn of a script; every request is recorded. The only fake in the codex
 // tests: the CLI itself is the real one.
-import http from 'node:http';
-import zlib from 'node:zlib';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { parseJson, sendJson, startScriptedServer } from './scripted-server.js';
 
 /** One output item of a response, as the Responses API streams it. */
 export type OutputItem =
@@ -96,17 +95,6 @@ export const CLASSIC_CODEX_SCRIPT: Turn[] = [
   { items: [{ type: 'message', text: 'I changed hello.txt as the README asks.' }] },
 ];
 
-function decodeBody(raw: Buffer, encoding: string | undefined): string {
-  try {
-    if (encoding === 'gzip') return zlib.gunzipSync(raw).toString('utf8');
-    if (encoding === 'deflate') return zlib.inflateSync(raw).toString('utf8');
-    if (encoding === 'br') return zlib.brotliDecompressSync(raw).toString('utf8');
-  } catch {
-    // Kept as it came: the test sees what was sent.
-  }
-  return raw.toString('utf8');
-}
-
 function wireItem(item: OutputItem, n: string): Record<string, unknown> {
   switch (item.type) {
     case 'message':
@@ -163,61 +151,29 @@ export async function startOpenAIServer(opts: OpenAIServerOptions = {}): Promise
   const script = opts.script ?? DEFAULT_CODEX_SCRIPT;
   const requests: RecordedRequest[] = [];
   let turnNo = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = decodeBody(Buffer.concat(chunks), req.headers['content-encoding']);
-      let json: Record<string, unknown> | undefined;
-      try {
-        json = JSON.parse(body) as Record<string, unknown>;
-      } catch {
-        json = undefined;
-      }
-      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json };
-      requests.push(recorded);
-      opts.onRequest?.(recorded);
-      if (opts.fail === 'close') {
-        req.socket.destroy();
-        return;
-      }
-      if (opts.fail !== undefined) {
-        const message = opts.fail === 401 ? 'Incorrect API key provided' : 'The server had an error';
-        res.writeHead(opts.fail, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            error: { message, type: opts.fail === 401 ? 'invalid_request_error' : 'server_error', code: opts.fail === 401 ? 'invalid_api_key' : null },
-          }),
-        );
-        return;
-      }
-      if (req.method !== 'POST' || !req.url?.endsWith('/responses')) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
-        return;
-      }
-      const turn = script[Math.min(turnNo, script.length - 1)];
-      turnNo += 1;
-      const model = typeof json?.model === 'string' ? json.model : 'unknown';
-      if (!turn) {
-        playTurn(res, { items: [{ type: 'message', text: 'done' }] }, requests.length, model);
-        return;
-      }
-      playTurn(res, turn, requests.length, model);
-    });
+  const server = await startScriptedServer((req, res) => {
+    const json = parseJson(req.text);
+    const recorded: RecordedRequest = {
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      body: req.text,
+      json: typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined,
+    };
+    requests.push(recorded);
+    opts.onRequest?.(recorded);
+    if (opts.fail === 'close') return req.drop();
+    if (opts.fail !== undefined) {
+      const message = opts.fail === 401 ? 'Incorrect API key provided' : 'The server had an error';
+      return sendJson(res, opts.fail, {
+        error: { message, type: opts.fail === 401 ? 'invalid_request_error' : 'server_error', code: opts.fail === 401 ? 'invalid_api_key' : null },
+      });
+    }
+    if (req.method !== 'POST' || !req.url.endsWith('/responses')) return sendJson(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
+    const turn = script[Math.min(turnNo, script.length - 1)];
+    turnNo += 1;
+    const model = typeof recorded.json?.model === 'string' ? recorded.json.model : 'unknown';
+    playTurn(res, turn ?? { items: [{ type: 'message', text: 'done' }] }, requests.length, model);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    baseUrl: `${url}/v1`,
-    port,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...server, baseUrl: `${server.url}/v1`, requests };
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { FollowupJob, Job, JobList, JobLogs } from '../../shared/api.js';
-import { isFinished, JOB_STATUSES } from '../../shared/job-status.js';
+import { isFinished, JOB_STATUSES, succeededWithoutChanges } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -184,7 +184,7 @@ export function registerJobs(program: Command): void {
       if (list.length === 0) return void process.stdout.write('No jobs.\n');
       printTable(
         ['ID', 'STATUS', 'BRANCH', 'COST', 'TITLE'],
-        list.map((j) => [j.id.slice(0, 8), j.status, j.branch ?? '-', spent(j), j.title]),
+        list.map((j) => [j.id.slice(0, 8), succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status, j.branch ?? '-', spent(j), j.title]),
       );
     });
 

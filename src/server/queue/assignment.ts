@@ -13,6 +13,8 @@ export interface AssignmentSources {
   cloneUrl: (repoId: string) => string;
   /** The secrets stored for a job of this repo, by name: an agent job's credentials come from them and the environment (agentCredentials). */
   secrets: (repoId: string) => Readonly<Record<string, string>>;
+  /** The model of each built-in agent for a job that names none (LAZYAF_AGENT_MODELS); none: the agent's own default. */
+  agentModels?: Readonly<Record<string, string>>;
 }
 
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */
@@ -20,7 +22,8 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
   const { job, attempt, jobToken } = claimed;
   const template = job.agent === 'shell' ? (job.command ?? '') : (from.agents().get(job.agent) ?? '');
   const adapter = adapterFor(job.agent, template);
-  const model = job.model;
+  // Read at assignment, not at submit: a queued job gets the default the server has when it runs.
+  const model = job.model ?? (adapter && from.agentModels && Object.hasOwn(from.agentModels, adapter.name) ? from.agentModels[adapter.name]! : null);
   const agentRun: AgentRun | undefined = adapter && {
     name: adapter.name,
     model,

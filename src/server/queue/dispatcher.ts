@@ -21,6 +21,8 @@ export interface DispatcherOptions {
   agents: () => Agents;
   /** The stored secrets for a job of this repo (see AssignmentSources). */
   secrets: (repoId: string) => Readonly<Record<string, string>>;
+  /** The model of each built-in agent for a job that names none (LAZYAF_AGENT_MODELS). */
+  agentModels?: Readonly<Record<string, string>>;
   /** The longest a poll is held open waiting for a job. */
   longPollMs: number;
 }
@@ -77,7 +79,13 @@ export class Dispatcher {
       return undefined;
     }
     try {
-      return await assignmentFor(claimed, { reposDir: this.opts.reposDir, agents: this.opts.agents, secrets: this.opts.secrets, cloneUrl });
+      return await assignmentFor(claimed, {
+        reposDir: this.opts.reposDir,
+        agents: this.opts.agents,
+        secrets: this.opts.secrets,
+        agentModels: this.opts.agentModels,
+        cloneUrl,
+      });
     } catch (err) {
       // (git could not start: out of processes or files.) The job goes back at once, not at its lease's end.
       this.queue.complete(claimed.attempt, { outcome: 'returned', error: 'the server could not prepare the job for its runner' });

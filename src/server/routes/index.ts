@@ -94,6 +94,7 @@ export async function registerRoutes(
       reposDir,
       agents,
       secrets: (repoId) => ctx.secrets.valuesFor(repoId),
+      agentModels: config.agentModels,
       longPollMs: Math.round(config.longPollSeconds * 1000),
     }),
     registrationToken: ctx.registrationToken,
