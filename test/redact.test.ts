@@ -57,6 +57,15 @@ test('a value cut across writes, at every place, is still hidden; nothing else i
   assert.equal(r.stream().write('ends with sk-ant'), 'ends with ', 'the possible start of a value waits');
 });
 
+test('a value that begins in one stored piece and ends in the next is found, with how much of each it covers', () => {
+  const r = new Redactor([KEY, TOKEN]);
+  for (let i = 1; i < KEY.length; i++)
+    assert.deepEqual(r.spanning(`x ${KEY.slice(0, i)}`, `${KEY.slice(i)} y`), { before: i, after: KEY.length - i }, `cut at ${i}`);
+  assert.equal(r.spanning(`x ${KEY}`, ` y ${TOKEN}`), undefined, 'whole values on either side are for redact()');
+  assert.equal(r.spanning('x sk-ant', 'nothing'), undefined);
+  assert.equal(new Redactor([]).spanning('a', 'b'), undefined);
+});
+
 test("the runner's log stream hides a value of the job's environment that the job prints in two writes", async (t) => {
   const chunks: LogChunk[] = [];
   const logs = new LogStream({
