@@ -100,6 +100,30 @@ test('secrets: a repo scope, and every bad input is a clear 4xx', async (t) => {
   assert.match(empty.stderr, /^lazyaf: empty value: nothing stored/);
 });
 
+test('a key shorter than 8 characters is refused, by the CLI and the API: no log could hide it; a short setting is stored', async (t) => {
+  const server = await startTestServer(t);
+  const short = await cli(['secrets', 'set', 'ANTHROPIC_API_KEY'], { server, input: 'sk-1234\n' });
+  assert.equal(short.code, 1);
+  assert.equal(
+    short.stderr,
+    'lazyaf: the value of ANTHROPIC_API_KEY is too short for a secret (7 characters, at least 8): a log could not hide it; nothing stored\n',
+  );
+  for (const name of ['OPENAI_API_KEY', 'AWS_SESSION_TOKEN', 'MY_SECRET', 'PROXY_PASSWORD']) {
+    const r = await api(server, 'PUT', `/api/secrets/${name}`, { value: 'short' });
+    assert.equal(r.status, 400, name);
+    assert.match(r.body.message, new RegExp(`^invalid value: the value of ${name} is too short for a secret \\(5 characters, at least 8\\)`));
+  }
+  assert.deepEqual(server.ctx.secrets.list(), []);
+  // Settings hide nothing: a switch or a region may be short.
+  for (const [name, value] of [
+    ['CLAUDE_CODE_USE_BEDROCK', '1'],
+    ['AWS_REGION', 'eu-1'],
+    ['KEYBOARD', 'x'],
+  ])
+    assert.equal((await api(server, 'PUT', `/api/secrets/${name}`, { value })).status, 201, name);
+  assert.equal((await api(server, 'PUT', '/api/secrets/OPENAI_API_KEY', { value: 'sk-12345' })).status, 201);
+});
+
 test("agentCredentials: a stored value wins over the server's environment; only the names asked for, and the common settings", () => {
   const env = { ANTHROPIC_API_KEY: 'from-env', ANTHROPIC_BASE_URL: 'http://env', OPENAI_API_KEY: 'not-asked', HTTPS_PROXY: 'http://proxy' };
   assert.deepEqual(agentCredentials(['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL'], env, { ANTHROPIC_API_KEY: 'stored', GEMINI_API_KEY: 'not-asked' }), {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { isSecretName } from '../shared/agents/credentials.js';
 import { formatBytes } from '../shared/job-limits.js';
 import { MIN_REDACTED_CHARS, Redactor } from '../shared/redact.js';
 import { gitEnv } from './env.js';
@@ -32,9 +33,6 @@ import { WorkspaceError } from './workspace.js';
 export const SCAN_MAX_BYTES = 1024 ** 3;
 export const SCAN_TIMEOUT_MS = 2 * 60_000;
 
-/** A variable whose name says it holds a secret: a word of it is KEY, TOKEN, SECRET or PASSWORD. */
-const SECRET_NAME = /(^|_)(KEY|TOKEN|SECRET|PASSWORD)(_|$)/;
-
 /** The forms to look for (the UTF-8 bytes of each, one character a byte), each with its variable's name. */
 export function secretsToFind(env: Readonly<Record<string, string>>): Map<string, string> {
   const found = new Map<string, string>();
@@ -43,7 +41,7 @@ export function secretsToFind(env: Readonly<Record<string, string>>): Map<string
     for (const form of [value, JSON.stringify(value).slice(1, -1)]) found.set(Buffer.from(form, 'utf8').toString('latin1'), name);
   };
   for (const [name, value] of Object.entries(env)) {
-    if (SECRET_NAME.test(name)) add(name, value);
+    if (isSecretName(name)) add(name, value);
     const password = urlPassword(value);
     if (password) for (const form of new Set([password, safeDecode(password)])) add(name, form);
   }
