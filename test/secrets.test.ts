@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { agentCredentials } from '../src/server/agent-credentials.js';
+import { agentCredentials, shortCredentialWarnings } from '../src/server/agent-credentials.js';
 import type { SecretList } from '../src/shared/api.js';
 import { api, cli, eventually, startTestServer, tempDir } from './helpers.js';
 import { seedRepo } from './queue-helpers.js';
@@ -122,6 +122,13 @@ test('a key shorter than 8 characters is refused, by the CLI and the API: no log
   ])
     assert.equal((await api(server, 'PUT', `/api/secrets/${name}`, { value })).status, 201, name);
   assert.equal((await api(server, 'PUT', '/api/secrets/OPENAI_API_KEY', { value: 'sk-12345' })).status, 201);
+});
+
+test('the server warns at its start of an agent key in its environment too short to hide: named, never shown', () => {
+  const env = { ANTHROPIC_API_KEY: 'abc', OPENAI_API_KEY: 'long-enough-key', CLAUDE_CODE_USE_BEDROCK: '1', MY_TOKEN: 'x' };
+  assert.deepEqual(shortCredentialWarnings(env), [
+    "ANTHROPIC_API_KEY in the server's environment has 3 characters: too short for a key, and never hidden from job logs",
+  ]);
 });
 
 test("agentCredentials: a stored value wins over the server's environment; only the names asked for, and the common settings", () => {
