@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { runCommand } from '../src/runner/execute.js';
 import { LogStream } from '../src/runner/log-stream.js';
@@ -55,6 +57,15 @@ test('a value cut across writes, at every place, is still hidden; nothing else i
   assert.equal(r.stream().write('ends with sk-ant'), 'ends with ', 'the possible start of a value waits');
 });
 
+test('a value that begins in one stored piece and ends in the next is found, with how much of each it covers', () => {
+  const r = new Redactor([KEY, TOKEN]);
+  for (let i = 1; i < KEY.length; i++)
+    assert.deepEqual(r.spanning(`x ${KEY.slice(0, i)}`, `${KEY.slice(i)} y`), { before: i, after: KEY.length - i }, `cut at ${i}`);
+  assert.equal(r.spanning(`x ${KEY}`, ` y ${TOKEN}`), undefined, 'whole values on either side are for redact()');
+  assert.equal(r.spanning('x sk-ant', 'nothing'), undefined);
+  assert.equal(new Redactor([]).spanning('a', 'b'), undefined);
+});
+
 test("the runner's log stream hides a value of the job's environment that the job prints in two writes", async (t) => {
   const chunks: LogChunk[] = [];
   const logs = new LogStream({
@@ -74,4 +85,42 @@ test("the runner's log stream hides a value of the job's environment that the jo
   const text = chunks.map((c) => c.data).join('');
   assert.equal(text, `key: ${REDACTED}\n${REDACTED}\ndone\n`);
   assert.ok(!chunks.some((c) => c.data.includes('sk-ant-api03-Xy9')), JSON.stringify(chunks));
+});
+
+/** A log stream that keeps what it sends. */
+function recordingLog(redact?: Redactor): { logs: LogStream; chunks: LogChunk[] } {
+  const chunks: LogChunk[] = [];
+  const send = async (chunk: LogChunk) => {
+    chunks.push(chunk);
+    return { accepted: true, truncated: false };
+  };
+  return { chunks, logs: new LogStream({ send, redact, flushMs: 10 }) };
+}
+
+test('a character cut between two writes of a process reaches the log whole, and a non-ASCII value cut inside a character is hidden', async () => {
+  const secret = 'clé-secrète-€-0123';
+  const { logs, chunks } = recordingLog(new Redactor([secret]));
+  // The bytes of "é" and of the value's "€" arrive in two writes, 300 ms apart: each half is a chunk of its own unless held.
+  const bytes = Buffer.from(`café ${secret}!\n`);
+  const cuts = [bytes.indexOf(0xa9), bytes.indexOf(0x82) + 1];
+  const parts = [bytes.subarray(0, cuts[0]), bytes.subarray(cuts[0], cuts[1]), bytes.subarray(cuts[1])];
+  const script = `const parts = ${JSON.stringify(parts.map((p) => p.toString('hex')))}; (function next(i) { if (i < parts.length) process.stdout.write(Buffer.from(parts[i], 'hex'), () => setTimeout(() => next(i + 1), 300)); })(0);`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.pipe(logs);
+  await once(child, 'close');
+  await logs.finish();
+  assert.ok(chunks.length >= 2, JSON.stringify(chunks));
+  assert.equal(chunks.map((c) => c.data).join(''), `café ${REDACTED}!\n`);
+});
+
+test("a command's stdout and stderr, each cut inside a character, interleave in the log without breaking either", async (t) => {
+  const { logs, chunks } = recordingLog();
+  const command = "printf 'a\\303'; printf 'x\\342\\202' >&2; sleep 0.3; printf '\\251b\\n'; printf '\\254y\\n' >&2";
+  const result = await runCommand({ command, cwd: tempDir(t), env: { PATH: process.env.PATH }, timeoutMs: 0, output: logs });
+  await logs.finish();
+  assert.equal(result.exitCode, 0);
+  const text = chunks.map((c) => c.data).join('');
+  assert.ok(!text.includes('\ufffd'), JSON.stringify(text));
+  // How the two interleave is the kernel's affair; every character is there, whole.
+  assert.equal([...text].sort().join(''), [...'aéb\nx€y\n'].sort().join(''), JSON.stringify(text));
 });

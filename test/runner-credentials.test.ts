@@ -4,8 +4,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { JobLogs } from '../src/shared/api.js';
-import { api, eventually, startTestServer, tempDir } from './helpers.js';
-import { processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { api, type ApiResponse, eventually, startTestServer, tempDir } from './helpers.js';
+import { RunnerRoutes } from '../src/shared/protocol.js';
+import { poll, processesMatching, registerRunner, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 // Agent credentials travel with the job that needs them: not through the pool's runners, nor the
 // runner's own environment into its jobs. Real server, real runner processes, real jobs.
@@ -60,9 +61,31 @@ test('the server hides the values it holds from the log it stores: stored secret
   const repo = await seedRepo(server, path.join(dir, 'src'));
   startRunnerProcess(t, server, 'r', path.join(dir, 'runners'));
   // The values reach this job by its own command: the runner knows nothing of them, the server does.
-  const job = await submit(server, { repo_id: repo.id, title: 'leak', command: `echo "a ${stored} b"; echo server-env-openai-key-42` });
+  // The last value comes in two writes 500 ms apart: two log chunks.
+  const command = `echo "a ${stored} b"; echo server-env-openai-key-42; printf 'c ${stored.slice(0, 10)}'; sleep 0.5; printf '${stored.slice(10)} d\\n'`;
+  const job = await submit(server, { repo_id: repo.id, title: 'leak', command });
   assert.equal((await waitForJob(server, job.id, undefined, 60_000)).status, 'succeeded');
   const log = await logOf(server, job.id);
-  assert.match(log, /^a \[redacted\] b\n\[redacted\]\n/m);
-  assert.ok(!log.includes(stored) && !log.includes('server-env-openai-key-42'), log);
+  assert.match(log, /^a \[redacted\] b\n\[redacted\]\nc \*{10}\[redacted\] d\n/m);
+  assert.ok(!log.includes(stored.slice(0, 10)) && !log.includes(stored.slice(10)) && !log.includes('server-env-openai-key-42'), log);
+});
+
+test('a value cut across three log chunks of a runner that did not know it is hidden once its end comes; resent chunks change nothing', async (t) => {
+  const stored = 'stored-gemini-key-0123456789';
+  const server = await startTestServer(t);
+  assert.equal((await api(server, 'PUT', '/api/secrets/GEMINI_API_KEY', { value: stored })).status, 201);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r');
+  const job = await submit(server, { repo_id: repo.id, title: 'split', command: 'true' });
+  const a = await poll(server, runner.token, 10_000);
+  assert.ok(a);
+  assert.equal(a.job_id, job.id);
+  const chunks = ['a stored-gem', 'ini-key-0123', `456789 b ${stored.slice(0, 5)}`, 'x\n'];
+  for (const seq of [1, 2, 2, 3, 3, 2, 4, 4]) {
+    const sent: ApiResponse = await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq, data: chunks[seq - 1] }, { token: a.job_token });
+    assert.equal(sent.status, 200);
+  }
+  const log = await logOf(server, job.id);
+  assert.ok(log.includes(`a ${'*'.repeat(22)}[redacted] b storex\n`), log);
+  assert.ok(!log.includes('stored-gem') && !log.includes('0123'), log);
 });

@@ -3,43 +3,13 @@ import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { retryTransientGit } from '../src/runner/git-retry.js';
 import { publishChanges } from '../src/runner/publish.js';
-import type { Repo } from '../src/shared/api.js';
 import { GitError } from '../src/shared/git.js';
-import { prepareWorkspace, WorkspaceError, type WorkspaceJob } from '../src/runner/workspace.js';
-import { api, authUrl, commitFiles, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
-
-/** A repo on a real lazyaf server with `files` on main, plus a local clone to push more commits from. */
-async function serverRepo(t: TestContext, server: TestServer, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; local: string }> {
-  const { status, body: repo } = await api<Repo>(server, 'POST', '/api/repos/ingest', { name: `repo-${Math.random().toString(16).slice(2, 8)}` });
-  assert.equal(status, 201);
-  const local = await makeRepo(path.join(tempDir(t), 'local'), files);
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
-  return { id: repo.id, cloneUrl: repo.clone_url, local };
-}
-
-/** What the runner gets from an assignment; the admin token stands in for a job token (the git server takes both). */
-function job(
-  server: TestServer,
-  repo: { id: string; cloneUrl: string },
-  n: number,
-  extra: Partial<WorkspaceJob> = {},
-): WorkspaceJob & { job_id: string; title: string } {
-  return {
-    job_id: `job${n}-0000-0000`,
-    title: `job number ${n}`,
-    repo_id: repo.id,
-    attempt_id: `attempt-${n}`,
-    clone_url: repo.cloneUrl,
-    job_token: server.token,
-    base_branch: 'main',
-    branch: `lazyaf/job${n}`,
-    prompt: `# Task ${n}\nDo the thing.\n`,
-    ...extra,
-  };
-}
+import { prepareWorkspace, WorkspaceError } from '../src/runner/workspace.js';
+import { authUrl, commitFiles, git, startTestServer, tempDir } from './helpers.js';
+import { job, serverRepo } from './workspace-helpers.js';
 
 function recorder(): { log: (line: string) => void; lines: string[] } {
   const lines: string[] = [];

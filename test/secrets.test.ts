@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { agentCredentials } from '../src/server/agent-credentials.js';
+import { agentCredentials, shortCredentialWarnings } from '../src/server/agent-credentials.js';
 import type { SecretList } from '../src/shared/api.js';
 import { api, cli, eventually, startTestServer, tempDir } from './helpers.js';
 import { seedRepo } from './queue-helpers.js';
@@ -98,6 +98,37 @@ test('secrets: a repo scope, and every bad input is a clear 4xx', async (t) => {
   const empty = await cli(['secrets', 'set', 'EMPTY_ONE'], { server, input: '\n' });
   assert.equal(empty.code, 1);
   assert.match(empty.stderr, /^lazyaf: empty value: nothing stored/);
+});
+
+test('a key shorter than 8 characters is refused, by the CLI and the API: no log could hide it; a short setting is stored', async (t) => {
+  const server = await startTestServer(t);
+  const short = await cli(['secrets', 'set', 'ANTHROPIC_API_KEY'], { server, input: 'sk-1234\n' });
+  assert.equal(short.code, 1);
+  assert.equal(
+    short.stderr,
+    'lazyaf: the value of ANTHROPIC_API_KEY is too short for a secret (7 characters, at least 8): a log could not hide it; nothing stored\n',
+  );
+  for (const name of ['OPENAI_API_KEY', 'AWS_SESSION_TOKEN', 'MY_SECRET', 'PROXY_PASSWORD']) {
+    const r = await api(server, 'PUT', `/api/secrets/${name}`, { value: 'short' });
+    assert.equal(r.status, 400, name);
+    assert.match(r.body.message, new RegExp(`^invalid value: the value of ${name} is too short for a secret \\(5 characters, at least 8\\)`));
+  }
+  assert.deepEqual(server.ctx.secrets.list(), []);
+  // Settings hide nothing: a switch or a region may be short.
+  for (const [name, value] of [
+    ['CLAUDE_CODE_USE_BEDROCK', '1'],
+    ['AWS_REGION', 'eu-1'],
+    ['KEYBOARD', 'x'],
+  ])
+    assert.equal((await api(server, 'PUT', `/api/secrets/${name}`, { value })).status, 201, name);
+  assert.equal((await api(server, 'PUT', '/api/secrets/OPENAI_API_KEY', { value: 'sk-12345' })).status, 201);
+});
+
+test('the server warns at its start of an agent key in its environment too short to hide: named, never shown', () => {
+  const env = { ANTHROPIC_API_KEY: 'abc', OPENAI_API_KEY: 'long-enough-key', CLAUDE_CODE_USE_BEDROCK: '1', MY_TOKEN: 'x' };
+  assert.deepEqual(shortCredentialWarnings(env), [
+    "ANTHROPIC_API_KEY in the server's environment has 3 characters: too short for a key, and never hidden from job logs",
+  ]);
 });
 
 test("agentCredentials: a stored value wins over the server's environment; only the names asked for, and the common settings", () => {

@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Writable } from 'node:stream';
 import type { LogAck, LogChunk } from '../shared/protocol.js';
 import type { RedactingStream, Redactor } from '../shared/redact.js';
@@ -51,6 +52,13 @@ export class LogStream extends Writable {
   private idleWaiters: (() => void)[] = [];
   private readonly sendAbort = new AbortController();
   private readonly redacting: RedactingStream | undefined;
+  /**
+   * Bytes written as Buffers are one stream of UTF-8: a character cut between two writes is held
+   * until its end comes, else it would show as two U+FFFD and a non-ASCII value cut there would
+   * escape redaction. Two sources (stdout, stderr) must each be decoded before they meet, as
+   * `runCommand` does: here they would mix the halves of two characters.
+   */
+  private readonly decoder = new StringDecoder('utf8');
   /** The most output held in memory at once (for tests and diagnostics). */
   maxBufferedChars = 0;
 
@@ -84,7 +92,8 @@ export class LogStream extends Writable {
 
   override _write(chunk: string | Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
     if (this.mode !== 'open') return done();
-    const raw = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    // A string after bytes ends what the bytes began: the order of the output is kept.
+    const raw = typeof chunk === 'string' ? this.decoder.end() + chunk : this.decoder.write(chunk);
     const text = this.redacting ? this.redacting.write(raw) : raw;
     if (text === '') return done();
     if (!this.healthy && this.queueChars + this.batchChars >= this.opts.offlineLimitChars) {
@@ -99,7 +108,8 @@ export class LogStream extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    const held = this.redacting?.end();
+    const rest = this.decoder.end();
+    const held = this.redacting ? this.redacting.write(rest) + this.redacting.end() : rest;
     if (held && this.mode === 'open') this.append(held);
     this.noteDropped();
     this.cut();

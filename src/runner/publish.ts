@@ -5,10 +5,11 @@ import type { Assignment } from '../shared/protocol.js';
 import { agentIdentityEnv, gitEnv } from './env.js';
 import { runCommand } from './execute.js';
 import { retryTransientGit } from './git-retry.js';
+import { refuseCredentials } from './push-scan.js';
 import type { Wall } from './sandbox.js';
 import { fetchedCommit, step, WorkspaceError, type Workspace } from './workspace.js';
 
-export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token'>;
+export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token' | 'agent_run'>;
 
 export interface PublishOptions {
   /** The job's sandbox: every git command that reads the job's repository runs inside it. */
@@ -34,7 +35,8 @@ const COMMIT_TIMEOUT_MS = 5 * 60_000;
  * The job's repository is the job's: its config, hooks and refs may be traps. So the commit runs
  * in the job's sandbox, and the result is read out of it by `git upload-pack` in the sandbox too,
  * into the runner's cache (objects checked on the way in). The push then starts from the cache,
- * which only the runner writes.
+ * which only the runner writes. Nothing is pushed that holds a credential the job was given
+ * (`push-scan.ts`).
  */
 export async function publishChanges(
   job: PublishJob,
@@ -44,6 +46,7 @@ export async function publishChanges(
   await commitLeftovers(job, ws, opts);
   const head = await importResult(ws, opts);
   if (head === ws.baseCommit) return null;
+  await refuseCredentials(ws.cacheDir, ws.baseCommit, head, job.agent_run?.env ?? {}, { signal: opts.signal });
   opts.log?.(`pushing ${job.branch} (${head.slice(0, 12)})`);
   const remote: GitOptions = { cwd: ws.cacheDir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
   const push = () => gitOk(['push', '-q', '--force', '--no-verify', job.clone_url, `${head}:refs/heads/${job.branch}`], remote);

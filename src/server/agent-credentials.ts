@@ -1,4 +1,4 @@
-import { isAgentCredential } from '../shared/agents/credentials.js';
+import { isAgentCredential, tooShortForSecret } from '../shared/agents/credentials.js';
 
 /**
  * What every agent may get besides its own variables: the way out to its API through a proxy,
@@ -40,4 +40,11 @@ export function environmentCredentialValues(env: NodeJS.ProcessEnv = process.env
   return Object.entries(env)
     .filter(([name, value]) => value && (isAgentCredential(name) || common.has(name)))
     .map(([, value]) => value!);
+}
+
+/** What the server says at its start of an agent's key in its environment too short to be hidden from job logs (it is still handed out). */
+export function shortCredentialWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => value && isAgentCredential(name) && tooShortForSecret(name, value))
+    .map(([name, value]) => `${name} in the server's environment has ${value!.length} characters: too short for a key, and never hidden from job logs`);
 }

@@ -1,6 +1,7 @@
 import { VERSION } from '../shared/version.js';
 import { logActivity } from './activity.js';
 import { buildApp } from './app.js';
+import { shortCredentialWarnings } from './agent-credentials.js';
 import type { ServerConfig } from './config.js';
 import { createLogger, logFormat } from './logging.js';
 import { signInLink } from './web/signin-codes.js';
@@ -53,6 +54,7 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   );
   // Tests and scripts read the port from the stderr line above; this one is for log collectors.
   if (logFormat(config) === 'json') logger.info({ url, port, dataDir: config.dataDir, version: VERSION }, 'listening');
+  for (const warning of shortCredentialWarnings()) logger.warn(warning);
   const stopActivity = logActivity(built.ctx.events, built.ctx.queue, logger);
 
   let closing: Promise<void> | undefined;

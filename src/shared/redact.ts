@@ -47,6 +47,21 @@ export class Redactor {
     return text.matchAll(this.pattern ?? /(?!)/g);
   }
 
+  /**
+   * A value that begins in `before` and ends in `after` (two pieces of text stored one after the
+   * other, each redacted on its own): how many characters of each it covers.
+   */
+  spanning(before: string, after: string): { before: number; after: number } | undefined {
+    if (this.empty) return undefined;
+    const tail = before.slice(-(this.longest - 1));
+    for (const m of this.matches(tail + after.slice(0, this.longest - 1))) {
+      const start = m.index ?? 0;
+      if (start >= tail.length) break;
+      if (start + m[0].length > tail.length) return { before: tail.length - start, after: start + m[0].length - tail.length };
+    }
+    return undefined;
+  }
+
   /** A copy of `value` (a transcript entry, a report) with every string in it redacted, however deep. */
   redactEntry<T>(value: T): T {
     if (this.empty) return value;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { tooShortForSecret } from '../../shared/agents/credentials.js';
 import type { SecretInfo, SecretList } from '../../shared/api.js';
 import { MAX_SECRET_CHARS, SECRET_NAME_RE } from '../../shared/names.js';
 import { printable } from '../../shared/terminal.js';
@@ -28,6 +29,8 @@ export function registerSecrets(program: Command): void {
       const value = await readValue(`Value of ${name}: `);
       if (value === '') throw new CliError('empty value: nothing stored (pipe the value in, or type it at the prompt)');
       if (value.length > MAX_SECRET_CHARS) throw new CliError(`the value is too long (at most ${MAX_SECRET_CHARS} characters)`);
+      const short = tooShortForSecret(name, value);
+      if (short) throw new CliError(short);
       const stored = await new ApiClient(clientOptions(cmd)).request<SecretInfo>('PUT', `/api/secrets/${name}${scope(opts.repo)}`, { value });
       process.stdout.write(printable(`Stored ${stored.name} for ${where(stored)}`) + '\n');
     });

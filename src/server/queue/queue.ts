@@ -8,9 +8,11 @@ import { LogStore } from '../store/logs.js';
 import { RunnerStore, type RunnerRow } from '../store/runners.js';
 import type { JobStatus, LiveEvent, RunnersStatus } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, RunnerStatus, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
+import type { Redactor } from '../../shared/redact.js';
 import { needsOf, offerOf } from './matching.js';
 import { strandedJobs } from './no-runner.js';
 import { mustBeFinished, nextJobStatus, TransitionError, type JobEvent } from './state.js';
+import { hideValueAcrossChunks } from './split-values.js';
 import { TranscriptLog } from './transcript.js';
 import { Transactions } from './transactions.js';
 import { Wakeups } from './wakeups.js';
@@ -321,12 +323,12 @@ export class Queue {
     return this.attempts.byTokenHash(hashToken(token));
   }
 
-  /** Appends a chunk once (a resent `seq` is ignored), up to the job's cap, then a marker. */
-  appendLog(attempt: AttemptRow, seq: number, text: string): LogAck {
+  /** Appends a chunk once (a resent `seq` is ignored), up to the job's cap, then a marker; with `redactor`, a value cut between it and the stored log is hidden. */
+  appendLog(attempt: AttemptRow, seq: number, text: string, redactor?: Redactor): LogAck {
     return this.transactions.run((): LogAck => {
       const job = this.jobs.get(attempt.job_id)!;
       if (!this.attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
-      const data = Buffer.from(text, 'utf8');
+      const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(this.logs, job, text, redactor) : text, 'utf8');
       if (job.log_truncated) {
         this.jobs.addLog(job.id, 0, data.length, true);
         return { accepted: true, truncated: true };

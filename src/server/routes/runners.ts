@@ -172,7 +172,8 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
-      return queue.appendLog(attempt, req.body.seq, opts.redactor().redact(req.body.data));
+      const redactor = opts.redactor();
+      return queue.appendLog(attempt, req.body.seq, redactor.redact(req.body.data), redactor);
     },
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { tooShortForSecret } from '../../shared/agents/credentials.js';
 import { ErrorBody, SecretInfo, SecretList, SecretParams, SecretScope, SetSecret } from '../../shared/api.js';
 import { ApiError } from '../errors.js';
 import type { RepoService } from '../repos.js';
@@ -39,6 +40,8 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
     async (req, reply) => {
       // An environment variable cannot hold a NUL: the job's agent could never be given it.
       if (req.body.value.includes('\0')) throw new ApiError(400, 'invalid value: it holds a NUL character, which no environment variable can carry');
+      const short = tooShortForSecret(req.params.name, req.body.value);
+      if (short) throw new ApiError(400, `invalid value: ${short}`);
       const repoId = scope(req.query.repo);
       const existed = secrets.set(req.params.name, repoId, req.body.value);
       return reply.code(existed ? 200 : 201).send(infoOf(req.params.name, repoId));

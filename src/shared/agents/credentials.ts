@@ -1,3 +1,5 @@
+import { MIN_REDACTED_CHARS } from '../redact.js';
+
 /**
  * The variables that carry an agent's credentials or choose its account and endpoint: the server
  * holds them and hands them to one job with its assignment (`AgentRun.env`), and a runner keeps
@@ -33,4 +35,19 @@ const NAMES: ReadonlySet<string> = new Set(AGENT_CREDENTIAL_NAMES);
 /** Whether `name` is one of an agent's credentials or account settings. */
 export function isAgentCredential(name: string): boolean {
   return NAMES.has(name) || AGENT_CREDENTIAL_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/** A variable whose name says it holds a secret: a word of it is KEY, TOKEN, SECRET or PASSWORD. */
+export function isSecretName(name: string): boolean {
+  return /(^|_)(KEY|TOKEN|SECRET|PASSWORD)(_|$)/.test(name);
+}
+
+/**
+ * Why `value` cannot be stored as the secret `name`, or undefined: a key shorter than
+ * MIN_REDACTED_CHARS would never be hidden from a job's log (nor is it a key). Short values of
+ * settings (`CLAUDE_CODE_USE_BEDROCK=1`) are fine: they hide nothing.
+ */
+export function tooShortForSecret(name: string, value: string): string | undefined {
+  if (!isSecretName(name) || value.length >= MIN_REDACTED_CHARS) return undefined;
+  return `the value of ${name} is too short for a secret (${value.length} characters, at least ${MIN_REDACTED_CHARS}): a log could not hide it; nothing stored`;
 }
