@@ -200,6 +200,9 @@ export class JobRun {
     const adapter = run && AGENT_ADAPTERS.get(run.name);
     if (!run || !adapter) return undefined;
     const launch = prepareAgentLaunch(adapter, { ...this.a, agent_run: run }, ws, (l) => this.say(l));
+    // For `npm run bench -- agents` only: the same path with the agent's stdout to the log alone
+    // (no parser, no transcript batches), to measure what they cost before the first model request.
+    if (process.env.LAZYAF_BENCH_NO_TRANSCRIPT === '1') return launch;
     this.agent = new AgentOutput(adapter, this.a, ws.dir, { client: this.deps.client, say: (l) => this.say(l), onLeaseLost: () => this.stop('lost') });
     return launch;
   }
