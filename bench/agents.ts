@@ -35,7 +35,18 @@ import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.j
 import { ROOT } from './lib/servers.js';
 import { ADMIN, call, setup, teardown, type Setup } from './queue.js';
 
-const AGENTS: readonly TestedAgent[] = ['claude', 'codex', 'gemini'];
+const ALL_AGENTS: readonly TestedAgent[] = ['claude', 'codex', 'gemini'];
+
+/** BENCH_AGENTS=claude,codex measures only those (default: all three). */
+function selectedAgents(): TestedAgent[] {
+  const names = (process.env.BENCH_AGENTS ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(ALL_AGENTS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`BENCH_AGENTS: unknown agent ${unknown.join(', ')} (known: ${ALL_AGENTS.join(', ')})`);
+  return names.length > 0 ? (names as TestedAgent[]) : [...ALL_AGENTS];
+}
 const TARGET_MS: Partial<Record<TestedAgent, number>> = { claude: 1500 };
 const TARGET_RATIO = 1.2;
 
@@ -127,7 +138,7 @@ async function runnersReady(b: Bench, names: string[]): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const list = (await call<RunnerList>(`${b.s.server.url}/api/runners`, 'GET', ADMIN)).body;
-    const ready = names.every((n) => list.runners.some((r) => r.name === n && r.status !== 'offline' && AGENTS.every((a) => r.agents.includes(a))));
+    const ready = names.every((n) => list.runners.some((r) => r.name === n && r.status !== 'offline' && [...b.apis.keys()].every((a) => r.agents.includes(a))));
     if (ready) return;
     if (Date.now() > deadline) throw new Error(`runners not ready with every agent: ${JSON.stringify(list.runners.map((r) => [r.name, r.status, r.agents]))}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -203,11 +214,11 @@ interface AgentFigures {
   byHand: number[];
 }
 
-async function measure(ctx: BenchContext): Promise<Record<TestedAgent, AgentFigures>> {
+async function measure(ctx: BenchContext, agents: TestedAgent[]): Promise<Map<TestedAgent, AgentFigures>> {
   const apis = new Map<TestedAgent, ModelApi>();
-  for (const agent of AGENTS) apis.set(agent, await startModelApi(agent));
+  for (const agent of agents) apis.set(agent, await startModelApi(agent));
   const credentials = Object.assign({}, ...[...apis.values()].map((a) => a.credentials)) as Record<string, string>;
-  const pathValue = [process.env.PATH, ...AGENTS.map((a) => agentCliBinDir(a))].join(':');
+  const pathValue = [process.env.PATH, ...agents.map((a) => agentCliBinDir(a))].join(':');
   const s = await setup(ctx, 'agents', { ...credentials, PATH: pathValue });
   const runnerHome = path.join(s.dir, 'runner-home');
   seedAgentConfig(runnerHome);
@@ -220,17 +231,18 @@ async function measure(ctx: BenchContext): Promise<Record<TestedAgent, AgentFigu
     await runnersReady(b, modes);
     const checkoutDir = path.join(s.dir, 'by-hand-checkout');
     await run('git', ['clone', '-q', path.join(s.dir, 'src'), checkoutDir], { env: { ...process.env, HOME: runnerHome } });
-    const out = Object.fromEntries(AGENTS.map((a) => [a, { parsed: [], unparsed: [], byHand: [] }])) as unknown as Record<TestedAgent, AgentFigures>;
+    const out = new Map<TestedAgent, AgentFigures>(agents.map((a) => [a, { parsed: [], unparsed: [], byHand: [] }]));
     for (let i = 0; i <= ctx.runs; i++) {
-      for (const agent of AGENTS) {
+      for (const agent of agents) {
         const parsed = await viaRunner(b, agent, 'parsed', i);
         const unparsed = await viaRunner(b, agent, 'unparsed', i);
         const hand = await byHand(b, agent, checkoutDir, i);
         ctx.log(`${i === 0 ? 'warm-up ' : ''}round ${i}: ${agent}: runner ${parsed} ms, without parsing ${unparsed} ms, by hand ${hand} ms`);
         if (i === 0) continue;
-        out[agent].parsed.push(parsed);
-        out[agent].unparsed.push(unparsed);
-        out[agent].byHand.push(hand);
+        const m = out.get(agent)!;
+        m.parsed.push(parsed);
+        m.unparsed.push(unparsed);
+        m.byHand.push(hand);
       }
     }
     return out;
@@ -246,11 +258,10 @@ export const agentsPart: BenchPart = {
   async run(ctx: BenchContext): Promise<PartResult> {
     if (process.getuid?.() !== 0) throw new Error('the agents part runs claude as root in the sandbox: run it as root');
     if (os.platform() !== 'linux') throw new Error('the agents part needs bubblewrap and pasta (Linux)');
-    const measured = await measure({ ...ctx, runs: Math.max(ctx.runs, 5) });
+    const measured = await measure({ ...ctx, runs: Math.max(ctx.runs, 5) }, selectedAgents());
     const figures: Figure[] = [];
     const ms = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
-    for (const agent of AGENTS) {
-      const m = measured[agent];
+    for (const [agent, m] of measured) {
       const [parsed, unparsed, hand] = [median(m.parsed), median(m.unparsed), median(m.byHand)];
       figures.push({
         metric: `A1 ${agent}: job created → first model request, median`,
@@ -273,6 +284,6 @@ export const agentsPart: BenchPart = {
         raw: `runner without the transcript ${unparsed.toFixed(0)} ms (${ms(m.unparsed)}) / by hand ${hand.toFixed(0)} ms`,
       });
     }
-    return { part: 'agents', figures, details: { measured } };
+    return { part: 'agents', figures, details: { measured: Object.fromEntries(measured) } };
   },
 };
