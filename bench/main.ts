@@ -18,6 +18,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   docker: async () => (await import('./docker.js')).dockerPart,
   cli: async () => (await import('./cli.js')).cliPart,
   ui: async () => (await import('./ui.js')).uiPart,
+  agents: async () => (await import('./agents.js')).agentsPart,
 };
 
 function usage(): string {

@@ -8,6 +8,7 @@ import { retryTransientGit } from '../src/runner/git-retry.js';
 import { publishChanges } from '../src/runner/publish.js';
 import { GitError } from '../src/shared/git.js';
 import { prepareWorkspace, WorkspaceError } from '../src/runner/workspace.js';
+import { readBranchCommit } from '../src/server/git/bare.js';
 import { authUrl, commitFiles, git, startTestServer, tempDir } from './helpers.js';
 import { job, serverRepo } from './workspace-helpers.js';
 
@@ -59,6 +60,36 @@ test('the first job on a repo clones, the next one fetches into the cache', asyn
   assert.equal(fs.readFileSync(ws2.promptFile, 'utf8'), '# Task 2\nDo the thing.\n');
   assert.ok(!path.relative(ws2.dir, ws2.promptFile).startsWith('prompt'), 'prompt file is outside the workspace');
   assert.ok(path.relative(ws2.dir, ws2.promptFile).startsWith('..'));
+});
+
+test("a job whose base commit the cache got from this runner's last fetch of the branch skips the fetch; the server reads that commit at the claim", async (t) => {
+  const server = await startTestServer(t);
+  const repo = await serverRepo(t, server, { 'README.md': 'hello\n' });
+  const workdir = tempDir(t);
+  const repoPath = path.join(server.dataDir, 'repos', `${repo.id}.git`);
+  const base = await readBranchCommit(repoPath, 'main');
+  assert.equal(base, await git(['rev-parse', 'HEAD'], repo.local));
+  await prepareWorkspace(job(server, repo, 1, { base_commit: base }), { workdir, log: () => {} });
+
+  // The server is not asked: a clone URL nobody answers at still works.
+  const offline = { ...repo, cloneUrl: `http://127.0.0.1:${await freePort()}/git/${repo.id}.git` };
+  const skipped = recorder();
+  const ws = await prepareWorkspace(job(server, offline, 2, { base_commit: base }), { workdir, log: skipped.log, signal: AbortSignal.timeout(10_000) });
+  assert.deepEqual(skipped.lines, ['using cached repo (at the base commit already)']);
+  assert.equal(ws.baseCommit, base);
+  assert.equal(await git(['rev-parse', 'HEAD'], ws.dir), base);
+
+  // The branch moved: the commit the server names is fetched.
+  const moved = await commitFiles(repo.local, { 'second.txt': 'two\n' }, 'second');
+  await git(['push', '-q', authUrl(repo.cloneUrl, server.token), 'main:main'], repo.local);
+  await git(['pack-refs', '--all'], repoPath);
+  assert.equal(await readBranchCommit(repoPath, 'main'), moved, 'read from packed-refs too');
+  const fetched = recorder();
+  const ws3 = await prepareWorkspace(job(server, repo, 3, { base_commit: moved }), { workdir, log: fetched.log });
+  assert.deepEqual(fetched.lines, ['using cached repo']);
+  assert.equal(ws3.baseCommit, moved);
+  assert.equal(await readBranchCommit(repoPath, 'nope'), undefined);
+  assert.equal(await readBranchCommit(repoPath, '../../config'), undefined);
 });
 
 test('a workspace starts clean: whatever the previous job left is gone', async (t) => {

@@ -209,6 +209,9 @@ export class JobRun {
       say,
       this.deps.sandbox?.agentConfigHome,
     );
+    // For `npm run bench -- agents` only: the same path with the agent's stdout to the log alone
+    // (no parser, no transcript batches), to measure what they cost before the first model request.
+    if (process.env.LAZYAF_BENCH_NO_TRANSCRIPT === '1') return launch;
     this.agent = new AgentOutput(adapter, this.a, ws.dir, {
       client: this.deps.client,
       say,

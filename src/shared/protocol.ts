@@ -119,6 +119,8 @@ export const AgentRun = Type.Object({
 });
 export type AgentRun = Static<typeof AgentRun>;
 
+const CommitSha = Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' });
+
 export const Assignment = Type.Object({
   job_id: Type.String(),
   attempt_id: Type.String(),
@@ -130,6 +132,11 @@ export const Assignment = Type.Object({
   title: Type.String(),
   description: Type.String(),
   base_branch: Type.String(),
+  /**
+   * The base branch's commit at the claim (since protocol 5; absent when the server could not
+   * read it). A runner whose repo cache holds exactly that commit for the branch skips its fetch.
+   */
+  base_commit: Type.Optional(CommitSha),
   branch: Type.String(),
   agent: Type.String(),
   /** The shell command to run in the workspace: the job's own for `shell`, else the agent's template. */
@@ -185,8 +192,6 @@ export const AttemptEndReason = Type.Union([
   Type.Literal('returned'),
 ]);
 export type AttemptEndReason = Static<typeof AttemptEndReason>;
-
-const CommitSha = Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' });
 
 export const CompleteRequest = Type.Object(
   {

@@ -78,6 +78,24 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
 }
 
 /**
+ * The commit a branch points at, read from the repository's files without a git process (it is
+ * read at every claim, on the dispatch path): the loose ref, else its line in packed-refs.
+ * Undefined when neither holds it. Git replaces either file whole (a lock file renamed over it),
+ * so a push or a pack-refs meanwhile shows the old commit or the new one, never half of one.
+ */
+export async function readBranchCommit(repoPath: string, branch: string): Promise<string | undefined> {
+  if (!isValidBranchName(branch)) return undefined;
+  const ref = `refs/heads/${branch}`;
+  const loose = await fs.readFile(path.join(repoPath, ref), 'utf8').catch(() => undefined);
+  if (loose !== undefined) return OID_LINE_RE.exec(loose)?.[1];
+  const packed = await fs.readFile(path.join(repoPath, 'packed-refs'), 'utf8').catch(() => '');
+  for (const line of packed.split('\n')) if (line.endsWith(` ${ref}`)) return OID_LINE_RE.exec(line)?.[1];
+  return undefined;
+}
+
+const OID_LINE_RE = /^([0-9a-f]{40}(?:[0-9a-f]{24})?)(?:\s|$)/;
+
+/**
  * The start of a file on a branch, or undefined when the branch or the file does not exist. Only
  * the start is read (git is stopped past it): a job chooses the file's size, and a README of
  * 600 MB, read whole, ended the server at each claim of the job that asked for it.

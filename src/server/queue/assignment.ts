@@ -2,7 +2,7 @@ import type { AgentAdapter } from '../../shared/agents/adapter.js';
 import { AGENT_ADAPTERS } from '../../shared/agents/index.js';
 import type { AgentRun, Assignment } from '../../shared/protocol.js';
 import { agentCredentials } from '../agent-credentials.js';
-import { bareRepoPath, readFileAt } from '../git/bare.js';
+import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
 import type { Claimed } from './queue.js';
 
@@ -31,7 +31,9 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     resume: null,
   };
   const command = adapter ? displayCommand(adapter, model) : template;
-  const readme = job.agent === 'shell' ? undefined : await readFileAt(bareRepoPath(from.reposDir, job.repo_id), job.base_branch, 'README.md', 16_000);
+  const repoPath = bareRepoPath(from.reposDir, job.repo_id);
+  const readme = job.agent === 'shell' ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
+  const baseCommit = await readBranchCommit(repoPath, job.base_branch);
   return {
     job_id: job.id,
     attempt_id: attempt.id,
@@ -42,6 +44,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     title: job.title,
     description: job.description,
     base_branch: job.base_branch,
+    ...(baseCommit ? { base_commit: baseCommit } : {}),
     branch: job.branch_name,
     agent: job.agent,
     command,
