@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { runCommand } from '../src/runner/execute.js';
 import { LogStream } from '../src/runner/log-stream.js';
 import type { LogChunk } from '../src/shared/protocol.js';
+import { secretsOf } from '../src/shared/agents/credentials.js';
 import { REDACTED, Redactor } from '../src/shared/redact.js';
 import { tempDir } from './helpers.js';
 
@@ -123,4 +124,27 @@ test("a command's stdout and stderr, each cut inside a character, interleave in 
   assert.ok(!text.includes('\ufffd'), JSON.stringify(text));
   // How the two interleave is the kernel's affair; every character is there, whole.
   assert.equal([...text].sort().join(''), [...'aéb\nx€y\n'].sort().join(''), JSON.stringify(text));
+});
+
+test('only secrets are hidden: keys, tokens and a proxy password, not a gateway URL, NO_PROXY or a CA path', () => {
+  const settings: [string, string][] = [
+    ['ANTHROPIC_API_KEY', 'sk-ant-0123456789'],
+    ['CLAUDE_CODE_OAUTH_TOKEN', 'oauth-abcdefghij'],
+    ['ANTHROPIC_BASE_URL', 'https://gateway.example.com'],
+    ['HTTPS_PROXY', 'http://me:p%40ssw0rd-long@proxy.example.com:3128'],
+    ['NO_PROXY', 'localhost,127.0.0.1'],
+    ['NODE_EXTRA_CA_CERTS', '/etc/ssl/certs/ca-certificates.crt'],
+    ['AWS_REGION', 'us-east-1-long'],
+  ];
+  assert.deepEqual(secretsOf(settings), [
+    ['ANTHROPIC_API_KEY', 'sk-ant-0123456789'],
+    ['CLAUDE_CODE_OAUTH_TOKEN', 'oauth-abcdefghij'],
+    ['HTTPS_PROXY', 'p%40ssw0rd-long'],
+    ['HTTPS_PROXY', 'p@ssw0rd-long'],
+  ]);
+  const redactor = new Redactor(secretsOf(settings).map(([, v]) => v));
+  assert.equal(
+    redactor.redact('key sk-ant-0123456789 via https://gateway.example.com, no proxy for localhost, pass p@ssw0rd-long'),
+    'key [redacted] via https://gateway.example.com, no proxy for localhost, pass [redacted]',
+  );
 });

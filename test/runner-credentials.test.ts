@@ -55,19 +55,25 @@ test('a runner started by hand with agent credentials in its environment keeps t
 test('the server hides the values it holds from the log it stores: stored secrets and its own agent credentials', async (t) => {
   const stored = 'stored-gemini-key-0123456789';
   // A server process: its environment is its own.
-  const server = await startTestServer(t, { OPENAI_API_KEY: 'server-env-openai-key-42' }, { dataDir: tempDir(t, 'lazyaf-data-') });
+  // A setting is no secret: a gateway's URL stays readable in the log.
+  const server = await startTestServer(
+    t,
+    { OPENAI_API_KEY: 'server-env-openai-key-42', OPENAI_BASE_URL: 'https://gateway.example.com/v1', NO_PROXY: 'localhost,127.0.0.1' },
+    { dataDir: tempDir(t, 'lazyaf-data-') },
+  );
   assert.equal((await api(server, 'PUT', '/api/secrets/GEMINI_API_KEY', { value: stored })).status, 201);
   const dir = tempDir(t);
   const repo = await seedRepo(server, path.join(dir, 'src'));
   startRunnerProcess(t, server, 'r', path.join(dir, 'runners'));
   // The values reach this job by its own command: the runner knows nothing of them, the server does.
   // The last value comes in two writes 500 ms apart: two log chunks.
-  const command = `echo "a ${stored} b"; echo server-env-openai-key-42; printf 'c ${stored.slice(0, 10)}'; sleep 0.5; printf '${stored.slice(10)} d\\n'`;
+  const command = `echo "a ${stored} b"; echo server-env-openai-key-42; printf 'c ${stored.slice(0, 10)}'; sleep 0.5; printf '${stored.slice(10)} d\\n'; echo 'via https://gateway.example.com/v1 not localhost,127.0.0.1'`;
   const job = await submit(server, { repo_id: repo.id, title: 'leak', command });
   assert.equal((await waitForJob(server, job.id, undefined, 60_000)).status, 'succeeded');
   const log = await logOf(server, job.id);
   assert.match(log, /^a \[redacted\] b\n\[redacted\]\nc \*{10}\[redacted\] d\n/m);
   assert.ok(!log.includes(stored.slice(0, 10)) && !log.includes(stored.slice(10)) && !log.includes('server-env-openai-key-42'), log);
+  assert.match(log, /^via https:\/\/gateway\.example\.com\/v1 not localhost,127\.0\.0\.1$/m, 'settings are shown as they are');
 });
 
 test('a value cut across three log chunks of a runner that did not know it is hidden once its end comes; resent chunks change nothing', async (t) => {

@@ -12,6 +12,7 @@ import { runCommand, type CommandResult } from './execute.js';
 import { watchDisk } from './disk-watch.js';
 import { wallWithin, type JobJail, type JobLimiter } from './limits.js';
 import { Redactor } from '../shared/redact.js';
+import { secretsOf } from '../shared/agents/credentials.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { Wall } from './sandbox.js';
@@ -74,7 +75,8 @@ export class JobRun {
   ) {
     this.attemptId = a.attempt_id;
     this.shortId = a.job_id.slice(0, 8);
-    this.redactor = new Redactor(Object.values(a.agent_run?.env ?? {}));
+    // The job's secrets, not its settings (a gateway URL, NO_PROXY): see secretsOf.
+    this.redactor = new Redactor(secretsOf(Object.entries(a.agent_run?.env ?? {})).map(([, value]) => value));
     this.logs = new LogStream({
       redact: this.redactor,
       send: (chunk, call) => deps.client.logs(a.attempt_id, a.job_token, chunk, call),

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { isSecretName } from '../shared/agents/credentials.js';
+import { secretsOf } from '../shared/agents/credentials.js';
 import { formatBytes } from '../shared/job-limits.js';
 import { MIN_REDACTED_CHARS, Redactor } from '../shared/redact.js';
 import { gitEnv } from './env.js';
@@ -40,29 +40,8 @@ export function secretsToFind(env: Readonly<Record<string, string>>): Map<string
     if (value.length < MIN_REDACTED_CHARS) return;
     for (const form of [value, JSON.stringify(value).slice(1, -1)]) found.set(Buffer.from(form, 'utf8').toString('latin1'), name);
   };
-  for (const [name, value] of Object.entries(env)) {
-    if (isSecretName(name)) add(name, value);
-    const password = urlPassword(value);
-    if (password) for (const form of new Set([password, safeDecode(password)])) add(name, form);
-  }
+  for (const [name, value] of secretsOf(Object.entries(env))) add(name, value);
   return found;
-}
-
-function urlPassword(value: string): string | undefined {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined;
-  try {
-    return new URL(value).password || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isAgentCredential, tooShortForSecret } from '../shared/agents/credentials.js';
+import { isAgentCredential, secretsOf, tooShortForSecret } from '../shared/agents/credentials.js';
 
 /**
  * What every agent may get besides its own variables: the way out to its API through a proxy,
@@ -37,9 +37,7 @@ export function agentCredentials(
 /** The values in the server's environment that an agent job could receive: what the server hides from what it stores and shows. */
 export function environmentCredentialValues(env: NodeJS.ProcessEnv = process.env): string[] {
   const common: ReadonlySet<string> = new Set(COMMON_AGENT_SETTINGS);
-  return Object.entries(env)
-    .filter(([name, value]) => value && (isAgentCredential(name) || common.has(name)))
-    .map(([, value]) => value!);
+  return secretsOf(Object.entries(env).filter(([name]) => isAgentCredential(name) || common.has(name))).map(([, value]) => value);
 }
 
 /** What the server says at its start of an agent's key in its environment too short to be hidden from job logs (it is still handed out). */

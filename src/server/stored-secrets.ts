@@ -1,4 +1,5 @@
 import { environmentCredentialValues } from './agent-credentials.js';
+import { secretsOf } from '../shared/agents/credentials.js';
 import { Redactor } from '../shared/redact.js';
 import type { SecretInfo, SecretStore } from './store/secrets.js';
 
@@ -38,6 +39,6 @@ export class StoredSecrets {
 
   /** Hides every stored value and every agent credential of the server's environment. */
   redactor(): Redactor {
-    return (this.redactorCache ??= new Redactor([...this.store.allValues(), ...environmentCredentialValues(this.env)]));
+    return (this.redactorCache ??= new Redactor([...secretsOf(this.store.allValues()).map(([, value]) => value), ...environmentCredentialValues(this.env)]));
   }
 }

@@ -38,8 +38,8 @@ export class SecretStore {
       values: db.prepare<[{ repo_id: string | null }], Pick<SecretRow, 'name' | 'repo_id' | 'value'>>(
         'SELECT name, repo_id, value FROM secrets WHERE repo_id IS NULL OR repo_id = @repo_id',
       ),
-      // Returns every stored value (for redaction).
-      allValues: db.prepare<[], string>('SELECT value FROM secrets').pluck(),
+      // Returns every stored secret's name and value (for redaction).
+      allValues: db.prepare<[], { name: string; value: string }>('SELECT name, value FROM secrets'),
     };
   }
 
@@ -70,8 +70,8 @@ export class SecretStore {
     return out;
   }
 
-  /** Every stored value, whatever its scope: what must never be shown. */
-  allValues(): string[] {
-    return this.stmts.allValues.all();
+  /** Every stored name and value, whatever its scope: the server hides the secrets among them (secretsOf). */
+  allValues(): [name: string, value: string][] {
+    return this.stmts.allValues.all().map((r) => [r.name, r.value]);
   }
 }

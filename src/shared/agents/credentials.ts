@@ -43,6 +43,41 @@ export function isSecretName(name: string): boolean {
 }
 
 /**
+ * The secrets among `settings` (name → value), each with its variable's name: the values of
+ * variables named as one, and the password inside a URL (a proxy's `http://user:pass@host`), as
+ * written and decoded. What is hidden from a job's log and transcript and refused in its branch.
+ * The other settings (a gateway URL, `NO_PROXY=localhost`, a CA file's path, a region) are no
+ * secret: hiding them would blank every `localhost` of a log and fail honest work that names them.
+ */
+export function secretsOf(settings: Iterable<readonly [string, string | undefined]>): [name: string, value: string][] {
+  const out: [string, string][] = [];
+  for (const [name, value] of settings) {
+    if (!value) continue;
+    if (isSecretName(name)) out.push([name, value]);
+    const password = urlPassword(value);
+    if (password) for (const form of new Set([password, safeDecode(password)])) out.push([name, form]);
+  }
+  return out;
+}
+
+function urlPassword(value: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined;
+  try {
+    return new URL(value).password || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
  * Why `value` cannot be stored as the secret `name`, or undefined: a key shorter than
  * MIN_REDACTED_CHARS would never be hidden from a job's log (nor is it a key). Short values of
  * settings (`CLAUDE_CODE_USE_BEDROCK=1`) are fine: they hide nothing.
