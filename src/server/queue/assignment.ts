@@ -5,6 +5,7 @@ import { agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
 import type { Claimed } from './queue.js';
+import type { Continuation } from './resume.js';
 
 export interface AssignmentSources {
   reposDir: string;
@@ -13,6 +14,8 @@ export interface AssignmentSources {
   cloneUrl: (repoId: string) => string;
   /** The secrets stored for a job of this repo, by name: an agent job's credentials come from them and the environment (agentCredentials). */
   secrets: (repoId: string) => Readonly<Record<string, string>>;
+  /** For a follow-up that continues its parent's conversation: what to resume, and the parent's summary (continuationFor). */
+  continuation?: (job: Claimed['job'], attemptId: string) => Continuation;
 }
 
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */
@@ -25,7 +28,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     name: adapter.name,
     model,
     env: agentCredentials(adapter.credentials, process.env, from.secrets(job.repo_id)),
-    resume: null,
+    ...(from.continuation?.(job, attempt.id) ?? { resume: null }),
   };
   const command = adapter ? displayCommand(adapter, model) : template;
   const readme = job.agent === 'shell' ? undefined : await readFileAt(bareRepoPath(from.reposDir, job.repo_id), job.base_branch, 'README.md', 16_000);
