@@ -14,7 +14,7 @@ import { claude } from '../src/shared/agents/claude.js';
 import type { Job, JobLogs } from '../src/shared/api.js';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
 import { startAnthropicServer, userText, type AnthropicServer } from './agents/anthropic-server.js';
-import { api, git, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { api, git, setEnv, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { inProcessRunners, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const BIN_DIR = agentCliBinDir('claude');
@@ -34,17 +34,6 @@ async function closedPort(): Promise<number> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-/** Sets environment variables of this process for the test (the in-process server's environment), restored after it. */
-function setEnv(t: TestContext, values: Record<string, string>): void {
-  const saved = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  t.after(() => {
-    for (const [k, v] of Object.entries(saved))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  });
 }
 
 async function logOf(server: TestServer, id: string): Promise<string> {

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 import { MAX_SESSION_BYTES } from '../shared/protocol.js';
+import { insideHome, readRegularFile } from './home-files.js';
 
 /**
  * An agent's session files travel between runners as a gzipped tar. Both ends distrust them: the
@@ -187,24 +188,6 @@ function entryParts(name: string, slots: number): string[] | undefined {
   return parts;
 }
 
-/**
- * `home/rel`, when every folder on the way from `home` is a real folder (not a link), else
- * undefined. With `make`, missing folders on the way are made (the last part is not).
- */
-function insideHome(home: string, rel: string, make = false): string | undefined {
-  if (path.isAbsolute(rel)) return undefined;
-  const parts = path.normalize(rel).split(path.sep);
-  if (parts.some((p) => p === '..' || p === '')) return undefined;
-  let at = home;
-  for (const part of parts.slice(0, -1)) {
-    at = path.join(at, part);
-    const st = fs.lstatSync(at, { throwIfNoEntry: false });
-    if (!st && make) fs.mkdirSync(at, { mode: 0o700 });
-    else if (!st?.isDirectory()) return undefined;
-  }
-  return path.join(at, parts.at(-1)!);
-}
-
 /** Regular files under `file` (itself one, or a folder), never through a link; stops past `max`. */
 function collect(file: string, name: string, into: Found[], max: number): void {
   if (into.length >= max) return;
@@ -212,29 +195,6 @@ function collect(file: string, name: string, into: Found[], max: number): void {
   if (st?.isFile()) into.push({ name, file, size: st.size });
   else if (st?.isDirectory())
     for (const entry of fs.readdirSync(file).sort()) if (entryParts(`0/${entry}`, 1)) collect(path.join(file, entry), `${name}/${entry}`, into, max);
-}
-
-/** A regular file's content (no link, no pipe), at most `size` bytes; undefined when it is not one any more. */
-function readRegularFile(file: string, size: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) return undefined;
-    const buf = Buffer.alloc(size);
-    let read = 0;
-    while (read < size) {
-      const n = fs.readSync(fd, buf, read, size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return buf.subarray(0, read);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function mib(bytes: number): string {
