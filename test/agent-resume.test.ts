@@ -12,6 +12,7 @@ import { agentCliBinDir } from '../scripts/agent-clis.js';
 import { defaultScript, startAnthropicServer, userText, type AnthropicServer, type RecordedRequest } from './agents/anthropic-server.js';
 import { api, setEnv, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { inProcessRunners, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { tarball } from './session-helpers.js';
 
 const BIN_DIR = agentCliBinDir('claude');
 const PACKAGE_DIR = path.dirname(path.dirname(fs.realpathSync(path.join(BIN_DIR, 'claude'))));
@@ -111,4 +112,36 @@ test('claude: a follow-up on another runner resumes the conversation; --fresh st
   assert.match(prompt, /# Task: Try again[\s\S]*# The conversation so far/);
   assert.ok(prompt.includes(`- result (ok): ${LAST_WORDS}`), prompt.slice(-1500));
   assert.match(prompt, /- tool Write hello\.txt \(ok\)/);
+
+  // A hostile archive where the parent's files were (a link to /etc/passwd, a name with ..): refused, said, the summary instead.
+  const stored = path.join(s.server.dataDir, 'sessions', s.repoId, `${parent.job.attempts!.at(-1)!.id}.tgz`);
+  const hostile = await tarball([
+    { name: '1/passwd', type: 'symlink', linkname: '/etc/passwd' },
+    { name: '1/../../../../escaped', content: 'x' },
+  ]);
+  const sessionId = /resuming the parent job's conversation \(session ([\w-]+)\)/.exec(resumed.log)![1]!;
+  await restoreParentFiles(s, parent.job, stored, hostile, sessionId);
+  const refused = await followUp(s, parent.job, { title: 'Hostile' });
+  assert.match(
+    refused.log,
+    /cannot resume the parent job's conversation: its session files could not be restored \(an entry that is not a file or a folder \(symlink\)/,
+  );
+  assert.match(userText(refused.first), /# The conversation so far/);
+  assert.equal(assistantTurns(refused.first), '[]');
+  assert.ok(!fs.existsSync(path.join(s.runners[1]!.workdir, 'escaped')) && !fs.existsSync('/escaped'));
+
+  // Files that restore but hold no conversation: claude says it found none, and runs again afresh with the summary.
+  await restoreParentFiles(s, parent.job, stored, await tarball([{ name: '1/notes.txt', content: 'no conversation here' }]), sessionId);
+  const retried = await followUp(s, parent.job, { title: 'Not found' });
+  assert.match(retried.log, new RegExp(`claude did not find session ${sessionId} to resume; it starts a new conversation with a summary`));
+  // The failed run asked the model nothing: the first request is the new conversation's.
+  assert.equal(assistantTurns(retried.first), '[]');
+  assert.match(userText(retried.first), /# Task: Not found[\s\S]*# The conversation so far/);
 });
+
+/** Puts `archive` where the server keeps the parent's session files, and makes its attempt name the session again. */
+async function restoreParentFiles(s: Setup, parent: Job, stored: string, archive: Buffer, sessionId: string): Promise<void> {
+  fs.writeFileSync(stored, archive);
+  const attempt = parent.attempts!.at(-1)!.id;
+  s.server.ctx.db.prepare('UPDATE attempts SET session_bytes = ?, session_id = ? WHERE id = ?').run(archive.length, sessionId, attempt);
+}

@@ -5,34 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import zlib from 'node:zlib';
-import * as tar from 'tar-stream';
 import { packSession, placeSession, SessionArchiveError, unpackSession, type SessionLimits } from '../src/runner/session-files.js';
 import { tempDir } from './helpers.js';
+import { tarball } from './session-helpers.js';
 
 function write(file: string, content: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, content);
-}
-
-/** A gzipped tar of these entries, as a hostile uploader would make it. */
-async function tarball(entries: { name: string; type?: tar.Headers['type']; content?: string; linkname?: string; size?: number }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const gz = pack.pipe(zlib.createGzip());
-  gz.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => gz.on('end', resolve));
-  for (const e of entries) {
-    const content = e.content ?? '';
-    await new Promise<void>((resolve) =>
-      pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname ?? null, size: e.type && e.type !== 'file' ? 0 : content.length }, content, () =>
-        resolve(),
-      ),
-    );
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
 }
 
 test('session files: packed from one workspace path, restored at another; links and pipes in HOME stay behind', async (t) => {
