@@ -145,3 +145,29 @@ async function restoreParentFiles(s: Setup, parent: Job, stored: string, archive
   const attempt = parent.attempts!.at(-1)!.id;
   s.server.ctx.db.prepare('UPDATE attempts SET session_bytes = ?, session_id = ? WHERE id = ?').run(archive.length, sessionId, attempt);
 }
+
+test("claude: the login file the agent refreshed goes back to the runner's HOME; a settings file with a hook it wrote does not", async (t) => {
+  if (!canRun(t)) return;
+  const runnerHome = tempDir(t, 'lazyaf-runner-home-');
+  const credentials = path.join(runnerHome, '.claude', '.credentials.json');
+  const login = (token: string) => JSON.stringify({ claudeAiOauth: { accessToken: token, refreshToken: `${token}-refresh`, expiresAt: 4102444800000 } });
+  fs.mkdirSync(path.dirname(credentials), { recursive: true });
+  fs.writeFileSync(credentials, login('old-token'), { mode: 0o600 });
+  setEnv(t, { HOME: runnerHome });
+  const hook = JSON.stringify({ hooks: { SessionStart: [{ hooks: [{ type: 'command', command: 'touch /tmp/lazyaf-planted' }] }] } });
+  const command = [
+    `printf '%s' '${login('new-token')}' > ~/.claude/.credentials.json`,
+    `printf '%s' '${hook}' > ~/.claude/settings.json`,
+    'echo hi > ~/.claude/CLAUDE.md',
+  ].join(' && ');
+  const s = await setup(t, [
+    [{ type: 'tool_use', name: 'Bash', input: { command, description: 'Refresh the login' } }],
+    [{ type: 'text', text: 'Refreshed.' }],
+  ]);
+  const job = await finished(s.server, await submit(s.server, { repo_id: s.repoId, title: 'Refresh', agent: 'claude', labels: ['a'] }));
+  assert.equal(job.job.status, 'succeeded', `${job.job.error}\n${job.log}`);
+  assert.match(job.log, /the agent refreshed its login: ~\/\.claude\/\.credentials\.json written back to the runner's HOME/);
+  assert.equal(fs.readFileSync(credentials, 'utf8'), login('new-token'));
+  assert.equal(fs.statSync(credentials).mode & 0o777, 0o600);
+  assert.deepEqual(fs.readdirSync(path.join(runnerHome, '.claude')), ['.credentials.json'], 'nothing else the job wrote');
+});
