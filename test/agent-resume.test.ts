@@ -80,9 +80,13 @@ test('claude: a follow-up on another runner resumes the conversation; --fresh st
     s.runners[0]!.lines.some((l) => l.includes(first.id.slice(0, 8))),
     'the first job ran on runner a',
   );
+  const kept = fs.statSync(path.join(s.server.dataDir, 'sessions', s.repoId, `${parent.job.attempts!.at(-1)!.id}.tgz`)).size;
+  t.diagnostic(`claude's session files after a 4-turn conversation: ${kept} bytes gzipped`);
 
   // On runner b, whose work dir (and so the checkout's path, where Claude Code files its sessions) differs.
+  const resumedAt = Date.now();
   const resumed = await followUp(s, parent.job, {});
+  t.diagnostic(`follow-up created → its first model request (resumed, on runner b): ${resumed.first.at - resumedAt} ms`);
   assert.ok(
     s.runners[1]!.lines.some((l) => l.includes(resumed.job.id.slice(0, 8))),
     'the follow-up ran on runner b',
