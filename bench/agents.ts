@@ -17,7 +17,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
-import { prepareAgentLaunch } from '../src/runner/agent-run.js';
+import { agentLaunch, prepareAgentHome } from '../src/runner/agent-run.js';
 import { jobEnv } from '../src/runner/env.js';
 import { runCommand } from '../src/runner/execute.js';
 import { JobNetwork } from '../src/runner/job-network.js';
@@ -185,7 +185,8 @@ async function byHand(b: Bench, agent: TestedAgent, checkoutDir: string, i: numb
   fs.writeFileSync(promptFile, prompt);
   const a = { job_id: `by-hand-${i}`, title: 'by hand', description: '', branch: 'lazyaf/x', base_branch: 'main', prompt } as Assignment;
   const run = { name: agent, model: null, env: api.credentials, resume: null };
-  const launch = prepareAgentLaunch(adapter, { ...a, agent_run: run }, { dir: checkoutDir, jobDir, promptFile }, () => {}, b.runnerHome);
+  const home = prepareAgentHome(adapter, { jobDir }, () => {}, b.runnerHome);
+  const launch = agentLaunch(adapter, { ...a, agent_run: run }, { dir: checkoutDir, promptFile }, home, { resumeSessionId: null, prompt });
   const command = sandbox.wrap(launch.argv, { workspace: checkoutDir, readOnly: [promptFile], network: true, home: launch.home });
   const env = withPath(b.env, () => ({ ...jobEnv(a, promptFile), ...sandbox.jobEnv, ...launch.env }));
   const before = api.arrivals.length;

@@ -22,14 +22,13 @@ import {
   logOf,
   runJob,
   runQuietJob,
-  setEnv,
   startAgentStack,
   transcriptOf,
   type AgentStack,
 } from './agents/agent-jobs.js';
 import { startAnthropicServer, userText, type AnthropicServer } from './agents/anthropic-server.js';
 import { closedPort } from './agents/scripted-server.js';
-import { git, tempDir } from './helpers.js';
+import { git, setEnv, tempDir } from './helpers.js';
 
 const BIN_DIR = agentCliBinDir('claude');
 // The CLI's package, where its bin's link leads: shown to claude started by hand (the runner shows it to its jobs itself).

@@ -344,3 +344,14 @@ export async function branchTip(repoPath: string, branch: string): Promise<strin
   const r = await run('git', ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repoPath });
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
+
+/** Sets environment variables of this process for the test (the in-process server's and runners' environment), restored after it. */
+export function setEnv(t: TestContext, values: Record<string, string>): void {
+  const saved = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, values);
+  t.after(() => {
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  });
+}

@@ -19,28 +19,32 @@ export interface AgentLaunch {
 }
 
 /**
- * Readies an agent run: a fresh HOME inside the job's files holding a copy of the agent's config
+ * Readies an agent's HOME: a fresh one inside the job's files holding a copy of the agent's config
  * and login from the runner's HOME (what a job changes there is gone with the job, so no job
- * leaves a hook or a setting for the next), the config files the adapter writes, and its command
- * line and environment.
+ * leaves a hook or a setting for the next; only refreshed login files go back, see login-files.ts).
  */
-export function prepareAgentLaunch(
-  adapter: AgentAdapter,
-  a: Assignment & { agent_run: NonNullable<Assignment['agent_run']> },
-  ws: Pick<Workspace, 'dir' | 'jobDir' | 'promptFile'>,
-  say: (line: string) => void,
-  runnerHome = os.homedir(),
-): AgentLaunch {
+export function prepareAgentHome(adapter: AgentAdapter, ws: Pick<Workspace, 'jobDir'>, say: (line: string) => void, runnerHome = os.homedir()): string {
   const home = path.join(ws.jobDir, 'home');
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   for (const entry of adapter.homeEntries) copyHomeEntry(runnerHome, home, entry, say);
+  return home;
+}
+
+/** An agent run's command line and environment, and the config files the adapter writes into its HOME. */
+export function agentLaunch(
+  adapter: AgentAdapter,
+  a: Assignment & { agent_run: NonNullable<Assignment['agent_run']> },
+  ws: Pick<Workspace, 'dir' | 'promptFile'>,
+  home: string,
+  start: { resumeSessionId: string | null; prompt: string },
+): AgentLaunch {
   const launch = adapter.launch({
-    prompt: a.prompt,
+    prompt: start.prompt,
     promptFile: ws.promptFile,
     home,
     workspace: ws.dir,
     model: a.agent_run.model,
-    resumeSessionId: a.agent_run.resume?.session_id ?? null,
+    resumeSessionId: start.resumeSessionId,
     credentials: a.agent_run.env,
   });
   for (const [rel, content] of Object.entries(launch.homeFiles ?? {})) {
@@ -78,8 +82,8 @@ function copyHomeEntry(from: string, to: string, entry: string, say: (line: stri
  * entries sent in batches. The prompt is the transcript's first entry.
  */
 export class AgentOutput {
-  private readonly parser: StreamParser;
-  private readonly lines: LineSplitter;
+  private parser: StreamParser;
+  private lines: LineSplitter;
   /**
    * The last line the agent wrote to stderr: where a CLI says why it cannot start at all (gemini
    * without a login: "Manual authorization is required ..."), before any event on stdout.
@@ -91,15 +95,16 @@ export class AgentOutput {
   readonly transcript: TranscriptStream;
 
   constructor(
-    adapter: AgentAdapter,
+    private readonly adapter: AgentAdapter,
     a: Assignment,
-    workspace: string,
+    private readonly workspace: string,
     private readonly deps: {
       client: RunnerClient;
       say: (line: string) => void;
       onLeaseLost: () => void;
       /** Hides the job's credential values in entries before they leave the runner (the agent may print them). */
       redact: (entries: TranscriptEntry[]) => TranscriptEntry[];
+      prompt: string;
     },
   ) {
     this.parser = adapter.parser({ workspace, startedAt: Date.now() });
@@ -109,7 +114,24 @@ export class AgentOutput {
       say: deps.say,
     });
     this.lines = new LineSplitter((line) => this.push(this.parser.line(line)));
-    this.push([{ type: 'message', role: 'user', text: cutText(a.prompt), at: new Date().toISOString() }]);
+    this.pushPrompt(deps.prompt);
+  }
+
+  /** The agent runs again (a new conversation after a resume that failed): a new parser, the same transcript, its new prompt first. */
+  restart(prompt: string): void {
+    this.parser = this.adapter.parser({ workspace: this.workspace, startedAt: Date.now() });
+    this.lines = new LineSplitter((line) => this.push(this.parser.line(line)));
+    this.lastStderrLine = undefined;
+    this.pushPrompt(prompt);
+  }
+
+  sessionId(): string | undefined {
+    return this.parser.sessionId();
+  }
+
+  /** Why the run failed: what its stream said, else its last line on stderr. */
+  failure(): string | undefined {
+    return this.parser.failure() ?? this.lastStderrLine;
   }
 
   readonly write = (chunk: string): void => this.lines.write(chunk);
@@ -122,15 +144,16 @@ export class AgentOutput {
     this.push(this.parser.end());
   }
 
-  /**
-   * What the completion carries: usage and session id; the parser's reason as the error of a run
-   * that failed without one, else the agent's last line on stderr.
-   */
+  /** What the completion carries: usage and session id; `failure()` as the error of a run that failed without one. */
   report(report: CompleteRequest): CompleteRequest {
     const out: CompleteRequest = { ...report, usage: this.parser.usage() ?? null, session_id: this.parser.sessionId() ?? null };
-    const failure = this.parser.failure() ?? this.lastStderrLine;
+    const failure = this.failure();
     if (report.outcome === 'failed' && typeof report.exit_code === 'number' && report.exit_code !== 0 && !report.error && failure) out.error = failure;
     return out;
+  }
+
+  private pushPrompt(prompt: string): void {
+    this.push([{ type: 'message', role: 'user', text: cutText(prompt), at: new Date().toISOString() }]);
   }
 
   private push(entries: TranscriptEntry[]): void {

@@ -108,6 +108,51 @@ export class RunnerClient {
     return this.expect(CompleteResponse, res, 'complete');
   }
 
+  /** Uploads an attempt's session files (a gzipped tar). Tried once: a follow-up without them starts afresh, with a summary. */
+  async putSession(attemptId: string, jobToken: string, archive: Buffer, call: CallOptions = {}): Promise<void> {
+    const res = await this.binary('PUT', RunnerRoutes.session(attemptId), jobToken, archive, 0, call.signal);
+    leaseLost(res.answer);
+    if (res.answer.status !== 204) throw new ProtocolError(`session: ${res.answer.message}`, res.answer.status);
+  }
+
+  /** The session files of the attempt an assignment resumes, at most `maxBytes`. Tried once, like putSession. */
+  async getSession(attemptId: string, jobToken: string, maxBytes: number, call: CallOptions = {}): Promise<Buffer> {
+    const res = await this.binary('GET', RunnerRoutes.session(attemptId), jobToken, undefined, maxBytes, call.signal);
+    leaseLost(res.answer);
+    if (res.answer.status !== 200) throw new ProtocolError(`session: ${res.answer.message}`, res.answer.status);
+    return res.body;
+  }
+
+  /** One call whose body (either way) is bytes, not JSON; the answer is read up to `maxBytes`. */
+  private async binary(
+    method: string,
+    route: string,
+    token: string,
+    body: Buffer | undefined,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<{ answer: Answer; body: Buffer }> {
+    const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs ?? 60_000);
+    const res = await fetch(this.server + route, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/gzip' } : {}) },
+      body,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
+    if (res.status !== 200 || !res.body) {
+      const text = await res.text();
+      return { answer: { status: res.status, body: parseJson(text), message: errorMessage(res, text) }, body: Buffer.alloc(0) };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      size += chunk.length;
+      if (size > maxBytes) throw new ProtocolError(`${method} ${route}: more than ${maxBytes} bytes`, res.status);
+      chunks.push(Buffer.from(chunk));
+    }
+    return { answer: { status: res.status, body: undefined, message: '' }, body: Buffer.concat(chunks) };
+  }
+
   /** Leaves the registry; a token the server no longer knows counts as gone already. */
   async deregister(runnerToken: string, call: CallOptions = {}): Promise<void> {
     const res = await this.call('POST', RunnerRoutes.deregister, runnerToken, {}, call);

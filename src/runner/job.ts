@@ -1,9 +1,14 @@
+import os from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { formatBytes } from '../shared/job-limits.js';
 import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import type { Usage } from '../shared/transcript.js';
 import { AGENT_ADAPTERS } from '../shared/agents/index.js';
-import { AgentOutput, prepareAgentLaunch } from './agent-run.js';
+import type { AgentAdapter } from '../shared/agents/adapter.js';
+import { AgentOutput, agentLaunch, prepareAgentHome, type AgentLaunch } from './agent-run.js';
+import { OutputTail, saveSession, sessionNotFound, startingPoint, type SessionDeps, type StartingPoint } from './agent-session.js';
+import { loginSnapshot, writeBackLogins, type LoginSnapshot } from './login-files.js';
 import { withoutMissingFiles } from './credential-files.js';
 import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
@@ -42,6 +47,9 @@ export type StopReason = 'cancelled' | 'lost' | 'returned';
  */
 export const KEEP_WORK_MS = 20_000;
 
+/** How long sending an agent's session files may take (up to 32 MiB), inside the lease. */
+const SAVE_SESSION_MS = 30_000;
+
 /**
  * One attempt, from assignment to completion: workspace, command, commit and push, then the
  * report. Whatever the command's outcome (succeeded, failed, timed out, cancelled), what it left
@@ -67,6 +75,8 @@ export class JobRun {
   private jail: JobJail | undefined;
   /** An agent run through its adapter: its stdout becomes the transcript. */
   private agent: AgentOutput | undefined;
+  /** Its adapter, HOME, how it began, and the login files it got (for the ones it refreshes). */
+  private agentRun: { adapter: AgentAdapter; home: string; start: StartingPoint; logins: LoginSnapshot } | undefined;
   readonly shortId: string;
 
   constructor(
@@ -152,7 +162,8 @@ export class JobRun {
 
     const { sandbox } = this.deps;
     // Before the wall admits the job: the agent's HOME is among the job's files it hands over.
-    const launch = this.launch(ws);
+    const launch = await this.launch(ws);
+    if (this.stopReason) return this.stoppedReport();
     await sandbox?.admit?.(ws);
     this.say(
       sandbox
@@ -163,29 +174,37 @@ export class JobRun {
     );
     const jail = (this.jail = await this.deps.limiter?.open());
     const wall = jail ? wallWithin(jail, sandbox) : sandbox;
-    const argv = launch?.argv ?? ['sh', '-c', this.a.command];
     const layout = { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true, home: launch?.home };
-    const command = wall ? wall.wrap(argv, layout) : argv;
-    const env = { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv, ...launch?.env };
     const disk = this.deps.limiter?.limits.diskBytes ?? 0;
     const unwatch = disk > 0 ? watchDisk(ws.dir, disk, () => this.diskCtl.abort()) : undefined;
-    const result = await runCommand({
-      command,
-      cwd: ws.dir,
-      env,
-      timeoutMs: this.a.timeout_ms,
-      output: this.logs,
-      signal: AbortSignal.any([signal, this.diskCtl.signal]),
-      killGraceMs: this.deps.killGraceMs,
-      stdin: launch?.stdin,
-      onStdout: this.agent?.write,
-      onStderr: this.agent?.writeStderr,
-    });
+    const started = Date.now();
+    const run = (argv: string[], timeoutMs: number, extra: Pick<AgentLaunch, 'env' | 'stdin'> | undefined, output: Writable) =>
+      runCommand({
+        command: wall ? wall.wrap(argv, layout) : argv,
+        cwd: ws.dir,
+        env: { ...jobEnv(this.a, ws.promptFile), ...sandbox?.jobEnv, ...extra?.env },
+        timeoutMs,
+        output,
+        signal: AbortSignal.any([signal, this.diskCtl.signal]),
+        killGraceMs: this.deps.killGraceMs,
+        stdin: extra?.stdin,
+        onStdout: this.agent?.write,
+        onStderr: this.agent?.writeStderr,
+      });
+    // A resumed agent's output is watched for its "session not found".
+    const tail = this.agentRun?.start.fallback !== undefined ? new OutputTail(this.logs) : undefined;
+    let result = await run(launch?.argv ?? ['sh', '-c', this.a.command], this.a.timeout_ms, launch, tail ?? this.logs);
+    if (tail && this.startsAfresh(result, tail)) {
+      const remaining = this.a.timeout_ms > 0 ? Math.max(1, this.a.timeout_ms - (Date.now() - started)) : 0;
+      const again = this.relaunch(ws);
+      result = await run(again.argv, remaining, again, this.logs);
+    }
     unwatch?.();
     this.agent?.end();
     // What escaped the command's process group (setsid) must not watch or change the commit and push.
     await sandbox?.sweep?.();
     await jail?.killAll();
+    await this.afterAgent(ws);
     if (this.keepCtl.signal.aborted) return this.stoppedReport();
     if (result.spawnError) return { outcome: 'failed', exit_code: null, error: `cannot start the command: ${result.spawnError}` };
     // Committing what filled the disk would fill it twice: its work is not kept.
@@ -195,22 +214,23 @@ export class JobRun {
   }
 
   /**
-   * For an agent the runner knows (`agent_run` with an adapter): its HOME, command line and
-   * environment, and the parser its stdout goes through. Else undefined: `command` runs under
-   * `sh -c` (a shell job, an agents.json template, an agent this runner has no adapter for).
+   * For an agent the runner knows (`agent_run` with an adapter): its HOME (with the parent's
+   * session restored for a follow-up), command line and environment, and the parser its stdout
+   * goes through. Else undefined: `command` runs under `sh -c` (a shell job, an agents.json
+   * template, an agent this runner has no adapter for).
    */
-  private launch(ws: Workspace): ReturnType<typeof prepareAgentLaunch> | undefined {
+  private async launch(ws: Workspace): Promise<AgentLaunch | undefined> {
     const run = this.a.agent_run;
     const adapter = run && AGENT_ADAPTERS.get(run.name);
     if (!run || !adapter) return undefined;
     const say = (l: string) => this.say(l);
-    const launch = prepareAgentLaunch(
-      adapter,
-      { ...this.a, agent_run: { ...run, env: withoutMissingFiles(run.env, say) } },
-      ws,
-      say,
-      this.deps.sandbox?.agentConfigHome,
-    );
+    // A file setting (a CA bundle's path) that names no file here is left out, and the log says so.
+    const a = { ...this.a, agent_run: { ...run, env: withoutMissingFiles(run.env, say) } };
+    const home = prepareAgentHome(adapter, ws, say, this.configHome());
+    const logins = loginSnapshot(adapter, home);
+    const start = await startingPoint(adapter, a, ws, home, this.sessionDeps(this.stopCtl.signal));
+    this.agentRun = { adapter, home, start, logins };
+    const launch = agentLaunch(adapter, a, ws, home, start);
     // For `npm run bench -- agents` only: the same path with the agent's stdout to the log alone
     // (no parser, no transcript batches), to measure what they cost before the first model request.
     if (process.env.LAZYAF_BENCH_NO_TRANSCRIPT === '1') return launch;
@@ -219,8 +239,52 @@ export class JobRun {
       say,
       onLeaseLost: () => this.stop('lost'),
       redact: (entries) => this.redactor.redactEntry(entries),
+      prompt: start.prompt,
     });
     return launch;
+  }
+
+  /** Where the agents' config and login come from and go back to: the job user's HOME in the runner image, else the runner's. */
+  private configHome(): string {
+    return this.deps.sandbox?.agentConfigHome ?? os.homedir();
+  }
+
+  /**
+   * Whether a resumed agent exited because it did not find its session (its own words, which it
+   * says at once): then it runs again, in a new conversation with the parent's summary.
+   */
+  private startsAfresh(result: CommandResult, tail: OutputTail): boolean {
+    if (this.stopReason || result.timedOut || result.aborted || result.spawnError || result.exitCode === 0 || result.exitCode === null) return false;
+    return sessionNotFound(this.agentRun!.adapter, tail.text(), this.agent?.failure());
+  }
+
+  private relaunch(ws: Workspace): AgentLaunch {
+    const { adapter, home, start } = this.agentRun!;
+    this.say(
+      `${adapter.name} did not find session ${start.resumeSessionId} to resume; it starts a new conversation with a summary of the parent job's in its prompt`,
+    );
+    const afresh = { resumeSessionId: null, prompt: start.fallback ?? this.a.prompt };
+    this.agent!.end();
+    this.agent!.restart(afresh.prompt);
+    return agentLaunch(adapter, { ...this.a, agent_run: this.a.agent_run! }, ws, home, afresh);
+  }
+
+  /**
+   * The agent ended and nothing of the job runs any more: the login files it refreshed go back to
+   * the runner's HOME, and its session files go to the server for a follow-up (bounded: a job
+   * whose session cannot be sent still completes).
+   */
+  private async afterAgent(ws: Workspace): Promise<void> {
+    if (!this.agentRun || !this.agent) return;
+    const { adapter, home, logins } = this.agentRun;
+    writeBackLogins(adapter, home, this.configHome(), logins, (l) => this.say(l));
+    const sessionId = this.agent.sessionId();
+    if (!sessionId || this.keepCtl.signal.aborted) return;
+    await saveSession(adapter, this.a, ws, home, sessionId, this.sessionDeps(AbortSignal.any([this.keepCtl.signal, AbortSignal.timeout(SAVE_SESSION_MS)])));
+  }
+
+  private sessionDeps(signal: AbortSignal): SessionDeps {
+    return { client: this.deps.client, say: (l) => this.say(l), signal };
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue } from './queue/queue.js';
 import type { RepoService } from './repos.js';
+import type { SessionFiles } from './session-files.js';
 import type { StoredSecrets } from './stored-secrets.js';
 import type { Sessions } from './web/sessions.js';
 import type { SignInCodes } from './web/signin-codes.js';
@@ -28,6 +29,8 @@ export interface ServerContext {
   sessions: Sessions;
   signInCodes: SignInCodes;
   pool: Pool;
+  /** Agents' session files, for follow-ups that resume them (`<data>/sessions`). */
+  sessionFiles: SessionFiles;
   /** Set once the server listens; runners the pool starts connect here. */
   serverUrl?: string;
 }

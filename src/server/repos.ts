@@ -16,6 +16,7 @@ import {
   type BranchRef,
 } from './git/bare.js';
 import { isAllowedRemoteUrl } from '../shared/remote-url.js';
+import type { SessionFiles } from './session-files.js';
 import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
 
 /**
@@ -27,6 +28,8 @@ export class RepoService {
     readonly store: RepoStore,
     private readonly reposDir: string,
     private readonly emit: Emit,
+    /** The agents' session files of the repo's jobs go with the repo. */
+    private readonly sessionFiles?: SessionFiles,
   ) {}
 
   /** The repo of an id or a name, or a 404. */
@@ -72,6 +75,7 @@ export class RepoService {
     // Gone from the database, so gone for every client, even if its directory cannot be removed.
     this.changed('repo.deleted', repo);
     await removeBareRepo(this.path(repo.id));
+    await this.sessionFiles?.removeRepo(repo.id);
   }
 
   branches(repo: RepoRow): Promise<BranchRef[]> {

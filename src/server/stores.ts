@@ -15,6 +15,7 @@ import { RepoService } from './repos.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore } from './store/repos.js';
 import { SecretStore } from './store/secrets.js';
+import { SessionFiles } from './session-files.js';
 import { SessionStore } from './store/sessions.js';
 import { StoredSecrets } from './stored-secrets.js';
 import { Sessions } from './web/sessions.js';
@@ -73,6 +74,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     emit,
   });
   const sessions = new Sessions(new SessionStore(db), admin.value);
+  const sessionFiles = new SessionFiles(path.join(config.dataDir, 'sessions'));
   // Expired sessions would only ever be refused; a start is often enough to drop them.
   sessions.prune();
   return {
@@ -80,7 +82,8 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     db,
     checkpointer,
     unlockDataDir,
-    repos: new RepoService(new RepoStore(db), reposDir, emit),
+    repos: new RepoService(new RepoStore(db), reposDir, emit, sessionFiles),
+    sessionFiles,
     events,
     adminToken: admin.value,
     adminTokenSource: admin.source,

@@ -22,12 +22,20 @@ import { TranscriptEntry, Usage } from './transcript.js';
  *         pushes what it left and completes with `cancelled`; after the grace the server ends it.
  *         An agent job (an assignment with `agent_run`, since protocol 5) also sends its
  *         transcript entries (batches numbered from 1, like logs) and reports its usage and its
- *         conversation's session id with `complete`.
+ *         conversation's session id with `complete`. Since protocol 6 it uploads the agent's
+ *         session files before completing (PUT session), and a follow-up that resumes one fetches
+ *         the files of the attempt its assignment names (GET session, with its own job token).
  *   deregister (runner token) when it stops.
  * A job token works only while its attempt holds a live lease: once the lease expired, the job
  * was cancelled or the attempt completed, every write with it is refused with 409.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
+
+/** The most bytes of an attempt's session files (a gzipped tar) the server takes: 413 past it. */
+export const MAX_SESSION_BYTES = 32 * 1024 * 1024;
+
+/** The most characters of a parent conversation's summary that a follow-up gets in its prompt. */
+export const MAX_PARENT_SUMMARY_BYTES = 8 * 1024;
 
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
@@ -116,6 +124,18 @@ export const AgentRun = Type.Object({
   env: Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 64 * 1024 })),
   /** The conversation to continue (a follow-up by the same agent), or null for a new one. */
   resume: Type.Union([Type.Null(), Type.Object({ session_id: Type.String({ maxLength: 200 }), attempt_id: Type.String({ maxLength: 64 }) })]),
+  /**
+   * A follow-up meant to continue its parent's conversation (since protocol 6): the parent's
+   * transcript in a few lines, which the agent gets after its prompt whenever the conversation
+   * cannot be resumed (no session files, they cannot be restored, the agent does not find the
+   * session), and why the server has none to resume when `resume` is null.
+   */
+  parent_conversation: Type.Optional(
+    Type.Object({
+      summary: Type.String({ maxLength: MAX_PARENT_SUMMARY_BYTES }),
+      unavailable: Type.Union([Type.Null(), Type.String({ maxLength: 1000 })]),
+    }),
+  ),
 });
 export type AgentRun = Static<typeof AgentRun>;
 
@@ -235,8 +255,10 @@ export const RunnerRoutes = {
   /** POST a TranscriptBatch (job token); answered with a LogAck. */
   transcript: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/transcript`,
   /**
-   * PUT (job token): the agent's session files after the run, a gzipped tar, capped. GET (job
-   * token of the attempt that resumes): the files of `agent_run.resume.attempt_id`.
+   * PUT (job token, `application/gzip`): the agent's session files after the run, a gzipped
+   * tar of at most MAX_SESSION_BYTES (413 past it); 204. GET (the job token of the attempt that
+   * resumes, and only for the attempt its assignment names in `agent_run.resume`; else 403):
+   * those files; 404 when there are none.
    */
   session: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/session`,
 } as const;

@@ -11,7 +11,7 @@ import { JobNetwork } from '../../src/runner/job-network.js';
 import type { TestedAgent } from '../../src/shared/agents/versions.js';
 import type { Job, JobLogs, LiveEvent, Repo, Transcript, UsageReport } from '../../src/shared/api.js';
 import { agentCliBinDir } from '../../scripts/agent-clis.js';
-import { api, authUrl, git, startTestServer, tempDir, type TestServer } from '../helpers.js';
+import { api, authUrl, git, setEnv, startTestServer, tempDir, type TestServer } from '../helpers.js';
 import { inProcessRunners, seedRepo, submit, waitForJob, type InProcessRunner } from '../queue-helpers.js';
 
 export interface AgentStack {
@@ -34,17 +34,6 @@ export function jobNetworkOrSkip(t: TestContext, agent: string): boolean {
   if (process.env.CI) throw new Error(`no job network: ${network.problem}`);
   t.skip(`no job network here (${network.problem})`);
   return false;
-}
-
-/** Sets environment variables of this process for the test (the in-process server's and runner's), restored after it. */
-export function setEnv(t: TestContext, values: Record<string, string>): void {
-  const saved = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  t.after(() => {
-    for (const [k, v] of Object.entries(saved))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  });
 }
 
 /**

@@ -5,6 +5,7 @@ import { agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
 import type { Claimed } from './queue.js';
+import type { Continuation } from './resume.js';
 
 export interface AssignmentSources {
   reposDir: string;
@@ -15,6 +16,8 @@ export interface AssignmentSources {
   secrets: (repoId: string) => Readonly<Record<string, string>>;
   /** The model of each built-in agent for a job that names none (LAZYAF_AGENT_MODELS); none: the agent's own default. */
   agentModels?: Readonly<Record<string, string>>;
+  /** For a follow-up that continues its parent's conversation: what to resume, and the parent's summary (continuationFor). */
+  continuation?: (job: Claimed['job'], attemptId: string) => Continuation;
 }
 
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */
@@ -28,7 +31,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     name: adapter.name,
     model,
     env: agentCredentials(adapter.credentials, process.env, from.secrets(job.repo_id)),
-    resume: null,
+    ...(from.continuation?.(job, attempt.id) ?? { resume: null }),
   };
   const command = adapter ? displayCommand(adapter, model) : template;
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);

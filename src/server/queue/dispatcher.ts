@@ -12,6 +12,9 @@ import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
 import type { Agents } from './agents.js';
 import { assignmentFor } from './assignment.js';
+import { continuationFor } from './resume.js';
+import type { SessionFiles } from '../session-files.js';
+import type { JobRow } from '../store/jobs.js';
 import type { Queue } from './queue.js';
 import type { JobStatus } from './state.js';
 import { ApiError } from '../errors.js';
@@ -23,6 +26,8 @@ export interface DispatcherOptions {
   secrets: (repoId: string) => Readonly<Record<string, string>>;
   /** The model of each built-in agent for a job that names none (LAZYAF_AGENT_MODELS). */
   agentModels?: Readonly<Record<string, string>>;
+  /** Agents' session files, for follow-ups that resume them. */
+  sessionFiles?: SessionFiles;
   /** The longest a poll is held open waiting for a job. */
   longPollMs: number;
 }
@@ -79,12 +84,14 @@ export class Dispatcher {
       return undefined;
     }
     try {
+      const continuation = (job: JobRow, attemptId: string) => continuationFor(job, attemptId, this.queue, this.opts.sessionFiles);
       return await assignmentFor(claimed, {
         reposDir: this.opts.reposDir,
         agents: this.opts.agents,
         secrets: this.opts.secrets,
         agentModels: this.opts.agentModels,
         cloneUrl,
+        continuation,
       });
     } catch (err) {
       // (git could not start: out of processes or files.) The job goes back at once, not at its lease's end.

@@ -95,12 +95,14 @@ export async function registerRoutes(
       agents,
       secrets: (repoId) => ctx.secrets.valuesFor(repoId),
       agentModels: config.agentModels,
+      sessionFiles: ctx.sessionFiles,
       longPollMs: Math.round(config.longPollSeconds * 1000),
     }),
     registrationToken: ctx.registrationToken,
     publicUrl: config.publicUrl,
     registrations: new TokenBucket(config.registerBurst, config.registerPerSecond),
     redactor: () => ctx.secrets.redactor(),
+    sessionFiles: ctx.sessionFiles,
   });
   await app.register(dockerCommandRoutes, {
     image: config.runnerImage,

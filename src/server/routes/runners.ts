@@ -10,6 +10,7 @@ import {
   HeartbeatResponse,
   LogAck,
   LogChunk,
+  MAX_SESSION_BYTES,
   MAX_TRANSCRIPT_BATCH_BYTES,
   PollRequest,
   RegisterRequest,
@@ -25,6 +26,7 @@ import type { AttemptFailure, Queue } from '../queue/queue.js';
 import type { Redactor } from '../../shared/redact.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
+import type { SessionFiles } from '../session-files.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
 import { cloneUrlFor } from './clone-url.js';
@@ -41,6 +43,8 @@ export interface RunnerRoutesOptions {
    * runner's own redaction (a runner of an older version, a value the job got another way).
    */
   redactor: () => Redactor;
+  /** Where agents' session files are kept (RunnerRoutes.session). */
+  sessionFiles: SessionFiles;
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
@@ -190,6 +194,59 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       // Like log chunks: the server hides every credential value it holds, whatever the runner did.
       return queue.transcripts.append(attempt, req.body.seq, opts.redactor().redactEntry(req.body.entries));
+    },
+  );
+
+  // Session files are a gzipped tar the server keeps as it came: read whole up to the cap (a 413
+  // past it, from the length it announces if it does), never unpacked here.
+  app.addContentTypeParser('application/gzip', { parseAs: 'buffer', bodyLimit: MAX_SESSION_BYTES }, (_req, body, done) => done(null, body));
+
+  app.put(
+    '/api/runners/attempts/:attempt_id/session',
+    {
+      config: custom,
+      onRequest: attemptAuth(false),
+      logLevel: 'warn',
+      bodyLimit: MAX_SESSION_BYTES,
+      schema: { tags: ['runner protocol'], params: AttemptParams, response: { 204: Type.Null(), 413: ErrorBody, ...errors } },
+    },
+    async (req, reply) => {
+      const attempt = attemptOf(req, reply, req.params.attempt_id);
+      const body = req.body;
+      if (!Buffer.isBuffer(body) || body[0] !== 0x1f || body[1] !== 0x8b) throw new ApiError(400, 'session files are a gzipped tar, sent as application/gzip');
+      opts.sessionFiles.write(queue.jobs.get(attempt.job_id)!.repo_id, attempt.id, body);
+      if (!queue.attempts.setSessionBytes(attempt.id, body.length)) throw new ApiError(409, 'the attempt ended while its session files came');
+      return reply.code(204).send(null);
+    },
+  );
+
+  // Another attempt's files, for the attempt that resumes them: its own job token, live, and only
+  // the attempt its assignment named. Any other job's token, however live, gets nothing.
+  const resumerAuth = async (req: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(req);
+    const resumer = token ? queue.attemptByToken(token) : undefined;
+    if (!resumer) unauthorized(reply, 'invalid job token');
+    if (!queue.isLive(resumer)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    if (resumer.resume_from !== (req.params as { attempt_id: string }).attempt_id) throw new ApiError(403, "this job does not resume that attempt's session");
+  };
+  app.get(
+    '/api/runners/attempts/:attempt_id/session',
+    {
+      config: custom,
+      onRequest: resumerAuth,
+      logLevel: 'warn',
+      schema: {
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        response: { 200: Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', format: 'binary', description: 'the gzipped tar' }), 403: ErrorBody, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const source = queue.attempts.get(req.params.attempt_id);
+      const job = source && queue.jobs.get(source.job_id);
+      const file = job && opts.sessionFiles.open(job.repo_id, source.id);
+      if (!file) throw new ApiError(404, 'no session files are kept for that attempt');
+      return reply.type('application/gzip').send(file);
     },
   );
 

@@ -25,6 +25,10 @@ export interface AttemptRow {
   /** The Usage its agent reported with `complete`, as JSON. */
   usage: string | null;
   session_id: string | null;
+  /** The size of its session files in the data dir (`SessionFiles`); null: none stored. */
+  session_bytes: number | null;
+  /** The attempt whose session files its assignment named: the only ones its job token may fetch. */
+  resume_from: string | null;
 }
 
 /** All SQL on the `attempts` table. */
@@ -77,6 +81,14 @@ export class AttemptStore {
         WHERE a.job_id IN (SELECT value FROM json_each(?))`),
       // Returns the latest attempt of a job that reported a session id, or undefined.
       lastSession: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE job_id = ? AND session_id IS NOT NULL ORDER BY number DESC LIMIT 1'),
+      // Returns the latest attempt of a job that reported a session id and uploaded its files, or undefined.
+      lastSessionWithFiles: db.prepare<[string], AttemptRow>(
+        'SELECT * FROM attempts WHERE job_id = ? AND session_id IS NOT NULL AND session_bytes IS NOT NULL ORDER BY number DESC LIMIT 1',
+      ),
+      // Records the size of an active attempt's session files; changes = 0 if it had ended.
+      setSessionBytes: db.prepare('UPDATE attempts SET session_bytes = @bytes WHERE id = @id AND active = 1'),
+      // Records the attempt whose session files an attempt's assignment named.
+      setResumeFrom: db.prepare('UPDATE attempts SET resume_from = @from WHERE id = @id'),
       // Brings an active attempt's deadline forward to `until` (never later); changes = 0 if it had ended.
       bringDeadline: db.prepare('UPDATE attempts SET deadline_ms = MIN(deadline_ms, @until) WHERE id = @id AND active = 1'),
       // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.
@@ -149,6 +161,19 @@ export class AttemptStore {
   /** The conversation a follow-up of this job resumes: its latest attempt that reported a session id. */
   lastSession(jobId: string): AttemptRow | undefined {
     return this.stmts.lastSession.get(jobId);
+  }
+
+  /** The conversation a follow-up of this job resumes, when its files are stored too. */
+  lastSessionWithFiles(jobId: string): AttemptRow | undefined {
+    return this.stmts.lastSessionWithFiles.get(jobId);
+  }
+
+  setSessionBytes(id: string, bytes: number): boolean {
+    return this.stmts.setSessionBytes.run({ id, bytes }).changes === 1;
+  }
+
+  setResumeFrom(id: string, from: string): void {
+    this.stmts.setResumeFrom.run({ id, from });
   }
 
   acceptLogSeq(id: string, seq: number): boolean {

@@ -37,6 +37,11 @@ export interface AgentAdapter {
    * paths or folders), saved with the attempt so that a follow-up on any runner can resume it.
    */
   sessionFiles(ctx: { home: string; workspace: string; sessionId: string }): string[];
+  /**
+   * What the agent says (on stdout or stderr) when the conversation it was told to resume is not
+   * there: the runner then runs it again without resuming, with a summary of the conversation.
+   */
+  readonly sessionNotFound: RegExp;
 }
 
 export interface LaunchContext {

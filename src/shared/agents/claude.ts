@@ -101,6 +101,8 @@ export const claude: AgentAdapter = {
   },
 
   parser: (ctx) => new ClaudeParser(ctx),
+  // 2.1.332, in its result's `errors`, exit code 1.
+  sessionNotFound: /No conversation found with session ID/,
 
   sessionFiles({ workspace, sessionId }) {
     // Claude Code keeps a conversation at ~/.claude/projects/<cwd, each character but [A-Za-z0-9] as ->/<id>.jsonl,

@@ -270,4 +270,6 @@ export const codexAdapter: AgentAdapter = {
   // time: the folder is named, not the file (the adapter does no I/O). 0.171 resumes from the
   // rollout alone, without its sqlite indexes.
   sessionFiles: () => ['.codex/sessions'],
+  // 0.171 on stderr: "thread/resume failed: no rollout found for thread id <id>".
+  sessionNotFound: /no rollout found for thread id/,
 };

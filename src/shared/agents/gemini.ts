@@ -56,6 +56,8 @@ export const gemini: AgentAdapter = {
   launch: geminiLaunch,
   parser: geminiParser,
   sessionFiles: () => [`.gemini/tmp/${PROJECT_NAME}/chats`],
+  // 0.61 on stderr, exit code 42: "Error resuming session: No previous sessions found for this project." (or an unknown id).
+  sessionNotFound: /Error resuming session/,
 };
 
 /**
