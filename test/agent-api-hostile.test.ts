@@ -1,9 +1,10 @@
-// Usage a runner reports at the edges of what the schema takes: the server's sums over attempts
-// must still answer (SQLite's SUM of integers raises on overflow) and say nothing untrue.
+// The agent jobs' API at the edges of what its schemas take: usage a runner reports (the server's
+// sums over attempts must still answer: SQLite's SUM of integers raises on overflow), and secret
+// values that are not JSON strings (the validator would turn them into other strings).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { UsageReport } from '../src/shared/api.js';
+import type { SecretList, UsageReport } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import type { Usage } from '../src/shared/transcript.js';
 import { api, startTestServer, tempDir } from './helpers.js';
@@ -38,4 +39,14 @@ test('GET /api/usage answers when the attempts reported counts whose sum passes 
     for (const [k, v] of Object.entries(r.body.total)) assert.ok(typeof v === 'number' && Number.isFinite(v) && v >= 0, `${q}: total ${k} is ${v}`);
     assert.ok(r.body.total.input_tokens >= 1e19, 'a sum past 2^63 is still a sum, not a wrapped or clamped count');
   }
+});
+
+test('a secret value that is not a JSON string is refused, not stored as the text the validator makes of it', async (t) => {
+  const server = await startTestServer(t);
+  for (const value of [2 ** 64 + 1, 1e3, true, ['sk-in-an-array'], null]) {
+    const r = await api(server, 'PUT', '/api/secrets/ANTHROPIC_API_KEY', { value });
+    assert.equal(r.status, 400, `${JSON.stringify(value)}: ${JSON.stringify(r.body)}`);
+  }
+  assert.deepEqual((await api<SecretList>(server, 'GET', '/api/secrets')).body.secrets, [], 'nothing stored');
+  assert.equal((await api(server, 'PUT', '/api/secrets/ANTHROPIC_API_KEY', { value: '12345678901234567890' })).status, 201);
 });
