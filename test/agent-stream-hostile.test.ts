@@ -4,6 +4,7 @@
 // and a session id the server takes (a refused batch loses up to 200 entries; a refused
 // completion loses the job's result).
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
@@ -34,8 +35,11 @@ function check(adapter: AgentAdapter, p: StreamParser, entries: TranscriptEntry[
       if (typeof v === 'number') assert.ok(v <= Number.MAX_SAFE_INTEGER, `${adapter.name}, ${what}: usage ${k} ${v} past 2^53 (the server sums them)`);
   }
   const session = p.sessionId();
-  if (session !== undefined)
+  if (session !== undefined) {
     assert.ok(Value.Check(SESSION_ID, session), `${adapter.name}, ${what}: session id the completion would be refused for: ${session.slice(0, 80)}`);
+    // A follow-up puts it on the agent's command line: one that starts with a dash is an option there.
+    assert.match(session, /^[A-Za-z0-9]/, `${adapter.name}, ${what}: a session id a follow-up would pass as an option`);
+  }
   const failure = p.failure();
   if (failure !== undefined) assert.ok(typeof failure === 'string' && failure.length <= 4000, `${adapter.name}, ${what}: failure too long`);
 }
@@ -188,6 +192,27 @@ const adapters = [...AGENT_ADAPTERS.values()];
 
 test('the registry holds the three agents this test attacks', () => {
   assert.deepEqual(adapters.map((a) => a.name).sort(), ['claude', 'codex', 'gemini']);
+});
+
+test('a session id shaped like an option or a path reaches an agent’s command line only as a flag’s value, its session files never as a folder above it', () => {
+  for (const adapter of adapters) {
+    for (const id of ['--version', '-c', '--continue']) {
+      let argv: string[];
+      try {
+        argv = adapter.launch({ prompt: 'p', promptFile: '/p', home: '/h', workspace: WS, model: null, resumeSessionId: id, credentials: {} }).argv;
+      } catch {
+        continue; // refused: as good
+      }
+      assert.ok(!argv.includes(id), `${adapter.name} puts ${id} on its command line alone: ${JSON.stringify(argv)}`);
+    }
+    for (const id of ['..', '.', '-x', '../x']) {
+      const files = adapter.sessionFiles({ home: '/h', workspace: WS, sessionId: id });
+      for (const f of files)
+        assert.ok(!path.relative('.', f).split(path.sep).includes('..') && !f.endsWith(`${path.sep}.`), `${adapter.name} saves ${f} for session ${id}`);
+      if (adapter.name === 'claude')
+        assert.deepEqual(files, [], `claude saves ${JSON.stringify(files)} for session ${id}: a folder that is not one conversation`);
+    }
+  }
 });
 
 for (const adapter of adapters) {

@@ -95,7 +95,8 @@ export const claude: AgentAdapter = {
   launch(ctx: LaunchContext): Launch {
     const argv = ['claude', '-p', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'];
     if (ctx.model) argv.push('--model', ctx.model);
-    if (ctx.resumeSessionId) argv.push('--resume', ctx.resumeSessionId);
+    // Glued to its flag: an id that starts with a dash is still the flag's value, never an option of its own.
+    if (ctx.resumeSessionId) argv.push(`--resume=${ctx.resumeSessionId}`);
     // The prompt on stdin: an argument is limited to 128 KiB on Linux, and would show in `ps`.
     return { argv, env: { ...QUIET_ENV, ...ctx.credentials }, stdin: ctx.prompt };
   },
@@ -106,7 +107,8 @@ export const claude: AgentAdapter = {
     // Claude Code keeps a conversation at ~/.claude/projects/<cwd, each character but [A-Za-z0-9] as ->/<id>.jsonl,
     // and what its subagents and large tool results left in a folder of the same name.
     const project = path.resolve(workspace).replace(/[^a-zA-Z0-9]/g, '-');
-    if (project.length > MAX_PROJECT_DIR || !/^[A-Za-z0-9._:-]+$/.test(sessionId)) return [];
+    // `..` is no id: it would name the folder of every conversation.
+    if (project.length > MAX_PROJECT_DIR || sessionIdOf(sessionId) === undefined) return [];
     const dir = path.join('.claude', 'projects', project);
     return [path.join(dir, `${sessionId}.jsonl`), path.join(dir, sessionId)];
   },

@@ -47,9 +47,13 @@ export function addCounts(a: number, b: number): number {
   return Math.min(Number.MAX_SAFE_INTEGER, a + b);
 }
 
-/** A conversation id as the completion takes it (CompleteRequest.session_id); anything else is none. */
+/**
+ * A conversation id as the completion takes it (CompleteRequest.session_id), starting with a letter
+ * or digit: a follow-up puts it on the agent's command line, where `--version` would be an option.
+ * Anything else is none.
+ */
 export function sessionIdOf(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length <= 200 && /^[A-Za-z0-9._:-]+$/.test(v) ? v : undefined;
+  return typeof v === 'string' && v.length <= 200 && /^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(v) ? v : undefined;
 }
 
 /** The agent's own time of an event where it is one (ISO 8601, as an entry's `at` holds it); else now. */
