@@ -15,6 +15,7 @@ import { RunnerRoutes } from '../src/shared/protocol.js';
 import { removeTempDir } from './lib/proc.js';
 import { wholeNumberFromEnv, type BenchContext, type BenchPart, type Figure, type PartResult } from './lib/report.js';
 import { runAttack, type Attack } from './hostile/attack.js';
+import { agentQueries, agentValues, secretAttacks, secretsRace, STORED_SECRET_VALUE, transcriptAttacks } from './hostile/cases-agents.js';
 import { authorizationMatrix, hostileBodies, hostileIds, hostilePaths, hostileQueries, hostileValues, oddAuthHeaders } from './hostile/cases-api.js';
 import { cancelledAttempt, gitAttacks, protocolOddities } from './hostile/cases-runner.js';
 import { hostileCookies } from './hostile/cases-session.js';
@@ -39,6 +40,12 @@ function attacksOf(w: World, gzipBomb: Buffer): [string, Attack[]][] {
     ['queries', hostileQueries(w)],
     ['bodies', hostileBodies(w)],
     ['values', hostileValues(w)],
+    // After the authorization matrix: its admin request deleted the spare repo, a scope that must be refused now.
+    ['secrets', secretAttacks(w)],
+    // Before the runner-protocol group, which ends the attempt.
+    ['transcripts', transcriptAttacks(w)],
+    ['agent queries', agentQueries(w)],
+    ['agent values', agentValues(w)],
     ['git', gitAttacks(w, gzipBomb)],
     ['cancelled job', cancelledAttempt(w)],
     ['runner protocol', protocolOddities(w)],
@@ -118,7 +125,7 @@ export const hostilePart: BenchPart = {
     const logFile = path.join(dir, 'lazyaf-server.log');
     try {
       const registration = fs.readFileSync(path.join(dataDir, 'registration_token'), 'utf8').trim();
-      const secrets = new Set([ADMIN, registration]);
+      const secrets = new Set([ADMIN, registration, STORED_SECRET_VALUE]);
       const setup = {
         admin: ADMIN,
         registration,
@@ -128,6 +135,7 @@ export const hostilePart: BenchPart = {
       ctx.log(`server ${target.url}; ${ctx.runs} rounds of attacks`);
       const tally = new Tally();
       const problems = await attackRounds(ctx, target, tally, setup, gitEnv, secrets);
+      problems.push(...(await secretsRace(target, tally)));
       const queue = await queueStillWorks(target, tally, setup, dir, gitEnv);
       const lease = await leaseStillExpires(target, tally, setup, TTL_SECONDS);
       ctx.log(`slow clients: ${SLOW_CONNECTIONS} connections held for ${SLOW_HOLD_SECONDS} s`);

@@ -52,7 +52,7 @@ test('claude is registered and launches headless in stream-json, prompt on stdin
   assert.equal(launch.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, '1');
   assert.equal(launch.env.CLAUDE_CODE_MAX_RETRIES, '5', "the server's setting wins over the default");
   const resumed = claude.launch({ ...{ prompt: 'p', promptFile: 'f', home: 'h', workspace: 'w', credentials: {} }, model: null, resumeSessionId: 'abc-1' });
-  assert.deepEqual(resumed.argv.slice(-2), ['--resume', 'abc-1']);
+  assert.deepEqual(resumed.argv.slice(-1), ['--resume=abc-1']);
   assert.ok(!resumed.argv.includes('--model'));
   assert.ok(claude.credentials.includes('CLAUDE_CODE_OAUTH_TOKEN') && claude.credentials.includes('CLAUDE_CODE_USE_BEDROCK'));
 });

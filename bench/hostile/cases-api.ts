@@ -32,6 +32,9 @@ export function authorizationMatrix(w: World): Attack[] {
     get('show a job', `/api/jobs/${job}`),
     get('a job log', `/api/jobs/${job}/logs`),
     get('a job diff', `/api/jobs/${job}/diff`),
+    get('a job transcript', `/api/jobs/${job}/transcript`),
+    get('usage', '/api/usage'),
+    get('list secrets', '/api/secrets'),
     get('list runners', '/api/runners'),
     get('runner counts', '/api/runners/status'),
     get('pool', '/api/pool'),
@@ -94,6 +97,8 @@ function bodyRoutes(w: World): BodyRoute[] {
     { name: 'poll', method: 'POST', path: RunnerRoutes.poll, owner: 'runner' },
     { name: 'log chunk', method: 'POST', path: RunnerRoutes.logs(w.attempt.attempt_id), owner: 'job' },
     { name: 'complete', method: 'POST', path: RunnerRoutes.complete(w.attempt.attempt_id), owner: 'job' },
+    { name: 'transcript batch', method: 'POST', path: RunnerRoutes.transcript(w.attempt.attempt_id), owner: 'job' },
+    { name: 'set a secret', method: 'PUT', path: '/api/secrets/BENCH_BODY', owner: 'admin' },
     // A runner's deregister takes any body; its own tier would revoke the attacking runner.
     { name: 'deregister', method: 'POST', path: RunnerRoutes.deregister, owner: 'runner', tiers: ['none', 'wrong', 'registration', 'job'] },
   ];
@@ -355,6 +360,12 @@ export function hostileIds(w: World): Attack[] {
       at('show a job', 'GET', `/api/jobs/${id}`),
       at('a job log', 'GET', `/api/jobs/${id}/logs`),
       at('a job diff', 'GET', `/api/jobs/${id}/diff`),
+      at('a job transcript', 'GET', `/api/jobs/${id}/transcript`),
+      {
+        ...at('transcript batch', 'POST', `/api/runners/attempts/${id}/transcript`, ['job']),
+        headers: JSON_TYPE,
+        body: json({ seq: 1, entries: [{ type: 'message', text: 'x' }] }),
+      },
       at('cancel a job', 'POST', `/api/jobs/${id}/cancel`),
       at('rerun a job', 'POST', `/api/jobs/${id}/rerun`),
       { ...at('follow up a job', 'POST', `/api/jobs/${id}/followup`), headers: JSON_TYPE, body: json({ title: 'x', command: 'true', labels: [NEVER_LABEL] }) },

@@ -122,6 +122,18 @@ export function leaseStillExpires(target: Target, tally: Tally, s: { registratio
       data: 'late\n',
     });
     expect(late.status === 409 || late.status === 401, `a lost attempt's log chunk got ${late.status}`);
+    const batch = await honest(target, tally, 'job', 'transcript batch of a lost attempt', 'POST', RunnerRoutes.transcript(a.attempt_id), a.job_token, {
+      seq: 1,
+      entries: [{ type: 'message', text: 'late' }],
+    });
+    expect(batch.status === 409 || batch.status === 401, `a lost attempt's transcript batch got ${batch.status}`);
+    const done = await honest(target, tally, 'job', 'completion of a lost attempt', 'POST', RunnerRoutes.complete(a.attempt_id), a.job_token, {
+      outcome: 'succeeded',
+      exit_code: 0,
+      usage: { input_tokens: 1, output_tokens: 1 },
+      session_id: 'late',
+    });
+    expect(done.status === 409 || done.status === 401, `a lost attempt's completion got ${done.status}`);
     await honest(target, tally, 'admin', 'cancel (lease check)', 'POST', `/api/jobs/${jobId}/cancel`, target.adminToken);
     for (const r of [silent, meddler]) await honest(target, tally, 'runner', 'deregister (lease check)', 'POST', RunnerRoutes.deregister, r.token);
   });

@@ -5,6 +5,7 @@ import type { AgentAdapter, StreamParser } from '../shared/agents/adapter.js';
 import { LineSplitter } from '../shared/agents/stream-helpers.js';
 import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import { cutText, type TranscriptEntry } from '../shared/transcript.js';
+import { fitEntry, fitSessionId, fitUsage } from './agent-fit.js';
 import type { RunnerClient } from './client.js';
 import { TranscriptStream } from './transcript-stream.js';
 import type { Workspace } from './workspace.js';
@@ -102,8 +103,8 @@ export class AgentOutput {
       client: RunnerClient;
       say: (line: string) => void;
       onLeaseLost: () => void;
-      /** Hides the job's credential values in entries before they leave the runner (the agent may print them). */
-      redact: (entries: TranscriptEntry[]) => TranscriptEntry[];
+      /** Hides the job's credential values in entries, usage and text before they leave the runner (the agent may print them). */
+      redact: <T>(value: T) => T;
       prompt: string;
     },
   ) {
@@ -144,11 +145,20 @@ export class AgentOutput {
     this.push(this.parser.end());
   }
 
-  /** What the completion carries: usage and session id; `failure()` as the error of a run that failed without one. */
+  /**
+   * What the completion carries: usage and session id, made to fit what the server takes (one it
+   * refuses would lose the job's result); the parser's reason as the error of a run that failed
+   * without one.
+   */
   report(report: CompleteRequest): CompleteRequest {
-    const out: CompleteRequest = { ...report, usage: this.parser.usage() ?? null, session_id: this.parser.sessionId() ?? null };
+    const id = this.parser.sessionId();
+    const session = fitSessionId(id, this.deps.redact);
+    if (id !== undefined && session === null) this.deps.say('the agent named a session id that cannot be kept: a follow-up starts a new conversation');
+    const out: CompleteRequest = { ...report, usage: fitUsage(this.deps.redact(this.parser.usage())), session_id: session };
     const failure = this.failure();
-    if (report.outcome === 'failed' && typeof report.exit_code === 'number' && report.exit_code !== 0 && !report.error && failure) out.error = failure;
+    if (report.outcome === 'failed' && typeof report.exit_code === 'number' && report.exit_code !== 0 && !report.error && failure)
+      // Within the completion's 4,000 characters, with room for redaction, which lengthens it.
+      out.error = failure.slice(0, 3000);
     return out;
   }
 
@@ -157,6 +167,6 @@ export class AgentOutput {
   }
 
   private push(entries: TranscriptEntry[]): void {
-    if (entries.length > 0) this.transcript.push(this.deps.redact(entries));
+    if (entries.length > 0) this.transcript.push(this.deps.redact(entries).map(fitEntry));
   }
 }

@@ -28,6 +28,11 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
     {
       // A value of 64 Ki characters, JSON-escaped (`\u0001` is six characters for one), fits.
       bodyLimit: 512 * 1024,
+      // Before the validator, which coerces: 12345678901234567890 would be stored as "12345678901234567000", [x] as "x".
+      preValidation: async (req) => {
+        const value = (req.body as { value?: unknown } | null)?.value;
+        if (value !== undefined && typeof value !== 'string') throw new ApiError(400, 'invalid value: it must be a JSON string');
+      },
       schema: {
         tags: ['secrets'],
         description: 'Stores a secret for agent jobs (for one repo with `?repo=`). Its value is never shown again.',

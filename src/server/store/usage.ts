@@ -11,13 +11,17 @@ export interface UsageFilter {
 export type UsageByRepo = UsageSum & { repo_id: string; repo_name: string };
 export type UsageByDay = UsageSum & { day: string };
 
-/** The sums over a set of attempts; a job counts once however many of its attempts it holds. */
+/**
+ * The sums over a set of attempts; a job counts once however many of its attempts it holds. TOTAL,
+ * not SUM: SUM of integers raises past 2^63, and a runner's report may hold any count the schema
+ * takes: one such attempt would fail every report after it.
+ */
 const SUMS = `COUNT(DISTINCT a.job_id) AS jobs,
-  COALESCE(SUM(json_extract(a.usage, '$.input_tokens')), 0) AS input_tokens,
-  COALESCE(SUM(json_extract(a.usage, '$.output_tokens')), 0) AS output_tokens,
-  COALESCE(SUM(json_extract(a.usage, '$.cache_read_tokens')), 0) AS cache_read_tokens,
-  COALESCE(SUM(json_extract(a.usage, '$.cache_write_tokens')), 0) AS cache_write_tokens,
-  COALESCE(SUM(json_extract(a.usage, '$.cost_usd')), 0.0) AS cost_usd,
+  TOTAL(json_extract(a.usage, '$.input_tokens')) AS input_tokens,
+  TOTAL(json_extract(a.usage, '$.output_tokens')) AS output_tokens,
+  TOTAL(json_extract(a.usage, '$.cache_read_tokens')) AS cache_read_tokens,
+  TOTAL(json_extract(a.usage, '$.cache_write_tokens')) AS cache_write_tokens,
+  TOTAL(json_extract(a.usage, '$.cost_usd')) AS cost_usd,
   COUNT(DISTINCT CASE WHEN json_extract(a.usage, '$.cost_usd') IS NULL THEN a.job_id END) AS jobs_without_cost`;
 /** Every attempt that reported usage (all of them: a retried or requeued attempt spent its tokens too), filtered. */
 const FROM = `FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN repos r ON r.id = j.repo_id
@@ -45,14 +49,21 @@ export class UsageStore {
   }
 
   total(filter: UsageFilter): UsageSum {
-    return this.stmts.total.get(filter)!;
+    return finite(this.stmts.total.get(filter)!);
   }
 
   byRepo(filter: UsageFilter): UsageByRepo[] {
-    return this.stmts.byRepo.all(filter);
+    return this.stmts.byRepo.all(filter).map(finite);
   }
 
   byDay(filter: UsageFilter): UsageByDay[] {
-    return this.stmts.byDay.all(filter);
+    return this.stmts.byDay.all(filter).map(finite);
   }
+}
+
+/** A sum of floats past 1.8e308 is Infinity, which JSON cannot say: the largest number instead. */
+function finite<T extends UsageSum>(row: T): T {
+  const out: Record<string, unknown> = { ...row };
+  for (const [k, v] of Object.entries(row)) if (typeof v === 'number' && !Number.isFinite(v)) out[k] = Number.MAX_VALUE;
+  return out as T;
 }

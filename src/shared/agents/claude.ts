@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { cutText, type ToolKind, type TranscriptEntry, type Usage } from '../transcript.js';
 import type { AgentAdapter, Launch, LaunchContext, ParseContext, StreamParser } from './adapter.js';
-import { arr, count, obj, parseObject, replacementDiff, showPath, str, text, type Json } from './stream-helpers.js';
+import { arr, count, obj, own, parseObject, sessionIdOf, replacementDiff, showPath, str, text, type Json } from './stream-helpers.js';
 import { AGENT_CLI_VERSIONS } from './versions.js';
 
 /**
@@ -95,7 +95,8 @@ export const claude: AgentAdapter = {
   launch(ctx: LaunchContext): Launch {
     const argv = ['claude', '-p', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'];
     if (ctx.model) argv.push('--model', ctx.model);
-    if (ctx.resumeSessionId) argv.push('--resume', ctx.resumeSessionId);
+    // Glued to its flag: an id that starts with a dash is still the flag's value, never an option of its own.
+    if (ctx.resumeSessionId) argv.push(`--resume=${ctx.resumeSessionId}`);
     // The prompt on stdin: an argument is limited to 128 KiB on Linux, and would show in `ps`.
     return { argv, env: { ...QUIET_ENV, ...ctx.credentials }, stdin: ctx.prompt };
   },
@@ -108,7 +109,8 @@ export const claude: AgentAdapter = {
     // Claude Code keeps a conversation at ~/.claude/projects/<cwd, each character but [A-Za-z0-9] as ->/<id>.jsonl,
     // and what its subagents and large tool results left in a folder of the same name.
     const project = path.resolve(workspace).replace(/[^a-zA-Z0-9]/g, '-');
-    if (project.length > MAX_PROJECT_DIR || !/^[A-Za-z0-9._:-]+$/.test(sessionId)) return [];
+    // `..` is no id: it would name the folder of every conversation.
+    if (project.length > MAX_PROJECT_DIR || sessionIdOf(sessionId) === undefined) return [];
     const dir = path.join('.claude', 'projects', project);
     return [path.join(dir, `${sessionId}.jsonl`), path.join(dir, sessionId)];
   },
@@ -173,8 +175,7 @@ class ClaudeParser implements StreamParser {
 
   private system(event: Json, line: string): TranscriptEntry[] {
     if (event.subtype === 'init') {
-      const id = str(event.session_id);
-      if (id && id.length <= 200 && /^[A-Za-z0-9._:-]+$/.test(id)) this.session = id;
+      this.session = sessionIdOf(event.session_id) ?? this.session;
       this.model = str(event.model)?.slice(0, 200) ?? this.model;
       return [];
     }
@@ -254,8 +255,9 @@ class ClaudeParser implements StreamParser {
       const n = count(value);
       if (n !== undefined) (reported as Record<string, unknown>)[key] = n;
     }
-    if (typeof event.total_cost_usd === 'number' && Number.isFinite(event.total_cost_usd) && event.total_cost_usd >= 0)
-      reported.cost_usd = event.total_cost_usd;
+    const cost = event.total_cost_usd;
+    // Capped as the counts are: the server sums costs over every attempt.
+    if (typeof cost === 'number' && Number.isFinite(cost) && cost >= 0) reported.cost_usd = Math.min(cost, Number.MAX_SAFE_INTEGER);
     this.reported = reported;
     const isError = event.is_error === true || (typeof event.subtype === 'string' && event.subtype.startsWith('error'));
     const said = str(event.result) ?? (Array.isArray(event.errors) ? event.errors.map((e) => text(e)).join('; ') : undefined) ?? str(event.subtype) ?? '';
@@ -272,7 +274,7 @@ class ClaudeParser implements StreamParser {
   }
 
   private toolEntry(call: PendingCall, block: Json | undefined, structured: unknown): TranscriptEntry {
-    const kind = TOOL_KINDS[call.name] ?? 'other';
+    const kind = own(TOOL_KINDS, call.name) ?? 'other';
     const input = call.input;
     const entry: TranscriptEntry = { type: 'tool', tool: call.name, kind, input: text(input), at: call.at };
     const isError = block?.is_error === true;

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { cutText, type TranscriptEntry, type Usage } from '../transcript.js';
 import type { AgentAdapter, LaunchContext, Launch, ParseContext, StreamParser } from './adapter.js';
+import { addCounts } from './stream-helpers.js';
 import { AGENT_CLI_VERSIONS } from './versions.js';
 
 /**
@@ -45,6 +46,9 @@ function launch(ctx: LaunchContext): Launch {
   if (key) env.CODEX_API_KEY = key;
   return { argv, env, stdin: ctx.prompt };
 }
+
+/** Items kept waiting for their completion; past this many (a stream that never completes them) the oldest ends as `unknown`. */
+const MAX_OPEN_ITEMS = 256;
 
 /** The most of one stdout line parsed as JSON: a longer line is kept as text, cut. */
 const MAX_PARSED_LINE = 4 * 1024 * 1024;
@@ -166,13 +170,13 @@ export function parseCodexStream(ctx: ParseContext): StreamParser {
     const prev = usage ?? { input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, turns: 0 };
     // OpenAI counts cache reads and writes inside input_tokens; Usage keeps them apart, as Anthropic reports them.
     usage = {
-      input_tokens: prev.input_tokens + input - cached - written,
-      output_tokens: prev.output_tokens + count(u.output_tokens),
-      cache_read_tokens: (prev.cache_read_tokens ?? 0) + cached,
-      turns: (prev.turns ?? 0) + 1,
+      input_tokens: addCounts(prev.input_tokens, input - cached - written),
+      output_tokens: addCounts(prev.output_tokens, count(u.output_tokens)),
+      cache_read_tokens: addCounts(prev.cache_read_tokens ?? 0, cached),
+      turns: addCounts(prev.turns ?? 0, 1),
       duration_ms: Math.max(0, Date.now() - ctx.startedAt),
     };
-    if (written > 0 || prev.cache_write_tokens !== undefined) usage.cache_write_tokens = (prev.cache_write_tokens ?? 0) + written;
+    if (written > 0 || prev.cache_write_tokens !== undefined) usage.cache_write_tokens = addCounts(prev.cache_write_tokens ?? 0, written);
   }
 
   function event(ev: Json): TranscriptEntry[] {
@@ -189,8 +193,12 @@ export function parseCodexStream(ctx: ParseContext): StreamParser {
         const item = isObject(ev.item) ? ev.item : undefined;
         const id = str(item?.id);
         if (item === undefined || id === undefined) return [other(String(ev.type), json(ev))];
+        open.delete(id);
         open.set(id, item);
-        return [];
+        if (open.size <= MAX_OPEN_ITEMS) return [];
+        const [oldestId, oldest] = open.entries().next().value as [string, Json];
+        open.delete(oldestId);
+        return itemEntries(oldest, false);
       }
       case 'item.completed': {
         const item = isObject(ev.item) ? ev.item : undefined;

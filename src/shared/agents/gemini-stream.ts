@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { cutText, MAX_ENTRY_TEXT, type ToolKind, type TranscriptEntry, type Usage } from '../transcript.js';
 import type { ParseContext, StreamParser } from './adapter.js';
+import { atOf, own, sessionIdOf } from './stream-helpers.js';
 
 /**
  * Gemini CLI's `-o stream-json` (0.61), one JSON object a line:
@@ -62,7 +63,7 @@ export function geminiParser(ctx: ParseContext): StreamParser {
   };
 
   const toolEntry = (call: OpenCall, result: Record<string, unknown> | undefined): TranscriptEntry => {
-    const kind = TOOL_KINDS[call.name] ?? 'other';
+    const kind = own(TOOL_KINDS, call.name) ?? 'other';
     const entry: TranscriptEntry = { type: 'tool', tool: cut(call.name, 200), kind, input: cutText(call.input), at: call.at };
     const filePath = str(call.params.file_path) ?? str(call.params.dir_path) ?? str(call.params.path);
     if (filePath !== undefined) entry.path = cut(relative(workspace, filePath), 4096);
@@ -83,7 +84,7 @@ export function geminiParser(ctx: ParseContext): StreamParser {
   };
 
   const handle = (event: Record<string, unknown>, raw: string): TranscriptEntry[] => {
-    const at = str(event.timestamp) ?? new Date().toISOString();
+    const at = atOf(event.timestamp);
     const type = event.type;
     if (type === 'message' && event.role === 'assistant' && typeof event.content === 'string') {
       const text = event.content;
@@ -100,7 +101,7 @@ export function geminiParser(ctx: ParseContext): StreamParser {
     const out = flushAssistant();
     switch (type) {
       case 'init':
-        sessionId = cut(str(event.session_id) ?? sessionId ?? '', 200) || undefined;
+        sessionId = sessionIdOf(event.session_id) ?? sessionId;
         initModel = str(event.model) ?? initModel;
         return out;
       case 'message':
@@ -217,7 +218,7 @@ function apiError(message: string | undefined): string | undefined {
 function commandExit(result: Record<string, unknown>, status: TranscriptEntry['status']): number | null {
   const output = result.output;
   if (typeof output !== 'string') return null;
-  const said = /^Command exited with code: (-?\d+)$/.exec(output);
+  const said = /^Command exited with code: (-?\d{1,9})$/.exec(output);
   if (said) return Number(said[1]);
   return output === '' && status === 'ok' ? 0 : null;
 }
@@ -248,7 +249,7 @@ function editDiff(tool: string, file: string, params: Record<string, unknown>): 
 }
 
 function statsUsage(stats: Record<string, unknown>, initModel: string | undefined, startedAt: number): Usage {
-  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
+  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(Number.MAX_SAFE_INTEGER, Math.floor(v)) : 0);
   const cached = count(stats.cached);
   // `input_tokens` is the whole prompt, `input` the part not served from the cache.
   const input = 'input' in stats ? count(stats.input) : Math.max(0, count(stats.input_tokens) - cached);
@@ -287,7 +288,8 @@ class TextBuffer {
   constructor(readonly at: string) {}
   add(text: string): void {
     const taken = text.slice(0, Math.max(0, MAX_ENTRY_TEXT - this.kept));
-    this.parts.push(taken);
+    // Past the cap only the count grows: a flood of deltas holds no memory.
+    if (taken) this.parts.push(taken);
     this.kept += taken.length;
     this.dropped += text.length - taken.length;
   }

@@ -34,9 +34,36 @@ export function arr(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
-/** A count the agent reported: a finite number, floored at 0 and rounded; else undefined. */
+/**
+ * A count the agent reported: a finite number, rounded into 0..2^53-1; else undefined. Past 2^53
+ * the server's sums over attempts would overflow SQLite's integers.
+ */
 export function count(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.round(v)) : undefined;
+  return typeof v === 'number' && Number.isFinite(v) ? Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(v))) : undefined;
+}
+
+/** `a + b` for counts: never past 2^53-1, where integers stop being exact. */
+export function addCounts(a: number, b: number): number {
+  return Math.min(Number.MAX_SAFE_INTEGER, a + b);
+}
+
+/**
+ * A conversation id as the completion takes it (CompleteRequest.session_id), starting with a letter
+ * or digit: a follow-up puts it on the agent's command line, where `--version` would be an option.
+ * Anything else is none.
+ */
+export function sessionIdOf(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length <= 200 && /^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(v) ? v : undefined;
+}
+
+/** The agent's own time of an event where it is one (ISO 8601, as an entry's `at` holds it); else now. */
+export function atOf(v: unknown): string {
+  return typeof v === 'string' && v.length <= 40 && !Number.isNaN(Date.parse(v)) ? v : new Date().toISOString();
+}
+
+/** `table[key]`, only for the table's own keys: a tool named `__proto__` or `constructor` is no kind. */
+export function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** Any value as capped text: strings as they are, the rest as JSON. */
