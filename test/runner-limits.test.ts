@@ -104,7 +104,7 @@ test('a fork bomb without end holds only its own limit: a job on another runner 
   assert.match(bombed.error ?? '', /^timed out after 8 s/);
 });
 
-test('a job writing more than its tmpfs holds gets ENOSPC, and the root and /dev of its sandbox are read-only', async (t) => {
+test('a job writing more than its tmpfs holds gets ENOSPC, its HOME (on disk, beside its checkout) stops at the disk cap, and the root and /dev of its sandbox are read-only', async (t) => {
   if (!(await cgroupsWork(t))) return;
   const { server, repoId, runner } = await setup(t);
   runner('tmpfs', []);
@@ -115,12 +115,17 @@ test('a job writing more than its tmpfs holds gets ENOSPC, and the root and /dev
   ].join('\n');
   const job = await runJob(server, { repo_id: repoId, title: 'fill tmpfs', command });
   assert.equal(job.status, 'succeeded', job.log);
-  for (const mount of ['tmp', 'home', 'var-tmp', 'shm']) {
+  for (const mount of ['tmp', 'var-tmp', 'shm']) {
     const m = new RegExp(`^${mount} (\\d+) (.*)$`, 'm').exec(job.log);
     assert.ok(m, job.log);
     assert.ok(Number(m[1]) <= 8 * MiB, `${mount} held ${m[1]} bytes`);
     assert.match(m[2]!, /No space left on device/, job.log);
   }
+  // The job's HOME is a folder of its own among the job's files (a copy of the agents' config),
+  // under the disk cap: no file of it grows past the cap.
+  const home = /^home (\d+) (.*)$/m.exec(job.log);
+  assert.ok(home, job.log);
+  assert.equal(Number(home[1]), SMALL.diskBytes, `home held ${home[1]} bytes`);
   for (const dir of ['/', '/dev', '/var']) assert.match(job.log, new RegExp(`^read-only ${dir}$`, 'm'));
 });
 
@@ -139,7 +144,7 @@ test('a job over its memory limit is killed, and its error names the limit', asy
   assert.match(job.log, /^tail exited 137$/m);
 });
 
-test('a job filling its workspace past the disk cap is stopped with that reason; no single file grows past it', async (t) => {
+test('a job filling its workspace or its HOME past the disk cap is stopped with that reason; no single file grows past it', async (t) => {
   if (!(await cgroupsWork(t))) return;
   const { server, repoId, runner } = await setup(t);
   runner('disk', []);
@@ -151,6 +156,12 @@ test('a job filling its workspace past the disk cap is stopped with that reason;
   assert.match(job.log, new RegExp(`^${16 * MiB}$`, 'm'), 'the big file stopped at the cap');
   assert.ok(Date.now() - started < 30_000, 'stopped long before its sleep ended');
   assert.equal(job.commit, null, 'what filled the disk is not pushed');
+
+  // Its HOME counts too: many files, each under the cap, in a folder beside its checkout.
+  const inHome = 'for i in $(seq 30); do head -c 1000000 /dev/zero > "$HOME/f$i"; done; sleep 60';
+  const homeJob = await runJob(server, { repo_id: repoId, title: 'fill its HOME', command: inHome, timeout_s: 120 });
+  assert.equal(homeJob.status, 'failed', homeJob.log);
+  assert.equal(homeJob.error, 'the job exceeded its disk limit (more than 16 MiB in its workspace)');
 });
 
 test('job limits are read and checked alike by the server and the runner: sizes, 0 for none, one line for a bad value', () => {

@@ -56,7 +56,7 @@ const POISON = [
   'exit 1',
 ].join('\n');
 
-test("what a sandboxed job on a pool runner can see: its workspace and the agents' dirs, no token, nothing of the data dir or other workspaces", async (t) => {
+test("what a sandboxed job on a pool runner can see: its workspace and a copy of the agents' dirs, no token, nothing of the data dir or other workspaces", async (t) => {
   if (!sandboxWorks(t)) return;
   const dir = tempDir(t);
   // A home with an agent's login dir and a secret next to it; a shared folder holding the data dir.
@@ -81,16 +81,18 @@ test("what a sandboxed job on a pool runner can see: its workspace and the agent
     `see admin-token "cat '${data}/admin_token'"`,
     `see database "test -e '${data}/lazyaf.db'"`,
     `see bare-repos "ls '${data}/repos' | grep -q ."`,
-    // Besides its own checkout, prompt and the cache's objects, which it is meant to see.
-    `see pool-workdirs "find '${workRoot}' -path \\"$PWD\\" -prune -o -path \\"$(cat .git/objects/info/alternates)\\" -prune -o -type f ! -path \\"$LAZYAF_PROMPT_FILE\\" -print | grep -q ."`,
+    // Besides its own checkout, HOME, prompt and the cache's objects, which it is meant to see.
+    `see pool-workdirs "find '${workRoot}' -path \\"$PWD\\" -prune -o -path \\"$HOME\\" -prune -o -path \\"$(cat .git/objects/info/alternates)\\" -prune -o -type f ! -path \\"$LAZYAF_PROMPT_FILE\\" -print | grep -q ."`,
     "see registration-token-in-proc \"cat /proc/[0-9]*/environ | tr '\\0' '\\n' | grep -q lzreg_\"",
     'see registration-token-in-env "env | grep -q lzreg_"',
     'see runner-process "grep -qs \'main[.]js\' /proc/[0-9]*/cmdline"',
     'see cache-config "cat \\"$(dirname "$(cat .git/objects/info/alternates)")/config\\""',
     'see cache-objects-writable "touch \\"$(cat .git/objects/info/alternates)/x\\""',
     `see ssh-key "cat '${home}/.ssh/id_ed25519'"`,
-    `see agent-config "grep -q agent '${home}/.claude/settings.json'"`,
-    `see agent-config-writable "touch '${home}/.claude/session'"`,
+    // Its own HOME holds a copy of the agents' config, its to change; the runner's is out of reach.
+    `see agent-config "grep -q agent \\"$HOME/.claude/settings.json\\""`,
+    `see agent-config-writable "touch \\"$HOME/.claude/session\\""`,
+    `see runner-agent-config "grep -q agent '${home}/.claude/settings.json'"`,
     `see shared-folder "cat '${shared}/note.txt'"`,
     `see host-tmp "cat '${dir}/secret.txt'"`,
     'see workspace-writable "touch written-by-job"',
@@ -112,13 +114,14 @@ test("what a sandboxed job on a pool runner can see: its workspace and the agent
     'ssh-key': false,
     'agent-config': true,
     'agent-config-writable': true,
+    'runner-agent-config': false,
     'shared-folder': true,
     'host-tmp': false,
     'workspace-writable': true,
     prompt: true,
   };
   assert.deepEqual(Object.fromEntries(seen), expected, job.log);
-  assert.ok(fs.existsSync(path.join(home, '.claude', 'session')), "the agent's dir is the real one");
+  assert.ok(!fs.existsSync(path.join(home, '.claude', 'session')), "what the job wrote in its HOME's copy stays there");
   assert.deepEqual((await branchContent(t, server, repo.cloneUrl, job.branch!)).files, ['README.md', 'written-by-job']);
 });
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AgentAdapter, StreamParser } from '../shared/agents/adapter.js';
+import { AGENT_ADAPTERS } from '../shared/agents/index.js';
 import { LineSplitter } from '../shared/agents/stream-helpers.js';
 import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import { cutText, type TranscriptEntry } from '../shared/transcript.js';
@@ -20,16 +21,31 @@ export interface AgentLaunch {
 }
 
 /**
- * Readies an agent's HOME: a fresh one inside the job's files holding a copy of the agent's config
- * and login from the runner's HOME (what a job changes there is gone with the job, so no job
- * leaves a hook or a setting for the next; only refreshed login files go back, see login-files.ts).
+ * Readies a job's HOME: a fresh one inside the job's files holding a copy of `entries` (an agent's
+ * config and login) from the runner's HOME. What a job changes there is gone with the job, so no
+ * job leaves a hook or a setting for the next (only refreshed login files go back, see
+ * login-files.ts).
  */
-export function prepareAgentHome(adapter: AgentAdapter, ws: Pick<Workspace, 'jobDir'>, say: (line: string) => void, runnerHome = os.homedir()): string {
+export function prepareJobHome(entries: readonly string[], ws: Pick<Workspace, 'jobDir'>, say: (line: string) => void, runnerHome = os.homedir()): string {
   const home = path.join(ws.jobDir, 'home');
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-  for (const entry of adapter.homeEntries) copyHomeEntry(runnerHome, home, entry, say);
+  for (const entry of entries) copyHomeEntry(runnerHome, home, entry, say);
   return home;
 }
+
+/** An agent's HOME: a copy of its own config and login (`homeEntries`). */
+export function prepareAgentHome(adapter: AgentAdapter, ws: Pick<Workspace, 'jobDir'>, say: (line: string) => void, runnerHome = os.homedir()): string {
+  return prepareJobHome(adapter.homeEntries, ws, say, runnerHome);
+}
+
+/**
+ * What a job without an adapter (a shell command, a template of `agents.json` such as aider) finds
+ * in its HOME: a copy of every agent's config and login, as a person's command may start any of
+ * them, and aider's config files.
+ */
+export const TEMPLATE_HOME_ENTRIES: readonly string[] = [
+  ...new Set([...[...AGENT_ADAPTERS.values()].flatMap((a) => a.homeEntries), '.aider.conf.yml', '.aider.model.settings.yml', '.aider.model.metadata.json']),
+];
 
 /** An agent run's command line and environment, and the config files the adapter writes into its HOME. */
 export function agentLaunch(

@@ -50,14 +50,18 @@ export async function diskUsage(dir: string, cap: number): Promise<number> {
   return total;
 }
 
-/** Measures `dir` now and again while the job runs; calls `over` once, with the bytes counted, when it holds more than `cap`. Returns the stop. */
-export function watchDisk(dir: string, cap: number, over: (bytes: number) => void): () => void {
+/**
+ * Measures `dirs` (the workspace, and an agent's HOME beside it) now and again while the job runs;
+ * calls `over` once, with the bytes counted, when together they hold more than `cap`. Returns the stop.
+ */
+export function watchDisk(dirs: readonly string[], cap: number, over: (bytes: number) => void): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const walk = async () => {
     const started = Date.now();
+    let used = 0;
     // A walk that fails (the workspace gone meanwhile) counts nothing; the next one tries again.
-    const used = await diskUsage(dir, cap).catch(() => 0);
+    for (const dir of dirs) if (used <= cap) used += await diskUsage(dir, cap - used).catch(() => 0);
     if (stopped) return;
     if (used > cap) return over(used);
     schedule(Math.max(MIN_INTERVAL_MS, (Date.now() - started) * COST_FACTOR));

@@ -6,7 +6,7 @@ import type { Assignment, CompleteRequest } from '../shared/protocol.js';
 import type { Usage } from '../shared/transcript.js';
 import { AGENT_ADAPTERS } from '../shared/agents/index.js';
 import type { AgentAdapter } from '../shared/agents/adapter.js';
-import { AgentOutput, agentLaunch, prepareAgentHome, type AgentLaunch } from './agent-run.js';
+import { AgentOutput, agentLaunch, prepareAgentHome, prepareJobHome, TEMPLATE_HOME_ENTRIES, type AgentLaunch } from './agent-run.js';
 import { OutputTail, saveSession, sessionNotFound, startingPoint, type SessionDeps, type StartingPoint } from './agent-session.js';
 import { loginSnapshot, writeBackLogins, type LoginSnapshot } from './login-files.js';
 import { withoutMissingFiles } from './credential-files.js';
@@ -174,9 +174,9 @@ export class JobRun {
     );
     const jail = (this.jail = await this.deps.limiter?.open());
     const wall = jail ? wallWithin(jail, sandbox) : sandbox;
-    const layout = { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true, home: launch?.home };
+    const layout = { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true, home: launch.home };
     const disk = this.deps.limiter?.limits.diskBytes ?? 0;
-    const unwatch = disk > 0 ? watchDisk(ws.dir, disk, () => this.diskCtl.abort()) : undefined;
+    const unwatch = disk > 0 ? watchDisk([ws.dir, launch.home], disk, () => this.diskCtl.abort()) : undefined;
     const started = Date.now();
     const run = (argv: string[], timeoutMs: number, extra: Pick<AgentLaunch, 'env' | 'stdin'> | undefined, output: Writable) =>
       runCommand({
@@ -193,7 +193,7 @@ export class JobRun {
       });
     // A resumed agent's output is watched for its "session not found".
     const tail = this.agentRun?.start.fallback !== undefined ? new OutputTail(this.logs) : undefined;
-    let result = await run(launch?.argv ?? ['sh', '-c', this.a.command], this.a.timeout_ms, launch, tail ?? this.logs);
+    let result = await run(launch.argv, this.a.timeout_ms, launch, tail ?? this.logs);
     if (tail && this.startsAfresh(result, tail)) {
       const remaining = this.a.timeout_ms > 0 ? Math.max(1, this.a.timeout_ms - (Date.now() - started)) : 0;
       const again = this.relaunch(ws);
@@ -219,11 +219,16 @@ export class JobRun {
    * goes through. Else undefined: `command` runs under `sh -c` (a shell job, an agents.json
    * template, an agent this runner has no adapter for).
    */
-  private async launch(ws: Workspace): Promise<AgentLaunch | undefined> {
+  /** The job's command line, environment and HOME: its agent's through the adapter, else its command under `sh -c`. */
+  private async launch(ws: Workspace): Promise<AgentLaunch> {
     const run = this.a.agent_run;
     const adapter = run && AGENT_ADAPTERS.get(run.name);
-    if (!run || !adapter) return undefined;
     const say = (l: string) => this.say(l);
+    if (!run || !adapter) {
+      // A HOME of its own too: what it changes there (a hook in ~/.claude) no later job finds.
+      const home = prepareJobHome(TEMPLATE_HOME_ENTRIES, ws, say, this.configHome());
+      return { argv: ['sh', '-c', this.a.command], env: { HOME: home }, stdin: undefined, home };
+    }
     // A file setting (a CA bundle's path) that names no file here is left out, and the log says so.
     const a = { ...this.a, agent_run: { ...run, env: withoutMissingFiles(run.env, say) } };
     const home = prepareAgentHome(adapter, ws, say, this.configHome());

@@ -12,8 +12,9 @@ import type { Workspace } from './workspace.js';
  * agents' own Linux sandboxes use. A job sees the system read-only, its own workspace
  * read-write, a fresh /tmp and HOME, its own pid namespace (so not the runner's
  * /proc/<pid>/environ with the registration token), and nothing of the runner's work dir (other
- * workspaces, repo caches), the server's data dir or the user's home beyond the agents' own
- * config and login dirs. The job's command gets a network of its own, outbound only
+ * workspaces, repo caches), the server's data dir or the user's home (the job's command gets a
+ * HOME of its own, with a copy of the agents' config and login: agent-run.ts; git reading its
+ * repository, an empty one). The job's command gets a network of its own, outbound only
  * (`job-network.ts`); git reading its repository gets none at all.
  */
 
@@ -30,19 +31,6 @@ const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx
 
 /** Where /etc/resolv.conf may point on systemd machines: name resolution must keep working. */
 const RESOLVER_DIRS = ['/run/systemd/resolve', '/run/resolvconf'];
-
-/** Agents' config and login state under HOME: read-write, since they keep sessions and refresh logins there. */
-export const AGENT_HOME_ENTRIES = [
-  '.claude',
-  '.claude.json',
-  '.codex',
-  '.gemini',
-  '.aider.conf.yml',
-  '.aider.model.settings.yml',
-  '.aider.model.metadata.json',
-  '.config/claude',
-  '.config/gemini',
-];
 
 /** Where agent CLIs and their runtimes are commonly installed under HOME: read-only. */
 const TOOL_HOME_ENTRIES = [
@@ -158,8 +146,7 @@ export class Sandbox implements Wall {
   /** The argument vector that runs `argv` inside the sandbox. */
   wrap(argv: string[], layout: SandboxLayout): string[] {
     const ws = path.resolve(layout.workspace);
-    const { head, agentHome, tail } = this.base.args;
-    const args = [this.bwrap, ...head, ...(layout.home ? [] : agentHome), ...tail, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
+    const args = [this.bwrap, ...this.base.args, layout.workspaceReadOnly ? '--ro-bind' : '--bind', ws, ws];
     if (layout.home) args.push('--bind', path.resolve(layout.home), path.resolve(layout.home));
     for (const p of layout.readOnly ?? []) args.push('--ro-bind', path.resolve(p), path.resolve(p));
     // Last, once every mount point is made: what is left writable of the root and of /dev is
@@ -199,7 +186,7 @@ export class Sandbox implements Wall {
 /** The arguments every sandbox starts with, and what they show: folders, and top-level links to them. */
 interface BaseLayout {
   /** Before the runner's agent config dirs, those dirs (left out for an agent run with a HOME of its own), after them. */
-  args: { head: string[]; agentHome: string[]; tail: string[] };
+  args: string[];
   /** tmpfs mounts made read-only once everything is mounted on them. */
   sealed: string[];
   shown: string[];
@@ -243,18 +230,12 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
     show('--ro-bind', p);
   }
 
-  // A HOME of its own, with only the agents' state and tools from the real one.
+  // A HOME of its own, with only the tools of the real one (a job's command gets its own HOME bound over it).
   tmpfs(home);
   for (const entry of TOOL_HOME_ENTRIES) {
     const p = path.join(home, entry);
     if (exists(p) && !shown.includes(p)) show('--ro-bind', p);
   }
-  const head = args.splice(0);
-  for (const entry of AGENT_HOME_ENTRIES) {
-    const p = path.join(home, entry);
-    if (exists(p)) show('--bind', p);
-  }
-  const agentHome = args.splice(0);
   for (const p of opts.share ?? []) if (exists(p)) show('--bind', path.resolve(p));
   // Last of what is shown, so that one under HOME lies over its tmpfs.
   for (const p of linkedPackageFolders(pathDirs)) if (!isHidden(p) && !shown.some((s) => isUnder(p, s))) show('--ro-bind', p);
@@ -262,7 +243,7 @@ function baseLayout(opts: SandboxOptions): BaseLayout {
   // A secret folder under something shown is covered by an empty tmpfs, read-only in the end.
   const covers = hidden.filter((h) => shown.some((s) => isUnder(h, s)));
   for (const h of covers) args.push('--tmpfs', h);
-  return { args: { head, agentHome, tail: args }, sealed: ['/', '/dev', ...covers], shown, hidden, home, links };
+  return { args, sealed: ['/', '/dev', ...covers], shown, hidden, home, links };
 }
 
 /**
