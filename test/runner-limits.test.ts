@@ -63,7 +63,7 @@ test('the runner says what its jobs run under; a job forking 300 processes gets 
   await r.registered;
   assert.ok(
     r.lines.includes(
-      "jobs' limits: 64 processes and threads, 128 MiB of memory (cgroup v1); 16 MiB of workspace on disk (measured while the job runs) and per file; 8 MiB per tmpfs (/tmp, HOME, /var/tmp, /dev/shm)",
+      "jobs' limits: 64 processes and threads, 128 MiB of memory (cgroup v1); 16 MiB of workspace on disk (measured while the job runs) and per file; 8 MiB per tmpfs (/tmp, /var/tmp, /dev/shm)",
     ) || r.lines.some((l) => /^jobs' limits: 64 processes and threads, 128 MiB of memory \(cgroup v2\)/.test(l)),
     r.lines.join('\n'),
   );

@@ -95,7 +95,7 @@ export interface SandboxOptions {
   home?: string;
   /** Default: `bwrap` on PATH. */
   bwrap?: string;
-  /** Bytes each of the job's tmpfs mounts may hold (/tmp, HOME, /var/tmp, /dev/shm); 0 or none: the kernel's default, half the RAM each. */
+  /** Bytes each of the job's tmpfs mounts may hold (/tmp, /var/tmp, /dev/shm); 0 or none: the kernel's default, half the RAM each. */
   tmpfsBytes?: number;
   /** The job command's own network; without it, jobs share the host's. */
   network?: JobNetwork;

@@ -10,7 +10,7 @@ export interface JobLimits {
   pids: number;
   /** Bytes of memory, what the job keeps in its tmpfs mounts included. */
   memoryBytes: number;
-  /** Bytes each tmpfs mount of a sandboxed job may hold (/tmp, HOME, /var/tmp, /dev/shm). */
+  /** Bytes each tmpfs mount of a sandboxed job may hold (/tmp, /var/tmp, /dev/shm). */
   tmpfsBytes: number;
   /** Bytes the job's workspace may hold on disk; also the largest file a job may write anywhere. */
   diskBytes: number;
