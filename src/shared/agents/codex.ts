@@ -269,8 +269,9 @@ export const codexAdapter: AgentAdapter = {
   bin: 'codex',
   npmPackage: AGENT_CLI_VERSIONS.codex.package,
   credentials: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
-  // config.toml, the ChatGPT login (auth.json), and the threads a follow-up resumes.
-  homeEntries: ['.codex'],
+  // Its config, instructions and ChatGPT login, not its history: a follow-up's thread comes from
+  // the server, and the job's sessions folder (what sessionFiles sends) holds only this job's.
+  homeEntries: ['.codex/config.toml', '.codex/auth.json', '.codex/AGENTS.md', '.codex/prompts'],
   loginFiles: ['.codex/auth.json'],
   launch,
   parser: parseCodexStream,
