@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { RunnerRoutes, type Assignment } from '../src/shared/protocol.js';
 import type { TranscriptEntry } from '../src/shared/transcript.js';
-import { api, startTestServer, tempDir } from './helpers.js';
-import { poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { api, authUrl, git, startTestServer, tempDir } from './helpers.js';
+import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { section, signIn, uiTest } from './browser-helpers.js';
 
 // What an agent did, in two batches as a runner sends them: the second arrives while the page is open.
@@ -94,4 +95,59 @@ uiTest('transcript: an agent job shows what it did as a conversation, live, with
   const row = page.locator(`tr[data-job-id="${job.id}"]`);
   await row.getByText('no changes').waitFor();
   await row.getByText('$0.04').waitFor();
+});
+
+uiTest('agent forms: New job picks a model, Follow up can start a new conversation instead of resuming', async (t, ui) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
+  const runner = await registerRunner(server, 'r1', [], ['claude']);
+  const { page } = ui;
+  await signIn(ui, server);
+
+  await page.getByRole('button', { name: 'New job' }).click();
+  await page.getByLabel('Repository', { exact: true }).selectOption({ label: 'demo' });
+  await page.getByLabel('Base branch', { exact: true }).fill('main');
+  await page.getByLabel('Title', { exact: true }).fill('With a model');
+  await page.getByLabel('Agent', { exact: true }).selectOption({ label: 'claude' });
+  await page.getByLabel('Model', { exact: true }).fill('claude-haiku-4-5');
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+  const id = /\/jobs\/([0-9a-f-]{36})$/.exec(page.url())![1]!;
+  await page.getByText('claude (claude-haiku-4-5)').waitFor();
+  assert.equal((await getJob(server, id)).model, 'claude-haiku-4-5');
+
+  // The runner's side, by hand: a commit on the job's branch and its completion, so it can be followed up.
+  const a = (await poll(server, runner.token)) as Assignment;
+  const clone = path.join(dir, 'clone');
+  await git(['clone', '-q', '--branch', a.base_branch, authUrl(a.clone_url, a.job_token), clone]);
+  fs.writeFileSync(path.join(clone, 'hello.txt'), 'hello\n');
+  await git(['add', '.'], clone);
+  await git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'hello'], clone);
+  await git(['push', '-q', 'origin', `HEAD:refs/heads/${a.branch}`], clone);
+  const commit = await git(['rev-parse', 'HEAD'], clone);
+  const done = await api(
+    server,
+    'POST',
+    RunnerRoutes.complete(a.attempt_id),
+    { outcome: 'succeeded', exit_code: 0, commit, session_id: 'sess-1' },
+    { token: a.job_token },
+  );
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+
+  await page.getByRole('button', { name: 'Follow up' }).click();
+  const form = page.getByRole('form', { name: 'Follow up' });
+  await form.getByText('By the same agent it continues this job').waitFor();
+  await form.getByLabel('Title', { exact: true }).fill('Start over');
+  await form.getByLabel('Agent', { exact: true }).selectOption({ label: 'claude' });
+  await form.getByLabel('Start a new conversation').check();
+  await form.getByRole('button', { name: 'Submit follow-up' }).click();
+  await page.waitForURL((url) => !url.pathname.endsWith(id));
+  const followup = /\/jobs\/([0-9a-f-]{36})$/.exec(page.url())![1]!;
+  // A fresh follow-up resumes nothing: its assignment names no session.
+  const next = (await poll(server, runner.token)) as Assignment;
+  assert.equal(next.job_id, followup);
+  assert.equal(next.agent_run?.resume, null, 'a new conversation');
+  assert.equal(next.agent_run?.parent_conversation, undefined, "not even the parent's summary");
+  assert.equal((await getJob(server, followup)).model, 'claude-haiku-4-5', "the parent's model is kept");
 });
