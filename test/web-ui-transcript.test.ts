@@ -100,7 +100,7 @@ uiTest('transcript: an agent job shows what it did as a conversation, live, with
 uiTest('agent forms: New job picks a model, Follow up can start a new conversation instead of resuming', async (t, ui) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
-  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
+  await seedRepo(server, path.join(dir, 'src'), 'demo');
   const runner = await registerRunner(server, 'r1', [], ['claude']);
   const { page } = ui;
   await signIn(ui, server);

@@ -207,9 +207,7 @@ class Runner {
       this.sandbox = await this.setUpSandbox();
       const limiter = (this.limiter = await setUpLimits(this.limits, { inContainer: this.isolation === 'container' }));
       const tmpfs =
-        this.isolation === 'bubblewrap' && this.limits.tmpfsBytes > 0
-          ? `; ${formatBytes(this.limits.tmpfsBytes)} per tmpfs (/tmp, /var/tmp, /dev/shm)`
-          : '';
+        this.isolation === 'bubblewrap' && this.limits.tmpfsBytes > 0 ? `; ${formatBytes(this.limits.tmpfsBytes)} per tmpfs (/tmp, /var/tmp, /dev/shm)` : '';
       this.log(`jobs' limits: ${limiter.summary}${tmpfs}`);
       try {
         await this.serve();
