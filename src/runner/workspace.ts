@@ -51,30 +51,41 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
   const retry: GitRetryOptions = { signal: opts.signal, log };
 
   let cloned = false;
-  let baseCommit: string;
-  const distrust = fs.existsSync(cacheDir) ? await inspectCache(cacheDir) : 'none yet';
-  if (distrust === undefined && job.base_commit !== undefined && fetchedBases.get(cacheDir)?.get(job.base_branch) === job.base_commit) {
-    log('using cached repo (at the base commit already)');
-    baseCommit = job.base_commit;
-  } else if (distrust === undefined) {
-    log('using cached repo');
-    try {
-      baseCommit = await fetchBase(job, git, retry);
-    } catch (err) {
-      if (err instanceof WorkspaceError) throw err;
-      log(`cached repo is unusable (${errorLine(err)}); cloning again`);
-      baseCommit = await cloneBase(job, git, retry);
-      cloned = true;
+  /** The fetch, or a clone when the cache is missing, distrusted or unusable: the base commit. */
+  const refresh = async (distrust: string | undefined): Promise<string> => {
+    if (distrust === undefined) {
+      log('using cached repo');
+      try {
+        return await fetchBase(job, git, retry);
+      } catch (err) {
+        if (err instanceof WorkspaceError) throw err;
+        log(`cached repo is unusable (${errorLine(err)}); cloning again`);
+      }
+    } else {
+      if (distrust !== 'none yet') log(`cached repo cannot be trusted (${distrust}); cloning again`);
+      log(`cloning ${redactUrls(job.clone_url)}`);
     }
-  } else {
-    if (distrust !== 'none yet') log(`cached repo cannot be trusted (${distrust}); cloning again`);
-    log(`cloning ${redactUrls(job.clone_url)}`);
-    baseCommit = await cloneBase(job, git, retry);
     cloned = true;
-  }
+    return cloneBase(job, git, retry);
+  };
+  const distrust = fs.existsSync(cacheDir) ? await inspectCache(cacheDir) : 'none yet';
+  const skipFetch = distrust === undefined && job.base_commit !== undefined && fetchedBases.get(cacheDir)?.get(job.base_branch) === job.base_commit;
+  if (skipFetch) log('using cached repo (at the base commit already)');
+  let baseCommit = skipFetch ? job.base_commit! : await refresh(distrust);
 
   const dir = path.join(opts.workdir, 'work', job.repo_id);
-  await step(checkout(job, dir, cacheDir, baseCommit, log, opts.signal), 'cannot check out the job branch');
+  try {
+    await step(checkout(job, dir, cacheDir, baseCommit, log, opts.signal), 'cannot check out the job branch');
+  } catch (err) {
+    if (!skipFetch || isAbort(err)) throw err;
+    // Without a fetch nothing read the cache's objects since the last job: one that ran unsandboxed
+    // may have closed or broken them (chmod 000), which the inspection does not look for. The
+    // fetch finds out, and a clone starts over.
+    log(`the cached repo cannot give the base commit (${errorLine(err)}); fetching it`);
+    fetchedBases.delete(cacheDir);
+    baseCommit = await refresh(undefined);
+    await step(checkout(job, dir, cacheDir, baseCommit, log, opts.signal), 'cannot check out the job branch');
+  }
   const jobDir = path.join(opts.workdir, 'jobs', job.attempt_id);
   fs.rmSync(jobDir, { recursive: true, force: true });
   fs.mkdirSync(jobDir, { recursive: true, mode: 0o700 });
