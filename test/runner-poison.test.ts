@@ -6,7 +6,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import type { Job, JobLogs } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, ROOT, spawnChild, startTestServer, tempDir, type Target } from './helpers.js';
+import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir, type Target } from './helpers.js';
+import { canRunAsNobody, nobodysDir, startRunnerAsNobody } from './nobody-helpers.js';
 import { inProcessRunners, waitForJob } from './queue-helpers.js';
 
 // A job that closes directories of its checkout (chmod 000 in the work tree or in .git) must not
@@ -14,81 +15,6 @@ import { inProcessRunners, waitForJob } from './queue-helpers.js';
 // directory, so the traps bite a runner that is not root: these tests run theirs as `nobody`.
 // What no walk can open again (another user's directory, an immutable file) makes the runner
 // start a fresh checkout, and the pool a fresh work dir.
-
-const NOBODY = 65534;
-
-/** Whether a runner can run here as another user in a bubblewrap sandbox (needs root and unprivileged user namespaces). */
-function canRunAsNobody(t: TestContext): boolean {
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root to start a runner as nobody');
-    return false;
-  }
-  const probe = spawnSync('setpriv', [
-    `--reuid=${NOBODY}`,
-    `--regid=${NOBODY}`,
-    '--clear-groups',
-    'bwrap',
-    '--ro-bind',
-    '/',
-    '/',
-    '--unshare-user',
-    '--unshare-pid',
-    'true',
-  ]);
-  if (probe.status === 0) return true;
-  const why = probe.error?.message ?? (probe.stderr.toString().trim() || `exit ${probe.status}`);
-  if (process.env.CI) throw new Error(`cannot run a sandboxed runner as nobody: ${why}`);
-  t.skip(`cannot run a sandboxed runner as nobody here (${why})`);
-  return false;
-}
-
-/** A dir that `nobody` owns, removed when the test ends. */
-function nobodysDir(t: TestContext): string {
-  const dir = tempDir(t, 'lazyaf-nobody-');
-  fs.chmodSync(dir, 0o755);
-  fs.chownSync(dir, NOBODY, NOBODY);
-  return dir;
-}
-
-/**
- * `lazyaf runner` from the sources, as nobody, with its work dir and HOME under `dir`. Its sandbox
- * is `auto`: bubblewrap works for nobody, but where /dev/net/tun is root's alone (0600, as on these
- * machines) pasta cannot give its jobs a network, and `require` would refuse to start; the checkout
- * is what these tests are about.
- */
-function startRunnerAsNobody(t: TestContext, server: { url: string; registrationToken: string }, dir: string, name: string, sandbox = 'auto') {
-  const home = path.join(dir, 'home');
-  fs.mkdirSync(home, { recursive: true });
-  fs.chownSync(home, NOBODY, NOBODY);
-  const workdir = path.join(dir, 'work');
-  const child = spawnChild(
-    t,
-    'setpriv',
-    [
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      '--clear-groups',
-      process.execPath,
-      '--import',
-      import.meta.resolve('tsx'),
-      path.join(ROOT, 'src/cli/main.ts'),
-      'runner',
-      '--server',
-      server.url,
-      '--name',
-      name,
-      '--workdir',
-      workdir,
-      '--sandbox',
-      sandbox,
-    ],
-    { env: { ...process.env, HOME: home, GIT_CONFIG_GLOBAL: '/dev/null', LAZYAF_TOKEN: server.registrationToken }, cwd: dir },
-  );
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  return { child, workdir, output: () => output };
-}
 
 async function seed(t: TestContext, server: Target): Promise<string> {
   const repo = (await api(server, 'POST', '/api/repos', { name: `poison-${Math.random().toString(16).slice(2, 8)}` })).body as {

@@ -199,3 +199,18 @@ export function jobResolver(etc = '/etc/resolv.conf', upstream = '/run/systemd/r
     problem: `${etc} names only resolvers on this machine's loopback (${named.join(', ')}), which jobs cannot reach: names will not resolve inside jobs`,
   };
 }
+
+/**
+ * What lets pasta open /dev/net/tun, which it needs to give a job its network: the device is
+ * usually open to everyone (0666), but some hosts and containers keep it root's alone.
+ */
+export function tunAdvice(device = '/dev/net/tun', uid = process.getuid?.() ?? 0): string {
+  let mode: string;
+  try {
+    const st = fs.statSync(device);
+    mode = `it is mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}, owner uid ${st.uid}`;
+  } catch (err) {
+    mode = `it is missing (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  return `let the runner's user (uid ${uid}) open ${device} (${mode}; most hosts have it 0666), or run the runner as root`;
+}

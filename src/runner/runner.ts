@@ -39,7 +39,7 @@ import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import { JobRun } from './job.js';
 import { wallJobNetwork, type ContainerNetwork } from './container-network.js';
-import { JobNetwork } from './job-network.js';
+import { JobNetwork, tunAdvice } from './job-network.js';
 import { JobUserWall, resolveJobUser, SETPRIV, type JobUser } from './job-user.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
 import { inContainer, Sandbox, type SandboxMode, type SandboxOptions, type Wall } from './sandbox.js';
@@ -283,10 +283,11 @@ class Runner {
         return networked;
       }
     } else problem = network.problem;
-    const install = 'install passt and iproute2 (Debian and Ubuntu: apt-get install passt iproute2)';
-    if (mode === 'require') throw new SandboxUnavailableError(`cannot give jobs a network of their own: ${problem}; ${install}, or pass --sandbox auto`);
+    // pasta installed but without /dev/net/tun for this user (a runner that is not root where the device is root's alone): installing changes nothing.
+    const fix = /tun/.test(problem) ? tunAdvice() : 'install passt and iproute2 (Debian and Ubuntu: apt-get install passt iproute2)';
+    if (mode === 'require') throw new SandboxUnavailableError(`cannot give jobs a network of their own: ${problem}; ${fix}, or pass --sandbox auto`);
     this.log(
-      `WARNING: jobs share this machine's network (${problem}): a job reaches the lazyaf server, every service on this machine and cloud metadata. To fix: ${install}; --sandbox require refuses to run without it`,
+      `WARNING: jobs share this machine's network (${problem}): a job reaches the lazyaf server, every service on this machine and cloud metadata. To fix: ${fix}; --sandbox require refuses to run without it`,
     );
     return sandbox;
   }
