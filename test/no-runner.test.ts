@@ -14,7 +14,10 @@ test('submit says why no registered runner can take a job: none registered, no r
 
   await registerRunner(server, 'aider-box', ['linux'], ['aider']);
   const claude = await submit(server, { repo_id: repo.id, title: 'for claude', agent: 'claude' });
-  assert.equal(claude.no_runner, 'no registered runner offers the agent claude (runners offer: aider)');
+  assert.equal(
+    claude.no_runner,
+    'no registered runner offers the agent claude (runners offer: aider): install its CLI where a runner finds it (each runner says at start why it skipped an agent), or declare it with --agents',
+  );
   const gpu = await submit(server, { repo_id: repo.id, title: 'for a gpu', command: 'true', labels: ['gpu'] });
   assert.equal(gpu.no_runner, 'no registered runner has the labels gpu');
   const shell = await submit(server, { repo_id: repo.id, title: 'anyone', command: 'true', labels: ['linux'] });
@@ -54,7 +57,10 @@ test('LAZYAF_NO_RUNNER_TIMEOUT fails a job no runner can take, with the reason a
   const failed = await waitForJob(server, stranded.id);
   assert.equal(failed.status, 'failed');
   assert.equal(failed.end_reason, 'no_runner');
-  assert.equal(failed.error, 'no runner can take this job: no registered runner offers the agent claude (runners offer: only shell)');
+  assert.equal(
+    failed.error,
+    'no runner can take this job: no registered runner offers the agent claude (runners offer: only shell): install its CLI where a runner finds it (each runner says at start why it skipped an agent), or declare it with --agents',
+  );
   assert.equal(failed.attempt_count, 0);
   assert.ok(events.some((e) => e.type === 'job.updated' && e.job_id === stranded.id && e.status === 'failed'));
   assert.match((await api(server, 'GET', `/api/jobs/${stranded.id}/logs`)).body.content, /no runner can take this job/);
@@ -82,7 +88,10 @@ test('jobs submit --wait says what it waits for, and a job failed for want of a 
   assert.equal(r.code, 1);
   const lines = r.stderr.trimEnd().split('\n');
   assert.match(lines[0]!, /^Submitted job [0-9a-f-]{36}; following its log$/);
-  assert.equal(lines[1], 'Waiting for a runner: no registered runner offers the agent claude (runners offer: aider)');
+  assert.equal(
+    lines[1],
+    'Waiting for a runner: no registered runner offers the agent claude (runners offer: aider): install its CLI where a runner finds it (each runner says at start why it skipped an agent), or declare it with --agents',
+  );
   assert.match(lines.at(-1)!, /^lazyaf: job [0-9a-f-]{36} failed: no runner can take this job: no registered runner offers the agent claude/);
   const id = /job ([0-9a-f-]{36})/.exec(lines[0]!)![1]!;
   assert.equal((await api<Job>(server, 'GET', `/api/jobs/${id}`)).body.end_reason, 'no_runner');

@@ -41,7 +41,8 @@ export function whyNoRunner(job: JobNeeds, offers: readonly RunnerOffer[]): stri
   const withLabels = offers.filter((o) => canTake(o, { labels: job.labels, agent: SHELL_AGENT }));
   if (withAgent.length === 0) {
     const offered = [...new Set(offers.flatMap((o) => [...o.agents]))].sort();
-    return `no registered runner offers the agent ${job.agent} (runners offer: ${offered.length ? offered.join(', ') : 'only shell'})`;
+    // A runner offers an agent whose CLI it finds on its PATH; its start says why it skipped one.
+    return `no registered runner offers the agent ${job.agent} (runners offer: ${offered.length ? offered.join(', ') : 'only shell'}): install its CLI where a runner finds it (each runner says at start why it skipped an agent), or declare it with --agents`;
   }
   if (withLabels.length === 0) return `no registered runner has the labels ${labels}`;
   return `no registered runner has both the labels ${labels} and the agent ${job.agent}`;
