@@ -95,3 +95,26 @@ test('a value cut across three log chunks of a runner that did not know it is hi
   assert.ok(log.includes(`a ${'*'.repeat(22)}[redacted] b storex\n`), log);
   assert.ok(!log.includes('stored-gem') && !log.includes('0123'), log);
 });
+
+test("an agent run from a template (aider, agents.json) gets the agents' credentials the server holds, hidden in its log; a shell job gets none", async (t) => {
+  const data = tempDir(t, 'lazyaf-data-');
+  const probe = 'echo "key=${ANTHROPIC_API_KEY:-unset} url=${ANTHROPIC_BASE_URL:-unset} openai=${OPENAI_API_KEY:-unset}"';
+  fs.writeFileSync(path.join(data, 'agents.json'), JSON.stringify({ echoer: probe }));
+  const server = await startTestServer(
+    t,
+    { ANTHROPIC_API_KEY: 'sk-ant-template-0123456789', ANTHROPIC_BASE_URL: 'https://gateway.example.com' },
+    { dataDir: data },
+  );
+  assert.equal((await api(server, 'PUT', '/api/secrets/OPENAI_API_KEY', { value: 'sk-openai-stored-0123456789' })).status, 201);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'));
+  startRunnerProcess(t, server, 'templates', path.join(dir, 'runners'), ['--agents', 'echoer']);
+
+  const agentJob = await submit(server, { repo_id: repo.id, title: 'template', agent: 'echoer' });
+  assert.equal((await waitForJob(server, agentJob.id, undefined, 60_000)).status, 'succeeded');
+  assert.match(await logOf(server, agentJob.id), /^key=\[redacted\] url=https:\/\/gateway\.example\.com openai=\[redacted\]$/m);
+
+  const shellJob = await submit(server, { repo_id: repo.id, title: 'shell', command: probe });
+  assert.equal((await waitForJob(server, shellJob.id, undefined, 60_000)).status, 'succeeded');
+  assert.match(await logOf(server, shellJob.id), /^key=unset url=unset openai=unset$/m);
+});

@@ -86,7 +86,7 @@ export class JobRun {
     this.attemptId = a.attempt_id;
     this.shortId = a.job_id.slice(0, 8);
     // The job's secrets, not its settings (a gateway URL, NO_PROXY): see secretsOf.
-    this.redactor = new Redactor(secretsOf(Object.entries(a.agent_run?.env ?? {})).map(([, value]) => value));
+    this.redactor = new Redactor(secretsOf(Object.entries(a.agent_run?.env ?? a.agent_env ?? {})).map(([, value]) => value));
     this.logs = new LogStream({
       redact: this.redactor,
       send: (chunk, call) => deps.client.logs(a.attempt_id, a.job_token, chunk, call),
@@ -227,7 +227,7 @@ export class JobRun {
     if (!run || !adapter) {
       // A HOME of its own too: what it changes there (a hook in ~/.claude) no later job finds.
       const home = prepareJobHome(TEMPLATE_HOME_ENTRIES, ws, say, this.configHome());
-      return { argv: ['sh', '-c', this.a.command], env: { HOME: home }, stdin: undefined, home };
+      return { argv: ['sh', '-c', this.a.command], env: { ...withoutMissingFiles(this.a.agent_env ?? {}, say), HOME: home }, stdin: undefined, home };
     }
     // A file setting (a CA bundle's path) that names no file here is left out, and the log says so.
     const a = { ...this.a, agent_run: { ...run, env: withoutMissingFiles(run.env, say) } };

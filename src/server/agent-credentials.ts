@@ -46,3 +46,8 @@ export function shortCredentialWarnings(env: NodeJS.ProcessEnv = process.env): s
     .filter(([name, value]) => value && isAgentCredential(name) && tooShortForSecret(name, value))
     .map(([name, value]) => `${name} in the server's environment has ${value!.length} characters: too short for a key, and never hidden from job logs`);
 }
+
+/** The names of every agent credential and setting the server holds (its environment, its stored secrets): what a template agent gets. */
+export function agentCredentialNames(env: NodeJS.ProcessEnv, stored: Readonly<Record<string, string>>): string[] {
+  return [...new Set([...Object.keys(env), ...Object.keys(stored)])].filter(isAgentCredential);
+}

@@ -164,6 +164,12 @@ export const Assignment = Type.Object({
   prompt: Type.String(),
   /** Set for a built-in agent run through its adapter (since protocol 5); else `command` runs under `sh -c`. */
   agent_run: Type.Optional(AgentRun),
+  /**
+   * For an agent run from a command template (aider, one of `<data>/agents.json`; since protocol
+   * 6): the credentials and endpoint settings the server holds for agents, added to the command's
+   * environment and redacted like `agent_run.env`.
+   */
+  agent_env: Type.Optional(AgentRun.properties.env),
   timeout_ms: Type.Integer(),
   lease_expires_in_ms: Type.Integer(),
 });

@@ -1,7 +1,7 @@
 import type { AgentAdapter } from '../../shared/agents/adapter.js';
 import { AGENT_ADAPTERS } from '../../shared/agents/index.js';
 import type { AgentRun, Assignment } from '../../shared/protocol.js';
-import { agentCredentials } from '../agent-credentials.js';
+import { agentCredentialNames, agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
 import type { Claimed } from './queue.js';
@@ -27,12 +27,15 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
   const adapter = adapterFor(job.agent, template);
   // Read at assignment, not at submit: a queued job gets the default the server has when it runs.
   const model = job.model ?? (adapter && from.agentModels && Object.hasOwn(from.agentModels, adapter.name) ? from.agentModels[adapter.name]! : null);
+  const stored = job.agent === 'shell' ? {} : from.secrets(job.repo_id);
   const agentRun: AgentRun | undefined = adapter && {
     name: adapter.name,
     model,
-    env: agentCredentials(adapter.credentials, process.env, from.secrets(job.repo_id)),
+    env: agentCredentials(adapter.credentials, process.env, stored),
     ...(from.continuation?.(job, attempt.id) ?? { resume: null }),
   };
+  // A template (aider, one of agents.json) names no credentials: it gets every agent's the server holds.
+  const templateEnv = !adapter && job.agent !== 'shell' ? agentCredentials(agentCredentialNames(process.env, stored), process.env, stored) : undefined;
   const command = adapter ? displayCommand(adapter, model) : template;
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);
   const readme = job.agent === 'shell' ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
@@ -53,6 +56,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     command,
     prompt: renderPrompt(job, readme),
     ...(agentRun ? { agent_run: agentRun } : {}),
+    ...(templateEnv ? { agent_env: templateEnv } : {}),
     timeout_ms: job.timeout_s * 1000,
     lease_expires_in_ms: attempt.lease_expires_ms - Date.now(),
   };
