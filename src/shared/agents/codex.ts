@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { cutText, type TranscriptEntry, type Usage } from '../transcript.js';
 import type { AgentAdapter, LaunchContext, Launch, ParseContext, StreamParser } from './adapter.js';
-import { addCounts } from './stream-helpers.js';
+import { addCounts, isObject, str, type Json } from './stream-helpers.js';
 import { AGENT_CLI_VERSIONS } from './versions.js';
 
 /**
@@ -53,14 +53,6 @@ const MAX_OPEN_ITEMS = 256;
 /** The most of one stdout line parsed as JSON: a longer line is kept as text, cut. */
 const MAX_PARSED_LINE = 4 * 1024 * 1024;
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
 function count(v: unknown): number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { cutText, MAX_ENTRY_TEXT, type ToolKind, type TranscriptEntry, type Usage } from '../transcript.js';
 import type { ParseContext, StreamParser } from './adapter.js';
-import { atOf, own, sessionIdOf } from './stream-helpers.js';
+import { atOf, isObject, own, sessionIdOf, showPath, str } from './stream-helpers.js';
 
 /**
  * Gemini CLI's `-o stream-json` (0.61), one JSON object a line:
@@ -66,7 +66,7 @@ export function geminiParser(ctx: ParseContext): StreamParser {
     const kind = own(TOOL_KINDS, call.name) ?? 'other';
     const entry: TranscriptEntry = { type: 'tool', tool: cut(call.name, 200), kind, input: cutText(call.input), at: call.at };
     const filePath = str(call.params.file_path) ?? str(call.params.dir_path) ?? str(call.params.path);
-    if (filePath !== undefined) entry.path = cut(relative(workspace, filePath), 4096);
+    if (filePath !== undefined) entry.path = showPath(filePath, workspace);
     const output = result?.output === undefined ? undefined : (str(result.output) ?? safeJson(result.output));
     const error = result && isObject(result.error) ? str(result.error.message) : undefined;
     if (output) entry.output = cutText(output);
@@ -299,26 +299,12 @@ class TextBuffer {
   }
 }
 
-function relative(workspace: string, file: string): string {
-  if (!path.isAbsolute(file)) return file;
-  const rel = path.relative(workspace, file);
-  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
-}
-
 function oneLine(text: string): string {
   return cut(text.replace(/\s+/g, ' ').trim(), 500);
 }
 
 function cut(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function safeJson(v: unknown): string {
