@@ -13,6 +13,7 @@ import { Sandbox } from '../src/runner/sandbox.js';
 import { claude } from '../src/shared/agents/claude.js';
 import type { Job } from '../src/shared/api.js';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
+import { median } from '../bench/lib/proc.js';
 import {
   assertFailsFast,
   assertNothingLeaked,
@@ -34,11 +35,6 @@ const BIN_DIR = agentCliBinDir('claude');
 // The CLI's package, where its bin's link leads: shown to claude started by hand (the runner shows it to its jobs itself).
 const PACKAGE_DIR = path.dirname(path.dirname(fs.realpathSync(path.join(BIN_DIR, 'claude'))));
 const API_KEY = 'sk-ant-test-e2e-key';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** Submits a claude job and resolves with it finished, and when it was created (ms). */
 async function runAgentJob(stack: AgentStack, title: string, extra: Record<string, unknown> = {}): Promise<{ job: Job; created: number; ms: number }> {

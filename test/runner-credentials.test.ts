@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import type { JobLogs } from '../src/shared/api.js';
+import { logOf } from './agents/agent-jobs.js';
 import { api, type ApiResponse, eventually, startTestServer, tempDir } from './helpers.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 import { poll, processesMatching, registerRunner, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
@@ -13,10 +13,6 @@ import { poll, processesMatching, registerRunner, seedRepo, startRunnerProcess, 
 
 const KEY = 'sk-ant-api03-runner-env-key-never-in-a-job';
 const AGENT_ENV = { ANTHROPIC_API_KEY: KEY, OPENAI_API_KEY: 'sk-openai-runner-env-key', AWS_SECRET_ACCESS_KEY: 'aws-runner-env-secret' };
-
-async function logOf(server: { url: string; token: string }, jobId: string): Promise<string> {
-  return (await api<JobLogs>(server, 'GET', `/api/jobs/${jobId}/logs`)).body.content;
-}
 
 test("a pool runner does not get the server's agent credentials, nor its jobs", async (t) => {
   const dataDir = tempDir(t, 'lazyaf-data-');

@@ -72,7 +72,7 @@ export async function runJob(stack: AgentStack, body: Record<string, unknown>): 
   return { job: done, ms: Date.now() - created, created };
 }
 
-export async function logOf(server: TestServer, id: string): Promise<string> {
+export async function logOf(server: { url: string; token: string }, id: string): Promise<string> {
   return (await api<JobLogs>(server, 'GET', `/api/jobs/${id}/logs`)).body.content;
 }
 
