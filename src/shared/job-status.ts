@@ -10,6 +10,9 @@ export type JobStatusName = (typeof JOB_STATUSES)[number];
 export const FINISHED_JOB_STATUSES: readonly JobStatusName[] = ['succeeded', 'failed', 'cancelled'];
 export const isFinished = (status: JobStatusName): boolean => FINISHED_JOB_STATUSES.includes(status);
 
+/** The `agent` of a job that runs a plain shell `command`: every runner can take it. */
+export const SHELL_AGENT = 'shell';
+
 /** An agent job that succeeded without a commit: its agent changed nothing, which a list of jobs says. */
 export const succeededWithoutChanges = (job: { status: JobStatusName; agent: string; commit: string | null }): boolean =>
-  job.status === 'succeeded' && job.agent !== 'shell' && job.commit === null;
+  job.status === 'succeeded' && job.agent !== SHELL_AGENT && job.commit === null;

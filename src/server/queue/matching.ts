@@ -3,6 +3,8 @@
  * runs everywhere). The claim's SQL (`store/jobs.ts` nextFor) says the same for the queue;
  * this is the rule for the wake-ups and for telling a person why no runner takes a job.
  */
+import { SHELL_AGENT } from '../../shared/job-status.js';
+
 export interface RunnerOffer {
   labels: ReadonlySet<string>;
   agents: ReadonlySet<string>;
@@ -12,8 +14,6 @@ export interface JobNeeds {
   labels: readonly string[];
   agent: string;
 }
-
-export const SHELL_AGENT = 'shell';
 
 export function canTake(runner: RunnerOffer, job: JobNeeds): boolean {
   return (job.agent === SHELL_AGENT || runner.agents.has(job.agent)) && job.labels.every((l) => runner.labels.has(l));
