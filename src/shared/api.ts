@@ -154,18 +154,20 @@ export const ChainLink = Type.Object({
 });
 export type ChainLink = Static<typeof ChainLink>;
 
+const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
+
 export const Attempt = Type.Object({
   id: Type.String(),
   number: Type.Integer(),
   runner_id: Type.String(),
+  /** The runner's name when it took the attempt, kept after the runner is gone (null for attempts recorded before names were kept). */
+  runner_name: Type.Optional(Nullable(Type.String())),
   started_at: Type.String(),
   ended_at: Type.Union([Type.String(), Type.Null()]),
   exit_code: Type.Union([Type.Integer(), Type.Null()]),
   end_reason: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
 });
-
-const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
 
 export const Job = Type.Object({
   id: Type.String(),
