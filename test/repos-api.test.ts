@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pushUrl, rawRequest } from './git-helpers.js';
 import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, startTestServer, tempDir, tryGit } from './helpers.js';
+import { seedRepo, submit } from './queue-helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -347,4 +348,21 @@ test("a remote_url's password is never echoed back: not by the API, not by land,
   assert.match(denied.body.message, /^cannot push to http:\/\/\*\*\*@127\.0\.0\.1:\d+\/git\/\S+\.git: Authentication failed/);
   // The remote itself was not changed by the refused push.
   assert.equal((await tryGit(['ls-remote', pushUrl(remote, target)], dir)).stdout.trim(), `${tip}\tHEAD\n${tip}\trefs/heads/main`);
+});
+
+test('a repo delete refused for its unfinished jobs names them, so that they can be cancelled', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'busy');
+  const jobs = [];
+  for (let i = 0; i < 7; i++) jobs.push(await submit(server, { repo_id: repo.id, title: `waits ${i}`, command: 'true' }));
+  const short = jobs.map((j) => j.id.slice(0, 8));
+
+  const many = await api(server, 'DELETE', `/api/repos/${repo.id}`);
+  assert.equal(many.status, 409, JSON.stringify(many.body));
+  assert.equal(many.body.message, `repo busy has 7 queued or running jobs; cancel them first (jobs ${short.slice(0, 4).join(', ')} and 3 more)`);
+
+  for (const job of jobs.slice(1)) assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+  const one = await api(server, 'DELETE', `/api/repos/${repo.id}`);
+  assert.equal(one.status, 409, JSON.stringify(one.body));
+  assert.equal(one.body.message, `repo busy has 1 queued or running job; cancel it first (job ${short[0]})`);
 });

@@ -17,7 +17,7 @@ import {
 } from './git/bare.js';
 import { isAllowedRemoteUrl } from '../shared/remote-url.js';
 import type { SessionFiles } from './session-files.js';
-import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
+import { NameTakenError, type ActiveJob, type RepoRow, type RepoStore } from './store/repos.js';
 
 /**
  * A repo is a row and a bare repository: they are created, changed and deleted together here,
@@ -69,8 +69,8 @@ export class RepoService {
     // Deleting a repo deletes its jobs: one still queued or running would vanish under its runner.
     if (!this.store.delete(repo.id)) {
       const active = this.store.activeJobs(repo.id);
-      if (active === 0) throw new ApiError(404, `repo not found: ${idOrName}`);
-      throw new ApiError(409, `repo ${repo.name} has ${active} queued or running job${active === 1 ? '' : 's'}; cancel ${active === 1 ? 'it' : 'them'} first`);
+      if (active.length === 0) throw new ApiError(404, `repo not found: ${idOrName}`);
+      throw new ApiError(409, `repo ${repo.name} has ${activeInWords(active)}`);
     }
     // Gone from the database, so gone for every client, even if its directory cannot be removed.
     this.changed('repo.deleted', repo);
@@ -149,6 +149,14 @@ function nameFree<T>(name: string | undefined, write: () => T): T {
     if (err instanceof NameTakenError) throw new ApiError(409, `a repo named "${name}" already exists`);
     throw err;
   }
+}
+
+/** How many jobs keep a repo from being deleted, and which, so that a person can cancel them. */
+function activeInWords(active: ActiveJob[]): string {
+  const ids = active.map((job) => job.id.slice(0, 8));
+  const shown = ids.length > 5 ? `${ids.slice(0, 4).join(', ')} and ${ids.length - 4} more` : ids.join(', ');
+  if (ids.length === 1) return `1 queued or running job; cancel it first (job ${shown})`;
+  return `${ids.length} queued or running jobs; cancel them first (jobs ${shown})`;
 }
 
 /** Why the remote refused a land, as `lazyaf land` says it: a branch that moved, or the remote's own reason. */
