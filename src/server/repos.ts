@@ -82,8 +82,13 @@ export class RepoService {
     return listBranches(this.path(repo.id));
   }
 
-  /** Pushes a branch of the internal repo to the repo's remote_url, with the server's own git credentials. */
-  async land(repo: RepoRow, req: LandRequest): Promise<LandResult> {
+  /**
+   * The server's land (`POST /api/repos/{id}/land`, the web UI's Land button): pushes a branch of
+   * the internal bare repo to the repo's stored remote_url, with the server's own git credentials.
+   * Not to be confused with `lazyaf land` (src/cli/commands/land.ts), which fetches the branch into
+   * the person's checkout and pushes it to that checkout's own remote with the person's credentials.
+   */
+  async pushToStoredRemote(repo: RepoRow, req: LandRequest): Promise<LandResult> {
     const { branch, force = false } = req;
     const remoteBranch = req.remote_branch ?? branch;
     if (!isValidBranchName(branch) || !isValidBranchName(remoteBranch)) throw new ApiError(400, 'invalid branch name');

@@ -17,6 +17,12 @@ interface LandOptions extends GlobalOptions {
   forceWithLease?: boolean;
 }
 
+/**
+ * `lazyaf land`: run in a person's checkout, it fetches a branch from lazyaf and pushes it to the
+ * checkout's own remote (`origin`) with the person's credentials, then may open a pull request.
+ * Not the server's land (`POST /api/repos/{id}/land`, `RepoService.pushToStoredRemote`), which
+ * pushes from the server's bare repo to the repo's stored remote_url with the server's credentials.
+ */
 export function registerLand(program: Command): void {
   program
     .command('land')
