@@ -1,5 +1,6 @@
 import type { CreateRepo, LandRequest, LandResult, UpdateRepo } from '../shared/api.js';
 import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
+import { branchLandRefusal } from '../shared/job-actions.js';
 import type { Principal } from './auth.js';
 import type { Emit } from './events.js';
 import { ApiError } from './errors.js';
@@ -87,11 +88,16 @@ export class RepoService {
    * the internal bare repo to the repo's stored remote_url, with the server's own git credentials.
    * Not to be confused with `lazyaf land` (src/cli/commands/land.ts), which fetches the branch into
    * the person's checkout and pushes it to that checkout's own remote with the person's credentials.
+   * The branch of a queued or running job is refused (branchLandRefusal); a finished job's branch
+   * lands by its name whatever the job's outcome, since naming it is the deliberate step.
    */
   async pushToStoredRemote(repo: RepoRow, req: LandRequest): Promise<LandResult> {
     const { branch, force = false } = req;
     const remoteBranch = req.remote_branch ?? branch;
     if (!isValidBranchName(branch) || !isValidBranchName(remoteBranch)) throw new ApiError(400, 'invalid branch name');
+    const writer = this.store.activeJobs(repo.id).find((job) => job.branch_name === branch);
+    const unfinished = writer && branchLandRefusal(writer);
+    if (unfinished) throw new ApiError(409, `cannot land ${branch}: ${unfinished}`);
     if (!repo.remote_url) throw new ApiError(409, `repo "${repo.name}" has no remote_url to land on; set one with PATCH /api/repos/${repo.id}`);
     const repoPath = this.path(repo.id);
     if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
