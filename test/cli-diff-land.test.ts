@@ -245,3 +245,22 @@ test('land refuses a checkout not linked to the repo (another project, or one li
   assert.equal(landed.code, 0, landed.stderr);
   assert.equal(await git(['rev-parse', `refs/heads/${branch}`], origin), job.commit);
 });
+
+test("land refuses a queued job and its branch named with --branch, with the same reason as the server's land", async (t) => {
+  const server = await startTestServer(t);
+  const { src } = await makeRepoWithOrigin(tempDir(t), { 'a.txt': 'one\n' });
+  assert.equal((await cli(['ingest', src, '--name', 'demo'], { server })).code, 0);
+  // No runner has its label: it stays queued.
+  const queued = await submit(server, { repo_id: 'demo', title: 'waits', command: 'true', labels: ['nobody-has-this'] });
+  const short = queued.id.slice(0, 8);
+  const reason = `job ${short} is queued: its branch is still being written, nothing to land until it has finished \\(or cancel it: lazyaf jobs cancel ${short}\\)`;
+  assertCliFailure(await cli(['land', queued.id], { server, cwd: src }), new RegExp(`^lazyaf: ${reason}$`), 'land JOB');
+  assertCliFailure(
+    await cli(['land', 'demo', '--branch', `lazyaf/${short}`], { server, cwd: src }),
+    new RegExp(`^lazyaf: cannot land lazyaf/${short}: ${reason}$`),
+    'land REPO --branch',
+  );
+  const server409 = await api(server, 'POST', `/api/repos/${queued.repo_id}/land`, { branch: `lazyaf/${short}` });
+  assert.equal(server409.status, 409);
+  assert.match(server409.body.message, new RegExp(`^cannot land lazyaf/${short}: ${reason}$`));
+});

@@ -120,7 +120,7 @@ test('repos delete asks, refuses without --yes when there is no terminal, and de
   const job = await submit(server, { repo_id: 'doomed', title: 'waits', command: 'true', labels: ['nobody-has-this'] });
   assertCliFailure(
     await cli(['repos', 'delete', 'doomed', '--yes'], { server }),
-    /^lazyaf: repo doomed has 1 queued or running job; cancel it first$/,
+    new RegExp(`^lazyaf: repo doomed has 1 queued or running job; cancel it first \\(job ${job.id.slice(0, 8)}\\)$`),
     'delete with a job',
   );
   assert.equal((await cli(['jobs', 'cancel', job.id], { server })).code, 0);

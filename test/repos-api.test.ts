@@ -4,6 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pushUrl, rawRequest } from './git-helpers.js';
 import { api, barePath, branchTip, commitFiles, createRepo, git, makeRepo, startTestServer, tempDir, tryGit } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
+import { RunnerRoutes } from '../src/shared/protocol.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -347,4 +349,58 @@ test("a remote_url's password is never echoed back: not by the API, not by land,
   assert.match(denied.body.message, /^cannot push to http:\/\/\*\*\*@127\.0\.0\.1:\d+\/git\/\S+\.git: Authentication failed/);
   // The remote itself was not changed by the refused push.
   assert.equal((await tryGit(['ls-remote', pushUrl(remote, target)], dir)).stdout.trim(), `${tip}\tHEAD\n${tip}\trefs/heads/main`);
+});
+
+test("the server's land refuses a queued or running job's branch, naming the job; once the job has finished its branch lands by name", async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const origin = path.join(dir, 'origin.git');
+  await git(['init', '-q', '--bare', origin]);
+  const src = await makeRepo(path.join(dir, 'src'), { 'a.txt': 'one\n' });
+  const repo = await createRepo(server, 'inflight', { remote_url: origin });
+  await git(['push', '-q', pushUrl(server, repo), 'main'], src);
+  const runner = await registerRunner(server, 'r1');
+  const running = await submit(server, { repo_id: repo.id, title: 'writes its branch', command: 'true' });
+  const claimed = await poll(server, runner.token);
+  assert.equal(claimed?.job_id, running.id);
+  const branch = `lazyaf/${running.id.slice(0, 8)}`;
+  // What an attempt pushed so far is on the internal repo, and a later push may still replace it.
+  await git(['checkout', '-q', '-b', branch], src);
+  const partial = await commitFiles(src, { 'a.txt': 'half done\n' }, 'partial work');
+  await git(['push', '-q', pushUrl(server, repo), branch], src);
+
+  const refused = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch });
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.equal(refused.body.error, 'Conflict');
+  assert.match(refused.body.message, new RegExp(`^cannot land ${branch}: job ${running.id.slice(0, 8)} is running: its branch is still being written`));
+  assert.equal(await tryGit(['rev-parse', '--verify', '-q', `refs/heads/${branch}`], origin).then((r) => r.code), 1, 'nothing reached the remote');
+
+  const queued = await submit(server, { repo_id: repo.id, title: 'waits', command: 'true' });
+  const notYet = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch: `lazyaf/${queued.id.slice(0, 8)}` });
+  assert.equal(notYet.status, 409, JSON.stringify(notYet.body));
+  assert.match(notYet.body.message, new RegExp(`job ${queued.id.slice(0, 8)} is queued`));
+
+  // Finished (here failed, with its work kept): landing its branch by name is the deliberate step, and it lands.
+  const report = { outcome: 'failed', exit_code: 1, commit: partial };
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(claimed.attempt_id), report, { token: claimed.job_token })).status, 200);
+  const landed = await api(server, 'POST', `/api/repos/${repo.id}/land`, { branch });
+  assert.equal(landed.status, 200, JSON.stringify(landed.body));
+  assert.equal(await branchTip(origin, branch), partial);
+});
+
+test('a repo delete refused for its unfinished jobs names them, so that they can be cancelled', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'busy');
+  const jobs = [];
+  for (let i = 0; i < 7; i++) jobs.push(await submit(server, { repo_id: repo.id, title: `waits ${i}`, command: 'true' }));
+  const short = jobs.map((j) => j.id.slice(0, 8));
+
+  const many = await api(server, 'DELETE', `/api/repos/${repo.id}`);
+  assert.equal(many.status, 409, JSON.stringify(many.body));
+  assert.equal(many.body.message, `repo busy has 7 queued or running jobs; cancel them first (jobs ${short.slice(0, 4).join(', ')} and 3 more)`);
+
+  for (const job of jobs.slice(1)) assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+  const one = await api(server, 'DELETE', `/api/repos/${repo.id}`);
+  assert.equal(one.status, 409, JSON.stringify(one.body));
+  assert.equal(one.body.message, `repo busy has 1 queued or running job; cancel it first (job ${short[0]})`);
 });

@@ -1,5 +1,6 @@
 import type { CreateRepo, LandRequest, LandResult, UpdateRepo } from '../shared/api.js';
 import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
+import { branchLandRefusal } from '../shared/job-actions.js';
 import type { Principal } from './auth.js';
 import type { Emit } from './events.js';
 import { ApiError } from './errors.js';
@@ -17,7 +18,7 @@ import {
 } from './git/bare.js';
 import { isAllowedRemoteUrl } from '../shared/remote-url.js';
 import type { SessionFiles } from './session-files.js';
-import { NameTakenError, type RepoRow, type RepoStore } from './store/repos.js';
+import { NameTakenError, type ActiveJob, type RepoRow, type RepoStore } from './store/repos.js';
 
 /**
  * A repo is a row and a bare repository: they are created, changed and deleted together here,
@@ -69,8 +70,8 @@ export class RepoService {
     // Deleting a repo deletes its jobs: one still queued or running would vanish under its runner.
     if (!this.store.delete(repo.id)) {
       const active = this.store.activeJobs(repo.id);
-      if (active === 0) throw new ApiError(404, `repo not found: ${idOrName}`);
-      throw new ApiError(409, `repo ${repo.name} has ${active} queued or running job${active === 1 ? '' : 's'}; cancel ${active === 1 ? 'it' : 'them'} first`);
+      if (active.length === 0) throw new ApiError(404, `repo not found: ${idOrName}`);
+      throw new ApiError(409, `repo ${repo.name} has ${activeInWords(active)}`);
     }
     // Gone from the database, so gone for every client, even if its directory cannot be removed.
     this.changed('repo.deleted', repo);
@@ -82,11 +83,21 @@ export class RepoService {
     return listBranches(this.path(repo.id));
   }
 
-  /** Pushes a branch of the internal repo to the repo's remote_url, with the server's own git credentials. */
-  async land(repo: RepoRow, req: LandRequest): Promise<LandResult> {
+  /**
+   * The server's land (`POST /api/repos/{id}/land`, the web UI's Land button): pushes a branch of
+   * the internal bare repo to the repo's stored remote_url, with the server's own git credentials.
+   * Not to be confused with `lazyaf land` (src/cli/commands/land.ts), which fetches the branch into
+   * the person's checkout and pushes it to that checkout's own remote with the person's credentials.
+   * The branch of a queued or running job is refused (branchLandRefusal); a finished job's branch
+   * lands by its name whatever the job's outcome, since naming it is the deliberate step.
+   */
+  async pushToStoredRemote(repo: RepoRow, req: LandRequest): Promise<LandResult> {
     const { branch, force = false } = req;
     const remoteBranch = req.remote_branch ?? branch;
     if (!isValidBranchName(branch) || !isValidBranchName(remoteBranch)) throw new ApiError(400, 'invalid branch name');
+    const writer = this.store.activeJobs(repo.id).find((job) => job.branch_name === branch);
+    const unfinished = writer && branchLandRefusal(writer);
+    if (unfinished) throw new ApiError(409, `cannot land ${branch}: ${unfinished}`);
     if (!repo.remote_url) throw new ApiError(409, `repo "${repo.name}" has no remote_url to land on; set one with PATCH /api/repos/${repo.id}`);
     const repoPath = this.path(repo.id);
     if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
@@ -149,6 +160,14 @@ function nameFree<T>(name: string | undefined, write: () => T): T {
     if (err instanceof NameTakenError) throw new ApiError(409, `a repo named "${name}" already exists`);
     throw err;
   }
+}
+
+/** How many jobs keep a repo from being deleted, and which, so that a person can cancel them. */
+function activeInWords(active: ActiveJob[]): string {
+  const ids = active.map((job) => job.id.slice(0, 8));
+  const shown = ids.length > 5 ? `${ids.slice(0, 4).join(', ')} and ${ids.length - 4} more` : ids.join(', ');
+  if (ids.length === 1) return `1 queued or running job; cancel it first (job ${shown})`;
+  return `${ids.length} queued or running jobs; cancel them first (jobs ${shown})`;
 }
 
 /** Why the remote refused a land, as `lazyaf land` says it: a branch that moved, or the remote's own reason. */

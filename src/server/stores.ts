@@ -8,7 +8,7 @@ import { startCheckpointer, type Checkpointer } from './db/checkpointer.js';
 import { openDb } from './db/index.js';
 import { LiveEvents } from './events.js';
 import { removePushLeftovers } from './git/bare.js';
-import { PRE_RECEIVE_HOOK } from './git/http.js';
+import { PRE_RECEIVE_HOOK } from './git/push-guard.js';
 import { loadAgents } from './queue/agents.js';
 import { Queue } from './queue/queue.js';
 import { RepoService } from './repos.js';

@@ -21,13 +21,26 @@ export interface JobFacts {
 export type JobAction = 'cancel' | 'retry' | 'rerun' | 'followup' | 'diff' | 'land';
 
 /**
+ * Why the branch of this job cannot be landed at all, not even by its name, or null: while the
+ * job is queued or running its branch is still being written. Both lands hold to it: the
+ * server's (`POST /api/repos/{id}/land`, which pushes the bare repo's branch to the stored
+ * remote_url) and the CLI's (`lazyaf land`, from the person's checkout to its own remote).
+ */
+export function branchLandRefusal(job: Pick<JobFacts, 'id' | 'status'>): string | null {
+  if (isFinished(job.status)) return null;
+  const short = job.id.slice(0, 8);
+  return `job ${short} is ${job.status}: its branch is still being written, nothing to land until it has finished (or cancel it: lazyaf jobs cancel ${short})`;
+}
+
+/**
  * Why this job's branch cannot be landed as it is, or null when it can: a succeeded job with a
  * commit. A failed or cancelled job's branch holds what it left; landing that is possible, but only
  * as a deliberate step (landing the branch by name), which the reason says.
  */
 export function landRefusal(job: JobFacts): string | null {
+  const unfinished = branchLandRefusal(job);
+  if (unfinished) return unfinished;
   const short = job.id.slice(0, 8);
-  if (!isFinished(job.status)) return `job ${short} is ${job.status}: nothing to land until it has finished`;
   if (!job.branch || !job.commit) return `job ${short} ${job.status} with no changes: it has no branch to land`;
   if (job.status !== 'succeeded') {
     return `job ${short} ${job.status}; its branch holds what it left. To land it anyway: lazyaf land ${job.repo_name ?? job.repo_id} --branch ${job.branch}`;

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { BranchList, Job, Repo } from '../../shared/api.js';
+import { branchLandRefusal, landRefusal } from '../../shared/job-actions.js';
 import { printable } from '../../shared/terminal.js';
 import { git, isValidBranchName, lastGitMessage, nonInteractiveEnv, redactUrls } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
-import { CliError } from '../errors.js';
+import { CliError, RefusedError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
 import { gitEnv, gitShown, lazyafLink, pushRejection, repoRoot } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
@@ -17,6 +18,12 @@ interface LandOptions extends GlobalOptions {
   forceWithLease?: boolean;
 }
 
+/**
+ * `lazyaf land`: run in a person's checkout, it fetches a branch from lazyaf and pushes it to the
+ * checkout's own remote (`origin`) with the person's credentials, then may open a pull request.
+ * Not the server's land (`POST /api/repos/{id}/land`, `RepoService.pushToStoredRemote`), which
+ * pushes from the server's bare repo to the repo's stored remote_url with the server's credentials.
+ */
 export function registerLand(program: Command): void {
   program
     .command('land')
@@ -39,23 +46,16 @@ interface LandTarget {
   branch: string;
 }
 
-/** The branch of a finished job that committed something; a job with nothing to land yet is refused. */
+/** The branch of a succeeded job that committed something; any other is refused for the reason job-actions.ts gives. */
 async function jobTarget(client: ApiClient, jobRef: string): Promise<LandTarget> {
   // A job is named by its id or at least its first 8 characters; anything else was meant as a repo.
   if (!/^[0-9a-f-]{8,36}$/.test(jobRef)) throw new CliError(`"${jobRef}" is not a job id; to land a branch of a repo: lazyaf land ${jobRef} --branch B`);
   const job = await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(jobRef)}`);
-  const short = job.id.slice(0, 8);
-  if (job.status === 'queued' || job.status === 'running') throw new CliError(`job ${short} is ${job.status}: nothing to land until it has finished`);
-  if (!job.branch || !job.commit) throw new CliError(`job ${short} ${job.status} with no changes: it has no branch to land`);
-  if (job.status !== 'succeeded') {
-    // Its branch holds what it left (the work of a failed or cancelled job is kept): landing that takes a deliberate step.
-    throw new CliError(
-      `job ${short} ${job.status}; its branch holds what it left. To land it anyway: lazyaf land ${job.repo_name ?? job.repo_id} --branch ${job.branch}`,
-    );
-  }
+  const refusal = landRefusal(job);
+  if (refusal || !job.branch) throw new CliError(refusal ?? `job ${job.id.slice(0, 8)} has no branch to land`);
   const chain = job.chain ?? [];
   if (chain.length > 0)
-    process.stderr.write(`${printable(job.branch)} holds the follow-up chain: ${[...chain.map((c) => c.id.slice(0, 8)), short].join(' → ')}\n`);
+    process.stderr.write(`${printable(job.branch)} holds the follow-up chain: ${[...chain.map((c) => c.id.slice(0, 8)), job.id.slice(0, 8)].join(' → ')}\n`);
   return { repoRef: job.repo_id, branch: job.branch };
 }
 
@@ -70,6 +70,7 @@ async function land(client: ApiClient, target: LandTarget, opts: LandOptions): P
   }
 
   const repo = await client.request<Repo>('GET', `/api/repos/${encodeURIComponent(target.repoRef)}`);
+  if (opts.branch) await mustBeWritten(client, repo, branch);
   await mustBeLinked(client, root, repo);
   const { branches } = await client.request<BranchList>('GET', `/api/repos/${repo.id}/branches`);
   const found = branches.find((b) => b.name === branch);
@@ -100,6 +101,22 @@ async function land(client: ApiClient, target: LandTarget, opts: LandOptions): P
     const url = await openPullRequest(root, base, branch);
     process.stdout.write(`Opened pull request${url ? `: ${url}` : ''}\n`);
   }
+}
+
+/**
+ * A job's branch named with --branch is refused while its job still writes it, as the server's
+ * land refuses it; once the job has finished, naming its branch is the deliberate step that lands it.
+ */
+async function mustBeWritten(client: ApiClient, repo: Repo, branch: string): Promise<void> {
+  const jobPrefix = /^lazyaf\/([0-9a-f]{8})$/.exec(branch)?.[1];
+  if (!jobPrefix) return;
+  const job = await client.request<Job>('GET', `/api/jobs/${jobPrefix}`).catch((err: unknown) => {
+    // No such job (a branch someone named so), or no single one: nothing is known to be writing it.
+    if (err instanceof RefusedError) return undefined;
+    throw err;
+  });
+  const refusal = job?.repo_id === repo.id ? branchLandRefusal(job) : null;
+  if (refusal) throw new CliError(`cannot land ${branch}: ${refusal}`);
 }
 
 /**

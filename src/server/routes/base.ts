@@ -1,13 +1,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config.js';
 import { edgeServerOptions, guardEdge } from '../edge.js';
-import { ApiError } from '../errors.js';
+import { ApiError, errorBody } from '../errors.js';
 import { quietRequest } from '../logging.js';
 import type { AdminCheck } from '../web/access.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Who may call a route: the admin token or a signed-in browser (default for /api), anyone, or the runner protocol's own checks. */
+    /** Who may call a route: the admin token or a signed-in browser (default for /api), anyone, or the route's own checks (the runner protocol's, the git server's). */
     auth?: 'admin' | 'public' | 'custom';
   }
 }
@@ -57,7 +57,7 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
       req.log.error({ err }, 'request failed');
       return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'internal server error' });
     }
-    return reply.code(status).send({ statusCode: status, error: httpReason(status), message: err.message });
+    return reply.code(status).send(errorBody(status, err.message));
   });
   const notFound = async (req: FastifyRequest, reply: FastifyReply) => {
     if (await access.page?.(req, reply)) return reply;
@@ -72,7 +72,7 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
       const refusal = access.admit(req);
       if (refusal) {
         if (refusal.statusCode === 401) reply.header('WWW-Authenticate', 'Bearer realm="lazyaf"');
-        return reply.code(refusal.statusCode).send({ statusCode: refusal.statusCode, error: httpReason(refusal.statusCode), message: refusal.message });
+        return reply.code(refusal.statusCode).send(errorBody(refusal.statusCode, refusal.message));
       }
     }
     // Before a body is read: there is no route to read it for.
@@ -80,21 +80,4 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
   });
   guardEdge(app, config);
   return app;
-}
-
-function httpReason(status: number): string {
-  const reasons: Record<number, string> = {
-    400: 'Bad Request',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'Not Found',
-    408: 'Request Timeout',
-    409: 'Conflict',
-    413: 'Payload Too Large',
-    415: 'Unsupported Media Type',
-    422: 'Unprocessable Entity',
-    424: 'Failed Dependency',
-    429: 'Too Many Requests',
-  };
-  return reasons[status] ?? 'Error';
 }

@@ -80,13 +80,14 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     {
       schema: {
         tags: ['repos'],
+        summary: "Push a branch to the repo's stored remote_url",
         description:
-          "Pushes a branch of the internal repo to the repo's remote_url, with the server's own git credentials. 409 when the remote refuses it (its branch moved, a hook declined), 424 when it cannot be pushed to at all (unreachable, no access).",
+          "Pushes a branch of the internal repo to the repo's stored remote_url, from the server, with the server's own git credentials (the web UI's Land). Not `lazyaf land`, which pushes from your checkout to its own remote with your credentials. 409 when the branch is a queued or running job's (it is still being written) or the remote refuses it (its branch moved, a hook declined), 424 when it cannot be pushed to at all (unreachable, no access).",
         params: IdParams,
         body: LandRequest,
         response: { 200: LandResult, ...errors, 424: ErrorBody },
       },
     },
-    async (req) => whileServerWaits(req, repos.land(repos.mustFind(req.params.id), req.body)),
+    async (req) => whileServerWaits(req, repos.pushToStoredRemote(repos.mustFind(req.params.id), req.body)),
   );
 }

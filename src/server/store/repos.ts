@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/index.js';
+import type { JobRow } from './jobs.js';
 
 export interface RepoRow {
   id: string;
@@ -11,6 +12,9 @@ export interface RepoRow {
 }
 
 export class NameTakenError extends Error {}
+
+/** A queued or running job of a repo. */
+export type ActiveJob = Pick<JobRow, 'id' | 'status' | 'branch_name'>;
 
 /** All SQL on the `repos` table. */
 export class RepoStore {
@@ -36,8 +40,10 @@ export class RepoStore {
     this.deleteStmt = db.prepare<[{ id: string }]>(
       "DELETE FROM repos WHERE id = @id AND NOT EXISTS (SELECT 1 FROM jobs WHERE repo_id = @id AND status IN ('queued', 'running'))",
     );
-    // Returns how many jobs of the repo are queued or running.
-    this.activeJobsStmt = db.prepare<[string], number>("SELECT COUNT(*) FROM jobs WHERE repo_id = ? AND status IN ('queued', 'running')").pluck();
+    // Returns the repo's queued or running jobs (id, status, branch), oldest first.
+    this.activeJobsStmt = db.prepare<[string], ActiveJob>(
+      "SELECT id, status, branch_name FROM jobs WHERE repo_id = ? AND status IN ('queued', 'running') ORDER BY seq",
+    );
   }
 
   get(id: string): RepoRow | undefined {
@@ -86,7 +92,8 @@ export class RepoStore {
     return this.deleteStmt.run({ id }).changes === 1;
   }
 
-  activeJobs(id: string): number {
-    return this.activeJobsStmt.get(id) ?? 0;
+  /** The jobs that keep a repo from being deleted, and their branches from being landed. */
+  activeJobs(id: string): ActiveJob[] {
+    return this.activeJobsStmt.all(id);
   }
 }
