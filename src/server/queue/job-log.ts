@@ -1,6 +1,5 @@
-import type { JobLogs } from '../../shared/api.js';
+import { isFinished, type JobLogs } from '../../shared/api.js';
 import type { Queue } from './queue.js';
-import { TERMINAL } from './state.js';
 
 /** A page of a job's log from a byte offset, and whether it is the end of a finished job's log. */
 export function logPage(queue: Queue, jobId: string, offset: number, limit: number): JobLogs {
@@ -13,7 +12,7 @@ export function logPage(queue: Queue, jobId: string, offset: number, limit: numb
     next_offset: next,
     content: data.toString('utf8'),
     truncated: fresh.log_truncated === 1,
-    complete: TERMINAL.has(fresh.status) && next >= fresh.log_bytes,
+    complete: isFinished(fresh.status) && next >= fresh.log_bytes,
   };
 }
 
@@ -38,7 +37,7 @@ export async function* followLog(
       continue;
     }
     const fresh = queue.jobs.get(jobId);
-    if (!fresh || (TERMINAL.has(fresh.status) && at >= fresh.log_bytes) || queue.wakeups.closed) return;
+    if (!fresh || (isFinished(fresh.status) && at >= fresh.log_bytes) || queue.wakeups.closed) return;
     await hold(queue.wakeups.waitForJobChange(jobId, 15_000, signal));
   }
 }

@@ -330,16 +330,16 @@ export class Queue {
       if (!this.attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
       const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(this.logs, job, text, redactor) : text, 'utf8');
       if (job.log_truncated) {
-        this.jobs.addLog(job.id, 0, data.length, true);
+        this.jobs.addLog(job.id, 0, true);
         return { accepted: true, truncated: true };
       }
       const room = this.opts.logCapBytes - job.log_bytes;
       if (data.length <= room) {
-        this.logWritten(job, data, 0, false);
+        this.logWritten(job, data, false);
         return { accepted: true, truncated: false };
       }
       const kept = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(TRUNCATION_MARKER(this.opts.logCapBytes))]);
-      this.logWritten(job, kept, data.length - Math.max(0, room), true);
+      this.logWritten(job, kept, true);
       return { accepted: true, truncated: true };
     });
   }
@@ -347,13 +347,13 @@ export class Queue {
   /** A line of lazyaf's own in the job log (attempt starts and ends). Not counted against `seq`. Runs inside the caller's transaction. */
   private appendSystemLine(job: Pick<JobRow, 'id' | 'log_bytes' | 'log_truncated'>, line: string): void {
     if (job.log_truncated) return;
-    this.logWritten(job, Buffer.from(`${job.log_bytes > 0 ? '\n' : ''}[lazyaf] ${line}\n`), 0, false);
+    this.logWritten(job, Buffer.from(`${job.log_bytes > 0 ? '\n' : ''}[lazyaf] ${line}\n`), false);
   }
 
   /** Appends `data` at the end of the job's log. Runs inside the caller's transaction. */
-  private logWritten(job: Pick<JobRow, 'id' | 'log_bytes'>, data: Buffer, dropped: number, truncated: boolean): void {
+  private logWritten(job: Pick<JobRow, 'id' | 'log_bytes'>, data: Buffer, truncated: boolean): void {
     this.logs.append(job.id, job.log_bytes, data);
-    this.jobs.addLog(job.id, data.length, dropped, truncated);
+    this.jobs.addLog(job.id, data.length, truncated);
     this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
     this.emit({ type: 'log.appended', job_id: job.id, log_bytes: job.log_bytes + data.length });
   }

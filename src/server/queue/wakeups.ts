@@ -79,10 +79,6 @@ export class Wakeups {
     if (set) for (const wake of [...set]) wake();
   }
 
-  get waitingPolls(): number {
-    return this.pollWaiters.size;
-  }
-
   private waitOn(ms: number, signal: AbortSignal | undefined, register: (wake: () => void) => () => void): Promise<void> {
     return new Promise((resolve) => {
       if (signal?.aborted || this.isClosed) return resolve();

@@ -25,7 +25,6 @@ export interface JobRow {
   error: string | null;
   end_reason: string | null;
   log_bytes: number;
-  log_dropped_bytes: number;
   log_truncated: number;
   created_at: string;
   started_at: string | null;
@@ -57,8 +56,6 @@ export interface JobFilter {
   status?: JobStatus;
   runner_id?: string;
   limit: number;
-  /** Only jobs older than this seq (for paging, newest first). */
-  before?: number;
 }
 
 /** All SQL on the `jobs` table. */
@@ -123,10 +120,9 @@ export class JobStore {
       strandedSince: db.prepare<[number], JobRow>(
         "SELECT * FROM jobs WHERE status = 'queued' AND no_runner_since_ms IS NOT NULL AND no_runner_since_ms < ? ORDER BY seq LIMIT 100",
       ),
-      // Adds to the job's log counters.
-      addLog: db.prepare(
-        'UPDATE jobs SET log_bytes = log_bytes + @stored, log_dropped_bytes = log_dropped_bytes + @dropped, log_truncated = @truncated WHERE id = @id',
-      ),
+      // Adds to the job's log counters. (Its column log_dropped_bytes is no longer written or read: dropping it
+      // would rewrite the whole table, and a server of an earlier version, started again on this data, writes it.)
+      addLog: db.prepare('UPDATE jobs SET log_bytes = log_bytes + @stored, log_truncated = @truncated WHERE id = @id'),
       // Returns { status, n } per status.
       counts: db.prepare<[], { status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
     };
@@ -158,7 +154,6 @@ export class JobStore {
     if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
     if (filter.status) add('status = @status', 'status', filter.status);
     if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
-    if (filter.before !== undefined) add('seq < @before', 'before', filter.before);
     // Returns the newest jobs first.
     const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
     return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
@@ -218,8 +213,8 @@ export class JobStore {
     return this.stmts.strandedSince.all(before);
   }
 
-  addLog(id: string, stored: number, dropped: number, truncated: boolean): void {
-    this.stmts.addLog.run({ id, stored, dropped, truncated: truncated ? 1 : 0 });
+  addLog(id: string, stored: number, truncated: boolean): void {
+    this.stmts.addLog.run({ id, stored, truncated: truncated ? 1 : 0 });
   }
 
   counts(): Record<JobStatus, number> {
