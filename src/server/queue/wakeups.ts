@@ -57,7 +57,8 @@ export class Wakeups {
     });
   }
 
-  runnerNews(runnerId: string): void {
+  /** Ends the heartbeat this runner holds open (waitForRunnerNews), so that it answers now. */
+  wakeHeartbeat(runnerId: string): void {
     this.heartbeatWaiters.get(runnerId)?.();
   }
 

@@ -23,12 +23,14 @@ import { bareRepoPath } from '../git/bare.js';
 import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
 import { jobDetails } from '../queue/job-view.js';
+import type { QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Sessions } from '../web/sessions.js';
 
 export type JobRoutesOptions = SubmitSources & {
+  store: QueueStores;
   reposDir: string;
   /** A followed log ends when the browser session that asked for it ends. */
   sessions: Sessions;
@@ -87,17 +89,17 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody 
 
 export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { queue, repos } = opts;
+  const { queue, store, repos } = opts;
 
   const mustFind = (id: string): JobRow => {
-    const job = queue.jobs.find(id);
+    const job = store.jobs.find(id);
     if (!job) throw new ApiError(404, `job not found: ${id}`);
     return job;
   };
   /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
   const view = (job: JobRow): Job => ({
-    ...jobToApi(job, queue.attempts.forJob(job.id)),
-    ...jobDetails(job, { jobs: queue.jobs, runners: queue.runners, repos }),
+    ...jobToApi(job, store.attempts.forJob(job.id)),
+    ...jobDetails(job, { jobs: store.jobs, runners: store.runners, repos }),
   });
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
@@ -114,8 +116,8 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       if (!repo) throw new ApiError(404, `repo not found: ${q.repo_id}`);
       repoId = repo.id;
     }
-    const rows = queue.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
-    const last = queue.attempts.lastOfJobs(rows.map((j) => j.id));
+    const rows = store.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
+    const last = store.attempts.lastOfJobs(rows.map((j) => j.id));
     return { jobs: rows.map((j) => jobToApi(j, undefined, last.get(j.id))), total: rows.length };
   });
 
@@ -203,7 +205,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
         response: { 200: Transcript, ...errors },
       },
     },
-    async (req) => queue.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
+    async (req) => store.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
   );
 
   app.get(
@@ -220,7 +222,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     async (req, reply) => {
       const job = mustFind(req.params.id);
       const offset = req.query.offset ?? 0;
-      if (!req.query.follow) return logPage(queue, job.id, offset, req.query.limit ?? 1024 * 1024);
+      if (!req.query.follow) return logPage(store, job.id, offset, req.query.limit ?? 1024 * 1024);
       // Follow: a text stream that ends with the job.
       const signedOut = new AbortController();
       const unwatch = opts.sessions.watchRequest(req.headers, () => signedOut.abort());
@@ -230,7 +232,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       // The client knows at once that it follows, even while the job has written nothing yet.
       reply.raw.flushHeaders();
       try {
-        for await (const data of followLog(queue, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
+        for await (const data of followLog(store, queue.wakeups, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
           if (!reply.raw.write(data)) await drainedOrClosed(reply.raw);
         }
       } finally {
