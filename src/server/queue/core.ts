@@ -6,6 +6,7 @@ import { JobStore, type JobRow } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
 import { RunnerStore } from '../store/runners.js';
 import type { JobStatus, LiveEvent } from '../../shared/api.js';
+import { JOB_PREFIX_MIN, JOB_REF_RE } from '../../shared/names.js';
 import type { RunnerStatus } from '../../shared/protocol.js';
 import { nextJobStatus, TransitionError, type JobEvent } from './state.js';
 import { TranscriptLog } from './transcript.js';
@@ -50,6 +51,27 @@ export function openQueueStores(db: Db, emit: Emit): QueueStores {
     logs: new LogStore(db),
     transcripts: new TranscriptLog(db, emit),
   };
+}
+
+/** An ambiguous job prefix names this many of its matches. */
+const SHOWN_MATCHES = 5;
+
+/**
+ * The job a person named: by its id, or by a unique prefix of it (JOB_REF_RE). Not found is a 404;
+ * a prefix several jobs share is a 400 that names them, so the next try can be longer.
+ */
+export function findJob(jobs: JobStore, ref: string): JobRow {
+  const exact = jobs.get(ref);
+  if (exact) return exact;
+  const matches = JOB_REF_RE.test(ref) ? jobs.withPrefix(ref, SHOWN_MATCHES + 1) : [];
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    const hint = ref.length < JOB_PREFIX_MIN && /^[0-9a-f]+$/.test(ref) ? ` (a prefix needs at least ${JOB_PREFIX_MIN} characters)` : '';
+    throw new ApiError(404, `job not found: ${ref}${hint}`);
+  }
+  const shown = matches.slice(0, SHOWN_MATCHES).map((j) => `${j.id.slice(0, 8)} ${JSON.stringify(j.title.length > 40 ? `${j.title.slice(0, 39)}…` : j.title)}`);
+  const more = matches.length > SHOWN_MATCHES ? ', and more' : '';
+  throw new ApiError(400, `job id prefix ${ref} is ambiguous: it matches ${shown.join(', ')}${more}; give more of the id`);
 }
 
 /** What a refused transition is over HTTP: a 409 naming the job and saying why. */
@@ -106,8 +128,6 @@ export class QueueCore {
   }
 
   mustGetJob(jobId: string): JobRow {
-    const job = this.store.jobs.find(jobId);
-    if (!job) throw new ApiError(404, `job not found: ${jobId}`);
-    return job;
+    return findJob(this.store.jobs, jobId);
   }
 }

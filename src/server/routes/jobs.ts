@@ -23,6 +23,7 @@ import { bareRepoPath } from '../git/bare.js';
 import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
 import { jobDetails } from '../queue/job-view.js';
+import { findJob } from '../queue/core.js';
 import type { QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
@@ -91,11 +92,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { queue, store, repos } = opts;
 
-  const mustFind = (id: string): JobRow => {
-    const job = store.jobs.find(id);
-    if (!job) throw new ApiError(404, `job not found: ${id}`);
-    return job;
-  };
+  const mustFind = (ref: string): JobRow => findJob(store.jobs, ref);
   /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
   const view = (job: JobRow): Job => ({
     ...jobToApi(job, store.attempts.forJob(job.id)),

@@ -73,8 +73,8 @@ export class JobStore {
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
-      // Returns up to two rows whose id starts with the prefix (two means ambiguous).
-      byPrefix: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ESCAPE '\\' LIMIT 2"),
+      // Returns up to `limit` rows whose id starts with the prefix, newest first (the prefix holds only hex digits and -).
+      withPrefix: db.prepare<[string, number], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ORDER BY seq DESC LIMIT ?"),
       // Returns the oldest queued job whose labels are all among the runner's labels and whose agent is shell or among
       // the runner's agents (both JSON arrays), or undefined. The same rule as queue/matching.ts canTake.
       nextFor: db.prepare<[string, string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
@@ -136,12 +136,9 @@ export class JobStore {
     return this.stmts.get.get(id);
   }
 
-  /** By full id, or by a unique prefix of at least 8 characters (the branch suffix). */
-  find(idOrPrefix: string): JobRow | undefined {
-    const exact = this.stmts.get.get(idOrPrefix);
-    if (exact || idOrPrefix.length < 8 || !/^[0-9a-f-]+$/.test(idOrPrefix)) return exact;
-    const rows = this.stmts.byPrefix.all(idOrPrefix);
-    return rows.length === 1 ? rows[0] : undefined;
+  /** Up to `limit` jobs whose id starts with `prefix` (hex digits and - only: see JOB_REF_RE), newest first. */
+  withPrefix(prefix: string, limit: number): JobRow[] {
+    return this.stmts.withPrefix.all(prefix, limit);
   }
 
   list(filter: JobFilter): JobRow[] {
