@@ -133,7 +133,7 @@ test("the store's conditional statements change a job exactly in the statuses wh
     });
   for (const status of STATUSES) {
     assert.equal(jobs.claim(jobIn(status), 'a2', 'runner', now) !== undefined, allowed(status, { type: 'claim' }), `claim in ${status}`);
-    assert.equal(jobs.retry(jobIn(status), 3, now), allowed(status, { type: 'retry' }), `retry in ${status}`);
+    assert.equal(jobs.retry(jobIn(status), now), allowed(status, { type: 'retry' }), `retry in ${status}`);
     assert.equal(end(jobIn(status)), allowed(status, ended('failed')), `end of an attempt in ${status}`);
     assert.equal(jobs.failNoRunner(jobIn(status), 'no runner', now), allowed(status, { type: 'no-runner' }), `no runner in ${status}`);
     // A cancel is one statement or the other: at once for a queued job, through its attempt for a running one.

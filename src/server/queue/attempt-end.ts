@@ -63,7 +63,7 @@ function endAttempt(core: QueueCore, attempt: AttemptRow, req: CompleteRequest |
   });
   // Ended meanwhile (the caller read it before this transaction): whoever ended it moved the job too.
   if (!ended) return job.status;
-  const lostAttempts = attempts.lostCount(job.id);
+  const lostAttempts = attempts.lostCount(job.id, job.retried_after);
   const status = core.decide(job, {
     type: 'attempt-ended',
     reason,

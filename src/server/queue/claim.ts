@@ -33,6 +33,7 @@ export function claim(core: QueueCore, runner: RunnerRow): Claimed | undefined {
       job_id: job.id,
       number: job.attempt_count + 1,
       runner_id: runner.id,
+      runner_name: runner.name,
       token_hash: hashToken(jobToken),
       lease_expires_ms: now + core.opts.leaseTtlMs,
       deadline_ms: now + job.timeout_s * 1000 + core.opts.timeoutGraceMs,

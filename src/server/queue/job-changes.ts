@@ -54,7 +54,7 @@ export function retry(core: QueueCore, jobId: string): JobRow {
   const job = core.mustGetJob(jobId);
   core.decide(job, { type: 'retry' });
   // Read, decided and written in one synchronous stretch on the one connection: only a job deleted meanwhile is missed.
-  if (!core.store.jobs.retry(job.id, core.opts.maxAttempts, core.iso())) throw new ApiError(404, `job not found: ${jobId}`);
+  if (!core.store.jobs.retry(job.id, core.iso())) throw new ApiError(404, `job not found: ${jobId}`);
   core.wakeups.jobAvailable(needsOf(job));
   core.changed(job, 'queued');
   return core.store.jobs.get(job.id)!;

@@ -22,7 +22,7 @@ import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
-import { jobDetails } from '../queue/job-view.js';
+import { jobDetails, runnerNameOf } from '../queue/job-view.js';
 import { findJob } from '../queue/core.js';
 import type { QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
@@ -52,6 +52,7 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     status: job.status,
     cancel_requested: job.cancel_requested === 1,
     attempt_count: job.attempt_count,
+    run_attempt_count: job.attempt_count - job.retried_after,
     max_attempts: job.max_attempts,
     ...(attempts
       ? {
@@ -59,6 +60,7 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
             id: a.id,
             number: a.number,
             runner_id: a.runner_id,
+            runner_name: a.runner_name,
             started_at: a.started_at,
             ended_at: a.ended_at,
             exit_code: a.exit_code,
@@ -94,10 +96,10 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
 
   const mustFind = (ref: string): JobRow => findJob(store.jobs, ref);
   /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
-  const view = (job: JobRow): Job => ({
-    ...jobToApi(job, store.attempts.forJob(job.id)),
-    ...jobDetails(job, { jobs: store.jobs, runners: store.runners, repos }),
-  });
+  const view = (job: JobRow): Job => {
+    const attempts = store.attempts.forJob(job.id);
+    return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos }) };
+  };
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
   app.post('/api/jobs', { bodyLimit: 256 * 1024, schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
@@ -115,7 +117,10 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     }
     const rows = store.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
     const last = store.attempts.lastOfJobs(rows.map((j) => j.id));
-    return { jobs: rows.map((j) => jobToApi(j, undefined, last.get(j.id))), total: rows.length };
+    return {
+      jobs: rows.map((j) => ({ ...jobToApi(j, undefined, last.get(j.id)), runner_name: runnerNameOf(j, last.get(j.id), store.runners) })),
+      total: rows.length,
+    };
   });
 
   app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => view(mustFind(req.params.id)));

@@ -17,6 +17,8 @@ export interface JobRow {
   status: JobStatus;
   cancel_requested: number;
   attempt_count: number;
+  /** attempt_count when the job was last retried (0: never): the attempts numbered above it are this run's. */
+  retried_after: number;
   current_attempt_id: string | null;
   runner_id: string | null;
   branch: string | null;
@@ -99,9 +101,9 @@ export class JobStore {
       ),
       // Flags a running job for cancellation; its runner learns it on the next heartbeat.
       requestCancel: db.prepare(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND status = 'running'`),
-      // Puts a failed or cancelled job back in the queue with a fresh allowance of attempts; never a succeeded one,
-      // whose branch may have been landed.
-      retry: db.prepare(`UPDATE jobs SET status = 'queued', cancel_requested = 0, max_attempts = attempt_count + @extra, runner_id = NULL,
+      // Puts a failed or cancelled job back in the queue as a new run, with a fresh allowance of lost attempts; never a
+      // succeeded one, whose branch may have been landed.
+      retry: db.prepare(`UPDATE jobs SET status = 'queued', cancel_requested = 0, retried_after = attempt_count, runner_id = NULL,
         branch = NULL, commit_sha = NULL, base_commit = NULL, exit_code = NULL, error = NULL, end_reason = NULL, finished_at = NULL,
         no_runner_since_ms = NULL, updated_at = @now, seq = (SELECT MAX(seq) + 1 FROM jobs)
         WHERE id = @id AND status IN ('failed', 'cancelled')`),
@@ -151,8 +153,9 @@ export class JobStore {
     if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
     if (filter.status) add('status = @status', 'status', filter.status);
     if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
-    // Returns the newest jobs first.
-    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
+    // Returns the newest jobs first, by when they were created: the time a list shows. Not by seq, the
+    // queue's order, which a retry moves to the end (a retried job would top the list with its old date).
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, seq DESC LIMIT @limit`;
     return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
   }
 
@@ -188,8 +191,8 @@ export class JobStore {
     return this.stmts.requestCancel.run({ id, now }).changes === 1;
   }
 
-  retry(id: string, extraAttempts: number, now: string): boolean {
-    return this.stmts.retry.run({ id, extra: extraAttempts, now }).changes === 1;
+  retry(id: string, now: string): boolean {
+    return this.stmts.retry.run({ id, now }).changes === 1;
   }
 
   failNoRunner(id: string, error: string, now: string): boolean {
