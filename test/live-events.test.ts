@@ -151,7 +151,7 @@ test('a change that rolls back emits nothing: a lease whose end fails stays sile
   await live.saw({ type: 'runner.updated', runner_id: runner.runner_id, status: 'offline' }, claimed);
   const leaked = live.events.slice(claimed).filter((e) => e.type !== 'runner.updated' || e.status !== 'offline');
   assert.deepEqual(leaked, []);
-  assert.equal(server.ctx.queue.attempts.get(a.attempt_id)?.active, 1);
+  assert.equal(server.ctx.store.attempts.get(a.attempt_id)?.active, 1);
 
   server.ctx.db.exec('DROP TRIGGER planted');
   await live.saw({ type: 'attempt.ended', attempt_id: a.attempt_id, reason: 'lost' }, claimed);

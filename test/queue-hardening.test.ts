@@ -48,7 +48,7 @@ test('an empty log chunk is accepted and stores nothing; the next chunk, complet
 
 test('the sweeper expires each lease on its own: one that fails is reported and retried, the others still expire', async (t) => {
   const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '1' });
-  const { queue, db } = server.ctx;
+  const { queue, store, db } = server.ctx;
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   const r1 = await registerRunner(server, 'r1');
   const r2 = await registerRunner(server, 'r2');
@@ -63,7 +63,7 @@ test('the sweeper expires each lease on its own: one that fails is reported and 
 
   const failed = await eventually('the other lease to expire', async () => {
     const swept = queue.sweep();
-    return queue.attempts.get(b.attempt_id)?.active === 0 && swept.failed;
+    return store.attempts.get(b.attempt_id)?.active === 0 && swept.failed;
   });
   assert.deepEqual(
     failed.map((f) => f.attempt_id),
@@ -71,10 +71,10 @@ test('the sweeper expires each lease on its own: one that fails is reported and 
   );
   assert.match(failed[0]!.error, /planted failure/);
   assert.equal((await getJob(server, other.id)).attempts?.[0]?.end_reason, 'lost');
-  assert.equal(queue.attempts.get(a.attempt_id)?.active, 1);
+  assert.equal(store.attempts.get(a.attempt_id)?.active, 1);
 
   db.exec('DROP TRIGGER planted');
-  await eventually('the failed lease to expire on a later sweep', async () => queue.attempts.get(a.attempt_id)?.active === 0);
+  await eventually('the failed lease to expire on a later sweep', async () => store.attempts.get(a.attempt_id)?.active === 0);
   assert.equal((await getJob(server, stuck.id)).attempts?.[0]?.end_reason, 'lost');
 });
 
@@ -87,7 +87,7 @@ test('a database wedged by an empty chunk an older version stored is repaired by
   const a = await poll(server, r.token);
   assert.ok(a);
   // What the old append did with `{"seq":1,"data":""}`: a row at the end of the log that advanced nothing.
-  db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)').run(job.id, server.ctx.queue.jobs.get(job.id)!.log_bytes, Buffer.alloc(0));
+  db.prepare('INSERT INTO log_chunks (job_id, offset, data) VALUES (?, ?, ?)').run(job.id, server.ctx.store.jobs.get(job.id)!.log_bytes, Buffer.alloc(0));
   db.prepare('DELETE FROM migrations WHERE id = 3').run();
   assert.equal(
     (await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'x' }, { token: a.job_token })).status,

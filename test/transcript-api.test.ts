@@ -108,7 +108,7 @@ test('transcript batches are stored once each, in order with seq, sent live, and
   assert.equal(job.model, 'claude-sonnet-4-5');
   assert.deepEqual(job.usage, USAGE);
   assert.equal(job.transcript_entries, 6);
-  assert.equal(server.ctx.queue.attempts.get(a.attempt_id)?.session_id, 'sess-123');
+  assert.equal(server.ctx.store.attempts.get(a.attempt_id)?.session_id, 'sess-123');
   const listed = (await api<{ jobs: Job[] }>(server, 'GET', '/api/jobs')).body.jobs.find((j) => j.id === a.job_id);
   assert.deepEqual([listed?.model, listed?.usage, listed?.transcript_entries], ['claude-sonnet-4-5', USAGE, 6], 'the list shows them too');
   // The OpenAPI document describes the new routes.
@@ -206,7 +206,7 @@ test('a model is for agent jobs; a follow-up by the same agent resumes its conve
   const follow = async (body: Record<string, unknown>) => {
     const r = await api<Job>(server, 'POST', `/api/jobs/${a.job_id}/followup`, { title: 'more', ...body });
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    return server.ctx.queue.jobs.get(r.body.id)!;
+    return server.ctx.store.jobs.get(r.body.id)!;
   };
   const resumed = await follow({ agent: 'claude' });
   assert.deepEqual([resumed.resume_parent, resumed.model], [1, 'opus'], 'same agent: resumes, keeps the model');

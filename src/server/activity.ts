@@ -1,27 +1,27 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { isFinished, type LiveEvent } from '../shared/api.js';
 import type { LiveEvents } from './events.js';
-import type { Queue } from './queue/queue.js';
+import type { QueueStores } from './queue/queue.js';
 
 /**
  * What a person watching the server wants to see happen, one log line each: runners joining and
  * leaving, jobs starting and ending (with their title, status and branch). Taken from the live
  * events, so it says only what was committed. Returns the function that stops it.
  */
-export function logActivity(events: LiveEvents, queue: Queue, log: FastifyBaseLogger): () => void {
+export function logActivity(events: LiveEvents, store: Pick<QueueStores, 'jobs' | 'runners'>, log: FastifyBaseLogger): () => void {
   return events.subscribe((event) => {
     try {
-      describe(event, queue, log);
+      describe(event, store, log);
     } catch (err) {
       log.warn({ err }, 'could not describe a live event');
     }
   });
 }
 
-function describe(event: LiveEvent, queue: Queue, log: FastifyBaseLogger): void {
+function describe(event: LiveEvent, store: Pick<QueueStores, 'jobs' | 'runners'>, log: FastifyBaseLogger): void {
   switch (event.type) {
     case 'runner.registered': {
-      const runner = queue.runners.get(event.runner_id);
+      const runner = store.runners.get(event.runner_id);
       const agents = runner ? (JSON.parse(runner.agents) as string[]) : [];
       const sandbox = runner?.sandbox === 'none' ? 'UNSANDBOXED' : runner?.sandbox ? `${runner.sandbox} sandbox` : 'sandbox unknown';
       log.info(
@@ -31,13 +31,13 @@ function describe(event: LiveEvent, queue: Queue, log: FastifyBaseLogger): void 
       return;
     }
     case 'runner.removed': {
-      const name = queue.runners.get(event.runner_id)?.name ?? event.runner_id;
+      const name = store.runners.get(event.runner_id)?.name ?? event.runner_id;
       log.info({ runner_id: event.runner_id, runner_name: name }, `runner ${name} left`);
       return;
     }
     case 'attempt.started': {
-      const job = queue.jobs.get(event.job_id);
-      const runner = queue.runners.get(event.runner_id)?.name ?? event.runner_id;
+      const job = store.jobs.get(event.job_id);
+      const runner = store.runners.get(event.runner_id)?.name ?? event.runner_id;
       if (!job) return;
       const again = event.number > 1 ? ` (attempt ${event.number})` : '';
       log.info({ job_id: job.id, runner_name: runner, title: job.title }, `job ${job.id.slice(0, 8)} started on ${runner}${again}: ${quoted(job.title)}`);
@@ -48,7 +48,7 @@ function describe(event: LiveEvent, queue: Queue, log: FastifyBaseLogger): void 
       return;
     case 'job.updated': {
       if (!isFinished(event.status)) return;
-      const job = queue.jobs.get(event.job_id);
+      const job = store.jobs.get(event.job_id);
       if (!job) return;
       const exit = job.exit_code !== null && job.exit_code !== 0 ? ` (exit code ${job.exit_code})` : '';
       const branch = job.branch ? `; ${job.branch} at ${job.commit_sha?.slice(0, 12)}` : '';

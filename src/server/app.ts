@@ -26,13 +26,16 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const launcher = makeLauncher(config, logger);
   const { checkpointer, unlockDataDir, adminTokenSource, adminTokenPath, ...stores } = await openStores(config, logger);
   const ctx: ServerContext = { ...stores, pool: makePool(config, launcher, { ...stores, serverUrl: () => ctx.serverUrl }, logger) };
-  const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue)]);
+  const resolveToken = makeTokenResolver(ctx.adminToken, [jobTokenResolver(ctx.queue, ctx.store.jobs)]);
 
   const ui = new WebUi(config.webDir);
   const app = createHttp(config, { admit: adminAccess(resolveToken, ctx.sessions, config.publicUrl), page: (req, reply) => ui.fallback(req, reply) }, logger);
   const closing = new AbortController();
   await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
   offerHostRelay(app, { dir: hostRelayDir(config.dataDir), jobHostPorts: config.jobHostPorts });
+  // Before the routes answer any runner and before the first sweep: leases held while the server was
+  // down were not renewed, and their runners get a full TTL to reconnect rather than lose their jobs.
+  ctx.queue.extendLeasesAtStart();
   const stopSweeper = startSweeper(ctx.queue, app.log);
   shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db, unlockDataDir });
   return { app, ctx, adminTokenSource, adminTokenPath };

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Queue } from './queue/queue.js';
+import type { JobStore } from './store/jobs.js';
 import { tokenMatches } from './secrets.js';
 
 /**
@@ -23,11 +24,11 @@ export function makeTokenResolver(adminToken: string, extra: TokenResolver[] = [
 }
 
 /** A job token is a principal only while its attempt holds a live lease. */
-export function jobTokenResolver(queue: Queue): TokenResolver {
+export function jobTokenResolver(queue: Queue, jobs: JobStore): TokenResolver {
   return (token) => {
     if (!token.startsWith('lzjob_')) return undefined;
     const attempt = queue.liveAttemptByToken(token);
-    const job = attempt && queue.jobs.get(attempt.job_id);
+    const job = attempt && jobs.get(attempt.job_id);
     if (!attempt || !job) return undefined;
     return { kind: 'job', jobId: job.id, attemptId: attempt.id, runnerId: attempt.runner_id, repoId: job.repo_id, branch: job.branch_name };
   };

@@ -4,6 +4,10 @@ import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseJobHostPorts } from '../shared/job-network.js';
 import { defaultDataDir } from '../shared/paths.js';
 import { parseAgentModels } from './agent-models.js';
+import { EVENT_KEEPALIVE_MS } from './events.js';
+
+/** An idle event stream must outlast the gap between its keep-alive comments, with room for a slow write. */
+const MIN_IDLE_TIMEOUT_S = EVENT_KEEPALIVE_MS / 1000 + 5;
 
 export type LauncherKind = 'process' | 'docker';
 
@@ -226,8 +230,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     runnerPruneAfterSeconds: numberFrom('LAZYAF_RUNNER_PRUNE_AFTER', env.LAZYAF_RUNNER_PRUNE_AFTER, 24 * 3600, 1),
     longPollSeconds: numberFrom('LAZYAF_LONG_POLL', env.LAZYAF_LONG_POLL, 30, 0.1),
     bodyTimeoutSeconds: intFrom('LAZYAF_BODY_TIMEOUT', env.LAZYAF_BODY_TIMEOUT, 10, 1, 3600),
-    // At least 20 s: the event stream's keep-alive comments come every 15 s.
-    idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, 20, 24 * 3600),
+    idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, MIN_IDLE_TIMEOUT_S, 24 * 3600),
     maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
     logFormat: logFormatFrom(flags.logFormat ?? (env.LAZYAF_LOG_FORMAT || undefined)),

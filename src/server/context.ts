@@ -3,7 +3,7 @@ import type { Db } from './db/index.js';
 import type { LiveEvents } from './events.js';
 import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
-import type { Queue } from './queue/queue.js';
+import type { Queue, QueueStores } from './queue/queue.js';
 import type { RepoService } from './repos.js';
 import type { SessionFiles } from './session-files.js';
 import type { StoredSecrets } from './stored-secrets.js';
@@ -21,7 +21,10 @@ export interface ServerContext {
   registrationToken: string;
   reposDir: string;
   hooksDir: string;
+  /** Every change of a job, an attempt or a runner. */
   queue: Queue;
+  /** The queue's tables, to read. */
+  store: QueueStores;
   agents: Agents;
   /** The secrets people stored for agent jobs (`lazyaf secrets`). */
   secrets: StoredSecrets;

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { LiveEvent } from '../shared/api.js';
 
+/**
+ * How often the event stream (`GET /api/events`) writes a keep-alive comment while nothing happens.
+ * The HTTP idle timeout must be longer, or an idle stream is cut between two of them.
+ */
+export const EVENT_KEEPALIVE_MS = 15_000;
+
 /** What changes announce themselves with; typed, so only a declared `LiveEvent` can be emitted. */
 export type Emit = (event: LiveEvent) => void;
 

@@ -55,7 +55,7 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   // Tests and scripts read the port from the stderr line above; this one is for log collectors.
   if (logFormat(config) === 'json') logger.info({ url, port, dataDir: config.dataDir, version: VERSION }, 'listening');
   for (const warning of shortCredentialWarnings()) logger.warn(warning);
-  const stopActivity = logActivity(built.ctx.events, built.ctx.queue, logger);
+  const stopActivity = logActivity(built.ctx.events, built.ctx.store, logger);
 
   let closing: Promise<void> | undefined;
   // The pool goes first, while the server still answers its runners' last reports.

@@ -10,6 +10,7 @@ import { LiveEvents } from './events.js';
 import { removePushLeftovers } from './git/bare.js';
 import { PRE_RECEIVE_HOOK } from './git/push-guard.js';
 import { loadAgents } from './queue/agents.js';
+import { openQueueStores } from './queue/core.js';
 import { Queue } from './queue/queue.js';
 import { RepoService } from './repos.js';
 import { loadOrCreateSecret } from './secrets.js';
@@ -63,7 +64,8 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
   );
   const events = new LiveEvents();
   const emit = events.emit;
-  const queue = new Queue(db, {
+  const store = openQueueStores(db, emit);
+  const queue = new Queue(db, store, {
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     maxAttempts: config.maxAttempts,
     logCapBytes: config.logCapBytes,
@@ -92,6 +94,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     reposDir,
     hooksDir,
     queue,
+    store,
     agents: loadAgents(config.dataDir),
     secrets: new StoredSecrets(new SecretStore(db)),
     sessions,

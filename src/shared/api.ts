@@ -181,8 +181,11 @@ export const Job = Type.Object({
   timeout_s: Type.Integer(),
   status: JobStatus,
   cancel_requested: Type.Boolean(),
-  attempt_count: Type.Integer(),
-  max_attempts: Type.Integer(),
+  attempt_count: Type.Integer({ description: 'All its attempts, over every run: the number of the latest.' }),
+  run_attempt_count: Type.Integer({
+    description: 'The attempts since the job was last retried (all of them if never); `max_attempts` caps the lost ones among them.',
+  }),
+  max_attempts: Type.Integer({ description: 'How many attempts of a run may lose their runner before the job fails; a retry starts a new run.' }),
   attempts: Type.Optional(Type.Array(Attempt)),
   runner_id: Nullable(Type.String()),
   branch: Nullable(Type.String()),

@@ -10,6 +10,13 @@ export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$/;
 export const MAX_LABELS = 32;
 
+/**
+ * A job as a person names it: its id (a UUID) or a prefix of it of at least JOB_PREFIX_MIN hex
+ * characters, which the server takes when it is unique. The server and the CLI check the same rule.
+ */
+export const JOB_PREFIX_MIN = 4;
+export const JOB_REF_RE = new RegExp(`^[0-9a-f]{${JOB_PREFIX_MIN}}[0-9a-f-]{0,${36 - JOB_PREFIX_MIN}}$`);
+
 /** The id the pool launcher gives each of its runners. */
 export const POOL_ID_RE = /^[A-Za-z0-9._-]{1,100}$/;
 

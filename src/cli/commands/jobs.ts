@@ -42,7 +42,10 @@ function printJob(job: Job): void {
     ['commit', job.commit],
     ['exit code', job.exit_code],
     ['error', job.error],
-    ['attempts', `${job.attempt_count}/${job.max_attempts}`],
+    [
+      'attempts',
+      `${job.run_attempt_count}/${job.max_attempts}${job.attempt_count > job.run_attempt_count ? ` since the last retry (${job.attempt_count} in all)` : ''}`,
+    ],
     ['usage', job.usage ? usageLine(job.usage) : null],
     ['duration', job.usage?.duration_ms !== undefined ? `${(job.usage.duration_ms / 1000).toFixed(1)} s` : null],
     ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${job.id.slice(0, 8)})` : null],

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { BranchList, Job, Repo } from '../../shared/api.js';
 import { branchLandRefusal, landRefusal } from '../../shared/job-actions.js';
+import { JOB_REF_RE } from '../../shared/names.js';
 import { printable } from '../../shared/terminal.js';
 import { git, isValidBranchName, lastGitMessage, nonInteractiveEnv, redactUrls } from '../../shared/git.js';
 import { ApiClient } from '../client.js';
@@ -48,8 +49,8 @@ interface LandTarget {
 
 /** The branch of a succeeded job that committed something; any other is refused for the reason job-actions.ts gives. */
 async function jobTarget(client: ApiClient, jobRef: string): Promise<LandTarget> {
-  // A job is named by its id or at least its first 8 characters; anything else was meant as a repo.
-  if (!/^[0-9a-f-]{8,36}$/.test(jobRef)) throw new CliError(`"${jobRef}" is not a job id; to land a branch of a repo: lazyaf land ${jobRef} --branch B`);
+  // A job is named by its id or a prefix of it (JOB_REF_RE); anything else was meant as a repo.
+  if (!JOB_REF_RE.test(jobRef)) throw new CliError(`"${jobRef}" is not a job id; to land a branch of a repo: lazyaf land ${jobRef} --branch B`);
   const job = await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(jobRef)}`);
   const refusal = landRefusal(job);
   if (refusal || !job.branch) throw new CliError(refusal ?? `job ${job.id.slice(0, 8)} has no branch to land`);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerConfig } from '../config.js';
 import type { LiveEvents } from '../events.js';
-import type { Queue } from '../queue/queue.js';
+import type { RunnerStore } from '../store/runners.js';
 import type { Db } from '../db/index.js';
 import { loadOrCreateSecret } from '../secrets.js';
 import { PoolStore } from '../store/pool.js';
@@ -44,7 +44,7 @@ export function makeLauncher(config: ServerConfig, logger?: FastifyBaseLogger): 
 export function makePool(
   config: ServerConfig,
   launcher: Launcher,
-  parts: { db: Db; queue: Queue; events: LiveEvents; registrationToken: string; serverUrl: () => string | undefined },
+  parts: { db: Db; store: { runners: RunnerStore }; events: LiveEvents; registrationToken: string; serverUrl: () => string | undefined },
   logger?: FastifyBaseLogger,
 ): Pool {
   const store = new PoolStore(parts.db);
@@ -56,7 +56,7 @@ export function makePool(
     keep: (desired) => store.setDesired(desired),
     serverUrl: () => parts.serverUrl() ?? `http://127.0.0.1:${config.port}`,
     registrationToken: parts.registrationToken,
-    isIdle: (poolId) => parts.queue.runners.byPoolId(poolId)?.status === 'idle',
+    isIdle: (poolId) => parts.store.runners.byPoolId(poolId)?.status === 'idle',
     emit: parts.events.emit,
     log: (msg) => logger?.info(msg),
   });

@@ -15,7 +15,9 @@ import { assignmentFor } from './assignment.js';
 import { continuationFor } from './resume.js';
 import type { SessionFiles } from '../session-files.js';
 import type { JobRow } from '../store/jobs.js';
-import type { Queue } from './queue.js';
+import type { QueueStores } from './core.js';
+import { offerOf } from './matching.js';
+import type { Claimed, Queue } from './queue.js';
 import type { JobStatus } from './state.js';
 import { ApiError } from '../errors.js';
 
@@ -34,12 +36,13 @@ export interface DispatcherOptions {
 
 /**
  * The runner protocol above the queue's transactions: the waits that hold a poll or a heartbeat
- * open until there is news, the assignment a claimed job becomes, and the check that a reported
- * commit really is on the internal server. The routes only translate HTTP to these calls.
+ * open until there is news (both here), the assignment a claimed job becomes, and the check that a
+ * reported commit really is on the internal server. The routes only translate HTTP to these calls.
  */
 export class Dispatcher {
   constructor(
     private readonly queue: Queue,
+    private readonly store: QueueStores,
     private readonly opts: DispatcherOptions,
   ) {}
 
@@ -69,14 +72,14 @@ export class Dispatcher {
     const wait = Math.min(req.wait_ms ?? 0, Math.floor(this.queue.leaseTtlMs / 3));
     if (wait <= 0 || answer.cancel.length > 0 || answer.lost.length > 0 || req.attempts.length === 0) return answer;
     await this.queue.wakeups.waitForRunnerNews(runner.id, wait, signal);
-    return { ...this.queue.runnerNews(runner.id, req.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
+    return { ...this.queue.attemptsToStop(runner.id, req.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
   }
 
   /** Waits for a job this runner can take (at most `longPollMs`); undefined when none came. */
   async poll(runner: RunnerRow, waitMs: number | undefined, signal: AbortSignal, cloneUrl: (repoId: string) => string): Promise<Assignment | undefined> {
     if (runner.status === 'draining') throw new ApiError(409, 'this runner is draining: it takes no new jobs');
     const wait = Math.min(waitMs ?? this.opts.longPollMs, this.opts.longPollMs);
-    const claimed = await this.queue.poll(runner, wait, signal);
+    const claimed = await this.waitForClaim(runner, wait, signal);
     if (!claimed) return undefined;
     if (signal.aborted) {
       // The runner hung up while we claimed: give the job straight back rather than wait for the lease.
@@ -84,7 +87,7 @@ export class Dispatcher {
       return undefined;
     }
     try {
-      const continuation = (job: JobRow, attemptId: string) => continuationFor(job, attemptId, this.queue, this.opts.sessionFiles);
+      const continuation = (job: JobRow, attemptId: string) => continuationFor(job, attemptId, this.store, this.opts.sessionFiles);
       return await assignmentFor(claimed, {
         reposDir: this.opts.reposDir,
         agents: this.opts.agents,
@@ -100,9 +103,27 @@ export class Dispatcher {
     }
   }
 
+  /** Claims a job for this runner, waiting up to `waitMs` for one it can take to come. */
+  private async waitForClaim(runner: RunnerRow, waitMs: number, signal: AbortSignal): Promise<Claimed | undefined> {
+    const deadline = Date.now() + waitMs;
+    this.queue.markPolled(runner);
+    const wakeups = this.queue.wakeups;
+    // The caller has just read the runner; after each wait it is read again (revoked, draining?).
+    let current: RunnerRow | undefined = runner;
+    for (;;) {
+      if (!current || current.revoked) return undefined;
+      const claimed = this.queue.claim(current);
+      if (claimed) return claimed;
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted || wakeups.closed || current.status === 'draining') return undefined;
+      await wakeups.waitForJob(offerOf(current), left, signal);
+      current = this.store.runners.get(runner.id);
+    }
+  }
+
   /** Ends an attempt with its runner's report; a commit it names must be on its job's branch in the internal repo. */
   async complete(attempt: AttemptRow, req: CompleteRequest): Promise<JobStatus> {
-    const job = this.queue.jobs.get(attempt.job_id)!;
+    const job = this.store.jobs.get(attempt.job_id)!;
     if (req.commit && attempt.active) {
       // The result must really be on the internal server: the branch the token could push.
       const at = await resolveBranch(bareRepoPath(this.opts.reposDir, job.repo_id), job.branch_name);

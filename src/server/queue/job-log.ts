@@ -1,11 +1,11 @@
-import type { JobLogs } from '../../shared/api.js';
-import type { Queue } from './queue.js';
-import { TERMINAL } from './state.js';
+import { isFinished, type JobLogs } from '../../shared/api.js';
+import type { QueueStores } from './core.js';
+import type { Wakeups } from './wakeups.js';
 
 /** A page of a job's log from a byte offset, and whether it is the end of a finished job's log. */
-export function logPage(queue: Queue, jobId: string, offset: number, limit: number): JobLogs {
-  const data = queue.logs.read(jobId, offset, limit);
-  const fresh = queue.jobs.get(jobId)!;
+export function logPage(store: Pick<QueueStores, 'jobs' | 'logs'>, jobId: string, offset: number, limit: number): JobLogs {
+  const data = store.logs.read(jobId, offset, limit);
+  const fresh = store.jobs.get(jobId)!;
   const next = offset + data.length;
   return {
     job_id: jobId,
@@ -13,7 +13,7 @@ export function logPage(queue: Queue, jobId: string, offset: number, limit: numb
     next_offset: next,
     content: data.toString('utf8'),
     truncated: fresh.log_truncated === 1,
-    complete: TERMINAL.has(fresh.status) && next >= fresh.log_bytes,
+    complete: isFinished(fresh.status) && next >= fresh.log_bytes,
   };
 }
 
@@ -23,7 +23,8 @@ export function logPage(queue: Queue, jobId: string, offset: number, limit: numb
  * wait for news (the HTTP edge lifts its idle timeout while the server is the one waiting).
  */
 export async function* followLog(
-  queue: Queue,
+  store: Pick<QueueStores, 'jobs' | 'logs'>,
+  wakeups: Wakeups,
   jobId: string,
   offset: number,
   signal: AbortSignal,
@@ -31,14 +32,14 @@ export async function* followLog(
 ): AsyncGenerator<Buffer> {
   let at = offset;
   while (!signal.aborted) {
-    const data = queue.logs.read(jobId, at, 256 * 1024);
+    const data = store.logs.read(jobId, at, 256 * 1024);
     if (data.length > 0) {
       at += data.length;
       yield data;
       continue;
     }
-    const fresh = queue.jobs.get(jobId);
-    if (!fresh || (TERMINAL.has(fresh.status) && at >= fresh.log_bytes) || queue.wakeups.closed) return;
-    await hold(queue.wakeups.waitForJobChange(jobId, 15_000, signal));
+    const fresh = store.jobs.get(jobId);
+    if (!fresh || (isFinished(fresh.status) && at >= fresh.log_bytes) || wakeups.closed) return;
+    await hold(wakeups.waitForJobChange(jobId, 15_000, signal));
   }
 }

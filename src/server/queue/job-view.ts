@@ -1,4 +1,5 @@
 import type { ChainLink } from '../../shared/api.js';
+import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow, JobStore } from '../store/jobs.js';
 import type { RepoStore } from '../store/repos.js';
 import type { RunnerStore } from '../store/runners.js';
@@ -15,12 +16,22 @@ export interface JobDetails {
   no_runner: string | null;
 }
 
-export function jobDetails(job: JobRow, from: { jobs: JobStore; runners: RunnerStore; repos: RepoStore }): JobDetails {
+/**
+ * The name of the runner that holds or last ran the job: as its latest attempt recorded it (the
+ * runner may have re-registered under a new id, or been pruned, since), else as the runner is
+ * registered now (an attempt recorded before names were kept). Null while no runner has it.
+ */
+export function runnerNameOf(job: Pick<JobRow, 'runner_id'>, last: AttemptRow | undefined, runners: RunnerStore): string | null {
+  if (!job.runner_id) return null;
+  const recorded = last?.runner_id === job.runner_id ? last.runner_name : null;
+  return recorded ?? runners.get(job.runner_id)?.name ?? null;
+}
+
+export function jobDetails(job: JobRow, last: AttemptRow | undefined, from: { jobs: JobStore; runners: RunnerStore; repos: RepoStore }): JobDetails {
   const repo = from.repos.get(job.repo_id);
   return {
     ...(repo ? { repo_name: repo.name } : {}),
-    // A runner pruned since is no longer named.
-    runner_name: job.runner_id ? (from.runners.get(job.runner_id)?.name ?? null) : null,
+    runner_name: runnerNameOf(job, last, from.runners),
     chain: chainOf(job, from.jobs),
     no_runner: noRunnerFor(job, from.runners),
   };

@@ -2,7 +2,7 @@ import type { AgentRun } from '../../shared/protocol.js';
 import type { SessionFiles } from '../session-files.js';
 import type { JobRow } from '../store/jobs.js';
 import { parentSummary } from './parent-summary.js';
-import type { Queue } from './queue.js';
+import type { QueueStores } from './core.js';
 
 export type Continuation = Pick<AgentRun, 'resume' | 'parent_conversation'>;
 
@@ -15,16 +15,21 @@ export type Continuation = Pick<AgentRun, 'resume' | 'parent_conversation'>;
  * the runner learns of most failures (files it cannot unpack, a CLI that does not find the
  * session) only once it has the job.
  */
-export function continuationFor(job: JobRow, attemptId: string, queue: Queue, files: SessionFiles | undefined): Continuation {
-  const parent = job.resume_parent === 1 && job.parent_job_id ? queue.jobs.get(job.parent_job_id) : undefined;
+export function continuationFor(
+  job: JobRow,
+  attemptId: string,
+  store: Pick<QueueStores, 'jobs' | 'attempts' | 'transcripts'>,
+  files: SessionFiles | undefined,
+): Continuation {
+  const parent = job.resume_parent === 1 && job.parent_job_id ? store.jobs.get(job.parent_job_id) : undefined;
   if (!parent) return { resume: null };
-  const withFiles = queue.attempts.lastSessionWithFiles(parent.id);
+  const withFiles = store.attempts.lastSessionWithFiles(parent.id);
   const source = withFiles && files?.exists(parent.repo_id, withFiles.id) ? withFiles : undefined;
-  const summarized = source ?? queue.attempts.lastSession(parent.id);
-  const transcript = queue.transcripts.read(parent, summarized?.number, 0);
+  const summarized = source ?? store.attempts.lastSession(parent.id);
+  const transcript = store.transcripts.read(parent, summarized?.number, 0);
   const summary = parentSummary(parent.id, transcript.entries);
   if (source?.session_id) {
-    queue.attempts.setResumeFrom(attemptId, source.id);
+    store.attempts.setResumeFrom(attemptId, source.id);
     return { resume: { session_id: source.session_id, attempt_id: source.id }, parent_conversation: { summary, unavailable: null } };
   }
   const short = parent.id.slice(0, 8);

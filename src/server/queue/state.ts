@@ -1,4 +1,4 @@
-import { FINISHED_JOB_STATUSES, type JobStatus } from '../../shared/api.js';
+import { isFinished, type JobStatus } from '../../shared/api.js';
 import type { AttemptEndReason } from '../../shared/protocol.js';
 
 export type { JobStatus };
@@ -10,8 +10,6 @@ export type { JobStatus };
  * statements (`WHERE status ...`) are checked against this table by test/job-states.test.ts,
  * rather than generated from it, so that `store/` keeps depending on nothing in `queue/`.
  */
-
-export const TERMINAL: ReadonlySet<JobStatus> = new Set(FINISHED_JOB_STATUSES);
 
 export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   queued: ['running', 'cancelled', 'failed'],
@@ -97,5 +95,5 @@ function compute(event: JobEvent): JobStatus {
  * until it has finished. The job itself does not change, so this is no transition.
  */
 export function mustBeFinished(current: JobStatus, action: string): void {
-  if (!TERMINAL.has(current)) throw new TransitionError(`is ${current}; wait for it to finish (or cancel it) before you ${action} it`);
+  if (!isFinished(current)) throw new TransitionError(`is ${current}; wait for it to finish (or cancel it) before you ${action} it`);
 }

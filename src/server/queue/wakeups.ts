@@ -57,7 +57,8 @@ export class Wakeups {
     });
   }
 
-  runnerNews(runnerId: string): void {
+  /** Ends the heartbeat this runner holds open (waitForRunnerNews), so that it answers now. */
+  wakeHeartbeat(runnerId: string): void {
     this.heartbeatWaiters.get(runnerId)?.();
   }
 
@@ -77,10 +78,6 @@ export class Wakeups {
   jobChanged(jobId: string): void {
     const set = this.jobWatchers.get(jobId);
     if (set) for (const wake of [...set]) wake();
-  }
-
-  get waitingPolls(): number {
-    return this.pollWaiters.size;
   }
 
   private waitOn(ms: number, signal: AbortSignal | undefined, register: (wake: () => void) => () => void): Promise<void> {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { LiveEvent } from '../../shared/api.js';
-import type { LiveEvents } from '../events.js';
+import { EVENT_KEEPALIVE_MS, type LiveEvents } from '../events.js';
 import type { Sessions } from '../web/sessions.js';
 
 export interface EventRoutesOptions {
@@ -33,7 +33,7 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       const onEvent = (event: LiveEvent) => {
         res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       };
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), EVENT_KEEPALIVE_MS);
       const unsubscribe = opts.events.subscribe(onEvent);
       let unwatch = () => {};
       await new Promise<void>((resolve) => {

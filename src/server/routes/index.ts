@@ -41,7 +41,7 @@ export async function registerRoutes(
   ctx: ServerContext,
   opts: { resolveToken: TokenResolver; closing: AbortSignal; ui: WebUi },
 ): Promise<void> {
-  const { config, queue, repos, reposDir } = ctx;
+  const { config, queue, store, repos, reposDir } = ctx;
   await app.register(swagger, {
     openapi: {
       info: { title: 'lazyaf', version: VERSION, description: 'Runs coding agents and commands on a pool of runners against an internal git server.' },
@@ -86,11 +86,21 @@ export async function registerRoutes(
     },
   });
 
-  await app.register(jobRoutes, { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds, reposDir, sessions: ctx.sessions });
+  await app.register(jobRoutes, {
+    queue,
+    store,
+    repos: repos.store,
+    branches,
+    agents,
+    defaultTimeoutS: config.jobTimeoutSeconds,
+    reposDir,
+    sessions: ctx.sessions,
+  });
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
-    dispatcher: new Dispatcher(queue, {
+    store,
+    dispatcher: new Dispatcher(queue, store, {
       reposDir,
       agents,
       secrets: (repoId) => ctx.secrets.valuesFor(repoId),

@@ -22,13 +22,16 @@ import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
-import { jobDetails } from '../queue/job-view.js';
+import { jobDetails, runnerNameOf } from '../queue/job-view.js';
+import { findJob } from '../queue/core.js';
+import type { QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { Sessions } from '../web/sessions.js';
 
 export type JobRoutesOptions = SubmitSources & {
+  store: QueueStores;
   reposDir: string;
   /** A followed log ends when the browser session that asked for it ends. */
   sessions: Sessions;
@@ -49,6 +52,7 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     status: job.status,
     cancel_requested: job.cancel_requested === 1,
     attempt_count: job.attempt_count,
+    run_attempt_count: job.attempt_count - job.retried_after,
     max_attempts: job.max_attempts,
     ...(attempts
       ? {
@@ -56,6 +60,7 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
             id: a.id,
             number: a.number,
             runner_id: a.runner_id,
+            runner_name: a.runner_name,
             started_at: a.started_at,
             ended_at: a.ended_at,
             exit_code: a.exit_code,
@@ -87,18 +92,14 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody 
 
 export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { queue, repos } = opts;
+  const { queue, store, repos } = opts;
 
-  const mustFind = (id: string): JobRow => {
-    const job = queue.jobs.find(id);
-    if (!job) throw new ApiError(404, `job not found: ${id}`);
-    return job;
-  };
+  const mustFind = (ref: string): JobRow => findJob(store.jobs, ref);
   /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
-  const view = (job: JobRow): Job => ({
-    ...jobToApi(job, queue.attempts.forJob(job.id)),
-    ...jobDetails(job, { jobs: queue.jobs, runners: queue.runners, repos }),
-  });
+  const view = (job: JobRow): Job => {
+    const attempts = store.attempts.forJob(job.id);
+    return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos }) };
+  };
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
   app.post('/api/jobs', { bodyLimit: 256 * 1024, schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
@@ -114,9 +115,12 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       if (!repo) throw new ApiError(404, `repo not found: ${q.repo_id}`);
       repoId = repo.id;
     }
-    const rows = queue.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
-    const last = queue.attempts.lastOfJobs(rows.map((j) => j.id));
-    return { jobs: rows.map((j) => jobToApi(j, undefined, last.get(j.id))), total: rows.length };
+    const rows = store.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
+    const last = store.attempts.lastOfJobs(rows.map((j) => j.id));
+    return {
+      jobs: rows.map((j) => ({ ...jobToApi(j, undefined, last.get(j.id)), runner_name: runnerNameOf(j, last.get(j.id), store.runners) })),
+      total: rows.length,
+    };
   });
 
   app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => view(mustFind(req.params.id)));
@@ -203,7 +207,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
         response: { 200: Transcript, ...errors },
       },
     },
-    async (req) => queue.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
+    async (req) => store.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
   );
 
   app.get(
@@ -220,7 +224,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     async (req, reply) => {
       const job = mustFind(req.params.id);
       const offset = req.query.offset ?? 0;
-      if (!req.query.follow) return logPage(queue, job.id, offset, req.query.limit ?? 1024 * 1024);
+      if (!req.query.follow) return logPage(store, job.id, offset, req.query.limit ?? 1024 * 1024);
       // Follow: a text stream that ends with the job.
       const signedOut = new AbortController();
       const unwatch = opts.sessions.watchRequest(req.headers, () => signedOut.abort());
@@ -230,7 +234,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       // The client knows at once that it follows, even while the job has written nothing yet.
       reply.raw.flushHeaders();
       try {
-        for await (const data of followLog(queue, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
+        for await (const data of followLog(store, queue.wakeups, job.id, offset, hungUp, (wait) => whileServerWaits(req, wait))) {
           if (!reply.raw.write(data)) await drainedOrClosed(reply.raw);
         }
       } finally {

@@ -22,7 +22,10 @@ import { bearerToken } from '../auth.js';
 import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
-import type { AttemptFailure, Queue } from '../queue/queue.js';
+import { queueCounts } from '../queue/counts.js';
+import { attemptByToken } from '../queue/leases.js';
+import type { AttemptFailure, Queue, QueueStores } from '../queue/queue.js';
+import { runnerByToken } from '../queue/runner-registry.js';
 import type { Redactor } from '../../shared/redact.js';
 import type { TokenBucket } from '../rate-limit.js';
 import { tokenMatches } from '../secrets.js';
@@ -33,6 +36,7 @@ import { cloneUrlFor } from './clone-url.js';
 
 export interface RunnerRoutesOptions {
   queue: Queue;
+  store: QueueStores;
   dispatcher: Dispatcher;
   registrationToken: string;
   publicUrl?: string;
@@ -75,20 +79,20 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
 /** The runner protocol (see src/shared/protocol.ts) and the admin's view of the runners. */
 export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { queue, dispatcher } = opts;
+  const { queue, store, dispatcher } = opts;
   const custom = { auth: 'custom' as const };
   // Heartbeats, polls and log chunks are the runners' steady traffic: logged only when they go wrong.
 
   const runnerOf = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
     const token = bearerToken(req);
-    const runner = token ? queue.runnerByToken(token) : undefined;
+    const runner = token ? runnerByToken(store.runners, token) : undefined;
     return runner ?? unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
   };
 
   /** The attempt of a job token. Any token but the attempt's own is 401; a lease that is gone is 409. */
   const attemptOf = (req: FastifyRequest, reply: FastifyReply, attemptId: string, allowEnded = false): AttemptRow => {
     const token = bearerToken(req);
-    const attempt = token ? queue.attemptByToken(token) : undefined;
+    const attempt = token ? attemptByToken(store.attempts, token) : undefined;
     if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
     if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
     return attempt;
@@ -193,7 +197,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       // Like log chunks: the server hides every credential value it holds, whatever the runner did.
-      return queue.transcripts.append(attempt, req.body.seq, opts.redactor().redactEntry(req.body.entries));
+      return store.transcripts.append(attempt, req.body.seq, opts.redactor().redactEntry(req.body.entries));
     },
   );
 
@@ -214,8 +218,8 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       const attempt = attemptOf(req, reply, req.params.attempt_id);
       const body = req.body;
       if (!Buffer.isBuffer(body) || body[0] !== 0x1f || body[1] !== 0x8b) throw new ApiError(400, 'session files are a gzipped tar, sent as application/gzip');
-      opts.sessionFiles.write(queue.jobs.get(attempt.job_id)!.repo_id, attempt.id, body);
-      if (!queue.attempts.setSessionBytes(attempt.id, body.length)) throw new ApiError(409, 'the attempt ended while its session files came');
+      opts.sessionFiles.write(store.jobs.get(attempt.job_id)!.repo_id, attempt.id, body);
+      if (!store.attempts.setSessionBytes(attempt.id, body.length)) throw new ApiError(409, 'the attempt ended while its session files came');
       return reply.code(204).send(null);
     },
   );
@@ -224,7 +228,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   // the attempt its assignment named. Any other job's token, however live, gets nothing.
   const resumerAuth = async (req: FastifyRequest, reply: FastifyReply) => {
     const token = bearerToken(req);
-    const resumer = token ? queue.attemptByToken(token) : undefined;
+    const resumer = token ? attemptByToken(store.attempts, token) : undefined;
     if (!resumer) unauthorized(reply, 'invalid job token');
     if (!queue.isLive(resumer)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
     if (resumer.resume_from !== (req.params as { attempt_id: string }).attempt_id) throw new ApiError(403, "this job does not resume that attempt's session");
@@ -242,8 +246,8 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const source = queue.attempts.get(req.params.attempt_id);
-      const job = source && queue.jobs.get(source.job_id);
+      const source = store.attempts.get(req.params.attempt_id);
+      const job = source && store.jobs.get(source.job_id);
       const file = job && opts.sessionFiles.open(job.repo_id, source.id);
       if (!file) throw new ApiError(404, 'no session files are kept for that attempt');
       return reply.type('application/gzip').send(file);
@@ -267,12 +271,12 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   // ---- admin view ----------------------------------------------------------------------------
 
   app.get('/api/runners', { schema: { tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } }, async (req) => {
-    const runners = queue.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
-    const busy = new Map(queue.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queue.status().total_runners };
+    const runners = store.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
+    const busy = new Map(store.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
+    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queueCounts(store).total_runners };
   });
 
-  app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queue.status());
+  app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queueCounts(store));
 
   app.delete(
     '/api/runners/:id',
@@ -285,7 +289,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = queue.runners.get(req.params.id);
+      const runner = store.runners.get(req.params.id);
       if (!runner || runner.revoked) throw new ApiError(404, `runner not found: ${req.params.id}`);
       logUnended(req, queue.deregister(runner));
       return reply.code(204).send(null);

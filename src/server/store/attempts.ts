@@ -5,6 +5,8 @@ export interface AttemptRow {
   job_id: string;
   number: number;
   runner_id: string;
+  /** The runner's name when it claimed the attempt; null for attempts recorded before names were kept. */
+  runner_name: string | null;
   token_hash: string;
   active: number;
   lease_expires_ms: number;
@@ -41,16 +43,16 @@ export class AttemptStore {
       insert: db.prepare<
         [Record<string, unknown>],
         AttemptRow
-      >(`INSERT INTO attempts (id, job_id, number, runner_id, token_hash, lease_expires_ms, deadline_ms, started_at)
-        VALUES (@id, @job_id, @number, @runner_id, @token_hash, @lease_expires_ms, @deadline_ms, @started_at) RETURNING *`),
+      >(`INSERT INTO attempts (id, job_id, number, runner_id, runner_name, token_hash, lease_expires_ms, deadline_ms, started_at)
+        VALUES (@id, @job_id, @number, @runner_id, @runner_name, @token_hash, @lease_expires_ms, @deadline_ms, @started_at) RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE id = ?'),
       // Returns the attempt a job token belongs to, or undefined.
       byTokenHash: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE token_hash = ?'),
       // Returns the attempts of one job, first first.
       forJob: db.prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE job_id = ? ORDER BY number'),
-      // Returns the number of attempts of a job that ended because their lease was lost.
-      lostCount: db.prepare<[string], number>("SELECT COUNT(*) FROM attempts WHERE job_id = ? AND end_reason = 'lost'").pluck(),
+      // Returns the number of attempts of a job numbered above `?` that ended because their lease was lost.
+      lostCount: db.prepare<[string, number], number>("SELECT COUNT(*) FROM attempts WHERE job_id = ? AND number > ? AND end_reason = 'lost'").pluck(),
       // Renews the leases of a runner's named active attempts; returns changes.
       renew: db.prepare(`UPDATE attempts SET lease_expires_ms = @until WHERE runner_id = @runner_id AND active = 1 AND lease_expires_ms > @now
         AND id IN (SELECT value FROM json_each(@ids))`),
@@ -96,7 +98,9 @@ export class AttemptStore {
     };
   }
 
-  insert(row: Pick<AttemptRow, 'id' | 'job_id' | 'number' | 'runner_id' | 'token_hash' | 'lease_expires_ms' | 'deadline_ms' | 'started_at'>): AttemptRow {
+  insert(
+    row: Pick<AttemptRow, 'id' | 'job_id' | 'number' | 'runner_id' | 'runner_name' | 'token_hash' | 'lease_expires_ms' | 'deadline_ms' | 'started_at'>,
+  ): AttemptRow {
     return this.stmts.insert.get(row)!;
   }
 
@@ -112,8 +116,9 @@ export class AttemptStore {
     return this.stmts.forJob.all(jobId);
   }
 
-  lostCount(jobId: string): number {
-    return this.stmts.lostCount.get(jobId) ?? 0;
+  /** The lost attempts of a job's run: those numbered above `after` (the job's retried_after). */
+  lostCount(jobId: string, after: number): number {
+    return this.stmts.lostCount.get(jobId, after) ?? 0;
   }
 
   renew(runnerId: string, ids: string[], now: number, until: number): number {

@@ -17,6 +17,8 @@ export interface JobRow {
   status: JobStatus;
   cancel_requested: number;
   attempt_count: number;
+  /** attempt_count when the job was last retried (0: never): the attempts numbered above it are this run's. */
+  retried_after: number;
   current_attempt_id: string | null;
   runner_id: string | null;
   branch: string | null;
@@ -25,7 +27,6 @@ export interface JobRow {
   error: string | null;
   end_reason: string | null;
   log_bytes: number;
-  log_dropped_bytes: number;
   log_truncated: number;
   created_at: string;
   started_at: string | null;
@@ -57,8 +58,6 @@ export interface JobFilter {
   status?: JobStatus;
   runner_id?: string;
   limit: number;
-  /** Only jobs older than this seq (for paging, newest first). */
-  before?: number;
 }
 
 /** All SQL on the `jobs` table. */
@@ -76,8 +75,8 @@ export class JobStore {
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
-      // Returns up to two rows whose id starts with the prefix (two means ambiguous).
-      byPrefix: db.prepare<[string], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ESCAPE '\\' LIMIT 2"),
+      // Returns up to `limit` rows whose id starts with the prefix, newest first (the prefix holds only hex digits and -).
+      withPrefix: db.prepare<[string, number], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ORDER BY seq DESC LIMIT ?"),
       // Returns the oldest queued job whose labels are all among the runner's labels and whose agent is shell or among
       // the runner's agents (both JSON arrays), or undefined. The same rule as queue/matching.ts canTake.
       nextFor: db.prepare<[string, string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
@@ -102,9 +101,9 @@ export class JobStore {
       ),
       // Flags a running job for cancellation; its runner learns it on the next heartbeat.
       requestCancel: db.prepare(`UPDATE jobs SET cancel_requested = 1, updated_at = @now WHERE id = @id AND status = 'running'`),
-      // Puts a failed or cancelled job back in the queue with a fresh allowance of attempts; never a succeeded one,
-      // whose branch may have been landed.
-      retry: db.prepare(`UPDATE jobs SET status = 'queued', cancel_requested = 0, max_attempts = attempt_count + @extra, runner_id = NULL,
+      // Puts a failed or cancelled job back in the queue as a new run, with a fresh allowance of lost attempts; never a
+      // succeeded one, whose branch may have been landed.
+      retry: db.prepare(`UPDATE jobs SET status = 'queued', cancel_requested = 0, retried_after = attempt_count, runner_id = NULL,
         branch = NULL, commit_sha = NULL, base_commit = NULL, exit_code = NULL, error = NULL, end_reason = NULL, finished_at = NULL,
         no_runner_since_ms = NULL, updated_at = @now, seq = (SELECT MAX(seq) + 1 FROM jobs)
         WHERE id = @id AND status IN ('failed', 'cancelled')`),
@@ -123,10 +122,9 @@ export class JobStore {
       strandedSince: db.prepare<[number], JobRow>(
         "SELECT * FROM jobs WHERE status = 'queued' AND no_runner_since_ms IS NOT NULL AND no_runner_since_ms < ? ORDER BY seq LIMIT 100",
       ),
-      // Adds to the job's log counters.
-      addLog: db.prepare(
-        'UPDATE jobs SET log_bytes = log_bytes + @stored, log_dropped_bytes = log_dropped_bytes + @dropped, log_truncated = @truncated WHERE id = @id',
-      ),
+      // Adds to the job's log counters. (Its column log_dropped_bytes is no longer written or read: dropping it
+      // would rewrite the whole table, and a server of an earlier version, started again on this data, writes it.)
+      addLog: db.prepare('UPDATE jobs SET log_bytes = log_bytes + @stored, log_truncated = @truncated WHERE id = @id'),
       // Returns { status, n } per status.
       counts: db.prepare<[], { status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
     };
@@ -140,12 +138,9 @@ export class JobStore {
     return this.stmts.get.get(id);
   }
 
-  /** By full id, or by a unique prefix of at least 8 characters (the branch suffix). */
-  find(idOrPrefix: string): JobRow | undefined {
-    const exact = this.stmts.get.get(idOrPrefix);
-    if (exact || idOrPrefix.length < 8 || !/^[0-9a-f-]+$/.test(idOrPrefix)) return exact;
-    const rows = this.stmts.byPrefix.all(idOrPrefix);
-    return rows.length === 1 ? rows[0] : undefined;
+  /** Up to `limit` jobs whose id starts with `prefix` (hex digits and - only: see JOB_REF_RE), newest first. */
+  withPrefix(prefix: string, limit: number): JobRow[] {
+    return this.stmts.withPrefix.all(prefix, limit);
   }
 
   list(filter: JobFilter): JobRow[] {
@@ -158,9 +153,9 @@ export class JobStore {
     if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
     if (filter.status) add('status = @status', 'status', filter.status);
     if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
-    if (filter.before !== undefined) add('seq < @before', 'before', filter.before);
-    // Returns the newest jobs first.
-    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
+    // Returns the newest jobs first, by when they were created: the time a list shows. Not by seq, the
+    // queue's order, which a retry moves to the end (a retried job would top the list with its old date).
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, seq DESC LIMIT @limit`;
     return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
   }
 
@@ -196,8 +191,8 @@ export class JobStore {
     return this.stmts.requestCancel.run({ id, now }).changes === 1;
   }
 
-  retry(id: string, extraAttempts: number, now: string): boolean {
-    return this.stmts.retry.run({ id, extra: extraAttempts, now }).changes === 1;
+  retry(id: string, now: string): boolean {
+    return this.stmts.retry.run({ id, now }).changes === 1;
   }
 
   failNoRunner(id: string, error: string, now: string): boolean {
@@ -218,8 +213,8 @@ export class JobStore {
     return this.stmts.strandedSince.all(before);
   }
 
-  addLog(id: string, stored: number, dropped: number, truncated: boolean): void {
-    this.stmts.addLog.run({ id, stored, dropped, truncated: truncated ? 1 : 0 });
+  addLog(id: string, stored: number, truncated: boolean): void {
+    this.stmts.addLog.run({ id, stored, truncated: truncated ? 1 : 0 });
   }
 
   counts(): Record<JobStatus, number> {

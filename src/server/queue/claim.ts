@@ -1,0 +1,57 @@
+import crypto from 'node:crypto';
+import { hashToken, newToken } from '../secrets.js';
+import type { AttemptRow } from '../store/attempts.js';
+import type { JobRow } from '../store/jobs.js';
+import type { RunnerRow } from '../store/runners.js';
+import type { QueueCore } from './core.js';
+import { appendSystemLine } from './log-append.js';
+
+export interface Claimed {
+  job: JobRow;
+  attempt: AttemptRow;
+  jobToken: string;
+}
+
+/**
+ * Atomically hands the oldest matching queued job to this runner: one conditional update in
+ * one transaction, so no job is ever held by two runners.
+ */
+export function claim(core: QueueCore, runner: RunnerRow): Claimed | undefined {
+  if (runner.status === 'draining') return undefined;
+  const { jobs, attempts, runners } = core.store;
+  return core.transactions.run((): Claimed | undefined => {
+    const job = jobs.nextFor(runner.labels, runner.agents);
+    if (!job) return undefined;
+    const jobToken = newToken('lzjob');
+    const attemptId = crypto.randomUUID();
+    const now = core.now();
+    core.decide(job, { type: 'claim' });
+    const running = jobs.claim(job.id, attemptId, runner.id, new Date(now).toISOString());
+    if (!running) return undefined;
+    const attempt = attempts.insert({
+      id: attemptId,
+      job_id: job.id,
+      number: job.attempt_count + 1,
+      runner_id: runner.id,
+      runner_name: runner.name,
+      token_hash: hashToken(jobToken),
+      lease_expires_ms: now + core.opts.leaseTtlMs,
+      deadline_ms: now + job.timeout_s * 1000 + core.opts.timeoutGraceMs,
+      started_at: new Date(now).toISOString(),
+    });
+    runners.seen(runner.id, 'busy', now);
+    appendSystemLine(core, running, `attempt ${attempt.number} on runner ${runner.name}`);
+    core.changed(running, 'running');
+    core.emit({ type: 'attempt.started', attempt_id: attempt.id, job_id: job.id, runner_id: runner.id, number: attempt.number });
+    core.runnerChanged(runner.id, 'busy', job.id);
+    return { job: running, attempt, jobToken };
+  }, 'immediate');
+}
+
+/** A poll shows the runner is alive (an offline one is idle again); writing that down once a second is plenty. */
+export function markPolled(core: QueueCore, runner: RunnerRow): void {
+  const { runners } = core.store;
+  const now = core.now();
+  if (now - runner.last_seen_ms > 1000 || runner.status === 'offline') runners.seen(runner.id, 'idle', now);
+  if (runner.status === 'offline') core.runnerChanged(runner.id, runners.get(runner.id)?.status ?? 'idle');
+}
