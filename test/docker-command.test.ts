@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { DockerCommand, JobLogs, RunnerList } from '../src/shared/api.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
 import { hostAddresses } from '../src/server/pool/docker-network.js';
+import { dockerRunCommand } from '../src/server/pool/docker-command.js';
 import { hostRelayDir } from '../src/server/pool/host-relay.js';
 import { api, authUrl, CLI, cli, eventually, git, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { dockerOrSkip, testRunnerImage } from './docker-helpers.js';
@@ -135,7 +136,16 @@ test('labels, LAZYAF_PUBLIC_URL and LAZYAF_RUNNER_IMAGE shape the command; hosti
   const spec = await api(server, 'GET', '/docs/json', undefined, { token: null });
   const operation = spec.body.paths['/api/runners/docker-command'].get;
   assert.deepEqual(operation.parameters.map((p: { name: string }) => p.name).sort(), ['labels', 'with_secrets']);
-  assert.deepEqual(Object.keys(operation.responses['200'].content['application/json'].schema.properties).sort(), ['command', 'env_vars', 'image']);
+  assert.deepEqual(Object.keys(operation.responses['200'].content['application/json'].schema.properties).sort(), [
+    'command',
+    'elsewhere',
+    'elsewhere_hint',
+    'env_vars',
+    'image',
+    'lines',
+    'local_only',
+    'server_url',
+  ]);
 
   const hostile = [
     'with_secrets=yes',
@@ -263,4 +273,57 @@ test('the command, run as printed with its placeholder filled in, starts a runne
   const clone = path.join(tempDir(t), 'clone');
   await git(['clone', '-q', '--branch', done.branch!, authUrl(repo.clone_url, server.token), clone]);
   assert.notEqual(fs.readFileSync(path.join(clone, 'uid.txt'), 'utf8').trim(), '0', 'the job ran as a user other than root');
+});
+
+test('the command in argument groups never splits a flag from its value, and a server on loopback says the command works only on its machine', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_JOB_MEMORY: '1g' });
+  const res = await api<DockerCommand>(server, 'GET', '/api/runners/docker-command?labels=gpu');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  const { lines } = res.body;
+  assert.equal(lines.join(' '), res.body.command, 'the groups are the one-line command');
+  assert.deepEqual(await wordsOf(lines.join(' \\\n  ')), await wordsOf(res.body.command), 'shown with continuations, a shell reads the same words');
+  assert.match(lines[0]!, /^docker run -d --name lazyaf-runner-[0-9a-f]{4} --init --restart unless-stopped$/);
+  assert.ok(lines.includes('--cap-add NET_ADMIN'), lines.join('\n'));
+  assert.ok(lines.includes(`-e LAZYAF_SERVER=${server.url}`), lines.join('\n'));
+  assert.equal(lines.at(-1), 'lazyaf-runner:latest --labels gpu');
+  assert.equal(res.body.server_url, server.url);
+  // The test server listens on 127.0.0.1, as LAZYAF_HOST's default does.
+  assert.equal(res.body.local_only, true);
+  assert.equal(res.body.elsewhere, null);
+  assert.match(res.body.elsewhere_hint ?? '', /listens on 127\.0\.0\.1 only, so no other machine can reach it.*LAZYAF_HOST=0\.0\.0\.0/);
+});
+
+test('a server listening on every interface offers the command for another machine with an address of this one', () => {
+  const input = {
+    serverUrl: 'http://127.0.0.1:8000',
+    image: 'lazyaf-runner:latest',
+    registrationToken: 'lzreg-x',
+    withSecrets: false,
+    labels: [],
+    nameSuffix: 'abcd',
+    relayDir: '/data/relay',
+  };
+  const interfaces = {
+    lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
+    eth0: [
+      { address: 'fe80::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '02:00:00:00:00:01', internal: false, cidr: 'fe80::1/64', scopeid: 2 },
+      { address: '192.168.1.20', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: '192.168.1.20/24' },
+    ],
+  } as const;
+  const all = dockerRunCommand(input, { host: '0.0.0.0', interfaces: structuredClone(interfaces) as never });
+  assert.equal(all.local_only, true);
+  assert.equal(all.elsewhere?.server_url, 'http://192.168.1.20:8000');
+  assert.ok(all.elsewhere?.lines.includes('-e LAZYAF_SERVER=http://192.168.1.20:8000'), all.elsewhere?.command);
+  assert.ok(
+    !all.elsewhere?.command.includes('/data/relay') && !all.elsewhere?.command.includes('--network host'),
+    'no relay or host network on another machine',
+  );
+  assert.match(all.elsewhere_hint ?? '', /address of this machine/);
+
+  assert.equal(dockerRunCommand(input, { host: '10.0.0.5' }).elsewhere?.server_url, 'http://10.0.0.5:8000', 'a server bound to one address is reached there');
+  const onlyLoopback = dockerRunCommand(input, { host: '::', interfaces: { lo: interfaces.lo.map((a) => ({ ...a })) as never } });
+  assert.equal(onlyLoopback.elsewhere, null);
+  assert.match(onlyLoopback.elsewhere_hint ?? '', /no network address other than loopback/);
+  const named = dockerRunCommand({ ...input, serverUrl: 'https://lazyaf.example' }, { host: '127.0.0.1' });
+  assert.deepEqual([named.local_only, named.elsewhere, named.elsewhere_hint], [false, null, null], 'a URL by name works wherever the name resolves');
 });

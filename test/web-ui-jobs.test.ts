@@ -53,6 +53,8 @@ uiTest('jobs: a job submitted from the New job form shows its log live until it 
   const colour = await red.evaluate(colourOf);
   const plain = await log.getByText('first line').evaluate(colourOf);
   assert.notEqual(colour, plain, 'the red line has a colour of its own');
+  // The palette's red on the light theme (#c0392b): the stylesheet gives the class ansi.ts names its colour.
+  assert.equal(colour, 'rgb(192, 57, 43)');
 
   const job = await waitForJob(server, id);
   assert.equal(job.status, 'succeeded', job.error ?? '');

@@ -31,7 +31,9 @@ uiTest("repos: Land pushes a job's branch to the repo's remote, and a repo witho
   await page.getByRole('heading', { level: 1, name: 'landme' }).waitFor();
   assert.match(page.url(), /\/repos\/landme$/);
   await page.locator('code').filter({ hasText: repo.clone_url }).first().waitFor();
-  await page.locator('code').filter({ hasText: 'lazyaf ingest' }).waitFor();
+  // The repo exists: a clone is linked to it (ingest would try to create it again).
+  await page.locator('code').filter({ hasText: 'lazyaf link landme' }).waitFor();
+  assert.equal(await page.locator('dd code').filter({ hasText: 'lazyaf ingest' }).count(), 0, 'no ingest offered for a repo that exists');
 
   const branches = page.getByRole('table', { name: 'Branches' });
   const main = branches.locator('tr[data-branch="main"]');

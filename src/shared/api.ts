@@ -428,11 +428,31 @@ export const DockerEnvVar = Type.Object({
   value: Type.String({ description: 'The value, or its placeholder `<NAME>` when secrets were not asked for.' }),
   secret: Type.Boolean({ description: 'A token or key: replaced by a placeholder unless with_secrets=true.' }),
 });
-export const DockerCommand = Type.Object({
+export const DockerRunLine = Type.Object({
   command: Type.String({ description: 'One `docker run` line for a POSIX shell, its values quoted.' }),
-  image: Type.String(),
+  lines: Type.Array(Type.String(), {
+    description:
+      'The same command in argument groups (a flag with its value), to show one per line joined by ` \\` continuations: no line break falls inside a word.',
+  }),
+  server_url: Type.String({ description: 'The URL the runner reaches the server at (LAZYAF_SERVER).' }),
   env_vars: Type.Array(DockerEnvVar),
 });
+export const DockerCommand = Type.Object({
+  command: DockerRunLine.properties.command,
+  lines: DockerRunLine.properties.lines,
+  server_url: DockerRunLine.properties.server_url,
+  image: Type.String({ description: 'The runner image the command runs: it must be on the machine that runs the command, pulled or built there.' }),
+  env_vars: Type.Array(DockerEnvVar),
+  local_only: Type.Boolean({ description: "The server URL is this machine's loopback: the command works only on the machine the server runs on." }),
+  elsewhere: Type.Union([DockerRunLine, Type.Null()], {
+    description:
+      'When `local_only`: the command for another machine, with an address of this one from its network interfaces (the server listens beyond loopback).',
+  }),
+  elsewhere_hint: Type.Union([Type.String(), Type.Null()], {
+    description: 'When `local_only`: what to know about `elsewhere`, or why there is none (the server listens on loopback only) and how to change it.',
+  }),
+});
+export type DockerRunLine = Static<typeof DockerRunLine>;
 export type DockerEnvVar = Static<typeof DockerEnvVar>;
 export type DockerCommand = Static<typeof DockerCommand>;
 

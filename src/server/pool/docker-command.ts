@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import type { DockerCommand, DockerEnvVar } from '../../shared/api.js';
+import os from 'node:os';
+import type { DockerCommand, DockerEnvVar, DockerRunLine } from '../../shared/api.js';
 import { shellQuote } from '../../shared/git.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiError } from '../errors.js';
@@ -48,7 +49,7 @@ export function isLoopbackUrl(url: string): boolean {
  * where there is no relay: not Linux).
  * A value no single line can carry is an ApiError (422).
  */
-export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
+export function dockerRunLine(input: DockerCommandInput): DockerRunLine {
   const loopback = isLoopbackUrl(input.serverUrl);
   const network = loopback && !input.relayDir ? 'host' : 'bridge';
   const walls = jobNetworkSpec({ network, relayDir: loopback ? input.relayDir : undefined, jobHostPorts: input.jobHostPorts ?? [] });
@@ -71,14 +72,70 @@ export function dockerRunCommand(input: DockerCommandInput): DockerCommand {
       `${unfit.name} holds a control character or bidi override, which no one-line command can carry; ask without with_secrets and fill it in`,
     );
   const name = `lazyaf-runner-${input.nameSuffix ?? crypto.randomBytes(2).toString('hex')}`;
-  const words = ['docker', 'run', '-d', '--name', name, '--init', '--restart', 'unless-stopped'];
-  if (input.limits?.pids) words.push('--pids-limit', String(input.limits.pids));
-  if (input.limits?.memoryBytes) words.push('--memory', `${Math.floor(input.limits.memoryBytes / 1024 ** 2)}m`);
-  if (network === 'host') words.push('--network', 'host');
-  for (const cap of walls.capAdd) words.push('--cap-add', cap);
-  for (const bind of walls.binds) words.push('-v', bind);
-  for (const v of envVars) words.push('-e', `${v.name}=${v.value}`);
-  words.push(input.image);
-  if (input.labels.length > 0) words.push('--labels', input.labels.join(','));
-  return { command: words.map(shellWord).join(' '), image: input.image, env_vars: envVars };
+  // Argument groups: a flag stays with its value, so a display that puts each group on its own line never splits one.
+  const groups: string[][] = [['docker', 'run', '-d', '--name', name, '--init', '--restart', 'unless-stopped']];
+  const limits: string[] = [];
+  if (input.limits?.pids) limits.push('--pids-limit', String(input.limits.pids));
+  if (input.limits?.memoryBytes) limits.push('--memory', `${Math.floor(input.limits.memoryBytes / 1024 ** 2)}m`);
+  if (limits.length > 0) groups.push(limits);
+  if (network === 'host') groups.push(['--network', 'host']);
+  for (const cap of walls.capAdd) groups.push(['--cap-add', cap]);
+  for (const bind of walls.binds) groups.push(['-v', bind]);
+  for (const v of envVars) groups.push(['-e', `${v.name}=${v.value}`]);
+  groups.push(input.labels.length > 0 ? [input.image, '--labels', input.labels.join(',')] : [input.image]);
+  const lines = groups.map((words) => words.map(shellWord).join(' '));
+  return { command: lines.join(' '), lines, server_url: input.serverUrl, env_vars: envVars };
+}
+
+/** How the server listens: where a runner on another machine can reach it, if anywhere. */
+export interface Listening {
+  /** LAZYAF_HOST: the address the server listens on. */
+  host: string;
+  /** The machine's network interfaces (os.networkInterfaces()). */
+  interfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
+const isLoopbackHost = (host: string): boolean => isLoopbackUrl(`http://${host.includes(':') ? `[${host}]` : host}`);
+
+/** This machine's first address other machines may reach: an IPv4 address if it has one, else a global IPv6 one. */
+export function outwardAddress(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]>): string | undefined {
+  const all = Object.values(interfaces)
+    .flatMap((list) => list ?? [])
+    .filter((a) => !a.internal);
+  const v4 = all.find((a) => a.family === 'IPv4');
+  if (v4) return v4.address;
+  return all.find((a) => a.family === 'IPv6' && !a.address.toLowerCase().startsWith('fe80'))?.address;
+}
+
+/**
+ * The `docker run` command for a runner (`dockerRunLine`) with what a person must know about
+ * where it works. A server URL on this machine's loopback works only here (the runner reaches it
+ * through the relay folder or the host network): then, when the server listens beyond loopback,
+ * the same command with an address of this machine other machines may reach; when it listens
+ * only on loopback, why no other machine can reach it and how to change that.
+ */
+export function dockerRunCommand(input: DockerCommandInput, listening: Listening): DockerCommand {
+  const here = dockerRunLine(input);
+  const base = { ...here, image: input.image };
+  if (!isLoopbackUrl(input.serverUrl)) return { ...base, local_only: false, elsewhere: null, elsewhere_hint: null };
+  const url = new URL(input.serverUrl);
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const listensOn = listening.host.trim();
+  if (isLoopbackHost(listensOn)) {
+    const hint =
+      `The server listens on ${listensOn} only, so no other machine can reach it. To add runners elsewhere, start it with LAZYAF_HOST=0.0.0.0 ` +
+      `(it then listens on every interface; set LAZYAF_PUBLIC_URL to the address the other machines use) and open this dialog again.`;
+    return { ...base, local_only: true, elsewhere: null, elsewhere_hint: hint };
+  }
+  const address = WILDCARD.has(listensOn) ? outwardAddress(listening.interfaces ?? os.networkInterfaces()) : listensOn;
+  if (!address) {
+    const hint = `This machine has no network address other than loopback: no other machine can reach the server. Connect it to a network, or set LAZYAF_PUBLIC_URL to an address that reaches it.`;
+    return { ...base, local_only: true, elsewhere: null, elsewhere_hint: hint };
+  }
+  const host = address.includes(':') ? `[${address}]` : address;
+  const elsewhere = dockerRunLine({ ...input, serverUrl: `${url.protocol}//${host}:${port}`, relayDir: undefined });
+  const hint = `An address of this machine (from its network interfaces): a firewall or another network between the machines may still block it; LAZYAF_PUBLIC_URL names the one to use.`;
+  return { ...base, local_only: true, elsewhere, elsewhere_hint: hint };
 }

@@ -15,6 +15,8 @@ export interface DockerCommandRoutesOptions {
   relayDir?: string;
   jobHostPorts: number[];
   limits?: Pick<ContainerLimits, 'pids' | 'memoryBytes'>;
+  /** LAZYAF_HOST: whether, and where, runners on other machines can reach the server. */
+  listenHost: string;
 }
 
 /** The `docker run` line that adds a runner on another machine (admin only, like all of /api). */
@@ -37,16 +39,19 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
       const parsed = parseLabels(req.query.labels ?? '');
       if ('error' in parsed) throw new ApiError(400, parsed.error);
       const serverUrl = trustedBase(req, opts.publicUrl);
-      return dockerRunCommand({
-        serverUrl,
-        image: opts.image,
-        registrationToken: opts.registrationToken,
-        withSecrets: req.query.with_secrets === true,
-        labels: parsed.labels,
-        relayDir: opts.relayDir,
-        jobHostPorts: opts.jobHostPorts,
-        limits: opts.limits,
-      });
+      return dockerRunCommand(
+        {
+          serverUrl,
+          image: opts.image,
+          registrationToken: opts.registrationToken,
+          withSecrets: req.query.with_secrets === true,
+          labels: parsed.labels,
+          relayDir: opts.relayDir,
+          jobHostPorts: opts.jobHostPorts,
+          limits: opts.limits,
+        },
+        { host: opts.listenHost },
+      );
     },
   );
 }

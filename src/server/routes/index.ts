@@ -121,6 +121,7 @@ export async function registerRoutes(
     relayDir: hostRelayDir(config.dataDir),
     jobHostPorts: config.jobHostPorts,
     limits: containerLimits(config.jobLimits, config.docker.memoryBytes),
+    listenHost: config.host,
   });
   const closing = new Promise<void>((resolve) => opts.closing.addEventListener('abort', () => resolve(), { once: true }));
   await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });

@@ -1,5 +1,5 @@
 import type { JobLogs } from '../../../shared/api.js';
-import { coalesced } from './coalesce.js';
+import { Coalescer } from '../lib/coalesce.js';
 import { LogLines, readablePart, utf8Length } from './log-buffer.js';
 
 /** Reads a page of the job's log (`GET /api/jobs/{id}/logs?offset=&limit=`). */
@@ -47,14 +47,14 @@ export class LogFeed {
   /** While the earlier part is being read: its lines so far, where it stands, where the tail's lines begin, and the tail's text. */
   private head: { lines: LogLines; end: number; until: number; tailText: string } | undefined;
   private readonly abort = new AbortController();
-  private readonly fetchNew: () => void;
+  private readonly fetchNew: Coalescer;
 
   constructor(
     private readonly readPage: PageReader,
     private readonly changed: (error?: string) => void,
     private readonly sizes: FeedSizes = SIZES,
   ) {
-    this.fetchNew = coalesced(() => this.read());
+    this.fetchNew = new Coalescer(() => this.read());
   }
 
   get loadingHead(): boolean {
@@ -66,10 +66,11 @@ export class LogFeed {
       this.known = logBytes;
       this.stalled = false;
     }
-    if (this.known > this.seen || this.head) this.fetchNew();
+    if (this.known > this.seen || this.head) this.fetchNew.trigger();
   }
 
   stop(): void {
+    this.fetchNew.stop();
     this.abort.abort();
   }
 

@@ -1,5 +1,5 @@
 import type { StoredTranscriptEntry, Transcript } from '../../../shared/api.js';
-import { coalesced } from './coalesce.js';
+import { Coalescer } from '../lib/coalesce.js';
 
 /** Reads the transcript of a job's last attempt after `after` (`GET /api/jobs/{id}/transcript?after=`). */
 export type TranscriptReader = (after: number, signal: AbortSignal) => Promise<Transcript>;
@@ -16,14 +16,14 @@ export class TranscriptFeed {
   truncated = false;
   loaded = false;
   private readonly abort = new AbortController();
-  private readonly fetchNew: () => void;
+  private readonly fetchNew: Coalescer;
   private restart = false;
 
   constructor(
     private readonly read: TranscriptReader,
     private readonly changed: (error?: string) => void,
   ) {
-    this.fetchNew = coalesced(() => this.load());
+    this.fetchNew = new Coalescer(() => this.load());
   }
 
   get lastSeq(): number {
@@ -32,20 +32,20 @@ export class TranscriptFeed {
 
   /** Reads what is new (after a reconnect, or to start). */
   refresh(): void {
-    this.fetchNew();
+    this.fetchNew.trigger();
   }
 
   /** A live event's entries for this job. */
   append(attempt: number, entries: StoredTranscriptEntry[]): void {
     if (this.attempt !== null && attempt !== this.attempt) {
       this.restart = true;
-      this.fetchNew();
+      this.fetchNew.trigger();
       return;
     }
     const first = entries[0]?.seq;
     if (first === undefined) return;
     if (!this.loaded || first > this.lastSeq + 1) {
-      this.fetchNew();
+      this.fetchNew.trigger();
       return;
     }
     const fresh = entries.filter((e) => e.seq > this.lastSeq);
@@ -56,6 +56,7 @@ export class TranscriptFeed {
   }
 
   stop(): void {
+    this.fetchNew.stop();
     this.abort.abort();
   }
 
@@ -69,7 +70,7 @@ export class TranscriptFeed {
       if (after > 0 && page.attempt !== this.attempt) {
         // A new attempt began since the last read: what was asked for skipped its start.
         this.restart = true;
-        this.fetchNew();
+        this.fetchNew.trigger();
         return;
       }
       const kept = restart ? [] : this.entries;

@@ -36,3 +36,13 @@ export const shortId = (id: string): string => id.slice(0, 8);
 
 /** The one line a failure says (an `ApiFailure` carries the server's message), for an alert. */
 export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** A span of time as a job list shows it: "12s", "3m 05s", "2h 07m"; a dash when unknown. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`;
+}

@@ -2,27 +2,45 @@ import type { LiveEvent } from '../../../shared/api.js';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected';
 
-type Listener = (event: LiveEvent) => void;
+/** The views that keep themselves live from the event stream. */
+export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners' | 'repos' | 'repo';
 
-// Every type of event, which the compiler holds complete: EventSource dispatches an event only to
-// listeners of its exact type, so a type left out here would never reach the page.
-const EVENT_TYPE_SET: Record<LiveEvent['type'], true> = {
-  'job.created': true,
-  'job.updated': true,
-  'attempt.started': true,
-  'attempt.ended': true,
-  'log.appended': true,
-  'runner.registered': true,
-  'runner.updated': true,
-  'runner.removed': true,
-  'pool.updated': true,
-  'repo.created': true,
-  'repo.updated': true,
-  'repo.deleted': true,
-  'branches.updated': true,
-  'transcript.appended': true,
-};
-const EVENT_TYPES = Object.keys(EVENT_TYPE_SET) as LiveEvent['type'][];
+/**
+ * Which views read each type of event: the one list of the types the page listens to, derived
+ * from the `LiveEvent` union. The compiler holds it complete (EventSource dispatches an event
+ * only to listeners of its exact type, so a type left out would never reach the page) and each
+ * type names at least one view, so a new type of event that no view reads does not compile; a
+ * view is given only the types listed for it (`onLive`), so it cannot handle one not listed.
+ */
+const READERS = {
+  'job.created': ['jobs', 'runners'],
+  'job.updated': ['jobs', 'job', 'runners'],
+  'attempt.started': ['job', 'runners'],
+  'attempt.ended': ['job', 'runners'],
+  'log.appended': ['log'],
+  'runner.registered': ['job', 'job form', 'runners'],
+  'runner.updated': ['runners'],
+  'runner.removed': ['job', 'job form', 'runners'],
+  'pool.updated': ['runners'],
+  'repo.created': ['jobs', 'repos', 'repo'],
+  'repo.updated': ['jobs', 'repos', 'repo'],
+  'repo.deleted': ['jobs', 'repos', 'repo'],
+  'branches.updated': ['repo'],
+  'transcript.appended': ['transcript'],
+} as const satisfies Record<LiveEvent['type'], readonly [View, ...View[]]>;
+
+type Readers = typeof READERS;
+/** The types of event `V` reads. */
+type ReadBy<V extends View> = { [K in keyof Readers]: V extends Readers[K][number] ? K : never }[keyof Readers];
+/** The events a view is given. */
+export type EventFor<V extends View> = Extract<LiveEvent, { type: ReadBy<V> }>;
+
+interface Subscription {
+  types: ReadonlySet<string>;
+  listener: (event: LiveEvent) => void;
+}
+
+const EVENT_TYPES = Object.keys(READERS) as LiveEvent['type'][];
 
 /**
  * The one connection to `GET /api/events` (Server-Sent Events, with the session cookie). Views
@@ -33,7 +51,7 @@ const EVENT_TYPES = Object.keys(EVENT_TYPE_SET) as LiveEvent['type'][];
 class LiveStream {
   status = $state<ConnectionStatus>('connecting');
   private source: EventSource | undefined;
-  private readonly listeners = new Set<Listener>();
+  private readonly subscriptions = new Set<Subscription>();
   private readonly connectedListeners = new Set<() => void>();
   private retryMs = 500;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -53,10 +71,12 @@ class LiveStream {
     this.status = 'connecting';
   }
 
-  /** Calls `listener` for every event until the returned function is called (return it from an `$effect`). */
-  onLive(listener: Listener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Calls `listener` for every event `view` reads (READERS) until the returned function is called (return it from an `$effect`). */
+  onLive<V extends View>(view: V, listener: (event: EventFor<V>) => void): () => void {
+    const types = new Set(EVENT_TYPES.filter((type) => (READERS[type] as readonly View[]).includes(view)));
+    const subscription: Subscription = { types, listener: listener as (event: LiveEvent) => void };
+    this.subscriptions.add(subscription);
+    return () => this.subscriptions.delete(subscription);
   }
 
   /** Calls `listener` each time the stream (re)opens. */
@@ -89,7 +109,7 @@ class LiveStream {
       } catch {
         return;
       }
-      for (const listener of this.listeners) listener(event);
+      for (const { types, listener } of this.subscriptions) if (types.has(event.type)) listener(event);
     };
     for (const type of EVENT_TYPES) source.addEventListener(type, dispatch);
   }

@@ -1,4 +1,5 @@
 import { ApiFailure } from './api.js';
+import { Coalescer } from './coalesce.js';
 import { messageOf } from './format.js';
 
 /**
@@ -23,25 +24,14 @@ export class Resource<T> {
   /** True until the first answer or failure. */
   loading = $state(true);
 
-  private scheduled = false;
-  private inFlight = false;
-  private again = false;
   private readonly abort = new AbortController();
+  private readonly fetch = new Coalescer(() => this.run(), BATCH_MS);
 
   constructor(private readonly load: (signal: AbortSignal) => Promise<T>) {}
 
   /** Fetches in a moment (one frame), or once more after the request in flight. */
   refresh(): void {
-    if (this.abort.signal.aborted || this.scheduled) return;
-    if (this.inFlight) {
-      this.again = true;
-      return;
-    }
-    this.scheduled = true;
-    setTimeout(() => {
-      this.scheduled = false;
-      if (!this.abort.signal.aborted) void this.run();
-    }, BATCH_MS);
+    this.fetch.trigger();
   }
 
   /**
@@ -50,7 +40,7 @@ export class Resource<T> {
    */
   patch(change: (value: T) => void): void {
     if (this.value !== undefined) change(this.value);
-    if (this.inFlight) this.again = true;
+    if (this.fetch.busy) this.fetch.trigger();
   }
 
   /** Takes a whole new value from an event or a write's answer (same rule as `patch`). */
@@ -58,32 +48,25 @@ export class Resource<T> {
     this.value = value;
     this.error = undefined;
     this.loading = false;
-    if (this.inFlight) this.again = true;
+    if (this.fetch.busy) this.fetch.trigger();
   }
 
   /** Cancels the request in flight and ignores every later refresh (the view is gone). */
   stop(): void {
+    this.fetch.stop();
     this.abort.abort();
   }
 
   private async run(): Promise<void> {
-    this.inFlight = true;
     try {
-      do {
-        this.again = false;
-        try {
-          const value = await this.load(this.abort.signal);
-          if (this.abort.signal.aborted) return;
-          this.value = value;
-          this.error = undefined;
-        } catch (err) {
-          if (this.abort.signal.aborted) return;
-          this.error = err instanceof ApiFailure ? err : new ApiFailure(0, messageOf(err));
-        }
-        this.loading = false;
-      } while (this.again);
-    } finally {
-      this.inFlight = false;
+      const value = await this.load(this.abort.signal);
+      if (this.abort.signal.aborted) return;
+      this.value = value;
+      this.error = undefined;
+    } catch (err) {
+      if (this.abort.signal.aborted) return;
+      this.error = err instanceof ApiFailure ? err : new ApiFailure(0, messageOf(err));
     }
+    this.loading = false;
   }
 }

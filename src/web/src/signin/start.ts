@@ -1,6 +1,6 @@
-import type { SessionState } from '../../../shared/api.js';
 import { SIGNIN_FRAGMENT } from '../../../shared/session.js';
-import { api, ApiFailure } from '../lib/api.js';
+import { ApiFailure } from '../lib/api.js';
+import { sessionApi } from '../lib/session-api.js';
 import { session } from '../lib/session.svelte.js';
 
 /**
@@ -26,13 +26,13 @@ export async function startSession(code: string | undefined): Promise<string | u
   let refusal: string | undefined;
   if (code !== undefined) {
     try {
-      session.apply(await api<SessionState>('POST', '/api/session', { code }));
+      session.apply(await sessionApi.signIn({ code }));
       return undefined;
     } catch (err) {
       if (!(err instanceof ApiFailure) || err.status === 0) throw err;
       refusal = err.message;
     }
   }
-  session.apply(await api<SessionState>('GET', '/api/session'));
+  session.apply(await sessionApi.get());
   return session.signedIn ? undefined : refusal;
 }
