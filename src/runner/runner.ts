@@ -12,6 +12,8 @@
  *   log-stream.ts output → numbered log chunks, with backpressure and bounded memory.
  *   publish.ts    commit what the command left, push the job branch.
  *   env.ts        what a job's command and the runner's git see in their environment.
+ *   wall.ts       which wall the jobs get, chosen once at start: bubblewrap (sandbox.ts) with their own
+ *                 network (job-network.ts), another user in the runner image (job-user.ts), or none.
  *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository
  *                 (none inside the runner image, whose container is the wall).
  *   job-network.ts the job command's own network (pasta): the world, not the host.
@@ -20,7 +22,7 @@
  *   limits.ts     what a job may use (processes, memory: cgroups.ts; disk: disk-watch.ts) and how it holds.
  *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
  *   agents.ts     which named agents the jobs can run: executables on their PATH, behind their wall.
- *   options.ts    flags and environment → RunnerConfig.
+ *   options.ts    flags and environment → RunnerConfig, and the defaults of what a config leaves out.
  *
  * Drive it with `startRunner(config)`: `drain()` is the first SIGTERM (finish the job, take no
  * new one, deregister), `stop()` the second (kill the job, give it back, deregister).
@@ -31,23 +33,21 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerSandbox } from '../shared/protocol.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
-import { defaultJobLimits, formatBytes, type JobLimits } from '../shared/job-limits.js';
+import { formatBytes } from '../shared/job-limits.js';
 import { removeDiscarded } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
 import { searchAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
+import type { ContainerNetwork } from './container-network.js';
 import { JobRun } from './job.js';
-import { wallJobNetwork, type ContainerNetwork } from './container-network.js';
-import { JobNetwork, tunAdvice } from './job-network.js';
-import { JobUserWall, resolveJobUser, SETPRIV, type JobUser } from './job-user.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
-import { inContainer, Sandbox, type SandboxMode, type SandboxOptions, type Wall } from './sandbox.js';
-import type { RunnerConfig } from './options.js';
+import { runnerDefaults, type RunnerConfig, type RunnerDefaults } from './options.js';
+import type { Wall } from './sandbox.js';
+import { chooseWall } from './wall.js';
 
-type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses' | 'limits';
-
-export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
+/** A RunnerConfig whose defaults (options.ts) may be left out: they are applied once, here, before anything reads them. */
+export interface RunnerOptions extends Omit<RunnerConfig, keyof RunnerDefaults>, Partial<RunnerDefaults> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
   log?: (line: string) => void;
   /** Between SIGTERM and SIGKILL when a job is killed. */
@@ -55,9 +55,6 @@ export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Parti
   /** After `stop()`, how long the runner keeps trying to report the given-back job and to deregister. */
   shutdownReportMs?: number;
 }
-
-/** `--sandbox require` on a machine where bubblewrap cannot run; `--sandbox container` outside a container. */
-export class SandboxUnavailableError extends Error {}
 
 export interface RunnerHandle {
   /** Settles when the runner has stopped: resolves after deregistering, rejects on a fatal error (registration refused). */
@@ -118,10 +115,12 @@ class Runner {
   private readonly life = new AbortController();
   private pollCtl = new AbortController();
   private heartbeatWake = new AbortController();
+  private readonly config: RunnerOptions & RunnerDefaults;
   private readonly client: RunnerClient;
   private readonly log: (line: string) => void;
 
-  constructor(private readonly opts: RunnerOptions) {
+  constructor(opts: RunnerOptions) {
+    this.config = { ...runnerDefaults(opts.workdir), ...opts };
     // Lines can carry text from the server and from jobs (titles, refusals): escaped before they reach a terminal.
     this.log = opts.log ?? ((line) => process.stderr.write(`lazyaf runner ${opts.name}: ${printable(line)}\n`));
     this.client = new RunnerClient({
@@ -174,19 +173,15 @@ class Runner {
     return this.done;
   }
 
-  private get limits(): JobLimits {
-    return this.opts.limits ?? defaultJobLimits();
-  }
-
   private get shutdownReportMs(): number {
-    return this.opts.shutdownReportMs ?? 10_000;
+    return this.config.shutdownReportMs ?? 10_000;
   }
 
   private async main(): Promise<void> {
-    fs.mkdirSync(this.opts.workdir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.config.workdir, { recursive: true, mode: 0o700 });
     let unlock: () => void;
     try {
-      unlock = await lockWorkdir(this.opts.workdir, { waitMs: WORKDIR_WAIT_MS, log: this.log, signal: this.life.signal });
+      unlock = await lockWorkdir(this.config.workdir, { waitMs: WORKDIR_WAIT_MS, log: this.log, signal: this.life.signal });
     } catch (err) {
       if (isAbortError(err)) return; // Stopped while another runner still held the work dir.
       throw err;
@@ -200,14 +195,19 @@ class Runner {
 
   private async work(): Promise<void> {
     // Checkouts a killed runner left behind.
-    fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
+    fs.rmSync(path.join(this.config.workdir, 'jobs'), { recursive: true, force: true });
     // Checkouts and caches moved aside because they could not be cleaned (see remove-tree.ts): removed as far as they can be now.
-    for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.opts.workdir, dir));
+    for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.config.workdir, dir));
     try {
-      this.sandbox = await this.setUpSandbox();
-      const limiter = (this.limiter = await setUpLimits(this.limits, { inContainer: this.isolation === 'container' }));
+      const chosen = await chooseWall(this.config, this.log);
+      this.sandbox = chosen.wall;
+      this.isolation = chosen.isolation;
+      this.network = chosen.network;
+      const limiter = (this.limiter = await setUpLimits(this.config.limits, { inContainer: this.isolation === 'container' }));
       const tmpfs =
-        this.isolation === 'bubblewrap' && this.limits.tmpfsBytes > 0 ? `; ${formatBytes(this.limits.tmpfsBytes)} per tmpfs (/tmp, /var/tmp, /dev/shm)` : '';
+        this.isolation === 'bubblewrap' && this.config.limits.tmpfsBytes > 0
+          ? `; ${formatBytes(this.config.limits.tmpfsBytes)} per tmpfs (/tmp, /var/tmp, /dev/shm)`
+          : '';
       this.log(`jobs' limits: ${limiter.summary}${tmpfs}`);
       try {
         await this.serve();
@@ -220,9 +220,9 @@ class Runner {
   }
 
   private async serve(): Promise<void> {
-    const declared = this.opts.agents !== undefined;
+    const declared = this.config.agents !== undefined;
     const search = declared ? undefined : searchAgents(this.sandbox);
-    this.agents = this.opts.agents ?? search?.found ?? [];
+    this.agents = this.config.agents ?? search?.found ?? [];
     if (this.agents.length > 0) this.log(`agents: ${this.agents.join(', ')}${declared ? ' (declared)' : ''}`);
     else if (declared) this.log('agents: none declared: this runner takes shell jobs only');
     else this.log('no agent CLI its jobs can run: this runner takes shell jobs only (declare others with --agents)');
@@ -241,103 +241,16 @@ class Runner {
     if (this.fatal) throw this.fatal;
   }
 
-  /** The wall jobs run in, or undefined when they run without one (said loudly). */
-  private async setUpSandbox(): Promise<Wall | undefined> {
-    const mode = this.opts.sandbox ?? 'auto';
-    const unsandboxed = 'jobs run WITHOUT a sandbox: a job can read and change everything this runner can (its tokens, other workspaces, your files)';
-    if (mode === 'container') {
-      // Admins trust what the runner reports: a runner that is not in a container must not claim one.
-      if (!inContainer())
-        throw new SandboxUnavailableError('--sandbox container, but this runner is not in a container (no /.dockerenv or /run/.containerenv): use auto');
-      this.isolation = 'container';
-      return this.containerWall();
-    }
-    if (mode === 'off') {
-      this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
-      return undefined;
-    }
-    const walls = { hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare, tmpfsBytes: this.limits.tmpfsBytes };
-    const sandbox = new Sandbox(walls);
-    const problem = await sandbox.probe();
-    if (problem === undefined) {
-      this.log('jobs run in a bubblewrap sandbox');
-      this.isolation = 'bubblewrap';
-      return this.withJobNetwork(sandbox, walls, mode);
-    }
-    const install = 'install bubblewrap (Debian and Ubuntu: apt-get install bubblewrap)';
-    if (mode === 'require') throw new SandboxUnavailableError(`cannot sandbox jobs: ${problem}; ${install}, or pass --no-sandbox`);
-    this.log(`WARNING: cannot sandbox jobs (${problem}); ${unsandboxed}. To fix: ${install}; --sandbox require refuses to run without it`);
-    return undefined;
-  }
-
-  /** The sandbox again with the jobs' own network, or as it is (jobs on the host's network, said loudly) where pasta cannot work. */
-  private async withJobNetwork(sandbox: Sandbox, walls: SandboxOptions, mode: SandboxMode): Promise<Sandbox> {
-    const network = JobNetwork.locate(this.opts.jobHostPorts ?? []);
-    let problem: string | undefined;
-    if (network instanceof JobNetwork) {
-      const networked = new Sandbox({ ...walls, network });
-      problem = await networked.probe(true);
-      if (problem === undefined) {
-        this.log(network.describe());
-        if (network.dnsProblem) this.log(`WARNING: ${network.dnsProblem}`);
-        return networked;
-      }
-    } else problem = network.problem;
-    // pasta installed but without /dev/net/tun for this user (a runner that is not root where the device is root's alone): installing changes nothing.
-    const fix = /tun/.test(problem) ? tunAdvice() : 'install passt and iproute2 (Debian and Ubuntu: apt-get install passt iproute2)';
-    if (mode === 'require') throw new SandboxUnavailableError(`cannot give jobs a network of their own: ${problem}; ${fix}, or pass --sandbox auto`);
-    this.log(
-      `WARNING: jobs share this machine's network (${problem}): a job reaches the lazyaf server, every service on this machine and cloud metadata. To fix: ${fix}; --sandbox require refuses to run without it`,
-    );
-    return sandbox;
-  }
-
-  /**
-   * In the runner's container: as root, jobs run as the job user, who cannot read the runner's
-   * environment (its registration token) or memory; as anyone else, they run as the runner's own
-   * user and can, which is said loudly.
-   */
-  private async containerWall(): Promise<Wall | undefined> {
-    const container = "jobs run in this runner's container, their sandbox (no bubblewrap inside it)";
-    if (process.getuid?.() !== 0) {
-      this.log(
-        `WARNING: ${container}, as the runner's own user (uid ${process.getuid?.()}): a job can read the runner's environment, its registration token included. To fix: run the container as root (no --user), its jobs then run as ${this.opts.jobUser ?? 'lazyaf'}`,
-      );
-      this.log("WARNING: jobs' network is not walled (only a runner run as root sets the rules): a job reaches whatever this container reaches");
-      return undefined;
-    }
-    const name = this.opts.jobUser ?? 'lazyaf';
-    if (!fs.existsSync(SETPRIV)) throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${SETPRIV} is missing (util-linux)`);
-    let wall: JobUserWall;
-    let user: JobUser;
-    try {
-      user = resolveJobUser(name);
-      wall = new JobUserWall(user, this.opts.workdir);
-    } catch (err) {
-      throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${(err as Error).message}`);
-    }
-    await wall.reclaim();
-    this.log(`${container}, as ${name}`);
-    this.network = await wallJobNetwork({
-      uid: user.uid,
-      server: this.opts.server,
-      jobHostPorts: this.opts.jobHostPorts ?? [],
-      hostAddresses: this.opts.hostAddresses ?? [],
-    });
-    this.log(this.network.line);
-    return wall;
-  }
-
   private async register(): Promise<void> {
     const res = await this.client.register(
-      this.opts.registrationToken,
+      this.config.registrationToken,
       {
-        name: this.opts.name,
-        labels: this.opts.labels,
+        name: this.config.name,
+        labels: this.config.labels,
         hostname: os.hostname().slice(0, 255),
         version: VERSION,
         protocol_version: PROTOCOL_VERSION,
-        ...(this.opts.poolId ? { pool_id: this.opts.poolId } : {}),
+        ...(this.config.poolId ? { pool_id: this.config.poolId } : {}),
         sandbox: this.isolation,
         agents: this.agents,
       },
@@ -351,7 +264,7 @@ class Runner {
       pollWaitMs: clamp(res.poll_wait_ms, 0, 60_000),
     };
     this.log(
-      `registered as ${this.opts.name} (${res.runner_id}) with ${this.opts.server}${this.opts.labels.length ? `, labels ${this.opts.labels.join(',')}` : ''}`,
+      `registered as ${this.config.name} (${res.runner_id}) with ${this.config.server}${this.config.labels.length ? `, labels ${this.config.labels.join(',')}` : ''}`,
     );
     this.resolveRegistered(res.runner_id);
   }
@@ -408,7 +321,7 @@ class Runner {
         break;
       }
       await this.runJob(assignment);
-      if (this.opts.ephemeral) {
+      if (this.config.ephemeral) {
         this.log('ephemeral: one job done, leaving');
         break;
       }
@@ -418,9 +331,9 @@ class Runner {
   private async runJob(assignment: Assignment): Promise<void> {
     const job = new JobRun(assignment, {
       client: this.client,
-      workdir: this.opts.workdir,
+      workdir: this.config.workdir,
       log: this.log,
-      killGraceMs: this.opts.killGraceMs,
+      killGraceMs: this.config.killGraceMs,
       sandbox: this.sandbox,
       inContainer: this.isolation === 'container',
       limiter: this.limiter,
