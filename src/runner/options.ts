@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { parseEnvFlag } from '../shared/env-flag.js';
 import { defaultJobLimits, resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseHostAddresses, parseJobHostPorts } from '../shared/job-network.js';
 import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
@@ -114,12 +115,11 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   const agentsCsv = flags.agents ?? (env.LAZYAF_AGENTS || undefined);
   const declared = agentsCsv === undefined ? undefined : parseAgents(agentsCsv);
   if (declared && 'error' in declared) throw new RunnerConfigError(declared.error);
-  const ephemeralEnv = env.LAZYAF_EPHEMERAL ?? '';
-  if (!['', '0', '1'].includes(ephemeralEnv)) throw new RunnerConfigError(`LAZYAF_EPHEMERAL must be 0 or 1, got "${ephemeralEnv}"`);
-  const ephemeral = flags.ephemeral === true || ephemeralEnv === '1';
+  let ephemeral: boolean;
   let jobHostPorts: number[];
   let hostAddresses: string[];
   try {
+    ephemeral = flags.ephemeral === true || parseEnvFlag('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL);
     jobHostPorts = parseJobHostPorts(env.LAZYAF_JOB_HOST_PORTS);
     hostAddresses = parseHostAddresses(env.LAZYAF_HOST_ADDRESSES);
   } catch (err) {
