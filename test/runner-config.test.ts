@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { resolveRunnerConfig, RunnerConfigError } from '../src/runner/options.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
@@ -38,4 +40,13 @@ test('LAZYAF_EPHEMERAL reads the same in the server and in its runners: unset, e
     assert.equal(server.message, `LAZYAF_EPHEMERAL must be 0 or 1, got "${value}"`);
   }
   assert.equal(resolveRunnerConfig({ ephemeral: true }, { ...RUNNER_ENV, LAZYAF_EPHEMERAL: '0' }).ephemeral, true, '--ephemeral wins over the variable');
+});
+
+test("a runner's sandbox hides the data dir the server on its machine uses, LAZYAF_DATA or the same default", () => {
+  for (const env of [{}, { LAZYAF_DATA: 'relative/data' }, { LAZYAF_DATA: '/srv/lazyaf' }]) {
+    const { dataDir } = resolveServerConfig({}, env);
+    const { sandboxHide, workdir } = resolveRunnerConfig({}, { ...RUNNER_ENV, ...env });
+    assert.deepEqual(sandboxHide, [workdir, dataDir], JSON.stringify(env));
+  }
+  assert.equal(resolveServerConfig({}, {}).dataDir, path.join(os.homedir(), '.lazyaf'));
 });

@@ -5,6 +5,7 @@ import { parseEnvFlag } from '../shared/env-flag.js';
 import { defaultJobLimits, resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseHostAddresses, parseJobHostPorts } from '../shared/job-network.js';
 import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
+import { defaultDataDir } from '../shared/paths.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
@@ -127,7 +128,8 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   }
   const limits = resolveJobLimits(env, defaults.limits);
   if ('error' in limits) throw new RunnerConfigError(limits.error);
-  const sandboxHide = [...defaults.sandboxHide, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
+  // The data dir of a server on this machine, which started this runner (a pool runner) or runs next to it: its tokens and every repo.
+  const sandboxHide = [...defaults.sandboxHide, defaultDataDir(env)];
   return {
     server,
     registrationToken,
