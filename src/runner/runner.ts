@@ -68,7 +68,8 @@ export interface RunnerHandle {
   stop(): Promise<void>;
 }
 
-interface Session {
+/** What the server answered this runner's registration; replaced when the runner registers again. */
+interface Registration {
   runnerId: string;
   token: string;
   heartbeatMs: number;
@@ -86,7 +87,7 @@ export function startRunner(options: RunnerOptions): RunnerHandle {
     done: runner.done,
     registered: runner.registered,
     get runnerId() {
-      return runner.session?.runnerId;
+      return runner.registration?.runnerId;
     },
     drain: () => runner.drain(),
     stop: () => runner.stop(),
@@ -94,7 +95,7 @@ export function startRunner(options: RunnerOptions): RunnerHandle {
 }
 
 class Runner {
-  session: Session | undefined;
+  registration: Registration | undefined;
   readonly done: Promise<void>;
   readonly registered: Promise<string>;
   private resolveRegistered!: (id: string) => void;
@@ -154,7 +155,7 @@ class Runner {
     this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one (signal again to give it back)` : 'draining: no job running');
     this.pollCtl.abort();
     this.heartbeatWake.abort();
-    if (!this.session) this.windDown(); // Still trying to register: nothing to finish.
+    if (!this.registration) this.windDown(); // Still trying to register: nothing to finish.
   }
 
   stop(): Promise<void> {
@@ -168,7 +169,7 @@ class Runner {
         job.stop('returned');
         setTimeout(() => job.abandonReport(), this.shutdownReportMs).unref();
       }
-      if (!this.session) this.windDown(); // Still trying to register: give up.
+      if (!this.registration) this.windDown(); // Still trying to register: give up.
     }
     return this.done;
   }
@@ -257,7 +258,7 @@ class Runner {
       { signal: this.life.signal },
     );
     if (res.protocol_version !== PROTOCOL_VERSION) this.log(`warning: the server speaks protocol ${res.protocol_version}, this runner ${PROTOCOL_VERSION}`);
-    this.session = {
+    this.registration = {
       runnerId: res.runner_id,
       token: res.token,
       heartbeatMs: clamp(res.heartbeat_interval_ms, 100, 60_000),
@@ -270,8 +271,8 @@ class Runner {
   }
 
   /** The server no longer knows this runner (revoked, or it lost its data): register again, once for both loops. */
-  private async reRegister(stale: Session): Promise<void> {
-    if (this.session !== stale) return;
+  private async reRegister(stale: Registration): Promise<void> {
+    if (this.registration !== stale) return;
     this.registering ??= (async () => {
       this.log('the server does not know this runner any more; registering again');
       try {
@@ -295,16 +296,16 @@ class Runner {
 
   private async pollLoop(): Promise<void> {
     for (let failures = 0; this.mode === 'running';) {
-      const session = this.session as Session;
+      const registration = this.registration as Registration;
       const started = Date.now();
       let assignment: Assignment | null;
       try {
         this.pollCtl = new AbortController();
-        assignment = await this.client.poll(session.token, session.pollWaitMs, { signal: this.pollCtl.signal });
+        assignment = await this.client.poll(registration.token, registration.pollWaitMs, { signal: this.pollCtl.signal });
         failures = 0;
       } catch (err) {
         if (isAbortError(err)) continue;
-        if (err instanceof RunnerGoneError) await this.reRegister(session);
+        if (err instanceof RunnerGoneError) await this.reRegister(registration);
         else {
           this.log(`poll failed: ${(err as Error).message}`);
           await sleep(backoffDelay(failures++, 1000, 30_000), this.pollCtl.signal).catch(() => {});
@@ -360,25 +361,25 @@ class Runner {
 
   private async heartbeatLoop(): Promise<void> {
     while (!this.life.signal.aborted) {
-      const session = this.session as Session;
+      const registration = this.registration as Registration;
       this.heartbeatWake = new AbortController();
       const signal = this.heartbeatWake.signal;
       const started = Date.now();
       try {
         const job = this.job;
         const res = await this.client.heartbeat(
-          session.token,
-          { status: this.mode !== 'running' ? 'draining' : job ? 'busy' : 'idle', attempts: job ? [job.attemptId] : [], wait_ms: session.heartbeatMs },
+          registration.token,
+          { status: this.mode !== 'running' ? 'draining' : job ? 'busy' : 'idle', attempts: job ? [job.attemptId] : [], wait_ms: registration.heartbeatMs },
           { signal },
         );
         if (job) this.applyNews(job, res);
-        await sleep(session.heartbeatMs - (Date.now() - started), signal);
+        await sleep(registration.heartbeatMs - (Date.now() - started), signal);
       } catch (err) {
         if (isAbortError(err)) continue; // Woken (news to tell) or winding down.
-        if (err instanceof RunnerGoneError) await this.reRegister(session);
+        if (err instanceof RunnerGoneError) await this.reRegister(registration);
         else {
           this.log(`heartbeat failed: ${(err as Error).message}`);
-          await sleep(session.heartbeatMs, signal).catch(() => {});
+          await sleep(registration.heartbeatMs, signal).catch(() => {});
         }
       }
     }
@@ -390,10 +391,10 @@ class Runner {
   }
 
   private async deregister(): Promise<void> {
-    const session = this.session;
-    if (!session) return;
+    const registration = this.registration;
+    if (!registration) return;
     try {
-      await this.client.deregister(session.token, { signal: AbortSignal.timeout(this.shutdownReportMs) });
+      await this.client.deregister(registration.token, { signal: AbortSignal.timeout(this.shutdownReportMs) });
       this.log('deregistered');
     } catch (err) {
       this.log(`could not deregister (${(err as Error).message}); the server will mark this runner offline`);
