@@ -1,28 +1,53 @@
 /**
  * The runner: registers with the server, heartbeats on its own timer, long-polls for work and
- * runs one job at a time. Module boundaries (the runner never imports src/server/):
+ * runs one job at a time. Every module of src/runner, by what it is for (the runner never imports
+ * src/server/; test/runner-module-map.test.ts keeps this list whole):
  *
- *   runner.ts     this loop: registration (and re-registration when the server forgets the
- *                 runner), the heartbeat loop, the poll loop, drain and stop.
- *   job.ts        one attempt end to end: workspace → command → commit/push → log flush → complete.
- *   client.ts     the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
- *                 typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
- *   workspace.ts  fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
- *   execute.ts    the command in its own process group: output, timeout, kill.
- *   log-stream.ts output → numbered log chunks, with backpressure and bounded memory.
- *   publish.ts    commit what the command left, push the job branch.
- *   env.ts        what a job's command and the runner's git see in their environment.
- *   wall.ts       which wall the jobs get, chosen once at start: bubblewrap (sandbox.ts) with their own
- *                 network (job-network.ts), another user in the runner image (job-user.ts), or none.
- *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository
- *                 (none inside the runner image, whose container is the wall).
- *   job-network.ts the job command's own network (pasta): the world, not the host.
- *   job-user.ts   inside the runner image, run by root: the job's commands as another user, and
- *                 its processes killed after it.
- *   limits.ts     what a job may use (processes, memory: cgroups.ts; disk: disk-watch.ts) and how it holds.
- *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
- *   agents.ts     which named agents the jobs can run: executables on their PATH, behind their wall.
- *   options.ts    flags and environment → RunnerConfig, and the defaults of what a config leaves out.
+ * The loop and the server
+ *   runner.ts            this loop: registration (and re-registration when the server forgets the
+ *                        runner), the heartbeat loop, the poll loop, drain and stop.
+ *   options.ts           flags and environment → RunnerConfig, and the defaults of what a config leaves out.
+ *   client.ts            the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
+ *                        typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
+ *   backoff.ts           exponential backoff with full jitter, and a sleep an AbortSignal ends.
+ *
+ * One job
+ *   job.ts               one attempt end to end: workspace → command → commit/push → log flush → complete.
+ *   workspace.ts         fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
+ *   cache.ts             the per-repo bare cache that only the runner writes, inspected before each job.
+ *   git-retry.ts         a git step against the server, tried again while the server is unreachable.
+ *   execute.ts           the command in its own process group: output, timeout, kill.
+ *   env.ts               what a job's command and the runner's git see in their environment.
+ *   log-stream.ts        output → numbered log chunks, with backpressure and bounded memory.
+ *   publish.ts           commit what the command left, push the job branch.
+ *   push-scan.ts         what the job adds, searched for the secrets it was given before anything is pushed.
+ *
+ * An agent job
+ *   agents.ts            which named agents the jobs can run: executables on their PATH, behind their wall.
+ *   agent-run.ts         an agent through its adapter: its HOME, command line, stdout parsed into transcript entries.
+ *   agent-fit.ts         entries, usage and session id made to fit the server's schemas after redaction.
+ *   transcript-stream.ts the transcript entries → numbered batches sent to the server.
+ *   agent-session.ts     the parent's conversation restored for a follow-up, and this one's sent after the run.
+ *   session-files.ts     an agent's session files as a tar, packed and unpacked distrustfully.
+ *   tar-stream.d.ts      the types of the tar-stream package, which ships none.
+ *   login-files.ts       the logins an agent refreshed during the job, written back to the runner's HOME.
+ *   credential-files.ts  an agent's settings that name a file, left out where this runner has no such file.
+ *   home-files.ts        reading and writing under a job's HOME without following its links.
+ *   files.ts             lstat without throwing.
+ *
+ * The job's wall and limits
+ *   wall.ts              which wall the jobs get, chosen once at start: bubblewrap (sandbox.ts) with their own
+ *                        network (job-network.ts), another user in the runner image (job-user.ts), or none.
+ *   sandbox.ts           the bubblewrap wall around a job's command and around git reading its repository
+ *                        (none inside the runner image, whose container is the wall).
+ *   job-network.ts       the job command's own network (pasta): the world, not the host.
+ *   job-user.ts          inside the runner image, run by root: the job's commands as another user, and
+ *                        its processes killed after it.
+ *   container-network.ts inside the runner image: firewall rules that keep the job user's traffic off the
+ *                        Docker host, and the relays to the ports it may still reach.
+ *   limits.ts            what a job may use and how it holds: processes and memory (cgroups.ts), disk (disk-watch.ts).
+ *   cgroups.ts           a cgroup per job, v1 or v2, through their file systems.
+ *   disk-watch.ts        the workspace's disk, measured while the job runs.
  *
  * Drive it with `startRunner(config)`: `drain()` is the first SIGTERM (finish the job, take no
  * new one, deregister), `stop()` the second (kill the job, give it back, deregister).
