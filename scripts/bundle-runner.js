@@ -1,4 +1,4 @@
-// `npm run build`, second step: bundles the runner's entry (src/cli/runner-main.ts) and the
+// A part of `npm run build` (scripts/build.js): bundles the runner's entry (src/cli/runner-main.ts) and the
 // packages it uses into one file, dist/bundle/runner.mjs, which the runner image runs. Two levels
 // below the root, like every module of dist/, so it finds package.json for its version.
 import { build } from 'esbuild';

@@ -1,9 +1,11 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
+import { parseEnvFlag } from '../shared/env-flag.js';
+import { defaultJobLimits, resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseHostAddresses, parseJobHostPorts } from '../shared/job-network.js';
 import { NAME_RE, parseAgents, parseLabels, POOL_ID_RE } from '../shared/names.js';
+import { defaultDataDir } from '../shared/paths.js';
 import { SANDBOX_MODES, type SandboxMode } from './sandbox.js';
 
 /** A bad flag or variable: the CLI prints the message as its one error line. */
@@ -52,6 +54,30 @@ export interface RunnerConfig {
   limits: JobLimits;
 }
 
+/** What a runner config may leave out: a runner started in-process (the tests, the bench) gets these, once (startRunner). */
+export type RunnerDefaults = Pick<
+  RunnerConfig,
+  'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses' | 'limits'
+>;
+
+/**
+ * The values a runner takes where nothing says otherwise; `lazyaf runner` reads its flags and
+ * environment over these. An in-process runner hides only its work dir: it knows no data dir.
+ */
+export function runnerDefaults(workdir: string): RunnerDefaults {
+  return {
+    sandbox: 'auto',
+    sandboxShare: [],
+    sandboxHide: [workdir],
+    ephemeral: false,
+    jobUser: 'lazyaf',
+    agents: undefined,
+    jobHostPorts: [],
+    hostAddresses: [],
+    limits: defaultJobLimits(),
+  };
+}
+
 /**
  * Flags first, then LAZYAF_SERVER, LAZYAF_TOKEN (the registration token), LAZYAF_POOL_ID,
  * LAZYAF_EPHEMERAL, LAZYAF_JOB_USER, LAZYAF_AGENTS, LAZYAF_JOB_HOST_PORTS,
@@ -74,7 +100,9 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
   if (poolId !== undefined && !POOL_ID_RE.test(poolId)) throw new RunnerConfigError(`invalid pool id: ${poolId}`);
 
   const workdir = path.resolve(flags.workdir ?? path.join(os.tmpdir(), `lazyaf-runner-${name}`));
-  const sandbox = flags.sandbox === false ? 'off' : flags.sandbox === undefined || flags.sandbox === true ? env.LAZYAF_SANDBOX || 'auto' : flags.sandbox;
+  const defaults = runnerDefaults(workdir);
+  const sandbox =
+    flags.sandbox === false ? 'off' : flags.sandbox === undefined || flags.sandbox === true ? env.LAZYAF_SANDBOX || defaults.sandbox : flags.sandbox;
   if (!(SANDBOX_MODES as readonly string[]).includes(sandbox))
     throw new RunnerConfigError(`invalid sandbox mode: ${sandbox} (expected ${SANDBOX_MODES.join(', ')})`);
   const sandboxShare = (flags.sandboxShare ?? env.LAZYAF_SANDBOX_SHARE ?? '')
@@ -83,25 +111,25 @@ export function resolveRunnerConfig(flags: RunnerFlags, env: NodeJS.ProcessEnv =
     .filter(Boolean);
   const relative = sandboxShare.find((p) => !path.isAbsolute(p));
   if (relative !== undefined) throw new RunnerConfigError(`sandbox share paths must be absolute: ${relative}`);
-  const ephemeralEnv = env.LAZYAF_EPHEMERAL ?? '';
-  if (!['', '0', '1'].includes(ephemeralEnv)) throw new RunnerConfigError(`LAZYAF_EPHEMERAL must be 0 or 1, got "${ephemeralEnv}"`);
-  const ephemeral = flags.ephemeral === true || ephemeralEnv === '1';
-  const jobUser = env.LAZYAF_JOB_USER || 'lazyaf';
+  const jobUser = env.LAZYAF_JOB_USER || defaults.jobUser;
   if (!/^[a-z_][a-z0-9_-]{0,31}$/i.test(jobUser)) throw new RunnerConfigError(`invalid job user: ${jobUser} (a user name of /etc/passwd)`);
   const agentsCsv = flags.agents ?? (env.LAZYAF_AGENTS || undefined);
   const declared = agentsCsv === undefined ? undefined : parseAgents(agentsCsv);
   if (declared && 'error' in declared) throw new RunnerConfigError(declared.error);
+  let ephemeral: boolean;
   let jobHostPorts: number[];
   let hostAddresses: string[];
   try {
+    ephemeral = flags.ephemeral === true || parseEnvFlag('LAZYAF_EPHEMERAL', env.LAZYAF_EPHEMERAL);
     jobHostPorts = parseJobHostPorts(env.LAZYAF_JOB_HOST_PORTS);
     hostAddresses = parseHostAddresses(env.LAZYAF_HOST_ADDRESSES);
   } catch (err) {
     throw new RunnerConfigError((err as Error).message);
   }
-  const limits = resolveJobLimits(env);
+  const limits = resolveJobLimits(env, defaults.limits);
   if ('error' in limits) throw new RunnerConfigError(limits.error);
-  const sandboxHide = [workdir, env.LAZYAF_DATA ? path.resolve(env.LAZYAF_DATA) : path.join(os.homedir(), '.lazyaf')];
+  // The data dir of a server on this machine, which started this runner (a pool runner) or runs next to it: its tokens and every repo.
+  const sandboxHide = [...defaults.sandboxHide, defaultDataDir(env)];
   return {
     server,
     registrationToken,

@@ -1,26 +1,53 @@
 /**
  * The runner: registers with the server, heartbeats on its own timer, long-polls for work and
- * runs one job at a time. Module boundaries (the runner never imports src/server/):
+ * runs one job at a time. Every module of src/runner, by what it is for (the runner never imports
+ * src/server/; test/runner-module-map.test.ts keeps this list whole):
  *
- *   runner.ts     this loop: registration (and re-registration when the server forgets the
- *                 runner), the heartbeat loop, the poll loop, drain and stop.
- *   job.ts        one attempt end to end: workspace → command → commit/push → log flush → complete.
- *   client.ts     the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
- *                 typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
- *   workspace.ts  fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
- *   execute.ts    the command in its own process group: output, timeout, kill.
- *   log-stream.ts output → numbered log chunks, with backpressure and bounded memory.
- *   publish.ts    commit what the command left, push the job branch.
- *   env.ts        what a job's command and the runner's git see in their environment.
- *   sandbox.ts    the bubblewrap wall around a job's command and around git reading its repository
- *                 (none inside the runner image, whose container is the wall).
- *   job-network.ts the job command's own network (pasta): the world, not the host.
- *   job-user.ts   inside the runner image, run by root: the job's commands as another user, and
- *                 its processes killed after it.
- *   limits.ts     what a job may use (processes, memory: cgroups.ts; disk: disk-watch.ts) and how it holds.
- *   cache.ts      the per-repo bare cache that only the runner writes, inspected before each job.
- *   agents.ts     which named agents the jobs can run: executables on their PATH, behind their wall.
- *   options.ts    flags and environment → RunnerConfig.
+ * The loop and the server
+ *   runner.ts            this loop: registration (and re-registration when the server forgets the
+ *                        runner), the heartbeat loop, the poll loop, drain and stop.
+ *   options.ts           flags and environment → RunnerConfig, and the defaults of what a config leaves out.
+ *   client.ts            the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
+ *                        typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
+ *   backoff.ts           exponential backoff with full jitter, and a sleep an AbortSignal ends.
+ *
+ * One job
+ *   job.ts               one attempt end to end: workspace → command → commit/push → log flush → complete.
+ *   workspace.ts         fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
+ *   cache.ts             the per-repo bare cache that only the runner writes, inspected before each job.
+ *   git-retry.ts         a git step against the server, tried again while the server is unreachable.
+ *   execute.ts           the command in its own process group: output, timeout, kill.
+ *   env.ts               what a job's command and the runner's git see in their environment.
+ *   log-stream.ts        output → numbered log chunks, with backpressure and bounded memory.
+ *   publish.ts           commit what the command left, push the job branch.
+ *   push-scan.ts         what the job adds, searched for the secrets it was given before anything is pushed.
+ *
+ * An agent job
+ *   agents.ts            which named agents the jobs can run: executables on their PATH, behind their wall.
+ *   agent-run.ts         an agent through its adapter: its HOME, command line, stdout parsed into transcript entries.
+ *   agent-fit.ts         entries, usage and session id made to fit the server's schemas after redaction.
+ *   transcript-stream.ts the transcript entries → numbered batches sent to the server.
+ *   agent-session.ts     the parent's conversation restored for a follow-up, and this one's sent after the run.
+ *   session-files.ts     an agent's session files as a tar, packed and unpacked distrustfully.
+ *   tar-stream.d.ts      the types of the tar-stream package, which ships none.
+ *   login-files.ts       the logins an agent refreshed during the job, written back to the runner's HOME.
+ *   credential-files.ts  an agent's settings that name a file, left out where this runner has no such file.
+ *   home-files.ts        reading and writing under a job's HOME without following its links.
+ *   files.ts             lstat without throwing.
+ *
+ * The job's wall and limits
+ *   wall.ts              which wall the jobs get, chosen once at start: bubblewrap (sandbox.ts) with their own
+ *                        network (job-network.ts), another user in the runner image (job-user.ts), or none.
+ *   sandbox.ts           the bubblewrap wall around a job's command and around git reading its repository
+ *                        (none inside the runner image, whose container is the wall).
+ *   job-network.ts       the job command's own network (pasta): the world, not the host.
+ *   job-user.ts          inside the runner image, run by root: the job's commands as another user, and
+ *                        its processes killed after it.
+ *   container-network.ts inside the runner image: firewall rules that keep the job user's traffic off the
+ *                        Docker host, and the relays to the ports it may still reach.
+ *   limits.ts            what a job may use and how it holds: processes and memory (cgroups.ts), disk (disk-watch.ts).
+ *   cgroups.ts           a cgroup per job, v1 or v2, through their file systems.
+ *   disk-watch.ts        the workspace's disk, measured while the job runs.
  *
  * Drive it with `startRunner(config)`: `drain()` is the first SIGTERM (finish the job, take no
  * new one, deregister), `stop()` the second (kill the job, give it back, deregister).
@@ -31,23 +58,21 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerSandbox } from '../shared/protocol.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
-import { defaultJobLimits, formatBytes, type JobLimits } from '../shared/job-limits.js';
+import { formatBytes } from '../shared/job-limits.js';
 import { removeDiscarded } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
 import { searchAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
+import type { ContainerNetwork } from './container-network.js';
 import { JobRun } from './job.js';
-import { wallJobNetwork, type ContainerNetwork } from './container-network.js';
-import { JobNetwork, tunAdvice } from './job-network.js';
-import { JobUserWall, resolveJobUser, SETPRIV, type JobUser } from './job-user.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
-import { inContainer, Sandbox, type SandboxMode, type SandboxOptions, type Wall } from './sandbox.js';
-import type { RunnerConfig } from './options.js';
+import { runnerDefaults, type RunnerConfig, type RunnerDefaults } from './options.js';
+import type { Wall } from './sandbox.js';
+import { chooseWall } from './wall.js';
 
-type OptionalConfig = 'sandbox' | 'sandboxShare' | 'sandboxHide' | 'ephemeral' | 'jobUser' | 'agents' | 'jobHostPorts' | 'hostAddresses' | 'limits';
-
-export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Partial<Pick<RunnerConfig, OptionalConfig>> {
+/** A RunnerConfig whose defaults (options.ts) may be left out: they are applied once, here, before anything reads them. */
+export interface RunnerOptions extends Omit<RunnerConfig, keyof RunnerDefaults>, Partial<RunnerDefaults> {
   /** One line of the runner's own progress; default: stderr. Tokens never reach it. */
   log?: (line: string) => void;
   /** Between SIGTERM and SIGKILL when a job is killed. */
@@ -55,9 +80,6 @@ export interface RunnerOptions extends Omit<RunnerConfig, OptionalConfig>, Parti
   /** After `stop()`, how long the runner keeps trying to report the given-back job and to deregister. */
   shutdownReportMs?: number;
 }
-
-/** `--sandbox require` on a machine where bubblewrap cannot run; `--sandbox container` outside a container. */
-export class SandboxUnavailableError extends Error {}
 
 export interface RunnerHandle {
   /** Settles when the runner has stopped: resolves after deregistering, rejects on a fatal error (registration refused). */
@@ -71,7 +93,8 @@ export interface RunnerHandle {
   stop(): Promise<void>;
 }
 
-interface Session {
+/** What the server answered this runner's registration; replaced when the runner registers again. */
+interface Registration {
   runnerId: string;
   token: string;
   heartbeatMs: number;
@@ -89,7 +112,7 @@ export function startRunner(options: RunnerOptions): RunnerHandle {
     done: runner.done,
     registered: runner.registered,
     get runnerId() {
-      return runner.session?.runnerId;
+      return runner.registration?.runnerId;
     },
     drain: () => runner.drain(),
     stop: () => runner.stop(),
@@ -97,7 +120,7 @@ export function startRunner(options: RunnerOptions): RunnerHandle {
 }
 
 class Runner {
-  session: Session | undefined;
+  registration: Registration | undefined;
   readonly done: Promise<void>;
   readonly registered: Promise<string>;
   private resolveRegistered!: (id: string) => void;
@@ -118,10 +141,12 @@ class Runner {
   private readonly life = new AbortController();
   private pollCtl = new AbortController();
   private heartbeatWake = new AbortController();
+  private readonly config: RunnerOptions & RunnerDefaults;
   private readonly client: RunnerClient;
   private readonly log: (line: string) => void;
 
-  constructor(private readonly opts: RunnerOptions) {
+  constructor(opts: RunnerOptions) {
+    this.config = { ...runnerDefaults(opts.workdir), ...opts };
     // Lines can carry text from the server and from jobs (titles, refusals): escaped before they reach a terminal.
     this.log = opts.log ?? ((line) => process.stderr.write(`lazyaf runner ${opts.name}: ${printable(line)}\n`));
     this.client = new RunnerClient({
@@ -155,7 +180,7 @@ class Runner {
     this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one (signal again to give it back)` : 'draining: no job running');
     this.pollCtl.abort();
     this.heartbeatWake.abort();
-    if (!this.session) this.windDown(); // Still trying to register: nothing to finish.
+    if (!this.registration) this.windDown(); // Still trying to register: nothing to finish.
   }
 
   stop(): Promise<void> {
@@ -169,24 +194,20 @@ class Runner {
         job.stop('returned');
         setTimeout(() => job.abandonReport(), this.shutdownReportMs).unref();
       }
-      if (!this.session) this.windDown(); // Still trying to register: give up.
+      if (!this.registration) this.windDown(); // Still trying to register: give up.
     }
     return this.done;
   }
 
-  private get limits(): JobLimits {
-    return this.opts.limits ?? defaultJobLimits();
-  }
-
   private get shutdownReportMs(): number {
-    return this.opts.shutdownReportMs ?? 10_000;
+    return this.config.shutdownReportMs ?? 10_000;
   }
 
   private async main(): Promise<void> {
-    fs.mkdirSync(this.opts.workdir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.config.workdir, { recursive: true, mode: 0o700 });
     let unlock: () => void;
     try {
-      unlock = await lockWorkdir(this.opts.workdir, { waitMs: WORKDIR_WAIT_MS, log: this.log, signal: this.life.signal });
+      unlock = await lockWorkdir(this.config.workdir, { waitMs: WORKDIR_WAIT_MS, log: this.log, signal: this.life.signal });
     } catch (err) {
       if (isAbortError(err)) return; // Stopped while another runner still held the work dir.
       throw err;
@@ -200,14 +221,19 @@ class Runner {
 
   private async work(): Promise<void> {
     // Checkouts a killed runner left behind.
-    fs.rmSync(path.join(this.opts.workdir, 'jobs'), { recursive: true, force: true });
+    fs.rmSync(path.join(this.config.workdir, 'jobs'), { recursive: true, force: true });
     // Checkouts and caches moved aside because they could not be cleaned (see remove-tree.ts): removed as far as they can be now.
-    for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.opts.workdir, dir));
+    for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.config.workdir, dir));
     try {
-      this.sandbox = await this.setUpSandbox();
-      const limiter = (this.limiter = await setUpLimits(this.limits, { inContainer: this.isolation === 'container' }));
+      const chosen = await chooseWall(this.config, this.log);
+      this.sandbox = chosen.wall;
+      this.isolation = chosen.isolation;
+      this.network = chosen.network;
+      const limiter = (this.limiter = await setUpLimits(this.config.limits, { inContainer: this.isolation === 'container' }));
       const tmpfs =
-        this.isolation === 'bubblewrap' && this.limits.tmpfsBytes > 0 ? `; ${formatBytes(this.limits.tmpfsBytes)} per tmpfs (/tmp, /var/tmp, /dev/shm)` : '';
+        this.isolation === 'bubblewrap' && this.config.limits.tmpfsBytes > 0
+          ? `; ${formatBytes(this.config.limits.tmpfsBytes)} per tmpfs (/tmp, /var/tmp, /dev/shm)`
+          : '';
       this.log(`jobs' limits: ${limiter.summary}${tmpfs}`);
       try {
         await this.serve();
@@ -220,9 +246,9 @@ class Runner {
   }
 
   private async serve(): Promise<void> {
-    const declared = this.opts.agents !== undefined;
+    const declared = this.config.agents !== undefined;
     const search = declared ? undefined : searchAgents(this.sandbox);
-    this.agents = this.opts.agents ?? search?.found ?? [];
+    this.agents = this.config.agents ?? search?.found ?? [];
     if (this.agents.length > 0) this.log(`agents: ${this.agents.join(', ')}${declared ? ' (declared)' : ''}`);
     else if (declared) this.log('agents: none declared: this runner takes shell jobs only');
     else this.log('no agent CLI its jobs can run: this runner takes shell jobs only (declare others with --agents)');
@@ -241,124 +267,37 @@ class Runner {
     if (this.fatal) throw this.fatal;
   }
 
-  /** The wall jobs run in, or undefined when they run without one (said loudly). */
-  private async setUpSandbox(): Promise<Wall | undefined> {
-    const mode = this.opts.sandbox ?? 'auto';
-    const unsandboxed = 'jobs run WITHOUT a sandbox: a job can read and change everything this runner can (its tokens, other workspaces, your files)';
-    if (mode === 'container') {
-      // Admins trust what the runner reports: a runner that is not in a container must not claim one.
-      if (!inContainer())
-        throw new SandboxUnavailableError('--sandbox container, but this runner is not in a container (no /.dockerenv or /run/.containerenv): use auto');
-      this.isolation = 'container';
-      return this.containerWall();
-    }
-    if (mode === 'off') {
-      this.log(`WARNING: ${unsandboxed} (--no-sandbox)`);
-      return undefined;
-    }
-    const walls = { hide: this.opts.sandboxHide ?? [this.opts.workdir], share: this.opts.sandboxShare, tmpfsBytes: this.limits.tmpfsBytes };
-    const sandbox = new Sandbox(walls);
-    const problem = await sandbox.probe();
-    if (problem === undefined) {
-      this.log('jobs run in a bubblewrap sandbox');
-      this.isolation = 'bubblewrap';
-      return this.withJobNetwork(sandbox, walls, mode);
-    }
-    const install = 'install bubblewrap (Debian and Ubuntu: apt-get install bubblewrap)';
-    if (mode === 'require') throw new SandboxUnavailableError(`cannot sandbox jobs: ${problem}; ${install}, or pass --no-sandbox`);
-    this.log(`WARNING: cannot sandbox jobs (${problem}); ${unsandboxed}. To fix: ${install}; --sandbox require refuses to run without it`);
-    return undefined;
-  }
-
-  /** The sandbox again with the jobs' own network, or as it is (jobs on the host's network, said loudly) where pasta cannot work. */
-  private async withJobNetwork(sandbox: Sandbox, walls: SandboxOptions, mode: SandboxMode): Promise<Sandbox> {
-    const network = JobNetwork.locate(this.opts.jobHostPorts ?? []);
-    let problem: string | undefined;
-    if (network instanceof JobNetwork) {
-      const networked = new Sandbox({ ...walls, network });
-      problem = await networked.probe(true);
-      if (problem === undefined) {
-        this.log(network.describe());
-        if (network.dnsProblem) this.log(`WARNING: ${network.dnsProblem}`);
-        return networked;
-      }
-    } else problem = network.problem;
-    // pasta installed but without /dev/net/tun for this user (a runner that is not root where the device is root's alone): installing changes nothing.
-    const fix = /tun/.test(problem) ? tunAdvice() : 'install passt and iproute2 (Debian and Ubuntu: apt-get install passt iproute2)';
-    if (mode === 'require') throw new SandboxUnavailableError(`cannot give jobs a network of their own: ${problem}; ${fix}, or pass --sandbox auto`);
-    this.log(
-      `WARNING: jobs share this machine's network (${problem}): a job reaches the lazyaf server, every service on this machine and cloud metadata. To fix: ${fix}; --sandbox require refuses to run without it`,
-    );
-    return sandbox;
-  }
-
-  /**
-   * In the runner's container: as root, jobs run as the job user, who cannot read the runner's
-   * environment (its registration token) or memory; as anyone else, they run as the runner's own
-   * user and can, which is said loudly.
-   */
-  private async containerWall(): Promise<Wall | undefined> {
-    const container = "jobs run in this runner's container, their sandbox (no bubblewrap inside it)";
-    if (process.getuid?.() !== 0) {
-      this.log(
-        `WARNING: ${container}, as the runner's own user (uid ${process.getuid?.()}): a job can read the runner's environment, its registration token included. To fix: run the container as root (no --user), its jobs then run as ${this.opts.jobUser ?? 'lazyaf'}`,
-      );
-      this.log("WARNING: jobs' network is not walled (only a runner run as root sets the rules): a job reaches whatever this container reaches");
-      return undefined;
-    }
-    const name = this.opts.jobUser ?? 'lazyaf';
-    if (!fs.existsSync(SETPRIV)) throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${SETPRIV} is missing (util-linux)`);
-    let wall: JobUserWall;
-    let user: JobUser;
-    try {
-      user = resolveJobUser(name);
-      wall = new JobUserWall(user, this.opts.workdir);
-    } catch (err) {
-      throw new SandboxUnavailableError(`cannot run jobs as ${name}: ${(err as Error).message}`);
-    }
-    await wall.reclaim();
-    this.log(`${container}, as ${name}`);
-    this.network = await wallJobNetwork({
-      uid: user.uid,
-      server: this.opts.server,
-      jobHostPorts: this.opts.jobHostPorts ?? [],
-      hostAddresses: this.opts.hostAddresses ?? [],
-    });
-    this.log(this.network.line);
-    return wall;
-  }
-
   private async register(): Promise<void> {
     const res = await this.client.register(
-      this.opts.registrationToken,
+      this.config.registrationToken,
       {
-        name: this.opts.name,
-        labels: this.opts.labels,
+        name: this.config.name,
+        labels: this.config.labels,
         hostname: os.hostname().slice(0, 255),
         version: VERSION,
         protocol_version: PROTOCOL_VERSION,
-        ...(this.opts.poolId ? { pool_id: this.opts.poolId } : {}),
+        ...(this.config.poolId ? { pool_id: this.config.poolId } : {}),
         sandbox: this.isolation,
         agents: this.agents,
       },
       { signal: this.life.signal },
     );
     if (res.protocol_version !== PROTOCOL_VERSION) this.log(`warning: the server speaks protocol ${res.protocol_version}, this runner ${PROTOCOL_VERSION}`);
-    this.session = {
+    this.registration = {
       runnerId: res.runner_id,
       token: res.token,
       heartbeatMs: clamp(res.heartbeat_interval_ms, 100, 60_000),
       pollWaitMs: clamp(res.poll_wait_ms, 0, 60_000),
     };
     this.log(
-      `registered as ${this.opts.name} (${res.runner_id}) with ${this.opts.server}${this.opts.labels.length ? `, labels ${this.opts.labels.join(',')}` : ''}`,
+      `registered as ${this.config.name} (${res.runner_id}) with ${this.config.server}${this.config.labels.length ? `, labels ${this.config.labels.join(',')}` : ''}`,
     );
     this.resolveRegistered(res.runner_id);
   }
 
   /** The server no longer knows this runner (revoked, or it lost its data): register again, once for both loops. */
-  private async reRegister(stale: Session): Promise<void> {
-    if (this.session !== stale) return;
+  private async reRegister(stale: Registration): Promise<void> {
+    if (this.registration !== stale) return;
     this.registering ??= (async () => {
       this.log('the server does not know this runner any more; registering again');
       try {
@@ -382,16 +321,16 @@ class Runner {
 
   private async pollLoop(): Promise<void> {
     for (let failures = 0; this.mode === 'running';) {
-      const session = this.session as Session;
+      const registration = this.registration as Registration;
       const started = Date.now();
       let assignment: Assignment | null;
       try {
         this.pollCtl = new AbortController();
-        assignment = await this.client.poll(session.token, session.pollWaitMs, { signal: this.pollCtl.signal });
+        assignment = await this.client.poll(registration.token, registration.pollWaitMs, { signal: this.pollCtl.signal });
         failures = 0;
       } catch (err) {
         if (isAbortError(err)) continue;
-        if (err instanceof RunnerGoneError) await this.reRegister(session);
+        if (err instanceof RunnerGoneError) await this.reRegister(registration);
         else {
           this.log(`poll failed: ${(err as Error).message}`);
           await sleep(backoffDelay(failures++, 1000, 30_000), this.pollCtl.signal).catch(() => {});
@@ -408,7 +347,7 @@ class Runner {
         break;
       }
       await this.runJob(assignment);
-      if (this.opts.ephemeral) {
+      if (this.config.ephemeral) {
         this.log('ephemeral: one job done, leaving');
         break;
       }
@@ -418,9 +357,9 @@ class Runner {
   private async runJob(assignment: Assignment): Promise<void> {
     const job = new JobRun(assignment, {
       client: this.client,
-      workdir: this.opts.workdir,
+      workdir: this.config.workdir,
       log: this.log,
-      killGraceMs: this.opts.killGraceMs,
+      killGraceMs: this.config.killGraceMs,
       sandbox: this.sandbox,
       inContainer: this.isolation === 'container',
       limiter: this.limiter,
@@ -447,25 +386,25 @@ class Runner {
 
   private async heartbeatLoop(): Promise<void> {
     while (!this.life.signal.aborted) {
-      const session = this.session as Session;
+      const registration = this.registration as Registration;
       this.heartbeatWake = new AbortController();
       const signal = this.heartbeatWake.signal;
       const started = Date.now();
       try {
         const job = this.job;
         const res = await this.client.heartbeat(
-          session.token,
-          { status: this.mode !== 'running' ? 'draining' : job ? 'busy' : 'idle', attempts: job ? [job.attemptId] : [], wait_ms: session.heartbeatMs },
+          registration.token,
+          { status: this.mode !== 'running' ? 'draining' : job ? 'busy' : 'idle', attempts: job ? [job.attemptId] : [], wait_ms: registration.heartbeatMs },
           { signal },
         );
         if (job) this.applyNews(job, res);
-        await sleep(session.heartbeatMs - (Date.now() - started), signal);
+        await sleep(registration.heartbeatMs - (Date.now() - started), signal);
       } catch (err) {
         if (isAbortError(err)) continue; // Woken (news to tell) or winding down.
-        if (err instanceof RunnerGoneError) await this.reRegister(session);
+        if (err instanceof RunnerGoneError) await this.reRegister(registration);
         else {
           this.log(`heartbeat failed: ${(err as Error).message}`);
-          await sleep(session.heartbeatMs, signal).catch(() => {});
+          await sleep(registration.heartbeatMs, signal).catch(() => {});
         }
       }
     }
@@ -477,10 +416,10 @@ class Runner {
   }
 
   private async deregister(): Promise<void> {
-    const session = this.session;
-    if (!session) return;
+    const registration = this.registration;
+    if (!registration) return;
     try {
-      await this.client.deregister(session.token, { signal: AbortSignal.timeout(this.shutdownReportMs) });
+      await this.client.deregister(registration.token, { signal: AbortSignal.timeout(this.shutdownReportMs) });
       this.log('deregistered');
     } catch (err) {
       this.log(`could not deregister (${(err as Error).message}); the server will mark this runner offline`);

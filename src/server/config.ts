@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseEnvFlag } from '../shared/env-flag.js';
 import { resolveJobLimits, type JobLimits } from '../shared/job-limits.js';
 import { parseJobHostPorts } from '../shared/job-network.js';
 import { defaultDataDir } from '../shared/paths.js';
@@ -174,9 +175,11 @@ function jobLimitsFrom(env: NodeJS.ProcessEnv): JobLimits {
 }
 
 function flagFrom(name: string, raw: string | undefined): boolean {
-  if (raw === undefined || raw === '' || raw === '0') return false;
-  if (raw === '1') return true;
-  throw new ConfigError(`${name} must be 0 or 1, got "${raw}"`);
+  try {
+    return parseEnvFlag(name, raw);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 function publicUrlFrom(raw: string | undefined): string | undefined {

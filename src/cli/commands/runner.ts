@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { RegistrationRefusedError, ProtocolError } from '../../runner/client.js';
 import { resolveRunnerConfig, RunnerConfigError, type RunnerFlags } from '../../runner/options.js';
-import { SandboxUnavailableError, startRunner } from '../../runner/runner.js';
+import { startRunner } from '../../runner/runner.js';
+import { SandboxUnavailableError } from '../../runner/wall.js';
 import { CliError } from '../errors.js';
 
 export function registerRunner(program: Command): void {
