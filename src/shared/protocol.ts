@@ -26,8 +26,9 @@ import { TranscriptEntry, Usage } from './transcript.js';
  *         session files before completing (PUT session), and a follow-up that resumes one fetches
  *         the files of the attempt its assignment names (GET session, with its own job token).
  *   deregister (runner token) when it stops.
- * A job token works only while its attempt holds a live lease: once the lease expired, the job
- * was cancelled or the attempt completed, every write with it is refused with 409.
+ * A job token works only while its attempt holds a live lease: once the lease expired, the
+ * attempt completed or the server ended it (a cancel's grace ran out), every write with it is
+ * refused with 409. A cancel alone does not end it: the runner's report within the grace counts.
  */
 export const PROTOCOL_VERSION = 6;
 
@@ -91,7 +92,11 @@ export const HeartbeatRequest = Type.Object(
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatResponse = Type.Object({
-  /** Attempts whose jobs were cancelled: stop them now. The server has ended them already, so nothing more is reported. */
+  /**
+   * Attempts whose jobs were cancelled: stop the command now, push what it left and complete with
+   * `cancelled`. The attempt stays live (its job token works) for the server's cancel grace;
+   * one the server already ended, after that grace, is listed here too, and its report is refused.
+   */
   cancel: Type.Array(Type.String()),
   /** Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count. */
   lost: Type.Array(Type.String()),
