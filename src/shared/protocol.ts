@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
+import { JOB_STATUSES } from './job-status.js';
 import { NullableInteger } from './nullable.js';
 import { TranscriptEntry, Usage } from './transcript.js';
 
@@ -246,30 +247,48 @@ export const CompleteRequest = Type.Object(
 );
 export type CompleteRequest = Static<typeof CompleteRequest>;
 
-export const CompleteResponse = Type.Object({ job_status: Type.String() });
+/** The job's status once the attempt ended: queued again when it will be retried. */
+export const CompleteResponse = Type.Object({ job_status: Type.Enum(JOB_STATUSES) });
 export type CompleteResponse = Static<typeof CompleteResponse>;
 
 /**
- * Where each call lives. Auth: register takes the registration token; heartbeat, poll and
+ * Where each call lives, as the server's routes declare them (`:attempt_id` is the attempt's id). Auth: register takes the registration token; heartbeat, poll and
  * deregister the runner token; logs and complete the attempt's job token. 401 = unknown token,
  * 409 = the lease is gone (for job-token calls) or the runner is draining/revoked; 422 on
  * complete = the reported commit is not on the job's branch on the server (push it first); 429 on
  * register = too many registrations at once, retry after `Retry-After` seconds.
  */
-export const RunnerRoutes = {
+export const RunnerRoutePaths = {
   register: '/api/runners/register',
   heartbeat: '/api/runners/heartbeat',
   poll: '/api/runners/poll',
   deregister: '/api/runners/deregister',
-  logs: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/logs`,
-  complete: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/complete`,
+  logs: '/api/runners/attempts/:attempt_id/logs',
+  complete: '/api/runners/attempts/:attempt_id/complete',
   /** POST a TranscriptBatch (job token); answered with a LogAck. */
-  transcript: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/transcript`,
+  transcript: '/api/runners/attempts/:attempt_id/transcript',
   /**
    * PUT (job token, `application/gzip`): the agent's session files after the run, a gzipped
    * tar of at most MAX_SESSION_BYTES (413 past it); 204. GET (the job token of the attempt that
    * resumes, and only for the attempt its assignment names in `agent_run.resume`; else 403):
    * those files; 404 when there are none.
    */
-  session: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/session`,
+  session: '/api/runners/attempts/:attempt_id/session',
+} as const;
+
+const ofAttempt =
+  (path: string) =>
+  (attemptId: string): string =>
+    path.replace(':attempt_id', encodeURIComponent(attemptId));
+
+/** The URLs a runner calls: RunnerRoutePaths, with an attempt's id in place of `:attempt_id`. */
+export const RunnerRoutes = {
+  register: RunnerRoutePaths.register,
+  heartbeat: RunnerRoutePaths.heartbeat,
+  poll: RunnerRoutePaths.poll,
+  deregister: RunnerRoutePaths.deregister,
+  logs: ofAttempt(RunnerRoutePaths.logs),
+  complete: ofAttempt(RunnerRoutePaths.complete),
+  transcript: ofAttempt(RunnerRoutePaths.transcript),
+  session: ofAttempt(RunnerRoutePaths.session),
 } as const;

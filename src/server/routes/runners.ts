@@ -15,7 +15,7 @@ import {
   PollRequest,
   RegisterRequest,
   RegisterResponse,
-  RunnerRoutes,
+  RunnerRoutePaths,
   TranscriptBatch,
 } from '../../shared/protocol.js';
 import { bearerToken } from '../auth.js';
@@ -43,7 +43,7 @@ export interface RunnerRoutesOptions {
    * runner's own redaction (a runner of an older version, a value the job got another way).
    */
   redactor: () => Redactor;
-  /** Where agents' session files are kept (RunnerRoutes.session). */
+  /** Where agents' session files are kept (RunnerRoutePaths.session). */
   sessionFiles: SessionFiles;
 }
 
@@ -110,7 +110,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     void attemptOf(req, reply, (req.params as { attempt_id: string }).attempt_id, allowEnded);
 
   app.post(
-    RunnerRoutes.register,
+    RunnerRoutePaths.register,
     {
       config: custom,
       onRequest: registrationAuth,
@@ -128,7 +128,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    RunnerRoutes.heartbeat,
+    RunnerRoutePaths.heartbeat,
     {
       config: custom,
       onRequest: longPollAuth,
@@ -142,7 +142,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    RunnerRoutes.poll,
+    RunnerRoutePaths.poll,
     {
       config: custom,
       onRequest: longPollAuth,
@@ -157,7 +157,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    RunnerRoutes.deregister,
+    RunnerRoutePaths.deregister,
     { config: custom, onRequest: runnerAuth, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       logUnended(req, queue.deregister(runnerOf(req, reply)));
@@ -166,7 +166,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    '/api/runners/attempts/:attempt_id/logs',
+    RunnerRoutePaths.logs,
     {
       config: custom,
       onRequest: attemptAuth(false),
@@ -182,7 +182,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    '/api/runners/attempts/:attempt_id/transcript',
+    RunnerRoutePaths.transcript,
     {
       config: custom,
       onRequest: attemptAuth(false),
@@ -202,7 +202,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   app.addContentTypeParser('application/gzip', { parseAs: 'buffer', bodyLimit: MAX_SESSION_BYTES }, (_req, body, done) => done(null, body));
 
   app.put(
-    '/api/runners/attempts/:attempt_id/session',
+    RunnerRoutePaths.session,
     {
       config: custom,
       onRequest: attemptAuth(false),
@@ -230,7 +230,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     if (resumer.resume_from !== (req.params as { attempt_id: string }).attempt_id) throw new ApiError(403, "this job does not resume that attempt's session");
   };
   app.get(
-    '/api/runners/attempts/:attempt_id/session',
+    RunnerRoutePaths.session,
     {
       config: custom,
       onRequest: resumerAuth,
@@ -251,7 +251,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    '/api/runners/attempts/:attempt_id/complete',
+    RunnerRoutePaths.complete,
     {
       config: custom,
       onRequest: attemptAuth(true),
