@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { ApiError } from '../errors.js';
-import { hashToken, newToken } from '../secrets.js';
+import { hashToken, JOB_TOKEN_PREFIX, newToken } from '../secrets.js';
 import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import { JobStore, type JobRow, type NewJob } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
@@ -262,7 +262,7 @@ export class Queue {
     return this.transactions.run((): Claimed | undefined => {
       const job = this.jobs.nextFor(runner.labels, runner.agents);
       if (!job) return undefined;
-      const jobToken = newToken('lzjob');
+      const jobToken = newToken(JOB_TOKEN_PREFIX);
       const attemptId = crypto.randomUUID();
       const now = this.now();
       this.decide(job, { type: 'claim' });
