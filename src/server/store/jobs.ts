@@ -1,5 +1,6 @@
 import type { Db } from '../db/index.js';
 import type { JobStatus } from '../../shared/api.js';
+import { SHELL_AGENT } from '../../shared/job-status.js';
 
 export interface JobRow {
   id: string;
@@ -82,7 +83,7 @@ export class JobStore {
       // the runner's agents (both JSON arrays), or undefined. The same rule as queue/matching.ts canTake.
       nextFor: db.prepare<[string, string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
         AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
-        AND (jobs.agent = 'shell' OR jobs.agent IN (SELECT value FROM json_each(?)))
+        AND (jobs.agent = '${SHELL_AGENT}' OR jobs.agent IN (SELECT value FROM json_each(?)))
         ORDER BY seq LIMIT 1`),
       // Moves a queued job to running and returns it; no row if someone else claimed it first.
       claim: db.prepare<
