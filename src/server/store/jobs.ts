@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js';
-import type { JobStatus } from '../../shared/api.js';
+import type { JobEndReason, JobStatus } from '../../shared/api.js';
 import { SHELL_AGENT } from '../../shared/job-status.js';
 
 export interface JobRow {
@@ -24,7 +24,7 @@ export interface JobRow {
   commit_sha: string | null;
   exit_code: number | null;
   error: string | null;
-  end_reason: string | null;
+  end_reason: JobEndReason | null;
   log_bytes: number;
   log_dropped_bytes: number;
   log_truncated: number;
