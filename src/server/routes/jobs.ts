@@ -114,9 +114,10 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       if (!repo) throw new ApiError(404, `repo not found: ${q.repo_id}`);
       repoId = repo.id;
     }
-    const rows = queue.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
+    const filter = { repo_id: repoId, status: q.status, runner_id: q.runner_id };
+    const rows = queue.jobs.list({ ...filter, limit: q.limit ?? 100 });
     const last = queue.attempts.lastOfJobs(rows.map((j) => j.id));
-    return { jobs: rows.map((j) => jobToApi(j, undefined, last.get(j.id))), total: rows.length };
+    return { jobs: rows.map((j) => jobToApi(j, undefined, last.get(j.id))), total: queue.jobs.count(filter) };
   });
 
   app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => view(mustFind(req.params.id)));

@@ -62,6 +62,21 @@ export interface JobFilter {
   before?: number;
 }
 
+/** The WHERE clause of a JobFilter, and its parameters. */
+function matching(filter: Omit<JobFilter, 'limit'>): { where: string; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  const add = (clause: string, name: string, value: unknown) => {
+    where.push(clause);
+    params[name] = value;
+  };
+  if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
+  if (filter.status) add('status = @status', 'status', filter.status);
+  if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
+  if (filter.before !== undefined) add('seq < @before', 'before', filter.before);
+  return { where: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
+}
+
 /** All SQL on the `jobs` table. */
 export class JobStore {
   private readonly stmts;
@@ -150,19 +165,17 @@ export class JobStore {
   }
 
   list(filter: JobFilter): JobRow[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit };
-    const add = (clause: string, name: string, value: unknown) => {
-      where.push(clause);
-      params[name] = value;
-    };
-    if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
-    if (filter.status) add('status = @status', 'status', filter.status);
-    if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
-    if (filter.before !== undefined) add('seq < @before', 'before', filter.before);
+    const { where, params } = matching(filter);
     // Returns the newest jobs first.
-    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq DESC LIMIT @limit`;
-    return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
+    const sql = `SELECT * FROM jobs ${where} ORDER BY seq DESC LIMIT @limit`;
+    return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all({ ...params, limit: filter.limit });
+  }
+
+  /** How many jobs the filter matches, whatever its limit: a list's `total`. */
+  count(filter: Omit<JobFilter, 'limit'>): number {
+    const { where, params } = matching(filter);
+    // Returns the number of jobs matching.
+    return this.db.prepare<[Record<string, unknown>], number>(`SELECT COUNT(*) FROM jobs ${where}`).pluck().get(params)!;
   }
 
   nextFor(runnerLabels: string, runnerAgents: string): JobRow | undefined {
