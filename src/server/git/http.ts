@@ -216,7 +216,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     }
   });
 
-  app.get('/git/:repo/info/refs', async (req, reply) => {
+  app.get('/git/:repo/info/refs', { schema: { summary: 'Git smart HTTP: list the refs', tags: ['git'] } }, async (req, reply) => {
     try {
       const service = (req.query as { service?: string }).service;
       if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
@@ -313,11 +313,11 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     }
   };
 
-  app.post('/git/:repo/git-upload-pack', rpc('git-upload-pack'));
-  app.post('/git/:repo/git-receive-pack', rpc('git-receive-pack'));
+  app.post('/git/:repo/git-upload-pack', { schema: { summary: 'Git smart HTTP: clone or fetch', tags: ['git'] } }, rpc('git-upload-pack'));
+  app.post('/git/:repo/git-receive-pack', { schema: { summary: 'Git smart HTTP: push', tags: ['git'] } }, rpc('git-receive-pack'));
 
   // The dumb protocol's HEAD file: lets tools see the default branch without a pack negotiation.
-  app.get('/git/:repo/HEAD', async (req, reply) => {
+  app.get('/git/:repo/HEAD', { schema: { summary: "The repo's HEAD (its default branch)", tags: ['git'] } }, async (req, reply) => {
     try {
       const { repoPath } = authorize(req, reply);
       const head = await fs.readFile(path.join(repoPath, 'HEAD'), 'utf8');

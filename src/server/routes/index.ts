@@ -67,10 +67,14 @@ export async function registerRoutes(
         .trim(),
   });
 
-  app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({
-    status: 'ok' as const,
-    version: VERSION,
-  }));
+  app.get(
+    '/api/health',
+    { config: { auth: 'public' }, schema: { summary: 'Health and version', tags: ['system'], security: [], response: { 200: Health } } },
+    async () => ({
+      status: 'ok' as const,
+      version: VERSION,
+    }),
+  );
 
   const agents = () => ctx.agents;
   await app.register(repoRoutes, { repos, publicUrl: config.publicUrl });

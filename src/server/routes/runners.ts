@@ -114,7 +114,12 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     {
       config: custom,
       onRequest: registrationAuth,
-      schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } },
+      schema: {
+        summary: 'Register a runner',
+        tags: ['runner protocol'],
+        body: RegisterRequest,
+        response: { 201: RegisterResponse, 429: ErrorBody, ...errors },
+      },
     },
     async (req, reply) => {
       if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
@@ -133,7 +138,12 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       config: custom,
       onRequest: longPollAuth,
       logLevel: 'warn',
-      schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } },
+      schema: {
+        summary: 'Say a runner is alive, renew its leases and hear of cancels',
+        tags: ['runner protocol'],
+        body: HeartbeatRequest,
+        response: { 200: HeartbeatResponse, ...errors },
+      },
     },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
@@ -147,7 +157,12 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       config: custom,
       onRequest: longPollAuth,
       logLevel: 'warn',
-      schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } },
+      schema: {
+        summary: 'Wait for a job to run',
+        tags: ['runner protocol'],
+        body: Type.Optional(PollRequest),
+        response: { 200: Assignment, 204: Type.Null(), ...errors },
+      },
     },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
@@ -158,7 +173,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.post(
     RunnerRoutePaths.deregister,
-    { config: custom, onRequest: runnerAuth, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } },
+    { config: custom, onRequest: runnerAuth, schema: { summary: 'Deregister a runner', tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       logUnended(req, queue.deregister(runnerOf(req, reply)));
       return reply.code(204).send(null);
@@ -172,7 +187,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       onRequest: attemptAuth(false),
       logLevel: 'warn',
       bodyLimit: 2 * 1024 * 1024,
-      schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } },
+      schema: { summary: "Append to an attempt's log", tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
@@ -188,7 +203,13 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       onRequest: attemptAuth(false),
       logLevel: 'warn',
       bodyLimit: MAX_TRANSCRIPT_BATCH_BYTES,
-      schema: { tags: ['runner protocol'], params: AttemptParams, body: TranscriptBatch, response: { 200: LogAck, ...errors } },
+      schema: {
+        summary: "Append to an agent attempt's transcript",
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        body: TranscriptBatch,
+        response: { 200: LogAck, ...errors },
+      },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
@@ -208,7 +229,12 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       onRequest: attemptAuth(false),
       logLevel: 'warn',
       bodyLimit: MAX_SESSION_BYTES,
-      schema: { tags: ['runner protocol'], params: AttemptParams, response: { 204: Type.Null(), 413: ErrorBody, ...errors } },
+      schema: {
+        summary: "Upload an agent attempt's session files",
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        response: { 204: Type.Null(), 413: ErrorBody, ...errors },
+      },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
@@ -236,6 +262,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       onRequest: resumerAuth,
       logLevel: 'warn',
       schema: {
+        summary: 'Fetch the session files a follow-up resumes',
         tags: ['runner protocol'],
         params: AttemptParams,
         response: { 200: Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', format: 'binary', description: 'the gzipped tar' }), 403: ErrorBody, ...errors },
@@ -256,7 +283,13 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       config: custom,
       onRequest: attemptAuth(true),
       logLevel: 'warn',
-      schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } },
+      schema: {
+        summary: 'Report how an attempt ended',
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        body: CompleteRequest,
+        response: { 200: CompleteResponse, ...errors },
+      },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
@@ -266,18 +299,27 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   // ---- admin view ----------------------------------------------------------------------------
 
-  app.get('/api/runners', { schema: { tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } }, async (req) => {
-    const runners = queue.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
-    const busy = new Map(queue.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queue.status().total_runners };
-  });
+  app.get(
+    '/api/runners',
+    { schema: { summary: 'List runners, newest first', tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } },
+    async (req) => {
+      const runners = queue.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
+      const busy = new Map(queue.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
+      return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queue.status().total_runners };
+    },
+  );
 
-  app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queue.status());
+  app.get(
+    '/api/runners/status',
+    { schema: { summary: 'Count runners and jobs by status', tags: ['runners'], response: { 200: RunnersStatus, ...errors } } },
+    async () => queue.status(),
+  );
 
   app.delete(
     '/api/runners/:id',
     {
       schema: {
+        summary: 'Revoke a runner',
         tags: ['runners'],
         description: "Revokes a runner's token; a job it holds goes back to the queue.",
         params: IdParams,
