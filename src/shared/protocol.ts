@@ -82,7 +82,8 @@ export type RegisterResponse = Static<typeof RegisterResponse>;
 
 export const HeartbeatRequest = Type.Object(
   {
-    status: Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining')]),
+    /** Offline is the server's word for a runner it stopped hearing from. */
+    status: Type.Exclude(RunnerStatus, Type.Literal('offline')),
     /** The attempts this runner is working on; their leases are renewed. */
     attempts: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 }),
     /** Hold the answer up to this long unless there is news (a cancel) for the runner. */
@@ -227,7 +228,8 @@ export type AttemptEndReason = Static<typeof AttemptEndReason>;
 
 export const CompleteRequest = Type.Object(
   {
-    outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
+    /** Lost is the server's word for an attempt whose lease expired. */
+    outcome: Type.Exclude(AttemptEndReason, Type.Literal('lost')),
     /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
     exit_code: Type.Optional(NullableInteger()),
     /**
