@@ -53,4 +53,6 @@ test("the OpenAPI document carries the fields' descriptions and enums", async (t
   assert.deepEqual(values(runner.status!).sort(), ['busy', 'draining', 'idle', 'offline']);
   const completed = answer('/api/runners/attempts/{attempt_id}/complete', 'post').properties!;
   assert.deepEqual(values(completed.job_status!).sort(), ['cancelled', 'failed', 'queued', 'running', 'succeeded']);
+  const assignment = answer('/api/runners/poll', 'post').properties!;
+  assert.match(assignment.job_token!.description ?? '', /password for git/i);
 });

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
-import { JOB_STATUSES } from './job-status.js';
+import { JOB_STATUSES, SHELL_AGENT } from './job-status.js';
 import { NullableInteger } from './nullable.js';
 import { TranscriptEntry, Usage } from './transcript.js';
 
@@ -56,15 +56,20 @@ export const RegisterRequest = Type.Object(
     hostname: Type.Optional(Type.String({ maxLength: 255 })),
     version: Type.Optional(Type.String({ maxLength: 50 })),
     protocol_version: Type.Integer({ minimum: 1 }),
-    /** Set by the pool launcher for the runners it manages; hand-started runners leave it out. */
-    pool_id: Type.Optional(Type.String({ pattern: POOL_ID_RE.source })),
-    /** The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out. */
-    sandbox: Type.Optional(RunnerSandbox),
-    /**
-     * The named agents this runner can run (since protocol 4): found on its PATH at start, or
-     * declared. A job for agent `claude` goes only to runners listing `claude`; `shell` is implied.
-     */
-    agents: Type.Optional(Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), { maxItems: MAX_AGENTS })),
+    pool_id: Type.Optional(
+      Type.String({ pattern: POOL_ID_RE.source, description: 'Set by the pool launcher for the runners it manages; hand-started runners leave it out.' }),
+    ),
+    sandbox: Type.Optional(
+      Type.With(RunnerSandbox, {
+        description: 'The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out.',
+      }),
+    ),
+    agents: Type.Optional(
+      Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), {
+        maxItems: MAX_AGENTS,
+        description: `The named agents this runner can run (since protocol 4): found on its PATH at start, or declared. A job for agent \`claude\` goes only to runners listing \`claude\`; \`${SHELL_AGENT}\` is implied.`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -82,26 +87,25 @@ export type RegisterResponse = Static<typeof RegisterResponse>;
 
 export const HeartbeatRequest = Type.Object(
   {
-    /** Offline is the server's word for a runner it stopped hearing from. */
+    // Offline is the server's word for a runner it stopped hearing from.
     status: Type.Exclude(RunnerStatus, Type.Literal('offline')),
-    /** The attempts this runner is working on; their leases are renewed. */
-    attempts: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 }),
-    /** Hold the answer up to this long unless there is news (a cancel) for the runner. */
-    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    attempts: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: 'The attempts this runner is working on; their leases are renewed.' }),
+    wait_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 60_000, description: 'Hold the answer up to this long unless there is news (a cancel) for the runner.' }),
+    ),
   },
   { additionalProperties: false },
 );
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatResponse = Type.Object({
-  /**
-   * Attempts whose jobs were cancelled: stop the command now, push what it left and complete with
-   * `cancelled`. The attempt stays live (its job token works) for the server's cancel grace;
-   * one the server already ended, after that grace, is listed here too, and its report is refused.
-   */
-  cancel: Type.Array(Type.String()),
-  /** Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count. */
-  lost: Type.Array(Type.String()),
+  cancel: Type.Array(Type.String(), {
+    description:
+      "Attempts whose jobs were cancelled: stop the command now, push what it left and complete with `cancelled`. The attempt stays live (its job token works) for the server's cancel grace; one the server already ended, after that grace, is listed here too, and its report is refused.",
+  }),
+  lost: Type.Array(Type.String(), {
+    description: "Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count.",
+  }),
   lease_expires_in_ms: Type.Integer(),
 });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
@@ -119,29 +123,29 @@ export type PollRequest = Static<typeof PollRequest>;
  * agent's command line, environment and config files itself, parses its event stream into a
  * transcript, and reports usage and its session id.
  */
+const AgentEnv = Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 64 * 1024 }));
+
 export const AgentRun = Type.Object({
   name: Type.String({ pattern: AGENT_NAME_RE.source }),
-  /** The model to ask for, or null for the agent's own default. */
-  model: Type.Union([Type.Null(), Type.String({ pattern: MODEL_RE.source })]),
-  /**
-   * This job's credentials and endpoint settings for this agent, and nothing else: the server
-   * holds them (its environment, `lazyaf secrets`), the runner's environment holds none. Every
-   * value is redacted from what the runner sends back.
-   */
-  env: Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 64 * 1024 })),
-  /** The conversation to continue (a follow-up by the same agent), or null for a new one. */
-  resume: Type.Union([Type.Null(), Type.Object({ session_id: Type.String({ maxLength: 200 }), attempt_id: Type.String({ maxLength: 64 }) })]),
-  /**
-   * A follow-up meant to continue its parent's conversation (since protocol 6): the parent's
-   * transcript in a few lines, which the agent gets after its prompt whenever the conversation
-   * cannot be resumed (no session files, they cannot be restored, the agent does not find the
-   * session), and why the server has none to resume when `resume` is null.
-   */
+  model: Type.Union([Type.Null(), Type.String({ pattern: MODEL_RE.source })], { description: "The model to ask for, or null for the agent's own default." }),
+  env: Type.With(AgentEnv, {
+    description:
+      "This job's credentials and endpoint settings for this agent, and nothing else: the server holds them (its environment, `lazyaf secrets`), the runner's environment holds none. Every value is redacted from what the runner sends back.",
+  }),
+  resume: Type.Union([Type.Null(), Type.Object({ session_id: Type.String({ maxLength: 200 }), attempt_id: Type.String({ maxLength: 64 }) })], {
+    description: 'The conversation to continue (a follow-up by the same agent), or null for a new one.',
+  }),
   parent_conversation: Type.Optional(
-    Type.Object({
-      summary: Type.String({ maxLength: MAX_PARENT_SUMMARY_BYTES }),
-      unavailable: Type.Union([Type.Null(), Type.String({ maxLength: 1000 })]),
-    }),
+    Type.Object(
+      {
+        summary: Type.String({ maxLength: MAX_PARENT_SUMMARY_BYTES }),
+        unavailable: Type.Union([Type.Null(), Type.String({ maxLength: 1000 })]),
+      },
+      {
+        description:
+          "A follow-up meant to continue its parent's conversation (since protocol 6): the parent's transcript in a few lines, which the agent gets after its prompt whenever the conversation cannot be resumed (no session files, they cannot be restored, the agent does not find the session), and why the server has none to resume when `resume` is null.",
+      },
+    ),
   ),
 });
 export type AgentRun = Static<typeof AgentRun>;
@@ -152,31 +156,31 @@ export const Assignment = Type.Object({
   job_id: Type.String(),
   attempt_id: Type.String(),
   attempt: Type.Integer(),
-  /** Password for git (HTTP Basic, any user) and bearer token for this attempt's logs and completion. */
-  job_token: Type.String(),
+  job_token: Type.String({ description: "Password for git (HTTP Basic, any user) and bearer token for this attempt's logs and completion." }),
   repo_id: Type.String(),
   clone_url: Type.String(),
   title: Type.String(),
   description: Type.String(),
   base_branch: Type.String(),
-  /**
-   * The base branch's commit at the claim (since protocol 5; absent when the server could not
-   * read it). A runner whose repo cache holds exactly that commit for the branch skips its fetch.
-   */
-  base_commit: Type.Optional(CommitSha),
+  base_commit: Type.Optional(
+    Type.With(CommitSha, {
+      description:
+        "The base branch's commit at the claim (since protocol 5; absent when the server could not read it). A runner whose repo cache holds exactly that commit for the branch skips its fetch.",
+    }),
+  ),
   branch: Type.String(),
   agent: Type.String(),
-  /** The shell command to run in the workspace: the job's own for `shell`, else the agent's template. */
-  command: Type.String(),
+  command: Type.String({ description: `The shell command to run in the workspace: the job's own for \`${SHELL_AGENT}\`, else the agent's template.` }),
   prompt: Type.String(),
-  /** Set for a built-in agent run through its adapter (since protocol 5); else `command` runs under `sh -c`. */
-  agent_run: Type.Optional(AgentRun),
-  /**
-   * For an agent run from a command template (aider, one of `<data>/agents.json`; since protocol
-   * 6): the credentials and endpoint settings the server holds for agents, added to the command's
-   * environment and redacted like `agent_run.env`.
-   */
-  agent_env: Type.Optional(AgentRun.properties.env),
+  agent_run: Type.Optional(
+    Type.With(AgentRun, { description: 'Set for a built-in agent run through its adapter (since protocol 5); else `command` runs under `sh -c`.' }),
+  ),
+  agent_env: Type.Optional(
+    Type.With(AgentEnv, {
+      description:
+        "For an agent run from a command template (aider, one of `<data>/agents.json`; since protocol 6): the credentials and endpoint settings the server holds for agents, added to the command's environment and redacted like `agent_run.env`.",
+    }),
+  ),
   timeout_ms: Type.Integer(),
   lease_expires_in_ms: Type.Integer(),
 });
@@ -184,8 +188,7 @@ export type Assignment = Static<typeof Assignment>;
 
 export const LogChunk = Type.Object(
   {
-    /** 1, 2, 3, ... per attempt: a chunk resent after a network error carries its old number. */
-    seq: Type.Integer({ minimum: 1 }),
+    seq: Type.Integer({ minimum: 1, description: '1, 2, 3, ... per attempt: a chunk resent after a network error carries its old number.' }),
     data: Type.String({ maxLength: 512 * 1024 }),
   },
   { additionalProperties: false },
@@ -194,8 +197,7 @@ export type LogChunk = Static<typeof LogChunk>;
 
 export const LogAck = Type.Object({
   accepted: Type.Boolean(),
-  /** The job's log reached its cap: further output is dropped, so the runner may stop sending. */
-  truncated: Type.Boolean(),
+  truncated: Type.Boolean({ description: "The job's log reached its cap: further output is dropped, so the runner may stop sending." }),
 });
 export type LogAck = Static<typeof LogAck>;
 
@@ -228,22 +230,29 @@ export type AttemptEndReason = Static<typeof AttemptEndReason>;
 
 export const CompleteRequest = Type.Object(
   {
-    /** Lost is the server's word for an attempt whose lease expired. */
+    // Lost is the server's word for an attempt whose lease expired.
     outcome: Type.Exclude(AttemptEndReason, Type.Literal('lost')),
-    /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
-    exit_code: Type.Optional(NullableInteger()),
-    /**
-     * The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or
-     * null when the job changed nothing. It must be on the branch on the server (else 422).
-     */
-    commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
-    /** The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against. */
-    base_commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
+    exit_code: Type.Optional(
+      Type.With(NullableInteger(), { description: "The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran." }),
+    ),
+    commit: Type.Optional(
+      Type.Union([Type.Null(), CommitSha], {
+        description:
+          "The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or null when the job changed nothing. It must be on the branch on the server (else 422).",
+      }),
+    ),
+    base_commit: Type.Optional(
+      Type.Union([Type.Null(), CommitSha], {
+        description: "The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against.",
+      }),
+    ),
     error: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4000 })])),
-    /** An agent job: what its agent reported using (since protocol 5). */
-    usage: Type.Optional(Type.Union([Type.Null(), Usage])),
-    /** An agent job: its conversation's id, which a follow-up resumes (since protocol 5). */
-    session_id: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })])),
+    usage: Type.Optional(Type.Union([Type.Null(), Usage], { description: 'An agent job: what its agent reported using (since protocol 5).' })),
+    session_id: Type.Optional(
+      Type.Union([Type.Null(), Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })], {
+        description: "An agent job: its conversation's id, which a follow-up resumes (since protocol 5).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
