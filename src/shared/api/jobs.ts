@@ -22,7 +22,7 @@ export const SubmitJob = Type.Object(
   {
     repo_id: Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name.' }),
     title: Type.String({ minLength: 1, maxLength: 200 }),
-    description: Type.Optional(Type.String({ maxLength: 20_000, description: "What to do: an agent's prompt." })),
+    description: Type.Optional(Type.String({ maxLength: 20_000, description: 'For an agent job, what to do: its prompt holds the title and this.' })),
     command: Type.Optional(
       // `sh -c` takes a C string: a NUL byte could never reach it.
       Type.String({
@@ -105,7 +105,7 @@ export const Job = Type.Object({
   repo_id: Type.String(),
   title: Type.String(),
   description: Type.String(),
-  agent: Type.String({ description: `${SHELL_AGENT} for a command, else the agent that runs the description as its prompt.` }),
+  agent: Type.String({ description: `${SHELL_AGENT} for a command, else the agent given the title and description as its prompt.` }),
   command: Nullable(Type.String(), `The shell command (agent ${SHELL_AGENT}), or null for an agent job.`),
   base_branch: Type.String(),
   labels: Type.Array(Type.String(), { description: 'A runner takes the job only when it offers all of them.' }),
