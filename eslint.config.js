@@ -67,8 +67,8 @@ export default tseslint.config(
     },
   },
   {
-    // The agent adapters, one folder down, import the rest of shared/ by `../`.
-    files: ['src/shared/agents/**/*.ts'],
+    // The agent adapters and the API's modules, one folder down, import the rest of shared/ by `../`.
+    files: ['src/shared/agents/**/*.ts', 'src/shared/api/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

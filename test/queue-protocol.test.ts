@@ -226,3 +226,17 @@ test('a job token fetches its repo and pushes its own branch only; no other bran
   assert.equal(otherRepo.status, 403);
   await otherRepo.arrayBuffer();
 });
+
+test("a runner never says it is offline nor reports an attempt lost: those are the server's words", async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r1');
+  const heartbeat = await api(server, 'POST', RunnerRoutes.heartbeat, { status: 'offline', attempts: [] }, { token: runner.token });
+  assert.equal(heartbeat.status, 400);
+  await submit(server, { repo_id: repo.id, title: 'x', command: 'true' });
+  const a = await poll(server, runner.token);
+  assert.ok(a);
+  const lost = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'lost', exit_code: null, commit: null }, { token: a.job_token });
+  assert.equal(lost.status, 400);
+  assert.equal((await getJob(server, a.job_id)).status, 'running');
+});

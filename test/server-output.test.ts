@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { prettyLine, quietRequest } from '../src/server/logging.js';
 import { shellQuote } from '../src/shared/git.js';
-import { RunnerRoutes } from '../src/shared/protocol.js';
+import { RunnerRoutePaths } from '../src/shared/protocol.js';
 import { api, CLI, eventually, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
@@ -85,12 +85,12 @@ test('the pretty formatter drops what only a collector wants and escapes what jo
   );
   assert.match(prettyLine({ level: 40, time: at, msg: 'job 1 lost \x1b]0;title\x07' })!, / warning: job 1 lost \\x1b\]0;title\\x07$/);
 
-  for (const route of [RunnerRoutes.heartbeat, RunnerRoutes.poll, RunnerRoutes.logs('a1'), RunnerRoutes.complete('a1')]) {
+  for (const route of [RunnerRoutePaths.heartbeat, RunnerRoutePaths.poll, RunnerRoutePaths.logs, RunnerRoutePaths.complete]) {
     assert.equal(quietRequest(route, 'info'), true, route);
     assert.equal(quietRequest(route, 'debug'), false, route);
   }
-  for (const url of ['/api/jobs', '/api/runners', '/api/runners/register', '/api/runners/attempts/a1/logs/x', '/git/x.git/info/refs'])
-    assert.equal(quietRequest(url, 'info'), false, url);
+  for (const route of ['/api/jobs', '/api/runners', RunnerRoutePaths.register, RunnerRoutePaths.transcript, '/git/:repo/info/refs', undefined])
+    assert.equal(quietRequest(route, 'info'), false, route);
 });
 
 test('a bad log format is one line', async (t) => {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Queue } from './queue/queue.js';
 import type { JobStore } from './store/jobs.js';
-import { tokenMatches } from './secrets.js';
+import { hasTokenPrefix, JOB_TOKEN_PREFIX, tokenMatches } from './secrets.js';
 
 /**
  * Who an admin or git request speaks for: a person (the admin token) or one attempt of a job (its
@@ -26,7 +26,7 @@ export function makeTokenResolver(adminToken: string, extra: TokenResolver[] = [
 /** A job token is a principal only while its attempt holds a live lease. */
 export function jobTokenResolver(queue: Queue, jobs: JobStore): TokenResolver {
   return (token) => {
-    if (!token.startsWith('lzjob_')) return undefined;
+    if (!hasTokenPrefix(token, JOB_TOKEN_PREFIX)) return undefined;
     const attempt = queue.liveAttemptByToken(token);
     const job = attempt && jobs.get(attempt.job_id);
     if (!attempt || !job) return undefined;

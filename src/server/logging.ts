@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { printable } from '../shared/terminal.js';
-import { RunnerRoutes } from '../shared/protocol.js';
+import { RunnerRoutePaths } from '../shared/protocol.js';
 import type { LogFormat, ServerConfig } from './config.js';
 
 /**
@@ -76,10 +76,12 @@ export function prettyLine(rec: LogRecord, verbose = false): string | undefined 
 }
 
 /** The runners' steady traffic: every idle runner calls these all the time, and a person never needs them at info. */
-const STEADY = [RunnerRoutes.heartbeat, RunnerRoutes.poll, RunnerRoutes.logs(':attempt_id'), RunnerRoutes.complete(':attempt_id')];
-const STEADY_PATTERNS = STEADY.map((r) => new RegExp(`^${r.replace(/%3Aattempt_id|:attempt_id/, '[^/?]+')}(\\?|$)`));
+const STEADY: ReadonlySet<string> = new Set([RunnerRoutePaths.heartbeat, RunnerRoutePaths.poll, RunnerRoutePaths.logs, RunnerRoutePaths.complete]);
 
-/** Whether Fastify leaves a request out of its request logs: runner traffic, unless the level is debug or finer. */
-export function quietRequest(url: string, level: string): boolean {
-  return !isVerbose(level) && STEADY_PATTERNS.some((re) => re.test(url));
+/**
+ * Whether Fastify leaves a request out of its request logs: runner traffic, unless the level is
+ * debug or finer. By the path of the route it reached (`req.routeOptions.url`), undefined for none.
+ */
+export function quietRequest(route: string | undefined, level: string): boolean {
+  return !isVerbose(level) && route !== undefined && STEADY.has(route);
 }

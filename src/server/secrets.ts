@@ -7,6 +7,12 @@ export function newToken(prefix: string): string {
   return `${prefix}_${crypto.randomBytes(32).toString('base64url')}`;
 }
 
+/** A job token's prefix: the git and API routes try a token as a job's only when it has it. */
+export const JOB_TOKEN_PREFIX = 'lzjob';
+
+/** Whether a token is one newToken made with this prefix. */
+export const hasTokenPrefix = (token: string, prefix: string): boolean => token.startsWith(`${prefix}_`);
+
 /** Tokens are stored only as this hash; a leaked database does not leak working tokens. */
 export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token).digest('hex');

@@ -6,7 +6,7 @@
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatusName = (typeof JOB_STATUSES)[number];
 
-/** The statuses a job stays in until someone retries it. */
+/** The statuses a job's runs have ended in: it stays there, unless someone retries a failed or cancelled one (back to queued). */
 export const FINISHED_JOB_STATUSES: readonly JobStatusName[] = ['succeeded', 'failed', 'cancelled'];
 export const isFinished = (status: JobStatusName): boolean => FINISHED_JOB_STATUSES.includes(status);
 

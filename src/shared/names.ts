@@ -1,3 +1,5 @@
+import { SHELL_AGENT } from './job-status.js';
+
 /**
  * The rules for the names both sides check: the server through its schemas (a `pattern` is the
  * RegExp's `source`), the runner and the CLI before they send.
@@ -51,7 +53,7 @@ export function parseLabels(csv: string): { labels: string[] } | { error: string
 
 /** Agents given as `claude,aider` (each once; `shell` runs everywhere and is left out), or why they are refused. */
 export function parseAgents(csv: string): { agents: string[] } | { error: string } {
-  const agents = [...new Set(csv.split(',').map((a) => a.trim()))].filter((a) => a && a !== 'shell');
+  const agents = [...new Set(csv.split(',').map((a) => a.trim()))].filter((a) => a && a !== SHELL_AGENT);
   const bad = agents.find((a) => !AGENT_NAME_RE.test(a));
   if (bad !== undefined) return { error: `invalid agent name: ${bad} (lowercase letters, digits, - and _, up to 32, starting with a letter)` };
   if (agents.length > MAX_AGENTS) return { error: `too many agents (at most ${MAX_AGENTS})` };

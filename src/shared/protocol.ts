@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
+import { JOB_STATUSES, SHELL_AGENT } from './job-status.js';
 import { NullableInteger } from './nullable.js';
 import { TranscriptEntry, Usage } from './transcript.js';
 
@@ -26,8 +27,9 @@ import { TranscriptEntry, Usage } from './transcript.js';
  *         session files before completing (PUT session), and a follow-up that resumes one fetches
  *         the files of the attempt its assignment names (GET session, with its own job token).
  *   deregister (runner token) when it stops.
- * A job token works only while its attempt holds a live lease: once the lease expired, the job
- * was cancelled or the attempt completed, every write with it is refused with 409.
+ * A job token works only while its attempt holds a live lease: once the lease expired, the
+ * attempt completed or the server ended it (a cancel's grace ran out), every write with it is
+ * refused with 409. A cancel alone does not end it: the runner's report within the grace counts.
  */
 export const PROTOCOL_VERSION = 6;
 
@@ -54,15 +56,20 @@ export const RegisterRequest = Type.Object(
     hostname: Type.Optional(Type.String({ maxLength: 255 })),
     version: Type.Optional(Type.String({ maxLength: 50 })),
     protocol_version: Type.Integer({ minimum: 1 }),
-    /** Set by the pool launcher for the runners it manages; hand-started runners leave it out. */
-    pool_id: Type.Optional(Type.String({ pattern: POOL_ID_RE.source })),
-    /** The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out. */
-    sandbox: Type.Optional(RunnerSandbox),
-    /**
-     * The named agents this runner can run (since protocol 4): found on its PATH at start, or
-     * declared. A job for agent `claude` goes only to runners listing `claude`; `shell` is implied.
-     */
-    agents: Type.Optional(Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), { maxItems: MAX_AGENTS })),
+    pool_id: Type.Optional(
+      Type.String({ pattern: POOL_ID_RE.source, description: 'Set by the pool launcher for the runners it manages; hand-started runners leave it out.' }),
+    ),
+    sandbox: Type.Optional(
+      Type.With(RunnerSandbox, {
+        description: 'The wall the runner puts around its jobs (since protocol 2): shown to admins, so unsandboxed runners stand out.',
+      }),
+    ),
+    agents: Type.Optional(
+      Type.Array(Type.String({ pattern: AGENT_NAME_RE.source }), {
+        maxItems: MAX_AGENTS,
+        description: `The named agents this runner can run (since protocol 4): found on its PATH at start, or declared. A job for agent \`claude\` goes only to runners listing \`claude\`; \`${SHELL_AGENT}\` is implied.`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -80,21 +87,25 @@ export type RegisterResponse = Static<typeof RegisterResponse>;
 
 export const HeartbeatRequest = Type.Object(
   {
-    status: Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining')]),
-    /** The attempts this runner is working on; their leases are renewed. */
-    attempts: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 }),
-    /** Hold the answer up to this long unless there is news (a cancel) for the runner. */
-    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    // Offline is the server's word for a runner it stopped hearing from.
+    status: Type.Exclude(RunnerStatus, Type.Literal('offline')),
+    attempts: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: 'The attempts this runner is working on; their leases are renewed.' }),
+    wait_ms: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 60_000, description: 'Hold the answer up to this long unless there is news (a cancel) for the runner.' }),
+    ),
   },
   { additionalProperties: false },
 );
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatResponse = Type.Object({
-  /** Attempts whose jobs were cancelled: stop them now. The server has ended them already, so nothing more is reported. */
-  cancel: Type.Array(Type.String()),
-  /** Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count. */
-  lost: Type.Array(Type.String()),
+  cancel: Type.Array(Type.String(), {
+    description:
+      "Attempts whose jobs were cancelled: stop the command now, push what it left and complete with `cancelled`. The attempt stays live (its job token works) for the server's cancel grace; one the server already ended, after that grace, is listed here too, and its report is refused.",
+  }),
+  lost: Type.Array(Type.String(), {
+    description: "Attempts whose lease is gone (expired, past the job's timeout plus the server's grace, or ended): stop them; nothing they report will count.",
+  }),
   lease_expires_in_ms: Type.Integer(),
 });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
@@ -112,29 +123,29 @@ export type PollRequest = Static<typeof PollRequest>;
  * agent's command line, environment and config files itself, parses its event stream into a
  * transcript, and reports usage and its session id.
  */
+const AgentEnv = Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 64 * 1024 }));
+
 export const AgentRun = Type.Object({
   name: Type.String({ pattern: AGENT_NAME_RE.source }),
-  /** The model to ask for, or null for the agent's own default. */
-  model: Type.Union([Type.Null(), Type.String({ pattern: MODEL_RE.source })]),
-  /**
-   * This job's credentials and endpoint settings for this agent, and nothing else: the server
-   * holds them (its environment, `lazyaf secrets`), the runner's environment holds none. Every
-   * value is redacted from what the runner sends back.
-   */
-  env: Type.Record(Type.String({ pattern: '^[A-Z_][A-Z0-9_]{0,127}$' }), Type.String({ maxLength: 64 * 1024 })),
-  /** The conversation to continue (a follow-up by the same agent), or null for a new one. */
-  resume: Type.Union([Type.Null(), Type.Object({ session_id: Type.String({ maxLength: 200 }), attempt_id: Type.String({ maxLength: 64 }) })]),
-  /**
-   * A follow-up meant to continue its parent's conversation (since protocol 6): the parent's
-   * transcript in a few lines, which the agent gets after its prompt whenever the conversation
-   * cannot be resumed (no session files, they cannot be restored, the agent does not find the
-   * session), and why the server has none to resume when `resume` is null.
-   */
+  model: Type.Union([Type.Null(), Type.String({ pattern: MODEL_RE.source })], { description: "The model to ask for, or null for the agent's own default." }),
+  env: Type.With(AgentEnv, {
+    description:
+      "This job's credentials and endpoint settings for this agent, and nothing else: the server holds them (its environment, `lazyaf secrets`), the runner's environment holds none. Every value is redacted from what the runner sends back.",
+  }),
+  resume: Type.Union([Type.Null(), Type.Object({ session_id: Type.String({ maxLength: 200 }), attempt_id: Type.String({ maxLength: 64 }) })], {
+    description: 'The conversation to continue (a follow-up by the same agent), or null for a new one.',
+  }),
   parent_conversation: Type.Optional(
-    Type.Object({
-      summary: Type.String({ maxLength: MAX_PARENT_SUMMARY_BYTES }),
-      unavailable: Type.Union([Type.Null(), Type.String({ maxLength: 1000 })]),
-    }),
+    Type.Object(
+      {
+        summary: Type.String({ maxLength: MAX_PARENT_SUMMARY_BYTES }),
+        unavailable: Type.Union([Type.Null(), Type.String({ maxLength: 1000 })]),
+      },
+      {
+        description:
+          "A follow-up meant to continue its parent's conversation (since protocol 6): the parent's transcript in a few lines, which the agent gets after its prompt whenever the conversation cannot be resumed (no session files, they cannot be restored, the agent does not find the session), and why the server has none to resume when `resume` is null.",
+      },
+    ),
   ),
 });
 export type AgentRun = Static<typeof AgentRun>;
@@ -145,31 +156,31 @@ export const Assignment = Type.Object({
   job_id: Type.String(),
   attempt_id: Type.String(),
   attempt: Type.Integer(),
-  /** Password for git (HTTP Basic, any user) and bearer token for this attempt's logs and completion. */
-  job_token: Type.String(),
+  job_token: Type.String({ description: "Password for git (HTTP Basic, any user) and bearer token for this attempt's logs and completion." }),
   repo_id: Type.String(),
   clone_url: Type.String(),
   title: Type.String(),
   description: Type.String(),
   base_branch: Type.String(),
-  /**
-   * The base branch's commit at the claim (since protocol 5; absent when the server could not
-   * read it). A runner whose repo cache holds exactly that commit for the branch skips its fetch.
-   */
-  base_commit: Type.Optional(CommitSha),
+  base_commit: Type.Optional(
+    Type.With(CommitSha, {
+      description:
+        "The base branch's commit at the claim (since protocol 5; absent when the server could not read it). A runner whose repo cache holds exactly that commit for the branch skips its fetch.",
+    }),
+  ),
   branch: Type.String(),
   agent: Type.String(),
-  /** The shell command to run in the workspace: the job's own for `shell`, else the agent's template. */
-  command: Type.String(),
+  command: Type.String({ description: `The shell command to run in the workspace: the job's own for \`${SHELL_AGENT}\`, else the agent's template.` }),
   prompt: Type.String(),
-  /** Set for a built-in agent run through its adapter (since protocol 5); else `command` runs under `sh -c`. */
-  agent_run: Type.Optional(AgentRun),
-  /**
-   * For an agent run from a command template (aider, one of `<data>/agents.json`; since protocol
-   * 6): the credentials and endpoint settings the server holds for agents, added to the command's
-   * environment and redacted like `agent_run.env`.
-   */
-  agent_env: Type.Optional(AgentRun.properties.env),
+  agent_run: Type.Optional(
+    Type.With(AgentRun, { description: 'Set for a built-in agent run through its adapter (since protocol 5); else `command` runs under `sh -c`.' }),
+  ),
+  agent_env: Type.Optional(
+    Type.With(AgentEnv, {
+      description:
+        "For an agent run from a command template (aider, one of `<data>/agents.json`; since protocol 6): the credentials and endpoint settings the server holds for agents, added to the command's environment and redacted like `agent_run.env`.",
+    }),
+  ),
   timeout_ms: Type.Integer(),
   lease_expires_in_ms: Type.Integer(),
 });
@@ -177,8 +188,7 @@ export type Assignment = Static<typeof Assignment>;
 
 export const LogChunk = Type.Object(
   {
-    /** 1, 2, 3, ... per attempt: a chunk resent after a network error carries its old number. */
-    seq: Type.Integer({ minimum: 1 }),
+    seq: Type.Integer({ minimum: 1, description: '1, 2, 3, ... per attempt: a chunk resent after a network error carries its old number.' }),
     data: Type.String({ maxLength: 512 * 1024 }),
   },
   { additionalProperties: false },
@@ -187,8 +197,7 @@ export type LogChunk = Static<typeof LogChunk>;
 
 export const LogAck = Type.Object({
   accepted: Type.Boolean(),
-  /** The job's log reached its cap: further output is dropped, so the runner may stop sending. */
-  truncated: Type.Boolean(),
+  truncated: Type.Boolean({ description: "The job's log reached its cap: further output is dropped, so the runner may stop sending." }),
 });
 export type LogAck = Static<typeof LogAck>;
 
@@ -221,50 +230,76 @@ export type AttemptEndReason = Static<typeof AttemptEndReason>;
 
 export const CompleteRequest = Type.Object(
   {
-    outcome: Type.Union([Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('timeout'), Type.Literal('cancelled'), Type.Literal('returned')]),
-    /** The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran. */
-    exit_code: Type.Optional(NullableInteger()),
-    /**
-     * The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or
-     * null when the job changed nothing. It must be on the branch on the server (else 422).
-     */
-    commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
-    /** The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against. */
-    base_commit: Type.Optional(Type.Union([Type.Null(), CommitSha])),
+    // Lost is the server's word for an attempt whose lease expired.
+    outcome: Type.Exclude(AttemptEndReason, Type.Literal('lost')),
+    exit_code: Type.Optional(
+      Type.With(NullableInteger(), { description: "The command's exit code; null when it did not exit by itself (timeout, cancel) or never ran." }),
+    ),
+    commit: Type.Optional(
+      Type.Union([Type.Null(), CommitSha], {
+        description:
+          "The commit pushed to `branch`, whatever the outcome (a failed job's work is kept too), or null when the job changed nothing. It must be on the branch on the server (else 422).",
+      }),
+    ),
+    base_commit: Type.Optional(
+      Type.Union([Type.Null(), CommitSha], {
+        description: "The commit the job's branch started from (the base branch's head when the job began): what its diff is taken against.",
+      }),
+    ),
     error: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 4000 })])),
-    /** An agent job: what its agent reported using (since protocol 5). */
-    usage: Type.Optional(Type.Union([Type.Null(), Usage])),
-    /** An agent job: its conversation's id, which a follow-up resumes (since protocol 5). */
-    session_id: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })])),
+    usage: Type.Optional(Type.Union([Type.Null(), Usage], { description: 'An agent job: what its agent reported using (since protocol 5).' })),
+    session_id: Type.Optional(
+      Type.Union([Type.Null(), Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })], {
+        description: "An agent job: its conversation's id, which a follow-up resumes (since protocol 5).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export type CompleteRequest = Static<typeof CompleteRequest>;
 
-export const CompleteResponse = Type.Object({ job_status: Type.String() });
+/** The job's status once the attempt ended: queued again when it will be retried. */
+export const CompleteResponse = Type.Object({ job_status: Type.Enum(JOB_STATUSES) });
 export type CompleteResponse = Static<typeof CompleteResponse>;
 
 /**
- * Where each call lives. Auth: register takes the registration token; heartbeat, poll and
+ * Where each call lives, as the server's routes declare them (`:attempt_id` is the attempt's id). Auth: register takes the registration token; heartbeat, poll and
  * deregister the runner token; logs and complete the attempt's job token. 401 = unknown token,
  * 409 = the lease is gone (for job-token calls) or the runner is draining/revoked; 422 on
  * complete = the reported commit is not on the job's branch on the server (push it first); 429 on
  * register = too many registrations at once, retry after `Retry-After` seconds.
  */
-export const RunnerRoutes = {
+export const RunnerRoutePaths = {
   register: '/api/runners/register',
   heartbeat: '/api/runners/heartbeat',
   poll: '/api/runners/poll',
   deregister: '/api/runners/deregister',
-  logs: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/logs`,
-  complete: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/complete`,
+  logs: '/api/runners/attempts/:attempt_id/logs',
+  complete: '/api/runners/attempts/:attempt_id/complete',
   /** POST a TranscriptBatch (job token); answered with a LogAck. */
-  transcript: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/transcript`,
+  transcript: '/api/runners/attempts/:attempt_id/transcript',
   /**
    * PUT (job token, `application/gzip`): the agent's session files after the run, a gzipped
    * tar of at most MAX_SESSION_BYTES (413 past it); 204. GET (the job token of the attempt that
    * resumes, and only for the attempt its assignment names in `agent_run.resume`; else 403):
    * those files; 404 when there are none.
    */
-  session: (attemptId: string) => `/api/runners/attempts/${encodeURIComponent(attemptId)}/session`,
+  session: '/api/runners/attempts/:attempt_id/session',
+} as const;
+
+const ofAttempt =
+  (path: string) =>
+  (attemptId: string): string =>
+    path.replace(':attempt_id', encodeURIComponent(attemptId));
+
+/** The URLs a runner calls: RunnerRoutePaths, with an attempt's id in place of `:attempt_id`. */
+export const RunnerRoutes = {
+  register: RunnerRoutePaths.register,
+  heartbeat: RunnerRoutePaths.heartbeat,
+  poll: RunnerRoutePaths.poll,
+  deregister: RunnerRoutePaths.deregister,
+  logs: ofAttempt(RunnerRoutePaths.logs),
+  complete: ofAttempt(RunnerRoutePaths.complete),
+  transcript: ofAttempt(RunnerRoutePaths.transcript),
+  session: ofAttempt(RunnerRoutePaths.session),
 } as const;

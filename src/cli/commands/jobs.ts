@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { FollowupJob, Job, JobList, JobLogs } from '../../shared/api.js';
-import { isFinished, JOB_STATUSES, succeededWithoutChanges } from '../../shared/job-status.js';
+import { isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -213,7 +213,7 @@ export function registerJobs(program: Command): void {
       const client = new ApiClient(clientOptions(cmd));
       if (opts.raw && opts.json) throw new CliError('--raw prints the log as it is; --json prints the transcript: pass one');
       const job = opts.raw ? undefined : await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
-      if (job && job.agent !== 'shell') {
+      if (job && job.agent !== SHELL_AGENT) {
         const out = { json: Boolean(opts.json) };
         if (opts.follow) return void (await followTranscript(client, job.id, out));
         if ((await printTranscript(client, job, out)) || opts.json) return;

@@ -66,16 +66,14 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
    * check of /api: it is authorized here, before any body is read (git routes stream theirs,
    * but one with another content type would be parsed), and its handler reads the result.
    */
-  const route = {
-    config: { auth: 'custom' as const },
-    onRequest: async (req: FastifyRequest, reply: FastifyReply) => {
-      try {
-        granted.set(req, authorizeGit(req, reply, opts));
-      } catch (err) {
-        return sendError(reply, err);
-      }
-    },
+  const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      granted.set(req, authorizeGit(req, reply, opts));
+    } catch (err) {
+      return sendError(reply, err);
+    }
   };
+  const route = (summary: string) => ({ config: { auth: 'custom' as const }, schema: { summary, tags: ['git'] }, onRequest });
   const accessOf = (req: FastifyRequest): GitAccess => granted.get(req)!;
 
   /** The arguments and environment of one git service for this principal, with the push guard's rules for receive-pack. */
@@ -84,7 +82,7 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     return { args: [...guard.args, service.slice(4)], env: guard.env };
   }
 
-  app.get('/git/:repo/info/refs', route, async (req, reply) => {
+  app.get('/git/:repo/info/refs', route('Git smart HTTP: list the refs'), async (req, reply) => {
     try {
       const service = (req.query as { service?: string }).service;
       if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
@@ -181,11 +179,11 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     }
   };
 
-  app.post('/git/:repo/git-upload-pack', route, rpc('git-upload-pack'));
-  app.post('/git/:repo/git-receive-pack', route, rpc('git-receive-pack'));
+  app.post('/git/:repo/git-upload-pack', route('Git smart HTTP: clone or fetch'), rpc('git-upload-pack'));
+  app.post('/git/:repo/git-receive-pack', route('Git smart HTTP: push'), rpc('git-receive-pack'));
 
   // The dumb protocol's HEAD file: lets tools see the default branch without a pack negotiation.
-  app.get('/git/:repo/HEAD', route, async (req, reply) => {
+  app.get('/git/:repo/HEAD', route("The repo's HEAD (its default branch)"), async (req, reply) => {
     try {
       const head = await fs.readFile(path.join(accessOf(req).repoPath, 'HEAD'), 'utf8');
       return reply.header('Content-Type', 'text/plain').header('Cache-Control', 'no-cache').send(head);

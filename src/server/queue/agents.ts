@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BuiltinAgentName } from '../../shared/agents/names.js';
+import { SHELL_AGENT } from '../../shared/job-status.js';
 import { AGENT_NAME_RE } from '../../shared/names.js';
 
 /**
@@ -27,7 +28,7 @@ export function loadAgents(dataDir: string): Agents {
   const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   if (typeof parsed !== 'object' || parsed === null) throw new Error(`${file}: expected an object of name → command`);
   for (const [name, command] of Object.entries(parsed)) {
-    if (!AGENT_NAME_RE.test(name) || name === 'shell' || typeof command !== 'string' || !command.trim()) {
+    if (!AGENT_NAME_RE.test(name) || name === SHELL_AGENT || typeof command !== 'string' || !command.trim()) {
       throw new Error(`${file}: invalid agent ${JSON.stringify(name)} (names: lowercase letters, digits, - and _; commands: non-empty strings)`);
     }
     agents.set(name, command);

@@ -1,6 +1,7 @@
 import type { AgentAdapter } from '../../shared/agents/adapter.js';
 import { AGENT_ADAPTERS } from '../../shared/agents/index.js';
 import type { AgentRun, Assignment } from '../../shared/protocol.js';
+import { SHELL_AGENT } from '../../shared/job-status.js';
 import { agentCredentialNames, agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
@@ -23,11 +24,11 @@ export interface AssignmentSources {
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */
 export async function assignmentFor(claimed: Claimed, from: AssignmentSources): Promise<Assignment> {
   const { job, attempt, jobToken } = claimed;
-  const template = job.agent === 'shell' ? (job.command ?? '') : (from.agents().get(job.agent) ?? '');
+  const template = job.agent === SHELL_AGENT ? (job.command ?? '') : (from.agents().get(job.agent) ?? '');
   const adapter = adapterFor(job.agent, template);
   // Read at assignment, not at submit: a queued job gets the default the server has when it runs.
   const model = job.model ?? (adapter && from.agentModels && Object.hasOwn(from.agentModels, adapter.name) ? from.agentModels[adapter.name]! : null);
-  const stored = job.agent === 'shell' ? {} : from.secrets(job.repo_id);
+  const stored = job.agent === SHELL_AGENT ? {} : from.secrets(job.repo_id);
   const agentRun: AgentRun | undefined = adapter && {
     name: adapter.name,
     model,
@@ -35,10 +36,10 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     ...(from.continuation?.(job, attempt.id) ?? { resume: null }),
   };
   // A template (aider, one of agents.json) names no credentials: it gets every agent's the server holds.
-  const templateEnv = !adapter && job.agent !== 'shell' ? agentCredentials(agentCredentialNames(process.env, stored), process.env, stored) : undefined;
+  const templateEnv = !adapter && job.agent !== SHELL_AGENT ? agentCredentials(agentCredentialNames(process.env, stored), process.env, stored) : undefined;
   const command = adapter ? displayCommand(adapter, model) : template;
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);
-  const readme = job.agent === 'shell' ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
+  const readme = job.agent === SHELL_AGENT ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
   const baseCommit = await readBranchCommit(repoPath, job.base_branch);
   return {
     job_id: job.id,

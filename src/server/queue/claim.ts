@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { hashToken, newToken } from '../secrets.js';
+import { hashToken, JOB_TOKEN_PREFIX, newToken } from '../secrets.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { RunnerRow } from '../store/runners.js';
@@ -22,7 +22,7 @@ export function claim(core: QueueCore, runner: RunnerRow): Claimed | undefined {
   return core.transactions.run((): Claimed | undefined => {
     const job = jobs.nextFor(runner.labels, runner.agents);
     if (!job) return undefined;
-    const jobToken = newToken('lzjob');
+    const jobToken = newToken(JOB_TOKEN_PREFIX);
     const attemptId = crypto.randomUUID();
     const now = core.now();
     core.decide(job, { type: 'claim' });

@@ -1,5 +1,6 @@
 import type { FollowupJob, SubmitJob } from '../../shared/api.js';
 import { isValidBranchName } from '../../shared/git.js';
+import { SHELL_AGENT } from '../../shared/job-status.js';
 import type { BranchCache } from '../git/branch-cache.js';
 import type { JobRow } from '../store/jobs.js';
 import type { RepoStore } from '../store/repos.js';
@@ -25,11 +26,11 @@ export interface Lineage {
 export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: Lineage = { parentJobId: null, resumeParent: false }): Promise<JobRow> {
   const repo = from.repos.find(body.repo_id);
   if (!repo) throw new ApiError(404, `repo not found: ${body.repo_id}`);
-  const agent = body.agent ?? (body.command !== undefined ? 'shell' : undefined);
+  const agent = body.agent ?? (body.command !== undefined ? SHELL_AGENT : undefined);
   if (!agent) throw new ApiError(400, 'a job needs a command (for the shell agent) or an agent');
-  if (agent === 'shell' && !body.command) throw new ApiError(400, 'the shell agent needs a command');
-  if (agent === 'shell' && body.model !== undefined) throw new ApiError(400, 'a model is for an agent job; a shell command chooses its own');
-  if (agent !== 'shell') {
+  if (agent === SHELL_AGENT && !body.command) throw new ApiError(400, 'the shell agent needs a command');
+  if (agent === SHELL_AGENT && body.model !== undefined) throw new ApiError(400, 'a model is for an agent job; a shell command chooses its own');
+  if (agent !== SHELL_AGENT) {
     if (body.command !== undefined) throw new ApiError(400, `give either a command or an agent ("${agent}" runs its own command)`);
     const agents = from.agents();
     if (!agents.has(agent)) throw new ApiError(400, `unknown agent "${agent}"; known: shell, ${[...agents.keys()].join(', ')}`);
@@ -44,14 +45,14 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: L
     title: body.title,
     description: body.description ?? '',
     agent,
-    command: agent === 'shell' ? (body.command ?? null) : null,
+    command: agent === SHELL_AGENT ? (body.command ?? null) : null,
     base_branch: baseBranch,
     labels: JSON.stringify([...new Set(body.labels ?? [])].sort()),
     timeout_s: body.timeout_s ?? from.defaultTimeoutS,
     max_attempts: body.max_attempts,
     parent_job_id: lineage.parentJobId,
     model: body.model ?? null,
-    resume_parent: lineage.resumeParent && agent !== 'shell' ? 1 : 0,
+    resume_parent: lineage.resumeParent && agent !== SHELL_AGENT ? 1 : 0,
   });
 }
 
@@ -92,7 +93,7 @@ export async function followUpJob(parent: JobRow, body: FollowupJob, from: Submi
       `job ${parent.id} changed nothing, so ${parent.branch_name} holds no commit to build on; submit the follow-up on its base instead (lazyaf jobs submit --base ${parent.base_branch})`,
     );
   }
-  const sameAgent = body.command === undefined && body.agent === parent.agent && parent.agent !== 'shell';
+  const sameAgent = body.command === undefined && body.agent === parent.agent && parent.agent !== SHELL_AGENT;
   return submitJob(
     {
       repo_id: parent.repo_id,

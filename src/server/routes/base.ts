@@ -26,7 +26,7 @@ export interface HttpAccess {
 export function createHttp(config: ServerConfig, access: HttpAccess, logger?: FastifyBaseLogger): FastifyInstance {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
-    logController: new LogController({ disableRequestLogging: (req: FastifyRequest) => quietRequest(req.url, logger?.level ?? 'info') }),
+    logController: new LogController({ disableRequestLogging: (req: FastifyRequest) => quietRequest(req.routeOptions.url, logger?.level ?? 'info') }),
     ...edgeServerOptions(config),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });

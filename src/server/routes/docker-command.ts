@@ -26,6 +26,7 @@ export async function dockerCommandRoutes(fastify: FastifyInstance, opts: Docker
     '/api/runners/docker-command',
     {
       schema: {
+        summary: 'Get a docker run command that starts a runner',
         tags: ['runners'],
         description:
           'A `docker run` command that starts a runner of the runner image against this server. Secrets are `<NAME>` placeholders unless with_secrets=true.',

@@ -19,7 +19,13 @@ export interface EventRoutesOptions {
 export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions): Promise<void> {
   app.get(
     '/api/events',
-    { schema: { tags: ['events'], description: 'Server-Sent Events: live job, attempt, log, runner, pool, repo and branch events (LiveEvent).' } },
+    {
+      schema: {
+        summary: 'Stream live events (server-sent events)',
+        tags: ['events'],
+        description: 'Server-Sent Events: live job, attempt, log, runner, pool, repo and branch events (LiveEvent).',
+      },
+    },
     async (req, reply) => {
       reply.hijack();
       const res = reply.raw;

@@ -53,9 +53,12 @@ export async function registerRoutes(
   });
   // Its pages share the web UI's origin, so its cookie: they get the plugin's CSP (its own scripts
   // only), framed by no one, and without `upgrade-insecure-requests`, which would send the page's
-  // own assets to https on a plain-http server.
+  // own assets to https on a plain-http server. No top bar: its logo carries an inline <style>,
+  // which that CSP refuses with an error in the browser's console, and its box would load a
+  // document from elsewhere on this origin.
   await app.register(swaggerUi, {
     routePrefix: '/docs',
+    uiConfig: { layout: 'BaseLayout' },
     staticCSP: true,
     transformStaticCSP: (header) =>
       header
@@ -64,10 +67,14 @@ export async function registerRoutes(
         .trim(),
   });
 
-  app.get('/api/health', { config: { auth: 'public' }, schema: { tags: ['system'], security: [], response: { 200: Health } } }, async () => ({
-    status: 'ok' as const,
-    version: VERSION,
-  }));
+  app.get(
+    '/api/health',
+    { config: { auth: 'public' }, schema: { summary: 'Health and version', tags: ['system'], security: [], response: { 200: Health } } },
+    async () => ({
+      status: 'ok' as const,
+      version: VERSION,
+    }),
+  );
 
   const agents = () => ctx.agents;
   await app.register(repoRoutes, { repos, publicUrl: config.publicUrl });

@@ -102,30 +102,43 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
   };
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
-  app.post('/api/jobs', { bodyLimit: 256 * 1024, schema: { tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } }, async (req, reply) => {
-    const job = await submitJob(req.body, opts);
-    return reply.code(201).send(view(job));
-  });
+  app.post(
+    '/api/jobs',
+    { bodyLimit: 256 * 1024, schema: { summary: 'Submit a job', tags: ['jobs'], body: SubmitJob, response: { 201: Job, ...errors } } },
+    async (req, reply) => {
+      const job = await submitJob(req.body, opts);
+      return reply.code(201).send(view(job));
+    },
+  );
 
-  app.get('/api/jobs', { schema: { tags: ['jobs'], querystring: JobListQuery, response: { 200: JobList, ...errors } } }, async (req) => {
-    const q = req.query;
-    let repoId: string | undefined;
-    if (q.repo_id) {
-      const repo = repos.find(q.repo_id);
-      if (!repo) throw new ApiError(404, `repo not found: ${q.repo_id}`);
-      repoId = repo.id;
-    }
-    const rows = store.jobs.list({ repo_id: repoId, status: q.status, runner_id: q.runner_id, limit: q.limit ?? 100 });
-    const last = store.attempts.lastOfJobs(rows.map((j) => j.id));
-    return {
-      jobs: rows.map((j) => ({ ...jobToApi(j, undefined, last.get(j.id)), runner_name: runnerNameOf(j, last.get(j.id), store.runners) })),
-      total: rows.length,
-    };
-  });
+  app.get(
+    '/api/jobs',
+    { schema: { summary: 'List jobs, newest first', tags: ['jobs'], querystring: JobListQuery, response: { 200: JobList, ...errors } } },
+    async (req) => {
+      const q = req.query;
+      let repoId: string | undefined;
+      if (q.repo_id) {
+        const repo = repos.find(q.repo_id);
+        if (!repo) throw new ApiError(404, `repo not found: ${q.repo_id}`);
+        repoId = repo.id;
+      }
+      const filter = { repo_id: repoId, status: q.status, runner_id: q.runner_id };
+      const rows = store.jobs.list({ ...filter, limit: q.limit ?? 100 });
+      const last = store.attempts.lastOfJobs(rows.map((j) => j.id));
+      return {
+        jobs: rows.map((j) => ({ ...jobToApi(j, undefined, last.get(j.id)), runner_name: runnerNameOf(j, last.get(j.id), store.runners) })),
+        total: store.jobs.count(filter),
+      };
+    },
+  );
 
-  app.get('/api/jobs/:id', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) => view(mustFind(req.params.id)));
+  app.get(
+    '/api/jobs/:id',
+    { schema: { summary: 'Get a job, with its attempts', tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } },
+    async (req) => view(mustFind(req.params.id)),
+  );
 
-  app.post('/api/jobs/:id/cancel', { schema: { tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) =>
+  app.post('/api/jobs/:id/cancel', { schema: { summary: 'Cancel a job', tags: ['jobs'], params: IdParams, response: { 200: Job, ...errors } } }, async (req) =>
     view(queue.cancel(mustFind(req.params.id).id)),
   );
 
@@ -133,6 +146,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     '/api/jobs/:id/retry',
     {
       schema: {
+        summary: 'Retry a failed or cancelled job',
         tags: ['jobs'],
         description: 'Runs a failed or cancelled job again on its own branch. A succeeded one is a 409: its branch may be landed; rerun it instead.',
         params: IdParams,
@@ -147,6 +161,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     '/api/jobs/:id/rerun',
     {
       schema: {
+        summary: 'Run a job again as a new job',
         tags: ['jobs'],
         description: 'A new job with the same inputs as a finished one, on its own branch (a queued or running one is a 409).',
         params: IdParams,
@@ -161,6 +176,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     {
       bodyLimit: 256 * 1024,
       schema: {
+        summary: 'Follow up a job with a new one on its branch',
         tags: ['jobs'],
         description: "A new job on top of a finished job's branch, recording it as its parent (409 while it is queued or running, or when it left no commit).",
         params: IdParams,
@@ -175,6 +191,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     '/api/jobs/:id/diff',
     {
       schema: {
+        summary: "Get a job's changes",
         tags: ['jobs'],
         description:
           "The job's changes against the commit its branch started from: files with line counts up to max_files, and the unified diff up to max_bytes.",
@@ -199,6 +216,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     '/api/jobs/:id/transcript',
     {
       schema: {
+        summary: "Get an agent job's transcript",
         tags: ['jobs'],
         description:
           "An agent job's transcript: the entries of one attempt (the latest by default) numbered by seq, those after `after` only. A shell job has none.",
@@ -214,6 +232,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
     '/api/jobs/:id/logs',
     {
       schema: {
+        summary: "Read or follow a job's log",
         tags: ['jobs'],
         description: 'The job log from a byte offset: JSON, or with follow=true a text/plain stream that ends when the job has finished.',
         params: IdParams,

@@ -25,19 +25,24 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     clone_url: cloneUrlFor(req, row.id, opts.publicUrl),
   });
 
-  app.get('/api/repos', { schema: { tags: ['repos'], response: { 200: RepoList } } }, async (req) => {
+  app.get('/api/repos', { schema: { summary: 'List repos', tags: ['repos'], response: { 200: RepoList } } }, async (req) => {
     const rows = repos.store.list();
     return { repos: rows.map((r) => toApi(req, r)), total: rows.length };
   });
 
-  app.post('/api/repos', { schema: { tags: ['repos'], body: CreateRepo, response: { 201: Repo, ...errors } } }, async (req, reply) => {
-    return reply.code(201).send(toApi(req, await repos.create(req.body)));
-  });
+  app.post(
+    '/api/repos',
+    { schema: { summary: 'Create a repo', tags: ['repos'], body: CreateRepo, response: { 201: Repo, ...errors } } },
+    async (req, reply) => {
+      return reply.code(201).send(toApi(req, await repos.create(req.body)));
+    },
+  );
 
   app.post(
     '/api/repos/ingest',
     {
       schema: {
+        summary: 'Create a repo to push a local repository into',
         tags: ['repos'],
         description: 'Creates a repo to push a local repository into. The response carries the clone_url to push to.',
         body: CreateRepo,
@@ -47,33 +52,57 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     async (req, reply) => reply.code(201).send(toApi(req, await repos.create(req.body))),
   );
 
-  app.get('/api/repos/:id', { schema: { tags: ['repos'], params: IdParams, response: { 200: Repo, ...errors } } }, async (req) => {
+  app.get('/api/repos/:id', { schema: { summary: 'Get a repo', tags: ['repos'], params: IdParams, response: { 200: Repo, ...errors } } }, async (req) => {
     return toApi(req, repos.mustFind(req.params.id));
   });
 
-  app.patch('/api/repos/:id', { schema: { tags: ['repos'], params: IdParams, body: UpdateRepo, response: { 200: Repo, ...errors } } }, async (req) => {
-    return toApi(req, await repos.update(req.params.id, req.body));
-  });
+  app.patch(
+    '/api/repos/:id',
+    {
+      schema: {
+        summary: 'Rename a repo, or change its remote or default branch',
+        tags: ['repos'],
+        params: IdParams,
+        body: UpdateRepo,
+        response: { 200: Repo, ...errors },
+      },
+    },
+    async (req) => {
+      return toApi(req, await repos.update(req.params.id, req.body));
+    },
+  );
 
-  app.delete('/api/repos/:id', { schema: { tags: ['repos'], params: IdParams, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await repos.delete(req.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/api/repos/:id',
+    { schema: { summary: 'Delete a repo, its jobs and its git repository', tags: ['repos'], params: IdParams, response: { 204: Type.Null(), ...errors } } },
+    async (req, reply) => {
+      await repos.delete(req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.get('/api/repos/:id/clone-url', { schema: { tags: ['repos'], params: IdParams, response: { 200: CloneUrl, ...errors } } }, async (req) => {
-    const repo = repos.mustFind(req.params.id);
-    return { clone_url: cloneUrlFor(req, repo.id, opts.publicUrl), repo_id: repo.id, name: repo.name };
-  });
+  app.get(
+    '/api/repos/:id/clone-url',
+    { schema: { summary: "Get a repo's clone URL", tags: ['repos'], params: IdParams, response: { 200: CloneUrl, ...errors } } },
+    async (req) => {
+      const repo = repos.mustFind(req.params.id);
+      return { clone_url: cloneUrlFor(req, repo.id, opts.publicUrl), repo_id: repo.id, name: repo.name };
+    },
+  );
 
-  app.get('/api/repos/:id/branches', { schema: { tags: ['repos'], params: IdParams, response: { 200: BranchList, ...errors } } }, async (req) => {
-    const repo = repos.mustFind(req.params.id);
-    const branches = await repos.branches(repo);
-    return {
-      branches: branches.map((b) => ({ ...b, is_default: b.name === repo.default_branch, is_lazyaf: b.name.startsWith('lazyaf/') })),
-      default_branch: repo.default_branch,
-      total: branches.length,
-    };
-  });
+  app.get(
+    '/api/repos/:id/branches',
+    { schema: { summary: "List a repo's branches", tags: ['repos'], params: IdParams, response: { 200: BranchList, ...errors } } },
+    async (req) => {
+      const repo = repos.mustFind(req.params.id);
+      const branches = await repos.branches(repo);
+      return {
+        branches: branches.map((b) => ({ ...b, is_default: b.name === repo.default_branch, is_lazyaf: b.name.startsWith('lazyaf/') })),
+        default_branch: repo.default_branch,
+        total: branches.length,
+      };
+    },
+  );
 
   app.post(
     '/api/repos/:id/land',

@@ -15,7 +15,7 @@ import {
   PollRequest,
   RegisterRequest,
   RegisterResponse,
-  RunnerRoutes,
+  RunnerRoutePaths,
   TranscriptBatch,
 } from '../../shared/protocol.js';
 import { bearerToken } from '../auth.js';
@@ -47,7 +47,7 @@ export interface RunnerRoutesOptions {
    * runner's own redaction (a runner of an older version, a value the job got another way).
    */
   redactor: () => Redactor;
-  /** Where agents' session files are kept (RunnerRoutes.session). */
+  /** Where agents' session files are kept (RunnerRoutePaths.session). */
   sessionFiles: SessionFiles;
 }
 
@@ -114,11 +114,16 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     void attemptOf(req, reply, (req.params as { attempt_id: string }).attempt_id, allowEnded);
 
   app.post(
-    RunnerRoutes.register,
+    RunnerRoutePaths.register,
     {
       config: custom,
       onRequest: registrationAuth,
-      schema: { tags: ['runner protocol'], body: RegisterRequest, response: { 201: RegisterResponse, 429: ErrorBody, ...errors } },
+      schema: {
+        summary: 'Register a runner',
+        tags: ['runner protocol'],
+        body: RegisterRequest,
+        response: { 201: RegisterResponse, 429: ErrorBody, ...errors },
+      },
     },
     async (req, reply) => {
       if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
@@ -132,12 +137,17 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    RunnerRoutes.heartbeat,
+    RunnerRoutePaths.heartbeat,
     {
       config: custom,
       onRequest: longPollAuth,
       logLevel: 'warn',
-      schema: { tags: ['runner protocol'], body: HeartbeatRequest, response: { 200: HeartbeatResponse, ...errors } },
+      schema: {
+        summary: 'Say a runner is alive, renew its leases and hear of cancels',
+        tags: ['runner protocol'],
+        body: HeartbeatRequest,
+        response: { 200: HeartbeatResponse, ...errors },
+      },
     },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
@@ -146,12 +156,17 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    RunnerRoutes.poll,
+    RunnerRoutePaths.poll,
     {
       config: custom,
       onRequest: longPollAuth,
       logLevel: 'warn',
-      schema: { tags: ['runner protocol'], body: Type.Optional(PollRequest), response: { 200: Assignment, 204: Type.Null(), ...errors } },
+      schema: {
+        summary: 'Wait for a job to run',
+        tags: ['runner protocol'],
+        body: Type.Optional(PollRequest),
+        response: { 200: Assignment, 204: Type.Null(), ...errors },
+      },
     },
     async (req, reply) => {
       const runner = runnerOf(req, reply);
@@ -161,8 +176,8 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    RunnerRoutes.deregister,
-    { config: custom, onRequest: runnerAuth, schema: { tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } },
+    RunnerRoutePaths.deregister,
+    { config: custom, onRequest: runnerAuth, schema: { summary: 'Deregister a runner', tags: ['runner protocol'], response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       logUnended(req, queue.deregister(runnerOf(req, reply)));
       return reply.code(204).send(null);
@@ -170,13 +185,13 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    '/api/runners/attempts/:attempt_id/logs',
+    RunnerRoutePaths.logs,
     {
       config: custom,
       onRequest: attemptAuth(false),
       logLevel: 'warn',
       bodyLimit: 2 * 1024 * 1024,
-      schema: { tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } },
+      schema: { summary: "Append to an attempt's log", tags: ['runner protocol'], params: AttemptParams, body: LogChunk, response: { 200: LogAck, ...errors } },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
@@ -186,13 +201,19 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    '/api/runners/attempts/:attempt_id/transcript',
+    RunnerRoutePaths.transcript,
     {
       config: custom,
       onRequest: attemptAuth(false),
       logLevel: 'warn',
       bodyLimit: MAX_TRANSCRIPT_BATCH_BYTES,
-      schema: { tags: ['runner protocol'], params: AttemptParams, body: TranscriptBatch, response: { 200: LogAck, ...errors } },
+      schema: {
+        summary: "Append to an agent attempt's transcript",
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        body: TranscriptBatch,
+        response: { 200: LogAck, ...errors },
+      },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
@@ -206,13 +227,18 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   app.addContentTypeParser('application/gzip', { parseAs: 'buffer', bodyLimit: MAX_SESSION_BYTES }, (_req, body, done) => done(null, body));
 
   app.put(
-    '/api/runners/attempts/:attempt_id/session',
+    RunnerRoutePaths.session,
     {
       config: custom,
       onRequest: attemptAuth(false),
       logLevel: 'warn',
       bodyLimit: MAX_SESSION_BYTES,
-      schema: { tags: ['runner protocol'], params: AttemptParams, response: { 204: Type.Null(), 413: ErrorBody, ...errors } },
+      schema: {
+        summary: "Upload an agent attempt's session files",
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        response: { 204: Type.Null(), 413: ErrorBody, ...errors },
+      },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id);
@@ -234,12 +260,13 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     if (resumer.resume_from !== (req.params as { attempt_id: string }).attempt_id) throw new ApiError(403, "this job does not resume that attempt's session");
   };
   app.get(
-    '/api/runners/attempts/:attempt_id/session',
+    RunnerRoutePaths.session,
     {
       config: custom,
       onRequest: resumerAuth,
       logLevel: 'warn',
       schema: {
+        summary: 'Fetch the session files a follow-up resumes',
         tags: ['runner protocol'],
         params: AttemptParams,
         response: { 200: Type.Unsafe<NodeJS.ReadableStream>({ type: 'string', format: 'binary', description: 'the gzipped tar' }), 403: ErrorBody, ...errors },
@@ -255,12 +282,18 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   );
 
   app.post(
-    '/api/runners/attempts/:attempt_id/complete',
+    RunnerRoutePaths.complete,
     {
       config: custom,
       onRequest: attemptAuth(true),
       logLevel: 'warn',
-      schema: { tags: ['runner protocol'], params: AttemptParams, body: CompleteRequest, response: { 200: CompleteResponse, ...errors } },
+      schema: {
+        summary: 'Report how an attempt ended',
+        tags: ['runner protocol'],
+        params: AttemptParams,
+        body: CompleteRequest,
+        response: { 200: CompleteResponse, ...errors },
+      },
     },
     async (req, reply) => {
       const attempt = attemptOf(req, reply, req.params.attempt_id, true);
@@ -270,18 +303,27 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   // ---- admin view ----------------------------------------------------------------------------
 
-  app.get('/api/runners', { schema: { tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } }, async (req) => {
-    const runners = store.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
-    const busy = new Map(store.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-    return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queueCounts(store).total_runners };
-  });
+  app.get(
+    '/api/runners',
+    { schema: { summary: 'List runners, newest first', tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } },
+    async (req) => {
+      const runners = store.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
+      const busy = new Map(store.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
+      return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queueCounts(store).total_runners };
+    },
+  );
 
-  app.get('/api/runners/status', { schema: { tags: ['runners'], response: { 200: RunnersStatus, ...errors } } }, async () => queueCounts(store));
+  app.get(
+    '/api/runners/status',
+    { schema: { summary: 'Count runners and jobs by status', tags: ['runners'], response: { 200: RunnersStatus, ...errors } } },
+    async () => queueCounts(store),
+  );
 
   app.delete(
     '/api/runners/:id',
     {
       schema: {
+        summary: 'Revoke a runner',
         tags: ['runners'],
         description: "Revokes a runner's token; a job it holds goes back to the queue.",
         params: IdParams,

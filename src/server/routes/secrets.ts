@@ -21,7 +21,11 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
   const scope = (repo: string | undefined) => (repo === undefined ? null : repos.mustFind(repo).id);
   const infoOf = (name: string, repoId: string | null) => secrets.list().find((s) => s.name === name && s.repo_id === repoId)!;
 
-  app.get('/api/secrets', { schema: { tags: ['secrets'], response: { 200: SecretList, 401: ErrorBody } } }, async () => ({ secrets: secrets.list() }));
+  app.get(
+    '/api/secrets',
+    { schema: { summary: 'List secrets (names, never values)', tags: ['secrets'], response: { 200: SecretList, 401: ErrorBody } } },
+    async () => ({ secrets: secrets.list() }),
+  );
 
   app.put(
     '/api/secrets/:name',
@@ -34,6 +38,7 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
         if (value !== undefined && typeof value !== 'string') throw new ApiError(400, 'invalid value: it must be a JSON string');
       },
       schema: {
+        summary: 'Set a secret',
         tags: ['secrets'],
         description: 'Stores a secret for agent jobs (for one repo with `?repo=`). Its value is never shown again.',
         params: SecretParams,
@@ -55,7 +60,7 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
 
   app.delete(
     '/api/secrets/:name',
-    { schema: { tags: ['secrets'], params: SecretParams, querystring: SecretScope, response: { 204: Type.Null(), ...errors } } },
+    { schema: { summary: 'Delete a secret', tags: ['secrets'], params: SecretParams, querystring: SecretScope, response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
       const repoId = scope(req.query.repo);
       if (!secrets.remove(req.params.name, repoId))

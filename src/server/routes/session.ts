@@ -38,6 +38,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
   app.get(
     '/api/session',
     open("Whether this browser's session cookie is signed in, and its CSRF token.", {
+      summary: 'Whether this browser is signed in',
       response: { 200: SessionState },
     }),
     async (req, reply) => {
@@ -55,6 +56,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
   app.post(
     '/api/session',
     open('Signs a browser in with the admin token or the code of a one-time sign-in link: sets the HttpOnly session cookie.', {
+      summary: 'Sign a browser in',
       body: SignIn,
       response: { 200: SessionState, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody },
     }),
@@ -81,6 +83,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
   app.delete(
     '/api/session',
     open("Signs this browser out: its session ends and its cookie is cleared (with the session's CSRF token).", {
+      summary: 'Sign this browser out',
       response: { 204: Type.Null(), 403: ErrorBody },
     }),
     async (req, reply) => {
@@ -101,6 +104,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
     '/api/session/links',
     {
       schema: {
+        summary: 'Make a one-time sign-in link',
         tags: ['session'],
         description: 'A fresh one-click sign-in link for the web UI: it works once, for 24 hours, and not after a restart.',
         response: { 201: SignInLink, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
@@ -117,6 +121,7 @@ export async function sessionRoutes(fastify: FastifyInstance, opts: SessionRoute
     '/api/sessions',
     {
       schema: {
+        summary: 'Sign every browser out',
         tags: ['session'],
         description:
           'Signs every browser out (a cookie may have leaked): every session ends, with its open event streams. A new admin token does the same at the next start.',

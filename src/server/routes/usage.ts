@@ -17,6 +17,7 @@ export async function usageRoutes(fastify: FastifyInstance, opts: UsageRoutesOpt
     '/api/usage',
     {
       schema: {
+        summary: "Sum agents' tokens and cost per repo and per day",
         tags: ['jobs'],
         description:
           "Agents' tokens and cost summed over every attempt that reported usage (all attempts of a job, not only its last: each spent them), in total, per repo and per day (UTC) the attempt ended.",

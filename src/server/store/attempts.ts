@@ -1,3 +1,4 @@
+import type { AttemptEndReason } from '../../shared/protocol.js';
 import type { Db } from '../db/index.js';
 
 export interface AttemptRow {
@@ -16,7 +17,7 @@ export interface AttemptRow {
   started_at: string;
   ended_at: string | null;
   exit_code: number | null;
-  end_reason: string | null;
+  end_reason: AttemptEndReason | null;
   error: string | null;
   /** The last transcript batch accepted; a resent one (not above it) is ignored. */
   transcript_batch_seq: number;

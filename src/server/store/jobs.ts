@@ -1,5 +1,6 @@
 import type { Db } from '../db/index.js';
-import type { JobStatus } from '../../shared/api.js';
+import type { JobEndReason, JobStatus } from '../../shared/api.js';
+import { SHELL_AGENT } from '../../shared/job-status.js';
 
 export interface JobRow {
   id: string;
@@ -25,7 +26,7 @@ export interface JobRow {
   commit_sha: string | null;
   exit_code: number | null;
   error: string | null;
-  end_reason: string | null;
+  end_reason: JobEndReason | null;
   log_bytes: number;
   log_truncated: number;
   created_at: string;
@@ -60,6 +61,20 @@ export interface JobFilter {
   limit: number;
 }
 
+/** The WHERE clause of a JobFilter, and its parameters. */
+function matching(filter: Omit<JobFilter, 'limit'>): { where: string; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  const add = (clause: string, name: string, value: unknown) => {
+    where.push(clause);
+    params[name] = value;
+  };
+  if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
+  if (filter.status) add('status = @status', 'status', filter.status);
+  if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
+  return { where: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
+}
+
 /** All SQL on the `jobs` table. */
 export class JobStore {
   private readonly stmts;
@@ -81,7 +96,7 @@ export class JobStore {
       // the runner's agents (both JSON arrays), or undefined. The same rule as queue/matching.ts canTake.
       nextFor: db.prepare<[string, string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
         AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
-        AND (jobs.agent = 'shell' OR jobs.agent IN (SELECT value FROM json_each(?)))
+        AND (jobs.agent = '${SHELL_AGENT}' OR jobs.agent IN (SELECT value FROM json_each(?)))
         ORDER BY seq LIMIT 1`),
       // Moves a queued job to running and returns it; no row if someone else claimed it first.
       claim: db.prepare<
@@ -144,19 +159,18 @@ export class JobStore {
   }
 
   list(filter: JobFilter): JobRow[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: filter.limit };
-    const add = (clause: string, name: string, value: unknown) => {
-      where.push(clause);
-      params[name] = value;
-    };
-    if (filter.repo_id) add('repo_id = @repo_id', 'repo_id', filter.repo_id);
-    if (filter.status) add('status = @status', 'status', filter.status);
-    if (filter.runner_id) add('runner_id = @runner_id', 'runner_id', filter.runner_id);
+    const { where, params } = matching(filter);
     // Returns the newest jobs first, by when they were created: the time a list shows. Not by seq, the
     // queue's order, which a retry moves to the end (a retried job would top the list with its old date).
-    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, seq DESC LIMIT @limit`;
-    return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all(params);
+    const sql = `SELECT * FROM jobs ${where} ORDER BY created_at DESC, seq DESC LIMIT @limit`;
+    return this.db.prepare<[Record<string, unknown>], JobRow>(sql).all({ ...params, limit: filter.limit });
+  }
+
+  /** How many jobs the filter matches, whatever its limit: a list's `total`. */
+  count(filter: Omit<JobFilter, 'limit'>): number {
+    const { where, params } = matching(filter);
+    // Returns the number of jobs matching.
+    return this.db.prepare<[Record<string, unknown>], number>(`SELECT COUNT(*) FROM jobs ${where}`).pluck().get(params)!;
   }
 
   nextFor(runnerLabels: string, runnerAgents: string): JobRow | undefined {

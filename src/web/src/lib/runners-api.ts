@@ -1,4 +1,5 @@
 import type { DockerCommand, PoolState, RunnerList, RunnersStatus } from '../../../shared/api.js';
+import { SHELL_AGENT } from '../../../shared/job-status.js';
 import { api } from './api.js';
 
 type Signal = AbortSignal | undefined;
@@ -26,6 +27,6 @@ export const runnersApi = {
 export async function offeredAgents(signal?: Signal): Promise<string[]> {
   const list = await runnersApi.list(signal);
   const named = new Set(list.runners.flatMap((r) => r.agents));
-  named.delete('shell');
-  return ['shell', ...[...named].sort()];
+  named.delete(SHELL_AGENT);
+  return [SHELL_AGENT, ...[...named].sort()];
 }

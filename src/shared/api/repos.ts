@@ -1,0 +1,79 @@
+import { Type, type Static } from 'typebox';
+import { NAME_RE } from '../names.js';
+import { ListTotal, Nullable, Time } from './common.js';
+
+export const RepoName = Type.String({
+  pattern: NAME_RE.source,
+  description: 'Letters, digits, ".", "_" and "-", at most 100 characters, starting with a letter or digit.',
+});
+export const BranchName = Type.String({ minLength: 1, maxLength: 255, description: 'A git branch name (without refs/heads/).' });
+export const RemoteUrl = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: 'The real remote: an http(s)/ssh/git/file URL, user@host:path, or an absolute path.',
+});
+
+export const Repo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  default_branch: Type.String({ description: 'The branch a job starts from unless it names another.' }),
+  remote_url: Nullable(Type.String(), 'The remote the server lands branches on, its credentials hidden; null when none is set.'),
+  clone_url: Type.String({ description: "The repo's URL on the server's own git server (`/git/<id>.git`)." }),
+  created_at: Time(),
+  updated_at: Time(),
+});
+export type Repo = Static<typeof Repo>;
+
+export const CreateRepo = Type.Object(
+  {
+    name: RepoName,
+    remote_url: Type.Optional(Type.Union([RemoteUrl, Type.Null()])),
+    default_branch: Type.Optional(BranchName),
+  },
+  { additionalProperties: false },
+);
+export type CreateRepo = Static<typeof CreateRepo>;
+
+export const UpdateRepo = Type.Object(
+  {
+    name: Type.Optional(RepoName),
+    remote_url: Type.Optional(Type.Union([RemoteUrl, Type.Null()])),
+    default_branch: Type.Optional(BranchName),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateRepo = Static<typeof UpdateRepo>;
+
+export const RepoList = Type.Object({ repos: Type.Array(Repo), total: ListTotal() });
+export type RepoList = Static<typeof RepoList>;
+
+export const CloneUrl = Type.Object({ clone_url: Type.String(), repo_id: Type.String(), name: Type.String() });
+
+export const Branch = Type.Object({
+  name: Type.String(),
+  commit: Type.String({ description: "The branch's head commit." }),
+  is_default: Type.Boolean({ description: "The repo's default branch." }),
+  is_lazyaf: Type.Boolean({ description: 'A job branch (lazyaf/<job id>).' }),
+});
+export const BranchList = Type.Object({ branches: Type.Array(Branch), default_branch: Type.String(), total: ListTotal() });
+export type BranchList = Static<typeof BranchList>;
+
+export const LandRequest = Type.Object(
+  {
+    branch: BranchName,
+    remote_branch: Type.Optional(BranchName),
+    force: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+export type LandRequest = Static<typeof LandRequest>;
+
+export const LandResult = Type.Object({
+  repo_id: Type.String(),
+  branch: Type.String(),
+  remote_branch: Type.String(),
+  remote_url: Type.String({ description: 'Where it was pushed, its credentials hidden.' }),
+  commit: Type.String({ description: 'The commit pushed.' }),
+  output: Type.String({ description: "What git push said, URLs' credentials hidden." }),
+});
+export type LandResult = Static<typeof LandResult>;
