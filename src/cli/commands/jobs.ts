@@ -4,6 +4,8 @@ import { isFinished, JOB_STATUSES, succeededWithoutChanges } from '../../shared/
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { HOW_TO_LINK, linkedCheckout } from '../linked-checkout.js';
+import { repoRoot } from '../local-git.js';
 import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
 import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
@@ -11,7 +13,7 @@ import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
 interface SubmitOptions {
-  repo: string;
+  repo?: string;
   title: string;
   description?: string;
   command?: string;
@@ -133,13 +135,24 @@ function timeoutSeconds(raw: string | undefined): number | undefined {
   return timeout;
 }
 
+/** Without --repo: the repo the checkout in the current folder is linked to, as `lazyaf push` finds it. */
+async function repoOfCheckout(cmd: Command): Promise<{ client: ApiClient; repoId: string }> {
+  const root = await repoRoot(process.cwd()).catch(() => undefined);
+  const linked = root === undefined ? undefined : await linkedCheckout(root, clientOptions(cmd));
+  if (!linked) {
+    const why = root === undefined ? `${process.cwd()} is not in a git checkout` : `${root} has no "lazyaf" remote`;
+    throw new CliError(`pass --repo REPO, or run inside a checkout linked to a lazyaf repo (${why}; to link one: ${HOW_TO_LINK})`);
+  }
+  return { client: linked.client, repoId: linked.repo.id };
+}
+
 export function registerJobs(program: Command): void {
   const jobs = program.command('jobs');
 
   jobs
     .command('submit')
     .description('queue a job on a repo')
-    .requiredOption('--repo <repo>', 'repo id or name')
+    .option('--repo <repo>', 'repo id or name (default: the repo the checkout in the current folder is linked to)')
     .requiredOption('--title <title>', 'what the job is about (also the commit message)')
     .option('--description <text>', 'details for the agent')
     .option('--command <cmd>', 'shell command to run in the workspace')
@@ -151,11 +164,11 @@ export function registerJobs(program: Command): void {
     .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
     .action(async (opts: SubmitOptions, cmd: Command) => {
-      const client = new ApiClient(clientOptions(cmd));
       if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
       const timeout = timeoutSeconds(opts.timeout);
+      const { client, repoId } = opts.repo ? { client: new ApiClient(clientOptions(cmd)), repoId: opts.repo } : await repoOfCheckout(cmd);
       const job = await client.request<Job>('POST', '/api/jobs', {
-        repo_id: opts.repo,
+        repo_id: repoId,
         title: opts.title,
         description: opts.description,
         command: opts.command,
