@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assertCliFailure, cli, startTestServer, tempDir } from './helpers.js';
-import { registerRunner } from './queue-helpers.js';
+import type { Job } from '../src/shared/api.js';
+import { RunnerRoutes } from '../src/shared/protocol.js';
+import { api, assertCliFailure, cli, startTestServer, tempDir } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 test('lazyaf runners lists shell and then the agents of every runner, as the web UI does', async (t) => {
   const server = await startTestServer(t);
@@ -45,4 +47,32 @@ test('an unauthorized answer says where the token came from, or which file was t
   );
   fs.writeFileSync(file, `${server.token}\n`);
   assert.equal((await list({})).code, 0, 'the right file is all it takes');
+});
+
+test('jobs show names the repo and the runners and shortens job ids; --json keeps the ids', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'named-runner');
+  const job = await submit(server, { repo_id: repo.id, title: 'work', command: 'echo hi' });
+  const a = (await poll(server, runner.token))!;
+  assert.equal((await api(server, 'POST', RunnerRoutes.logs(a.attempt_id), { seq: 1, data: 'hi\n' }, { token: a.job_token })).status, 200);
+  assert.equal((await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0 }, { token: a.job_token })).status, 200);
+
+  const show = await cli(['jobs', 'show', job.id], { server });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`^id: +${job.id.slice(0, 8)}$`, 'm'));
+  assert.match(show.stdout, /^repo: +demo$/m);
+  assert.match(show.stdout, /^runner: +named-runner$/m);
+  const json = JSON.parse((await cli(['jobs', 'show', job.id, '--json'], { server })).stdout) as Job;
+  assert.equal(json.id, job.id);
+  const [attempt] = json.attempts ?? [];
+  assert.ok(attempt);
+  // An attempt names the runner it had; one recorded without the name, by its short id.
+  assert.match(show.stdout, new RegExp(`^ {2}attempt 1: runner ${attempt.runner_name ?? attempt.runner_id.slice(0, 8)} `, 'm'));
+  for (const id of [job.id, repo.id, runner.runner_id]) assert.ok(!show.stdout.includes(id), `no full id (${id}) in:\n${show.stdout}`);
+
+  // A job with a log prints it and nothing else.
+  const logs = await cli(['jobs', 'logs', job.id], { server });
+  assert.match(logs.stdout, /^hi$/m);
+  assert.equal(logs.stderr, '');
 });

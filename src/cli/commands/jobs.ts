@@ -26,16 +26,19 @@ interface SubmitOptions {
   json?: boolean;
 }
 
-/** `NAME (id)` when the server named it, else the bare id. */
-const named = (name: string | null | undefined, id: string | null): string | null => (id && name ? `${name} (${id})` : id);
+/** A job's or a runner's id as people read it: its first 8 characters, which every command takes for the job. */
+const short = (id: string): string => id.slice(0, 8);
+
+/** A runner by the name it had on the job, else by its short id (an attempt recorded before names were kept). */
+const runnerOf = (name: string | null | undefined, id: string): string => name ?? short(id);
 
 function printJob(job: Job): void {
   const rows: [string, string | number | null | undefined][] = [
-    ['id', job.id],
+    ['id', short(job.id)],
     ['title', job.title],
     ['status', job.status + (job.cancel_requested && job.status === 'running' ? ' (cancelling)' : '')],
     ['waiting', job.no_runner],
-    ['repo', named(job.repo_name, job.repo_id)],
+    ['repo', job.repo_name ?? job.repo_id],
     ['agent', job.agent],
     ['model', job.model],
     ['command', job.command],
@@ -47,16 +50,16 @@ function printJob(job: Job): void {
     ['attempts', `${job.attempt_count}/${job.max_attempts}`],
     ['usage', job.usage ? usageLine(job.usage) : null],
     ['duration', job.usage?.duration_ms !== undefined ? `${(job.usage.duration_ms / 1000).toFixed(1)} s` : null],
-    ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${job.id.slice(0, 8)})` : null],
-    ['runner', named(job.runner_name, job.runner_id)],
+    ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${short(job.id)})` : null],
+    ['runner', job.runner_id && runnerOf(job.runner_name, job.runner_id)],
     ['created', job.created_at],
     ['finished', job.finished_at],
   ];
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ': ').padEnd(11)}${printable(v)}\n`);
   // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
-  for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${link.id.slice(0, 8)} ${link.status} ${link.title}`) + '\n');
+  for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${short(link.id)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
-    const line = `attempt ${a.number}: runner ${a.runner_id} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
+    const line = `attempt ${a.number}: runner ${runnerOf(a.runner_name, a.runner_id)} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
     process.stdout.write(`  ${printable(line)}\n`);
   }
 }
