@@ -76,3 +76,29 @@ test('jobs show names the repo and the runners and shortens job ids; --json keep
   assert.match(logs.stdout, /^hi$/m);
   assert.equal(logs.stderr, '');
 });
+
+test('jobs logs of a job with no log says why on stderr: queued, or cancelled before it ran', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const waiting = await submit(server, { repo_id: repo.id, title: 'waits', command: 'true', labels: ['nobody-has-this'] });
+  const queued = await cli(['jobs', 'logs', waiting.id], { server });
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.equal(queued.stdout, '');
+  assert.equal(queued.stderr, `job ${waiting.id.slice(0, 8)} is queued: no log yet\n`);
+
+  const agent = await submit(server, { repo_id: repo.id, title: 'agent waits', agent: 'claude', labels: ['nobody-has-this'] });
+  for (const job of [waiting, agent]) assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+  for (const [job, args, what] of [
+    [waiting, [], 'log'],
+    [waiting, ['-f'], 'log'],
+    [waiting, ['--raw'], 'log'],
+    [agent, [], 'log'],
+    [agent, ['-f'], 'transcript'],
+    [agent, ['--json'], 'transcript'],
+  ] as const) {
+    const r = await cli(['jobs', 'logs', job.id, ...args], { server });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '', `jobs logs ${args.join(' ')}`);
+    assert.equal(r.stderr, `job ${job.id.slice(0, 8)} cancelled before it ran: it has no ${what}\n`, `jobs logs ${args.join(' ')}`);
+  }
+});

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { FollowupJob, Job, JobList, JobLogs } from '../../shared/api.js';
-import { isFinished, JOB_STATUSES, succeededWithoutChanges } from '../../shared/job-status.js';
+import { isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -64,16 +64,28 @@ function printJob(job: Job): void {
   }
 }
 
-/** Writes a job's log so far; colours pass, other escapes do not. */
-async function printLog(client: ApiClient, jobId: string): Promise<void> {
+/** Writes a job's log so far; colours pass, other escapes do not. False when it has none. */
+async function printLog(client: ApiClient, jobId: string): Promise<boolean> {
   const filter = new TerminalLogFilter();
   let offset = 0;
   for (;;) {
     const page = await client.request<JobLogs>('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?offset=${offset}`);
     process.stdout.write(filter.write(page.content));
-    if (page.next_offset === offset) return;
+    if (page.next_offset === offset) return offset > 0;
     offset = page.next_offset;
   }
+}
+
+/**
+ * The stderr line of `jobs logs` for a job with nothing to print, so that no output is not taken
+ * for a failure to read it: not started yet, or finished without ever running (cancelled while queued).
+ */
+function sayNothing(job: Job, what: 'log' | 'transcript'): void {
+  const id = short(job.id);
+  let line = `job ${id} ${job.status} with no ${what}`;
+  if (!isFinished(job.status)) line = `job ${id} is ${job.status}: no ${what} yet`;
+  else if (job.attempt_count === 0) line = `job ${id} ${job.status} before it ran: it has no ${what}`;
+  process.stderr.write(`${line}\n`);
 }
 
 /**
@@ -225,15 +237,26 @@ export function registerJobs(program: Command): void {
     .action(async (id: string, opts: { follow?: boolean; raw?: boolean; json?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
       if (opts.raw && opts.json) throw new CliError('--raw prints the log as it is; --json prints the transcript: pass one');
-      const job = opts.raw ? undefined : await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
-      if (job && job.agent !== 'shell') {
+      const jobPath = `/api/jobs/${encodeURIComponent(id)}`;
+      const job = opts.raw ? undefined : await client.request<Job>('GET', jobPath);
+      if (job && job.agent !== SHELL_AGENT) {
         const out = { json: Boolean(opts.json) };
-        if (opts.follow) return void (await followTranscript(client, job.id, out));
-        if ((await printTranscript(client, job, out)) || opts.json) return;
+        if (opts.follow) {
+          const final = await followTranscript(client, job.id, out);
+          if (final.attempt_count === 0) sayNothing(final, 'transcript');
+          return;
+        }
+        if (await printTranscript(client, job, out)) return;
+        if (opts.json) return sayNothing(job, 'transcript');
         // An agent run without a transcript (a template from agents.json, an older runner): its log is all there is.
       } else if (job && opts.json) throw new CliError(`job ${job.id} runs a shell command: it has a log and no transcript (drop --json)`);
-      if (opts.follow) await followLog(client, id);
-      else await printLog(client, id);
+      if (opts.follow) {
+        const final = await followLog(client, id);
+        if (final.log_bytes === 0) sayNothing(final, 'log');
+      } else if (!(await printLog(client, id))) {
+        // Its status now: the job read before the log may have started since.
+        sayNothing(await client.request<Job>('GET', jobPath), 'log');
+      }
     });
 
   for (const [name, verb] of [
