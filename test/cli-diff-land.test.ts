@@ -224,7 +224,7 @@ test('land refuses a checkout not linked to the repo (another project, or one li
   const other = await makeRepoWithOrigin(path.join(dir, 'other'), { 'b.txt': 'b\n' });
   const refsBefore = await git(['for-each-ref'], other.origin);
   const notLinked = new RegExp(
-    `^lazyaf: ${other.src} is not linked to lazyaf repo demo \\(it has no "lazyaf" remote\\): land from the checkout "lazyaf ingest" linked to it, or link this one first if its origin is demo's remote \\(git remote add lazyaf http://\\S+/git/${job.repo_id}\\.git\\), or land it on ${origin} from demo's page in the web UI$`,
+    `^lazyaf: ${other.src} is not linked to lazyaf repo demo \\(it has no "lazyaf" remote\\): land from the checkout "lazyaf ingest" linked to it, or link this one first if its origin is demo's remote \\(lazyaf link demo\\), or land it on ${origin} from demo's page in the web UI$`,
   );
   assertCliFailure(await cli(['land', job.id.slice(0, 8)], { server, cwd: other.src }), notLinked, 'land JOB from an unrelated checkout');
   assertCliFailure(await cli(['land', 'demo', '--branch', branch], { server, cwd: other.src }), notLinked, 'land REPO --branch from an unrelated checkout');

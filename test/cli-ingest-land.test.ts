@@ -105,7 +105,7 @@ test('ingest --all-branches pushes every branch; a second ingest with the same n
   const copy = await makeRepo(path.join(dir, 'copy'), { 'a.txt': 'a\n' });
   const again = await cli(['ingest', copy, '--name', 'multi'], { server });
   assert.equal(again.code, 1);
-  assert.equal(again.stderr.trim(), 'lazyaf: a repo named "multi" already exists');
+  assert.equal(again.stderr.trim(), `lazyaf: a repo named "multi" already exists; to link this checkout to it: lazyaf link multi ${copy}`);
   assert.ok(!(await git(['remote'], copy)).includes('lazyaf'), 'no remote added for a repo that was not created');
 });
 

@@ -119,7 +119,7 @@ test('jobs list --status done, --limit x, and a value the server refuses: one re
     ],
     [['jobs', 'list', '--limit', 'x'], /^lazyaf: option '--limit <n>' argument 'x' is invalid\. expected a whole number from 1 to 1000/],
     [['jobs', 'list', '--bogus'], /^lazyaf: unknown option '--bogus' \(see lazyaf jobs list --help\)$/],
-    [['jobs', 'submit', '--title', 'x'], /^lazyaf: required option '--repo <repo>' not specified \(see lazyaf jobs submit --help\)$/],
+    [['jobs', 'submit', '--title', 'x'], /^lazyaf: pass --command CMD or --agent NAME$/],
     [['nosuch'], /^lazyaf: unknown command 'nosuch' \(see lazyaf --help\)$/],
     [['lst'], /^lazyaf: unknown command 'lst' \(Did you mean list\?\) \(see lazyaf --help\)$/],
     [['list', '--jsn'], /^lazyaf: unknown option '--jsn' \(Did you mean --json\?\) \(see lazyaf list --help\)$/],

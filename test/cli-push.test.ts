@@ -133,7 +133,7 @@ test('repos delete asks, refuses without --yes when there is no terminal, and de
   // The checkout still names it: push says it is gone and how to start over.
   assertCliFailure(
     await cli(['push'], { server, cwd: src }),
-    /^lazyaf: the lazyaf repo this checkout pushes to \(\S+\) is gone from .*git remote remove lazyaf/,
+    /^lazyaf: the lazyaf repo this checkout is linked to \(\S+\) is gone from .*git remote remove lazyaf/,
     'a push to a gone repo',
   );
 });
@@ -151,7 +151,11 @@ test('push, repos delete and submit failures are one line that says what to do',
 
   const cases: [string[], string, RegExp][] = [
     [['push'], plain, /^lazyaf: not a git repository: /],
-    [['push'], unlinked, /^lazyaf: no "lazyaf" remote in .*; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME$/],
+    [
+      ['push'],
+      unlinked,
+      /^lazyaf: no "lazyaf" remote in .*; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME \(a new repo\), or lazyaf link REPO \(a repo already on lazyaf\)$/,
+    ],
     [['push'], odd, /^lazyaf: the "lazyaf" remote of .* \(https:\/\/example\.test\/not-lazyaf\.git\) is not a lazyaf repo URL/],
     [['push', '--branch', 'nope'], linked, /^lazyaf: no local branch named "nope" in /],
     [['push', '--branch', 'main', '--all-branches'], linked, /^lazyaf: use either --branch or --all-branches, not both$/],

@@ -64,7 +64,7 @@ test('an agent found on only one runner PATH: its jobs go to that runner, never 
   const listed = await cli(['runners'], { server });
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /AGENTS/);
-  assert.match(listed.stdout.split('\n').find((l) => l.startsWith('claude-one')) ?? '', / claude /);
+  assert.match(listed.stdout.split('\n').find((l) => l.startsWith('claude-one')) ?? '', / shell,claude /);
 });
 
 test('--agents declares what a runner can run instead of looking; a bad name is one line', async (t) => {

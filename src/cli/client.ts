@@ -9,19 +9,43 @@ export interface ClientOptions {
   token?: string;
 }
 
+/** Where the token the CLI sends came from, for the hint of a 401: the file it read or tried, by path. */
+export type TokenSource = { from: '--token' | 'LAZYAF_TOKEN' } | { from: 'file'; path: string } | { from: 'none'; tried: string; why: string };
+
 /** Where the CLI finds the server and its token: flags, then env, then the local data dir. */
-export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = process.env): { server: string; token?: string } {
+export function resolveClient(opts: ClientOptions, env: NodeJS.ProcessEnv = process.env): { server: string; token?: string; tokenSource: TokenSource } {
   const server = (opts.server ?? env.LAZYAF_SERVER ?? 'http://localhost:8000').replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+/.test(server) || !URL.canParse(server)) throw new CliError(`invalid server URL: ${server} (expected http://host:port)`);
-  return { server, token: opts.token ?? (env.LAZYAF_TOKEN || undefined) ?? localAdminToken(env) };
+  if (opts.token) return { server, token: opts.token, tokenSource: { from: '--token' } };
+  if (env.LAZYAF_TOKEN) return { server, token: env.LAZYAF_TOKEN, tokenSource: { from: 'LAZYAF_TOKEN' } };
+  return { server, ...localAdminToken(env) };
 }
 
 /** A server on this machine keeps its generated admin token in its data dir; reading it saves a copy-paste. */
-function localAdminToken(env: NodeJS.ProcessEnv): string | undefined {
+function localAdminToken(env: NodeJS.ProcessEnv): { token?: string; tokenSource: TokenSource } {
+  const file = path.join(defaultDataDir(env), 'admin_token');
   try {
-    return fs.readFileSync(path.join(defaultDataDir(env), 'admin_token'), 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
+    const token = fs.readFileSync(file, 'utf8').trim();
+    return token ? { token, tokenSource: { from: 'file', path: file } } : { tokenSource: { from: 'none', tried: file, why: 'empty' } };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { tokenSource: { from: 'none', tried: file, why: code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable') } };
+  }
+}
+
+/**
+ * What a 401 answer adds: which token was refused, or that none was found, and where the CLI
+ * looks for one. The file it tried is named, so a wrong LAZYAF_DATA (or none) shows.
+ */
+export function unauthorizedHint(source: TokenSource): string {
+  switch (source.from) {
+    case '--token':
+    case 'LAZYAF_TOKEN':
+      return `the token from ${source.from} was refused; give the server's admin token (the admin_token file in its data dir)`;
+    case 'file':
+      return `the token read from ${source.path} was refused (another server's data dir?); pass --token or set LAZYAF_TOKEN to this server's admin token, or set LAZYAF_DATA to its data dir`;
+    case 'none':
+      return `no token was sent (no --token, no LAZYAF_TOKEN, and ${source.tried}: ${source.why}); pass --token or set LAZYAF_TOKEN to the server's admin token, or on the server's machine set LAZYAF_DATA to its data dir (default ~/.lazyaf), whose admin_token file holds it`;
   }
 }
 
@@ -51,11 +75,13 @@ export function readableRefusal(message: string): string {
 export class ApiClient {
   readonly server: string;
   readonly token?: string;
+  private readonly tokenSource: TokenSource;
 
   constructor(opts: ClientOptions) {
     const resolved = resolveClient(opts);
     this.server = resolved.server;
     this.token = resolved.token;
+    this.tokenSource = resolved.tokenSource;
   }
 
   /** `during`: what the request is part of (following job X), for a connection lost in the middle of it. */
@@ -115,7 +141,7 @@ export class ApiClient {
     } catch {
       // Not JSON: keep the status line.
     }
-    if (status === 401) throw new RefusedError(`unauthorized: ${message} (pass --token or set LAZYAF_TOKEN to the admin token)`, status);
+    if (status === 401) throw new RefusedError(`unauthorized: ${message} — ${unauthorizedHint(this.tokenSource)}`, status);
     throw new RefusedError(status === 400 ? readableRefusal(message) : message, status);
   }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { git, gitOk, lastGitMessage, nonInteractiveEnv, redactUrls } from '../shared/git.js';
 import { CliError } from './errors.js';
+import { credentialConfigEntries } from './git-auth.js';
 
 /** The top folder of the work tree (or the bare repo) at `dir`, or a CliError saying it is not a repo. */
 export async function repoRoot(dir: string): Promise<string> {
@@ -13,7 +14,7 @@ export async function repoRoot(dir: string): Promise<string> {
 /** The clone URL ingest gives the `lazyaf` remote: the server's base, then `/git/<repo id>.git`. */
 const LAZYAF_REMOTE_RE = /^(https?:\/\/[^\s/]+(?:\/[^\s]*)?)\/git\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.git\/?$/;
 
-/** The lazyaf repo a checkout is linked to: its `lazyaf` remote, as `lazyaf ingest` added it. */
+/** The lazyaf repo a checkout is linked to: its `lazyaf` remote, as `lazyaf ingest` or `lazyaf link` set it. */
 export interface LazyafLink {
   url: string;
   /** The server's base URL the remote names. */
@@ -32,6 +33,18 @@ export async function lazyafLink(root: string): Promise<LazyafLink | undefined> 
   const m = LAZYAF_REMOTE_RE.exec(url);
   if (!m) throw new CliError(`the "lazyaf" remote of ${root} (${redactUrls(url)}) is not a lazyaf repo URL (.../git/<repo id>.git)`);
   return { url, base: m[1]!, repoId: m[2]! };
+}
+
+/**
+ * Points the checkout's `lazyaf` remote at `cloneUrl` (adding it, or re-pointing one `lazyaf link`
+ * replaces) and makes this CLI git's credential helper for that server. The repo config names the
+ * helper, never the token itself.
+ */
+export async function setLazyafRemote(root: string, cloneUrl: string): Promise<void> {
+  const exists = (await git(['remote', 'get-url', 'lazyaf'], { cwd: root })).code === 0;
+  await gitOk(exists ? ['remote', 'set-url', 'lazyaf', cloneUrl] : ['remote', 'add', 'lazyaf', cloneUrl], { cwd: root });
+  await git(['config', '--unset-all', `credential.${new URL(cloneUrl).origin}.helper`], { cwd: root });
+  for (const [key, value] of credentialConfigEntries(cloneUrl)) await gitOk(['config', '--add', key, value], { cwd: root });
 }
 
 /** Environment for git children of the CLI: no prompts, and the token for lazyaf's credential helper. */

@@ -25,6 +25,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/ingest.js')).registerIngest,
   },
   {
+    name: 'link',
+    summary: 'link a checkout to a repo already on the lazyaf server (a teammate ingested it), so push, jobs submit and land work from it',
+    load: async () => (await import('./commands/link.js')).registerLink,
+  },
+  {
     name: 'push',
     summary: 'push the current branch (or B, or every branch) of this checkout to the lazyaf repo it was ingested as',
     load: async () => (await import('./commands/push.js')).registerPush,

@@ -152,3 +152,8 @@ export function redactUrls(text: string): string {
 export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/** A word for a command line a person copies: as it is when a POSIX shell reads it so, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:=@,+%-]+$/.test(word) ? word : shellQuote(word);
+}

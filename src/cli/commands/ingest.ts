@@ -1,12 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Repo } from '../../shared/api.js';
-import { git, gitOk, redactUrls } from '../../shared/git.js';
+import { git, redactUrls, shellWord } from '../../shared/git.js';
 import { isAllowedRemoteUrl } from '../../shared/remote-url.js';
 import { ApiClient } from '../client.js';
-import { CliError } from '../errors.js';
-import { credentialConfigEntries } from '../git-auth.js';
-import { branchesToPush, type BranchChoice, gitEnv, gitShown, repoRoot } from '../local-git.js';
+import { CliError, RefusedError } from '../errors.js';
+import { branchesToPush, type BranchChoice, gitEnv, gitShown, repoRoot, setLazyafRemote } from '../local-git.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
 
 interface IngestOptions extends GlobalOptions, BranchChoice {
@@ -39,18 +38,23 @@ async function ingest(client: ApiClient, dir: string, opts: IngestOptions): Prom
   }
   const remoteUrl = await originForServer(root);
 
-  const repo = await client.request<Repo>('POST', '/api/repos/ingest', {
-    name,
-    default_branch: defaultBranch,
-    ...(remoteUrl ? { remote_url: remoteUrl } : {}),
-  });
+  const repo = await client
+    .request<Repo>('POST', '/api/repos/ingest', {
+      name,
+      default_branch: defaultBranch,
+      ...(remoteUrl ? { remote_url: remoteUrl } : {}),
+    })
+    .catch(async (err: unknown) => {
+      // The name is taken (a teammate ingested it): this checkout joins that repo rather than making another.
+      if (!(err instanceof RefusedError && err.status === 409)) throw err;
+      const here = await repoRoot(process.cwd()).catch(() => undefined);
+      const where = here === root ? '' : ` ${shellWord(root)}`;
+      throw new CliError(`${err.message}; to link this checkout to it: lazyaf link ${shellWord(name)}${where}`);
+    });
   process.stderr.write(`Created repo ${repo.name} (${repo.id}); pushing ${branches.length === 1 ? `branch ${branches[0]}` : `${branches.length} branches`}\n`);
 
   try {
-    await gitOk(['remote', 'add', 'lazyaf', repo.clone_url], { cwd: root });
-    // The repo config names the helper (this CLI), never the token itself.
-    await git(['config', '--unset-all', `credential.${new URL(repo.clone_url).origin}.helper`], { cwd: root });
-    for (const [key, value] of credentialConfigEntries(repo.clone_url)) await gitOk(['config', '--add', key, value], { cwd: root });
+    await setLazyafRemote(root, repo.clone_url);
     const refspecs = branches.map((b) => `refs/heads/${b}:refs/heads/${b}`);
     await gitShown(['push', '--progress', 'lazyaf', ...refspecs], root, gitEnv(client.server, client.token), 'git push to lazyaf');
   } catch (err) {

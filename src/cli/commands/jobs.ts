@@ -4,6 +4,8 @@ import { isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { HOW_TO_LINK, linkedCheckout } from '../linked-checkout.js';
+import { repoRoot } from '../local-git.js';
 import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
 import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
@@ -11,7 +13,7 @@ import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
 interface SubmitOptions {
-  repo: string;
+  repo?: string;
   title: string;
   description?: string;
   command?: string;
@@ -24,16 +26,19 @@ interface SubmitOptions {
   json?: boolean;
 }
 
-/** `NAME (id)` when the server named it, else the bare id. */
-const named = (name: string | null | undefined, id: string | null): string | null => (id && name ? `${name} (${id})` : id);
+/** A job's or a runner's id as people read it: its first 8 characters, which every command takes for the job. */
+const short = (id: string): string => id.slice(0, 8);
+
+/** A runner by the name it had on the job, else by its short id (an attempt recorded before names were kept). */
+const runnerOf = (name: string | null | undefined, id: string): string => name ?? short(id);
 
 function printJob(job: Job): void {
   const rows: [string, string | number | null | undefined][] = [
-    ['id', job.id],
+    ['id', short(job.id)],
     ['title', job.title],
     ['status', job.status + (job.cancel_requested && job.status === 'running' ? ' (cancelling)' : '')],
     ['waiting', job.no_runner],
-    ['repo', named(job.repo_name, job.repo_id)],
+    ['repo', job.repo_name ?? job.repo_id],
     ['agent', job.agent],
     ['model', job.model],
     ['command', job.command],
@@ -48,30 +53,42 @@ function printJob(job: Job): void {
     ],
     ['usage', job.usage ? usageLine(job.usage) : null],
     ['duration', job.usage?.duration_ms !== undefined ? `${(job.usage.duration_ms / 1000).toFixed(1)} s` : null],
-    ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${job.id.slice(0, 8)})` : null],
-    ['runner', named(job.runner_name, job.runner_id)],
+    ['transcript', job.transcript_entries ? `${job.transcript_entries} entries (lazyaf jobs logs ${short(job.id)})` : null],
+    ['runner', job.runner_id && runnerOf(job.runner_name, job.runner_id)],
     ['created', job.created_at],
     ['finished', job.finished_at],
   ];
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ': ').padEnd(11)}${printable(v)}\n`);
   // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
-  for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${link.id.slice(0, 8)} ${link.status} ${link.title}`) + '\n');
+  for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${short(link.id)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
-    const line = `attempt ${a.number}: runner ${a.runner_id} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
+    const line = `attempt ${a.number}: runner ${runnerOf(a.runner_name, a.runner_id)} ${a.started_at} → ${a.ended_at ?? 'running'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
     process.stdout.write(`  ${printable(line)}\n`);
   }
 }
 
-/** Writes a job's log so far; colours pass, other escapes do not. */
-async function printLog(client: ApiClient, jobId: string): Promise<void> {
+/** Writes a job's log so far; colours pass, other escapes do not. False when it has none. */
+async function printLog(client: ApiClient, jobId: string): Promise<boolean> {
   const filter = new TerminalLogFilter();
   let offset = 0;
   for (;;) {
     const page = await client.request<JobLogs>('GET', `/api/jobs/${encodeURIComponent(jobId)}/logs?offset=${offset}`);
     process.stdout.write(filter.write(page.content));
-    if (page.next_offset === offset) return;
+    if (page.next_offset === offset) return offset > 0;
     offset = page.next_offset;
   }
+}
+
+/**
+ * The stderr line of `jobs logs` for a job with nothing to print, so that no output is not taken
+ * for a failure to read it: not started yet, or finished without ever running (cancelled while queued).
+ */
+function sayNothing(job: Job, what: 'log' | 'transcript'): void {
+  const id = short(job.id);
+  let line = `job ${id} ${job.status} with no ${what}`;
+  if (!isFinished(job.status)) line = `job ${id} is ${job.status}: no ${what} yet`;
+  else if (job.attempt_count === 0) line = `job ${id} ${job.status} before it ran: it has no ${what}`;
+  process.stderr.write(`${line}\n`);
 }
 
 /**
@@ -136,13 +153,24 @@ function timeoutSeconds(raw: string | undefined): number | undefined {
   return timeout;
 }
 
+/** Without --repo: the repo the checkout in the current folder is linked to, as `lazyaf push` finds it. */
+async function repoOfCheckout(cmd: Command): Promise<{ client: ApiClient; repoId: string }> {
+  const root = await repoRoot(process.cwd()).catch(() => undefined);
+  const linked = root === undefined ? undefined : await linkedCheckout(root, clientOptions(cmd));
+  if (!linked) {
+    const why = root === undefined ? `${process.cwd()} is not in a git checkout` : `${root} has no "lazyaf" remote`;
+    throw new CliError(`pass --repo REPO, or run inside a checkout linked to a lazyaf repo (${why}; to link one: ${HOW_TO_LINK})`);
+  }
+  return { client: linked.client, repoId: linked.repo.id };
+}
+
 export function registerJobs(program: Command): void {
   const jobs = program.command('jobs');
 
   jobs
     .command('submit')
     .description('queue a job on a repo')
-    .requiredOption('--repo <repo>', 'repo id or name')
+    .option('--repo <repo>', 'repo id or name (default: the repo the checkout in the current folder is linked to)')
     .requiredOption('--title <title>', 'what the job is about (also the commit message)')
     .option('--description <text>', 'details for the agent')
     .option('--command <cmd>', 'shell command to run in the workspace')
@@ -154,11 +182,11 @@ export function registerJobs(program: Command): void {
     .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
     .action(async (opts: SubmitOptions, cmd: Command) => {
-      const client = new ApiClient(clientOptions(cmd));
       if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
       const timeout = timeoutSeconds(opts.timeout);
+      const { client, repoId } = opts.repo ? { client: new ApiClient(clientOptions(cmd)), repoId: opts.repo } : await repoOfCheckout(cmd);
       const job = await client.request<Job>('POST', '/api/jobs', {
-        repo_id: opts.repo,
+        repo_id: repoId,
         title: opts.title,
         description: opts.description,
         command: opts.command,
@@ -212,15 +240,26 @@ export function registerJobs(program: Command): void {
     .action(async (id: string, opts: { follow?: boolean; raw?: boolean; json?: boolean }, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
       if (opts.raw && opts.json) throw new CliError('--raw prints the log as it is; --json prints the transcript: pass one');
-      const job = opts.raw ? undefined : await client.request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
+      const jobPath = `/api/jobs/${encodeURIComponent(id)}`;
+      const job = opts.raw ? undefined : await client.request<Job>('GET', jobPath);
       if (job && job.agent !== SHELL_AGENT) {
         const out = { json: Boolean(opts.json) };
-        if (opts.follow) return void (await followTranscript(client, job.id, out));
-        if ((await printTranscript(client, job, out)) || opts.json) return;
+        if (opts.follow) {
+          const final = await followTranscript(client, job.id, out);
+          if (final.attempt_count === 0) sayNothing(final, 'transcript');
+          return;
+        }
+        if (await printTranscript(client, job, out)) return;
+        if (opts.json) return sayNothing(job, 'transcript');
         // An agent run without a transcript (a template from agents.json, an older runner): its log is all there is.
       } else if (job && opts.json) throw new CliError(`job ${job.id} runs a shell command: it has a log and no transcript (drop --json)`);
-      if (opts.follow) await followLog(client, id);
-      else await printLog(client, id);
+      if (opts.follow) {
+        const final = await followLog(client, id);
+        if (final.log_bytes === 0) sayNothing(final, 'log');
+      } else if (!(await printLog(client, id))) {
+        // Its status now: the job read before the log may have started since.
+        sayNothing(await client.request<Job>('GET', jobPath), 'log');
+      }
     });
 
   for (const [name, verb] of [

@@ -136,7 +136,7 @@ async function mustBeLinked(client: ApiClient, root: string, repo: Repo): Promis
     ));
   const why = linkedTo ? `is linked to lazyaf repo ${linkedTo}, not ${repo.name}` : `is not linked to lazyaf repo ${repo.name} (it has no "lazyaf" remote)`;
   const fixes = [`land from the checkout "lazyaf ingest" linked to ${linkedTo ? repo.name : 'it'}`];
-  if (!linkedTo) fixes.push(`or link this one first if its origin is ${repo.name}'s remote (git remote add lazyaf ${repo.clone_url})`);
+  if (!linkedTo) fixes.push(`or link this one first if its origin is ${repo.name}'s remote (lazyaf link ${repo.name})`);
   if (repo.remote_url) fixes.push(`or land it on ${redactUrls(repo.remote_url)} from ${repo.name}'s page in the web UI`);
   throw new CliError(`${root} ${why}: ${fixes.join(', ')}`);
 }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import type { Repo } from '../../shared/api.js';
-import { ApiClient } from '../client.js';
-import { CliError, RefusedError } from '../errors.js';
+import { CliError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
-import { branchesToPush, gitEnv, gitShown, lazyafLink, pushRejection, repoRoot, type BranchChoice } from '../local-git.js';
+import { branchesToPush, gitEnv, gitShown, pushRejection, repoRoot, type BranchChoice } from '../local-git.js';
+import { HOW_TO_LINK, linkedCheckout } from '../linked-checkout.js';
 import { clientOptions, type GlobalOptions } from '../options.js';
 
 export function registerPush(program: Command): void {
@@ -18,20 +17,10 @@ export function registerPush(program: Command): void {
 
 async function push(opts: BranchChoice, cmd: Command): Promise<void> {
   const root = await repoRoot(process.cwd());
-  const link = await lazyafLink(root);
-  if (!link) throw new CliError(`no "lazyaf" remote in ${root}; link this checkout to lazyaf first: lazyaf ingest PATH --name NAME`);
-  const { url, base, repoId } = link;
+  const linked = await linkedCheckout(root, clientOptions(cmd));
+  if (!linked) throw new CliError(`no "lazyaf" remote in ${root}; link this checkout to lazyaf first: ${HOW_TO_LINK}`);
+  const { url, client, repo } = linked;
   const { branches } = await branchesToPush(root, opts);
-
-  // The server the remote names is the one to ask: that is where the push goes.
-  const global = clientOptions(cmd);
-  const client = new ApiClient({ ...global, server: global.server ?? new URL(base).origin + new URL(base).pathname });
-  const repo = await client.request<Repo>('GET', `/api/repos/${repoId}`).catch((err: unknown) => {
-    if (!(err instanceof RefusedError && err.status === 404)) throw err;
-    throw new CliError(
-      `the lazyaf repo this checkout pushes to (${repoId}) is gone from ${client.server}; to start over: git remote remove lazyaf, then lazyaf ingest`,
-    );
-  });
 
   process.stderr.write(`Pushing ${branches.length === 1 ? `branch ${branches[0]}` : `${branches.length} branches`} to lazyaf repo ${repo.name}\n`);
   const refspecs = branches.map((b) => `refs/heads/${b}:refs/heads/${b}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { RunnerList, RunnersStatus } from '../../shared/api.js';
+import { SHELL_AGENT } from '../../shared/job-status.js';
 import { ApiClient } from '../client.js';
 import { clientOptions } from '../options.js';
 import { printJson, printTable } from '../table.js';
@@ -23,8 +24,8 @@ export function registerRunners(program: Command): void {
             r.status,
             r.current_job_id?.slice(0, 8) ?? '-',
             r.sandbox === 'none' ? 'NONE' : (r.sandbox ?? '-'),
-            // Every runner runs shell jobs; the column names what it can run besides.
-            r.agents.join(',') || '-',
+            // Every runner runs shell jobs, then the agents it offers: as the web UI lists them.
+            [SHELL_AGENT, ...r.agents].join(','),
             r.labels.join(',') || '-',
             r.last_seen_at,
             r.id,
