@@ -198,6 +198,15 @@ test('malformed protocol messages and wrong tokens get 4xx', async (t) => {
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
 });
 
+test('an agent is looked up by its own name only: "constructor" is an unknown agent, refused with the known ones', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const res = await api(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'x', agent: 'constructor' });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.match(res.body.message, /unknown agent "constructor"; known: shell, claude, gemini, codex, aider/);
+  assert.equal((await api(server, 'GET', '/api/jobs')).body.total, 0);
+});
+
 test('a job token fetches its repo and pushes its own branch only; no other branch, no other repo', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
