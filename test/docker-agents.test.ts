@@ -13,7 +13,7 @@ import { defaultScript, startAnthropicServer, type AnthropicServer } from './age
 import { defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
 import { startOpenAIServer } from './agents/openai-server.js';
 import { containerOutput, dockerOrSkip, removeContainers, testAgentImage } from './docker-helpers.js';
-import { api, authUrl, barePath, eventually, git, run, startTestServer, tempDir, type Target } from './helpers.js';
+import { api, authUrl, barePath, eventually, git, readStream, run, startTestServer, tempDir, type Target } from './helpers.js';
 import { seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const SLOW = 120_000;
@@ -58,15 +58,7 @@ async function recordEvents(t: TestContext, server: Target): Promise<() => strin
   t.after(() => abort.abort());
   const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: abort.signal });
   assert.equal(res.status, 200);
-  let text = '';
-  void (async () => {
-    try {
-      for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString('utf8');
-    } catch {
-      // Aborted when the test ends.
-    }
-  })();
-  return () => text;
+  return readStream(t, res, 'the event stream').text;
 }
 
 /** The container's environment holds no agent credential, by name or by value. */
