@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { Job, JobLogs, PoolState, RunnerList } from '../src/shared/api.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import { api, cli, eventually, startTestServer, tempDir, type ServerProcess } from './helpers.js';
-import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const allRunners = async (server: ServerProcess) => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners;
 const idlePoolIds = async (server: ServerProcess) =>
@@ -80,7 +80,7 @@ test('after a SIGKILLed server restarts, its runners take the same slots: warm c
   );
   assert.deepEqual(workDirs(root), ['pool-1', 'pool-2']);
   for (const title of ['three', 'four']) {
-    const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id);
+    const job = await runJob(server, { repo_id: repo.id, title, command: 'true' });
     assert.equal(job.status, 'succeeded', job.error ?? '');
     const log = await logOf(server, job);
     assert.match(log, /\[lazyaf\] using cached repo/);
@@ -114,7 +114,7 @@ test('LAZYAF_EPHEMERAL=1 runs each job in a fresh runner process', async (t) => 
   assert.equal((await api<PoolState>(server, 'GET', '/api/pool')).body.ephemeral, true, 'the pool says it is ephemeral');
   const repo = await seedRepo(server, path.join(dir, 'src'));
   const jobs: Job[] = [];
-  for (const title of ['one', 'two']) jobs.push(await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id));
+  for (const title of ['one', 'two']) jobs.push(await runJob(server, { repo_id: repo.id, title, command: 'true' }));
   for (const job of jobs) {
     assert.equal(job.status, 'succeeded', job.error ?? '');
     assert.match(await logOf(server, job), /\[lazyaf\] cloning /, 'a fresh work dir: no cache from the job before');

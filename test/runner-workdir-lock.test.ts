@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { RunnerList } from '../src/shared/api.js';
 import { workdirHolder } from '../src/shared/workdir-lock.js';
 import { api, eventually, ROOT, spawnChild, startTestServer, tempDir } from './helpers.js';
-import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { runJob, seedRepo, startRunnerProcess } from './queue-helpers.js';
 
 test('a runner waits while another live runner holds its work dir, and takes it once that one has left', async (t) => {
   const server = await startTestServer(t);
@@ -26,7 +26,7 @@ test('a runner waits while another live runner holds its work dir, and takes it 
   holder.child.kill('SIGTERM');
   await eventually('the second runner registered', async () => (await listed()).length === 1 && /registered as slot/.test(second.output()));
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title: 'after', command: 'true' })).id);
+  const job = await runJob(server, { repo_id: repo.id, title: 'after', command: 'true' });
   assert.equal(job.status, 'succeeded', job.error ?? '');
 });
 
