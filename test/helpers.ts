@@ -195,7 +195,7 @@ export interface StreamReader {
   text(): string;
   /** Waits (through eventually, up to `timeoutMs`) until the text so far matches; fails if the stream ends first. */
   until(match: RegExp | string, timeoutMs?: number): Promise<string>;
-  /** Waits (up to `timeoutMs`) for the server to end the stream; the whole text. */
+  /** Waits (up to `timeoutMs`) for the server to end the stream (not break it off); the whole text. */
   ended(timeoutMs?: number): Promise<string>;
 }
 
@@ -209,6 +209,7 @@ export function readStream(t: TestContext, res: Response, what: string): StreamR
   const decoder = new TextDecoder();
   let text = '';
   let done = false;
+  let failure: unknown;
   t.after(() => reader.cancel().catch(() => {}));
   void (async () => {
     try {
@@ -217,8 +218,9 @@ export function readStream(t: TestContext, res: Response, what: string): StreamR
         if (chunk.done) break;
         text += decoder.decode(chunk.value, { stream: true });
       }
-    } catch {
-      // Cancelled or aborted: the stream is over for this test.
+    } catch (err) {
+      // The test's own cancel comes after its last wait; anything else broke the stream off.
+      failure = err;
     } finally {
       done = true;
     }
@@ -232,7 +234,7 @@ export function readStream(t: TestContext, res: Response, what: string): StreamR
         () => matches(match) || done,
         timeoutMs,
       );
-      if (!matches(match)) throw new Error(`${what} ended before it showed ${String(match)}; got:\n${text}`);
+      if (!matches(match)) throw new Error(`${what} ended${failure ? ` (${String(failure)})` : ''} before it showed ${String(match)}; got:\n${text}`);
       return text;
     },
     async ended(timeoutMs) {
@@ -241,6 +243,7 @@ export function readStream(t: TestContext, res: Response, what: string): StreamR
         () => done,
         timeoutMs,
       );
+      if (failure) throw new Error(`${what} broke off instead of ending: ${String(failure)}; got:\n${text}`);
       return text;
     },
   };
