@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type Docker from 'dockerode';
-import type { JobLogs, Repo, RunnerList } from '../src/shared/api.js';
+import type { Repo, RunnerList } from '../src/shared/api.js';
 import { api, CLI, eventually, run, startTestServer, tempDir, type ServerProcess, type Target } from './helpers.js';
 import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
-import { runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { logOf, runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
 import { hostRelayDir } from '../src/server/pool/host-relay.js';
 
@@ -148,7 +148,7 @@ test('docker pool: 0 → 3 → 1 → 2 runner containers, busy runners finish th
   for (const job of jobs) {
     const done = await waitForJob(server, job.id, undefined, SLOW);
     assert.equal(done.status, 'succeeded', done.error ?? '');
-    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    const log = await logOf(server, job.id);
     const uid = Number(/^(\d+)$/m.exec(log)?.[1]);
     assert.ok(Number.isInteger(uid) && uid !== 0, `the job ran as uid ${uid}: ${log}`);
     const branches = (await api(server, 'GET', `/api/repos/${repo.id}/branches`)).body.branches as { name: string }[];
