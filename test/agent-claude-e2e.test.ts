@@ -20,8 +20,7 @@ import {
   assertShellJobSeesNone,
   cloneBranch,
   jobNetworkOrSkip,
-  logOf,
-  runJob,
+  runTimedJob,
   runQuietJob,
   startAgentStack,
   transcriptOf,
@@ -30,6 +29,7 @@ import {
 import { startAnthropicServer, userText, type AnthropicServer } from './agents/anthropic-server.js';
 import { closedPort } from './agents/scripted-server.js';
 import { git, setEnv, tempDir } from './helpers.js';
+import { logOf } from './queue-helpers.js';
 
 const BIN_DIR = agentCliBinDir('claude');
 // The CLI's package, where its bin's link leads: shown to claude started by hand (the runner shows it to its jobs itself).
@@ -38,7 +38,7 @@ const API_KEY = 'sk-ant-test-e2e-key';
 
 /** Submits a claude job and resolves with it finished, and when it was created (ms). */
 async function runAgentJob(stack: AgentStack, title: string, extra: Record<string, unknown> = {}): Promise<{ job: Job; created: number; ms: number }> {
-  return runJob(stack, { title, description: 'Write hello.txt, then run a command.', agent: 'claude', ...extra });
+  return runTimedJob(stack, { title, description: 'Write hello.txt, then run a command.', agent: 'claude', ...extra });
 }
 
 test('claude as a job: its edit on the branch, its transcript and usage; no credential leaks; an unreachable API or no key fails it in seconds with its reason', async (t) => {

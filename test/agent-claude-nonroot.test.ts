@@ -10,11 +10,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
 import { AGENT_CLI_VERSIONS } from '../src/shared/agents/versions.js';
-import { cloneBranch, logOf, runJob, setSecret, transcriptOf, type AgentStack } from './agents/agent-jobs.js';
+import { cloneBranch, runTimedJob, setSecret, transcriptOf, type AgentStack } from './agents/agent-jobs.js';
 import { startAnthropicServer, userText } from './agents/anthropic-server.js';
 import { eventually, startTestServer } from './helpers.js';
 import { canRunAsNobody, NOBODY, nobodysDir, startRunnerAsNobody } from './nobody-helpers.js';
-import { seedRepo } from './queue-helpers.js';
+import { logOf, seedRepo } from './queue-helpers.js';
 
 const KEY = 'sk-ant-nonroot-5e1f0a';
 
@@ -67,7 +67,7 @@ test('claude on a runner that is not root: in the bubblewrap sandbox, its edit o
   );
 
   const stack = { server, repo, dir } as AgentStack;
-  const { job, ms } = await runJob(stack, { title: 'Say hello', description: 'Write hello.txt.', agent: 'claude' });
+  const { job, ms } = await runTimedJob(stack, { title: 'Say hello', description: 'Write hello.txt.', agent: 'claude' });
   const log = await logOf(server, job.id);
   t.diagnostic(`claude job on the nobody runner: created → finished in ${ms} ms`);
   assert.equal(job.status, 'succeeded', `${job.error}\n${log}\n${runner.output()}`);

@@ -13,8 +13,7 @@ import {
   cloneBranch,
   assertFailsFast,
   jobNetworkOrSkip,
-  logOf,
-  runJob,
+  runTimedJob,
   runQuietJob,
   setSecret,
   startAgentStack,
@@ -22,6 +21,7 @@ import {
 } from './agents/agent-jobs.js';
 import { closedPort } from './agents/scripted-server.js';
 import { cli } from './helpers.js';
+import { logOf } from './queue-helpers.js';
 
 const KEY = 'sk-test-codex-e2e-3b9d71c4a2';
 const PROMPT_TITLE = 'Change hello';
@@ -42,7 +42,7 @@ test('codex as a job: its edit on the branch, its transcript and usage; no crede
   await setSecret(server, 'OPENAI_API_KEY', KEY);
   await setSecret(server, 'OPENAI_BASE_URL', model.baseUrl);
 
-  const { job } = await runJob(stack, { title: PROMPT_TITLE, description: 'Do what README.md says.', agent: 'codex' });
+  const { job } = await runTimedJob(stack, { title: PROMPT_TITLE, description: 'Do what README.md says.', agent: 'codex' });
   const log = await logOf(server, job.id);
   assert.equal(job.status, 'succeeded', `the job failed: ${job.error}\n${log}`);
   const first = model.requests[0];

@@ -14,13 +14,13 @@ import {
   cloneBranch,
   assertFailsFast,
   jobNetworkOrSkip,
-  logOf,
-  runJob,
+  runTimedJob,
   runQuietJob,
   setSecret,
   startAgentStack,
   transcriptOf,
 } from './agents/agent-jobs.js';
+import { logOf } from './queue-helpers.js';
 
 const KEY = 'gemini-e2e-key-0c7f3a91d5';
 const CONVERSATION = COLOUR_CONVERSATION;
@@ -47,7 +47,7 @@ test('gemini as a job: its edit on the branch, its transcript and usage; no cred
   await setSecret(server, 'GEMINI_API_KEY', KEY);
   await setSecret(server, 'GOOGLE_GEMINI_BASE_URL', model.url);
 
-  const { job } = await runJob(stack, { title: 'Make it blue', description: 'Do what notes.txt says.', agent: 'gemini' });
+  const { job } = await runTimedJob(stack, { title: 'Make it blue', description: 'Do what notes.txt says.', agent: 'gemini' });
   const log = await logOf(server, job.id);
   assert.equal(job.status, 'succeeded', `the job failed: ${job.error}\n${log}`);
   const first = model.chatRequests()[0];

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Transcript } from '../src/shared/api.js';
-import { jobNetworkOrSkip, logOf, runJob, setSecret, startAgentStack, type AgentStack } from './agents/agent-jobs.js';
+import { jobNetworkOrSkip, runTimedJob, setSecret, startAgentStack, type AgentStack } from './agents/agent-jobs.js';
 import { startAnthropicServer } from './agents/anthropic-server.js';
 import { api, setEnv } from './helpers.js';
+import { logOf } from './queue-helpers.js';
 
 const KEY = 'sk-ant-rotated-away-0123456789';
 
@@ -31,7 +32,7 @@ test('a credential the server no longer holds is still hidden by the runner in t
   const { server, events } = stack;
   await setSecret(server, 'ANTHROPIC_API_KEY', KEY);
 
-  const { job } = await runJob(stack, { title: 'Print the key', agent: 'claude' });
+  const { job } = await runTimedJob(stack, { title: 'Print the key', agent: 'claude' });
   const log = await logOf(server, job.id);
   assert.equal(job.status, 'succeeded', `${job.error}\n${log}`);
   assert.equal(model.conversation()[0]?.headers['x-api-key'], KEY, 'the key reached the agent with its assignment');

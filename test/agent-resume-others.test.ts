@@ -10,11 +10,11 @@ import { test, type TestContext } from 'node:test';
 import type { TestedAgent } from '../src/shared/agents/versions.js';
 import type { Job } from '../src/shared/api.js';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
-import { jobNetworkOrSkip, logOf, setSecret } from './agents/agent-jobs.js';
+import { jobNetworkOrSkip, setSecret } from './agents/agent-jobs.js';
 import { COLOUR_CONVERSATION, COLOUR_FILES, defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
 import { CLASSIC_CODEX_SCRIPT, startOpenAIServer } from './agents/openai-server.js';
 import { api, setEnv, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { inProcessRunners, seedRepo, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
+import { inProcessRunners, logOf, seedRepo, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
 
 /** What the test needs of one agent's scripted API: its port, and the text of each chat request so far. */
 interface ModelApi {

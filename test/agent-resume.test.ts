@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { JobNetwork } from '../src/runner/job-network.js';
-import type { Job, JobLogs } from '../src/shared/api.js';
+import type { Job } from '../src/shared/api.js';
 import { agentCliBinDir } from '../scripts/agent-clis.js';
 import { defaultScript, startAnthropicServer, userText, type AnthropicServer, type RecordedRequest } from './agents/anthropic-server.js';
 import { api, setEnv, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { inProcessRunners, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { inProcessRunners, logOf, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { tarball } from './session-helpers.js';
 
 const BIN_DIR = agentCliBinDir('claude');
@@ -50,7 +50,7 @@ async function setup(t: TestContext, script = defaultScript()): Promise<Setup> {
 
 async function finished(server: TestServer, job: Job): Promise<{ job: Job; log: string }> {
   const done = await waitForJob(server, job.id, undefined, 90_000);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  const log = await logOf(server, job.id);
   return { job: done, log };
 }
 

@@ -2,15 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job, JobDiff } from '../src/shared/api.js';
-import { api, assertCliFailure, barePath, CLI, cli, git, makeRepoWithOrigin, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { ended, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
-
-/** Runs a job to its end and returns it. */
-async function runJob(server: TestServer, repo: string, title: string, command: string): Promise<Job> {
-  const job = await submit(server, { repo_id: repo, title, command });
-  return waitForJob(server, job.id, ended, 60_000);
-}
+import type { JobDiff } from '../src/shared/api.js';
+import { api, assertCliFailure, barePath, CLI, cli, git, makeRepoWithOrigin, run, startTestServer, tempDir } from './helpers.js';
+import { runJob, startRunnerProcess, submit } from './queue-helpers.js';
 
 /** A checkout with an `origin` (a local bare repo) ingested into lazyaf, and one runner. */
 async function world(t: Parameters<typeof tempDir>[0], files: Record<string, string>) {
@@ -31,12 +25,11 @@ test('diff shows the files a job added, changed and deleted, with counts, --stat
     Makefile: 'all:\n\techo hi\n',
     'moved.txt': 'the same\nfour\nlines\nhere\n',
   });
-  const job = await runJob(
-    server,
-    'demo',
-    'edit',
-    `echo new > added.txt; printf 'one\\nTWO\\nthree\\n' > change.txt; rm gone.txt; printf 'x\\033]0;pwned\\007y\\n' > esc.txt; printf 'all:\\n\\techo bye\\n' > Makefile; mv moved.txt renamed.txt; printf '\\000\\001\\002' > blob.bin`,
-  );
+  const job = await runJob(server, {
+    repo_id: 'demo',
+    title: 'edit',
+    command: `echo new > added.txt; printf 'one\\nTWO\\nthree\\n' > change.txt; rm gone.txt; printf 'x\\033]0;pwned\\007y\\n' > esc.txt; printf 'all:\\n\\techo bye\\n' > Makefile; mv moved.txt renamed.txt; printf '\\000\\001\\002' > blob.bin`,
+  });
   assert.equal(job.status, 'succeeded', job.error ?? '');
   const short = job.id.slice(0, 8);
 
@@ -102,7 +95,7 @@ test('diff shows the files a job added, changed and deleted, with counts, --stat
   assert.doesNotMatch(noColor.stdout, /\x1b\[3/);
 
   // A job that changed nothing.
-  const idle = await runJob(server, 'demo', 'read only', 'cat keep.txt');
+  const idle = await runJob(server, { repo_id: 'demo', title: 'read only', command: 'cat keep.txt' });
   const none = await cli(['diff', idle.id], { server });
   assert.equal(none.code, 0, none.stderr);
   assert.match(none.stdout, /^no changes: job \S+ has no commit$/m);
@@ -110,7 +103,7 @@ test('diff shows the files a job added, changed and deleted, with counts, --stat
 
 test('a diff past max_bytes is cut at a line with a marker; a job whose commit is gone is a 409; bad queries are 400s', async (t) => {
   const { server } = await world(t, { 'README.md': '# demo\n' });
-  const job = await runJob(server, 'demo', 'big', 'seq 1 200000 > big.txt; echo small > small.txt');
+  const job = await runJob(server, { repo_id: 'demo', title: 'big', command: 'seq 1 200000 > big.txt; echo small > small.txt' });
   assert.equal(job.status, 'succeeded', job.error ?? '');
 
   // The server account's own git config does not change the answer's shape.
@@ -157,7 +150,7 @@ test('a diff past max_bytes is cut at a line with a marker; a job whose commit i
 
 test('land JOB pushes its branch to origin; after a redo moved the landed branch it says so, and --force-with-lease replaces it', async (t) => {
   const { server, origin, src } = await world(t, { 'a.txt': 'one\n' });
-  const job = await runJob(server, 'demo', 'change a', 'echo two > a.txt');
+  const job = await runJob(server, { repo_id: 'demo', title: 'change a', command: 'echo two > a.txt' });
   assert.equal(job.status, 'succeeded', job.error ?? '');
   const branch = job.branch!;
 
@@ -192,22 +185,21 @@ test('land JOB pushes its branch to origin; after a redo moved the landed branch
 
 test('land JOB refuses a job without changes, a failed job (naming the explicit way) and an unknown job, in one line', async (t) => {
   const { server, src } = await world(t, { 'a.txt': 'one\n' });
-  const idle = await runJob(server, 'demo', 'nothing', 'true');
-  const failed = await submit(server, { repo_id: 'demo', title: 'fails', command: 'echo x > b.txt; exit 3' });
-  const failedDone = await waitForJob(server, failed.id, ended, 60_000);
-  assert.equal(failedDone.status, 'failed');
+  const idle = await runJob(server, { repo_id: 'demo', title: 'nothing', command: 'true' });
+  const failed = await runJob(server, { repo_id: 'demo', title: 'fails', command: 'echo x > b.txt; exit 3' });
+  assert.equal(failed.status, 'failed');
 
   const cases: [string[], RegExp][] = [
     [['land', idle.id], /^lazyaf: job \S{8} succeeded with no changes: it has no branch to land$/],
     [['land', 'ffffffff'], /^lazyaf: job not found: ffffffff$/],
     [['land', 'demo'], /^lazyaf: "demo" is not a job id; to land a branch of a repo: lazyaf land demo --branch B$/],
   ];
-  if (failedDone.branch) {
+  if (failed.branch) {
     // A failed job's work is kept on its branch: landing it takes the explicit form.
     cases.push([
       ['land', failed.id],
       new RegExp(
-        `^lazyaf: job \\S{8} failed; its branch holds what it left\\. To land it anyway: lazyaf land (demo|${failed.repo_id}) --branch ${failedDone.branch}$`,
+        `^lazyaf: job \\S{8} failed; its branch holds what it left\\. To land it anyway: lazyaf land (demo|${failed.repo_id}) --branch ${failed.branch}$`,
       ),
     ]);
   }
@@ -216,7 +208,7 @@ test('land JOB refuses a job without changes, a failed job (naming the explicit 
 
 test('land refuses a checkout not linked to the repo (another project, or one linked elsewhere): its origin is untouched; the linked one lands', async (t) => {
   const { server, dir, src, origin } = await world(t, { 'a.txt': 'one\n' });
-  const job = await runJob(server, 'demo', 'change a', 'echo two > a.txt');
+  const job = await runJob(server, { repo_id: 'demo', title: 'change a', command: 'echo two > a.txt' });
   assert.equal(job.status, 'succeeded', job.error ?? '');
   const branch = job.branch!;
 

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type Docker from 'dockerode';
 import { isAgentCredential } from '../src/shared/agents/credentials.js';
-import type { DockerCommand, Job, JobLogs, RepoList, RunnerList, Transcript } from '../src/shared/api.js';
+import type { DockerCommand, Job, RepoList, RunnerList, Transcript } from '../src/shared/api.js';
 import { defaultScript, startAnthropicServer, type AnthropicServer } from './agents/anthropic-server.js';
 import { defaultGeminiScript, startGeminiServer } from './agents/gemini-server.js';
 import { startOpenAIServer } from './agents/openai-server.js';
 import { containerOutput, dockerOrSkip, removeContainers, testAgentImage } from './docker-helpers.js';
-import { api, authUrl, barePath, eventually, git, run, startTestServer, tempDir, type Target } from './helpers.js';
-import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { api, authUrl, barePath, eventually, git, readStream, run, startTestServer, tempDir, type Target } from './helpers.js';
+import { logOf, runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const SLOW = 120_000;
 const HOST_CA = '/etc/ssl/certs/ca-certificates.crt';
@@ -58,15 +58,7 @@ async function recordEvents(t: TestContext, server: Target): Promise<() => strin
   t.after(() => abort.abort());
   const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: abort.signal });
   assert.equal(res.status, 200);
-  let text = '';
-  void (async () => {
-    try {
-      for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString('utf8');
-    } catch {
-      // Aborted when the test ends.
-    }
-  })();
-  return () => text;
+  return readStream(t, res, 'the event stream').text;
 }
 
 /** The container's environment holds no agent credential, by name or by value. */
@@ -94,9 +86,7 @@ async function assertClaudeJob(
   labels: string[],
 ): Promise<{ job: Job; clone: string }> {
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'demo', { 'README.md': '# demo\nA demo repo.\n' });
-  const submitted = await submit(server, { repo_id: repo.id, title: 'Say hello', description: 'Write hello.txt.', agent: 'claude', labels });
-  const job = await waitForJob(server, submitted.id, undefined, SLOW);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  const { log, ...job } = await runJob(server, { repo_id: repo.id, title: 'Say hello', description: 'Write hello.txt.', agent: 'claude', labels }, SLOW);
   assert.equal(job.status, 'succeeded', `${job.error}\n${log}`);
   assert.equal(model.conversation()[0]?.headers['x-api-key'], API_KEY, "the server's key reached claude");
   assert.match(log, /running in the runner's container as lazyaf \(uid 1000\)/);
@@ -172,7 +162,7 @@ test('a docker pool runner takes the agent key and ANTHROPIC_BASE_URL with the j
   // A file setting that names no file in the container would have replaced the image's CA bundle: the runner keeps its own and says so.
   assert.equal(fs.readFileSync(path.join(clone, 'ca.txt'), 'utf8'), '/etc/ssl/certs/ca-certificates.crt');
   assert.match(
-    (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content,
+    await logOf(server, job.id),
     /^\[lazyaf\] NODE_EXTRA_CA_CERTS from the server names a file this runner does not have: left out \(the agent keeps the runner's own\)$/m,
   );
   assert.ok(!server.output().includes(API_KEY), 'the key is in the server output');
@@ -280,9 +270,7 @@ test('codex and gemini on a docker pool runner: each edits its branch through it
 
   const expected = { codex: ['hello.txt', 'hello from codex\n'], gemini: ['src/app.txt', 'colour = "blue"\n'] } as const;
   for (const agent of ['codex', 'gemini'] as const) {
-    const submitted = await submit(server, { repo_id: repo.id, title: `Edit as ${agent}`, agent });
-    const job = await waitForJob(server, submitted.id, undefined, SLOW);
-    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    const { log, ...job } = await runJob(server, { repo_id: repo.id, title: `Edit as ${agent}`, agent }, SLOW);
     assert.equal(job.status, 'succeeded', `${agent}: ${job.error}\n${log}`);
     assert.match(log, /running in the runner's container as lazyaf \(uid 1000\)/);
     const [file, content] = expected[agent];

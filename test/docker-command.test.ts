@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { DockerCommand, JobLogs, RunnerList } from '../src/shared/api.js';
+import type { DockerCommand, RunnerList } from '../src/shared/api.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
 import { hostAddresses } from '../src/server/pool/docker-network.js';
 import { dockerRunCommand } from '../src/server/pool/docker-command.js';
 import { hostRelayDir } from '../src/server/pool/host-relay.js';
 import { api, authUrl, CLI, cli, eventually, git, removeRelayDirAfter, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
 import { dockerOrSkip, testRunnerImage } from './docker-helpers.js';
-import { registerRunner, poll, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { logOf, registerRunner, poll, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 // Secrets a shell would mangle if they were pasted unquoted: quotes, a command substitution, a glob.
 const REGISTRATION_TOKEN = `lzreg_it's"$(touch_pwned)*`;
@@ -267,7 +267,7 @@ test('the command, run as printed with its placeholder filled in, starts a runne
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.equal(done.runner_id, runner.id);
   assert.equal(runner.sandbox, 'container');
-  const logs = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  const logs = await logOf(server, job.id);
   assert.match(logs, /^lazyaf$/m, logs);
   assert.match(logs, /^server: ECONNREFUSED$/m, logs);
   const clone = path.join(tempDir(t), 'clone');

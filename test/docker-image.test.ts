@@ -4,10 +4,10 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Docker from 'dockerode';
 import { buildRunnerImage, ImageBuildError } from '../scripts/build-image.js';
-import type { JobLogs, RunnerList } from '../src/shared/api.js';
+import type { RunnerList } from '../src/shared/api.js';
 import { containerLabels, containerOutput, dockerOrSkip, testRunnerImage } from './docker-helpers.js';
 import { api, eventually, git, startTestServer, tempDir } from './helpers.js';
-import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { ended, logOf, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 /** A container of the runner image (built from this tree) for a fresh test server, once its runner has registered. */
 async function startRunnerContainer(t: TestContext, docker: Docker, name: string) {
@@ -48,7 +48,7 @@ test('a container of the runner image registers with the container as its wall, 
   assert.match(uid, /^\d+$/);
   assert.notEqual(uid, '0', 'the job ran as a non-root user');
   assert.equal(await git(['show', `${done.branch}:made.txt`], bare), 'made in a container');
-  assert.match((await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content, /running in the runner's container/);
+  assert.match(await logOf(server, job.id), /running in the runner's container/);
 
   // `docker stop`'s SIGTERM reaches the runner through the image's init: it deregisters and exits cleanly.
   await container.stop({ t: 30 });
@@ -72,7 +72,7 @@ test("a job in the runner image reads no process's registration token, runs as u
     command: `stat -c 'inode %i' README.md; ${READ_ENVIRONS}; id -u > uid.txt && echo written by the job > wrote.txt && { setsid sh -c 'echo $$ > /tmp/bg.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & } && while [ ! -s /tmp/bg.pid ]; do sleep 0.1; done`,
   });
   const firstDone = await waitForJob(server, first.id, ended, 120_000);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${first.id}/logs`)).body.content;
+  const log = await logOf(server, first.id);
   assert.equal(firstDone.status, 'succeeded', `${firstDone.error ?? ''}\n${log}\n${await containerOutput(container)}`);
   // The loop did read environments: its own shell's at least.
   assert.match(log, new RegExp(`^LAZYAF_JOB_ID=${first.id}$`, 'm'));
@@ -89,7 +89,7 @@ test("a job in the runner image reads no process's registration token, runs as u
       'stat -c "inode %i" README.md; if kill -0 "$(cat /tmp/bg.pid)" 2>/dev/null; then echo "the first job left $(cat /tmp/bg.pid) running"; exit 1; fi; echo again > wrote.txt',
   });
   const secondDone = await waitForJob(server, second.id, ended, 120_000);
-  const secondLog = (await api<JobLogs>(server, 'GET', `/api/jobs/${second.id}/logs`)).body.content;
+  const secondLog = await logOf(server, second.id);
   assert.equal(secondDone.status, 'succeeded', `${secondDone.error ?? ''}\n${secondLog}\n${await containerOutput(container)}`);
   assert.equal(await git(['show', `${secondDone.branch}:wrote.txt`], bare), 'again');
   assert.match(secondLog, /running in the runner's container as lazyaf \(uid 1000\)/);
@@ -112,7 +112,7 @@ test("a job in the runner image reads no process's registration token, runs as u
     ].join('\n'),
   });
   const thirdDone = await waitForJob(server, third.id, ended, 120_000);
-  const thirdLog = (await api<JobLogs>(server, 'GET', `/api/jobs/${third.id}/logs`)).body.content;
+  const thirdLog = await logOf(server, third.id);
   assert.equal(thirdDone.status, 'succeeded', `${thirdDone.error ?? ''}\n${thirdLog}`);
   // Its own cache's objects it reads (its checkout borrows them).
   assert.match(await git(['show', `${thirdDone.branch}:head.txt`], path.join(server.ctx.reposDir, `${other.id}.git`)), /^[0-9a-f]{40}$/);
@@ -157,7 +157,7 @@ test('a runner container started as another user says loudly that its jobs can r
   const job = await submit(server, { repo_id: repo.id, title: 'as the runner', command: 'true' });
   assert.equal((await waitForJob(server, job.id, ended, 120_000)).status, 'succeeded');
   assert.match(
-    (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content,
+    await logOf(server, job.id),
     /running in the runner's container as the runner's own user: the command can read the runner's environment, its registration token included/,
   );
 });

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type Docker from 'dockerode';
-import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
-import { api, authUrl, CLI, eventually, git, makeRepo, run, startTestServer, tempDir, type ServerProcess, type Target } from './helpers.js';
+import type { Repo, RunnerList } from '../src/shared/api.js';
+import { api, CLI, eventually, run, startTestServer, tempDir, type ServerProcess, type Target } from './helpers.js';
 import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
-import { waitForJob } from './queue-helpers.js';
+import { logOf, runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
 import { hostRelayDir } from '../src/server/pool/host-relay.js';
 
@@ -59,16 +59,9 @@ async function settledAt(docker: Docker, server: ServerProcess, n: number): Prom
   );
 }
 
-async function seed(server: Target, dir: string): Promise<{ id: string; clone_url: string }> {
-  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
-  return repo;
-}
-
-async function submit(server: Target, repoId: string, title: string, command: string): Promise<Job> {
-  const res = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command });
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body;
+/** A repo holding one file on main, made from `dir`/src. */
+function seed(server: Target, dir: string): Promise<Repo> {
+  return seedRepo(server, path.join(dir, 'src'), 'demo', { 'a.txt': 'a\n' });
 }
 
 test('an unreachable Docker engine stops the server with one line that says where it looked', async (t) => {
@@ -147,15 +140,15 @@ test('docker pool: 0 → 3 → 1 → 2 runner containers, busy runners finish th
 
   // Two jobs keep two runners busy past the scale-down, so one busy runner must drain.
   const jobs = [
-    await submit(server, repo.id, 'busy one', `id -u; echo one > one.txt; sleep 4`),
-    await submit(server, repo.id, 'busy two', `id -u; echo two > two.txt; sleep 4`),
+    await submit(server, { repo_id: repo.id, title: 'busy one', command: `id -u; echo one > one.txt; sleep 4` }),
+    await submit(server, { repo_id: repo.id, title: 'busy two', command: `id -u; echo two > two.txt; sleep 4` }),
   ];
   for (const job of jobs) await waitForJob(server, job.id, (j) => j.status === 'running', SLOW);
   assert.equal((await api(server, 'PUT', '/api/pool', { desired: 1 })).status, 200);
   for (const job of jobs) {
     const done = await waitForJob(server, job.id, undefined, SLOW);
     assert.equal(done.status, 'succeeded', done.error ?? '');
-    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    const log = await logOf(server, job.id);
     const uid = Number(/^(\d+)$/m.exec(log)?.[1]);
     assert.ok(Number.isInteger(uid) && uid !== 0, `the job ran as uid ${uid}: ${log}`);
     const branches = (await api(server, 'GET', `/api/repos/${repo.id}/branches`)).body.branches as { name: string }[];
@@ -209,7 +202,7 @@ test('a server SIGKILLed and restarted on its data dir ends with exactly its des
   // A job through the adopted runners takes far longer than a container start the pool might still
   // be making: afterwards the set must be the same.
   const repo = await seed(second, path.dirname(data));
-  const done = await waitForJob(second, (await submit(second, repo.id, 'after the restart', 'echo ok > ok.txt')).id, undefined, SLOW);
+  const done = await runJob(second, { repo_id: repo.id, title: 'after the restart', command: 'echo ok > ok.txt' }, SLOW);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.deepEqual(ids(await settledAt(docker, second, 2)), ids(before), 'no runner container was added');
   await foreign.inspect();
@@ -224,7 +217,7 @@ test('an ephemeral docker pool runs each job in a new container and removes the 
   const ran: { container: string; runner: string | null }[] = [];
   for (const title of ['first', 'second']) {
     const [container] = await settledAt(docker, server, 1);
-    const done = await waitForJob(server, (await submit(server, repo.id, title, 'echo ok > ok.txt')).id, undefined, SLOW);
+    const done = await runJob(server, { repo_id: repo.id, title, command: 'echo ok > ok.txt' }, SLOW);
     assert.equal(done.status, 'succeeded', done.error ?? '');
     ran.push({ container: container!.Id, runner: done.runner_id });
     await eventually('the used container removed', async () => !(await containersOf(docker, server.dataDir)).some((c) => c.Id === container!.Id), SLOW);

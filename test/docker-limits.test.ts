@@ -3,21 +3,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type Docker from 'dockerode';
 import { serverIdentity } from '../src/server/pool/make.js';
-import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
+import type { RunnerList } from '../src/shared/api.js';
 import { containerOutput, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
-import { api, eventually, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { runJob, seedRepo } from './queue-helpers.js';
 
 // A runner in a container cannot make cgroups (Docker mounts them read-only): the docker pool sizes
 // each container from the job limits, and the runner inside tells what its job hit from the
 // container's own counters.
 
 const MiB = 1024 ** 2;
-
-async function runJob(server: TestServer, repoId: string, title: string, command: string): Promise<Job & { log: string }> {
-  const job = await waitForJob(server, (await submit(server, { repo_id: repoId, title, command, timeout_s: 120 })).id, undefined, 120_000);
-  return { ...job, log: (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content };
-}
 
 test("a docker pool runner's container holds its job's limits: processes, memory (the runner survives it) and the workspace's disk", async (t) => {
   const docker = await dockerOrSkip(t);
@@ -50,25 +45,25 @@ test("a docker pool runner's container holds its job's limits: processes, memory
     /jobs' limits: the container's limits: 128 processes and threads, 384 MiB of memory \(no cgroup of the job's own in this container: cannot make cgroups/,
   );
 
+  const job = (title: string, command: string) => ({ repo_id: repo.id, title, command, timeout_s: 120 });
   const forks = await runJob(
     server,
-    repo.id,
-    'forks',
-    `sh -c 'for i in $(seq 300); do sleep 20 & echo $i > count; done' 2>/dev/null; read n < count; echo "forked $n"`,
+    job('forks', `sh -c 'for i in $(seq 300); do sleep 20 & echo $i > count; done' 2>/dev/null; read n < count; echo "forked $n"`),
+    120_000,
   );
   const forked = Number(/^forked (\d+)$/m.exec(forks.log)?.[1]);
   assert.ok(forked > 10 && forked < 128, `forked ${forked}\n${forks.log}`);
   assert.equal(forks.error, 'the job reached its process limit (128 processes and threads)', forks.log);
 
-  const memory = await runJob(server, repo.id, 'eat memory', 'head -c 600000000 /dev/zero | tail -n 1 > /dev/null; echo "tail exited $?"');
+  const memory = await runJob(server, job('eat memory', 'head -c 600000000 /dev/zero | tail -n 1 > /dev/null; echo "tail exited $?"'), 120_000);
   assert.equal(memory.error, 'the job exceeded its memory limit (384 MiB)', memory.log);
   assert.match(memory.log, /^tail exited 137$/m);
 
-  const disk = await runJob(server, repo.id, 'fill the disk', 'for i in $(seq 40); do head -c 1000000 /dev/zero > f$i; done; sleep 60');
+  const disk = await runJob(server, job('fill the disk', 'for i in $(seq 40); do head -c 1000000 /dev/zero > f$i; done; sleep 60'), 120_000);
   assert.equal(disk.error, 'the job exceeded its disk limit (more than 16 MiB in its workspace)', disk.log);
 
   // The same runner, still there, takes the next job.
-  const after = await runJob(server, repo.id, 'after', 'true');
+  const after = await runJob(server, job('after', 'true'), 120_000);
   assert.equal(after.status, 'succeeded', after.log);
   assert.equal(after.runner_id, forks.runner_id);
 });

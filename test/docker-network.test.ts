@@ -4,10 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { JobLogs } from '../src/shared/api.js';
 import { containerLabels, dockerOrSkip, removeContainers, testRunnerImage } from './docker-helpers.js';
-import { api, startTestServer, tempDir } from './helpers.js';
-import { ended, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { startTestServer, tempDir } from './helpers.js';
+import { ended, logOf, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const SLOW = 120_000;
 
@@ -113,7 +112,7 @@ test('a docker-pool job reaches the allowed host port and the outside world, not
     ].join('\n'),
   });
   const done = await waitForJob(server, job.id, ended, SLOW);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  const log = await logOf(server, job.id);
   assert.equal(done.status, 'succeeded', `${done.error ?? ''}\n${log}`);
   const seen = probes(log);
   const why = `${JSON.stringify(seen, null, 1)}\n${log}\n${server.output()}`;
@@ -157,7 +156,7 @@ test("on a Docker network of the user's (LAZYAF_RUNNER_NETWORK), a job still ask
     command: `${resolve}\n${probeCommand({ server: `127.0.0.1:${server.port}` })}`,
   });
   const done = await waitForJob(server, job.id, ended, SLOW);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  const log = await logOf(server, job.id);
   assert.equal(done.status, 'succeeded', `${done.error ?? ''}\n${log}`);
   assert.match(log, /^resolved: \d+\.\d+\.\d+\.\d+$/m, log);
   assert.equal(probes(log).server, 'ECONNREFUSED', log);

@@ -2,28 +2,19 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, type ServerProcess, startTestServer, tempDir } from './helpers.js';
-import { ended, rssBytes, startRunnerProcess, waitForJob } from './queue-helpers.js';
-
-async function seed(server: ServerProcess, dir: string): Promise<{ id: string; clone_url: string }> {
-  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
-  const src = await makeRepo(dir, { 'README.md': '# demo\n' });
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
-  return repo;
-}
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { ended, rssBytes, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 test('the server SIGKILLed with queued and running jobs, then restarted: every job ends once and only once', async (t) => {
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
   const env = { LAZYAF_LEASE_TTL: '3' };
   let server = await startTestServer(t, env, { dataDir: data });
-  const repo = await seed(server, path.join(dir, 'src'));
+  const repo = await seedRepo(server, path.join(dir, 'src'));
   for (const name of ['r1', 'r2']) startRunnerProcess(t, server, name, path.join(dir, 'runners'));
   const ids: string[] = [];
   for (let i = 0; i < 8; i++) {
-    const r = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: `j${i}`, command: `sleep 1; echo ${i} > f${i}.txt` });
-    assert.equal(r.status, 201);
-    ids.push(r.body.id);
+    ids.push((await submit(server, { repo_id: repo.id, title: `j${i}`, command: `sleep 1; echo ${i} > f${i}.txt` })).id);
   }
   await eventually('two jobs running', async () => (await api(server, 'GET', '/api/runners/status')).body.running_jobs === 2);
 
@@ -53,20 +44,18 @@ test('a job printing 100 MB: the log stays within its cap behind a marker, serve
   const dir = tempDir(t);
   const cap = 1024 * 1024;
   const server = await startTestServer(t, { LAZYAF_LOG_CAP: String(cap) }, { dataDir: path.join(dir, 'data') });
-  const repo = await seed(server, path.join(dir, 'src'));
+  const repo = await seedRepo(server, path.join(dir, 'src'));
   startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
   // Warm up: one small job so the server has loaded everything it needs.
-  const warm = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'warm', command: 'echo warm' })).body;
+  const warm = await submit(server, { repo_id: repo.id, title: 'warm', command: 'echo warm' });
   assert.equal((await waitForJob(server, warm.id)).status, 'succeeded');
   const before = rssBytes(server.child.pid!);
 
-  const job = (
-    await api<Job>(server, 'POST', '/api/jobs', {
-      repo_id: repo.id,
-      title: 'loud',
-      command: 'yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo',
-    })
-  ).body;
+  const job = await submit(server, {
+    repo_id: repo.id,
+    title: 'loud',
+    command: 'yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 100000000; echo',
+  });
   let peak = before;
   // The server's memory is sampled at every look at the job.
   const done = await waitForJob(

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { JobLogs } from '../src/shared/api.js';
 import { api, eventually, git, run, startTestServer, tempDir } from './helpers.js';
-import { ended, processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { ended, logOf, processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 test('twenty jobs over three runners all succeed, each with its own branch and content', async (t) => {
   const server = await startTestServer(t);
@@ -39,7 +38,7 @@ test('twenty jobs over three runners all succeed, each with its own branch and c
   assert.equal(readOnly.status, 'succeeded');
   assert.equal(readOnly.branch, null);
   assert.equal(readOnly.commit, null);
-  assert.match((await api<JobLogs>(server, 'GET', `/api/jobs/${nothing.id}/logs`)).body.content, /# demo/);
+  assert.match(await logOf(server, nothing.id), /# demo/);
   assert.ok(runnersUsed.size >= 2, `jobs spread over the runners (used ${runnersUsed.size})`);
 });
 

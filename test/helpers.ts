@@ -1,5 +1,6 @@
 // What every test file needs: a git with a fixed identity, temp dirs, the server (startTestServer),
-// its JSON API (api), the one bounded wait (eventually), git, the CLI and child processes.
+// its JSON API (api), the one bounded wait (eventually) and a streamed answer read with it
+// (readStream), git, the CLI and child processes.
 // A test file imports this and at most one of queue-helpers.ts (runners and jobs) or
 // git-helpers.ts (hostile git: fsck, raw requests, leftover processes).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -186,6 +187,66 @@ export async function eventually<T>(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A streamed answer read as it arrives; see readStream. */
+export interface StreamReader {
+  /** Everything read so far. */
+  text(): string;
+  /** Waits (through eventually, up to `timeoutMs`) until the text so far matches; fails if the stream ends first. */
+  until(match: RegExp | string, timeoutMs?: number): Promise<string>;
+  /** Waits (up to `timeoutMs`) for the server to end the stream (not break it off); the whole text. */
+  ended(timeoutMs?: number): Promise<string>;
+}
+
+/**
+ * Reads a streamed answer (the event stream, a followed log) in the background as it arrives, so
+ * that no wait on it is a bare `read()` that a missing event would leave hanging: every wait is
+ * one of `eventually`. The read stops when the test ends.
+ */
+export function readStream(t: TestContext, res: Response, what: string): StreamReader {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let done = false;
+  let failure: unknown;
+  t.after(() => reader.cancel().catch(() => {}));
+  void (async () => {
+    try {
+      for (;;) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+    } catch (err) {
+      // The test's own cancel comes after its last wait; anything else broke the stream off.
+      failure = err;
+    } finally {
+      done = true;
+    }
+  })();
+  const matches = (match: RegExp | string) => (typeof match === 'string' ? text.includes(match) : match.test(text));
+  return {
+    text: () => text,
+    async until(match, timeoutMs) {
+      await eventually(
+        () => `${what} to show ${String(match)}; so far:\n${text}`,
+        () => matches(match) || done,
+        timeoutMs,
+      );
+      if (!matches(match)) throw new Error(`${what} ended${failure ? ` (${String(failure)})` : ''} before it showed ${String(match)}; got:\n${text}`);
+      return text;
+    },
+    async ended(timeoutMs) {
+      await eventually(
+        () => `${what} to end; so far:\n${text}`,
+        () => done,
+        timeoutMs,
+      );
+      if (failure) throw new Error(`${what} broke off instead of ending: ${String(failure)}; got:\n${text}`);
+      return text;
+    },
+  };
 }
 
 /** What the tests need of a server: where it is and its admin token (in-process or a child). */

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { logOf } from './agents/agent-jobs.js';
 import { startTestServer, tempDir } from './helpers.js';
-import { seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { logOf, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 test("a job's HOME starts from a copy of the runner's agent config: what a job plants there reaches neither the runner nor the next job", async (t) => {
   const server = await startTestServer(t);

@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import { Value } from 'typebox/value';
 import { LiveEvent } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { api, authUrl, eventually, git, makeRepo, readStream, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 /**
@@ -17,35 +17,40 @@ async function watchEvents(t: TestContext, server: TestServer) {
   t.after(() => abort.abort());
   const res = await fetch(`${server.url}/api/events`, { headers: { authorization: `Bearer ${server.token}` }, signal: abort.signal });
   assert.equal(res.status, 200);
+  const stream = readStream(t, res, 'the event stream');
   const events: LiveEvent[] = [];
   const invalid: string[] = [];
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of res.body!) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const name = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data === undefined) continue;
-          const event: unknown = JSON.parse(data);
-          if (Value.Check(LiveEvent, event) && event.type === name) events.push(event);
-          else invalid.push(block);
-        }
-      }
-    } catch {
-      // Aborted when the test ends.
+  let parsed = 0;
+  // Takes in the events the stream's text holds whole since the last look.
+  const parse = () => {
+    const text = stream.text();
+    for (let end = text.indexOf('\n\n', parsed); end >= 0; end = text.indexOf('\n\n', parsed)) {
+      const block = text.slice(parsed, end);
+      parsed = end + 2;
+      const name = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (data === undefined) continue;
+      const event: unknown = JSON.parse(data);
+      if (Value.Check(LiveEvent, event) && event.type === name) events.push(event);
+      else invalid.push(block);
     }
-  })();
+  };
   return {
-    events,
-    invalid,
+    get events() {
+      parse();
+      return events;
+    },
+    get invalid() {
+      parse();
+      return invalid;
+    },
     saw: (fields: Record<string, unknown>, from = 0) =>
-      eventually(`an event ${JSON.stringify(fields)}; saw ${JSON.stringify(events)}`, async () =>
-        events.slice(from).find((e) => Object.entries(fields).every(([k, v]) => (e as Record<string, unknown>)[k] === v)),
+      eventually(
+        () => `an event ${JSON.stringify(fields)}; saw ${JSON.stringify(events)}`,
+        async () => {
+          parse();
+          return events.slice(from).find((e) => Object.entries(fields).every(([k, v]) => (e as Record<string, unknown>)[k] === v));
+        },
       ),
   };
 }

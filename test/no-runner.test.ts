@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, LiveEvent } from '../src/shared/api.js';
 import { api, CLI, cli, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
-import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { getJob, logOf, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
 
 test('submit says why no registered runner can take a job: none registered, no runner with its agent, none with its labels', async (t) => {
@@ -63,7 +63,7 @@ test('LAZYAF_NO_RUNNER_TIMEOUT fails a job no runner can take, with the reason a
   );
   assert.equal(failed.attempt_count, 0);
   assert.ok(events.some((e) => e.type === 'job.updated' && e.job_id === stranded.id && e.status === 'failed'));
-  assert.match((await api(server, 'GET', `/api/jobs/${stranded.id}/logs`)).body.content, /no runner can take this job/);
+  assert.match(await logOf(server, stranded.id), /no runner can take this job/);
   // It waited as long as the stranded one, past the timeout, and is still queued for the runner that can take it.
   assert.equal((await getJob(server, waiting.id)).status, 'queued');
   assert.equal((await poll(server, idle.token))?.job_id, waiting.id);

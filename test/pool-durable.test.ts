@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Job, JobLogs, PoolState, RunnerList } from '../src/shared/api.js';
+import type { Job, PoolState, RunnerList } from '../src/shared/api.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import { api, cli, eventually, startTestServer, tempDir, type ServerProcess } from './helpers.js';
-import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { logOf, runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const allRunners = async (server: ServerProcess) => (await api<RunnerList>(server, 'GET', '/api/runners')).body.runners;
 const idlePoolIds = async (server: ServerProcess) =>
@@ -14,7 +14,6 @@ const idlePoolIds = async (server: ServerProcess) =>
     .map((r) => r.pool_id)
     .sort();
 const workDirs = (root: string) => (fs.existsSync(root) ? fs.readdirSync(root).sort() : []);
-const logOf = async (server: ServerProcess, job: Job) => (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
 
 function stop(server: ServerProcess, signal: NodeJS.Signals): Promise<void> {
   const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
@@ -80,9 +79,9 @@ test('after a SIGKILLed server restarts, its runners take the same slots: warm c
   );
   assert.deepEqual(workDirs(root), ['pool-1', 'pool-2']);
   for (const title of ['three', 'four']) {
-    const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id);
+    const job = await runJob(server, { repo_id: repo.id, title, command: 'true' });
     assert.equal(job.status, 'succeeded', job.error ?? '');
-    const log = await logOf(server, job);
+    const log = await logOf(server, job.id);
     assert.match(log, /\[lazyaf\] using cached repo/);
     assert.doesNotMatch(log, /\[lazyaf\] cloning /);
   }
@@ -114,10 +113,10 @@ test('LAZYAF_EPHEMERAL=1 runs each job in a fresh runner process', async (t) => 
   assert.equal((await api<PoolState>(server, 'GET', '/api/pool')).body.ephemeral, true, 'the pool says it is ephemeral');
   const repo = await seedRepo(server, path.join(dir, 'src'));
   const jobs: Job[] = [];
-  for (const title of ['one', 'two']) jobs.push(await waitForJob(server, (await submit(server, { repo_id: repo.id, title, command: 'true' })).id));
+  for (const title of ['one', 'two']) jobs.push(await runJob(server, { repo_id: repo.id, title, command: 'true' }));
   for (const job of jobs) {
     assert.equal(job.status, 'succeeded', job.error ?? '');
-    assert.match(await logOf(server, job), /\[lazyaf\] cloning /, 'a fresh work dir: no cache from the job before');
+    assert.match(await logOf(server, job.id), /\[lazyaf\] cloning /, 'a fresh work dir: no cache from the job before');
   }
   assert.notEqual(jobs[0]!.runner_id, jobs[1]!.runner_id);
   // Not the runner of job two: it shows idle between its report and its leaving.

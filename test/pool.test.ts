@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, RunnerList } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir } from './helpers.js';
-import { processesMatching, waitForJob } from './queue-helpers.js';
+import { api, eventually, startTestServer, tempDir } from './helpers.js';
+import { processesMatching, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 test('the pool keeps its runners, scales down on request, and runs jobs with them', async (t) => {
   const dir = tempDir(t);
@@ -19,9 +19,8 @@ test('the pool keeps its runners, scales down on request, and runs jobs with the
   await eventually('one pool runner left', async () => (await liveRunners()).length === 1);
   assert.equal((await api(server, 'PUT', '/api/pool', { desired: -1 })).status, 400);
 
-  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
-  const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'pooled', command: 'echo b > b.txt' })).body;
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo', { 'a.txt': 'a\n' });
+  const job = await submit(server, { repo_id: repo.id, title: 'pooled', command: 'echo b > b.txt' });
   const done = await waitForJob(server, job.id);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.equal(done.runner_id, (await liveRunners())[0]!.id);
@@ -31,9 +30,8 @@ test('SIGTERM drains the pool while the server still answers: the running job fi
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
   let server = await startTestServer(t, {}, { dataDir: data, runners: 1 });
-  const repo = (await api(server, 'POST', '/api/repos', { name: 'demo' })).body as { id: string; clone_url: string };
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], await makeRepo(path.join(dir, 'src'), { 'a.txt': 'a\n' }));
-  const job = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' })).body;
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo', { 'a.txt': 'a\n' });
+  const job = await submit(server, { repo_id: repo.id, title: 'slow', command: 'sleep 2; echo done > done.txt' });
   await waitForJob(server, job.id, (j) => j.status === 'running');
 
   const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));

@@ -5,13 +5,13 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Assignment, RegisterResponse } from '../src/shared/protocol.js';
 import { RunnerRoutes, PROTOCOL_VERSION } from '../src/shared/protocol.js';
-import { isFinished, type Job, type Repo } from '../src/shared/api.js';
+import { isFinished, type Job, type JobLogs, type Repo } from '../src/shared/api.js';
 import { startRunner, type RunnerHandle, type RunnerOptions } from '../src/runner/runner.js';
-import { api, authUrl, CLI, eventually, git, makeRepo, spawnChild, tempDir, type Target, type TestServer } from './helpers.js';
+import { api, authUrl, CLI, createRepo, eventually, git, makeRepo, spawnChild, tempDir, type Target, type TestServer } from './helpers.js';
 
-/** Creates a repo with one commit on main through the real git server. */
+/** Creates a repo holding `files` in one commit on main, made in the work tree `dir` and pushed through the real git server. */
 export async function seedRepo(server: Target, dir: string, name = 'demo', files: Record<string, string> = { 'README.md': '# demo\n' }): Promise<Repo> {
-  const repo = (await api<Repo>(server, 'POST', '/api/repos', { name })).body;
+  const repo = await createRepo(server, name);
   const src = await makeRepo(dir, files);
   await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
   return repo;
@@ -34,6 +34,7 @@ export async function registerRunner(server: TestServer, name: string, labels: s
   return r.body;
 }
 
+/** Submits a job through the API (fails the test on anything but 201). */
 export async function submit(server: Target, body: Record<string, unknown>): Promise<Job> {
   const r = await api<Job>(server, 'POST', '/api/jobs', body);
   if (r.status !== 201) throw new Error(`submit failed: ${r.status} ${JSON.stringify(r.body)}`);
@@ -65,6 +66,17 @@ export function waitForJob(server: Target, id: string, done: (job: Job) => boole
     },
     timeoutMs,
   );
+}
+
+/** A job's log as the API gives it. */
+export async function logOf(server: Target, id: string): Promise<string> {
+  return (await api<JobLogs>(server, 'GET', `/api/jobs/${id}/logs`)).body.content;
+}
+
+/** Submits a job and resolves with it once it has ended (waiting up to `timeoutMs`), and its log. */
+export async function runJob(server: Target, body: Record<string, unknown>, timeoutMs = 60_000): Promise<Job & { log: string }> {
+  const job = await waitForJob(server, (await submit(server, body)).id, ended, timeoutMs);
+  return { ...job, log: await logOf(server, job.id) };
 }
 
 export type InProcessRunner = RunnerHandle & { lines: string[]; workdir: string };

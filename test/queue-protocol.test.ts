@@ -2,7 +2,21 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { api, type ApiResponse, authUrl, basicAuth, commitFiles, eventually, git, run, startTestServer, tempDir } from './helpers.js';
+import {
+  api,
+  type ApiResponse,
+  authUrl,
+  basicAuth,
+  commitFiles,
+  eventually,
+  git,
+  ROOT,
+  run,
+  spawnChild,
+  startTestServer,
+  tempDir,
+  waitForOutput,
+} from './helpers.js';
 import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 test('a job submitted while a runner long-polls is handed over at once, and completes with logs', async (t) => {
@@ -97,7 +111,11 @@ test('a job lost more times than its cap fails with the reason', async (t) => {
   assert.match(failed.error ?? '', /lost its runner 2 times/);
 });
 
-test('50 concurrent claimers never double-claim', async (t) => {
+// The server holds one synchronous SQLite connection, so these polls, sent at once, are claimed
+// one after another: the test shows that interleaved claims each get a distinct job and that the
+// claim sees what the one before it committed. It cannot show two claims racing inside SQLite;
+// the test after it does, with claimers in processes of their own.
+test('fifty runners polling at once get twenty jobs between them: each job claimed once, none twice', async (t) => {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   const runners = await Promise.all(Array.from({ length: 50 }, (_, i) => registerRunner(server, `r${i}`)));
@@ -107,6 +125,34 @@ test('50 concurrent claimers never double-claim', async (t) => {
   assert.deepEqual(new Set(got.map((a) => a.job_id)), new Set(jobs.map((j) => j.id)));
   const status = (await api(server, 'GET', '/api/runners/status')).body;
   assert.equal(status.running_jobs, 20);
+  assert.equal(status.queued_jobs, 0);
+});
+
+// Here the claims do race: four processes, each with its own connection, claim for their runners
+// at one signal. SQLite still lets one writer in at a time (the claim's IMMEDIATE transaction waits
+// for the others'), so what this holds is that the claim's transaction and its conditional update
+// keep a job to one runner whichever connection gets there first.
+test('claimers in processes of their own, each with its own connection to the database, racing for the same jobs never take one twice', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runners = await Promise.all(Array.from({ length: 4 }, (_, i) => registerRunner(server, `p${i}`)));
+  // Enough jobs that two claimers overlap: on two cores two of them took all 400 in four runs of four
+  // (0, 217, 1, 182), the others kept waiting for the write lock until none was left.
+  const jobs = await Promise.all(Array.from({ length: 400 }, (_, i) => submit(server, { repo_id: repo.id, title: `j${i}`, command: 'true' })));
+  const claimers = runners.map((r) =>
+    spawnChild(t, process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'claim-process.ts'), path.join(server.dataDir, 'lazyaf.db'), r.runner_id]),
+  );
+  await Promise.all(claimers.map((c) => waitForOutput(c, /^ready$/m, 60_000)));
+  const results = claimers.map((c) => waitForOutput(c, /^(\[.*\])$/m, 60_000));
+  for (const c of claimers) c.kill('SIGUSR2');
+  const claimed = (await Promise.all(results)).map((m) => JSON.parse(m[1]!) as string[]);
+  t.diagnostic(`jobs claimed by each process: ${claimed.map((c) => c.length).join(', ')}`);
+  assert.ok(claimed.filter((c) => c.length > 0).length >= 2, 'at least two claimers took jobs: their claims interleaved');
+  const all = claimed.flat();
+  assert.equal(all.length, jobs.length, 'every job claimed once, and no more');
+  assert.deepEqual(new Set(all), new Set(jobs.map((j) => j.id)));
+  const status = (await api(server, 'GET', '/api/runners/status')).body;
+  assert.equal(status.running_jobs, jobs.length);
   assert.equal(status.queued_jobs, 0);
 });
 
@@ -196,6 +242,15 @@ test('malformed protocol messages and wrong tokens get 4xx', async (t) => {
     assert.equal(typeof (res.body as { message?: unknown }).message, 'string');
   }
   assert.equal((await api(server, 'GET', '/api/health', undefined, { token: null })).status, 200);
+});
+
+test('an agent is looked up by its own name only: "constructor" is an unknown agent, refused with the known ones', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const res = await api(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'x', agent: 'constructor' });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.match(res.body.message, /unknown agent "constructor"; known: shell, claude, gemini, codex, aider/);
+  assert.equal((await api(server, 'GET', '/api/jobs')).body.total, 0);
 });
 
 test('a job token fetches its repo and pushes its own branch only; no other branch, no other repo', async (t) => {

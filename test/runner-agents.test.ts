@@ -7,9 +7,9 @@ import { findAgents, searchAgents } from '../src/runner/agents.js';
 import { withoutNpmBins } from '../src/runner/env.js';
 import { Sandbox } from '../src/runner/sandbox.js';
 import { AGENT_CLI_VERSIONS } from '../src/shared/agents/versions.js';
-import type { JobLogs, RunnerList } from '../src/shared/api.js';
+import type { RunnerList } from '../src/shared/api.js';
 import { api, barePath, cli, eventually, git, ROOT, run, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { seedRepo, startRunnerProcess, submit, waitForJob, type RunnerProcess } from './queue-helpers.js';
+import { logOf, seedRepo, startRunnerProcess, submit, waitForJob, type RunnerProcess } from './queue-helpers.js';
 
 // Runners name the agents they can run: found on their jobs' PATH at start, or declared. Real
 // server, real runner processes; the agent is a fake `claude` script (no cloud API).
@@ -162,7 +162,7 @@ for (const [how, binDir] of [
     assert.deepEqual((await runnerNamed(server, 'agents')).agents, ['claude']);
     const job = await submit(server, { repo_id: repo.id, title: 'version', command: 'command -v claude; claude --version' });
     const done = await waitForJob(server, job.id, undefined, 60_000);
-    const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+    const log = await logOf(server, job.id);
     assert.equal(done.status, 'succeeded', log);
     assert.ok(log.includes(`${bin}/claude\n`), log);
     assert.match(log, new RegExp(`^${AGENT_CLI_VERSIONS.claude.version.replace(/\./g, '\\.')} \\(Claude Code\\)$`, 'm'));

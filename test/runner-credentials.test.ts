@@ -3,10 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import { logOf } from './agents/agent-jobs.js';
 import { api, type ApiResponse, eventually, startTestServer, tempDir } from './helpers.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { poll, processesMatching, registerRunner, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { logOf, poll, processesMatching, registerRunner, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
 
 // Agent credentials travel with the job that needs them: not through the pool's runners, nor the
 // runner's own environment into its jobs. Real server, real runner processes, real jobs.

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { Job, JobLogs } from '../src/shared/api.js';
+import type { Job } from '../src/shared/api.js';
 import { api, barePath, branchTip, eventually, git, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { seedRepo, startRunnerProcess, submit, waitForJob, type RunnerProcess } from './queue-helpers.js';
+import { logOf, seedRepo, startRunnerProcess, submit, waitForJob, type RunnerProcess } from './queue-helpers.js';
 
 // A job that does not succeed still leaves its work on its branch: real server, real runner
 // processes (in the bubblewrap sandbox where it works), real git.
@@ -25,9 +25,7 @@ async function setup(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<Setup
 
 /** Waits until the job's log holds `text` (the command got that far). */
 async function logReaches(server: TestServer, job: Job, text: string): Promise<void> {
-  await eventually(`"${text}" in the log of ${job.id}`, async () =>
-    (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content.includes(text),
-  );
+  await eventually(`"${text}" in the log of ${job.id}`, async () => (await logOf(server, job.id)).includes(text));
 }
 
 test('a failing command that wrote a file: the job fails with its exit code, and its branch holds the file', async (t) => {

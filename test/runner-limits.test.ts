@@ -6,10 +6,9 @@ import { heldLimit, ownGroups } from '../src/runner/cgroups.js';
 import { setUpLimits } from '../src/runner/limits.js';
 import { resolveRunnerConfig, RunnerConfigError } from '../src/runner/options.js';
 import { ConfigError, resolveServerConfig } from '../src/server/config.js';
-import type { Job, JobLogs } from '../src/shared/api.js';
 import type { JobLimits } from '../src/shared/job-limits.js';
-import { api, authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { inProcessRunners, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
+import { authUrl, git, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { inProcessRunners, runJob, seedRepo, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
 
 // What a job may use, held by real cgroups and a real bubblewrap: processes, memory, its tmpfs
 // mounts and its workspace's disk. The limits here are small, so that each test stays cheap.
@@ -38,16 +37,9 @@ interface Setup {
 async function setup(t: TestContext): Promise<Setup> {
   const start = inProcessRunners(t);
   const server = await startTestServer(t);
-  const { body: repo } = await api<{ id: string; clone_url: string }>(server, 'POST', '/api/repos/ingest', { name: 'limits' });
-  const local = await makeRepo(path.join(tempDir(t), 'local'), { 'README.md': 'hello\n' });
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'local'), 'limits', { 'README.md': 'hello\n' });
   const runner = (name: string, labels: string[], limits = SMALL) => start(server, name, { labels, limits, sandbox: 'require' });
   return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner };
-}
-
-async function runJob(server: TestServer, body: Record<string, unknown>): Promise<Job & { log: string }> {
-  const job = await waitForJob(server, (await submit(server, body)).id, undefined, 60_000);
-  return { ...job, log: (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content };
 }
 
 /**

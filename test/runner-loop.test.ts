@@ -4,8 +4,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { RunnerOptions } from '../src/runner/runner.js';
 import type { RunnerList } from '../src/shared/api.js';
-import { api, authUrl, git, makeRepo, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { inProcessRunners, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
+import { api, authUrl, git, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { inProcessRunners, seedRepo, submit, waitForJob, type InProcessRunner } from './queue-helpers.js';
 
 // The runner's main loop in-process against a real in-process server (real queue, real git).
 // The full multi-process scenarios (SIGKILL, server restarts, many runners) live in e2e-jobs.test.ts.
@@ -21,10 +21,7 @@ interface Setup {
 async function setup(t: TestContext): Promise<Setup> {
   const start = inProcessRunners(t);
   const server = await startTestServer(t, { LAZYAF_LEASE_TTL: '3' });
-  const { status, body: repo } = await api<{ id: string; clone_url: string }>(server, 'POST', '/api/repos/ingest', { name: 'loop' });
-  assert.equal(status, 201);
-  const local = await makeRepo(path.join(tempDir(t), 'local'), { 'README.md': 'hello\n' });
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'local'), 'loop', { 'README.md': 'hello\n' });
   return { server, repoId: repo.id, cloneUrl: repo.clone_url, runner: (name, extra) => start(server, name, extra) };
 }
 

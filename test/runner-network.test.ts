@@ -9,9 +9,8 @@ import { resolveRunnerConfig } from '../src/runner/options.js';
 import { Sandbox } from '../src/runner/sandbox.js';
 import { resolveServerConfig } from '../src/server/config.js';
 import { parseJobHostPorts } from '../src/shared/job-network.js';
-import type { JobLogs } from '../src/shared/api.js';
-import { api, CLI, eventually, ROOT, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
-import { processesMatching, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
+import { CLI, eventually, ROOT, run, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { processesMatching, runJob, seedRepo, startRunnerProcess, submit } from './queue-helpers.js';
 
 // What a job on a process runner reaches on the network: real bubblewrap, real pasta, real connections.
 
@@ -109,8 +108,7 @@ test('a job reaches neither the lazyaf server nor anything else of the host, onl
     'ip -6 rule flush && echo FLUSHED the IPv6 rules',
     `node probe.cjs metadata-again=169.254.169.254:80 ${addresses.map((a, i) => `host${i}-again=${a.inJob}:${wide}`).join(' ')}`,
   ].join('\n');
-  const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title: 'reach out', command })).id);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${job.id}/logs`)).body.content;
+  const { log, ...job } = await runJob(server, { repo_id: repo.id, title: 'reach out', command });
   assert.equal(job.status, 'succeeded', log);
   const seen = targets(log);
   for (const name of ['server', 'database', 'database6', 'metadata', 'metadata6', 'metadata-again'])

@@ -5,10 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import type { Job, JobLogs } from '../src/shared/api.js';
-import { api, authUrl, eventually, git, makeRepo, startTestServer, tempDir, type Target } from './helpers.js';
+import { api, eventually, startTestServer, tempDir, type Target } from './helpers.js';
 import { canRunAsNobody, nobodysDir, startRunnerAsNobody } from './nobody-helpers.js';
-import { inProcessRunners, waitForJob } from './queue-helpers.js';
+import { inProcessRunners, runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 // A job that closes directories of its checkout (chmod 000 in the work tree or in .git) must not
 // break the jobs after it on the same runner, nor a pool slot's next runner. Root may open any
@@ -17,20 +16,8 @@ import { inProcessRunners, waitForJob } from './queue-helpers.js';
 // start a fresh checkout, and the pool a fresh work dir.
 
 async function seed(t: TestContext, server: Target): Promise<string> {
-  const repo = (await api(server, 'POST', '/api/repos', { name: `poison-${Math.random().toString(16).slice(2, 8)}` })).body as {
-    id: string;
-    clone_url: string;
-  };
-  const local = await makeRepo(path.join(tempDir(t), 'src'), { 'README.md': 'hello\n', 'src/app.txt': 'app\n' });
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], local);
-  return repo.id;
-}
-
-async function runJob(server: Target, repoId: string, title: string, command: string): Promise<Job & { log: string }> {
-  const created = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command })).body;
-  const job = await waitForJob(server, created.id, undefined, 60_000);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`)).body.content;
-  return { ...job, log };
+  const name = `poison-${Math.random().toString(16).slice(2, 8)}`;
+  return (await seedRepo(server, path.join(tempDir(t), 'src'), name, { 'README.md': 'hello\n', 'src/app.txt': 'app\n' })).id;
 }
 
 /** Closes directories of the checkout every way a job can: untracked, tracked, read-only, and inside .git. */
@@ -55,15 +42,14 @@ test('a job that closes directories of its checkout (chmod 000 in the work tree 
     /jobs' limits: 1024 processes for the runner's whole user \(uid 65534\), the job's and every other \(RLIMIT_NPROC: .*\); memory NOT limited/,
   );
 
-  const trapped = await runJob(server, repoId, 'leave traps', TRAPS);
+  const trapped = await runJob(server, { repo_id: repoId, title: 'leave traps', command: TRAPS });
   assert.equal(trapped.status, 'failed', trapped.log);
   for (const n of [1, 2]) {
-    const next = await runJob(
-      server,
-      repoId,
-      `after the traps ${n}`,
-      'test "$(cat README.md)" = hello && test -f src/app.txt && test ! -e junk && echo more > more.txt',
-    );
+    const next = await runJob(server, {
+      repo_id: repoId,
+      title: `after the traps ${n}`,
+      command: 'test "$(cat README.md)" = hello && test -f src/app.txt && test ! -e junk && echo more > more.txt',
+    });
     assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${runner.output()}`);
     // The runner opened what the job closed and kept its checkout: no fresh one was needed.
     if (n === 1) assert.match(next.log, /the checkout cannot be cleaned \(.*\); opening its directories again/);
@@ -77,14 +63,13 @@ test('an unsandboxed job that closes directories of the repo cache does not brea
   const repoId = await seed(t, server);
   const runner = startRunnerAsNobody(t, server, nobodysDir(t), 'nobody-3', 'off');
   await eventually('the runner to register', () => /registered as nobody-3/.test(runner.output()) || undefined, 60_000);
-  const trapped = await runJob(
-    server,
-    repoId,
-    'close the cache',
-    'CACHE=$(dirname "$(cat .git/objects/info/alternates)"); chmod 000 "$CACHE/objects" "$CACHE/refs" && exit 1',
-  );
+  const trapped = await runJob(server, {
+    repo_id: repoId,
+    title: 'close the cache',
+    command: 'CACHE=$(dirname "$(cat .git/objects/info/alternates)"); chmod 000 "$CACHE/objects" "$CACHE/refs" && exit 1',
+  });
   assert.equal(trapped.status, 'failed', trapped.log);
-  const next = await runJob(server, repoId, 'after the traps', 'test "$(cat README.md)" = hello');
+  const next = await runJob(server, { repo_id: repoId, title: 'after the traps', command: 'test "$(cat README.md)" = hello' });
   assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${runner.output()}`);
   assert.match(next.log, /cached repo .*; cloning again/);
 });
@@ -95,7 +80,7 @@ test('a checkout the runner cannot clean (a directory it cannot open, planted by
   const repoId = await seed(t, server);
   const runner = startRunnerAsNobody(t, server, nobodysDir(t), 'nobody-2');
   await eventually('the runner to register', () => /registered as nobody-2/.test(runner.output()) || undefined, 60_000);
-  const first = await runJob(server, repoId, 'first', 'true');
+  const first = await runJob(server, { repo_id: repoId, title: 'first', command: 'true' });
   assert.equal(first.status, 'succeeded', first.log);
 
   // Root's directory, closed: nobody can neither open it nor change its mode.
@@ -104,7 +89,7 @@ test('a checkout the runner cannot clean (a directory it cannot open, planted by
   fs.mkdirSync(path.join(planted, 'inner'), { recursive: true });
   fs.chmodSync(planted, 0o000);
 
-  const next = await runJob(server, repoId, 'after the plant', 'test ! -e roots && echo ok > ok.txt');
+  const next = await runJob(server, { repo_id: repoId, title: 'after the plant', command: 'test ! -e roots && echo ok > ok.txt' });
   assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${runner.output()}`);
   assert.match(next.log, /starting a fresh checkout/);
 });
@@ -120,14 +105,14 @@ test('an immutable file in a checkout (which even root cannot remove) gives the 
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const runner = startRunner(server, 'imm', { workdir: dir });
-  const first = await runJob(server, repoId, 'first', 'true');
+  const first = await runJob(server, { repo_id: repoId, title: 'first', command: 'true' });
   assert.equal(first.status, 'succeeded', first.log);
   const stuck = path.join(dir, 'work', repoId, '.git', 'stuck');
   fs.writeFileSync(stuck, 'x');
   const chattr = spawnSync('chattr', ['+i', stuck]);
   if (chattr.status !== 0) return t.skip(`no immutable files here: ${chattr.stderr.toString().trim()}`);
 
-  const next = await runJob(server, repoId, 'after the immutable file', 'echo ok > ok.txt');
+  const next = await runJob(server, { repo_id: repoId, title: 'after the immutable file', command: 'echo ok > ok.txt' });
   assert.equal(next.status, 'succeeded', `${next.error}\n${next.log}\n${runner.lines.join('\n')}`);
   assert.match(next.log, /starting a fresh checkout/);
 });
@@ -145,9 +130,7 @@ test('an ephemeral pool slot whose work dir cannot be removed gets a fresh one, 
   await server.ctx.pool.start();
   assert.equal((await api(server, 'PUT', '/api/pool', { desired: 1 })).status, 200);
   // The job waits for the test to plant a file in its slot's work dir that no removal can take.
-  const first = (
-    await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'first', command: 'touch started; while [ ! -e go ]; do sleep 0.1; done' })
-  ).body;
+  const first = await submit(server, { repo_id: repoId, title: 'first', command: 'touch started; while [ ! -e go ]; do sleep 0.1; done' });
   const checkout = path.join(root, 'pool-1', 'work', repoId);
   await eventually('the first job to start', () => fs.existsSync(path.join(checkout, 'started')), 60_000);
   const stuck = path.join(root, 'pool-1', 'stuck');
@@ -157,7 +140,7 @@ test('an ephemeral pool slot whose work dir cannot be removed gets a fresh one, 
   fs.writeFileSync(path.join(checkout, 'go'), '');
   assert.equal((await waitForJob(server, first.id, undefined, 60_000)).status, 'succeeded');
 
-  const second = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title: 'second', command: 'true' })).body;
+  const second = await submit(server, { repo_id: repoId, title: 'second', command: 'true' });
   const done = await waitForJob(server, second.id, undefined, 60_000);
   assert.equal(done.status, 'succeeded', done.error ?? '');
   assert.ok(!fs.existsSync(stuck), 'the slot has a fresh work dir');

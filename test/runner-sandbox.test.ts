@@ -7,9 +7,9 @@ import { cachePath, inspectCache } from '../src/runner/cache.js';
 import { resolveJobUser } from '../src/runner/job-user.js';
 import { inContainer } from '../src/runner/sandbox.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
-import type { Job, JobLogs, RunnerList } from '../src/shared/api.js';
-import { api, authUrl, CLI, eventually, git, makeRepo, run, type ServerProcess, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
-import { startRunnerProcess, waitForJob } from './queue-helpers.js';
+import type { RunnerList } from '../src/shared/api.js';
+import { api, authUrl, CLI, eventually, git, run, type ServerProcess, spawnChild, startTestServer, tempDir, waitForOutput } from './helpers.js';
+import { runJob, seedRepo, startRunnerProcess } from './queue-helpers.js';
 
 /** bwrap must work where CI runs (it installs bubblewrap); elsewhere these tests say why they skip. */
 function sandboxWorks(t: TestContext): boolean {
@@ -22,20 +22,9 @@ function sandboxWorks(t: TestContext): boolean {
 }
 
 async function seed(t: TestContext, server: ServerProcess, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; base: string }> {
-  const repo = (await api(server, 'POST', '/api/repos', { name: `demo-${Math.random().toString(16).slice(2, 8)}` })).body as {
-    id: string;
-    clone_url: string;
-  };
-  const local = await makeRepo(path.join(tempDir(t), 'src'), files);
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], local);
+  const local = path.join(tempDir(t), 'src');
+  const repo = await seedRepo(server, local, `demo-${Math.random().toString(16).slice(2, 8)}`, files);
   return { id: repo.id, cloneUrl: repo.clone_url, base: await git(['rev-parse', 'HEAD'], local) };
-}
-
-async function runJob(server: ServerProcess, repoId: string, title: string, command: string): Promise<Job & { log: string }> {
-  const created = (await api<Job>(server, 'POST', '/api/jobs', { repo_id: repoId, title, command })).body;
-  const job = await waitForJob(server, created.id);
-  const log = (await api<JobLogs>(server, 'GET', `/api/jobs/${created.id}/logs`)).body.content;
-  return { ...job, log };
 }
 
 /** The files of a job's branch and the parent of its commit, from a fresh clone. */
@@ -98,7 +87,7 @@ test("what a sandboxed job on a pool runner can see: its workspace and a copy of
     'see workspace-writable "touch written-by-job"',
     'see prompt "test -s \\"$LAZYAF_PROMPT_FILE\\""',
   ].join('\n');
-  const job = await runJob(server, repo.id, 'probe the walls', probe);
+  const job = await runJob(server, { repo_id: repo.id, title: 'probe the walls', command: probe });
   assert.equal(job.status, 'succeeded', job.log);
   const seen = new Map([...job.log.matchAll(/^(SEES|BLIND) (\S+)$/gm)].map((m) => [m[2]!, m[1] === 'SEES']));
   const expected = {
@@ -132,11 +121,11 @@ test("a sandboxed job cannot poison the runner's cache: the next job on the same
   const workRoot = tempDir(t);
   const runner = startRunnerProcess(t, server, 'walled', workRoot);
 
-  const poison = await runJob(server, repo.id, 'poison', POISON);
+  const poison = await runJob(server, { repo_id: repo.id, title: 'poison', command: POISON });
   assert.equal(poison.status, 'failed');
   assert.doesNotMatch(poison.log, /POISONED replace/, 'the objects the job sees are read-only');
   assert.equal(await inspectCache(cachePath(path.join(workRoot, 'walled'), repo.id)), undefined, 'the real cache is untouched');
-  const innocent = await runJob(server, repo.id, 'innocent', 'echo b > b.txt');
+  const innocent = await runJob(server, { repo_id: repo.id, title: 'innocent', command: 'echo b > b.txt' });
   assert.equal(innocent.status, 'succeeded', innocent.log);
   assert.deepEqual(await branchContent(t, server, repo.cloneUrl, innocent.branch!), { files: ['README.md', 'b.txt'], parent: repo.base });
   assert.match(runner.output(), /jobs run in a bubblewrap sandbox/);
@@ -157,10 +146,10 @@ test('without the sandbox, a poisoned cache is caught before the next job and re
     /^open\s+\S+\s+-\s+NONE\s/m.test((await run(process.execPath, [CLI, 'runners'], { env: cliEnv })).stdout),
   );
 
-  const poison = await runJob(server, repo.id, 'poison', POISON);
+  const poison = await runJob(server, { repo_id: repo.id, title: 'poison', command: POISON });
   assert.match(poison.log, /POISONED replace/, 'unsandboxed, the job did reach the cache');
   assert.match(poison.log, /running WITHOUT a sandbox/, "the job's log says it ran unsandboxed");
-  const innocent = await runJob(server, repo.id, 'innocent', 'echo b > b.txt');
+  const innocent = await runJob(server, { repo_id: repo.id, title: 'innocent', command: 'echo b > b.txt' });
   assert.equal(innocent.status, 'succeeded', innocent.log);
   assert.match(innocent.log, /cached repo cannot be trusted \(it holds (refs\/replace|hooks)\); cloning again/);
   assert.deepEqual(await branchContent(t, server, repo.cloneUrl, innocent.branch!), { files: ['README.md', 'b.txt'], parent: repo.base });
@@ -175,7 +164,7 @@ test("git config a job leaves in its repository runs only inside its sandbox whe
   const markDir = tempDir(t);
   const mark = path.join(markDir, 'filter-ran-outside');
   const command = [`git config filter.trap.clean "sh -c 'touch ${mark}; cat'"`, "echo '* filter=trap' > .gitattributes", 'echo changed > README.md'].join('\n');
-  const job = await runJob(server, repo.id, 'trap', command);
+  const job = await runJob(server, { repo_id: repo.id, title: 'trap', command });
   assert.equal(job.status, 'succeeded', job.log);
   assert.equal(fs.existsSync(mark), false, 'the filter did not run outside the sandbox');
   assert.deepEqual((await branchContent(t, server, repo.cloneUrl, job.branch!)).files, ['.gitattributes', 'README.md']);

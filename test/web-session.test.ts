@@ -8,7 +8,7 @@ import { SessionStore } from '../src/server/store/sessions.js';
 import { SESSION_LIFETIME_MS, Sessions } from '../src/server/web/sessions.js';
 import { SignInCodes } from '../src/server/web/signin-codes.js';
 import { CSRF_HEADER, SESSION_COOKIE, SIGNIN_FRAGMENT } from '../src/shared/session.js';
-import { api, cli, createRepo, eventually, startTestServer, tempDir, type ApiResponse, type Target } from './helpers.js';
+import { api, cli, createRepo, eventually, readStream, startTestServer, tempDir, type ApiResponse, type Target } from './helpers.js';
 import { seedRepo } from './queue-helpers.js';
 
 // The web UI's sign-in: a session cookie the API and the event stream take like the admin token,
@@ -167,47 +167,17 @@ test('the event stream takes the session cookie, and ends when that session sign
   t.after(() => abort.abort());
   const res = await fetch(`${server.url}/api/events`, { headers: { cookie: b.cookie }, signal: abort.signal });
   assert.equal(res.status, 200);
-  const reader = res.body!.getReader();
-  let text = '';
-  const timer = setTimeout(() => abort.abort(new Error(`timed out; the stream so far:\n${text}`)), 30_000);
-  t.after(() => clearTimeout(timer));
+  const stream = readStream(t, res, "the session's event stream");
   await createRepo(server, 'watched');
-  while (!/event: repo\.created\ndata: .*"watched"/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the stream ended; got:\n${text}`);
-    text += Buffer.from(value).toString('utf8');
-  }
+  await stream.until(/event: repo\.created\ndata: .*"watched"/);
   // Another session signing out leaves this stream alone; its own sign-out ends it.
   const other = await signIn(server, { token: server.token });
   assert.equal((await asBrowser(server, other, 'DELETE', '/api/session')).status, 204);
   await createRepo(server, 'still-watched');
-  while (!text.includes('"still-watched"')) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the stream ended with another session; got:\n${text}`);
-    text += Buffer.from(value).toString('utf8');
-  }
+  await stream.until('"still-watched"');
   assert.equal((await asBrowser(server, b, 'DELETE', '/api/session')).status, 204);
-  for (;;) {
-    const { done } = await reader.read();
-    if (done) break;
-  }
+  await stream.ended();
 });
-
-/** Reads a streamed answer to its end (bounded): what it said. */
-async function readToEnd(res: Response, what: string): Promise<string> {
-  const reader = res.body!.getReader();
-  let text = '';
-  const timer = setTimeout(() => void reader.cancel(new Error(`${what} did not end; so far:\n${text}`)), 30_000);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text;
-      text += Buffer.from(value).toString('utf8');
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 test('lazyaf ui --sign-out-all signs every browser out: cookies, event streams and followed logs end; a bearer token goes on', async (t) => {
   const server = await startTestServer(t);
@@ -231,22 +201,15 @@ test('lazyaf ui --sign-out-all signs every browser out: cookies, event streams a
   const out = await cli(['ui', '--sign-out-all'], { env: { LAZYAF_SERVER: server.url, LAZYAF_TOKEN: server.token } });
   assert.equal(out.code, 0, out.stderr);
   assert.equal(out.stdout, 'signed out 2 browser sessions\n');
-  await readToEnd(events, 'the event stream of a signed-out browser');
-  await readToEnd(log, 'the followed log of a signed-out browser');
+  await readStream(t, events, 'the event stream of a signed-out browser').ended();
+  await readStream(t, log, 'the followed log of a signed-out browser').ended();
   for (const b of [one, two]) assert.equal((await asBrowser(server, b, 'GET', '/api/jobs')).status, 401);
   assert.equal((server.ctx.db.prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number }).n, 0);
 
   // The stream opened with the admin token is not a session's: it still hears news.
-  const reader = tokenEvents.body!.getReader();
+  const tokenStream = readStream(t, tokenEvents, "the token's event stream");
   await createRepo(server, 'after');
-  let text = '';
-  const timer = setTimeout(() => abort.abort(new Error(`no news on the token's stream; so far:\n${text}`)), 30_000);
-  t.after(() => clearTimeout(timer));
-  while (!text.includes('"after"')) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the token's stream ended; got:\n${text}`);
-    text += Buffer.from(value).toString('utf8');
-  }
+  await tokenStream.until('"after"');
   assert.equal((await api(server, 'DELETE', '/api/sessions')).body.ended, 0, 'none left to end');
 });
 

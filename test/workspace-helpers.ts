@@ -1,19 +1,16 @@
 // A repo on a real lazyaf server and the assignment a runner would get for it: what the tests of
 // a job's workspace (its checkout, the commit and push of its work) start from.
-import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { PublishJob } from '../src/runner/publish.js';
 import type { WorkspaceJob } from '../src/runner/workspace.js';
-import type { Repo } from '../src/shared/api.js';
-import { api, authUrl, git, makeRepo, tempDir, type TestServer } from './helpers.js';
+import { tempDir, type TestServer } from './helpers.js';
+import { seedRepo } from './queue-helpers.js';
 
 /** A repo on a real lazyaf server with `files` on main, plus a local clone to push more commits from. */
 export async function serverRepo(t: TestContext, server: TestServer, files: Record<string, string>): Promise<{ id: string; cloneUrl: string; local: string }> {
-  const { status, body: repo } = await api<Repo>(server, 'POST', '/api/repos/ingest', { name: `repo-${Math.random().toString(16).slice(2, 8)}` });
-  assert.equal(status, 201);
-  const local = await makeRepo(path.join(tempDir(t), 'local'), files);
-  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:main'], local);
+  const local = path.join(tempDir(t), 'local');
+  const repo = await seedRepo(server, local, `repo-${Math.random().toString(16).slice(2, 8)}`, files);
   return { id: repo.id, cloneUrl: repo.clone_url, local };
 }
 

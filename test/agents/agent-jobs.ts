@@ -9,10 +9,10 @@ import zlib from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { JobNetwork } from '../../src/runner/job-network.js';
 import type { TestedAgent } from '../../src/shared/agents/versions.js';
-import type { Job, JobLogs, LiveEvent, Repo, Transcript, UsageReport } from '../../src/shared/api.js';
+import type { Job, LiveEvent, Repo, Transcript, UsageReport } from '../../src/shared/api.js';
 import { agentCliBinDir } from '../../scripts/agent-clis.js';
 import { api, authUrl, git, setEnv, startTestServer, tempDir, type TestServer } from '../helpers.js';
-import { inProcessRunners, seedRepo, submit, waitForJob, type InProcessRunner } from '../queue-helpers.js';
+import { inProcessRunners, logOf, runJob, seedRepo, type InProcessRunner } from '../queue-helpers.js';
 
 export interface AgentStack {
   server: TestServer;
@@ -64,16 +64,11 @@ export async function setSecret(server: TestServer, name: string, value: string 
   assert.ok(r.status < 300 || (value === null && r.status === 404), `secret ${name}: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
-/** Submits a job and resolves with it finished, and how long that took (ms) and when it was submitted. */
-export async function runJob(stack: AgentStack, body: Record<string, unknown>): Promise<{ job: Job; ms: number; created: number }> {
+/** Runs a job on the stack's repo (runJob), with when it was submitted and how long it took to end (ms). */
+export async function runTimedJob(stack: AgentStack, body: Record<string, unknown>): Promise<{ job: Job; ms: number; created: number }> {
   const created = Date.now();
-  const job = await submit(stack.server, { repo_id: stack.repo.id, ...body });
-  const done = await waitForJob(stack.server, job.id, undefined, 60_000);
-  return { job: done, ms: Date.now() - created, created };
-}
-
-export async function logOf(server: { url: string; token: string }, id: string): Promise<string> {
-  return (await api<JobLogs>(server, 'GET', `/api/jobs/${id}/logs`)).body.content;
+  const job = await runJob(stack.server, { repo_id: stack.repo.id, ...body });
+  return { job, ms: Date.now() - created, created };
 }
 
 export async function transcriptOf(server: TestServer, id: string): Promise<Transcript> {
@@ -124,7 +119,7 @@ export async function assertShellJobSeesNone(stack: AgentStack, secrets: string[
     `{ env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline; find "$HOME" /tmp -xdev -type f -size -1M -exec cat {} +; } 2>/dev/null | gzip | base64 -w0`,
     `echo; echo ${DUMP_END}`,
   ].join('; ');
-  const { job } = await runJob(stack, { title: 'look around', agent: 'shell', command });
+  const { job } = await runTimedJob(stack, { title: 'look around', agent: 'shell', command });
   const log = await logOf(stack.server, job.id);
   assert.equal(job.status, 'succeeded', log);
   const encoded = log.slice(log.indexOf(`${DUMP_BEGIN}\n`) + DUMP_BEGIN.length + 1, log.indexOf(`\n${DUMP_END}`)).trim();
@@ -135,7 +130,7 @@ export async function assertShellJobSeesNone(stack: AgentStack, secrets: string[
 
 /** Runs an agent job whose agent changes nothing: it succeeds without a commit, and its log says so. */
 export async function runQuietJob(stack: AgentStack, body: Record<string, unknown>): Promise<Job> {
-  const { job } = await runJob(stack, body);
+  const { job } = await runTimedJob(stack, body);
   assert.equal(job.status, 'succeeded', job.error ?? '');
   assert.equal(job.commit, null);
   assert.match(await logOf(stack.server, job.id), /succeeded, no changes/);
@@ -144,7 +139,7 @@ export async function runQuietJob(stack: AgentStack, body: Record<string, unknow
 
 /** Runs an agent job that cannot work: it fails within 30 s, with `reason` (the CLI's own words) as its one-line error. */
 export async function assertFailsFast(t: TestContext, stack: AgentStack, what: string, body: Record<string, unknown>, reason: RegExp): Promise<Job> {
-  const { job, ms } = await runJob(stack, body);
+  const { job, ms } = await runTimedJob(stack, body);
   t.diagnostic(`${what}: failed after ${ms} ms: ${job.error}`);
   assert.equal(job.status, 'failed', what);
   assert.match(job.error ?? '', reason, `${what}: the CLI's reason is the error`);

@@ -1,3 +1,6 @@
+// A runner holds its work dir with a pid file while it lives: another runner given the same dir
+// waits until it has left. A pid that is no runner any more holds nothing; the runner image's
+// bundled runner counts as a runner.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -5,23 +8,7 @@ import { test } from 'node:test';
 import type { RunnerList } from '../src/shared/api.js';
 import { workdirHolder } from '../src/shared/workdir-lock.js';
 import { api, eventually, ROOT, spawnChild, startTestServer, tempDir } from './helpers.js';
-import { getJob, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
-
-test('lazyaf runner --ephemeral takes one job, reports it, deregisters and exits 0; the next job waits for another runner', async (t) => {
-  const server = await startTestServer(t);
-  const dir = tempDir(t);
-  const repo = await seedRepo(server, path.join(dir, 'src'));
-  const first = await submit(server, { repo_id: repo.id, title: 'first', command: 'echo one > one.txt' });
-  const second = await submit(server, { repo_id: repo.id, title: 'second', command: 'true' });
-  const runner = startRunnerProcess(t, server, 'once', path.join(dir, 'runners'), ['--ephemeral']);
-  const code = await new Promise<number | null>((resolve) => runner.child.once('exit', (c) => resolve(c)));
-  assert.equal(code, 0, runner.output());
-  const done = await getJob(server, first.id);
-  assert.equal(done.status, 'succeeded', done.error ?? '');
-  assert.ok(done.branch);
-  assert.equal((await getJob(server, second.id)).status, 'queued');
-  assert.equal((await api<RunnerList>(server, 'GET', '/api/runners')).body.runners.length, 0, 'it deregistered');
-});
+import { runJob, seedRepo, startRunnerProcess } from './queue-helpers.js';
 
 test('a runner waits while another live runner holds its work dir, and takes it once that one has left', async (t) => {
   const server = await startTestServer(t);
@@ -39,7 +26,7 @@ test('a runner waits while another live runner holds its work dir, and takes it 
   holder.child.kill('SIGTERM');
   await eventually('the second runner registered', async () => (await listed()).length === 1 && /registered as slot/.test(second.output()));
   const repo = await seedRepo(server, path.join(dir, 'src'));
-  const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title: 'after', command: 'true' })).id);
+  const job = await runJob(server, { repo_id: repo.id, title: 'after', command: 'true' });
   assert.equal(job.status, 'succeeded', job.error ?? '');
 });
 
