@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { DockerCommand, DockerEnvVar, DockerRunLine } from '../../shared/api.js';
-import { shellQuote } from '../../shared/git.js';
+import { shellWord } from '../../shared/git.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiError } from '../errors.js';
 import type { ContainerLimits } from './container-limits.js';
@@ -24,13 +24,6 @@ export interface DockerCommandInput {
   jobHostPorts?: number[];
   /** The container's limits, as the docker pool sizes its own (see container-limits.ts). */
   limits?: Pick<ContainerLimits, 'pids' | 'memoryBytes'>;
-}
-
-/** Words a POSIX shell reads as they are; anything else is single-quoted. */
-const PLAIN_WORD = /^[A-Za-z0-9_./:=@,+%-]+$/;
-
-function shellWord(word: string): string {
-  return PLAIN_WORD.test(word) ? word : shellQuote(word);
 }
 
 /** A server on this host's loopback is reachable from a container only on the host's network. */

@@ -1,6 +1,7 @@
 import type { AgentAdapter } from '../../shared/agents/adapter.js';
 import { AGENT_ADAPTERS } from '../../shared/agents/index.js';
 import type { AgentRun, Assignment } from '../../shared/protocol.js';
+import { shellWord } from '../../shared/git.js';
 import { SHELL_AGENT } from '../../shared/job-status.js';
 import { agentCredentialNames, agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
@@ -76,8 +77,4 @@ function adapterFor(agent: string, template: string): AgentAdapter | undefined {
 function displayCommand(adapter: AgentAdapter, model: string | null): string {
   const { argv } = adapter.launch({ prompt: '', promptFile: '', home: '', workspace: '', model, resumeSessionId: null, credentials: {} });
   return `${argv.map(shellWord).join(' ')} < "$LAZYAF_PROMPT_FILE"`;
-}
-
-function shellWord(word: string): string {
-  return /^[A-Za-z0-9_./=:@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
