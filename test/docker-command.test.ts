@@ -211,6 +211,14 @@ test('lazyaf docker-command prints the command; the server logs no secret; refus
   assert.deepEqual(words.slice(-2), ['--labels', 'gpu']);
   const placeholders = await cli(['docker-command'], { env });
   assert.match(placeholders.stdout, /LAZYAF_TOKEN=<LAZYAF_REGISTRATION_TOKEN>/);
+  // Where it works goes to stderr: the image must be there, and a loopback server is this machine's only.
+  assert.match(placeholders.stderr, /The image \S+ must be on the machine that runs this/);
+  assert.match(placeholders.stderr, /this machine's loopback: it works only on this machine/);
+  assert.match(placeholders.stderr, /listens on 127\.0\.0\.1 only, so no other machine can reach it.*LAZYAF_HOST=0\.0\.0\.0/);
+  const elsewhere = await cli(['docker-command', '--elsewhere'], { env });
+  assert.notEqual(elsewhere.code, 0);
+  assert.match(elsewhere.stderr, /^lazyaf: no command for another machine: The server listens on 127\.0\.0\.1 only.*\n$/);
+  assert.equal(elsewhere.stdout, '');
 
   assert.ok(log.includes('/api/runners/docker-command'), 'the requests were logged');
   assert.ok(!log.includes(REGISTRATION_TOKEN) && !log.includes('sk-ant'), log);
