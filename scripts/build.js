@@ -84,7 +84,9 @@ const parts = changedOnly ? PARTS.filter(isStale) : PARTS;
 if (dryRun) {
   for (const part of parts) process.stdout.write(`${part.name}\n`);
 } else {
-  if (changedOnly && parts.length < PARTS.length)
+  // A first build takes seconds in silence otherwise: say what is being built.
+  if (!changedOnly || parts.length === PARTS.length) process.stdout.write(`build: ${PARTS.map((p) => p.what).join(', ')}\n`);
+  else
     process.stdout.write(
       parts.length === 0 ? 'build: dist/ is up to date\n' : `build: only ${parts.map((p) => p.what).join(' and ')}; the rest is up to date\n`,
     );

@@ -245,7 +245,7 @@ test("land refuses a queued job and its branch named with --branch, with the sam
   // No runner has its label: it stays queued.
   const queued = await submit(server, { repo_id: 'demo', title: 'waits', command: 'true', labels: ['nobody-has-this'] });
   const short = queued.id.slice(0, 8);
-  const reason = `job ${short} is queued: its branch is still being written, nothing to land until it has finished \\(or cancel it: lazyaf jobs cancel ${short}\\)`;
+  const reason = `job ${short} is queued: it has not run yet, nothing to land until it has finished \\(or cancel it: lazyaf jobs cancel ${short}\\)`;
   assertCliFailure(await cli(['land', queued.id], { server, cwd: src }), new RegExp(`^lazyaf: ${reason}$`), 'land JOB');
   assertCliFailure(
     await cli(['land', 'demo', '--branch', `lazyaf/${short}`], { server, cwd: src }),

@@ -77,6 +77,26 @@ test('jobs show names the repo and the runners and shortens job ids; --json keep
   assert.equal(logs.stderr, '');
 });
 
+test('jobs show counts attempts in all and since the last retry, and says the max is for lost runners', async (t) => {
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r');
+  const job = await submit(server, { repo_id: repo.id, title: 'fails', command: 'exit 3', max_attempts: 3 });
+  const fail = async () => {
+    const a = (await poll(server, runner.token))!;
+    const done = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'failed', exit_code: 3 }, { token: a.job_token });
+    assert.equal(done.status, 200);
+  };
+  await fail();
+  const once = await cli(['jobs', 'show', job.id], { server });
+  assert.match(once.stdout, /^attempts: +1 \(up to 3 in a run when runners are lost\)$/m);
+  assert.equal((await api(server, 'POST', `/api/jobs/${job.id}/retry`)).status, 200);
+  await fail();
+  const twice = await cli(['jobs', 'show', job.id], { server });
+  // A retry starts a new run; the max is not a count of tries a failing command gets.
+  assert.match(twice.stdout, /^attempts: +2 in all, 1 since the last retry \(up to 3 in a run when runners are lost\)$/m);
+});
+
 test('jobs logs of a job with no log says why on stderr: queued, or cancelled before it ran', async (t) => {
   const server = await startTestServer(t);
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));

@@ -93,6 +93,7 @@ test('jobs submit --wait says what it waits for, and a job failed for want of a 
     'Waiting for a runner: no registered runner offers the agent claude (runners offer: aider): install its CLI where a runner finds it (each runner says at start why it skipped an agent), or declare it with --agents',
   );
   assert.match(lines.at(-1)!, /^lazyaf: job [0-9a-f-]{36} failed: no runner can take this job: no registered runner offers the agent claude/);
+  assert.equal(lines.filter((l) => / failed/.test(l)).length, 1, 'how it ended is said once');
   const id = /job ([0-9a-f-]{36})/.exec(lines[0]!)![1]!;
   assert.equal((await api<Job>(server, 'GET', `/api/jobs/${id}`)).body.end_reason, 'no_runner');
 });

@@ -62,7 +62,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'pool', summary: 'the runners the server manages itself', load: async () => (await import('./commands/pool.js')).registerPool },
   {
     name: 'docker-command',
-    summary: 'print a `docker run` command that adds a runner of the runner image on any machine with Docker',
+    summary: 'print a `docker run` command that adds a runner of the runner image on a machine with Docker that reaches the server',
     load: async () => (await import('./commands/docker-command.js')).registerDockerCommand,
   },
   {

@@ -22,14 +22,15 @@ export type JobAction = 'cancel' | 'retry' | 'rerun' | 'followup' | 'diff' | 'la
 
 /**
  * Why the branch of this job cannot be landed at all, not even by its name, or null: while the
- * job is queued or running its branch is still being written. Both lands hold to it: the
+ * job is queued its branch may yet be written, and while it runs it is being written. Both lands hold to it: the
  * server's (`POST /api/repos/{id}/land`, which pushes the bare repo's branch to the stored
  * remote_url) and the CLI's (`lazyaf land`, from the person's checkout to its own remote).
  */
 export function branchLandRefusal(job: Pick<JobFacts, 'id' | 'status'>): string | null {
   if (isFinished(job.status)) return null;
   const short = job.id.slice(0, 8);
-  return `job ${short} is ${job.status}: its branch is still being written, nothing to land until it has finished (or cancel it: lazyaf jobs cancel ${short})`;
+  const why = job.status === 'queued' ? 'it has not run yet' : 'its branch is still being written';
+  return `job ${short} is ${job.status}: ${why}, nothing to land until it has finished (or cancel it: lazyaf jobs cancel ${short})`;
 }
 
 /**

@@ -16,7 +16,7 @@ interface DiffOptions {
 export function registerDiff(program: Command): void {
   program
     .command('diff')
-    .argument('<job>', 'job id or its first 8 characters')
+    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
     .option('--stat', 'only the files changed and their added/removed line counts')
     .option('--max-bytes <n>', 'cap on the diff shown (1024 to 16777216; default 1048576)')
     .option('--json', 'print JSON')

@@ -26,7 +26,7 @@ interface SubmitOptions {
   json?: boolean;
 }
 
-/** A job's or a runner's id as people read it: its first 8 characters, which every command takes for the job. */
+/** A job's or a runner's id as people read it: its first 8 characters (the branch's suffix), which every command takes for the job. */
 const short = (id: string): string => id.slice(0, 8);
 
 /** A runner by the name it had on the job, else by its short id (an attempt recorded before names were kept). */
@@ -49,7 +49,8 @@ function printJob(job: Job): void {
     ['error', job.error],
     [
       'attempts',
-      `${job.run_attempt_count}/${job.max_attempts}${job.attempt_count > job.run_attempt_count ? ` since the last retry (${job.attempt_count} in all)` : ''}`,
+      // max_attempts caps only the attempts a run loses with its runner: a command that fails is not tried again by itself.
+      `${job.attempt_count}${job.attempt_count > job.run_attempt_count ? ` in all, ${job.run_attempt_count} since the last retry` : ''} (up to ${job.max_attempts} in a run when runners are lost)`,
     ],
     ['usage', job.usage ? usageLine(job.usage) : null],
     ['duration', job.usage?.duration_ms !== undefined ? `${(job.usage.duration_ms / 1000).toFixed(1)} s` : null],
@@ -109,8 +110,10 @@ async function followLog(client: ApiClient, jobId: string): Promise<Job> {
 async function waitForEnd(client: ApiClient, jobId: string, json?: boolean): Promise<void> {
   const final = await followLog(client, jobId);
   if (json) printJson(final);
-  else process.stderr.write(printable(`Job ${final.id} ${final.status}${final.branch ? ` on ${final.branch} (${final.commit?.slice(0, 12)})` : ''}`) + '\n');
-  if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}`);
+  const on = final.commit ? ` on ${final.branch} (${final.commit.slice(0, 12)})` : '';
+  // One line says how it ended: a failure is the error line (and the exit code), not a second line.
+  if (final.status !== 'succeeded') throw new CliError(`job ${final.id} ${final.status}${final.error ? `: ${final.error}` : ''}${on}`);
+  if (!json) process.stderr.write(printable(`Job ${final.id} ${final.status}${on}`) + '\n');
 }
 
 /** After a submit, a rerun or a follow-up: the new job's id, or with `--wait` its log until it ends (non-zero exit unless it succeeded). */
@@ -222,7 +225,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('show')
     .description('show a job and its attempts')
-    .argument('<job>', 'job id (or its first 8 characters)')
+    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const job = await new ApiClient(clientOptions(cmd)).request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
@@ -233,7 +236,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('logs')
     .description("print a job's log: an agent job's transcript, a shell job's output")
-    .argument('<job>', 'job id (or its first 8 characters)')
+    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
     .option('-f, --follow', 'keep printing until the job has finished')
     .option('--raw', "the raw log (the agent's own output stream) instead of its transcript")
     .option('--json', "the transcript's entries, one JSON object per line")
@@ -269,7 +272,7 @@ export function registerJobs(program: Command): void {
     jobs
       .command(name)
       .description(verb)
-      .argument('<job>', 'job id (or its first 8 characters)')
+      .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const job = await new ApiClient(clientOptions(cmd)).request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/${name}`);
         process.stdout.write(printable(`${job.id} ${job.status}${job.cancel_requested && job.status === 'running' ? ' (cancelling)' : ''}`) + '\n');
@@ -279,7 +282,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('rerun')
     .description('submit a finished job again as a new job with its own branch')
-    .argument('<job>', 'job id (or its first 8 characters)')
+    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
     .option('--wait', 'follow the log and wait for the new job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
@@ -290,7 +293,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('followup')
     .description("start a job on top of a finished job's branch")
-    .argument('<job>', 'job id (or its first 8 characters)')
+    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
     .requiredOption('--title <title>', 'what the job is about (also the commit message)')
     .option('--description <text>', 'details for the agent')
     .option('--command <cmd>', 'shell command to run in the workspace')

@@ -33,7 +33,7 @@ export function isLoopbackUrl(url: string): boolean {
 }
 
 /**
- * The `docker run` line that adds one runner on any machine with Docker: detached, with an init
+ * The `docker run` line that adds one runner on a machine with Docker that reaches the server: detached, with an init
  * (node as pid 1 would ignore SIGTERM, so a drain would never start), restarted by the engine,
  * under the limits a pool container gets, and configured only through its environment. Arguments
  * after the image go to `lazyaf runner`. Its jobs' network is walled as the docker launcher's are
@@ -119,7 +119,7 @@ export function dockerRunCommand(input: DockerCommandInput, listening: Listening
   if (isLoopbackHost(listensOn)) {
     const hint =
       `The server listens on ${listensOn} only, so no other machine can reach it. To add runners elsewhere, start it with LAZYAF_HOST=0.0.0.0 ` +
-      `(it then listens on every interface; set LAZYAF_PUBLIC_URL to the address the other machines use) and open this dialog again.`;
+      `(it then listens on every interface; set LAZYAF_PUBLIC_URL to the address the other machines use) and ask for the command again.`;
     return { ...base, local_only: true, elsewhere: null, elsewhere_hint: hint };
   }
   const address = WILDCARD.has(listensOn) ? outwardAddress(listening.interfaces ?? os.networkInterfaces()) : listensOn;
