@@ -141,7 +141,10 @@ function where(pos: { line: number; col: number } | undefined): string {
 
 /** The parser's message without its position (said once, by `where`) and without the excerpt it appends. */
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').slice(0, 300);
+  return message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .slice(0, 300);
 }
 
 function describe(value: unknown): string {

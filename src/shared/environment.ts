@@ -53,7 +53,11 @@ export const RepoEnvironment = Type.Object(
       }),
     ),
     env: Type.Optional(
-      Type.Record(EnvName, Type.String({ maxLength: 4000 }), { maxProperties: 100, additionalProperties: false, description: 'Plain variables for setup, the job and the checks.' }),
+      Type.Record(EnvName, Type.String({ maxLength: 4000 }), {
+        maxProperties: 100,
+        additionalProperties: false,
+        description: 'Plain variables for setup, the job and the checks.',
+      }),
     ),
     secrets: Type.Optional(Type.Array(EnvName, { maxItems: 50, description: 'Server-held secrets (`lazyaf secrets set NAME --repo R`) given to setup only.' })),
     job_secrets: Type.Optional(
