@@ -10,6 +10,17 @@ import { git } from '../shared/git.js';
  */
 export type SecretLookup = (repoId: string, name: string) => string | undefined;
 
+/**
+ * The lookup over the secrets `lazyaf secrets set` stores (the repo's own over the server-wide
+ * one). The seam for a store that marks which secrets a repo's jobs may receive.
+ */
+export function storedSecretLookup(secrets: { valuesFor(repoId: string | null): Readonly<Record<string, string>> }): SecretLookup {
+  return (repoId, name) => {
+    const values = secrets.valuesFor(repoId);
+    return Object.hasOwn(values, name) ? values[name] : undefined;
+  };
+}
+
 /** Compiled once: every claim of a job on a repo with a file checks it. */
 const SCHEMA = Compile(RepoEnvironment);
 
