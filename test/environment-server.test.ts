@@ -188,6 +188,8 @@ test("the server's override replaces the file's keys, and clearing it restores t
   // A repo without a file takes its environment from the server alone.
   const { repo: bare } = await repoWith(t, server, {}, 'bare');
   await api(server, 'PUT', `/api/repos/${bare.id}/environment`, { setup: ['make deps', 'make gen'] });
+  // Kept as sent: the validator's coercion would have made a list of one a string.
+  assert.deepEqual((await api(server, 'PUT', `/api/repos/${repo.id}/environment`, { setup: ['make'] })).body.server, { setup: ['make'] });
   const d = await assignmentOf(server, bare);
   assert.equal(d.environment!.source, 'server');
   assert.deepEqual(d.environment!.setup, ['make deps', 'make gen']);
@@ -228,6 +230,8 @@ test('the environment API refuses hostile bodies with 4xx and keeps the override
     [{ env: { 'A=B': 'x' } }, /variable name "A=B"/],
     [{ setup: 'a\u0000b' }, /setup/],
     [{ setup: [] }, /setup must be a command or a list/],
+    [{ setup: [['make']] }, /setup must be a command or a list/],
+    [{ secrets: 'NPM_TOKEN' }, /secrets must be a list/],
     [{ checks: { ['x'.repeat(70)]: 'y' } }, /check name/],
     [{ secrets: ['lower'] }, /secrets\[0\]/],
     [{ require_checks: 'yes' }, /require_checks must be a boolean/],

@@ -135,6 +135,9 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     async (req) => whileServerWaits(req, repos.pushToStoredRemote(repos.mustFind(req.params.id), req.body)),
   );
 
+  /** The override as the client sent it, before the validator's coercion. */
+  const asSent = new WeakMap<FastifyRequest, RepoEnvironment>();
+
   app.get(
     '/api/repos/:id/environment',
     {
@@ -154,10 +157,12 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     '/api/repos/:id/environment',
     {
       bodyLimit: 256 * 1024,
-      // Before the validator, which coerces (`env: {A: 1}` would pass as "1") and says what is wrong in its own words.
+      // Before the validator, which coerces (`env: {A: 1}` would pass as "1", `setup: [x]` become "x"): the body
+      // is checked and kept as sent, and the error says what is wrong in the words a file's would.
       preValidation: async (req) => {
         const checked = checkEnvironment(req.body, 'the environment');
         if (checked.error !== undefined) throw new ApiError(400, checked.error);
+        asSent.set(req, structuredClone(checked.environment));
       },
       schema: {
         summary: "Set the server's override of a repo's environment",
@@ -171,7 +176,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     },
     async (req) => {
       const repo = repos.mustFind(req.params.id);
-      repos.setEnvironment(repo, req.body);
+      repos.setEnvironment(repo, asSent.get(req) ?? req.body);
       return repos.environment(repo);
     },
   );
