@@ -8,7 +8,7 @@ import { parseEnvironment, readEnvironmentFile } from '../src/server/environment
 import { MAX_ENVIRONMENT_FILE_BYTES } from '../src/shared/environment.js';
 import { api, authUrl, barePath, cli, commitFiles, git, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
-import type { Assignment } from '../src/shared/protocol.js';
+import { RunnerRoutes, type Assignment } from '../src/shared/protocol.js';
 import type { Repo } from '../src/shared/api.js';
 
 const GOOD = `setup: npm ci
@@ -297,4 +297,19 @@ test('lazyaf repos config: shows, sets from a YAML or JSON file, and clears the 
   assert.equal(cleared.code, 0, cleared.stderr);
   assert.match(cleared.stdout, /From the server .*:\n {2}\(none\)\n/);
   assert.equal((await api(server, 'GET', `/api/repos/${repo.id}/environment`)).body.server, null);
+});
+
+test("require_checks: the submit's is kept by a rerun; unsaid, the view leaves it to the repo until an attempt is told", async (t) => {
+  const server = await startTestServer(t);
+  const { repo } = await repoWith(t, server, { '.lazyaf.yml': 'checks:\n  test: "true"\nrequire_checks: true\n' });
+  const a = await assignmentOf(server, repo, { require_checks: false });
+  assert.equal(a.environment!.require_checks, false);
+  const done = await api(server, 'POST', RunnerRoutes.complete(a.attempt_id), { outcome: 'succeeded', exit_code: 0, commit: null }, { token: a.job_token });
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+  const rerun = await api(server, 'POST', `/api/jobs/${a.job_id}/rerun`);
+  assert.equal(rerun.status, 201, JSON.stringify(rerun.body));
+  assert.equal(rerun.body.require_checks, false, 'kept from the submit');
+
+  const queued = await submit(server, { repo_id: repo.id, title: 'unsaid', command: 'true' });
+  assert.equal(queued.require_checks, undefined, 'the repo decides once the job is assigned');
 });
