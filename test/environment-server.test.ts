@@ -55,6 +55,13 @@ test('a broken .lazyaf.yml is one line naming the file and what is wrong, with n
     ['env:\n  PORT: 3000\n', /^\.lazyaf\.yml: env\.PORT must be a string/],
     ['setup: 3\n', /^\.lazyaf\.yml: setup must be a command or a list/],
     ['secrets: [npm_token]\n', /^\.lazyaf\.yml: secrets\[0\] must be a secret name/],
+    // What would send an agent's key elsewhere, or run code inside the agent or the runner's git.
+    ['env:\n  HTTPS_PROXY: http://evil.test\n', /^\.lazyaf\.yml: env\.HTTPS_PROXY is reserved/],
+    ['env:\n  ANTHROPIC_BASE_URL: http://evil.test\n', /^\.lazyaf\.yml: env\.ANTHROPIC_BASE_URL is an agent's credential/],
+    ['env:\n  NODE_OPTIONS: --require ./x.js\n', /^\.lazyaf\.yml: env\.NODE_OPTIONS is reserved/],
+    ['env:\n  GIT_DIR: /tmp\n', /^\.lazyaf\.yml: env\.GIT_DIR would change the runner's git/],
+    ['env:\n  LAZYAF_TOKEN: x\n', /^\.lazyaf\.yml: env\.LAZYAF_TOKEN is lazyaf's own/],
+    ['job_secrets: [OK_TOKEN, ANTHROPIC_API_KEY]\n', /^\.lazyaf\.yml: job_secrets\[1\] ANTHROPIC_API_KEY is an agent's credential/],
     ['setup: a\nsetup: b\n', /^\.lazyaf\.yml: invalid YAML at line 2, column 1: Map keys must be unique/],
     ['__proto__: { setup: x }\n', /^\.lazyaf\.yml: unknown key "__proto__"/],
     // A billion laughs: each line nine times the last, refused before it is built.
@@ -236,6 +243,7 @@ test('the environment API refuses hostile bodies with 4xx and keeps the override
     [{ secrets: ['lower'] }, /secrets\[0\]/],
     [{ require_checks: 'yes' }, /require_checks must be a boolean/],
     [{ image: 'a b' }, /image must be an image name/],
+    [{ env: { LD_PRELOAD: '/tmp/x.so' } }, /env\.LD_PRELOAD is reserved/],
     [[], /must be a mapping/],
     [JSON.stringify('setup: make'), /must be a mapping/],
     [null, /must be a mapping/],

@@ -3,6 +3,8 @@ import YAML from 'yaml';
 import { ENVIRONMENT_FILE, MAX_ENVIRONMENT_FILE_BYTES, RepoEnvironment, type ResolvedEnvironment } from '../shared/environment.js';
 import type { RepoEnvironmentView } from '../shared/api.js';
 import { git } from '../shared/git.js';
+import { isAgentCredential } from '../shared/agents/credentials.js';
+import { COMMON_AGENT_SETTINGS } from './agent-credentials.js';
 
 /**
  * A secret's value for a job of a repo, by name: the repo's own first, then the server-wide one;
@@ -83,8 +85,53 @@ export function checkEnvironment(value: unknown, origin: string): Parsed {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { error: `${origin}: must be a mapping of keys (${KNOWN_KEYS.join(', ')}), not ${describe(value)}` };
   }
-  if (SCHEMA.Check(value)) return { environment: value };
-  return { error: `${origin}: ${explain(SCHEMA.Errors(value))}` };
+  if (!SCHEMA.Check(value)) return { error: `${origin}: ${explain(SCHEMA.Errors(value))}` };
+  const reserved = reservedNameIn(value);
+  return reserved ? { error: `${origin}: ${reserved}` } : { environment: value };
+}
+
+/**
+ * Variables that change how the agent, its tools or the runner's git run (the loader, Node's
+ * options, the shell's start file, git's own settings) or where an agent's requests and its key go
+ * (a proxy, a CA). The file is written by whoever pushes to the repo, a job's agent included: a
+ * follow-up reads the file its parent left.
+ */
+const RESERVED_VARIABLES: ReadonlySet<string> = new Set([
+  'PATH',
+  'HOME',
+  'SHELL',
+  'ENV',
+  'BASH_ENV',
+  'LD_PRELOAD',
+  'LD_LIBRARY_PATH',
+  'LD_AUDIT',
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'TMPDIR',
+  ...COMMON_AGENT_SETTINGS,
+]);
+
+/** Why a variable may not be set or handed over by an environment, or undefined when it may. */
+function reservedReason(name: string): string | undefined {
+  if (isAgentCredential(name)) return "is an agent's credential or setting: an agent job gets those from the server with its assignment";
+  if (name.startsWith('LAZYAF_')) return "is lazyaf's own";
+  if (name.startsWith('GIT_')) return "would change the runner's git";
+  if (RESERVED_VARIABLES.has(name)) return 'is reserved: it would change how the job, its agent or the runner runs, or where requests go';
+  return undefined;
+}
+
+function reservedNameIn(env: RepoEnvironment): string | undefined {
+  for (const name of Object.keys(env.env ?? {})) {
+    const reason = reservedReason(name);
+    if (reason) return `env.${name} ${reason}`;
+  }
+  for (const key of ['secrets', 'job_secrets'] as const) {
+    for (const [i, name] of (env[key] ?? []).entries()) {
+      const reason = reservedReason(name);
+      if (reason) return `${key}[${i}] ${name} ${reason}`;
+    }
+  }
+  return undefined;
 }
 
 type SchemaError = ReturnType<typeof SCHEMA.Errors>[number];
