@@ -48,11 +48,16 @@ export const RepoEnvironment = Type.Object(
     checks: Type.Optional(
       Type.Record(CheckName, Command, {
         maxProperties: 20,
+        additionalProperties: false,
         description: "Named commands run after the job's command or agent, in the same wall (`test: npm test`), each recorded on the job.",
       }),
     ),
     env: Type.Optional(
-      Type.Record(EnvName, Type.String({ maxLength: 4000 }), { maxProperties: 100, description: 'Plain variables for setup, the job and the checks.' }),
+      Type.Record(EnvName, Type.String({ maxLength: 4000 }), {
+        maxProperties: 100,
+        additionalProperties: false,
+        description: 'Plain variables for setup, the job and the checks.',
+      }),
     ),
     secrets: Type.Optional(Type.Array(EnvName, { maxItems: 50, description: 'Server-held secrets (`lazyaf secrets set NAME --repo R`) given to setup only.' })),
     job_secrets: Type.Optional(

@@ -20,6 +20,7 @@ import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
+import { storedSecretLookup } from '../environment.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
 import { UsageStore } from '../store/usage.js';
@@ -111,6 +112,11 @@ export async function registerRoutes(
       reposDir,
       agents,
       secrets: (repoId) => ctx.secrets.valuesFor(repoId),
+      environment: {
+        override: (repoId) => repos.store.environment(repoId),
+        repoName: (repoId) => repos.store.get(repoId)?.name ?? repoId,
+        lookup: storedSecretLookup(ctx.secrets),
+      },
       agentModels: config.agentModels,
       sessionFiles: ctx.sessionFiles,
       longPollMs: Math.round(config.longPollSeconds * 1000),

@@ -38,6 +38,12 @@ export type JobRoutesOptions = SubmitSources & {
 };
 
 /** A job as the API shows it; `last`, its latest attempt, gives its usage and transcript size (a single job's view passes all its `attempts`). */
+/** Whether a check not passed fails the job: as its last attempt was told, else as submitted; unsaid while the repo decides and no attempt ran. */
+function requireChecks(job: JobRow, last: AttemptRow | undefined): { require_checks?: boolean } {
+  const said = last?.require_checks ?? job.require_checks;
+  return said === null || said === undefined ? {} : { require_checks: said === 1 };
+}
+
 export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow | undefined = attempts?.at(-1)): Job {
   return {
     id: job.id,
@@ -83,6 +89,7 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     parent_job_id: job.parent_job_id,
     base_commit: job.base_commit,
     model: job.model,
+    ...requireChecks(job, last),
     usage: last?.usage ? (JSON.parse(last.usage) as Usage) : null,
     transcript_entries: last?.transcript_entries ?? 0,
   };

@@ -32,6 +32,8 @@ export interface AttemptRow {
   session_bytes: number | null;
   /** The attempt whose session files its assignment named: the only ones its job token may fetch. */
   resume_from: string | null;
+  /** What its assignment said: 1, a check not passed fails the job; 0, it does not; null, it carried no environment. */
+  require_checks: number | null;
 }
 
 /** All SQL on the `attempts` table. */
@@ -92,6 +94,8 @@ export class AttemptStore {
       setSessionBytes: db.prepare('UPDATE attempts SET session_bytes = @bytes WHERE id = @id AND active = 1'),
       // Records the attempt whose session files an attempt's assignment named.
       setResumeFrom: db.prepare('UPDATE attempts SET resume_from = @from WHERE id = @id'),
+      // Records what the attempt's assignment said about its checks; returns nothing.
+      setRequireChecks: db.prepare('UPDATE attempts SET require_checks = @value WHERE id = @id'),
       // Brings an active attempt's deadline forward to `until` (never later); changes = 0 if it had ended.
       bringDeadline: db.prepare('UPDATE attempts SET deadline_ms = MIN(deadline_ms, @until) WHERE id = @id AND active = 1'),
       // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.
@@ -180,6 +184,11 @@ export class AttemptStore {
 
   setResumeFrom(id: string, from: string): void {
     this.stmts.setResumeFrom.run({ id, from });
+  }
+
+  /** Records whether the attempt's checks decide its job's status, as its assignment told the runner. */
+  setRequireChecks(id: string, value: boolean): void {
+    this.stmts.setRequireChecks.run({ id, value: value ? 1 : 0 });
   }
 
   acceptLogSeq(id: string, seq: number): boolean {
