@@ -5,23 +5,7 @@ import type { RepoEnvironmentView } from '../shared/api.js';
 import { git } from '../shared/git.js';
 import { isAgentCredential } from '../shared/agents/credentials.js';
 import { COMMON_AGENT_SETTINGS } from './agent-credentials.js';
-
-/**
- * A secret's value for a job of a repo, by name: the repo's own first, then the server-wide one;
- * undefined when the server holds neither.
- */
-export type SecretLookup = (repoId: string, name: string) => string | undefined;
-
-/**
- * The lookup over the secrets `lazyaf secrets set` stores (the repo's own over the server-wide
- * one). The seam for a store that marks which secrets a repo's jobs may receive.
- */
-export function storedSecretLookup(secrets: { valuesFor(repoId: string | null): Readonly<Record<string, string>> }): SecretLookup {
-  return (repoId, name) => {
-    const values = secrets.valuesFor(repoId);
-    return Object.hasOwn(values, name) ? values[name] : undefined;
-  };
-}
+import type { SecretLookup } from './repo-secrets.js';
 
 /** Compiled once: every claim of a job on a repo with a file checks it. */
 const SCHEMA = Compile(RepoEnvironment);

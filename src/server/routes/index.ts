@@ -20,7 +20,6 @@ import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
-import { storedSecretLookup } from '../environment.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
 import { UsageStore } from '../store/usage.js';
@@ -115,7 +114,7 @@ export async function registerRoutes(
       environment: {
         override: (repoId) => repos.store.environment(repoId),
         repoName: (repoId) => repos.store.get(repoId)?.name ?? repoId,
-        lookup: storedSecretLookup(ctx.secrets),
+        lookup: ctx.secretLookup,
       },
       agentModels: config.agentModels,
       sessionFiles: ctx.sessionFiles,
