@@ -1,7 +1,7 @@
 /**
  * Queue part of `npm run bench`: P1 dispatch latency, P2 no-op jobs per second through the whole
- * HTTP cycle, P4 job received → command started with a warm repo cache, P5 1,000 simulated
- * runners heartbeating and long-polling. Every server is a separate `lazyaf server` process.
+ * HTTP cycle, P4 job received → command started with a warm repo cache (E1: the same with a cached
+ * `npm ci` setup, as a ratio), P5 1,000 simulated runners heartbeating and long-polling. Every server is a separate `lazyaf server` process.
  */
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
@@ -14,6 +14,8 @@ import { isolatedGitEnv } from './lib/git-env.js';
 import { makeTempDir, percentile, removeTempDir, run, totalCpu, track } from './lib/proc.js';
 import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
 import { ROOT, startLazyaf, type ServerProcess } from './lib/servers.js';
+import type { ResolvedEnvironment } from '../src/shared/environment.js';
+import { environment, envRelay, nodeProject } from '../test/env-helpers.js';
 
 export const ADMIN = 'lzadm_bench_admin_token';
 
@@ -50,7 +52,7 @@ export interface Setup {
 }
 
 /** A server with one repo (`files` small files on main), pushed with the real git. */
-export async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20): Promise<Setup> {
+export async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20, extra: Record<string, string> = {}): Promise<Setup> {
   const dir = makeTempDir(`lazyaf-bench-${name}-`);
   const home = path.join(dir, 'home');
   fs.mkdirSync(home);
@@ -61,6 +63,7 @@ export async function setup(ctx: BenchContext, name: string, env: NodeJS.Process
   const src = path.join(dir, 'src');
   fs.mkdirSync(path.join(src, 'files'), { recursive: true });
   for (let i = 0; i < files; i++) fs.writeFileSync(path.join(src, 'files', `f${i}.txt`), `file ${i}\n`.repeat(20));
+  for (const [name, content] of Object.entries(extra)) fs.writeFileSync(path.join(src, name), content);
   const git = (args: string[]) => run('git', args, { cwd: src, env: gitEnv });
   await git(['init', '-q', '-b', 'main']);
   await git(['add', '-A']);
@@ -186,6 +189,45 @@ async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: num
     runner.kill('SIGKILL');
     await teardown(s);
   }
+}
+
+/**
+ * E1: P4 on a repo whose setup is `npm ci` of a real project (one package from the npm registry),
+ * cached by `node_modules` and the lockfile: from the second job on the runner restores the cache
+ * instead of running setup. Against the same repo without an environment, through the same relay
+ * (which hands the runner the environment when the server's assignment carries none), as a ratio.
+ */
+async function setupStartup(ctx: BenchContext): Promise<{ plain: number; withSetup: number; ratio: number; n: number; max: number }> {
+  const project = nodeProject('7.0.0');
+  const yml = 'setup: npm ci --no-audit --no-fund\ncache:\n  paths: [node_modules]\n  key: [package-lock.json]\n';
+  const arm = async (name: string, files: Record<string, string>, env: ResolvedEnvironment | undefined) => {
+    const s = await setup(ctx, name, {}, 500, files);
+    const relay = await envRelay(s.server, (a) => (env && !a.environment && !a.environment_error ? { environment: env } : undefined));
+    const runner = track(
+      spawn(
+        process.execPath,
+        [path.join(ROOT, 'dist', 'cli', 'main.js'), 'runner', '--server', relay.url, '--name', name, '--workdir', path.join(s.dir, 'runner')],
+        {
+          env: { ...process.env, LAZYAF_TOKEN: s.registrationToken },
+          stdio: 'ignore',
+        },
+      ),
+    );
+    try {
+      return await warmStarts(s, name, 10);
+    } finally {
+      runner.kill('SIGKILL');
+      await relay.close();
+      await teardown(s);
+    }
+  };
+  const plain = await arm('e1-plain', project, undefined);
+  const withSetup = await arm(
+    'e1-setup',
+    { ...project, '.lazyaf.yml': yml },
+    environment({ setup: ['npm ci --no-audit --no-fund'], cache: { paths: ['node_modules'], key: ['package-lock.json'] } }),
+  );
+  return { plain: plain.p50, withSetup: withSetup.p50, ratio: withSetup.p50 / plain.p50, n: withSetup.n, max: withSetup.max };
 }
 
 /**
@@ -322,6 +364,19 @@ export const queuePart: BenchPart = {
           unit: 'ms',
           target: 300,
           raw: `max ${v.max.toFixed(0)} ms over ${v.n} jobs`,
+        });
+      },
+    );
+    await attempt(
+      'E1 setup cached',
+      () => setupStartup(ctx),
+      (v) => {
+        figures.push({
+          metric: 'E1 job received → command started, setup npm ci cached ÷ no setup, p50',
+          value: v.ratio,
+          unit: 'x',
+          target: 1.2,
+          raw: `${v.withSetup.toFixed(0)} ms with the cache restored, ${v.plain.toFixed(0)} ms without setup (max ${v.max.toFixed(0)} ms over ${v.n} jobs)`,
         });
       },
     );
