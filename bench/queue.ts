@@ -1,7 +1,8 @@
 /**
  * Queue part of `npm run bench`: P1 dispatch latency, P2 no-op jobs per second through the whole
  * HTTP cycle, P4 job received → command started with a warm repo cache (E1: the same with a cached
- * `npm ci` setup, as a ratio), P5 1,000 simulated runners heartbeating and long-polling. Every server is a separate `lazyaf server` process.
+ * `npm ci` setup, as a ratio), P5 1,000 simulated runners heartbeating and long-polling. Every
+ * server is a separate `lazyaf server` process.
  */
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
