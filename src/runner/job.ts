@@ -160,12 +160,8 @@ export class JobRun {
 
   private async execute(): Promise<CompleteRequest> {
     const signal = this.stopCtl.signal;
-    // A repo environment the server could not read: one line, and nothing runs.
-    if (this.a.environment_error !== undefined) {
-      const error = environmentErrorLine(this.a.environment_error);
-      this.say(error);
-      return { outcome: 'failed', exit_code: null, error };
-    }
+    // A repo environment the server could not read: nothing runs, and the job's last line says why.
+    if (this.a.environment_error !== undefined) return { outcome: 'failed', exit_code: null, error: environmentErrorLine(this.a.environment_error) };
     let ws: Workspace;
     try {
       ws = this.workspace = await prepareWorkspace(this.a, { workdir: this.deps.workdir, log: (l) => this.say(l), signal });
