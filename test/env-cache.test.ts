@@ -48,6 +48,9 @@ test('the key covers the setup, the paths and the key files; a missing key file 
   fs.rmdirSync(path.join(dir, 'other.lock'));
   fs.symlinkSync('/dev/zero', path.join(dir, 'other.lock'));
   await assert.rejects(key(), CachePathError, 'a device outside is refused before it is read');
+  fs.rmSync(path.join(dir, 'other.lock'));
+  fs.symlinkSync(root, path.join(dir, 'up'));
+  await assert.rejects(cacheKey(dir, ['npm ci'], ['node_modules'], ['up/nothing-here']), /leads out of the checkout/, 'nor whether a file exists there');
 });
 
 test('a restore is a copy: writing into what was restored leaves the cache as it was', async (t) => {

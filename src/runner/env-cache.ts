@@ -63,6 +63,10 @@ export async function cacheKey(checkout: string, setup: readonly string[], paths
     hash.update(`\0${JSON.stringify(name)}\0`);
     const file = path.join(checkout, name);
     if (!lstat(file)) {
+      // Not even whether a file exists outside the checkout may show in the key.
+      let above = path.dirname(file);
+      while (!lstat(above)) above = path.dirname(above);
+      realpathInside(root, above, 'cache key file', name);
       hash.update('missing');
       continue;
     }
