@@ -155,3 +155,16 @@ test('a broken environment file is one line in the log and a failed job: nothing
   assert.doesNotMatch(job.log, /THE-COMMAND-RAN|cloning/);
   assert.equal(s.relay.completions.get(job.id)?.setup, undefined);
 });
+
+test("a repo's secret that setup writes into the job's files is not pushed", async (t) => {
+  const TOKEN = 'npm-registry-token-5c1e0d9b';
+  const s = await setting(t, () => ({
+    environment: environment({ setup: ['echo "//registry.example/:_authToken=$PUBLISH_AUTH" > .npmrc'], setup_secrets: { PUBLISH_AUTH: TOKEN } }),
+  }));
+  const repo = await seedRepo(s.server, path.join(tempDir(t), 'src'), 'leak');
+  const job = await runJob(s.server, { repo_id: repo.id, title: 'leak', command: 'true' }, 60_000);
+  assert.equal(job.status, 'failed', job.log);
+  assert.match(job.error ?? '', /the job's changes hold the value of PUBLISH_AUTH \(.*\.npmrc.*\): not pushed/);
+  assert.equal(job.commit, null);
+  assert.ok(!job.log.includes(TOKEN));
+});
