@@ -97,7 +97,7 @@ test("a secret for setup only is absent from the command's environment and never
   const s = await setting(t, () => ({
     environment: environment({
       setup: [
-        `echo "setup sees $REGISTRY_TOKEN and $DEPLOY_KEY, plain=$PLAIN"; if ls "${workdir}/cache" >/dev/null 2>&1; then echo "setup: workdir visible"; else echo "setup: workdir hidden"; fi`,
+        `echo "setup sees $REGISTRY_TOKEN and $DEPLOY_KEY, plain=$PLAIN"; if [ -e "${workdir}/runner.pid" ]; then echo "setup: workdir visible"; else echo "setup: workdir hidden"; fi`,
       ],
       env: { PLAIN: 'plain-value' },
       setup_secrets: { REGISTRY_TOKEN: SETUP_ONLY },
@@ -127,6 +127,7 @@ test("a secret for setup only is absent from the command's environment and never
     s.runner.lines.some((l) => /bubblewrap sandbox/.test(l)),
     `no sandbox on this machine: ${s.runner.lines.join('\n')}`,
   );
+  assert.ok(fs.existsSync(path.join(workdir, 'runner.pid')));
   assert.match(job.log, /^setup: workdir hidden$/m);
 });
 
