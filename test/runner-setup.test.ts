@@ -132,12 +132,19 @@ test("a secret for setup only is absent from the command's environment and never
 });
 
 test('a setup command that fails fails the job, naming it and its exit code; the command does not run; what setup did is kept', async (t) => {
-  const s = await setting(t, () => ({ environment: environment({ setup: ['echo made > made-by-setup.txt', 'echo preparing; exit 3', 'echo never'] }) }));
+  const s = await setting(t, () => ({
+    environment: environment({ setup: ['echo made > made-by-setup.txt', 'echo preparing; exit 3', 'echo never'], image: 'node:20-bookworm' }),
+  }));
   const repo = await seedRepo(s.server, path.join(tempDir(t), 'src'), 'fails');
   const job = await runJob(s.server, { repo_id: repo.id, title: 'fails', command: 'echo THE-COMMAND-RAN' }, 60_000);
   assert.equal(job.status, 'failed', job.log);
   assert.equal(job.error, 'setup command "echo preparing; exit 3" failed (exit code 3)');
   assert.match(job.log, /^preparing$/m);
+  assert.match(
+    job.log,
+    /^\[lazyaf\] environment: this runner does not run jobs in the image the repo names \(node:20-bookworm\) yet/m,
+    'an image is not ignored silently',
+  );
   assert.match(job.log, /^\[lazyaf\] setup: failed after \d+\.\d s: setup command "echo preparing; exit 3" failed \(exit code 3\)$/m);
   assert.doesNotMatch(job.log, /THE-COMMAND-RAN|^never$/m);
   assert.equal(s.relay.completions.get(job.id)?.setup?.status, 'failed');
@@ -168,4 +175,16 @@ test("a repo's secret that setup writes into the job's files is not pushed", asy
   assert.match(job.error ?? '', /the job's changes hold the value of PUBLISH_AUTH \(.*\.npmrc.*\): not pushed/);
   assert.equal(job.commit, null);
   assert.ok(!job.log.includes(TOKEN));
+});
+
+test("setup's time counts in the job's timeout: a setup that outlives it times the job out, and the command does not run", async (t) => {
+  const s = await setting(t, () => ({ environment: environment({ setup: ['echo waiting; sleep 60'] }) }));
+  const repo = await seedRepo(s.server, path.join(tempDir(t), 'src'), 'slow');
+  const job = await runJob(s.server, { repo_id: repo.id, title: 'slow', command: 'echo THE-COMMAND-RAN', timeout_s: 2 }, 60_000);
+  assert.equal(job.status, 'failed', job.log);
+  assert.equal(s.relay.completions.get(job.id)?.outcome, 'timeout');
+  assert.match(job.error ?? '', /during setup command "echo waiting; sleep 60"/);
+  assert.match(job.log, /^waiting$/m);
+  assert.doesNotMatch(job.log, /THE-COMMAND-RAN/);
+  assert.equal(s.relay.completions.get(job.id)?.setup?.status, 'failed');
 });
