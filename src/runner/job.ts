@@ -22,7 +22,7 @@ import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { Wall } from './sandbox.js';
 import { prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
-import { environmentErrorLine, environmentSecrets, jobVariables, planSetup, runSetup, setupVariables, type SetupPlace } from './setup.js';
+import { environmentErrorLine, environmentSecrets, jobVariables, planSetup, runSetup, setupVariables, type SetupPlace, type SetupPlan } from './setup.js';
 import type { SetupReport } from '../shared/environment.js';
 
 export interface JobDeps {
@@ -174,7 +174,13 @@ export class JobRun {
     const { sandbox } = this.deps;
     const place: SetupPlace = { workdir: this.deps.workdir, repoId: this.a.repo_id, checkout: ws.dir, say: (l) => this.say(l), signal };
     // Before the wall admits the job: a restored cache is among the job's files it hands over.
-    const plan = this.a.environment && (await planSetup(this.a.environment, place));
+    let plan: SetupPlan | undefined;
+    try {
+      plan = this.a.environment && (await planSetup(this.a.environment, place));
+    } catch (err) {
+      if (this.stopReason) return this.stoppedReport();
+      throw err;
+    }
     if (plan?.done) this.setup = plan.done;
     if (this.stopReason) return this.stoppedReport();
     if (plan?.error) return { outcome: 'failed', exit_code: null, error: plan.error };
