@@ -4,8 +4,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startRunner, type RunnerHandle } from '../src/runner/runner.js';
 import { envCacheRoot } from '../src/runner/env-cache.js';
-import { authUrl, barePath, commitFiles, git, startTestServer, tempDir, type TestServer } from './helpers.js';
-import { runJob, seedRepo } from './queue-helpers.js';
+import { api, authUrl, barePath, commitFiles, eventually, git, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { logOf, runJob, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { closeInOrder, environment, envRelay, nodeProject, type EnvironmentFor, type EnvRelay } from './env-helpers.js';
 
 // A repo's setup on a real runner (its bubblewrap wall where the machine has it), through the real
@@ -187,4 +187,20 @@ test("setup's time counts in the job's timeout: a setup that outlives it times t
   assert.match(job.log, /^waiting$/m);
   assert.doesNotMatch(job.log, /THE-COMMAND-RAN/);
   assert.equal(s.relay.completions.get(job.id)?.setup?.status, 'failed');
+});
+
+test('a job cancelled during setup stops there: the command does not run, and nothing is cached', async (t) => {
+  const s = await setting(t, () => ({
+    environment: environment({ setup: ['mkdir -p deps && echo started && sleep 60'], cache: { paths: ['deps'], key: [] } }),
+  }));
+  const repo = await seedRepo(s.server, path.join(tempDir(t), 'src'), 'cancel');
+  const job = await submit(s.server, { repo_id: repo.id, title: 'cancel', command: 'echo THE-COMMAND-RAN' });
+  await eventually('setup to start', async () => /^started$/m.test(await logOf(s.server, job.id)));
+  assert.equal((await api(s.server, 'POST', `/api/jobs/${job.id}/cancel`)).status, 200);
+  const done = await waitForJob(s.server, job.id, undefined, 60_000);
+  const log = await logOf(s.server, job.id);
+  assert.equal(done.status, 'cancelled', log);
+  assert.doesNotMatch(log, /THE-COMMAND-RAN|setup: cached/);
+  assert.equal(s.relay.completions.get(job.id)?.setup?.status, 'failed');
+  assert.ok(!fs.existsSync(envCacheRoot(s.runner.workdir, repo.id)) || fs.readdirSync(envCacheRoot(s.runner.workdir, repo.id)).length === 0);
 });
