@@ -201,6 +201,7 @@ test('a job cancelled during setup stops there: the command does not run, and no
   const log = await logOf(s.server, job.id);
   assert.equal(done.status, 'cancelled', log);
   assert.doesNotMatch(log, /THE-COMMAND-RAN|setup: cached/);
+  assert.match(log, /^\[lazyaf\] setup: stopped after \d+\.\d s \(cancelled\)$/m);
   assert.equal(s.relay.completions.get(job.id)?.setup?.status, 'failed');
   assert.ok(!fs.existsSync(envCacheRoot(s.runner.workdir, repo.id)) || fs.readdirSync(envCacheRoot(s.runner.workdir, repo.id)).length === 0);
 });

@@ -114,7 +114,12 @@ export async function runSetup(plan: SetupPlan, place: SetupPlace, r: SetupRun):
     if (ended) {
       await r.settle();
       const ms = Date.now() - plan.started;
-      place.say(`setup: failed after ${seconds(Date.now() - started)}: ${ended.error ?? ended.outcome}`);
+      const took = seconds(Date.now() - started);
+      place.say(
+        ended.error
+          ? `setup: failed after ${took}: ${ended.error}`
+          : `setup: stopped after ${took} (${ended.outcome === 'cancelled' ? 'cancelled' : 'the job was stopped'})`,
+      );
       return { report: { status: 'failed', duration_ms: ms }, ended };
     }
   }
