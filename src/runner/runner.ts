@@ -15,6 +15,8 @@
  *   job.ts               one attempt end to end: workspace → command → commit/push → log flush → complete.
  *   workspace.ts         fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
  *   cache.ts             the per-repo bare cache that only the runner writes, inspected before each job.
+ *   setup.ts             the repo's setup (.lazyaf.yml) before the command, behind the job's wall, or its cache restored.
+ *   env-cache.ts         what setup left, kept per repo and key: copied in and out by the runner only, paths checked.
  *   git-retry.ts         a git step against the server, tried again while the server is unreachable.
  *   execute.ts           the command in its own process group: output, timeout, kill.
  *   env.ts               what a job's command and the runner's git see in their environment.

@@ -1,0 +1,188 @@
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { removeTree } from '../shared/remove-tree.js';
+import { lstat } from './files.js';
+
+/**
+ * The runner's cache of what a repo's setup leaves (`node_modules`), per repo and key, under
+ * `<workdir>/env-cache/<repo id>/<key>/`: `files/` holds a copy of each cache path as setup left
+ * it, `paths.json` which of them setup made. Only the runner writes it, from the checkout right
+ * after a setup that passed, once nothing of the job runs any more and before the job's command
+ * starts: nothing a command or agent does reaches it. Like the repo cache, it lies in the work
+ * dir, which no sandboxed job sees and which the runner image's job user cannot enter.
+ *
+ * Copies are real copies (`cp -a`, with copy-on-write clones where the file system has them, which
+ * are copies too): a hard link would let a job that writes into a restored file change the cache.
+ * Every path is the repo's (hostile): relative, inside the checkout, and never reached through a
+ * link that leads out of it, in either direction.
+ */
+
+/** Keys kept per repo: a repo's branches may differ in their lockfile; older keys go first. */
+export const ENV_CACHE_KEEP = 3;
+
+const run = promisify(execFile);
+
+/** A cache path or key file the runner refuses; the message is one line for the job's error. */
+export class CachePathError extends Error {}
+
+export function envCacheRoot(workdir: string, repoId: string): string {
+  return path.join(workdir, 'env-cache', repoId);
+}
+
+/**
+ * The paths as they will be used: normalized, each checked (relative, no `..`, not the checkout
+ * itself nor its `.git`), and a path inside another left out (the outer one's copy holds it).
+ */
+export function checkedPaths(paths: readonly string[], what = 'cache path'): string[] {
+  const out: string[] = [];
+  for (const raw of paths) {
+    const p = path.posix.normalize(raw).replace(/\/+$/, '');
+    const parts = p.split('/');
+    if (raw.length === 0 || raw.includes('\0') || path.posix.isAbsolute(raw) || raw.split('/').includes('..'))
+      throw new CachePathError(`${what} ${JSON.stringify(raw.slice(0, 200))} must be a relative path inside the checkout`);
+    if (p === '.' || p === '' || parts[0] === '.git') throw new CachePathError(`${what} ${JSON.stringify(raw.slice(0, 200))} names the checkout or its .git`);
+    out.push(p);
+  }
+  const unique = [...new Set(out)];
+  return unique.filter((p) => !unique.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/**
+ * The cache key: sha256 over the setup commands, the cache paths and the content of each key file
+ * (a missing one counts as missing). A key file must be a regular file inside the checkout: one
+ * whose links lead out of it would let the repo learn about the runner's files through the key.
+ */
+export async function cacheKey(checkout: string, setup: readonly string[], paths: readonly string[], keyFiles: readonly string[]): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  hash.update(JSON.stringify({ v: 1, setup, paths: checkedPaths(paths) }));
+  const root = fs.realpathSync(checkout);
+  for (const name of checkedPaths(keyFiles, 'cache key file')) {
+    hash.update(`\0${JSON.stringify(name)}\0`);
+    const file = path.join(checkout, name);
+    if (!lstat(file)) {
+      // Not even whether a file exists outside the checkout may show in the key.
+      let above = path.dirname(file);
+      while (!lstat(above)) above = path.dirname(above);
+      realpathInside(root, above, 'cache key file', name);
+      hash.update('missing');
+      continue;
+    }
+    const real = realpathInside(root, file, 'cache key file', name);
+    if (!fs.statSync(real).isFile()) throw new CachePathError(`cache key file ${JSON.stringify(name)} is not a regular file`);
+    hash.update('file\0');
+    for await (const chunk of fs.createReadStream(real)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Copies the cached paths of `key` into the checkout, each replacing what is there. False when the
+ * runner holds no cache for this key; a cache entry that cannot be restored is removed (and the
+ * error thrown), so the next job runs setup again.
+ */
+export async function restoreCache(workdir: string, repoId: string, key: string, checkout: string, signal?: AbortSignal): Promise<boolean> {
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new Error('invalid cache key');
+  const entry = path.join(envCacheRoot(workdir, repoId), key);
+  if (!lstat(entry)?.isDirectory()) return false;
+  try {
+    const paths = checkedPaths(JSON.parse(fs.readFileSync(path.join(entry, 'paths.json'), 'utf8')) as string[]);
+    const root = fs.realpathSync(checkout);
+    for (const p of paths) {
+      const dest = path.join(root, p);
+      makeParentsInside(root, p);
+      // What the checkout holds there (the job's own file, or a link): replaced, never followed.
+      if (lstat(dest)) await removeTree(dest);
+      await copy(path.join(entry, 'files', p), dest, signal);
+    }
+    // Most recently used last to go.
+    const now = new Date();
+    fs.utimesSync(entry, now, now);
+    return true;
+  } catch (err) {
+    if (!signal?.aborted) await removeTree(entry).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Copies what setup left at the cache paths into a new entry for `key`, made in a temporary
+ * folder and renamed into place, so a runner that dies halfway leaves no entry that looks whole.
+ * A path setup did not make is left out. Then the oldest entries beyond ENV_CACHE_KEEP go.
+ */
+export async function saveCache(workdir: string, repoId: string, key: string, checkout: string, paths: readonly string[], signal?: AbortSignal): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new Error('invalid cache key');
+  const repoRoot = envCacheRoot(workdir, repoId);
+  fs.mkdirSync(path.dirname(repoRoot), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(repoRoot, { recursive: true, mode: 0o700 });
+  // Left by a runner that died while saving (one runner per work dir: none is being written now).
+  for (const name of fs.readdirSync(repoRoot)) if (name.startsWith('.tmp-')) await removeTree(path.join(repoRoot, name));
+  const tmp = path.join(repoRoot, `.tmp-${crypto.randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(path.join(tmp, 'files'), { recursive: true, mode: 0o700 });
+  try {
+    const root = fs.realpathSync(checkout);
+    const kept: string[] = [];
+    for (const p of checkedPaths(paths)) {
+      const src = path.join(root, p);
+      if (!lstat(src)) continue;
+      realpathInside(root, src, 'cache path', p);
+      const dest = path.join(tmp, 'files', p);
+      fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 });
+      await copy(src, dest, signal);
+      kept.push(p);
+    }
+    fs.writeFileSync(path.join(tmp, 'paths.json'), JSON.stringify(kept));
+    const entry = path.join(repoRoot, key);
+    if (lstat(entry)) await removeTree(entry);
+    fs.renameSync(tmp, entry);
+  } catch (err) {
+    await removeTree(tmp).catch(() => {});
+    throw err;
+  }
+  await evict(repoRoot);
+}
+
+async function evict(repoRoot: string): Promise<void> {
+  const entries = fs
+    .readdirSync(repoRoot)
+    .filter((name) => /^[0-9a-f]{64}$/.test(name))
+    .map((name) => ({ name, mtime: lstat(path.join(repoRoot, name))?.mtimeMs ?? 0 }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of entries.slice(ENV_CACHE_KEEP)) await removeTree(path.join(repoRoot, old.name));
+}
+
+/** `cp -a`: links copied as links, modes, times and (for root) owners kept; never hard links. */
+async function copy(src: string, dest: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await run('cp', ['-a', '-T', '--reflink=auto', '--', src, dest], { signal, maxBuffer: 1024 * 1024 });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(`cp failed: ${(stderr.split('\n')[0] || (err as Error).message).slice(0, 300)}`);
+  }
+}
+
+/** Where `file` really is, refused when that is outside the checkout (or a link that leads nowhere). */
+function realpathInside(root: string, file: string, what: string, name: string): string {
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    throw new CachePathError(`${what} ${JSON.stringify(name)} is a link that leads nowhere`);
+  }
+  if (real !== root && !real.startsWith(`${root}/`)) throw new CachePathError(`${what} ${JSON.stringify(name)} leads out of the checkout`);
+  return real;
+}
+
+/** Makes the folders above `p` in the checkout, refusing any that is a link (it could lead anywhere). */
+function makeParentsInside(root: string, p: string): void {
+  let at = root;
+  for (const part of p.split('/').slice(0, -1)) {
+    at = path.join(at, part);
+    const st = lstat(at);
+    if (!st) fs.mkdirSync(at, { mode: 0o755 });
+    else if (!st.isDirectory()) throw new CachePathError(`cache path ${JSON.stringify(p)}: ${JSON.stringify(path.relative(root, at))} is not a folder`);
+  }
+}
