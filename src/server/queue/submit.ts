@@ -53,6 +53,7 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: L
     parent_job_id: lineage.parentJobId,
     model: body.model ?? null,
     resume_parent: lineage.resumeParent && agent !== SHELL_AGENT ? 1 : 0,
+    require_checks: body.require_checks ? 1 : 0,
   });
 }
 
@@ -73,6 +74,7 @@ export async function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow
       labels: JSON.parse(job.labels) as string[],
       timeout_s: job.timeout_s,
       model: job.model ?? undefined,
+      require_checks: job.require_checks === 1,
     },
     from,
     { parentJobId: job.parent_job_id, resumeParent: job.resume_parent === 1 },
@@ -105,6 +107,8 @@ export async function followUpJob(parent: JobRow, body: FollowupJob, from: Submi
       labels: body.labels ?? (JSON.parse(parent.labels) as string[]),
       timeout_s: body.timeout_s ?? parent.timeout_s,
       model: body.model ?? (sameAgent ? (parent.model ?? undefined) : undefined),
+      // A follow-up is held to the same bar as the job it continues.
+      require_checks: parent.require_checks === 1,
     },
     from,
     { parentJobId: parent.id, resumeParent: sameAgent && !body.fresh },
