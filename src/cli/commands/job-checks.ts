@@ -1,24 +1,9 @@
 import type { Job } from '../../shared/api.js';
+import { checkSeconds as seconds } from '../../shared/check-text.js';
 import { printable } from '../../shared/terminal.js';
 
 /** How many lines of a failed check's output `jobs show` prints: where a test runner says what failed. */
 const FAILED_OUTPUT_LINES = 15;
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
-}
-
-/**
- * The checks column of `jobs list`: `3/3 ✓` when all passed, else the ones that did not
- * (`test✗`, `test✗ lint✗ +1`), `-` without any.
- */
-export function checksMark(job: Pick<Job, 'checks'>): string {
-  const checks = job.checks ?? [];
-  if (checks.length === 0) return '-';
-  const notPassed = checks.filter((c) => c.status !== 'passed').map((c) => `${c.name}✗`);
-  if (notPassed.length === 0) return `${checks.length}/${checks.length} ✓`;
-  return notPassed.length > 2 ? `${notPassed.slice(0, 2).join(' ')} +${notPassed.length - 2}` : notPassed.join(' ');
-}
 
 /** `jobs show`'s setup and checks: each with its status and duration, and the end of a failed check's output. */
 export function printSetupAndChecks(job: Job, write: (line: string) => void): void {

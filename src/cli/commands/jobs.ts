@@ -9,7 +9,8 @@ import { repoRoot } from '../local-git.js';
 import { clientOptions, wholeNumber } from '../options.js';
 import { printJson, printTable } from '../table.js';
 import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
-import { checksMark, printSetupAndChecks } from './job-checks.js';
+import { checksMark } from '../../shared/check-text.js';
+import { printSetupAndChecks } from './job-checks.js';
 import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
@@ -223,7 +224,14 @@ export function registerJobs(program: Command): void {
       if (list.length === 0) return void process.stdout.write('No jobs.\n');
       printTable(
         ['ID', 'STATUS', 'BRANCH', 'CHECKS', 'COST', 'TITLE'],
-        list.map((j) => [j.id.slice(0, 8), succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status, j.branch ?? '-', checksMark(j), spent(j), j.title]),
+        list.map((j) => [
+          j.id.slice(0, 8),
+          succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status,
+          j.branch ?? '-',
+          checksMark(j.checks),
+          spent(j),
+          j.title,
+        ]),
       );
     });
 
