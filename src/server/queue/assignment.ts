@@ -6,6 +6,7 @@ import { SHELL_AGENT } from '../../shared/job-status.js';
 import { agentCredentialNames, agentCredentials } from '../agent-credentials.js';
 import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
+import { environmentFromFile } from './environment-file.js';
 import type { Claimed } from './queue.js';
 import type { Continuation } from './resume.js';
 
@@ -42,6 +43,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);
   const readme = job.agent === SHELL_AGENT ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
   const baseCommit = await readBranchCommit(repoPath, job.base_branch);
+  const environment = await environmentFromFile(repoPath, job.base_branch);
   return {
     job_id: job.id,
     attempt_id: attempt.id,
@@ -59,6 +61,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     prompt: renderPrompt(job, readme),
     ...(agentRun ? { agent_run: agentRun } : {}),
     ...(templateEnv ? { agent_env: templateEnv } : {}),
+    ...environment,
     timeout_ms: job.timeout_s * 1000,
     lease_expires_in_ms: attempt.lease_expires_ms - Date.now(),
   };
