@@ -79,6 +79,11 @@ export class JobRun {
   /** Its adapter, HOME, how it began, and the login files it got (for the ones it refreshes). */
   private agentRun: { adapter: AgentAdapter; home: string; start: StartingPoint; logins: LoginSnapshot } | undefined;
   readonly shortId: string;
+  /**
+   * When the runner was handed the job: the server ends an attempt still running its timeout (plus
+   * a grace) after the claim, so the checks, which come after the command, are held to it from here.
+   */
+  private readonly receivedAt = Date.now();
 
   constructor(
     private readonly a: Assignment,
@@ -219,7 +224,7 @@ export class JobRun {
     if (this.diskCtl.signal.aborted && this.stopReason !== 'cancelled')
       return { outcome: 'failed', exit_code: null, error: `the job exceeded its disk limit (more than ${formatBytes(disk)} in its workspace)` };
     const kept = await this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
-    return this.withChecks(kept, ws, { wall, layout, deadlineMs: this.a.timeout_ms > 0 ? started + this.a.timeout_ms : 0, home: launch.home });
+    return this.withChecks(kept, ws, { wall, layout, deadlineMs: this.a.timeout_ms > 0 ? this.receivedAt + this.a.timeout_ms : 0, home: launch.home });
   }
 
   /**
