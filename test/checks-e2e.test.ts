@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { CHECK_OUTPUT_TAIL_BYTES } from '../src/shared/environment.js';
-import { git, startTestServer, tempDir } from './helpers.js';
-import { inProcessRunners, logOf, runJob, seedRepo } from './queue-helpers.js';
+import type { Job } from '../src/shared/api.js';
+import { api, git, startTestServer, tempDir } from './helpers.js';
+import { inProcessRunners, logOf, runJob, seedRepo, waitForJob } from './queue-helpers.js';
 
 const ENVIRONMENT = `# The repo's checks, run after every job's command.
 env:
@@ -50,8 +51,11 @@ test("a real runner runs the repo's checks after the command, in its wall: recor
   assert.deepEqual((await git(['ls-tree', '--name-only', job.branch!], bare)).split('\n'), ['.lazyaf.yml', 'README.md', 'made.txt']);
 
   // A follow-up is a job on the same repo: its checks run too, on its parent's work.
-  const followup = await runJob(server, { repo_id: repo.id, title: 'again', command: 'cat made.txt', base_branch: job.branch });
-  assert.equal(followup.status, 'succeeded', followup.error ?? followup.log);
+  const asked = await api<Job>(server, 'POST', `/api/jobs/${job.id}/followup`, { title: 'again', command: 'cat made.txt' });
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  const followup = await waitForJob(server, asked.body.id, undefined, 60_000);
+  assert.equal(followup.base_branch, job.branch);
+  assert.equal(followup.status, 'succeeded', followup.error ?? '');
   assert.deepEqual(
     followup.checks?.map((c) => c.status),
     ['passed', 'failed', 'passed'],
