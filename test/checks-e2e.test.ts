@@ -80,7 +80,7 @@ test("a check is bounded by the job's time left, and a job that timed out runs n
   start(server, 'r1', { sandbox: 'require' });
 
   const started = Date.now();
-  const job = await runJob(server, { repo_id: repo.id, title: 'quick', command: 'true', timeout_s: 3 });
+  const job = await runJob(server, { repo_id: repo.id, title: 'quick', command: 'true', timeout_s: 6 });
   assert.ok(Date.now() - started < 30_000, 'the slow check did not hold the job');
   assert.equal(job.status, 'succeeded', job.error ?? job.log);
   assert.deepEqual(
