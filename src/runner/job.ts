@@ -14,13 +14,14 @@ import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
 import { runCommand, type CommandResult } from './execute.js';
+import { runChecks } from './checks.js';
 import { watchDisk } from './disk-watch.js';
 import { wallWithin, type JobJail, type JobLimiter } from './limits.js';
 import { Redactor } from '../shared/redact.js';
 import { secretsOf } from '../shared/agents/credentials.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
-import type { Wall } from './sandbox.js';
+import type { SandboxLayout, Wall } from './sandbox.js';
 import { prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
 import { environmentErrorLine, environmentSecrets, jobVariables, planSetup, runSetup, setupVariables, type SetupPlace, type SetupPlan } from './setup.js';
 import type { SetupReport } from '../shared/environment.js';
@@ -82,6 +83,11 @@ export class JobRun {
   /** How the repo's setup went, for the completion (none: the repo has no environment). */
   private setup: SetupReport | undefined;
   readonly shortId: string;
+  /**
+   * When the runner was handed the job: the server ends an attempt still running its timeout (plus
+   * a grace) after the claim, so the checks, which come after the command, are held to it from here.
+   */
+  private readonly receivedAt = Date.now();
 
   constructor(
     private readonly a: Assignment,
@@ -142,6 +148,7 @@ export class JobRun {
     if (this.agent) report = this.agent.report(report);
     if (this.stopReason !== 'lost') {
       this.say(summary(report, this.a.branch));
+      if (report.checks?.length) this.say(`checks: ${report.checks.map((c) => `${c.name} ${c.status}`).join(', ')}`);
       if (report.usage) this.say(usageLine(report.usage));
       // The last chunk and batch before the completion: after it the attempt takes no more.
       await Promise.all([this.logs.finish(), this.agent?.transcript.finish()]);
@@ -263,7 +270,56 @@ export class JobRun {
     // Committing what filled the disk would fill it twice: its work is not kept.
     if (this.diskCtl.signal.aborted && this.stopReason !== 'cancelled')
       return { outcome: 'failed', exit_code: null, error: `the job exceeded its disk limit (more than ${formatBytes(disk)} in its workspace)` };
-    return this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
+    const kept = await this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
+    return this.withChecks(kept, ws, { wall, layout, deadlineMs: this.a.timeout_ms > 0 ? this.receivedAt + this.a.timeout_ms : 0, home: launch.home });
+  }
+
+  /**
+   * Runs the repo's checks after the job's work was committed and pushed, and adds what they did
+   * to the report. After, not before: the branch then holds exactly what the command or agent
+   * left, and a check (a test run writing coverage, a formatter, a hostile one) cannot change
+   * the commit it is checking. They run on that committed tree (the ignored files setup left,
+   * like node_modules, included), in the same wall and limits as the command, with the job's
+   * environment plus the repo's `env` and `job_secrets` (never the setup-only secrets, never the
+   * agent's credentials). Not for a job that was stopped, timed out, or whose work was not kept
+   * (a command that could not start, a full disk): there is nothing meaningful to check then.
+   */
+  private async withChecks(
+    kept: CompleteRequest,
+    ws: Workspace,
+    how: { wall: Wall | undefined; layout: SandboxLayout; deadlineMs: number; home: string },
+  ): Promise<CompleteRequest> {
+    const checks = this.a.environment?.checks ?? [];
+    if (checks.length === 0 || (kept.outcome !== 'succeeded' && kept.outcome !== 'failed') || this.stopReason) return kept;
+    const environment = this.a.environment!;
+    const env = { ...jobEnv(this.a, ws.promptFile), ...this.deps.sandbox?.jobEnv, HOME: how.home, ...environment.env, ...environment.job_secrets };
+    const disk = this.deps.limiter?.limits.diskBytes ?? 0;
+    const unwatch = disk > 0 ? watchDisk([ws.dir, how.home], disk, () => this.diskCtl.abort()) : undefined;
+    const signal = AbortSignal.any([this.stopCtl.signal, this.diskCtl.signal]);
+    const results = await runChecks(checks, {
+      run: (command, timeoutMs, output) =>
+        runCommand({
+          command: how.wall ? how.wall.wrap(['sh', '-c', command], how.layout) : ['sh', '-c', command],
+          cwd: ws.dir,
+          env,
+          timeoutMs,
+          output,
+          signal,
+          killGraceMs: this.deps.killGraceMs,
+        }),
+      log: this.logs,
+      say: (l) => this.say(l),
+      redactor: this.redactor,
+      deadlineMs: how.deadlineMs,
+      signal,
+    });
+    unwatch?.();
+    // What a check left running ends here, as the command's leftovers did.
+    await this.deps.sandbox?.sweep?.();
+    await this.jail?.killAll();
+    if (this.keepCtl.signal.aborted) return this.stoppedReport();
+    if (this.stopReason === 'cancelled') return { outcome: 'cancelled', exit_code: null, commit: kept.commit ?? null, checks: results };
+    return { ...kept, checks: results };
   }
 
   /**

@@ -22,6 +22,7 @@
  *   env.ts               what a job's command and the runner's git see in their environment.
  *   log-stream.ts        output → numbered log chunks, with backpressure and bounded memory.
  *   publish.ts           commit what the command left, push the job branch.
+ *   checks.ts            the repo's checks, after the push: each a log section, its status, duration and output's tail.
  *   push-scan.ts         what the job adds, searched for the secrets it was given before anything is pushed.
  *
  * An agent job

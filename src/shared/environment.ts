@@ -102,18 +102,25 @@ export const CheckStatus = Type.Union([Type.Literal('passed'), Type.Literal('fai
 });
 export type CheckStatus = Static<typeof CheckStatus>;
 
-export const CheckResult = Type.Object({
-  name: Type.String(),
-  status: CheckStatus,
-  duration_ms: Type.Integer({ minimum: 0 }),
-  output_tail: Type.String({ maxLength: CHECK_OUTPUT_TAIL_BYTES * 2, description: 'The end of its output (up to 4 KiB), redacted.' }),
-});
+export const CheckResult = Type.Object(
+  {
+    name: Type.String(),
+    status: CheckStatus,
+    duration_ms: Type.Integer({ minimum: 0 }),
+    output_tail: Type.String({ maxLength: CHECK_OUTPUT_TAIL_BYTES * 2, description: 'The end of its output (up to 4 KiB), redacted.' }),
+  },
+  // A runner's report is stored as it comes: nothing in it that a person would not be shown.
+  { additionalProperties: false },
+);
 export type CheckResult = Static<typeof CheckResult>;
 
-export const SetupReport = Type.Object({
-  status: Type.Union([Type.Literal('passed'), Type.Literal('failed'), Type.Literal('cached'), Type.Literal('none')], {
-    description: 'cached: the runner had the cache for this key and restored it instead of running setup.',
-  }),
-  duration_ms: Type.Integer({ minimum: 0 }),
-});
+export const SetupReport = Type.Object(
+  {
+    status: Type.Union([Type.Literal('passed'), Type.Literal('failed'), Type.Literal('cached'), Type.Literal('none')], {
+      description: 'cached: the runner had the cache for this key and restored it instead of running setup.',
+    }),
+    duration_ms: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
 export type SetupReport = Static<typeof SetupReport>;

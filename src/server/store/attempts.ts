@@ -34,6 +34,10 @@ export interface AttemptRow {
   resume_from: string | null;
   /** What its assignment said: 1, a check not passed fails the job; 0, it does not; null, it carried no environment. */
   require_checks: number | null;
+  /** The SetupReport its runner sent with `complete`, as JSON; null: none. */
+  setup: string | null;
+  /** The CheckResults its runner sent with `complete`, as a JSON array; null: none. */
+  checks: string | null;
 }
 
 /** All SQL on the `attempts` table. */
@@ -70,7 +74,7 @@ export class AttemptStore {
       // Ends an active attempt; changes = 0 if it had already ended.
       end: db.prepare(
         `UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error,
-        usage = @usage, session_id = @session_id WHERE id = @id AND active = 1`,
+        usage = @usage, session_id = @session_id, setup = @setup, checks = @checks WHERE id = @id AND active = 1`,
       ),
       // Accepts log chunk `seq` if it is newer than the last accepted; changes = 0 for a resend.
       acceptLogSeq: db.prepare('UPDATE attempts SET log_seq = @seq WHERE id = @id AND active = 1 AND log_seq < @seq'),
@@ -146,9 +150,18 @@ export class AttemptStore {
 
   end(
     id: string,
-    fields: { exit_code: number | null; end_reason: string; error: string | null; now: string; usage?: string | null; session_id?: string | null },
+    fields: {
+      exit_code: number | null;
+      end_reason: string;
+      error: string | null;
+      now: string;
+      usage?: string | null;
+      session_id?: string | null;
+      setup?: string | null;
+      checks?: string | null;
+    },
   ): boolean {
-    return this.stmts.end.run({ id, usage: null, session_id: null, ...fields }).changes === 1;
+    return this.stmts.end.run({ id, usage: null, session_id: null, setup: null, checks: null, ...fields }).changes === 1;
   }
 
   acceptTranscriptSeq(id: string, seq: number): boolean {
