@@ -8,7 +8,6 @@ import { clientOptions } from '../options.js';
 export function registerDockerCommand(program: Command): void {
   program
     .command('docker-command')
-    .description('print a `docker run` command that adds a runner; where it works goes to stderr')
     .option('--with-secrets', 'put the real registration token in it instead of a <NAME> placeholder')
     .option('--labels <a,b>', 'labels the runner offers jobs, comma-separated')
     .option('--elsewhere', 'the command for another machine: an address of this one instead of its loopback')
