@@ -54,8 +54,8 @@ function endAttempt(core: QueueCore, attempt: AttemptRow, req: CompleteRequest |
   const job = jobs.get(attempt.job_id)!;
   const now = core.iso();
   // The attempt keeps the runner's outcome (a resent report must match it); the job's status may
-  // also weigh its checks, as the attempt's assignment said (the repo may have changed since).
-  const verdict: ChecksVerdict = 'checks' in req ? checksVerdict(req, attempt.require_checks === 1) : { reason: req.outcome };
+  // also weigh its checks, as the attempt's assignment said (the repo may have changed since), else as submitted.
+  const verdict: ChecksVerdict = 'checks' in req ? checksVerdict(req, (attempt.require_checks ?? job.require_checks) === 1) : { reason: req.outcome };
   const reason = verdict.reason;
   const ended = attempts.end(attempt.id, {
     exit_code: req.exit_code ?? null,

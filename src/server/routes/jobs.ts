@@ -41,8 +41,11 @@ export type JobRoutesOptions = SubmitSources & {
 /** A job as the API shows it; `last`, its latest attempt, gives its usage and transcript size (a single job's view passes all its `attempts`). */
 /** Whether a check not passed fails the job: as its last attempt was told, else as submitted; unsaid while the repo decides and no attempt ran. */
 function requireChecks(job: JobRow, last: AttemptRow | undefined): { require_checks?: boolean } {
+  // What its last assignment said, else the submit's choice. Unsaid before any attempt, the repo
+  // decides at the claim: not shown. Once assigned without an environment, nothing was required.
   const said = last?.require_checks ?? job.require_checks;
-  return said === null || said === undefined ? {} : { require_checks: said === 1 };
+  if (said === null && !last) return {};
+  return { require_checks: said === 1 };
 }
 
 export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow | undefined = attempts?.at(-1)): Job {
