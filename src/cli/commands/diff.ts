@@ -3,7 +3,7 @@ import type { DiffFile, JobDiff } from '../../shared/api.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
-import { clientOptions } from '../options.js';
+import { clientOptions, JOB_ARGUMENT_HELP } from '../options.js';
 import { colourWanted, painter, type Paint as PaintAs } from '../paint.js';
 import { printJson } from '../table.js';
 
@@ -16,7 +16,7 @@ interface DiffOptions {
 export function registerDiff(program: Command): void {
   program
     .command('diff')
-    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
+    .argument('<job>', JOB_ARGUMENT_HELP)
     .option('--stat', 'only the files changed and their added/removed line counts')
     .option('--max-bytes <n>', 'cap on the diff shown (1024 to 16777216; default 1048576)')
     .option('--json', 'print JSON')

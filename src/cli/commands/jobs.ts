@@ -6,7 +6,7 @@ import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { HOW_TO_LINK, linkedCheckout } from '../linked-checkout.js';
 import { repoRoot } from '../local-git.js';
-import { clientOptions, wholeNumber } from '../options.js';
+import { clientOptions, wholeNumber, JOB_ARGUMENT_HELP } from '../options.js';
 import { printJson, printTable } from '../table.js';
 import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
 import { checksMark } from '../../shared/check-text.js';
@@ -238,7 +238,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('show')
     .description('show a job and its attempts')
-    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
+    .argument('<job>', JOB_ARGUMENT_HELP)
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
       const job = await new ApiClient(clientOptions(cmd)).request<Job>('GET', `/api/jobs/${encodeURIComponent(id)}`);
@@ -249,7 +249,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('logs')
     .description("print a job's log: an agent job's transcript, a shell job's output")
-    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
+    .argument('<job>', JOB_ARGUMENT_HELP)
     .option('-f, --follow', 'keep printing until the job has finished')
     .option('--raw', "the raw log (the agent's own output stream) instead of its transcript")
     .option('--json', "the transcript's entries, one JSON object per line")
@@ -285,7 +285,7 @@ export function registerJobs(program: Command): void {
     jobs
       .command(name)
       .description(verb)
-      .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
+      .argument('<job>', JOB_ARGUMENT_HELP)
       .action(async (id: string, _opts: unknown, cmd: Command) => {
         const job = await new ApiClient(clientOptions(cmd)).request<Job>('POST', `/api/jobs/${encodeURIComponent(id)}/${name}`);
         process.stdout.write(printable(`${job.id} ${job.status}${job.cancel_requested && job.status === 'running' ? ' (cancelling)' : ''}`) + '\n');
@@ -295,7 +295,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('rerun')
     .description('submit a finished job again as a new job with its own branch')
-    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
+    .argument('<job>', JOB_ARGUMENT_HELP)
     .option('--wait', 'follow the log and wait for the new job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }, cmd: Command) => {
@@ -306,7 +306,7 @@ export function registerJobs(program: Command): void {
   jobs
     .command('followup')
     .description("start a job on top of a finished job's branch")
-    .argument('<job>', 'job id, or a unique prefix of it (4 characters or more)')
+    .argument('<job>', JOB_ARGUMENT_HELP)
     .requiredOption('--title <title>', 'what the job is about (also the commit message)')
     .option('--description <text>', 'details for the agent')
     .option('--command <cmd>', 'shell command to run in the workspace')

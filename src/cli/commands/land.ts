@@ -9,7 +9,7 @@ import { ApiClient } from '../client.js';
 import { CliError, RefusedError } from '../errors.js';
 import { credentialArgs } from '../git-auth.js';
 import { gitEnv, gitShown, lazyafLink, pushRejection, repoRoot } from '../local-git.js';
-import { clientOptions, type GlobalOptions } from '../options.js';
+import { clientOptions, type GlobalOptions, JOB_ARGUMENT_HELP } from '../options.js';
 
 interface LandOptions extends GlobalOptions {
   branch?: string;
@@ -28,7 +28,7 @@ interface LandOptions extends GlobalOptions {
 export function registerLand(program: Command): void {
   program
     .command('land')
-    .argument('<job-or-repo>', 'a job id (or a unique prefix of it, 4 characters or more), or with --branch a repo id or name on lazyaf')
+    .argument('<job-or-repo>', `a ${JOB_ARGUMENT_HELP}; or with --branch a repo id or name on lazyaf`)
     .option('--branch <branch>', 'branch of the repo to land, e.g. lazyaf/ab12cd34 (without it, the argument is a job)')
     .option('--remote <remote>', 'remote of the local repository to push to', 'origin')
     .option('--pr', 'open a pull request with `gh pr create` after pushing')
