@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cacheKey, CachePathError, checkedPaths, ENV_CACHE_KEEP, envCacheRoot, restoreCache, saveCache } from '../src/runner/env-cache.js';
+import { cacheKey, CachePathError, checkedPaths, discardCopies, ENV_CACHE_KEEP, envCacheRoot, envCacheSettled, envCacheTrash, restoreCache, saveCache } from '../src/runner/env-cache.js';
 import { tempDir } from './helpers.js';
 
 // The runner's cache of what setup leaves: keys, copies in and out, and the paths a hostile
@@ -56,6 +56,7 @@ test('the key covers the setup, the paths and the key files; a missing key file 
 test('a restore is a copy: writing into what was restored leaves the cache as it was', async (t) => {
   const root = tempDir(t);
   const workdir = path.join(root, 'runner');
+  t.after(() => envCacheSettled(workdir));
   const dir = checkoutWith(root, { 'node_modules/pkg/index.js': 'original\n', 'node_modules/.bin/.keep': '' });
   fs.symlinkSync('../pkg/index.js', path.join(dir, 'node_modules', '.bin', 'pkg'));
   const key = 'a'.repeat(64);
@@ -75,9 +76,74 @@ test('a restore is a copy: writing into what was restored leaves the cache as it
   assert.equal(await restoreCache(workdir, 'repo2', key, dir), false, 'another repo: nothing held');
 });
 
+test('a job is handed a spare copy made beforehand, by rename, and another is made for the next job; neither is the cache itself', async (t) => {
+  const root = tempDir(t);
+  const workdir = path.join(root, 'runner');
+  t.after(() => envCacheSettled(workdir));
+  const dir = checkoutWith(root, { 'node_modules/pkg/index.js': 'original\n', 'sub/node_modules/x.js': 'x\n' });
+  const key = 'c'.repeat(64);
+  const entry = path.join(envCacheRoot(workdir, 'repo1'), key);
+  await saveCache(workdir, 'repo1', key, dir, ['node_modules', 'sub/node_modules']);
+  await envCacheSettled(workdir);
+  const spareFile = path.join(entry, 'spare', 'node_modules', 'pkg', 'index.js');
+  const spareInode = fs.statSync(spareFile).ino;
+  assert.notEqual(spareInode, fs.statSync(path.join(entry, 'files', 'node_modules', 'pkg', 'index.js')).ino);
+  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'sub', 'node_modules', 'x.js'), 'the checkout\'s own\n');
+
+  assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
+  const restored = path.join(dir, 'node_modules', 'pkg', 'index.js');
+  assert.equal(fs.statSync(restored).ino, spareInode, 'the spare was moved in, not copied');
+  assert.equal(fs.readFileSync(path.join(dir, 'sub', 'node_modules', 'x.js'), 'utf8'), 'x\n', 'a nested path too, replacing what was there');
+  assert.ok(!fs.existsSync(spareFile), 'the spare is gone');
+  await envCacheSettled(workdir);
+  assert.equal(fs.readFileSync(spareFile, 'utf8'), 'original\n', 'another spare was made');
+  assert.notEqual(fs.statSync(spareFile).ino, spareInode);
+  assert.deepEqual(fs.readdirSync(entry).sort(), ['files', 'paths.json', 'spare']);
+
+  // What the job does to its copy reaches neither the cache nor the next spare.
+  fs.writeFileSync(restored, 'poisoned\n');
+  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
+  assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
+  assert.equal(fs.readFileSync(restored, 'utf8'), 'original\n');
+
+  // A spare left half-made by a runner that stopped is removed; with no spare, a restore copies.
+  await envCacheSettled(workdir);
+  fs.rmSync(path.join(entry, 'spare'), { recursive: true });
+  fs.mkdirSync(path.join(entry, '.spare-tmp-0123456789ab', 'node_modules'), { recursive: true });
+  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
+  assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
+  assert.equal(fs.readFileSync(restored, 'utf8'), 'original\n');
+  await envCacheSettled(workdir);
+  assert.deepEqual(fs.readdirSync(entry).sort(), ['files', 'paths.json', 'spare']);
+});
+
+test("after a job its copies leave the checkout at once and are removed in the background; nothing is moved from outside the checkout", async (t) => {
+  const root = tempDir(t);
+  const workdir = path.join(root, 'runner');
+  t.after(() => envCacheSettled(workdir));
+  const outside = path.join(root, 'outside');
+  fs.mkdirSync(path.join(outside, 'node_modules'), { recursive: true });
+  fs.writeFileSync(path.join(outside, 'node_modules', 'keep.js'), 'not the job\'s\n');
+  const dir = checkoutWith(root, { 'node_modules/pkg/index.js': 'x\n', 'README.md': 'r\n' });
+  // The job made `linked` a link out of the checkout: `linked/node_modules` is not moved.
+  fs.symlinkSync(outside, path.join(dir, 'linked'));
+
+  discardCopies(workdir, dir, ['node_modules', '../outside/node_modules']);
+  assert.ok(fs.existsSync(path.join(dir, 'node_modules')), 'paths the job was refused for: nothing moved');
+  discardCopies(workdir, dir, ['node_modules', 'linked/node_modules', 'absent']);
+  assert.ok(!fs.existsSync(path.join(dir, 'node_modules')), 'moved out at once');
+  assert.equal(fs.readFileSync(path.join(dir, 'README.md'), 'utf8'), 'r\n');
+  await envCacheSettled(workdir);
+  assert.deepEqual(fs.readdirSync(envCacheTrash(workdir)), [], 'removed');
+  assert.equal(fs.readFileSync(path.join(outside, 'node_modules', 'keep.js'), 'utf8'), 'not the job\'s\n');
+  discardCopies(workdir, path.join(root, 'no-such-checkout'), ['node_modules']);
+});
+
 test('a cache path that leads out of the checkout is never copied, either way', async (t) => {
   const root = tempDir(t);
   const workdir = path.join(root, 'runner');
+  t.after(() => envCacheSettled(workdir));
   const outside = path.join(root, 'outside');
   fs.mkdirSync(path.join(outside, 'b'), { recursive: true });
   fs.writeFileSync(path.join(outside, 'b', 'private.txt'), "not the job's");
@@ -119,6 +185,7 @@ test('a cache path that leads out of the checkout is never copied, either way', 
 test(`a runner keeps at most ${ENV_CACHE_KEEP} keys per repo, the least recently used going first`, async (t) => {
   const root = tempDir(t);
   const workdir = path.join(root, 'runner');
+  t.after(() => envCacheSettled(workdir));
   const dir = checkoutWith(root, { 'node_modules/x.js': 'x\n' });
   const keys = ['1', '2', '3', '4'].map((c) => c.repeat(64));
   for (const [i, key] of keys.entries()) {

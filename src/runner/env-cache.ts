@@ -16,6 +16,7 @@ import { lstat } from './files.js';
  *
  * Copies are real copies (`cp -a`, with copy-on-write clones where the file system has them, which
  * are copies too): a hard link would let a job that writes into a restored file change the cache.
+ * A job is handed a spare copy made beforehand, by rename, so its start does not wait for a copy.
  * Every path is the repo's (hostile): relative, inside the checkout, and never reached through a
  * link that leads out of it, in either direction.
  */
@@ -27,6 +28,11 @@ const run = promisify(execFile);
 
 /** A cache path or key file the runner refuses; the message is one line for the job's error. */
 export class CachePathError extends Error {}
+
+/** Where a job's copies go to be removed; emptied at the runner's start too. */
+export function envCacheTrash(workdir: string): string {
+  return path.join(workdir, 'env-cache', '.trash');
+}
 
 export function envCacheRoot(workdir: string, repoId: string): string {
   return path.join(workdir, 'env-cache', repoId);
@@ -79,30 +85,123 @@ export async function cacheKey(checkout: string, setup: readonly string[], paths
 }
 
 /**
- * Copies the cached paths of `key` into the checkout, each replacing what is there. False when the
- * runner holds no cache for this key; a cache entry that cannot be restored is removed (and the
- * error thrown), so the next job runs setup again.
+ * The spares being made, by entry: a ready copy of an entry's `files/` at `<entry>/spare/`, which
+ * the next restore hands to its job by renaming (constant time whatever the size of
+ * `node_modules`) instead of copying. Made in the background after a save and after each restore
+ * that took the spare, into a temporary folder renamed into place, so a spare is whole or absent.
+ */
+const refills = new Map<string, Promise<void>>();
+
+/** Settles when no spare of this work dir's cache is being made (the runner waits before it lets go of its work dir). */
+export async function envCacheSettled(workdir: string): Promise<void> {
+  const mine = `${path.join(workdir, 'env-cache')}/`;
+  await Promise.all([...refills].filter(([entry]) => entry.startsWith(mine)).map(([, p]) => p));
+}
+
+function refillSpare(entry: string): void {
+  if (refills.has(entry)) return;
+  const making = (async () => {
+    const tmp = path.join(entry, `.spare-tmp-${crypto.randomBytes(6).toString('hex')}`);
+    try {
+      await copy(path.join(entry, 'files'), tmp);
+      fs.renameSync(tmp, path.join(entry, 'spare'));
+    } catch {
+      // The entry went (evicted, or replaced by a new save): the next restore copies instead.
+      await removeTree(tmp).catch(() => {});
+    }
+  })().finally(() => refills.delete(entry));
+  refills.set(entry, making);
+}
+
+/** An entry that is about to change (replaced, evicted): its spare is made no more. */
+async function quiet(entry: string): Promise<void> {
+  await refills.get(entry);
+}
+
+/**
+ * Puts the cached paths of `key` into the checkout, each replacing what is there: the entry's
+ * spare moved in when it has one (and another made for the next job), else a copy. False when
+ * the runner holds no cache for this key; a cache entry that cannot be restored is removed (and
+ * the error thrown), so the next job runs setup again.
  */
 export async function restoreCache(workdir: string, repoId: string, key: string, checkout: string, signal?: AbortSignal): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/.test(key)) throw new Error('invalid cache key');
   const entry = path.join(envCacheRoot(workdir, repoId), key);
   if (!lstat(entry)?.isDirectory()) return false;
+  await quiet(entry);
   try {
     const paths = checkedPaths(JSON.parse(fs.readFileSync(path.join(entry, 'paths.json'), 'utf8')) as string[]);
     const root = fs.realpathSync(checkout);
+    // Left by a runner that stopped while making one (none is being made now).
+    for (const name of fs.readdirSync(entry)) if (name.startsWith('.spare-tmp-')) await removeTree(path.join(entry, name));
+    const spare = path.join(entry, 'spare');
+    const hasSpare = lstat(spare)?.isDirectory() === true;
     for (const p of paths) {
       const dest = path.join(root, p);
       makeParentsInside(root, p);
       // What the checkout holds there (the job's own file, or a link): replaced, never followed.
       if (lstat(dest)) await removeTree(dest);
-      await copy(path.join(entry, 'files', p), dest, signal);
+      if (!(hasSpare && moved(path.join(spare, p), dest))) await copy(path.join(entry, 'files', p), dest, signal);
     }
+    if (hasSpare) await removeTree(spare);
     // Most recently used last to go.
     const now = new Date();
     fs.utimesSync(entry, now, now);
+    refillSpare(entry);
     return true;
   } catch (err) {
     if (!signal?.aborted) await removeTree(entry).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * After a job: its copies of the cache paths are moved out of the checkout and removed in the
+ * background, so the next job's reset (`git clean`) does not spend its start deleting a
+ * `node_modules`. A folder on the way that is not a folder (a link the job made) leaves the path
+ * to `git clean`: nothing is moved from outside the checkout. What a stopped runner left there is
+ * removed by the next (`envCacheSettled` waits for it).
+ */
+export function discardCopies(workdir: string, checkout: string, paths: readonly string[]): void {
+  let root: string;
+  let checked: string[];
+  try {
+    root = fs.realpathSync(checkout);
+    checked = checkedPaths(paths);
+  } catch {
+    return; // No checkout, or paths the job was already refused for.
+  }
+  const trash = envCacheTrash(workdir);
+  for (const p of checked) {
+    const parts = p.split('/');
+    let at = root;
+    let inside = true;
+    for (const part of parts.slice(0, -1)) {
+      at = path.join(at, part);
+      if (!lstat(at)?.isDirectory()) inside = false;
+    }
+    if (!inside || !lstat(path.join(root, p))) continue;
+    const aside = path.join(trash, crypto.randomBytes(6).toString('hex'));
+    try {
+      fs.mkdirSync(trash, { recursive: true, mode: 0o700 });
+      if (!moved(path.join(root, p), aside)) continue;
+    } catch {
+      continue; // A folder the job closed: the next reset opens and cleans it.
+    }
+    const removing = removeTree(aside)
+      .catch(() => {})
+      .finally(() => refills.delete(aside));
+    refills.set(aside, removing);
+  }
+}
+
+/** Renames `src` to `dest`; false when it cannot (another file system), so the caller copies. */
+function moved(src: string, dest: string): boolean {
+  try {
+    fs.renameSync(src, dest);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
     throw err;
   }
 }
@@ -135,8 +234,10 @@ export async function saveCache(workdir: string, repoId: string, key: string, ch
     }
     fs.writeFileSync(path.join(tmp, 'paths.json'), JSON.stringify(kept));
     const entry = path.join(repoRoot, key);
+    await quiet(entry);
     if (lstat(entry)) await removeTree(entry);
     fs.renameSync(tmp, entry);
+    refillSpare(entry);
   } catch (err) {
     await removeTree(tmp).catch(() => {});
     throw err;
@@ -150,7 +251,11 @@ async function evict(repoRoot: string): Promise<void> {
     .filter((name) => /^[0-9a-f]{64}$/.test(name))
     .map((name) => ({ name, mtime: lstat(path.join(repoRoot, name))?.mtimeMs ?? 0 }))
     .sort((a, b) => b.mtime - a.mtime);
-  for (const old of entries.slice(ENV_CACHE_KEEP)) await removeTree(path.join(repoRoot, old.name));
+  for (const old of entries.slice(ENV_CACHE_KEEP)) {
+    const entry = path.join(repoRoot, old.name);
+    await quiet(entry);
+    await removeTree(entry);
+  }
 }
 
 /** `cp -a`: links copied as links, modes, times and (for root) owners kept; never hard links. */

@@ -62,12 +62,13 @@ import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerS
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { formatBytes } from '../shared/job-limits.js';
-import { removeDiscarded } from '../shared/remove-tree.js';
+import { removeDiscarded, removeTree } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
 import { searchAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import type { ContainerNetwork } from './container-network.js';
+import { envCacheSettled, envCacheTrash } from './env-cache.js';
 import { JobRun } from './job.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
 import { runnerDefaults, type RunnerConfig, type RunnerDefaults } from './options.js';
@@ -218,6 +219,8 @@ class Runner {
     try {
       await this.work();
     } finally {
+      // A spare of the environment cache being made is the work dir's too.
+      await envCacheSettled(this.config.workdir);
       unlock();
     }
   }
@@ -227,6 +230,7 @@ class Runner {
     fs.rmSync(path.join(this.config.workdir, 'jobs'), { recursive: true, force: true });
     // Checkouts and caches moved aside because they could not be cleaned (see remove-tree.ts): removed as far as they can be now.
     for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.config.workdir, dir));
+    await removeTree(envCacheTrash(this.config.workdir)).catch((err: Error) => this.log(`could not empty the environment cache's trash: ${err.message}`));
     try {
       const chosen = await chooseWall(this.config, this.log);
       this.sandbox = chosen.wall;
