@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { parseEnvironment, readEnvironmentFile } from '../src/server/environment.js';
+import { fileEnvironmentAt, parseEnvironment, readEnvironmentFile } from '../src/server/environment.js';
 import { MAX_ENVIRONMENT_FILE_BYTES } from '../src/shared/environment.js';
 import { api, authUrl, barePath, cli, commitFiles, git, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
@@ -115,6 +115,26 @@ test('the file is read from the commit bounded, and a link or a directory there 
   assert.deepEqual(await readEnvironmentFile(bare, dir), { kind: 'error', error: '.lazyaf.yml: is a directory, not a file' });
   // The first commit still reads as it was: the file is read at the commit asked for.
   assert.deepEqual(await readEnvironmentFile(bare, first), { kind: 'text', text: GOOD });
+});
+
+test('what the file is at a commit is remembered; a branch is read again each time, and a commit git cannot find is not remembered', async (t) => {
+  const server = await startTestServer(t);
+  const { repo, src } = await repoWith(t, server, { '.lazyaf.yml': GOOD });
+  const bare = barePath(server.dataDir, repo.id);
+  const first = await git(['rev-parse', 'HEAD'], src);
+  const read = await fileEnvironmentAt(bare, first);
+  assert.equal(read.file?.setup, 'npm ci');
+  const missing = 'f'.repeat(40);
+  assert.deepEqual(await fileEnvironmentAt(bare, missing), { file: null, error: null, unsure: true });
+
+  await commitFiles(src, { '.lazyaf.yml': 'setup: make\n' }, 'make');
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
+  assert.equal((await fileEnvironmentAt(bare, 'refs/heads/main')).file?.setup, 'make', 'a branch: read again');
+  // Its objects gone, the repository still answers for the commit it was asked about before.
+  fs.renameSync(path.join(bare, 'objects'), path.join(bare, 'objects-aside'));
+  assert.deepEqual(await fileEnvironmentAt(bare, first), read, 'a commit: remembered');
+  assert.equal((await fileEnvironmentAt(bare, 'refs/heads/main')).file, null, 'the branch was not');
+  fs.renameSync(path.join(bare, 'objects-aside'), path.join(bare, 'objects'));
 });
 
 test("a job on a broken file is handed the error line and no environment; the repo's view says the same", async (t) => {

@@ -142,7 +142,7 @@ test('a setup command that fails fails the job, naming it and its exit code; the
   assert.match(job.log, /^preparing$/m);
   assert.match(
     job.log,
-    /^\[lazyaf\] environment: this runner does not run jobs in the image the repo names \(node:20-bookworm\) yet/m,
+    /^\[lazyaf\] environment: image node:20-bookworm is not applied: a job runs in its runner's wall \(send the repo's jobs, by a label, to runners of an image built on it\)$/m,
     'an image is not ignored silently',
   );
   assert.match(job.log, /^\[lazyaf\] setup: failed after \d+\.\d s: setup command "echo preparing; exit 3" failed \(exit code 3\)$/m);

@@ -58,7 +58,8 @@ export function environmentErrorLine(error: string): string {
 export async function planSetup(env: ResolvedEnvironment, place: SetupPlace): Promise<SetupPlan> {
   const started = Date.now();
   const plan: SetupPlan = { env, started };
-  if (env.image) place.say(`environment: this runner does not run jobs in the image the repo names (${env.image}) yet: the job runs in the runner's own wall`);
+  if (env.image)
+    place.say(`environment: image ${env.image} is not applied: a job runs in its runner's wall (send the repo's jobs, by a label, to runners of an image built on it)`);
   if (env.setup.length === 0) {
     plan.done = { status: 'none', duration_ms: 0 };
     return plan;

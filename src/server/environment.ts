@@ -22,7 +22,8 @@ const KNOWN_KEYS = Object.keys(RepoEnvironment.properties);
 export type Parsed = { environment: RepoEnvironment; error?: undefined } | { environment?: undefined; error: string };
 
 /** What the tree holds at `.lazyaf.yml`: nothing, the text, or why it cannot be used. */
-export type FileRead = { kind: 'none' } | { kind: 'text'; text: string } | { kind: 'error'; error: string };
+/** `unsure`: git did not answer (no such commit, or it failed to run): not to be remembered for the commit. */
+export type FileRead = { kind: 'none'; unsure?: true } | { kind: 'text'; text: string } | { kind: 'error'; error: string; unsure?: true };
 
 /**
  * Reads `.lazyaf.yml` at `rev` (a commit, or `refs/heads/<branch>`) of a bare repository: its
@@ -32,7 +33,8 @@ export type FileRead = { kind: 'none' } | { kind: 'text'; text: string } | { kin
 export async function readEnvironmentFile(repoPath: string, rev: string): Promise<FileRead> {
   const listed = await git(['ls-tree', '-l', '-z', rev, '--', ENVIRONMENT_FILE], { cwd: repoPath, maxStdout: 4096 });
   // No such commit (an empty repo) reads as no file: the job's own checkout will say what is wrong.
-  if (listed.code !== 0 || listed.stdout === '') return { kind: 'none' };
+  if (listed.code !== 0) return { kind: 'none', unsure: true };
+  if (listed.stdout === '') return { kind: 'none' };
   const match = /^(\d{6}) (\w+) ([0-9a-f]{40,64}) +(-|\d+)\t/.exec(listed.stdout);
   if (!match) return { kind: 'error', error: `${ENVIRONMENT_FILE}: cannot be read from the commit` };
   const [, mode, type, oid, size] = match;
@@ -42,7 +44,7 @@ export async function readEnvironmentFile(repoPath: string, rev: string): Promis
     return { kind: 'error', error: `${ENVIRONMENT_FILE}: is ${size} bytes, over the limit of ${MAX_ENVIRONMENT_FILE_BYTES / 1024} KiB` };
   }
   const shown = await git(['cat-file', 'blob', oid!], { cwd: repoPath, maxStdout: MAX_ENVIRONMENT_FILE_BYTES });
-  if (shown.code !== 0 || shown.truncated) return { kind: 'error', error: `${ENVIRONMENT_FILE}: cannot be read from the commit` };
+  if (shown.code !== 0 || shown.truncated) return { kind: 'error', error: `${ENVIRONMENT_FILE}: cannot be read from the commit`, unsure: true };
   if (shown.stdout.includes('\uFFFD')) return { kind: 'error', error: `${ENVIRONMENT_FILE}: is not UTF-8 text` };
   return { kind: 'text', text: shown.stdout };
 }
@@ -254,11 +256,38 @@ export function resolveEnvironment(
   };
 }
 
+type FileEnvironment = { file: RepoEnvironment | null; error: string | null; unsure?: true };
+
+/**
+ * The file at a commit never changes: what was read at one is kept (the last FILE_CACHE_SIZE
+ * commits), so the jobs of a busy repo do not each spawn git at their claim.
+ */
+const FILE_CACHE_SIZE = 256;
+const atCommit = new Map<string, FileEnvironment>();
+
 /** `.lazyaf.yml` at `rev`, parsed and checked: null when there is none. */
-export async function fileEnvironmentAt(repoPath: string, rev: string): Promise<{ file: RepoEnvironment | null; error: string | null }> {
+export async function fileEnvironmentAt(repoPath: string, rev: string): Promise<FileEnvironment> {
+  const key = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(rev) ? `${repoPath}\0${rev}` : undefined;
+  const kept = key === undefined ? undefined : atCommit.get(key);
+  if (kept) {
+    // Most recently used last, so the oldest goes first.
+    atCommit.delete(key!);
+    atCommit.set(key!, kept);
+    return kept;
+  }
+  const found = await readFileEnvironment(repoPath, rev);
+  if (key !== undefined && !found.unsure) {
+    atCommit.set(key, found);
+    if (atCommit.size > FILE_CACHE_SIZE) atCommit.delete(atCommit.keys().next().value!);
+  }
+  return found;
+}
+
+async function readFileEnvironment(repoPath: string, rev: string): Promise<FileEnvironment> {
   const read = await readEnvironmentFile(repoPath, rev);
-  if (read.kind === 'none') return { file: null, error: null };
-  if (read.kind === 'error') return { file: null, error: read.error };
+  const unsure = read.kind !== 'text' && read.unsure ? { unsure: true as const } : {};
+  if (read.kind === 'none') return { file: null, error: null, ...unsure };
+  if (read.kind === 'error') return { file: null, error: read.error, ...unsure };
   const parsed = parseEnvironment(read.text);
   return parsed.error !== undefined ? { file: null, error: parsed.error } : { file: parsed.environment, error: null };
 }
