@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cacheKey, CachePathError, checkedPaths, discardCopies, ENV_CACHE_KEEP, envCacheRoot, envCacheSettled, envCacheTrash, restoreCache, saveCache } from '../src/runner/env-cache.js';
+import { cacheKey, CachePathError, checkedPaths, returnCopies, ENV_CACHE_KEEP, envCacheRoot, envCacheSettled, envCacheTrash, restoreCache, saveCache } from '../src/runner/env-cache.js';
 import { tempDir } from './helpers.js';
 
 // The runner's cache of what setup leaves: keys, copies in and out, and the paths a hostile
@@ -76,43 +76,94 @@ test('a restore is a copy: writing into what was restored leaves the cache as it
   assert.equal(await restoreCache(workdir, 'repo2', key, dir), false, 'another repo: nothing held');
 });
 
-test('a job is handed a spare copy made beforehand, by rename, and another is made for the next job; neither is the cache itself', async (t) => {
+test('a job is handed a spare copy by rename; a copy that comes back as it was handed over is the next spare, one changed in any way is not', async (t) => {
   const root = tempDir(t);
   const workdir = path.join(root, 'runner');
   t.after(() => envCacheSettled(workdir));
   const dir = checkoutWith(root, { 'node_modules/pkg/index.js': 'original\n', 'sub/node_modules/x.js': 'x\n' });
+  const paths = ['node_modules', 'sub/node_modules'];
   const key = 'c'.repeat(64);
   const entry = path.join(envCacheRoot(workdir, 'repo1'), key);
-  await saveCache(workdir, 'repo1', key, dir, ['node_modules', 'sub/node_modules']);
-  await envCacheSettled(workdir);
   const spareFile = path.join(entry, 'spare', 'node_modules', 'pkg', 'index.js');
-  const spareInode = fs.statSync(spareFile).ino;
-  assert.notEqual(spareInode, fs.statSync(path.join(entry, 'files', 'node_modules', 'pkg', 'index.js')).ino);
-  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'sub', 'node_modules', 'x.js'), 'the checkout\'s own\n');
-
-  assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
   const restored = path.join(dir, 'node_modules', 'pkg', 'index.js');
-  assert.equal(fs.statSync(restored).ino, spareInode, 'the spare was moved in, not copied');
-  assert.equal(fs.readFileSync(path.join(dir, 'sub', 'node_modules', 'x.js'), 'utf8'), 'x\n', 'a nested path too, replacing what was there');
-  assert.ok(!fs.existsSync(spareFile), 'the spare is gone');
+  const giveBack = async () => {
+    returnCopies(workdir, dir, paths);
+    assert.ok(!fs.existsSync(path.join(dir, 'node_modules')), 'out of the checkout at once');
+    await envCacheSettled(workdir);
+  };
+  await saveCache(workdir, 'repo1', key, dir, paths);
+  const first = fs.statSync(restored).ino;
   await envCacheSettled(workdir);
-  assert.equal(fs.readFileSync(spareFile, 'utf8'), 'original\n', 'another spare was made');
-  assert.notEqual(fs.statSync(spareFile).ino, spareInode);
+  assert.ok(!fs.existsSync(path.join(entry, 'spare')), "setup's own copy is the first one handed out: no spare is copied");
+  await giveBack();
+  assert.equal(fs.statSync(spareFile).ino, first, "setup's copy came back untouched: it is the spare");
+  assert.notEqual(first, fs.statSync(path.join(entry, 'files', 'node_modules', 'pkg', 'index.js')).ino, 'the spare is a copy of the cache');
+  fs.mkdirSync(path.join(dir, 'sub', 'node_modules'));
+  fs.writeFileSync(path.join(dir, 'sub', 'node_modules', 'x.js'), "the checkout's own\n");
+
+  const restore = async () => {
+    assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
+    return fs.statSync(restored).ino;
+  };
+
+  assert.equal(await restore(), first, 'the spare was moved in, not copied');
+  assert.equal(fs.readFileSync(path.join(dir, 'sub', 'node_modules', 'x.js'), 'utf8'), 'x\n', 'a nested path too, replacing what was there');
+  await envCacheSettled(workdir);
+  assert.ok(!fs.existsSync(path.join(entry, 'spare')), 'no new copy while the one handed out may come back');
+  await giveBack();
+  assert.equal(fs.statSync(spareFile).ino, first, 'untouched: the same copy is the spare again');
   assert.deepEqual(fs.readdirSync(entry).sort(), ['files', 'paths.json', 'spare']);
 
-  // What the job does to its copy reaches neither the cache nor the next spare.
+  // Written into: the copy goes, a new spare is made from the cache.
+  assert.equal(await restore(), first);
   fs.writeFileSync(restored, 'poisoned\n');
-  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
-  assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
-  assert.equal(fs.readFileSync(restored, 'utf8'), 'original\n');
+  await giveBack();
+  assert.notEqual(fs.statSync(spareFile).ino, first);
+  assert.equal(fs.readFileSync(spareFile, 'utf8'), 'original\n');
+
+  // After a changed copy, the next spare is made while the job runs; a copy back unchanged then goes.
+  const second = await restore();
+  await envCacheSettled(workdir);
+  assert.notEqual(fs.statSync(spareFile).ino, second, 'made eagerly');
+  await giveBack();
+  assert.notEqual(fs.statSync(spareFile).ino, second);
+  assert.deepEqual(fs.readdirSync(entry).sort(), ['files', 'paths.json', 'spare']);
+  // Unchanged again: back to making no copy while one is out.
+  const third = await restore();
+  await envCacheSettled(workdir);
+  assert.ok(!fs.existsSync(path.join(entry, 'spare')));
+  await giveBack();
+  assert.equal(fs.statSync(spareFile).ino, third);
+
+  // Changes that keep size and times, or add a link to a file: each is a change.
+  const tampers: [string, () => void][] = [
+    [
+      'same size, times set back',
+      () => {
+        const before = fs.statSync(restored);
+        fs.writeFileSync(restored, 'tampered\n');
+        fs.utimesSync(restored, before.atime, before.mtime);
+      },
+    ],
+    ['a hard link elsewhere', () => fs.linkSync(restored, path.join(dir, 'kept-link.js'))],
+    ['a mode', () => fs.chmodSync(restored, 0o600)],
+    ['a file added', () => fs.writeFileSync(path.join(dir, 'node_modules', 'pkg', 'new.js'), '')],
+    ['a file removed from a nested path', () => fs.rmSync(path.join(dir, 'sub', 'node_modules', 'x.js'))],
+  ];
+  for (const [what, tamper] of tampers) {
+    const handed = await restore();
+    tamper();
+    await giveBack();
+    assert.notEqual(fs.statSync(spareFile).ino, handed, what);
+    assert.equal(fs.readFileSync(spareFile, 'utf8'), 'original\n', what);
+    assert.equal(fs.readFileSync(path.join(entry, 'spare', 'sub', 'node_modules', 'x.js'), 'utf8'), 'x\n', what);
+    fs.rmSync(path.join(dir, 'kept-link.js'), { force: true });
+  }
 
   // A spare left half-made by a runner that stopped is removed; with no spare, a restore copies.
-  await envCacheSettled(workdir);
   fs.rmSync(path.join(entry, 'spare'), { recursive: true });
   fs.mkdirSync(path.join(entry, '.spare-tmp-0123456789ab', 'node_modules'), { recursive: true });
-  fs.rmSync(path.join(dir, 'node_modules'), { recursive: true });
-  assert.equal(await restoreCache(workdir, 'repo1', key, dir), true);
+  await restore();
   assert.equal(fs.readFileSync(restored, 'utf8'), 'original\n');
   await envCacheSettled(workdir);
   assert.deepEqual(fs.readdirSync(entry).sort(), ['files', 'paths.json', 'spare']);
@@ -129,15 +180,15 @@ test("after a job its copies leave the checkout at once and are removed in the b
   // The job made `linked` a link out of the checkout: `linked/node_modules` is not moved.
   fs.symlinkSync(outside, path.join(dir, 'linked'));
 
-  discardCopies(workdir, dir, ['node_modules', '../outside/node_modules']);
+  returnCopies(workdir, dir, ['node_modules', '../outside/node_modules']);
   assert.ok(fs.existsSync(path.join(dir, 'node_modules')), 'paths the job was refused for: nothing moved');
-  discardCopies(workdir, dir, ['node_modules', 'linked/node_modules', 'absent']);
+  returnCopies(workdir, dir, ['node_modules', 'linked/node_modules', 'absent']);
   assert.ok(!fs.existsSync(path.join(dir, 'node_modules')), 'moved out at once');
   assert.equal(fs.readFileSync(path.join(dir, 'README.md'), 'utf8'), 'r\n');
   await envCacheSettled(workdir);
   assert.deepEqual(fs.readdirSync(envCacheTrash(workdir)), [], 'removed');
   assert.equal(fs.readFileSync(path.join(outside, 'node_modules', 'keep.js'), 'utf8'), 'not the job\'s\n');
-  discardCopies(workdir, path.join(root, 'no-such-checkout'), ['node_modules']);
+  returnCopies(workdir, path.join(root, 'no-such-checkout'), ['node_modules']);
 });
 
 test('a cache path that leads out of the checkout is never copied, either way', async (t) => {

@@ -85,44 +85,89 @@ export async function cacheKey(checkout: string, setup: readonly string[], paths
 }
 
 /**
- * The spares being made, by entry: a ready copy of an entry's `files/` at `<entry>/spare/`, which
- * the next restore hands to its job by renaming (constant time whatever the size of
- * `node_modules`) instead of copying. Made in the background after a save and after each restore
- * that took the spare, into a temporary folder renamed into place, so a spare is whole or absent.
+ * Spares. Each entry may hold a ready copy of its `files/` at `<entry>/spare/`, which a restore
+ * hands to its job by renaming (constant time whatever the size of `node_modules`) instead of
+ * copying. A spare is made in a temporary folder renamed into place, so it is whole or absent.
+ * After the job, its copy is moved out of the checkout and, when the job left it exactly as it was
+ * handed over, becomes the entry's spare again: no copy at all while jobs leave their
+ * `node_modules` alone. "Exactly": every entry of the tree has the inode, ctime, size, mode, owner
+ * and link count it had (`treeDigest`); a change of content, mode, owner or links sets a file's
+ * ctime to the kernel's clock, which nobody in a job can set back. Otherwise the copy is deleted
+ * and a new spare copied, in the background; and while the last copy of an entry came back
+ * changed, a new spare is copied as soon as one is handed out, so a job that changes its
+ * `node_modules` every time has the next job's spare made while it runs.
+ *
+ * `background`: the work going on per entry (a spare being made or checked) or per trashed copy.
  */
-const refills = new Map<string, Promise<void>>();
+const background = new Map<string, Promise<void>>();
+/** What each entry's spare was when made (treeDigest), when the runner made it. */
+const spareDigests = new Map<string, string>();
+/** The entries whose last copy came back changed (or never came back): their spares are made eagerly. */
+const changing = new Set<string>();
+/** The copies handed to jobs: by checkout, the entry and the digest of the spare it was. */
+const handedOut = new Map<string, { entry: string; digest: string }>();
 
-/** Settles when no spare of this work dir's cache is being made (the runner waits before it lets go of its work dir). */
+/** Settles when nothing of this work dir's cache goes on in the background (the runner waits before it lets go of its work dir). */
 export async function envCacheSettled(workdir: string): Promise<void> {
   const mine = `${path.join(workdir, 'env-cache')}/`;
-  await Promise.all([...refills].filter(([entry]) => entry.startsWith(mine)).map(([, p]) => p));
+  await Promise.all([...background].filter(([at]) => at.startsWith(mine)).map(([, p]) => p));
 }
 
-function refillSpare(entry: string): void {
-  if (refills.has(entry)) return;
-  const making = (async () => {
-    const tmp = path.join(entry, `.spare-tmp-${crypto.randomBytes(6).toString('hex')}`);
-    try {
-      await copy(path.join(entry, 'files'), tmp);
-      fs.renameSync(tmp, path.join(entry, 'spare'));
-    } catch {
-      // The entry went (evicted, or replaced by a new save): the next restore copies instead.
-      await removeTree(tmp).catch(() => {});
-    }
-  })().finally(() => refills.delete(entry));
-  refills.set(entry, making);
+/** Runs `work` in the background for `at`, after what already goes on for it. */
+function inBackground(at: string, work: () => Promise<void>): void {
+  const running: Promise<void> = (background.get(at) ?? Promise.resolve())
+    .then(work)
+    .catch(() => {})
+    .finally(() => {
+      if (background.get(at) === running) background.delete(at);
+    });
+  background.set(at, running);
 }
 
-/** An entry that is about to change (replaced, evicted): its spare is made no more. */
+/** Copies `files/` into a new spare, unless the entry has one; a failure (the entry went: evicted, replaced) leaves none. */
+async function makeSpare(entry: string, paths: readonly string[]): Promise<void> {
+  if (lstat(path.join(entry, 'spare'))) return;
+  const tmp = path.join(entry, `.spare-tmp-${crypto.randomBytes(6).toString('hex')}`);
+  try {
+    await copy(path.join(entry, 'files'), tmp);
+    const digest = await treeDigest(tmp, paths);
+    fs.renameSync(tmp, path.join(entry, 'spare'));
+    spareDigests.set(entry, digest);
+  } catch {
+    await removeTree(tmp).catch(() => {});
+  }
+}
+
+/** An entry that is about to change or be used: what goes on for it in the background ends first. */
 async function quiet(entry: string): Promise<void> {
-  await refills.get(entry);
+  await background.get(entry);
+}
+
+/**
+ * Every entry under `paths` of `base`, in order, with what a change would alter: inode, ctime,
+ * size, mode, owner and link count (not the ctime of each path itself, which moving it changes).
+ * Taken right after setup for its own copy, and when a spare is made.
+ * Yields to the event loop every thousand entries: a tree of 20,000 files takes a few tens of ms.
+ */
+export async function treeDigest(base: string, paths: readonly string[]): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  let n = 0;
+  const visit = async (rel: string, top: boolean): Promise<void> => {
+    const st = fs.lstatSync(path.join(base, rel), { bigint: true });
+    hash.update(`${JSON.stringify(rel)} ${st.ino} ${top ? '-' : st.ctimeNs} ${st.size} ${st.mode} ${st.uid} ${st.gid} ${st.nlink}\n`);
+    if (++n % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (st.isDirectory()) for (const name of fs.readdirSync(path.join(base, rel)).sort()) await visit(`${rel}/${name}`, false);
+  };
+  // A path that is absent adds nothing: a job that makes one adds its lines.
+  for (const p of paths) if (lstat(path.join(base, p))) await visit(p, true);
+  return hash.digest('hex');
 }
 
 /**
  * Puts the cached paths of `key` into the checkout, each replacing what is there: the entry's
- * spare moved in when it has one (and another made for the next job), else a copy. False when
- * the runner holds no cache for this key; a cache entry that cannot be restored is removed (and
- * the error thrown), so the next job runs setup again.
+ * spare moved in when it has one, else a copy. False when the runner holds no cache for this key;
+ * a cache entry that cannot be restored is removed (and the error thrown), so the next job runs
+ * setup again.
  */
 export async function restoreCache(workdir: string, repoId: string, key: string, checkout: string, signal?: AbortSignal): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/.test(key)) throw new Error('invalid cache key');
@@ -132,22 +177,29 @@ export async function restoreCache(workdir: string, repoId: string, key: string,
   try {
     const paths = checkedPaths(JSON.parse(fs.readFileSync(path.join(entry, 'paths.json'), 'utf8')) as string[]);
     const root = fs.realpathSync(checkout);
-    // Left by a runner that stopped while making one (none is being made now).
-    for (const name of fs.readdirSync(entry)) if (name.startsWith('.spare-tmp-')) await removeTree(path.join(entry, name));
+    handedOut.delete(root);
+    // Left by a runner that stopped while making or checking one (nothing is, now).
+    for (const name of fs.readdirSync(entry)) if (name.startsWith('.spare-tmp-') || name.startsWith('.used-')) await removeTree(path.join(entry, name));
     const spare = path.join(entry, 'spare');
     const hasSpare = lstat(spare)?.isDirectory() === true;
+    const digest = spareDigests.get(entry);
+    spareDigests.delete(entry);
+    let allMoved = hasSpare;
     for (const p of paths) {
       const dest = path.join(root, p);
       makeParentsInside(root, p);
       // What the checkout holds there (the job's own file, or a link): replaced, never followed.
       if (lstat(dest)) await removeTree(dest);
-      if (!(hasSpare && moved(path.join(spare, p), dest))) await copy(path.join(entry, 'files', p), dest, signal);
+      if (hasSpare && lstat(path.join(spare, p)) && moved(path.join(spare, p), dest)) continue;
+      allMoved = false;
+      await copy(path.join(entry, 'files', p), dest, signal);
     }
     if (hasSpare) await removeTree(spare);
+    if (allMoved && digest !== undefined) handedOut.set(root, { entry, digest });
     // Most recently used last to go.
     const now = new Date();
     fs.utimesSync(entry, now, now);
-    refillSpare(entry);
+    if (changing.has(entry) || !handedOut.has(root)) inBackground(entry, () => makeSpare(entry, paths));
     return true;
   } catch (err) {
     if (!signal?.aborted) await removeTree(entry).catch(() => {});
@@ -156,13 +208,13 @@ export async function restoreCache(workdir: string, repoId: string, key: string,
 }
 
 /**
- * After a job: its copies of the cache paths are moved out of the checkout and removed in the
- * background, so the next job's reset (`git clean`) does not spend its start deleting a
- * `node_modules`. A folder on the way that is not a folder (a link the job made) leaves the path
- * to `git clean`: nothing is moved from outside the checkout. What a stopped runner left there is
- * removed by the next (`envCacheSettled` waits for it).
+ * After a job: its copies of the cache paths leave the checkout at once (so the next job's
+ * `git clean` has no `node_modules` to delete), then, in the background, become the entry's spare
+ * again when the job left them as they were handed over, else are deleted (and a new spare made).
+ * A folder on the way that is not a folder (a link the job made) leaves that path to `git clean`:
+ * nothing is moved from outside the checkout. What a stopped runner left is removed by the next.
  */
-export function discardCopies(workdir: string, checkout: string, paths: readonly string[]): void {
+export function returnCopies(workdir: string, checkout: string, paths: readonly string[]): void {
   let root: string;
   let checked: string[];
   try {
@@ -171,28 +223,45 @@ export function discardCopies(workdir: string, checkout: string, paths: readonly
   } catch {
     return; // No checkout, or paths the job was already refused for.
   }
-  const trash = envCacheTrash(workdir);
+  const given = handedOut.get(root);
+  handedOut.delete(root);
+  const reusable = given !== undefined && lstat(given.entry)?.isDirectory() === true;
+  const aside = reusable ? path.join(given.entry, `.used-${crypto.randomBytes(6).toString('hex')}`) : path.join(envCacheTrash(workdir), crypto.randomBytes(6).toString('hex'));
+  let whole = true;
   for (const p of checked) {
     const parts = p.split('/');
     let at = root;
-    let inside = true;
     for (const part of parts.slice(0, -1)) {
       at = path.join(at, part);
-      if (!lstat(at)?.isDirectory()) inside = false;
+      if (!lstat(at)?.isDirectory()) whole = false;
     }
-    if (!inside || !lstat(path.join(root, p))) continue;
-    const aside = path.join(trash, crypto.randomBytes(6).toString('hex'));
+    if (!whole) break;
+    if (!lstat(path.join(root, p))) continue;
     try {
-      fs.mkdirSync(trash, { recursive: true, mode: 0o700 });
-      if (!moved(path.join(root, p), aside)) continue;
+      fs.mkdirSync(path.dirname(path.join(aside, p)), { recursive: true, mode: 0o700 });
+      if (!moved(path.join(root, p), path.join(aside, p))) whole = false;
     } catch {
-      continue; // A folder the job closed: the next reset opens and cleans it.
+      whole = false; // A folder the job closed: the next reset opens and cleans it.
     }
-    const removing = removeTree(aside)
-      .catch(() => {})
-      .finally(() => refills.delete(aside));
-    refills.set(aside, removing);
   }
+  if (!lstat(aside)) return;
+  if (!reusable) {
+    inBackground(aside, () => removeTree(aside));
+    return;
+  }
+  const { entry, digest } = given;
+  inBackground(entry, async () => {
+    const unchanged = whole && (await treeDigest(aside, checked).catch(() => '')) === digest;
+    if (unchanged) changing.delete(entry);
+    else changing.add(entry);
+    if (unchanged && !lstat(path.join(entry, 'spare'))) {
+      fs.renameSync(aside, path.join(entry, 'spare'));
+      spareDigests.set(entry, digest);
+      return;
+    }
+    await removeTree(aside);
+    await makeSpare(entry, checked);
+  });
 }
 
 /** Renames `src` to `dest`; false when it cannot (another file system), so the caller copies. */
@@ -237,7 +306,12 @@ export async function saveCache(workdir: string, repoId: string, key: string, ch
     await quiet(entry);
     if (lstat(entry)) await removeTree(entry);
     fs.renameSync(tmp, entry);
-    refillSpare(entry);
+    spareDigests.delete(entry);
+    // What setup left in the checkout is the first copy handed out: if the job leaves it as it
+    // is, it becomes the spare, and no copy is made for it.
+    const digest = await treeDigest(root, kept).catch(() => undefined);
+    if (digest !== undefined) handedOut.set(root, { entry, digest });
+    else inBackground(entry, () => makeSpare(entry, kept));
   } catch (err) {
     await removeTree(tmp).catch(() => {});
     throw err;

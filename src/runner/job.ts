@@ -23,7 +23,7 @@ import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
 import type { SandboxLayout, Wall } from './sandbox.js';
 import { prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
-import { discardCopies } from './env-cache.js';
+import { returnCopies } from './env-cache.js';
 import { environmentErrorLine, environmentSecrets, jobVariables, planSetup, runSetup, setupVariables, type SetupPlace, type SetupPlan } from './setup.js';
 import type { SetupReport } from '../shared/environment.js';
 
@@ -164,7 +164,7 @@ export class JobRun {
       await this.deps.sandbox?.dismiss?.(this.workspace);
       removeJobFiles(this.workspace);
       const cache = this.a.environment?.cache;
-      if (cache) discardCopies(this.deps.workdir, this.workspace.dir, cache.paths);
+      if (cache) returnCopies(this.deps.workdir, this.workspace.dir, cache.paths);
     }
   }
 
