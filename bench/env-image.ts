@@ -62,7 +62,8 @@ export async function preparedImageVsCache(ctx: BenchContext, image: string): Pr
         await docker('run', '--rm', '--init', '--network', 'none', '--entrypoint', 'true', tag);
         run.push(Date.now() - started);
       }
-      const layer = Number(await docker('image', 'inspect', '--format', '{{.Size}}', tag)) - Number(await docker('image', 'inspect', '--format', '{{.Size}}', image));
+      const layer =
+        Number(await docker('image', 'inspect', '--format', '{{.Size}}', tag)) - Number(await docker('image', 'inspect', '--format', '{{.Size}}', image));
       const [c, r, m] = [median(copy), median(run), median(spare)];
       details[`d3_${files}`] = { copyMs: copy, spareMs: spare, runMs: run, commitMs, imageExtraBytes: layer };
       figures.push({

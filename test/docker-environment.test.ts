@@ -69,7 +69,7 @@ test("a docker runner runs setup and checks as the job user: the cache is filled
   assert.doesNotMatch(second.log, /setup has/);
   assert.match(second.log, /^built from v1$/m);
   assert.match(second.log, /^1000$/m, 'setup ran as the job user');
-  assert.match(second.log, /^changed$/m, 'the restored copy is the job user\'s');
+  assert.match(second.log, /^changed$/m, "the restored copy is the job user's");
   assert.deepEqual(
     second.checks?.map((c) => c.status),
     ['passed'],

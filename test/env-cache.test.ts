@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { cacheKey, CachePathError, checkedPaths, returnCopies, ENV_CACHE_KEEP, envCacheRoot, envCacheSettled, envCacheTrash, restoreCache, saveCache } from '../src/runner/env-cache.js';
+import {
+  cacheKey,
+  CachePathError,
+  checkedPaths,
+  returnCopies,
+  ENV_CACHE_KEEP,
+  envCacheRoot,
+  envCacheSettled,
+  envCacheTrash,
+  restoreCache,
+  saveCache,
+} from '../src/runner/env-cache.js';
 import { tempDir } from './helpers.js';
 
 // The runner's cache of what setup leaves: keys, copies in and out, and the paths a hostile
@@ -169,13 +180,13 @@ test('a job is handed a spare copy by rename; a copy that comes back as it was h
   assert.deepEqual(fs.readdirSync(entry).sort(), ['files', 'paths.json', 'spare']);
 });
 
-test("after a job its copies leave the checkout at once and are removed in the background; nothing is moved from outside the checkout", async (t) => {
+test('after a job its copies leave the checkout at once and are removed in the background; nothing is moved from outside the checkout', async (t) => {
   const root = tempDir(t);
   const workdir = path.join(root, 'runner');
   t.after(() => envCacheSettled(workdir));
   const outside = path.join(root, 'outside');
   fs.mkdirSync(path.join(outside, 'node_modules'), { recursive: true });
-  fs.writeFileSync(path.join(outside, 'node_modules', 'keep.js'), 'not the job\'s\n');
+  fs.writeFileSync(path.join(outside, 'node_modules', 'keep.js'), "not the job's\n");
   const dir = checkoutWith(root, { 'node_modules/pkg/index.js': 'x\n', 'README.md': 'r\n' });
   // The job made `linked` a link out of the checkout: `linked/node_modules` is not moved.
   fs.symlinkSync(outside, path.join(dir, 'linked'));
@@ -187,7 +198,7 @@ test("after a job its copies leave the checkout at once and are removed in the b
   assert.equal(fs.readFileSync(path.join(dir, 'README.md'), 'utf8'), 'r\n');
   await envCacheSettled(workdir);
   assert.deepEqual(fs.readdirSync(envCacheTrash(workdir)), [], 'removed');
-  assert.equal(fs.readFileSync(path.join(outside, 'node_modules', 'keep.js'), 'utf8'), 'not the job\'s\n');
+  assert.equal(fs.readFileSync(path.join(outside, 'node_modules', 'keep.js'), 'utf8'), "not the job's\n");
   returnCopies(workdir, path.join(root, 'no-such-checkout'), ['node_modules']);
 });
 

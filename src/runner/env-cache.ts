@@ -226,7 +226,9 @@ export function returnCopies(workdir: string, checkout: string, paths: readonly 
   const given = handedOut.get(root);
   handedOut.delete(root);
   const reusable = given !== undefined && lstat(given.entry)?.isDirectory() === true;
-  const aside = reusable ? path.join(given.entry, `.used-${crypto.randomBytes(6).toString('hex')}`) : path.join(envCacheTrash(workdir), crypto.randomBytes(6).toString('hex'));
+  const aside = reusable
+    ? path.join(given.entry, `.used-${crypto.randomBytes(6).toString('hex')}`)
+    : path.join(envCacheTrash(workdir), crypto.randomBytes(6).toString('hex'));
   let whole = true;
   for (const p of checked) {
     const parts = p.split('/');

@@ -59,7 +59,9 @@ export async function planSetup(env: ResolvedEnvironment, place: SetupPlace): Pr
   const started = Date.now();
   const plan: SetupPlan = { env, started };
   if (env.image)
-    place.say(`environment: image ${env.image} is not applied: a job runs in its runner's wall (send the repo's jobs, by a label, to runners of an image built on it)`);
+    place.say(
+      `environment: image ${env.image} is not applied: a job runs in its runner's wall (send the repo's jobs, by a label, to runners of an image built on it)`,
+    );
   if (env.setup.length === 0) {
     plan.done = { status: 'none', duration_ms: 0 };
     return plan;

@@ -72,7 +72,8 @@ export const RepoEnvironment = Type.Object(
         minLength: 1,
         maxLength: 300,
         pattern: '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$',
-        description: "The image this repo's jobs need. Recorded and said in each job's log, not applied: a docker runner runs jobs in its own container, so route them by a label to runners of an image built on it.",
+        description:
+          "The image this repo's jobs need. Recorded and said in each job's log, not applied: a docker runner runs jobs in its own container, so route them by a label to runners of an image built on it.",
       }),
     ),
   },
