@@ -1,7 +1,8 @@
 /**
  * Docker part of `npm run bench`: D1 from `PUT /api/pool` to every runner container registered and
  * idle, against the same number of bare `docker run` of the runner image with a no-op command, in
- * the same run; D2 job received → command started in a warm runner container (as P4). Skipped, with
+ * the same run; D2 job received → command started in a warm runner container (as P4); D3 a repo's
+ * environment cache restored by copy against a prepared image per key (env-image.ts). Skipped, with
  * a line that says why, when no Docker engine answers or the runner image is missing.
  */
 import fs from 'node:fs';
@@ -11,6 +12,7 @@ import { resolveServerConfig } from '../src/server/config.js';
 import { DockerLauncher, SERVER_LABEL } from '../src/server/pool/docker.js';
 import { LauncherError } from '../src/server/pool/launcher.js';
 import type { RunnerList } from '../src/shared/api.js';
+import { preparedImageVsCache } from './env-image.js';
 import { median } from './lib/proc.js';
 import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
 import { ADMIN, call, setup, teardown, warmStarts, type Setup } from './queue.js';
@@ -142,11 +144,15 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   } finally {
     await stop(w, docker);
   }
+
+  const prepared = await preparedImageVsCache(ctx, image);
+  figures.push(...prepared.figures);
+  Object.assign(details, prepared.details);
   return { part: 'docker', figures, details };
 }
 
 export const dockerPart: BenchPart = {
   name: 'docker',
-  description: 'docker pool scale-up against bare docker run, warm job start in a container',
+  description: 'docker pool scale-up against bare docker run, warm job start in a container, environment cache against a prepared image',
   run,
 };

@@ -1,7 +1,8 @@
 /**
  * Queue part of `npm run bench`: P1 dispatch latency, P2 no-op jobs per second through the whole
- * HTTP cycle, P4 job received → command started with a warm repo cache, P5 1,000 simulated
- * runners heartbeating and long-polling. Every server is a separate `lazyaf server` process.
+ * HTTP cycle, P4 job received → command started with a warm repo cache (E1: the same with a cached
+ * `npm ci` setup, as a ratio), P5 1,000 simulated runners heartbeating and long-polling. Every
+ * server is a separate `lazyaf server` process.
  */
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
@@ -11,9 +12,11 @@ import path from 'node:path';
 import { isFinished, type JobStatus } from '../src/shared/api.js';
 import { PROTOCOL_VERSION, RunnerRoutes, type Assignment, type RegisterResponse } from '../src/shared/protocol.js';
 import { isolatedGitEnv } from './lib/git-env.js';
-import { makeTempDir, percentile, removeTempDir, run, totalCpu, track } from './lib/proc.js';
+import { makeTempDir, percentile, removeTempDir, run, stopChild, totalCpu, track } from './lib/proc.js';
 import type { BenchContext, BenchPart, Figure, PartResult } from './lib/report.js';
 import { ROOT, startLazyaf, type ServerProcess } from './lib/servers.js';
+import type { ResolvedEnvironment } from '../src/shared/environment.js';
+import { environment, envRelay, nodeProject } from '../test/env-helpers.js';
 
 export const ADMIN = 'lzadm_bench_admin_token';
 
@@ -50,7 +53,7 @@ export interface Setup {
 }
 
 /** A server with one repo (`files` small files on main), pushed with the real git. */
-export async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20): Promise<Setup> {
+export async function setup(ctx: BenchContext, name: string, env: NodeJS.ProcessEnv, files = 20, extra: Record<string, string> = {}): Promise<Setup> {
   const dir = makeTempDir(`lazyaf-bench-${name}-`);
   const home = path.join(dir, 'home');
   fs.mkdirSync(home);
@@ -61,6 +64,7 @@ export async function setup(ctx: BenchContext, name: string, env: NodeJS.Process
   const src = path.join(dir, 'src');
   fs.mkdirSync(path.join(src, 'files'), { recursive: true });
   for (let i = 0; i < files; i++) fs.writeFileSync(path.join(src, 'files', `f${i}.txt`), `file ${i}\n`.repeat(20));
+  for (const [name, content] of Object.entries(extra)) fs.writeFileSync(path.join(src, name), content);
   const git = (args: string[]) => run('git', args, { cwd: src, env: gitEnv });
   await git(['init', '-q', '-b', 'main']);
   await git(['add', '-A']);
@@ -188,6 +192,69 @@ async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: num
   }
 }
 
+/** A node_modules the size of a mid-sized project's (this repository's has about 12,000 files), made without the registry. */
+const BIG_MODULES = 20_000;
+const FILL_MODULES = `const fs = require('fs'); const body = 'x'.repeat(2048);
+for (let i = 0; i < Number(process.argv[2]); i++) { const d = 'node_modules/p' + (i % 100); fs.mkdirSync(d, { recursive: true }); fs.writeFileSync(d + '/f' + i + '.js', body); }
+`;
+
+/**
+ * E1: P4 on a repo whose setup is `npm ci` of a real project (one package from the npm registry),
+ * cached by `node_modules` and the lockfile: from the second job on the runner restores the cache
+ * instead of running setup. Against the same repo without an environment, as a ratio. Each arm has
+ * its server, relay (which hands the runner the environment when the server's assignment carries
+ * none) and runner, and their jobs alternate: on a shared machine a burst of load then falls on
+ * both arms alike (run one after the other, the ratio swung from 0.5x to 2x between runs).
+ */
+async function setupStartup(
+  ctx: BenchContext,
+  setupCommand = 'npm ci --no-audit --no-fund',
+  extraFiles: Record<string, string> = {},
+  /** Shell run by each job after it prints when it started. */
+  after = '',
+): Promise<{ plain: number; withSetup: number; ratio: number; n: number; max: number }> {
+  const project = { ...nodeProject('7.0.0'), ...extraFiles };
+  const yml = `setup: ${setupCommand}\ncache:\n  paths: [node_modules]\n  key: [package-lock.json]\n`;
+  const arms: { s: Setup; close: () => Promise<void> }[] = [];
+  const arm = async (name: string, files: Record<string, string>, env: ResolvedEnvironment | undefined) => {
+    const s = await setup(ctx, name, {}, 500, files);
+    const relay = await envRelay(s.server, (a) => (env && !a.environment && !a.environment_error ? { environment: env } : undefined));
+    const runner = track(
+      spawn(
+        process.execPath,
+        [path.join(ROOT, 'dist', 'cli', 'main.js'), 'runner', '--server', relay.url, '--name', name, '--workdir', path.join(s.dir, 'runner')],
+        { env: { ...process.env, LAZYAF_TOKEN: s.registrationToken }, stdio: 'ignore' },
+      ),
+    );
+    const close = async () => {
+      // A drain: the runner waits for the cache's spare copies it is still making.
+      await stopChild(runner, 30_000);
+      await relay.close();
+      await teardown(s);
+    };
+    arms.push({ s, close });
+    return s;
+  };
+  try {
+    const plain = await arm('e1-plain', project, undefined);
+    const env = environment({ setup: [setupCommand], cache: { paths: ['node_modules'], key: ['package-lock.json'] } });
+    const withSetup = await arm('e1-setup', { ...project, '.lazyaf.yml': yml }, env);
+    const samples = { plain: [] as number[], withSetup: [] as number[] };
+    // The first job of each clones, and the setup arm's runs npm ci: left out.
+    for (let i = 0; i <= 15; i++) {
+      const a = await commandStartMs(plain, `e1-plain-${i}`, after);
+      const b = await commandStartMs(withSetup, `e1-setup-${i}`, after);
+      if (i === 0) continue;
+      samples.plain.push(a);
+      samples.withSetup.push(b);
+    }
+    const [p, w] = [percentile(samples.plain, 50), percentile(samples.withSetup, 50)];
+    return { plain: p, withSetup: w, ratio: w / p, n: samples.withSetup.length, max: Math.max(...samples.withSetup) };
+  } finally {
+    for (const a of arms) await a.close();
+  }
+}
+
 /**
  * Runs `n + 1` jobs on the one runner of `s`, each printing when its command started, and returns
  * the time from each claim to that moment; the first job clones (a cold cache) and is left out.
@@ -195,19 +262,24 @@ async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: num
 export async function warmStarts(s: Setup, name: string, n: number): Promise<{ p50: number; max: number; n: number }> {
   const samples: number[] = [];
   for (let i = 0; i <= n; i++) {
-    const id = await submit(s, `${name}-${i}`, 'date +%s%3N');
-    let job: { status: JobStatus; attempts: { started_at: string }[] };
-    for (;;) {
-      job = (await call<typeof job>(`${s.server.url}/api/jobs/${id}`, 'GET', ADMIN)).body;
-      if (isFinished(job.status)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    if (job.status !== 'succeeded') throw new Error(`${name} job ${job.status}`);
-    const log = (await call<{ content: string }>(`${s.server.url}/api/jobs/${id}/logs`, 'GET', ADMIN)).body.content;
-    const started = Number(/^(\d{13})$/m.exec(log)?.[1]);
-    if (i > 0) samples.push(started - Date.parse(job.attempts[0]!.started_at));
+    const ms = await commandStartMs(s, `${name}-${i}`);
+    if (i > 0) samples.push(ms);
   }
   return { p50: percentile(samples, 50), max: Math.max(...samples), n: samples.length };
+}
+
+/** Runs one job on the runner of `s` that prints when its command started: the time from its claim to that moment. */
+async function commandStartMs(s: Setup, title: string, after = ''): Promise<number> {
+  const id = await submit(s, title, `date +%s%3N${after}`);
+  let job: { status: JobStatus; attempts: { started_at: string }[] };
+  for (;;) {
+    job = (await call<typeof job>(`${s.server.url}/api/jobs/${id}`, 'GET', ADMIN)).body;
+    if (isFinished(job.status)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (job.status !== 'succeeded') throw new Error(`${title} job ${job.status}`);
+  const log = (await call<{ content: string }>(`${s.server.url}/api/jobs/${id}/logs`, 'GET', ADMIN)).body.content;
+  return Number(/^(\d{13})$/m.exec(log)?.[1]) - Date.parse(job.attempts[0]!.started_at);
 }
 
 /** P5: 1,000 runners, each with a long-poll open and a heartbeat every third of the lease TTL. */
@@ -325,6 +397,33 @@ export const queuePart: BenchPart = {
         });
       },
     );
+    const big = { setupCommand: `node fill-modules.js ${BIG_MODULES}`, files: { 'fill-modules.js': FILL_MODULES } };
+    const e1Variants: { name: string; metric: string; target?: number; run: () => ReturnType<typeof setupStartup> }[] = [
+      {
+        name: 'E1 setup cached, 20,000 files',
+        metric: `E1 the same with a node_modules of ${BIG_MODULES.toLocaleString('en')} files ÷ no setup, p50`,
+        target: 1.2,
+        run: () => setupStartup(ctx, big.setupCommand, big.files),
+      },
+      {
+        // No target: every job changes its copy, so each needs a new one, copied while the one before runs.
+        name: 'E1 setup cached, 20,000 files, each job writing into them',
+        metric: 'E1 the same, each job writing into its node_modules ÷ no setup, p50',
+        run: () => setupStartup(ctx, big.setupCommand, big.files, '; mkdir -p node_modules/p0 && echo changed > node_modules/p0/f0.js'),
+      },
+      { name: 'E1 setup cached', metric: 'E1 job received → command started, setup npm ci cached ÷ no setup, p50', target: 1.2, run: () => setupStartup(ctx) },
+    ];
+    for (const variant of e1Variants) {
+      await attempt(variant.name, variant.run, (v) => {
+        figures.push({
+          metric: variant.metric,
+          value: v.ratio,
+          unit: 'x',
+          ...(variant.target === undefined ? {} : { target: variant.target }),
+          raw: `${v.withSetup.toFixed(0)} ms with the cache restored, ${v.plain.toFixed(0)} ms without setup (max ${v.max.toFixed(0)} ms over ${v.n} jobs)`,
+        });
+      });
+    }
     await attempt(
       'P5 1,000 runners',
       () => manyRunners(ctx),

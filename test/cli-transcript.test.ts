@@ -91,9 +91,9 @@ test('jobs logs prints an agent job’s transcript readably, as JSON lines or ra
   const shell = await submit(server, { repo_id: repo.id, title: 'shell work', command: 'true' });
   const list = await cli(['jobs', 'list'], { server });
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /ID +STATUS +BRANCH +COST +TITLE/);
-  assert.match(list.stdout, new RegExp(`^${id} +succeeded, no changes +- +\\$0\\.01 +agent work$`, 'm'));
-  assert.match(list.stdout, new RegExp(`^${shell.id.slice(0, 8)} +queued +- +- +shell work$`, 'm'));
+  assert.match(list.stdout, /ID +STATUS +BRANCH +CHECKS +COST +TITLE/);
+  assert.match(list.stdout, new RegExp(`^${id} +succeeded, no changes +- +- +\\$0\\.01 +agent work$`, 'm'));
+  assert.match(list.stdout, new RegExp(`^${shell.id.slice(0, 8)} +queued +- +- +- +shell work$`, 'm'));
   // A shell job keeps its log; it has no transcript to print as JSON.
   const shellLogs = await cli(['jobs', 'logs', shell.id], { server });
   assert.equal(shellLogs.code, 0, shellLogs.stderr);

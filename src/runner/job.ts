@@ -14,14 +14,18 @@ import { isAbortError } from './backoff.js';
 import { LeaseLostError, type RunnerClient } from './client.js';
 import { jobEnv } from './env.js';
 import { runCommand, type CommandResult } from './execute.js';
+import { runChecks } from './checks.js';
 import { watchDisk } from './disk-watch.js';
 import { wallWithin, type JobJail, type JobLimiter } from './limits.js';
 import { Redactor } from '../shared/redact.js';
 import { secretsOf } from '../shared/agents/credentials.js';
 import { LogStream } from './log-stream.js';
 import { publishChanges } from './publish.js';
-import type { Wall } from './sandbox.js';
+import type { SandboxLayout, Wall } from './sandbox.js';
 import { prepareWorkspace, removeJobFiles, WorkspaceError, type Workspace } from './workspace.js';
+import { returnCopies } from './env-cache.js';
+import { environmentErrorLine, environmentSecrets, jobVariables, planSetup, runSetup, setupVariables, type SetupPlace, type SetupPlan } from './setup.js';
+import type { SetupReport } from '../shared/environment.js';
 
 export interface JobDeps {
   client: RunnerClient;
@@ -77,7 +81,14 @@ export class JobRun {
   private agent: AgentOutput | undefined;
   /** Its adapter, HOME, how it began, and the login files it got (for the ones it refreshes). */
   private agentRun: { adapter: AgentAdapter; home: string; start: StartingPoint; logins: LoginSnapshot } | undefined;
+  /** How the repo's setup went, for the completion (none: the repo has no environment). */
+  private setup: SetupReport | undefined;
   readonly shortId: string;
+  /**
+   * When the runner was handed the job: the server ends an attempt still running its timeout (plus
+   * a grace) after the claim, so the checks, which come after the command, are held to it from here.
+   */
+  private readonly receivedAt = Date.now();
 
   constructor(
     private readonly a: Assignment,
@@ -86,7 +97,11 @@ export class JobRun {
     this.attemptId = a.attempt_id;
     this.shortId = a.job_id.slice(0, 8);
     // The job's secrets, not its settings (a gateway URL, NO_PROXY): see secretsOf.
-    this.redactor = new Redactor(secretsOf(Object.entries(a.agent_run?.env ?? a.agent_env ?? {})).map(([, value]) => value));
+    // The repo's secrets are secrets by declaration, whatever their names.
+    this.redactor = new Redactor([
+      ...secretsOf(Object.entries(a.agent_run?.env ?? a.agent_env ?? {})).map(([, value]) => value),
+      ...environmentSecrets(a.environment),
+    ]);
     this.logs = new LogStream({
       redact: this.redactor,
       send: (chunk, call) => deps.client.logs(a.attempt_id, a.job_token, chunk, call),
@@ -130,9 +145,11 @@ export class JobRun {
     }
     // What the job's diff is taken against; the same for every attempt that starts from this base.
     if (this.workspace) report = { ...report, base_commit: this.workspace.baseCommit };
+    if (this.setup) report = { ...report, setup: this.setup };
     if (this.agent) report = this.agent.report(report);
     if (this.stopReason !== 'lost') {
       this.say(summary(report, this.a.branch));
+      if (report.checks?.length) this.say(`checks: ${report.checks.map((c) => `${c.name} ${c.status}`).join(', ')}`);
       if (report.usage) this.say(usageLine(report.usage));
       // The last chunk and batch before the completion: after it the attempt takes no more.
       await Promise.all([this.logs.finish(), this.agent?.transcript.finish()]);
@@ -146,11 +163,15 @@ export class JobRun {
       // A wall that cannot take the job's files back or end its processes stops the runner (the error reaches its loop).
       await this.deps.sandbox?.dismiss?.(this.workspace);
       removeJobFiles(this.workspace);
+      const cache = this.a.environment?.cache;
+      if (cache) returnCopies(this.deps.workdir, this.workspace.dir, cache.paths);
     }
   }
 
   private async execute(): Promise<CompleteRequest> {
     const signal = this.stopCtl.signal;
+    // A repo environment the server could not read: nothing runs, and the job's last line says why.
+    if (this.a.environment_error !== undefined) return { outcome: 'failed', exit_code: null, error: environmentErrorLine(this.a.environment_error) };
     let ws: Workspace;
     try {
       ws = this.workspace = await prepareWorkspace(this.a, { workdir: this.deps.workdir, log: (l) => this.say(l), signal });
@@ -161,6 +182,18 @@ export class JobRun {
     }
 
     const { sandbox } = this.deps;
+    const place: SetupPlace = { workdir: this.deps.workdir, repoId: this.a.repo_id, checkout: ws.dir, say: (l) => this.say(l), signal };
+    // Before the wall admits the job: a restored cache is among the job's files it hands over.
+    let plan: SetupPlan | undefined;
+    try {
+      plan = this.a.environment && (await planSetup(this.a.environment, place));
+    } catch (err) {
+      if (this.stopReason) return this.stoppedReport();
+      throw err;
+    }
+    if (plan?.done) this.setup = plan.done;
+    if (this.stopReason) return this.stoppedReport();
+    if (plan?.error) return { outcome: 'failed', exit_code: null, error: plan.error };
     // Before the wall admits the job: the agent's HOME is among the job's files it hands over.
     const launch = await this.launch(ws);
     if (this.stopReason) return this.stoppedReport();
@@ -177,8 +210,9 @@ export class JobRun {
     const layout = { workspace: ws.dir, readOnly: [path.join(ws.cacheDir, 'objects'), ws.promptFile], network: true, home: launch.home };
     const disk = this.deps.limiter?.limits.diskBytes ?? 0;
     const unwatch = disk > 0 ? watchDisk([ws.dir, launch.home], disk, () => this.diskCtl.abort()) : undefined;
-    const started = Date.now();
-    const run = (argv: string[], timeoutMs: number, extra: Pick<AgentLaunch, 'env' | 'stdin'> | undefined, output: Writable) =>
+    let started = Date.now();
+    /** `agent`: its output goes to the agent's parser too (not setup's). */
+    const run = (argv: string[], timeoutMs: number, extra: Pick<AgentLaunch, 'env' | 'stdin'> | undefined, output: Writable, agent = true) =>
       runCommand({
         command: wall ? wall.wrap(argv, layout) : argv,
         cwd: ws.dir,
@@ -188,16 +222,45 @@ export class JobRun {
         signal: AbortSignal.any([signal, this.diskCtl.signal]),
         killGraceMs: this.deps.killGraceMs,
         stdin: extra?.stdin,
-        onStdout: this.agent?.write,
-        onStderr: this.agent?.writeStderr,
+        onStdout: agent ? this.agent?.write : undefined,
+        onStderr: agent ? this.agent?.writeStderr : undefined,
       });
+    let timeoutMs = this.a.timeout_ms;
+    if (plan && !plan.done) {
+      const setup = await runSetup(plan, place, {
+        run: (command, ms) => run(['sh', '-c', command], ms, { env: { HOME: launch.home, ...setupVariables(plan.env) }, stdin: undefined }, this.logs, false),
+        settle: async () => {
+          await sandbox?.sweep?.();
+          await jail?.killAll();
+        },
+        breach: () => jail?.breach(),
+        stopped: () => (this.stopReason === 'cancelled' ? 'cancelled' : this.stopReason || this.diskCtl.signal.aborted ? 'other' : undefined),
+        timeoutMs,
+      });
+      this.setup = setup.report;
+      if (setup.ended) {
+        unwatch?.();
+        this.agent?.end();
+        await this.afterAgent(ws);
+        if (this.keepCtl.signal.aborted) return this.stoppedReport();
+        if (this.diskCtl.signal.aborted && this.stopReason !== 'cancelled')
+          return { outcome: 'failed', exit_code: null, error: `the job exceeded its disk limit (more than ${formatBytes(disk)} in its workspace)` };
+        if (setup.ended.outcome === 'returned') return this.stoppedReport();
+        return this.keepWork(ws, setup.ended, wall);
+      }
+      // Setup's time counts in the job's timeout.
+      if (timeoutMs > 0) timeoutMs = Math.max(1, timeoutMs - (Date.now() - started));
+      started = Date.now();
+    }
     // A resumed agent's output is watched for its "session not found".
     const tail = this.agentRun?.start.fallback !== undefined ? new OutputTail(this.logs) : undefined;
-    let result = await run(launch.argv, this.a.timeout_ms, launch, tail ?? this.logs);
+    // The repo's variables and the secrets for the job, not those for setup only.
+    const commandLaunch = { ...launch, env: { ...jobVariables(this.a.environment), ...launch.env } };
+    let result = await run(launch.argv, timeoutMs, commandLaunch, tail ?? this.logs);
     if (tail && this.startsAfresh(result, tail)) {
-      const remaining = this.a.timeout_ms > 0 ? Math.max(1, this.a.timeout_ms - (Date.now() - started)) : 0;
+      const remaining = timeoutMs > 0 ? Math.max(1, timeoutMs - (Date.now() - started)) : 0;
       const again = this.relaunch(ws);
-      result = await run(again.argv, remaining, again, this.logs);
+      result = await run(again.argv, remaining, { ...again, env: { ...jobVariables(this.a.environment), ...again.env } }, this.logs);
     }
     unwatch?.();
     this.agent?.end();
@@ -210,7 +273,56 @@ export class JobRun {
     // Committing what filled the disk would fill it twice: its work is not kept.
     if (this.diskCtl.signal.aborted && this.stopReason !== 'cancelled')
       return { outcome: 'failed', exit_code: null, error: `the job exceeded its disk limit (more than ${formatBytes(disk)} in its workspace)` };
-    return this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
+    const kept = await this.keepWork(ws, this.outcomeOf(result, jail?.breach()), wall);
+    return this.withChecks(kept, ws, { wall, layout, deadlineMs: this.a.timeout_ms > 0 ? this.receivedAt + this.a.timeout_ms : 0, home: launch.home });
+  }
+
+  /**
+   * Runs the repo's checks after the job's work was committed and pushed, and adds what they did
+   * to the report. After, not before: the branch then holds exactly what the command or agent
+   * left, and a check (a test run writing coverage, a formatter, a hostile one) cannot change
+   * the commit it is checking. They run on that committed tree (the ignored files setup left,
+   * like node_modules, included), in the same wall and limits as the command, with the job's
+   * environment plus the repo's `env` and `job_secrets` (never the setup-only secrets, never the
+   * agent's credentials). Not for a job that was stopped, timed out, or whose work was not kept
+   * (a command that could not start, a full disk): there is nothing meaningful to check then.
+   */
+  private async withChecks(
+    kept: CompleteRequest,
+    ws: Workspace,
+    how: { wall: Wall | undefined; layout: SandboxLayout; deadlineMs: number; home: string },
+  ): Promise<CompleteRequest> {
+    const checks = this.a.environment?.checks ?? [];
+    if (checks.length === 0 || (kept.outcome !== 'succeeded' && kept.outcome !== 'failed') || this.stopReason) return kept;
+    const environment = this.a.environment!;
+    const env = { ...jobEnv(this.a, ws.promptFile), ...this.deps.sandbox?.jobEnv, HOME: how.home, ...environment.env, ...environment.job_secrets };
+    const disk = this.deps.limiter?.limits.diskBytes ?? 0;
+    const unwatch = disk > 0 ? watchDisk([ws.dir, how.home], disk, () => this.diskCtl.abort()) : undefined;
+    const signal = AbortSignal.any([this.stopCtl.signal, this.diskCtl.signal]);
+    const results = await runChecks(checks, {
+      run: (command, timeoutMs, output) =>
+        runCommand({
+          command: how.wall ? how.wall.wrap(['sh', '-c', command], how.layout) : ['sh', '-c', command],
+          cwd: ws.dir,
+          env,
+          timeoutMs,
+          output,
+          signal,
+          killGraceMs: this.deps.killGraceMs,
+        }),
+      log: this.logs,
+      say: (l) => this.say(l),
+      redactor: this.redactor,
+      deadlineMs: how.deadlineMs,
+      signal,
+    });
+    unwatch?.();
+    // What a check left running ends here, as the command's leftovers did.
+    await this.deps.sandbox?.sweep?.();
+    await this.jail?.killAll();
+    if (this.keepCtl.signal.aborted) return this.stoppedReport();
+    if (this.stopReason === 'cancelled') return { outcome: 'cancelled', exit_code: null, commit: kept.commit ?? null, checks: results };
+    return { ...kept, checks: results };
   }
 
   /**

@@ -9,7 +9,7 @@ import { refuseCredentials } from './push-scan.js';
 import type { Wall } from './sandbox.js';
 import { fetchedCommit, step, WorkspaceError, type Workspace } from './workspace.js';
 
-export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token' | 'agent_run' | 'agent_env'>;
+export type PublishJob = Pick<Assignment, 'job_id' | 'title' | 'branch' | 'clone_url' | 'job_token' | 'agent_run' | 'agent_env' | 'environment'>;
 
 export interface PublishOptions {
   /** The job's sandbox: every git command that reads the job's repository runs inside it. */
@@ -46,7 +46,9 @@ export async function publishChanges(
   await commitLeftovers(job, ws, opts);
   const head = await importResult(ws, opts);
   if (head === ws.baseCommit) return null;
-  await refuseCredentials(ws.cacheDir, ws.baseCommit, head, job.agent_run?.env ?? job.agent_env ?? {}, { signal: opts.signal });
+  // A repo's secrets too: setup writing its token into a tracked `.npmrc` must not publish it.
+  const declared = { ...job.environment?.setup_secrets, ...job.environment?.job_secrets };
+  await refuseCredentials(ws.cacheDir, ws.baseCommit, head, job.agent_run?.env ?? job.agent_env ?? {}, { signal: opts.signal, declared });
   opts.log?.(`pushing ${job.branch} (${head.slice(0, 12)})`);
   const remote: GitOptions = { cwd: ws.cacheDir, env: gitEnv({ url: job.clone_url, token: job.job_token }), signal: opts.signal };
   const push = () => gitOk(['push', '-q', '--force', '--no-verify', job.clone_url, `${head}:refs/heads/${job.branch}`], remote);

@@ -33,14 +33,19 @@ import { WorkspaceError } from './workspace.js';
 export const SCAN_MAX_BYTES = 1024 ** 3;
 export const SCAN_TIMEOUT_MS = 2 * 60_000;
 
-/** The forms to look for (the UTF-8 bytes of each, one character a byte), each with its variable's name. */
-export function secretsToFind(env: Readonly<Record<string, string>>): Map<string, string> {
+/**
+ * The forms to look for (the UTF-8 bytes of each, one character a byte), each with its variable's
+ * name: the secrets among `env`'s settings, and every value of `declared` (a repo's secrets, which
+ * are secrets by declaration, whatever their names).
+ */
+export function secretsToFind(env: Readonly<Record<string, string>>, declared: Readonly<Record<string, string>> = {}): Map<string, string> {
   const found = new Map<string, string>();
   const add = (name: string, value: string) => {
     if (value.length < MIN_REDACTED_CHARS) return;
     for (const form of [value, JSON.stringify(value).slice(1, -1)]) found.set(Buffer.from(form, 'utf8').toString('latin1'), name);
   };
   for (const [name, value] of secretsOf(Object.entries(env))) add(name, value);
+  for (const [name, value] of Object.entries(declared)) add(name, value);
   return found;
 }
 
@@ -54,10 +59,10 @@ export async function refuseCredentials(
   base: string,
   head: string,
   env: Readonly<Record<string, string>>,
-  opts: { signal?: AbortSignal; maxBytes?: number; timeoutMs?: number } = {},
+  opts: { signal?: AbortSignal; maxBytes?: number; timeoutMs?: number; declared?: Readonly<Record<string, string>> } = {},
 ): Promise<void> {
   const { signal, maxBytes = SCAN_MAX_BYTES, timeoutMs = SCAN_TIMEOUT_MS } = opts;
-  const secrets = secretsToFind(env);
+  const secrets = secretsToFind(env, opts.declared);
   if (secrets.size === 0) return;
   const stop = new AbortController();
   const timeout = AbortSignal.timeout(timeoutMs);

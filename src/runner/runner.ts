@@ -15,11 +15,14 @@
  *   job.ts               one attempt end to end: workspace → command → commit/push → log flush → complete.
  *   workspace.ts         fetch into the cache (clone once), then a fresh checkout per job borrowing its objects.
  *   cache.ts             the per-repo bare cache that only the runner writes, inspected before each job.
+ *   setup.ts             the repo's setup (.lazyaf.yml) before the command, behind the job's wall, or its cache restored.
+ *   env-cache.ts         what setup left, kept per repo and key: copied in and out by the runner only, paths checked.
  *   git-retry.ts         a git step against the server, tried again while the server is unreachable.
  *   execute.ts           the command in its own process group: output, timeout, kill.
  *   env.ts               what a job's command and the runner's git see in their environment.
  *   log-stream.ts        output → numbered log chunks, with backpressure and bounded memory.
  *   publish.ts           commit what the command left, push the job branch.
+ *   checks.ts            the repo's checks, after the push: each a log section, its status, duration and output's tail.
  *   push-scan.ts         what the job adds, searched for the secrets it was given before anything is pushed.
  *
  * An agent job
@@ -59,12 +62,13 @@ import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerS
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { formatBytes } from '../shared/job-limits.js';
-import { removeDiscarded } from '../shared/remove-tree.js';
+import { removeDiscarded, removeTree } from '../shared/remove-tree.js';
 import { lockWorkdir } from '../shared/workdir-lock.js';
 import { searchAgents } from './agents.js';
 import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import type { ContainerNetwork } from './container-network.js';
+import { envCacheSettled, envCacheTrash } from './env-cache.js';
 import { JobRun } from './job.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
 import { runnerDefaults, type RunnerConfig, type RunnerDefaults } from './options.js';
@@ -215,6 +219,8 @@ class Runner {
     try {
       await this.work();
     } finally {
+      // A spare of the environment cache being made is the work dir's too.
+      await envCacheSettled(this.config.workdir);
       unlock();
     }
   }
@@ -224,6 +230,7 @@ class Runner {
     fs.rmSync(path.join(this.config.workdir, 'jobs'), { recursive: true, force: true });
     // Checkouts and caches moved aside because they could not be cleaned (see remove-tree.ts): removed as far as they can be now.
     for (const dir of ['work', 'cache']) await removeDiscarded(path.join(this.config.workdir, dir));
+    await removeTree(envCacheTrash(this.config.workdir)).catch((err: Error) => this.log(`could not empty the environment cache's trash: ${err.message}`));
     try {
       const chosen = await chooseWall(this.config, this.log);
       this.sandbox = chosen.wall;

@@ -1,4 +1,4 @@
-import { isAgentCredential, secretsOf, tooShortForSecret } from '../shared/agents/credentials.js';
+import { isAgentCredential, isSecretName, secretsOf, tooShortForSecret } from '../shared/agents/credentials.js';
 
 /**
  * What every agent may get besides its own variables: the way out to its API through a proxy,
@@ -34,10 +34,20 @@ export function agentCredentials(
   return out;
 }
 
+const COMMON: ReadonlySet<string> = new Set(COMMON_AGENT_SETTINGS);
+
+/**
+ * Whether `name` is an agent's setting rather than a secret (a gateway's URL, a region, a proxy,
+ * `CLAUDE_CODE_USE_BEDROCK`): an agent's variable or a common setting whose name does not say
+ * it holds a secret. Its value stays readable in logs (but a URL's password is still hidden).
+ */
+export function isAgentSetting(name: string): boolean {
+  return (isAgentCredential(name) || COMMON.has(name)) && !isSecretName(name);
+}
+
 /** The values in the server's environment that an agent job could receive: what the server hides from what it stores and shows. */
 export function environmentCredentialValues(env: NodeJS.ProcessEnv = process.env): string[] {
-  const common: ReadonlySet<string> = new Set(COMMON_AGENT_SETTINGS);
-  return secretsOf(Object.entries(env).filter(([name]) => isAgentCredential(name) || common.has(name))).map(([, value]) => value);
+  return secretsOf(Object.entries(env).filter(([name]) => isAgentCredential(name) || COMMON.has(name))).map(([, value]) => value);
 }
 
 /** What the server says at its start of an agent's key in its environment too short to be hidden from job logs (it is still handed out). */

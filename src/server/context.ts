@@ -4,6 +4,7 @@ import type { LiveEvents } from './events.js';
 import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue, QueueStores } from './queue/queue.js';
+import type { SecretLookup } from './repo-secrets.js';
 import type { RepoService } from './repos.js';
 import type { SessionFiles } from './session-files.js';
 import type { StoredSecrets } from './stored-secrets.js';
@@ -28,6 +29,8 @@ export interface ServerContext {
   agents: Agents;
   /** The secrets people stored for agent jobs (`lazyaf secrets`). */
   secrets: StoredSecrets;
+  /** A secret a repo's environment names, by repo and name (its own, else the server-wide one): what an assignment's environment is resolved with. */
+  secretLookup: SecretLookup;
   /** The web UI's signed-in browsers (SQLite) and its one-time sign-in links (memory). */
   sessions: Sessions;
   signInCodes: SignInCodes;

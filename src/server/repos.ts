@@ -1,4 +1,6 @@
-import type { CreateRepo, LandRequest, LandResult, UpdateRepo } from '../shared/api.js';
+import type { CreateRepo, LandRequest, LandResult, RepoEnvironmentView, UpdateRepo } from '../shared/api.js';
+import type { RepoEnvironment } from '../shared/environment.js';
+import { environmentView } from './environment.js';
 import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
 import { branchLandRefusal } from '../shared/job-actions.js';
 import type { Principal } from './auth.js';
@@ -127,6 +129,17 @@ export class RepoService {
       if (updated) this.changed('repo.updated', updated);
     }
     this.emit({ type: 'branches.updated', repo_id: repo.id, by: principal.kind, branches });
+  }
+
+  /** The repo's environment: `.lazyaf.yml` at its default branch, the server's override, and both applied. */
+  environment(repo: RepoRow): Promise<RepoEnvironmentView> {
+    return environmentView(this.path(repo.id), repo.default_branch, this.store.environment(repo.id));
+  }
+
+  /** Sets the server's override of the repo's environment (checked by the caller), or clears it with null. */
+  setEnvironment(repo: RepoRow, environment: RepoEnvironment | null): void {
+    if (!this.store.setEnvironment(repo.id, environment)) throw new ApiError(404, `repo not found: ${repo.id}`);
+    this.changed('repo.updated', repo);
   }
 
   private path(id: string): string {

@@ -1,4 +1,4 @@
-import { environmentCredentialValues } from './agent-credentials.js';
+import { environmentCredentialValues, isAgentSetting } from './agent-credentials.js';
 import { secretsOf } from '../shared/agents/credentials.js';
 import { Redactor } from '../shared/redact.js';
 import type { SecretInfo, SecretStore } from './store/secrets.js';
@@ -32,13 +32,33 @@ export class StoredSecrets {
     return this.store.list();
   }
 
+  listFor(repoId: string): SecretInfo[] {
+    return this.store.listFor(repoId);
+  }
+
   /** What a job of `repoId` may be given, by name (the repo's own value over the global one). */
   valuesFor(repoId: string | null): Record<string, string> {
     return this.store.valuesFor(repoId);
   }
 
-  /** Hides every stored value and every agent credential of the server's environment. */
-  redactor(): Redactor {
-    return (this.redactorCache ??= new Redactor([...secretsOf(this.store.allValues()).map(([, value]) => value), ...environmentCredentialValues(this.env)]));
+  /** The value of `name` for a job of `repoId`: see repo-secrets.ts. */
+  lookup(repoId: string, name: string): { value: string; own: boolean } | undefined {
+    return this.store.lookup(repoId, name);
   }
+
+  /** Hides every stored secret (of every repo) and every agent credential of the server's environment. */
+  redactor(): Redactor {
+    return (this.redactorCache ??= new Redactor([...hiddenValues(this.store.allValues()), ...environmentCredentialValues(this.env)]));
+  }
+}
+
+/**
+ * The stored values to hide. A stored secret is one unless it is an agent's setting: a repo's
+ * environment names its secrets freely (`DATABASE_URL`, `SENTRY_DSN`), and a value stored for it
+ * is one only because it must not be seen, whatever its name says. An agent's setting (a gateway's
+ * URL, a region) stays readable, as in the server's environment, but for a URL's password
+ * (secretsOf, which every value goes through: a password may show decoded).
+ */
+function hiddenValues(stored: [name: string, value: string][]): string[] {
+  return [...secretsOf(stored).map(([, value]) => value), ...stored.filter(([name]) => !isAgentSetting(name)).map(([, value]) => value)];
 }

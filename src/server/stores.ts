@@ -12,6 +12,7 @@ import { PRE_RECEIVE_HOOK } from './git/push-guard.js';
 import { loadAgents } from './queue/agents.js';
 import { openQueueStores } from './queue/core.js';
 import { Queue } from './queue/queue.js';
+import { repoSecretLookup } from './repo-secrets.js';
 import { RepoService } from './repos.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { RepoStore } from './store/repos.js';
@@ -79,6 +80,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
   const sessionFiles = new SessionFiles(path.join(config.dataDir, 'sessions'));
   // Expired sessions would only ever be refused; a start is often enough to drop them.
   sessions.prune();
+  const secrets = new StoredSecrets(new SecretStore(db));
   return {
     config,
     db,
@@ -96,7 +98,8 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     queue,
     store,
     agents: loadAgents(config.dataDir),
-    secrets: new StoredSecrets(new SecretStore(db)),
+    secrets,
+    secretLookup: repoSecretLookup(secrets),
     sessions,
     signInCodes: new SignInCodes(),
   };

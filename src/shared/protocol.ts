@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { CheckResult, ResolvedEnvironment, SetupReport } from './environment.js';
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
 import { JOB_STATUSES, SHELL_AGENT } from './job-status.js';
 import { NullableInteger } from './nullable.js';
@@ -26,12 +27,15 @@ import { TranscriptEntry, Usage } from './transcript.js';
  *         conversation's session id with `complete`. Since protocol 6 it uploads the agent's
  *         session files before completing (PUT session), and a follow-up that resumes one fetches
  *         the files of the attempt its assignment names (GET session, with its own job token).
+ *         Since protocol 7 an assignment may carry the repo's `environment`: the runner runs its
+ *         setup (or restores its cache) before the command, its checks after it, and reports both
+ *         with `complete`; an `environment_error` is one line in the log and a failed attempt.
  *   deregister (runner token) when it stops.
  * A job token works only while its attempt holds a live lease: once the lease expired, the
  * attempt completed or the server ended it (a cancel's grace ran out), every write with it is
  * refused with 409. A cancel alone does not end it: the runner's report within the grace counts.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** The most bytes of an attempt's session files (a gzipped tar) the server takes: 413 past it. */
 export const MAX_SESSION_BYTES = 32 * 1024 * 1024;
@@ -181,6 +185,19 @@ export const Assignment = Type.Object({
         "For an agent run from a command template (aider, one of `<data>/agents.json`; since protocol 6): the credentials and endpoint settings the server holds for agents, added to the command's environment and redacted like `agent_run.env`.",
     }),
   ),
+  environment: Type.Optional(
+    Type.With(ResolvedEnvironment, {
+      description:
+        "The repo's environment (since protocol 7): `.lazyaf.yml` at the base commit with the server's override, secrets as values. Absent when the repo declares none.",
+    }),
+  ),
+  environment_error: Type.Optional(
+    Type.String({
+      maxLength: 2000,
+      description:
+        "Why the repo's environment could not be read (since protocol 7): the runner writes it as one line in the log and fails the attempt without running anything.",
+    }),
+  ),
   timeout_ms: Type.Integer(),
   lease_expires_in_ms: Type.Integer(),
 });
@@ -252,6 +269,10 @@ export const CompleteRequest = Type.Object(
       Type.Union([Type.Null(), Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })], {
         description: "An agent job: its conversation's id, which a follow-up resumes (since protocol 5).",
       }),
+    ),
+    setup: Type.Optional(Type.With(SetupReport, { description: "How the repo's setup went (since protocol 7)." })),
+    checks: Type.Optional(
+      Type.Array(CheckResult, { maxItems: 20, description: "The repo's checks, run after the command or agent, in order (since protocol 7)." }),
     ),
   },
   { additionalProperties: false },

@@ -9,6 +9,8 @@ import { repoRoot } from '../local-git.js';
 import { clientOptions, wholeNumber, JOB_ARGUMENT_HELP } from '../options.js';
 import { printJson, printTable } from '../table.js';
 import { formatCost, formatTokens, usageLine } from '../../shared/usage-text.js';
+import { checksMark } from '../../shared/check-text.js';
+import { printSetupAndChecks } from './job-checks.js';
 import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
 
@@ -22,6 +24,7 @@ interface SubmitOptions {
   labels?: string;
   timeout?: string;
   model?: string;
+  requireChecks?: boolean;
   wait?: boolean;
   json?: boolean;
 }
@@ -60,6 +63,7 @@ function printJob(job: Job): void {
     ['finished', job.finished_at],
   ];
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ': ').padEnd(11)}${printable(v)}\n`);
+  printSetupAndChecks(job, (line) => process.stdout.write(`${line}\n`));
   // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
   for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${short(link.id)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
@@ -182,6 +186,7 @@ export function registerJobs(program: Command): void {
     .option('--labels <a,b>', 'labels a runner must have')
     .option('--timeout <seconds>', 'timeout in seconds')
     .option('--model <model>', "the model the agent uses (default: the agent's own)")
+    .option('--require-checks', "fail the job when one of the repo's checks (.lazyaf.yml) does not pass")
     .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
     .option('--json', 'print JSON')
     .action(async (opts: SubmitOptions, cmd: Command) => {
@@ -198,6 +203,7 @@ export function registerJobs(program: Command): void {
         labels: labelList(opts.labels),
         timeout_s: timeout,
         model: opts.model,
+        require_checks: opts.requireChecks,
       });
       await followSubmitted(client, job, opts);
     });
@@ -217,8 +223,15 @@ export function registerJobs(program: Command): void {
       if (opts.json) return printJson(list);
       if (list.length === 0) return void process.stdout.write('No jobs.\n');
       printTable(
-        ['ID', 'STATUS', 'BRANCH', 'COST', 'TITLE'],
-        list.map((j) => [j.id.slice(0, 8), succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status, j.branch ?? '-', spent(j), j.title]),
+        ['ID', 'STATUS', 'BRANCH', 'CHECKS', 'COST', 'TITLE'],
+        list.map((j) => [
+          j.id.slice(0, 8),
+          succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status,
+          j.branch ?? '-',
+          checksMark(j.checks),
+          spent(j),
+          j.title,
+        ]),
       );
     });
 

@@ -37,11 +37,15 @@ export function registerSecrets(program: Command): void {
   secrets
     .command('list', { isDefault: true })
     .description('list the stored secrets by name (never their values)')
+    .option('--repo <repo>', "those this repo's jobs may be given: its own, and those for all repos it does not replace (id or name)")
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { secrets: list } = await new ApiClient(clientOptions(cmd)).request<SecretList>('GET', '/api/secrets');
+    .action(async (opts: { repo?: string; json?: boolean }, cmd: Command) => {
+      const { secrets: list } = await new ApiClient(clientOptions(cmd)).request<SecretList>('GET', `/api/secrets${scope(opts.repo)}`);
       if (opts.json) return printJson(list);
-      if (list.length === 0) return void process.stdout.write('No secrets stored. Store one with: lazyaf secrets set NAME < file\n');
+      if (list.length === 0) {
+        const hint = opts.repo === undefined ? 'lazyaf secrets set NAME < file' : `lazyaf secrets set NAME --repo ${opts.repo} < file`;
+        return void process.stdout.write(printable(`No secrets stored. Store one with: ${hint}`) + '\n');
+      }
       printTable(
         ['NAME', 'FOR', 'UPDATED'],
         list.map((s) => [s.name, where(s), s.updated_at]),

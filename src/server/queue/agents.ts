@@ -37,12 +37,20 @@ export function loadAgents(dataDir: string): Agents {
 }
 
 /** The prompt an agent gets: the job's title and description, then the repo's README for context. */
-export function renderPrompt(job: { title: string; description: string }, readme: string | undefined): string {
+export function renderPrompt(
+  job: { title: string; description: string },
+  readme: string | undefined,
+  checks: readonly { name: string; command: string }[] = [],
+): string {
   const parts = [`# Task: ${job.title}`];
   if (job.description.trim()) parts.push(job.description.trim());
   parts.push(
     'Work in the current directory, which is a checkout of the repository. Leave your changes in the working tree; they will be committed for review.',
   );
+  if (checks.length > 0) {
+    const list = checks.map((c) => `${c.name} (\`${c.command}\`)`).join(', ');
+    parts.push(`When you are done, the repository's checks run on your changes: ${list}. Leave them passing; you may run them yourself first.`);
+  }
   if (readme?.trim()) parts.push(`## The repository's README\n\n${readme.trim()}`);
   return parts.join('\n\n') + '\n';
 }

@@ -4,6 +4,9 @@ import type { AgentRun, Assignment } from '../../shared/protocol.js';
 import { shellWord } from '../../shared/git.js';
 import { SHELL_AGENT } from '../../shared/job-status.js';
 import { agentCredentialNames, agentCredentials } from '../agent-credentials.js';
+import type { RepoEnvironment } from '../../shared/environment.js';
+import { environmentForJob } from '../environment.js';
+import type { SecretLookup } from '../repo-secrets.js';
 import { bareRepoPath, readBranchCommit, readFileAt } from '../git/bare.js';
 import { BUILTIN_AGENTS, renderPrompt, type Agents } from './agents.js';
 import type { Claimed } from './queue.js';
@@ -20,6 +23,17 @@ export interface AssignmentSources {
   agentModels?: Readonly<Record<string, string>>;
   /** For a follow-up that continues its parent's conversation: what to resume, and the parent's summary (continuationFor). */
   continuation?: (job: Claimed['job'], attemptId: string) => Continuation;
+  /** Where a repo's environment comes from besides its `.lazyaf.yml`; without it no environment is read. */
+  environment?: EnvironmentSources;
+}
+
+export interface EnvironmentSources {
+  /** The server's override of the repo's environment, or null. */
+  override: (repoId: string) => RepoEnvironment | null;
+  /** The repo's name, for the command an error about a missing secret suggests. */
+  repoName: (repoId: string) => string;
+  /** A secret's value by name, for the names `secrets` and `job_secrets` list. */
+  lookup: SecretLookup;
 }
 
 /** What a runner is told about the job it claimed: the command to run and, for an agent, the prompt with the repo's README. */
@@ -42,6 +56,16 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);
   const readme = job.agent === SHELL_AGENT ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
   const baseCommit = await readBranchCommit(repoPath, job.base_branch);
+  // At the commit the runner checks out, so the file and the code it prepares are the same version.
+  const env = from.environment
+    ? await environmentForJob(repoPath, baseCommit ?? `refs/heads/${job.base_branch}`, {
+        repoId: job.repo_id,
+        repoName: from.environment.repoName(job.repo_id),
+        override: from.environment.override(job.repo_id),
+        lookup: from.environment.lookup,
+        requireChecks: job.require_checks === null ? null : job.require_checks === 1,
+      })
+    : {};
   return {
     job_id: job.id,
     attempt_id: attempt.id,
@@ -56,9 +80,10 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
     branch: job.branch_name,
     agent: job.agent,
     command,
-    prompt: renderPrompt(job, readme),
+    prompt: renderPrompt(job, readme, env.environment?.checks),
     ...(agentRun ? { agent_run: agentRun } : {}),
     ...(templateEnv ? { agent_env: templateEnv } : {}),
+    ...env,
     timeout_ms: job.timeout_s * 1000,
     lease_expires_in_ms: attempt.lease_expires_ms - Date.now(),
   };

@@ -4,6 +4,7 @@ import { ApiError } from '../errors.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { QueueCore } from './core.js';
 import { leaseIsLive } from './leases.js';
+import { checksVerdict, mustBeValidChecks, type ChecksVerdict } from './checks.js';
 import { appendSystemLine } from './log-append.js';
 import { needsOf } from './matching.js';
 
@@ -22,6 +23,7 @@ export interface AttemptFailure {
  */
 export function complete(core: QueueCore, attempt: AttemptRow, req: CompleteRequest): JobStatus {
   const { attempts, jobs } = core.store;
+  mustBeValidChecks(req.checks);
   return core.transactions.run((): JobStatus => {
     const current = attempts.get(attempt.id)!;
     if (!current.active) {
@@ -51,15 +53,21 @@ function endAttempt(core: QueueCore, attempt: AttemptRow, req: CompleteRequest |
   const { attempts, jobs, runners } = core.store;
   const job = jobs.get(attempt.job_id)!;
   const now = core.iso();
-  const reason = req.outcome;
+  // The attempt keeps the runner's outcome (a resent report must match it); the job's status may
+  // also weigh its checks, as the attempt's assignment said (the repo may have changed since), else as submitted.
+  const verdict: ChecksVerdict = 'checks' in req ? checksVerdict(req, (attempt.require_checks ?? job.require_checks) === 1) : { reason: req.outcome };
+  const reason = verdict.reason;
   const ended = attempts.end(attempt.id, {
     exit_code: req.exit_code ?? null,
-    end_reason: reason,
+    end_reason: req.outcome,
     error: req.error ?? null,
     now,
     // An agent's report: what it used and the conversation a follow-up resumes.
     usage: 'usage' in req && req.usage ? JSON.stringify(req.usage) : null,
     session_id: 'session_id' in req ? (req.session_id ?? null) : null,
+    // What the repo's environment did: its setup and checks, shown on the job.
+    setup: 'setup' in req && req.setup ? JSON.stringify(req.setup) : null,
+    checks: 'checks' in req && req.checks ? JSON.stringify(req.checks) : null,
   });
   // Ended meanwhile (the caller read it before this transaction): whoever ended it moved the job too.
   if (!ended) return job.status;
@@ -78,7 +86,7 @@ function endAttempt(core: QueueCore, attempt: AttemptRow, req: CompleteRequest |
       ? `lost its runner ${lostAttempts} times (the cap is ${job.max_attempts})`
       : status === 'queued'
         ? null
-        : (req.error ?? (reason === 'timeout' ? `timed out after ${job.timeout_s}s` : null));
+        : (verdict.error ?? req.error ?? (reason === 'timeout' ? `timed out after ${job.timeout_s}s` : null));
   const moved = jobs.endAttempt({
     id: job.id,
     attempt_id: attempt.id,
@@ -102,9 +110,9 @@ function endAttempt(core: QueueCore, attempt: AttemptRow, req: CompleteRequest |
   appendSystemLine(
     core,
     job,
-    `attempt ${attempt.number} ended: ${reason}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${status === 'queued' ? '; back in the queue' : ''}`,
+    `attempt ${attempt.number} ended: ${req.outcome}${req.exit_code != null ? ` (exit code ${req.exit_code})` : ''}${verdict.error ? `; ${verdict.error}, and the job requires its checks` : ''}${status === 'queued' ? '; back in the queue' : ''}`,
   );
-  core.emit({ type: 'attempt.ended', attempt_id: attempt.id, job_id: job.id, runner_id: attempt.runner_id, reason });
+  core.emit({ type: 'attempt.ended', attempt_id: attempt.id, job_id: job.id, runner_id: attempt.runner_id, reason: req.outcome });
   core.changed(job, status);
   if (status === 'queued') core.transactions.afterCommit(() => core.wakeups.jobAvailable(needsOf(job)));
   return status;

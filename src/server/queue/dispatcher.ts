@@ -11,7 +11,7 @@ import { bareRepoPath, resolveBranch } from '../git/bare.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { RunnerRow } from '../store/runners.js';
 import type { Agents } from './agents.js';
-import { assignmentFor } from './assignment.js';
+import { assignmentFor, type EnvironmentSources } from './assignment.js';
 import { continuationFor } from './resume.js';
 import type { SessionFiles } from '../session-files.js';
 import type { JobRow } from '../store/jobs.js';
@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   agentModels?: Readonly<Record<string, string>>;
   /** Agents' session files, for follow-ups that resume them. */
   sessionFiles?: SessionFiles;
+  /** Where a repo's environment comes from besides its `.lazyaf.yml` (see AssignmentSources). */
+  environment?: EnvironmentSources;
   /** The longest a poll is held open waiting for a job. */
   longPollMs: number;
 }
@@ -88,14 +90,18 @@ export class Dispatcher {
     }
     try {
       const continuation = (job: JobRow, attemptId: string) => continuationFor(job, attemptId, this.store, this.opts.sessionFiles);
-      return await assignmentFor(claimed, {
+      const assignment = await assignmentFor(claimed, {
         reposDir: this.opts.reposDir,
         agents: this.opts.agents,
         secrets: this.opts.secrets,
         agentModels: this.opts.agentModels,
         cloneUrl,
         continuation,
+        environment: this.opts.environment,
       });
+      // Its completion is judged by what the runner was told, whatever the repo says by then.
+      if (assignment.environment) this.store.attempts.setRequireChecks(claimed.attempt.id, assignment.environment.require_checks);
+      return assignment;
     } catch (err) {
       // (git could not start: out of processes or files.) The job goes back at once, not at its lease's end.
       this.queue.complete(claimed.attempt, { outcome: 'returned', error: 'the server could not prepare the job for its runner' });

@@ -53,6 +53,7 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: L
     parent_job_id: lineage.parentJobId,
     model: body.model ?? null,
     resume_parent: lineage.resumeParent && agent !== SHELL_AGENT ? 1 : 0,
+    require_checks: body.require_checks === undefined ? null : body.require_checks ? 1 : 0,
   });
 }
 
@@ -73,6 +74,7 @@ export async function rerunJob(job: JobRow, from: SubmitSources): Promise<JobRow
       labels: JSON.parse(job.labels) as string[],
       timeout_s: job.timeout_s,
       model: job.model ?? undefined,
+      require_checks: requireChecksOf(job),
     },
     from,
     { parentJobId: job.parent_job_id, resumeParent: job.resume_parent === 1 },
@@ -105,8 +107,15 @@ export async function followUpJob(parent: JobRow, body: FollowupJob, from: Submi
       labels: body.labels ?? (JSON.parse(parent.labels) as string[]),
       timeout_s: body.timeout_s ?? parent.timeout_s,
       model: body.model ?? (sameAgent ? (parent.model ?? undefined) : undefined),
+      // A follow-up is judged as its parent was: it continues the same piece of work.
+      require_checks: requireChecksOf(parent),
     },
     from,
     { parentJobId: parent.id, resumeParent: sameAgent && !body.fresh },
   );
+}
+
+/** A job's `require_checks` as it was submitted, for a submission of the same work: undefined leaves it to the repo. */
+function requireChecksOf(job: JobRow): boolean | undefined {
+  return job.require_checks === null ? undefined : job.require_checks === 1;
 }

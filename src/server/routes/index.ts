@@ -111,6 +111,11 @@ export async function registerRoutes(
       reposDir,
       agents,
       secrets: (repoId) => ctx.secrets.valuesFor(repoId),
+      environment: {
+        override: (repoId) => repos.store.environment(repoId),
+        repoName: (repoId) => repos.store.get(repoId)?.name ?? repoId,
+        lookup: ctx.secretLookup,
+      },
       agentModels: config.agentModels,
       sessionFiles: ctx.sessionFiles,
       longPollMs: Math.round(config.longPollSeconds * 1000),

@@ -17,6 +17,7 @@ import {
   TranscriptQuery,
 } from '../../shared/api.js';
 import type { Usage } from '../../shared/transcript.js';
+import type { CheckResult, SetupReport } from '../../shared/environment.js';
 import { hangUpSignal, whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
@@ -38,6 +39,15 @@ export type JobRoutesOptions = SubmitSources & {
 };
 
 /** A job as the API shows it; `last`, its latest attempt, gives its usage and transcript size (a single job's view passes all its `attempts`). */
+/** Whether a check not passed fails the job: as its last attempt was told, else as submitted; unsaid while the repo decides and no attempt ran. */
+function requireChecks(job: JobRow, last: AttemptRow | undefined): { require_checks?: boolean } {
+  // What its last assignment said, else the submit's choice. Unsaid before any attempt, the repo
+  // decides at the claim: not shown. Once assigned without an environment, nothing was required.
+  const said = last?.require_checks ?? job.require_checks;
+  if (said === null && !last) return {};
+  return { require_checks: said === 1 };
+}
+
 export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow | undefined = attempts?.at(-1)): Job {
   return {
     id: job.id,
@@ -83,9 +93,20 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     parent_job_id: job.parent_job_id,
     base_commit: job.base_commit,
     model: job.model,
+    ...requireChecks(job, last),
     usage: last?.usage ? (JSON.parse(last.usage) as Usage) : null,
+    setup: last?.setup ? (JSON.parse(last.setup) as SetupReport) : null,
+    checks: last?.checks ? (JSON.parse(last.checks) as CheckResult[]) : [],
     transcript_entries: last?.transcript_entries ?? 0,
   };
+}
+
+/**
+ * A list shows whether each check passed, not what it printed: up to 20 outputs of 4 KiB per job
+ * would make a page of 100 jobs megabytes, polled. A single job's view has them.
+ */
+function withoutCheckOutput(job: Job): Job {
+  return job.checks?.length ? { ...job, checks: job.checks.map((c) => ({ ...c, output_tail: '' })) } : job;
 }
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -126,7 +147,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
       const rows = store.jobs.list({ ...filter, limit: q.limit ?? 100 });
       const last = store.attempts.lastOfJobs(rows.map((j) => j.id));
       return {
-        jobs: rows.map((j) => ({ ...jobToApi(j, undefined, last.get(j.id)), runner_name: runnerNameOf(j, last.get(j.id), store.runners) })),
+        jobs: rows.map((j) => ({ ...withoutCheckOutput(jobToApi(j, undefined, last.get(j.id))), runner_name: runnerNameOf(j, last.get(j.id), store.runners) })),
         total: store.jobs.count(filter),
       };
     },

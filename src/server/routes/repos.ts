@@ -1,7 +1,22 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { BranchList, CloneUrl, CreateRepo, ErrorBody, IdParams, LandRequest, LandResult, Repo, RepoList, UpdateRepo } from '../../shared/api.js';
+import {
+  BranchList,
+  CloneUrl,
+  CreateRepo,
+  ErrorBody,
+  IdParams,
+  LandRequest,
+  LandResult,
+  Repo,
+  RepoEnvironmentView,
+  RepoList,
+  UpdateRepo,
+} from '../../shared/api.js';
+import { RepoEnvironment } from '../../shared/environment.js';
+import { checkEnvironment } from '../environment.js';
+import { ApiError } from '../errors.js';
 import { redactUrls } from '../../shared/git.js';
 import type { RepoService } from '../repos.js';
 import type { RepoRow } from '../store/repos.js';
@@ -19,7 +34,7 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { repos } = opts;
   // The stored remote_url keeps its credentials for land; what the API shows never does.
-  const toApi = (req: FastifyRequest, row: RepoRow): Repo => ({
+  const toApi = (req: FastifyRequest, { environment: _override, ...row }: RepoRow): Repo => ({
     ...row,
     remote_url: row.remote_url === null ? null : redactUrls(row.remote_url),
     clone_url: cloneUrlFor(req, row.id, opts.publicUrl),
@@ -118,5 +133,69 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
       },
     },
     async (req) => whileServerWaits(req, repos.pushToStoredRemote(repos.mustFind(req.params.id), req.body)),
+  );
+
+  /** The override as the client sent it, before the validator's coercion. */
+  const asSent = new WeakMap<FastifyRequest, RepoEnvironment>();
+
+  app.get(
+    '/api/repos/:id/environment',
+    {
+      schema: {
+        summary: "Get a repo's environment",
+        tags: ['repos'],
+        description:
+          "The repo's environment: `.lazyaf.yml` at its default branch (or why it cannot be used), the server's override, and what a job gets with both applied. Secrets are named, never valued.",
+        params: IdParams,
+        response: { 200: RepoEnvironmentView, ...errors },
+      },
+    },
+    async (req) => repos.environment(repos.mustFind(req.params.id)),
+  );
+
+  app.put(
+    '/api/repos/:id/environment',
+    {
+      bodyLimit: 256 * 1024,
+      // Before the validator, which coerces (`env: {A: 1}` would pass as "1", `setup: [x]` become "x"): the body
+      // is checked and kept as sent, and the error says what is wrong in the words a file's would.
+      preValidation: async (req) => {
+        const checked = checkEnvironment(req.body, 'the environment');
+        if (checked.error !== undefined) throw new ApiError(400, checked.error);
+        asSent.set(req, structuredClone(checked.environment));
+      },
+      schema: {
+        summary: "Set the server's override of a repo's environment",
+        tags: ['repos'],
+        description:
+          "Replaces the server's override of the repo's environment, the same keys as `.lazyaf.yml`: each key it sets replaces the file's for every job from now on. Returns the repo's environment.",
+        params: IdParams,
+        body: RepoEnvironment,
+        response: { 200: RepoEnvironmentView, ...errors },
+      },
+    },
+    async (req) => {
+      const repo = repos.mustFind(req.params.id);
+      repos.setEnvironment(repo, asSent.get(req) ?? req.body);
+      return repos.environment(repo);
+    },
+  );
+
+  app.delete(
+    '/api/repos/:id/environment',
+    {
+      schema: {
+        summary: "Clear the server's override of a repo's environment",
+        tags: ['repos'],
+        description: "Removes the server's override: jobs get `.lazyaf.yml` alone. Returns the repo's environment.",
+        params: IdParams,
+        response: { 200: RepoEnvironmentView, ...errors },
+      },
+    },
+    async (req) => {
+      const repo = repos.mustFind(req.params.id);
+      repos.setEnvironment(repo, null);
+      return repos.environment(repo);
+    },
   );
 }

@@ -23,8 +23,17 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
 
   app.get(
     '/api/secrets',
-    { schema: { summary: 'List secrets (names, never values)', tags: ['secrets'], response: { 200: SecretList, 401: ErrorBody } } },
-    async () => ({ secrets: secrets.list() }),
+    {
+      schema: {
+        summary: 'List secrets (names, never values)',
+        tags: ['secrets'],
+        description:
+          "Every stored secret by name, scope and date. With `?repo=`, those a job of that repo may be given: the repo's own and those for every repo that it does not replace.",
+        querystring: SecretScope,
+        response: { 200: SecretList, ...errors },
+      },
+    },
+    async (req) => ({ secrets: req.query.repo === undefined ? secrets.list() : secrets.listFor(repos.mustFind(req.query.repo).id) }),
   );
 
   app.put(
@@ -40,7 +49,8 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
       schema: {
         summary: 'Set a secret',
         tags: ['secrets'],
-        description: 'Stores a secret for agent jobs (for one repo with `?repo=`). Its value is never shown again.',
+        description:
+          "Stores a secret for agent jobs and for repo environments (`.lazyaf.yml`'s `secrets` and `job_secrets`), for one repo with `?repo=`. Its value is never shown again.",
         params: SecretParams,
         querystring: SecretScope,
         body: SetSecret,
@@ -60,7 +70,16 @@ export async function secretRoutes(fastify: FastifyInstance, opts: SecretRoutesO
 
   app.delete(
     '/api/secrets/:name',
-    { schema: { summary: 'Delete a secret', tags: ['secrets'], params: SecretParams, querystring: SecretScope, response: { 204: Type.Null(), ...errors } } },
+    {
+      schema: {
+        summary: 'Delete a secret',
+        tags: ['secrets'],
+        description: "With `?repo=`, the repo's own; without it, the one for every repo.",
+        params: SecretParams,
+        querystring: SecretScope,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
     async (req, reply) => {
       const repoId = scope(req.query.repo);
       if (!secrets.remove(req.params.name, repoId))

@@ -32,6 +32,12 @@ export interface AttemptRow {
   session_bytes: number | null;
   /** The attempt whose session files its assignment named: the only ones its job token may fetch. */
   resume_from: string | null;
+  /** What its assignment said: 1, a check not passed fails the job; 0, it does not; null, it carried no environment. */
+  require_checks: number | null;
+  /** The SetupReport its runner sent with `complete`, as JSON; null: none. */
+  setup: string | null;
+  /** The CheckResults its runner sent with `complete`, as a JSON array; null: none. */
+  checks: string | null;
 }
 
 /** All SQL on the `attempts` table. */
@@ -68,7 +74,7 @@ export class AttemptStore {
       // Ends an active attempt; changes = 0 if it had already ended.
       end: db.prepare(
         `UPDATE attempts SET active = 0, ended_at = @now, exit_code = @exit_code, end_reason = @end_reason, error = @error,
-        usage = @usage, session_id = @session_id WHERE id = @id AND active = 1`,
+        usage = @usage, session_id = @session_id, setup = @setup, checks = @checks WHERE id = @id AND active = 1`,
       ),
       // Accepts log chunk `seq` if it is newer than the last accepted; changes = 0 for a resend.
       acceptLogSeq: db.prepare('UPDATE attempts SET log_seq = @seq WHERE id = @id AND active = 1 AND log_seq < @seq'),
@@ -92,6 +98,8 @@ export class AttemptStore {
       setSessionBytes: db.prepare('UPDATE attempts SET session_bytes = @bytes WHERE id = @id AND active = 1'),
       // Records the attempt whose session files an attempt's assignment named.
       setResumeFrom: db.prepare('UPDATE attempts SET resume_from = @from WHERE id = @id'),
+      // Records what the attempt's assignment said about its checks; returns nothing.
+      setRequireChecks: db.prepare('UPDATE attempts SET require_checks = @value WHERE id = @id'),
       // Brings an active attempt's deadline forward to `until` (never later); changes = 0 if it had ended.
       bringDeadline: db.prepare('UPDATE attempts SET deadline_ms = MIN(deadline_ms, @until) WHERE id = @id AND active = 1'),
       // Gives every active lease and deadline at least `until`: after a server restart, runners get time to reconnect and report.
@@ -142,9 +150,18 @@ export class AttemptStore {
 
   end(
     id: string,
-    fields: { exit_code: number | null; end_reason: string; error: string | null; now: string; usage?: string | null; session_id?: string | null },
+    fields: {
+      exit_code: number | null;
+      end_reason: string;
+      error: string | null;
+      now: string;
+      usage?: string | null;
+      session_id?: string | null;
+      setup?: string | null;
+      checks?: string | null;
+    },
   ): boolean {
-    return this.stmts.end.run({ id, usage: null, session_id: null, ...fields }).changes === 1;
+    return this.stmts.end.run({ id, usage: null, session_id: null, setup: null, checks: null, ...fields }).changes === 1;
   }
 
   acceptTranscriptSeq(id: string, seq: number): boolean {
@@ -180,6 +197,11 @@ export class AttemptStore {
 
   setResumeFrom(id: string, from: string): void {
     this.stmts.setResumeFrom.run({ id, from });
+  }
+
+  /** Records whether the attempt's checks decide its job's status, as its assignment told the runner. */
+  setRequireChecks(id: string, value: boolean): void {
+    this.stmts.setRequireChecks.run({ id, value: value ? 1 : 0 });
   }
 
   acceptLogSeq(id: string, seq: number): boolean {

@@ -40,13 +40,15 @@ export interface JobRow {
   model: string | null;
   /** 1: a follow-up that continues its parent's agent conversation. */
   resume_parent: number;
+  /** As submitted: 1, a check not passed fails the job; 0, it does not; null, the repo's `require_checks` decides. */
+  require_checks: number | null;
 }
 
 export type NewJob = Pick<
   JobRow,
   'id' | 'repo_id' | 'title' | 'description' | 'agent' | 'command' | 'base_branch' | 'branch_name' | 'labels' | 'timeout_s' | 'max_attempts'
 > &
-  Partial<Pick<JobRow, 'parent_job_id' | 'model' | 'resume_parent'>>;
+  Partial<Pick<JobRow, 'parent_job_id' | 'model' | 'resume_parent' | 'require_checks'>>;
 
 /** What queued jobs ask of a runner, one row per distinct labels and agent. */
 export interface QueuedNeeds {
@@ -85,8 +87,8 @@ export class JobStore {
       insert: db.prepare<
         [Record<string, unknown>],
         JobRow
-      >(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, parent_job_id, model, resume_parent, status, created_at, updated_at)
-        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, @parent_job_id, @model, @resume_parent, 'queued', @now, @now)
+      >(`INSERT INTO jobs (id, seq, repo_id, title, description, agent, command, base_branch, branch_name, labels, timeout_s, max_attempts, parent_job_id, model, resume_parent, require_checks, status, created_at, updated_at)
+        VALUES (@id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), @repo_id, @title, @description, @agent, @command, @base_branch, @branch_name, @labels, @timeout_s, @max_attempts, @parent_job_id, @model, @resume_parent, @require_checks, 'queued', @now, @now)
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
@@ -146,7 +148,7 @@ export class JobStore {
   }
 
   insert(job: NewJob, now: string): JobRow {
-    return this.stmts.insert.get({ parent_job_id: null, model: null, resume_parent: 0, ...job, now })!;
+    return this.stmts.insert.get({ parent_job_id: null, model: null, resume_parent: 0, require_checks: null, ...job, now })!;
   }
 
   get(id: string): JobRow | undefined {

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/index.js';
+import type { RepoEnvironment } from '../../shared/environment.js';
 import type { JobRow } from './jobs.js';
 
 export interface RepoRow {
@@ -9,6 +10,8 @@ export interface RepoRow {
   remote_url: string | null;
   created_at: string;
   updated_at: string;
+  /** The server's override of the repo's environment, as JSON (environment(id) parses it); null: none. */
+  environment: string | null;
 }
 
 export class NameTakenError extends Error {}
@@ -24,6 +27,7 @@ export class RepoStore {
   private readonly insertStmt;
   private readonly deleteStmt;
   private readonly activeJobsStmt;
+  private readonly setEnvironmentStmt;
 
   constructor(private readonly db: Db) {
     // Returns the row or undefined.
@@ -44,6 +48,10 @@ export class RepoStore {
     this.activeJobsStmt = db.prepare<[string], ActiveJob>(
       "SELECT id, status, branch_name FROM jobs WHERE repo_id = ? AND status IN ('queued', 'running') ORDER BY seq",
     );
+    // Sets or clears the override; returns changes = 1 if the repo exists.
+    this.setEnvironmentStmt = db.prepare<[{ id: string; environment: string | null; now: string }]>(
+      'UPDATE repos SET environment = @environment, updated_at = @now WHERE id = @id',
+    );
   }
 
   get(id: string): RepoRow | undefined {
@@ -61,9 +69,10 @@ export class RepoStore {
 
   create(input: { name: string; default_branch: string; remote_url: string | null }): RepoRow {
     const now = new Date().toISOString();
-    const row: RepoRow = { id: crypto.randomUUID(), ...input, created_at: now, updated_at: now };
+    const row: RepoRow = { id: crypto.randomUUID(), ...input, created_at: now, updated_at: now, environment: null };
     try {
-      this.insertStmt.run(row);
+      const { environment: _none, ...columns } = row;
+      this.insertStmt.run(columns);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new NameTakenError(input.name);
       throw err;
@@ -85,6 +94,18 @@ export class RepoStore {
       throw err;
     }
     return next;
+  }
+
+  /** The server's override of the repo's environment (stored only after the API checked it), or null. */
+  environment(id: string): RepoEnvironment | null {
+    const json = this.byId.get(id)?.environment;
+    return json ? (JSON.parse(json) as RepoEnvironment) : null;
+  }
+
+  /** Sets the override (null clears it); false when the repo is gone. */
+  setEnvironment(id: string, environment: RepoEnvironment | null): boolean {
+    const json = environment === null ? null : JSON.stringify(environment);
+    return this.setEnvironmentStmt.run({ id, environment: json, now: new Date().toISOString() }).changes === 1;
   }
 
   /** Deletes a repo with no queued or running job; false when it has some (or is gone). */

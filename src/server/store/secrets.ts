@@ -32,6 +32,16 @@ export class SecretStore {
       list: db.prepare<[], SecretInfo>(
         'SELECT s.name, s.repo_id, r.name AS repo_name, s.created_at, s.updated_at FROM secrets s LEFT JOIN repos r ON r.id = s.repo_id ORDER BY s.name, s.repo_id',
       ),
+      // Returns, without values, what a job of repo `repo_id` may be given: the repo's own secrets and the global ones it does not replace.
+      listFor: db.prepare<[{ repo_id: string }], SecretInfo>(
+        `SELECT s.name, s.repo_id, r.name AS repo_name, s.created_at, s.updated_at FROM secrets s LEFT JOIN repos r ON r.id = s.repo_id
+         WHERE s.repo_id = @repo_id OR (s.repo_id IS NULL AND NOT EXISTS (SELECT 1 FROM secrets o WHERE o.name = s.name AND o.repo_id = @repo_id))
+         ORDER BY s.name`,
+      ),
+      // Returns the value of `name` for repo `repo_id`: the repo's own first, else the global one; no row if neither exists.
+      lookup: db.prepare<[{ name: string; repo_id: string }], Pick<SecretRow, 'repo_id' | 'value'>>(
+        'SELECT repo_id, value FROM secrets WHERE name = @name AND (repo_id = @repo_id OR repo_id IS NULL) ORDER BY repo_id IS NULL LIMIT 1',
+      ),
       // Deletes one secret; returns the number of rows deleted (0 or 1).
       remove: db.prepare<[{ name: string; repo_id: string | null }]>('DELETE FROM secrets WHERE name = @name AND repo_id IS @repo_id'),
       // Returns the name and value of the global secrets and of those of repo `repo_id` (NULL: global only).
@@ -55,6 +65,17 @@ export class SecretStore {
 
   list(): SecretInfo[] {
     return this.stmts.list.all();
+  }
+
+  /** The secrets a job of `repoId` may be given, without values: its own, and the global ones it does not replace. */
+  listFor(repoId: string): SecretInfo[] {
+    return this.stmts.listFor.all({ repo_id: repoId });
+  }
+
+  /** The value of `name` for repo `repoId` (its own over the global one) and whether it is the repo's own; undefined if neither exists. */
+  lookup(repoId: string, name: string): { value: string; own: boolean } | undefined {
+    const row = this.stmts.lookup.get({ name, repo_id: repoId });
+    return row && { value: row.value, own: row.repo_id !== null };
   }
 
   remove(name: string, repoId: string | null): boolean {

@@ -14,3 +14,4 @@ export * from './pool.js';
 export * from './secrets.js';
 export * from './session.js';
 export * from './events.js';
+export { CheckResult, CheckStatus, RepoEnvironment, SetupReport } from '../environment.js';

@@ -3,6 +3,7 @@ import { FINISHED_JOB_STATUSES, isFinished, JOB_STATUSES, SHELL_AGENT } from '..
 import { AGENT_NAME_RE, MODEL_RE } from '../names.js';
 import { AttemptEndReason, Labels } from '../protocol.js';
 import { Usage } from '../transcript.js';
+import { CheckResult, SetupReport } from '../environment.js';
 import { ListTotal, Nullable, Time } from './common.js';
 import { BranchName } from './repos.js';
 
@@ -49,6 +50,9 @@ export const SubmitJob = Type.Object(
         pattern: MODEL_RE.source,
         description: "For an agent job: the model its agent uses (else the agent's default, then the CLI's own).",
       }),
+    ),
+    require_checks: Type.Optional(
+      Type.Boolean({ description: "The job fails when one of the repo's checks does not pass (default: the repo's `require_checks`, else false)." }),
     ),
   },
   { additionalProperties: false },
@@ -144,6 +148,9 @@ export const Job = Type.Object({
   ),
   model: Type.Optional(Nullable(Type.String(), "For an agent job: the model asked for at submit, or null for the agent's default.")),
   usage: Type.Optional(Nullable(Usage, 'For an agent job, once an attempt reported it: what its last attempt used.')),
+  require_checks: Type.Optional(Type.Boolean({ description: "Whether a check that does not pass fails the job (the submit's, else the repo's)." })),
+  setup: Type.Optional(Nullable(SetupReport, "How its last attempt's setup went, once reported (null: the repo has no environment, or not yet).")),
+  checks: Type.Optional(Type.Array(CheckResult, { description: "The repo's checks as its last attempt ran them, in order (empty: none, or not yet)." })),
   transcript_entries: Type.Optional(Type.Integer({ minimum: 0, description: 'For an agent job: the number of transcript entries of its last attempt.' })),
 });
 export type Job = Static<typeof Job>;

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { RepoEnvironment } from '../environment.js';
 import { NAME_RE } from '../names.js';
 import { ListTotal, Nullable, Time } from './common.js';
 
@@ -77,3 +78,14 @@ export const LandResult = Type.Object({
   output: Type.String({ description: "What git push said, URLs' credentials hidden." }),
 });
 export type LandResult = Static<typeof LandResult>;
+
+/** `GET /api/repos/{id}/environment`: the repo's environment from its file and from the server, and what a job gets. */
+export const RepoEnvironmentView = Type.Object({
+  file: Type.Union([RepoEnvironment, Type.Null()], { description: "`.lazyaf.yml` at the default branch's head, or null when it has none." }),
+  file_error: Type.Union([Type.String(), Type.Null()], { description: 'Why that file cannot be used (a job on it would fail with this line), or null.' }),
+  server: Type.Union([RepoEnvironment, Type.Null()], { description: "The server's override (`PUT`), or null. Each key it sets replaces the file's." }),
+  effective: Type.Union([RepoEnvironment, Type.Null()], {
+    description: 'What a job on the default branch gets: the file with the override applied (secrets by name only).',
+  }),
+});
+export type RepoEnvironmentView = Static<typeof RepoEnvironmentView>;

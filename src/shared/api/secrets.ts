@@ -8,7 +8,12 @@ export const SecretParams = Type.Object({ name: Type.String({ pattern: SECRET_NA
 export const SecretScope = Type.Object(
   {
     repo: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: 'Repo id or name: the secret of that repo only; without it, the one for every repo.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          "Repo id or name: that repo's own secret; without it, the one for every repo. Listing: what a job of that repo may be given (its own, and those for every repo it does not replace).",
+      }),
     ),
   },
   { additionalProperties: false },
