@@ -1,6 +1,7 @@
 import type { ServerConfig } from './config.js';
 import type { Db } from './db/index.js';
 import type { LiveEvents } from './events.js';
+import type { Notify } from './notify.js';
 import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue, QueueStores } from './queue/queue.js';
@@ -37,6 +38,8 @@ export interface ServerContext {
   pool: Pool;
   /** Agents' session files, for follow-ups that resume them (`<data>/sessions`). */
   sessionFiles: SessionFiles;
+  /** Webhooks' outbox: call inside the transaction of the change it tells of (see notify.ts). */
+  notify: Notify;
   /** Set once the server listens; runners the pool starts connect here. */
   serverUrl?: string;
 }

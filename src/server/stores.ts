@@ -102,5 +102,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     secretLookup: repoSecretLookup(secrets),
     sessions,
     signInCodes: new SignInCodes(),
+    // Until webhooks are set up, nothing is told.
+    notify: () => {},
   };
 }
