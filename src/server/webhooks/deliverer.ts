@@ -96,7 +96,7 @@ export class Deliverer {
     }
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (next !== Infinity) this.timer = setTimeout(this.wake, Math.max(0, next - now));
+    if (next !== Infinity) this.timer = setTimeout(this.wake, Math.max(0, next - now)).unref();
   }
 
   /** The delay before attempt `attempt + 1`: exponential, capped, with half of it random so receivers that failed together are not retried together. */

@@ -26,6 +26,13 @@ export function openWebhooks(db: Db, config: ServerConfig, jobView: (jobId: stri
     timeoutMs: config.webhookTimeoutMs,
     ...(logger ? { logger } : {}),
   });
-  const notify = outboxNotify({ hooks, deliveries, subjects: new NotifySubjects(db), jobView, wake: deliverer.wake });
+  const notify = outboxNotify({
+    hooks,
+    deliveries,
+    subjects: new NotifySubjects(db),
+    jobView,
+    wake: deliverer.wake,
+    onError: (err) => logger?.error({ err }, "a webhook delivery's job or task could not be read; it is sent without it"),
+  });
   return { hooks, deliveries, deliverer, notify };
 }

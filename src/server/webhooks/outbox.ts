@@ -15,6 +15,16 @@ export interface OutboxParts {
   /** Tells the deliverer to look again. */
   wake: () => void;
   now?: () => number;
+  onError?: (err: unknown) => void;
+}
+
+function tryRead<T>(read: () => T | undefined, onError: ((err: unknown) => void) | undefined): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    onError?.(err);
+    return undefined;
+  }
 }
 
 /**
@@ -28,8 +38,10 @@ export function outboxNotify(parts: OutboxParts): Notify {
   return (event, subject) => {
     const hooks = parts.hooks.subscribedTo(event);
     if (hooks.length === 0) return;
-    const job = subject.job_id === undefined ? undefined : parts.jobView(subject.job_id);
-    const task = subject.task_id === undefined ? undefined : parts.subjects.task(subject.task_id);
+    // A view that cannot be built (a row a bug left unreadable) must not roll back the change it
+    // tells of, such as a job's completion: the delivery goes without it.
+    const job = subject.job_id === undefined ? undefined : tryRead(() => parts.jobView(subject.job_id!), parts.onError);
+    const task = subject.task_id === undefined ? undefined : tryRead(() => parts.subjects.task(subject.task_id!), parts.onError);
     const at = now();
     const created_at = new Date(at).toISOString();
     for (const hook of hooks) {
