@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { DeliveryList, Job, Webhook, WebhookList } from '../src/shared/api.js';
-import { api, cli, eventually, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { api, cli, eventually, startTestServer, tempDir } from './helpers.js';
 import { inProcessRunners, seedRepo, submit, waitForJob } from './queue-helpers.js';
 
 const SECRET = 'a-test-secret-of-enough-length';
@@ -55,7 +55,7 @@ async function deliveries(server: { url: string; token: string }, webhookId?: st
 }
 
 /** A queued job no runner takes, cancelled: it finishes without a runner. */
-async function finishQueuedJob(server: TestServer, repoId: string, title = 'to cancel'): Promise<Job> {
+async function finishQueuedJob(server: { url: string; token: string }, repoId: string, title = 'to cancel'): Promise<Job> {
   const job = await submit(server, { repo_id: repoId, title, command: 'true' });
   const r = await api<Job>(server, 'POST', `/api/jobs/${job.id}/cancel`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -358,4 +358,50 @@ test('across a server crash and restart: a pending delivery, and one cut in flig
   assert.equal(hanging.received.length, 2);
   const [failed] = await deliveries(second, failingHook.id);
   assert.equal(failed!.last_status_code, 200);
+});
+
+test('a delivery is given up as failed after its last attempt, and not sent again', async (t) => {
+  const server = await startTestServer(t, { LAZYAF_WEBHOOK_RETRY_MS: '20', LAZYAF_WEBHOOK_ATTEMPTS: '3' });
+  const hook = await receiver(t, () => 503);
+  const created = await addWebhook(server, { url: hook.url });
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  await finishQueuedJob(server, repo.id);
+  const [d] = await eventually('failed', async () => {
+    const list = await deliveries(server, created.id);
+    return list[0]?.status === 'failed' && list;
+  });
+  assert.equal(d!.attempts, 3);
+  assert.equal(d!.last_status_code, 503);
+  assert.equal(d!.next_attempt_at, null);
+  assert.equal(d!.delivered_at, null);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(hook.received.length, 3);
+});
+
+test('a delivery cut by a graceful shutdown (SIGTERM) is sent at once after the restart, with the same id', async (t) => {
+  const dataDir = tempDir(t);
+  // Longer than the test waits: the delivery after the restart does not wait out a timeout.
+  const env = { LAZYAF_WEBHOOK_RETRY_MS: '100', LAZYAF_WEBHOOK_TIMEOUT_MS: '60000' };
+  let restarted = false;
+  const hook = await receiver(t, () => (restarted ? 200 : 'hang'));
+  const first = await startTestServer(t, env, { dataDir });
+  const created = await addWebhook(first, { url: hook.url });
+  const repo = await seedRepo(first, path.join(tempDir(t), 'src'));
+  await finishQueuedJob(first, repo.id);
+  await eventually('the receiver holding it', () => hook.received.length === 1);
+  first.child.kill('SIGTERM');
+  await new Promise((resolve) => first.child.once('close', resolve));
+  restarted = true;
+  const second = await startTestServer(t, env, { dataDir });
+  const [d] = await eventually(
+    'delivered after the restart',
+    async () => {
+      const list = await deliveries(second, created.id);
+      return list[0]?.status === 'delivered' && list;
+    },
+    20_000,
+  );
+  assert.equal(d!.attempts, 2);
+  assert.equal(hook.received.length, 2);
+  assert.equal(hook.received[0]!.headers['x-lazyaf-delivery'], hook.received[1]!.headers['x-lazyaf-delivery']);
 });
