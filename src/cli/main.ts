@@ -71,6 +71,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/secrets.js')).registerSecrets,
   },
   {
+    name: 'webhooks',
+    summary: 'POST signed notifications (a job or a task finished, landed, picked) to URLs, and read the log of their deliveries',
+    load: async () => (await import('./commands/webhooks.js')).registerWebhooks,
+  },
+  {
     name: 'ui',
     summary: 'print a one-time link that signs a browser in to the web UI (it works once, for 24 hours)',
     load: async () => (await import('./commands/ui.js')).registerUi,

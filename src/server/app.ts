@@ -37,6 +37,8 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   // down were not renewed, and their runners get a full TTL to reconnect rather than lose their jobs.
   ctx.queue.extendLeasesAtStart();
   const stopSweeper = startSweeper(ctx.queue, app.log);
-  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db, unlockDataDir });
+  // Deliveries left pending by the last run (cut by its end, or due for a retry) go out now.
+  ctx.webhooks.deliverer.start();
+  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, deliverer: ctx.webhooks.deliverer, checkpointer, db: ctx.db, unlockDataDir });
   return { app, ctx, adminTokenSource, adminTokenPath };
 }

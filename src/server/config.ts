@@ -58,6 +58,12 @@ export interface ServerConfig {
   idleTimeoutSeconds: number;
   /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
   maxPushBytes: number;
+  /** A webhook delivery's first retry waits about this long, doubling after each failure up to 10 minutes (LAZYAF_WEBHOOK_RETRY_MS). */
+  webhookRetryMs: number;
+  /** Tries of a webhook delivery before it is given up as `failed` (LAZYAF_WEBHOOK_ATTEMPTS). */
+  webhookAttempts: number;
+  /** How long a webhook's receiver has to answer one delivery (LAZYAF_WEBHOOK_TIMEOUT_MS). */
+  webhookTimeoutMs: number;
   logLevel: string;
   /** JSON lines, or short lines for a person; unset: short lines when stdout is a terminal. */
   logFormat?: LogFormat;
@@ -235,6 +241,9 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     bodyTimeoutSeconds: intFrom('LAZYAF_BODY_TIMEOUT', env.LAZYAF_BODY_TIMEOUT, 10, 1, 3600),
     idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, MIN_IDLE_TIMEOUT_S, 24 * 3600),
     maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
+    webhookRetryMs: intFrom('LAZYAF_WEBHOOK_RETRY_MS', env.LAZYAF_WEBHOOK_RETRY_MS, 1000, 1, 600_000),
+    webhookAttempts: intFrom('LAZYAF_WEBHOOK_ATTEMPTS', env.LAZYAF_WEBHOOK_ATTEMPTS, 15, 1, 100),
+    webhookTimeoutMs: intFrom('LAZYAF_WEBHOOK_TIMEOUT_MS', env.LAZYAF_WEBHOOK_TIMEOUT_MS, 10_000, 100, 120_000),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
     logFormat: logFormatFrom(flags.logFormat ?? (env.LAZYAF_LOG_FORMAT || undefined)),
     publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),

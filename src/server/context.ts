@@ -11,6 +11,7 @@ import type { SessionFiles } from './session-files.js';
 import type { StoredSecrets } from './stored-secrets.js';
 import type { Sessions } from './web/sessions.js';
 import type { SignInCodes } from './web/signin-codes.js';
+import type { Webhooks } from './webhooks/index.js';
 
 /** Everything the routes share. Built once per server. */
 export interface ServerContext {
@@ -40,6 +41,8 @@ export interface ServerContext {
   sessionFiles: SessionFiles;
   /** Webhooks' outbox: call inside the transaction of the change it tells of (see notify.ts). */
   notify: Notify;
+  /** The webhooks, their deliveries and the deliverer that sends them (`webhooks/`). */
+  webhooks: Webhooks;
   /** Set once the server listens; runners the pool starts connect here. */
   serverUrl?: string;
 }

@@ -24,6 +24,7 @@ import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
 import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
+import { webhookRoutes } from './webhooks.js';
 
 /**
  * Sign-in attempts allowed at once, then per second, from one client address: a person mistyping is
@@ -139,6 +140,7 @@ export async function registerRoutes(
   await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });
   await app.register(poolRoutes, { pool: ctx.pool });
   await app.register(secretRoutes, { secrets: ctx.secrets, repos });
+  await app.register(webhookRoutes, { webhooks: ctx.webhooks });
   await app.register(sessionRoutes, {
     sessions: ctx.sessions,
     codes: ctx.signInCodes,

@@ -1,9 +1,10 @@
 import { Type, type Static } from 'typebox';
+import { WEBHOOK_EVENTS } from '../webhook-events.js';
 import { ListTotal, Nullable, Time } from './common.js';
 
 /** The events a webhook can ask for. */
-export const WEBHOOK_EVENTS = ['job.finished', 'job.landed', 'task.finished', 'task.picked'] as const;
-export const WebhookEventName = Type.Union(WEBHOOK_EVENTS.map((e) => Type.Literal(e)));
+export { WEBHOOK_EVENTS };
+export const WebhookEventName = Type.Enum(WEBHOOK_EVENTS);
 export type WebhookEventName = (typeof WEBHOOK_EVENTS)[number];
 
 /** How a delivery's body is written: lazyaf's JSON, or `{"text": ...}` as Slack's incoming webhooks take it. */
