@@ -168,9 +168,11 @@ test('send: one follow-up on the branch whose prompt holds each comment with its
   const resolved = await add(20, 'new', 'Resolved before the send.');
   await api(s.server, 'POST', `/api/jobs/${job.id}/comments/${resolved}/resolve`);
 
-  const sent = await api<Job>(s.server, 'POST', `/api/jobs/${job.id}/comments/send`, {});
-  assert.equal(sent.status, 201, JSON.stringify(sent.body));
-  const followup = sent.body;
+  // Two sends at once: one follow-up gets the comments, the other finds none left.
+  const both = await Promise.all([0, 1].map(() => api<Job & { message: string }>(s.server, 'POST', `/api/jobs/${job.id}/comments/send`, {})));
+  assert.deepEqual(both.map((r) => r.status).sort(), [201, 409], JSON.stringify(both.map((r) => r.body)));
+  const followup = both.find((r) => r.status === 201)!.body;
+  assert.match(both.find((r) => r.status === 409)!.body.message, /has no comment to send/);
   assert.equal(followup.parent_job_id, job.id);
   assert.equal(followup.base_branch, job.branch);
   assert.equal(followup.agent, 'editor');
