@@ -1,13 +1,14 @@
 // Review comments through the API and the CLI, against a real server, a real runner process and
 // the bare repo: where a comment may go (hostile paths and lines refused in words), resolve and
 // delete, the send that starts one follow-up whose prompt holds the comments with their code, and
-// which comments that follow-up's diff touched. The agent is a template from agents.json (a shell
+// which comments that follow-up's diff touched (also when it finished just before a crash). The agent is a template from agents.json (a shell
 // command that edits by the book); test/comments-agent.test.ts runs Claude Code.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Comment, CommentList, Job, LiveEvent } from '../src/shared/api.js';
+import Database from 'better-sqlite3';
 import { loadAgents } from '../src/server/queue/agents.js';
 import { api, cli, eventually, git, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { runJob, seedRepo, startRunnerProcess, submit, waitForJob } from './queue-helpers.js';
@@ -275,4 +276,31 @@ test('lazyaf review: --file (a bad line named by its number, nothing added), --c
   const again = await cli(['review', job.id, '--send'], { server: s.server });
   assert.equal(again.code, 1);
   assert.match(again.stderr, /has no comment to send/);
+});
+
+test("a follow-up that finished just before the server stopped has its touches recorded at the server's next start", async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  fs.mkdirSync(data, { recursive: true });
+  fs.writeFileSync(path.join(data, 'agents.json'), JSON.stringify({ editor: EDITOR }));
+  let server = await startTestServer(t, {}, { dataDir: data });
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo', { 'README.md': '# demo\n', 'app.txt': APP });
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'), ['--agents', 'editor']);
+  const job = await runJob(server, { repo_id: repo.id, title: 'edit', agent: 'editor' });
+  assert.equal(job.status, 'succeeded', job.log);
+  const near = await api<Comment>(server, 'POST', `/api/jobs/${job.id}/comments`, { path: 'app.txt', line: 9, body: 'Near line 11.' });
+  assert.equal(near.status, 201, JSON.stringify(near.body));
+  const followup = await api<Job>(server, 'POST', `/api/jobs/${job.id}/comments/send`, {});
+  assert.equal((await waitForJob(server, followup.body.id, undefined, 60_000)).status, 'succeeded');
+  const touchedBy = async () => (await api<CommentList>(server, 'GET', `/api/jobs/${job.id}/comments`)).body.comments[0]!.touched_by_job_id;
+  await eventually('the touch recorded', async () => (await touchedBy()) === followup.body.id);
+
+  // As a crash between the follow-up's end and its check leaves the row.
+  server.child.kill('SIGKILL');
+  await new Promise((r) => server.child.once('exit', r));
+  const db = new Database(path.join(data, 'lazyaf.db'));
+  db.prepare('UPDATE comments SET touched_by_job_id = NULL, touch_checked_commit = NULL').run();
+  db.close();
+  server = await startTestServer(t, {}, { dataDir: data, port: server.port });
+  await eventually('the touch recorded again at start', async () => (await touchedBy()) === followup.body.id);
 });
