@@ -1,8 +1,9 @@
 // Review comments through the API and the CLI, against a real server, a real runner process and
 // the bare repo: where a comment may go (hostile paths and lines refused in words), resolve and
 // delete, the send that starts one follow-up whose prompt holds the comments with their code, and
-// which comments that follow-up's diff touched (also when it finished just before a crash). The agent is a template from agents.json (a shell
-// command that edits by the book); test/comments-agent.test.ts runs Claude Code.
+// which comments that follow-up's diff touched (also when it finished just before a crash). The
+// agent is a template from agents.json (a shell command that edits by the book);
+// test/comments-agent.test.ts runs Claude Code.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
