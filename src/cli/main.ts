@@ -54,6 +54,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/diff.js')).registerDiff,
   },
   {
+    name: 'review',
+    summary: "comment on lines of a job's diff, resolve comments, and send them to the job's agent as one follow-up that continues its conversation",
+    load: async () => (await import('./commands/review.js')).registerReview,
+  },
+  {
     name: 'usage',
     summary: 'what the agents used (tokens and cost), per repo and per day, summed over every attempt',
     load: async () => (await import('./commands/usage.js')).registerUsage,

@@ -21,20 +21,20 @@ export interface DiffOptions {
 }
 
 /** A full object name, SHA-1 or SHA-256: the only form a stored commit may reach git in. */
-const SHA_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export const SHA_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /**
  * Options for every diff here: no external diff driver or textconv filter runs (a job could not
  * name one, the bare repo's config is the server's, but a diff must never start a program), no
  * colour, renames found.
  */
-const DIFF_ARGS = ['diff', '--no-ext-diff', '--no-textconv', '--no-color', '-M'];
+export const DIFF_ARGS = ['diff', '--no-ext-diff', '--no-textconv', '--no-color', '-M'];
 
 /**
  * The answer's shape is the API's: no user or system git config of the server's account may
  * change it (diff.noprefix, diff.mnemonicPrefix, core.quotePath), nor a replace ref what it shows.
  */
-const diffEnv = () => nonInteractiveEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' });
+export const diffEnv = () => nonInteractiveEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' });
 
 /**
  * Diffs computed at once; the others wait their turn. git holds every changed path of a diff in
@@ -89,7 +89,7 @@ async function diffInSlot(repoPath: string, job: DiffSubject, opts: DiffOptions)
 }
 
 /** The commit `sha` names, checked to be a full sha of a commit still in the repo, else a 409. */
-async function mustHaveCommit(repoPath: string, sha: string, what: string): Promise<string> {
+export async function mustHaveCommit(repoPath: string, sha: string, what: string): Promise<string> {
   if (!SHA_RE.test(sha)) throw new ApiError(409, `${what} is not a commit id: ${JSON.stringify(sha)}`);
   const found = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoPath, env: diffEnv() });
   if (found.code !== 0) throw new ApiError(409, `${what} ${sha.slice(0, 12)} is no longer in the repo (its branch was deleted?)`);

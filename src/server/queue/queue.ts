@@ -61,6 +61,15 @@ export class Queue {
     mustHaveFinished(job, action);
   }
 
+  /**
+   * Runs `fn` in one transaction with the queue's changes inside it, whose events wait for its
+   * commit: a job submitted with rows of another table that must exist with it (comments marked
+   * sent to it), or neither.
+   */
+  inTransaction<T>(fn: () => T): T {
+    return this.core.transactions.run(fn);
+  }
+
   // ---- runners: runner-registry.ts ---------------------------------------------------------
 
   register(req: RegisterRequest): { runner: RunnerRow; token: string } {

@@ -9,7 +9,8 @@ import type { Queue } from './queue.js';
 import { ApiError } from '../errors.js';
 
 export interface SubmitSources {
-  queue: Queue;
+  /** What a submission needs of the queue: a caller may write more in the submit's transaction (see Queue.inTransaction). */
+  queue: Pick<Queue, 'submit' | 'mustBeFinished'>;
   repos: RepoStore;
   branches: BranchCache;
   agents: () => Agents;

@@ -7,6 +7,9 @@ import { VERSION } from '../../shared/version.js';
 import type { TokenResolver } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { BranchCache } from '../git/branch-cache.js';
+import { Comments } from '../comments/comments.js';
+import { CommentStore } from '../store/comments.js';
+import { isFinished } from '../../shared/job-status.js';
 import { hostRelayDir } from '../pool/host-relay.js';
 import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
@@ -15,7 +18,8 @@ import type { WebUi } from '../web/ui.js';
 import { containerLimits } from '../pool/container-limits.js';
 import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
-import { jobRoutes } from './jobs.js';
+import { jobRoutes, singleJobView } from './jobs.js';
+import { commentRoutes } from './comments.js';
 import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
@@ -94,16 +98,25 @@ export async function registerRoutes(
     },
   });
 
-  await app.register(jobRoutes, {
+  const submitSources = { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds };
+  await app.register(jobRoutes, { ...submitSources, store, reposDir, sessions: ctx.sessions });
+  const comments = new Comments({
+    store: new CommentStore(ctx.db),
+    jobs: store.jobs,
     queue,
-    store,
-    repos: repos.store,
-    branches,
-    agents,
-    defaultTimeoutS: config.jobTimeoutSeconds,
+    sources: submitSources,
     reposDir,
-    sessions: ctx.sessions,
+    emit: ctx.events.emit,
+    log: app.log,
   });
+  await app.register(commentRoutes, { comments, store, jobView: (job) => singleJobView(job, store, repos.store) });
+  // A follow-up that comments were sent to has finished: which of them did its diff touch?
+  const stopWatching = ctx.events.subscribe((e) => {
+    if (e.type === 'job.updated' && isFinished(e.status)) void comments.checkTouched(e.job_id);
+  });
+  app.addHook('onClose', async () => stopWatching());
+  // Those that finished while the server was down.
+  void comments.checkUnchecked();
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,

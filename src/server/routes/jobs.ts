@@ -25,13 +25,15 @@ import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
 import { jobDetails, runnerNameOf } from '../queue/job-view.js';
 import { findJob } from '../queue/core.js';
-import type { QueueStores } from '../queue/queue.js';
+import type { Queue, QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
+import type { RepoStore } from '../store/repos.js';
 import type { Sessions } from '../web/sessions.js';
 
 export type JobRoutesOptions = SubmitSources & {
+  queue: Queue;
   store: QueueStores;
   reposDir: string;
   /** A followed log ends when the browser session that asked for it ends. */
@@ -101,6 +103,12 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
   };
 }
 
+/** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
+export function singleJobView(job: JobRow, store: QueueStores, repos: RepoStore): Job {
+  const attempts = store.attempts.forJob(job.id);
+  return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos }) };
+}
+
 /**
  * A list shows whether each check passed, not what it printed: up to 20 outputs of 4 KiB per job
  * would make a page of 100 jobs megabytes, polled. A single job's view has them.
@@ -116,11 +124,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
   const { queue, store, repos } = opts;
 
   const mustFind = (ref: string): JobRow => findJob(store.jobs, ref);
-  /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
-  const view = (job: JobRow): Job => {
-    const attempts = store.attempts.forJob(job.id);
-    return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos }) };
-  };
+  const view = (job: JobRow): Job => singleJobView(job, store, repos);
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
   app.post(

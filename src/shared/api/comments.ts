@@ -38,7 +38,15 @@ export const CommentList = Type.Object({ comments: Type.Array(Comment, { descrip
 export type CommentList = Static<typeof CommentList>;
 
 export const CommentListQuery = Type.Object(
-  { resolved: Type.Optional(Type.Boolean({ description: 'Only resolved (true) or unresolved (false) ones; all when absent.' })) },
+  {
+    resolved: Type.Optional(Type.Boolean({ description: 'Only resolved (true) or unresolved (false) ones; all when absent.' })),
+    sent_to: Type.Optional(
+      Type.Boolean({
+        description:
+          "true: instead of the job's own comments, those sent to it as a follow-up (the ones it was asked to address, each on its own job's diff; `touched_by_job_id` says which its diff touched).",
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
