@@ -16,6 +16,7 @@ import { containerLimits } from '../pool/container-limits.js';
 import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
 import { jobRoutes } from './jobs.js';
+import { landRoutes } from './land.js';
 import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
@@ -103,6 +104,7 @@ export async function registerRoutes(
     reposDir,
     sessions: ctx.sessions,
   });
+  await app.register(landRoutes, { ctx });
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
