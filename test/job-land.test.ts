@@ -214,7 +214,7 @@ test('a branch that moved on the remote is refused in words, replaced only with 
   assert.equal(refused.status, 409, JSON.stringify(refused.body));
   assert.equal(
     refused.body.message,
-    'feature on the remote has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, land it with force_with_lease (lazyaf land JOB --server --force-with-lease)',
+    'feature on the remote has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, land it with force_with_lease (lazyaf land JOB --from-server --force-with-lease)',
   );
   assert.equal(await branchTip(origin, 'feature'), theirs, 'untouched without force_with_lease');
 

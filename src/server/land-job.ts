@@ -58,7 +58,7 @@ export async function landJob(ctx: ServerContext, job: JobRow, req: JobLandReque
     branch,
     remoteBranch,
     force,
-    'land it with force_with_lease (lazyaf land JOB --server --force-with-lease)',
+    'land it with force_with_lease (lazyaf land JOB --from-server --force-with-lease)',
   );
   const landing = {
     landed_by: by,
