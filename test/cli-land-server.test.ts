@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { api, branchTip, cli, git, startTestServer, tempDir } from './helpers.js';
-import { seedRepo, submit, waitForJob } from './queue-helpers.js';
+import { processesMatching, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { startGitlab } from './forges/gitlab.js';
 
 // `lazyaf land JOB --from-server`, against `lazyaf server` as a process: what it prints, what
@@ -10,10 +11,13 @@ import { startGitlab } from './forges/gitlab.js';
 // server writes (at debug level), whatever the forge answers.
 
 const TOKEN = 'glpat-cli0123456789abcdefghijklmn';
+/** The server-wide token of its environment: the repo's own stored one wins over it, and no runner inherits it. */
+const ENV_TOKEN = 'glpat-env0123456789abcdefghijklmn';
 
 test('lazyaf land JOB --from-server --pr lands and opens the merge request; jobs show prints it; the token is in no output', async (t) => {
   const dir = tempDir(t);
-  const server = await startTestServer(t, {}, { dataDir: path.join(dir, 'data'), runners: 1, logLevel: 'debug' });
+  const dataDir = path.join(dir, 'data');
+  const server = await startTestServer(t, { LAZYAF_FORGE_TOKEN: ENV_TOKEN }, { dataDir, runners: 1, logLevel: 'debug' });
   const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
   const origin = path.join(dir, 'origin.git');
   await git(['init', '-q', '--bare', '--initial-branch=main', origin]);
@@ -64,6 +68,17 @@ test('lazyaf land JOB --from-server --pr lands and opens the merge request; jobs
   assert.equal(both.code, 1);
   assert.match(both.stderr, /--from-server lands a job/);
 
-  for (const text of [...outputs, server.output()]) assert.ok(!text.includes(TOKEN), 'the token is in an output');
+  for (const text of [...outputs, server.output()]) assert.ok(!text.includes(TOKEN) && !text.includes(ENV_TOKEN), 'the token is in an output');
+  // The pool's runners: `lazyaf runner` processes started with this server's data dir in their environment.
+  const environs = processesMatching(' runner --name pool-').flatMap((pid) => {
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      return environ.includes(`LAZYAF_DATA=${dataDir}`) ? [environ] : [];
+    } catch {
+      return [];
+    }
+  });
+  assert.ok(environs.length > 0, 'the pool runner is found');
+  for (const environ of environs) assert.ok(!environ.some((v) => v.includes(ENV_TOKEN)), 'a pool runner inherited the token');
   assert.match(server.output(), /\/land/, 'the server logged the land requests (debug)');
 });
