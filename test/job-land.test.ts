@@ -3,6 +3,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Job, JobLandResult, Repo } from '../src/shared/api.js';
 import { checkEnvironment } from '../src/server/environment.js';
+import { resolveForge } from '../src/server/forges/index.js';
 import { api, branchTip, commitFiles, git, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { inProcessRunners, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { startGitea } from './forges/gitea.js';
@@ -291,4 +292,24 @@ test('.lazyaf.yml cannot hand LAZYAF_FORGE_TOKEN to a job: LAZYAF_ names are ref
     const checked = checkEnvironment(environment, '.lazyaf.yml');
     assert.match(checked.error ?? '', /LAZYAF_FORGE_TOKEN is lazyaf's own/, JSON.stringify(environment));
   }
+});
+
+test('which forge a repo has: its own, else a github.com or gitlab.com remote by its path, else why not', () => {
+  const of = (remote_url: string | null, forge: Record<string, unknown> | null = null) => {
+    const found = resolveForge({ remote_url, forge: forge && JSON.stringify(forge) });
+    return typeof found === 'string' ? found : { kind: found.kind, apiUrl: found.apiUrl, project: found.project };
+  };
+  assert.deepEqual(of('git@github.com:acme/widgets.git'), { kind: 'github', apiUrl: 'https://api.github.com', project: 'acme/widgets' });
+  assert.deepEqual(of('https://x:secret@GitHub.com/acme/widgets'), { kind: 'github', apiUrl: 'https://api.github.com', project: 'acme/widgets' });
+  assert.deepEqual(of('ssh://git@gitlab.com/group/sub/proj.git'), { kind: 'gitlab', apiUrl: 'https://gitlab.com/api/v4', project: 'group/sub/proj' });
+  assert.deepEqual(of('https://git.example/acme/widgets.git', { kind: 'gitea', api_url: 'https://git.example/api/v1/' }), {
+    kind: 'gitea',
+    apiUrl: 'https://git.example/api/v1',
+    project: 'acme/widgets',
+  });
+  assert.match(of('https://git.example/acme/widgets.git') as string, /^set the repo's forge/);
+  assert.match(of('/srv/git/widgets.git', { kind: 'github', api_url: 'https://api.github.com' }) as string, /^set the repo's forge\.project/);
+  // A path GitHub would not take: three parts, or one that climbs.
+  assert.match(of('https://github.com/a/b/c') as string, /cannot be used: a github project is owner\/name/);
+  assert.match(of('git@github.com:a/..') as string, /cannot be used/);
 });
