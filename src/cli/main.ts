@@ -37,7 +37,7 @@ const COMMANDS: CommandEntry[] = [
   {
     name: 'land',
     summary:
-      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials)",
+      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials); with --from-server, from the server to the repo's remote_url, recorded on the job",
     load: async () => (await import('./commands/land.js')).registerLand,
   },
   { name: 'list', summary: 'list the repos on the lazyaf server', load: async () => (await import('./commands/repos.js')).registerRepoCommands },

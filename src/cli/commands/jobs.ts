@@ -61,6 +61,13 @@ function printJob(job: Job): void {
     ['runner', job.runner_id && runnerOf(job.runner_name, job.runner_id)],
     ['created', job.created_at],
     ['finished', job.finished_at],
+    [
+      'landed',
+      job.landed
+        ? `${job.landed.remote_branch} (${short(job.landed.commit)}) on ${job.landed.remote_url} by ${job.landed.landed_by} at ${job.landed.landed_at}`
+        : null,
+    ],
+    ['pr', job.landed?.pr_url],
   ];
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ': ').padEnd(11)}${printable(v)}\n`);
   printSetupAndChecks(job, (line) => process.stdout.write(`${line}\n`));

@@ -20,6 +20,7 @@ import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
 import { jobRoutes, singleJobView } from './jobs.js';
 import { commentRoutes } from './comments.js';
+import { landRoutes } from './land.js';
 import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
@@ -117,6 +118,7 @@ export async function registerRoutes(
   app.addHook('onClose', async () => stopWatching());
   // Those that finished while the server was down.
   void comments.checkUnchecked();
+  await app.register(landRoutes, { ctx });
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,

@@ -8,6 +8,7 @@ import {
   Job,
   JobDiff,
   JobDiffQuery,
+  type JobLanding,
   JobList,
   JobListQuery,
   JobLogs,
@@ -100,6 +101,20 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     setup: last?.setup ? (JSON.parse(last.setup) as SetupReport) : null,
     checks: last?.checks ? (JSON.parse(last.checks) as CheckResult[]) : [],
     transcript_entries: last?.transcript_entries ?? 0,
+    landed: landingOf(job),
+  };
+}
+
+/** The job's landing as the API shows it, or null while it has not been landed from the server. */
+export function landingOf(job: JobRow): JobLanding | null {
+  if (job.landed_ms === null || job.landed_commit === null) return null;
+  return {
+    landed_by: job.landed_by ?? '',
+    landed_at: new Date(job.landed_ms).toISOString(),
+    remote_url: job.landed_remote_url ?? '',
+    remote_branch: job.landed_branch ?? '',
+    commit: job.landed_commit,
+    pr_url: job.pr_url,
   };
 }
 
