@@ -22,6 +22,9 @@ import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
+import { taskRoutes } from './tasks.js';
+import { TaskStore } from '../store/tasks.js';
+import { discardAfterMs, Tasks } from '../tasks.js';
 import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
 
@@ -40,7 +43,7 @@ export async function registerRoutes(
   app: FastifyInstance,
   ctx: ServerContext,
   opts: { resolveToken: TokenResolver; closing: AbortSignal; ui: WebUi },
-): Promise<void> {
+): Promise<{ tasks: Tasks }> {
   const { config, queue, store, repos, reposDir } = ctx;
   await app.register(swagger, {
     openapi: {
@@ -103,6 +106,19 @@ export async function registerRoutes(
     reposDir,
     sessions: ctx.sessions,
   });
+  const tasks = new Tasks({
+    queue,
+    store,
+    repos: repos.store,
+    branches,
+    agents,
+    defaultTimeoutS: config.jobTimeoutSeconds,
+    tasks: new TaskStore(ctx.db),
+    reposDir,
+    notify: (event, subject) => ctx.notify(event, subject),
+    discardAfterMs: discardAfterMs(config),
+  });
+  await app.register(taskRoutes, { ctx, tasks });
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
@@ -148,4 +164,5 @@ export async function registerRoutes(
     allAttempts: new TokenBucket(SIGN_IN_BURST_ALL, SIGN_IN_PER_SECOND_ALL),
   });
   await app.register(webRoutes, { ui: opts.ui });
+  return { tasks };
 }

@@ -29,6 +29,7 @@ import type { QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
+import { choiceOf } from '../store/tasks.js';
 import type { Sessions } from '../web/sessions.js';
 
 export type JobRoutesOptions = SubmitSources & {
@@ -98,6 +99,8 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     setup: last?.setup ? (JSON.parse(last.setup) as SetupReport) : null,
     checks: last?.checks ? (JSON.parse(last.checks) as CheckResult[]) : [],
     transcript_entries: last?.transcript_entries ?? 0,
+    task_id: job.task_id,
+    choice: choiceOf(job),
   };
 }
 
