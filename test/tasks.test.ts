@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Job, JobCompare, PickResult, Task, TaskCreated, TaskList } from '../src/shared/api.js';
-import { api, eventually, git, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { api, authUrl, commitFiles, eventually, git, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { inProcessRunners, seedRepo, waitForJob } from './queue-helpers.js';
 
 /** Three seconds, in days: discarded branches go while the test waits. */
@@ -165,4 +165,33 @@ test('hostile task bodies and ids are refused with a 4xx, and nothing is stored'
   const other = await seedRepo(server, path.join(tempDir(t), 'src2'), 'other');
   const elsewhere = await api<Job>(server, 'POST', '/api/jobs', { repo_id: other.id, title: 'y', command: 'true' });
   assert.equal((await api(server, 'GET', `/api/jobs/${first}/compare/${elsewhere.body.id}`)).status, 400);
+});
+
+test("a task's candidates start from the commit of its submit, even when the base branch moves before a runner takes them", async (t) => {
+  const start = inProcessRunners(t);
+  const server = await startTestServer(t);
+  const src = path.join(tempDir(t), 'src');
+  const repo = await seedRepo(server, src);
+  const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
+  const submitted = await git(['rev-parse', 'refs/heads/main'], bare);
+  const created = await api<TaskCreated>(server, 'POST', '/api/tasks', { repo_id: repo.id, title: 'answer', command: 'ls > listing.txt', count: 2 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+
+  // main moves on while the candidates wait for a runner.
+  await commitFiles(src, { 'later.txt': 'pushed after the task\n' }, 'later');
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main'], src);
+  assert.notEqual(await git(['rev-parse', 'refs/heads/main'], bare), submitted);
+
+  start(server, 'r1');
+  for (const job of created.body.jobs) {
+    const done = await waitForJob(server, job.id, undefined, 60_000);
+    assert.equal(done.status, 'succeeded', done.error ?? '');
+    assert.equal(done.base_commit, submitted, 'started from the commit of the submit');
+    assert.doesNotMatch(await git(['show', `${done.commit}:listing.txt`], bare), /later\.txt/);
+  }
+  // A job of no task starts from the branch as it is.
+  const alone = await api<Job>(server, 'POST', '/api/jobs', { repo_id: repo.id, title: 'alone', command: 'ls > listing.txt' });
+  const done = await waitForJob(server, alone.body.id, undefined, 60_000);
+  assert.equal(done.base_commit, await git(['rev-parse', 'refs/heads/main'], bare));
+  assert.match(await git(['show', `${done.commit}:listing.txt`], bare), /later\.txt/);
 });

@@ -38,9 +38,10 @@ export class Tasks {
   }
 
   /**
-   * Checks the submission once per distinct agent, then stores the task and every job in one
-   * transaction. The base branch is checked once here; each job starts from its commit at that
-   * job's claim, as every job does (the queue has no commit to pin a job to).
+   * Checks the submission once per distinct agent, reads the base branch's commit once, then
+   * stores the task (with that commit) and every job in one transaction. Each job's assignment
+   * names the task's commit as its base (`pinnedBase`), so the candidates start from the same
+   * commit however long they wait for a runner.
    */
   async submit(body: SubmitTask): Promise<{ task: TaskRow; jobs: JobRow[] }> {
     const { count, agents, ...job } = body;
@@ -55,8 +56,19 @@ export class Tasks {
       if (!checked.has(agent)) checked.set(agent, await checkedSubmission(agents ? { ...job, agent } : job, this.from));
     }
     const inputs = agents ? agents.map((a) => checked.get(a)!) : Array.from({ length: count! }, () => checked.get(job.agent ?? '')!);
-    const repoId = inputs[0]!.repo_id;
-    const task: TaskRow = { id: crypto.randomUUID(), repo_id: repoId, title: body.title, created_ms: this.now(), picked_job_id: null, picked_ms: null };
+    const { repo_id: repoId, base_branch: baseBranch } = inputs[0]!;
+    // Read once: every candidate starts from this commit, whenever a runner takes it.
+    const baseCommit = await resolveBranch(bareRepoPath(this.from.reposDir, repoId), baseBranch);
+    if (!baseCommit) throw new ApiError(400, `base branch "${baseBranch}" does not exist any more`);
+    const task: TaskRow = {
+      id: crypto.randomUUID(),
+      repo_id: repoId,
+      title: body.title,
+      created_ms: this.now(),
+      picked_job_id: null,
+      picked_ms: null,
+      base_commit: baseCommit,
+    };
     const { queue, tasks } = this.from;
     const jobs = queue.transaction(() => {
       tasks.insert(task);

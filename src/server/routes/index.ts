@@ -106,6 +106,7 @@ export async function registerRoutes(
     reposDir,
     sessions: ctx.sessions,
   });
+  const taskStore = new TaskStore(ctx.db);
   const tasks = new Tasks({
     queue,
     store,
@@ -113,7 +114,7 @@ export async function registerRoutes(
     branches,
     agents,
     defaultTimeoutS: config.jobTimeoutSeconds,
-    tasks: new TaskStore(ctx.db),
+    tasks: taskStore,
     reposDir,
     notify: (event, subject) => ctx.notify(event, subject),
     discardAfterMs: discardAfterMs(config),
@@ -135,6 +136,7 @@ export async function registerRoutes(
       agentModels: config.agentModels,
       sessionFiles: ctx.sessionFiles,
       longPollMs: Math.round(config.longPollSeconds * 1000),
+      pinnedBase: (jobId) => taskStore.baseCommitOfJob(jobId),
     }),
     registrationToken: ctx.registrationToken,
     publicUrl: config.publicUrl,

@@ -9,6 +9,8 @@ export interface TaskRow {
   created_ms: number;
   picked_job_id: string | null;
   picked_ms: number | null;
+  /** The base branch's commit at the submit, which every candidate starts from (null: a task stored before it was kept). */
+  base_commit: string | null;
 }
 
 /** A discarded candidate whose branch is due to go. */
@@ -25,12 +27,17 @@ export class TaskStore {
     this.stmts = {
       // Inserts a task; returns nothing.
       insert: db.prepare<[TaskRow]>(
-        'INSERT INTO tasks (id, repo_id, title, created_ms, picked_job_id, picked_ms) VALUES (@id, @repo_id, @title, @created_ms, @picked_job_id, @picked_ms)',
+        `INSERT INTO tasks (id, repo_id, title, created_ms, picked_job_id, picked_ms, base_commit)
+         VALUES (@id, @repo_id, @title, @created_ms, @picked_job_id, @picked_ms, @base_commit)`,
       ),
       // Makes a job a candidate of a task; changes = 1 if the job exists.
       attach: db.prepare<[{ job_id: string; task_id: string }]>('UPDATE jobs SET task_id = @task_id WHERE id = @job_id'),
       // Returns the row or undefined.
       get: db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      // Returns the base commit of the job's task, or undefined for a job of no task (or a task that kept none).
+      baseCommitOfJob: db
+        .prepare<[string], string | null>('SELECT tasks.base_commit FROM jobs JOIN tasks ON tasks.id = jobs.task_id WHERE jobs.id = ?')
+        .pluck(),
       // Returns up to `limit` tasks whose id starts with the prefix, newest first (the prefix holds only hex digits and -).
       withPrefix: db.prepare<[string, number], TaskRow>("SELECT * FROM tasks WHERE id LIKE ? || '%' ORDER BY created_ms DESC LIMIT ?"),
       // Returns the task's jobs in the order they were created.
@@ -70,6 +77,11 @@ export class TaskStore {
 
   get(id: string): TaskRow | undefined {
     return this.stmts.get.get(id);
+  }
+
+  /** The commit a job of a task starts from: its task's base commit, or undefined. */
+  baseCommitOfJob(jobId: string): string | undefined {
+    return this.stmts.baseCommitOfJob.get(jobId) ?? undefined;
   }
 
   withPrefix(prefix: string, limit: number): TaskRow[] {
