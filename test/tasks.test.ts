@@ -194,4 +194,12 @@ test("a task's candidates start from the commit of its submit, even when the bas
   const done = await waitForJob(server, alone.body.id, undefined, 60_000);
   assert.equal(done.base_commit, await git(['rev-parse', 'refs/heads/main'], bare));
   assert.match(await git(['show', `${done.commit}:listing.txt`], bare), /later\.txt/);
+
+  // A candidate that finished without a commit has nothing to pick.
+  const failing = await api<TaskCreated>(server, 'POST', '/api/tasks', { repo_id: repo.id, title: 'fail', command: 'exit 3', count: 1 });
+  const failed = await waitForJob(server, failing.body.jobs[0]!.id, undefined, 60_000);
+  assert.equal(failed.status, 'failed');
+  const refused = await api<{ message: string }>(server, 'POST', `/api/tasks/${failing.body.id}/pick`, { job_id: failed.id });
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.message, /left no commit/);
 });
