@@ -203,3 +203,30 @@ test("a task's candidates start from the commit of its submit, even when the bas
   assert.equal(refused.status, 409);
   assert.match(refused.body.message, /left no commit/);
 });
+
+test('a discarded branch someone moved since is left alone when its time is up', async (t) => {
+  const start = inProcessRunners(t);
+  const server = await startTestServer(t, { LAZYAF_DISCARD_DAYS: DISCARD_DAYS });
+  const src = path.join(tempDir(t), 'src');
+  const repo = await seedRepo(server, src);
+  const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
+  start(server, 'r1');
+  const created = await api<TaskCreated>(server, 'POST', '/api/tasks', { repo_id: repo.id, title: 'answer', command: COMMAND, count: 2 });
+  const [kept, moved] = await Promise.all(created.body.jobs.map((j) => waitForJob(server, j.id, undefined, 60_000)));
+  assert.equal(kept!.status, 'succeeded');
+  assert.equal(moved!.status, 'succeeded');
+  // A person builds on a candidate's branch; it is discarded afterwards.
+  await git(['fetch', '-q', authUrl(repo.clone_url, server.token), `${moved!.branch}:${moved!.branch}`], src);
+  await git(['checkout', '-q', moved!.branch!], src);
+  const theirs = await commitFiles(src, { 'more.txt': 'mine now\n' }, 'more');
+  await git(['push', '-q', authUrl(repo.clone_url, server.token), moved!.branch!], src);
+  const picked = await api(server, 'POST', `/api/tasks/${created.body.id}/pick`, { job_id: kept!.id });
+  assert.equal(picked.status, 200);
+
+  await eventually('the discarded candidate recorded as gone from the task', async () => {
+    const task = await getTask(server, created.body.id);
+    return task.jobs.find((c) => c.job.id === moved!.id)!.branch_deleted_at !== null;
+  });
+  assert.equal(await git(['rev-parse', `refs/heads/${moved!.branch}`], bare), theirs, 'the moved branch stays');
+  assert.equal(await git(['rev-parse', `refs/heads/${kept!.branch}`], bare), kept!.commit, 'the picked one stays');
+});
