@@ -223,10 +223,15 @@ test('a discarded branch someone moved since is left alone when its time is up',
   const picked = await api(server, 'POST', `/api/tasks/${created.body.id}/pick`, { job_id: kept!.id });
   assert.equal(picked.status, 200);
 
-  await eventually('the discarded candidate recorded as gone from the task', async () => {
+  const due = (await getTask(server, created.body.id)).jobs.find((c) => c.job.id === moved!.id)!;
+  assert.equal(due.choice, 'discarded');
+  assert.notEqual(due.branch_expires_at, null);
+  // Its time comes: the branch is someone's now, so it is no longer due, and not deleted.
+  await eventually('the moved branch taken off the list of those due', async () => {
     const task = await getTask(server, created.body.id);
-    return task.jobs.find((c) => c.job.id === moved!.id)!.branch_deleted_at !== null;
+    return task.jobs.find((c) => c.job.id === moved!.id)!.branch_expires_at === null;
   });
+  assert.equal((await getTask(server, created.body.id)).jobs.find((c) => c.job.id === moved!.id)!.branch_deleted_at, null);
   assert.equal(await git(['rev-parse', `refs/heads/${moved!.branch}`], bare), theirs, 'the moved branch stays');
   assert.equal(await git(['rev-parse', `refs/heads/${kept!.branch}`], bare), kept!.commit, 'the picked one stays');
 });

@@ -194,8 +194,9 @@ export class Tasks {
 
   /**
    * Deletes the branches of discarded candidates whose time is up, from the bare repo, and records
-   * it. A branch is deleted only while it still points at the job's commit: moved since (by a
-   * person), it is theirs now and only recorded as gone from the task.
+   * it. A branch is deleted only while it still points at the job's commit: one moved since (a
+   * person built on it) is theirs now, and is only taken off the list of those due. A branch
+   * already gone is recorded as deleted.
    */
   async deleteExpiredBranches(limit = 100): Promise<number> {
     const { tasks, reposDir } = this.from;
@@ -203,13 +204,14 @@ export class Tasks {
     for (const job of tasks.expiredBranches(this.now(), limit)) {
       const repoPath = bareRepoPath(reposDir, job.repo_id);
       const at = await resolveBranch(repoPath, job.branch_name);
-      if (at !== undefined && at === job.commit_sha) {
+      const moved = at !== undefined && at !== job.commit_sha;
+      if (at !== undefined && !moved) {
         await deleteBranch(repoPath, job.branch_name, at);
         this.from.branches.invalidate(job.repo_id);
         deleted++;
       }
       this.from.queue.transaction(() => {
-        if (!tasks.branchDeleted(job.id, this.now())) return;
+        if (!(moved ? tasks.keepBranch(job.id) : tasks.branchDeleted(job.id, this.now()))) return;
         const row = this.from.store.jobs.get(job.id);
         if (row?.task_id) this.changed({ id: row.task_id, repo_id: row.repo_id });
       });

@@ -64,6 +64,8 @@ export class TaskStore {
       branchDeleted: db.prepare<[{ id: string; now: number }]>(
         "UPDATE jobs SET branch_deleted_ms = @now WHERE id = @id AND choice = 'discarded' AND branch_deleted_ms IS NULL",
       ),
+      // Takes a discarded candidate's branch off the list of those due (it moved: someone's now); changes = 1 if it was due.
+      keepBranch: db.prepare<[{ id: string }]>('UPDATE jobs SET branch_expires_ms = NULL WHERE id = @id AND branch_deleted_ms IS NULL'),
     };
   }
 
@@ -114,6 +116,10 @@ export class TaskStore {
 
   expiredBranches(nowMs: number, limit: number): ExpiredBranch[] {
     return this.stmts.expired.all({ now: nowMs, limit });
+  }
+
+  keepBranch(jobId: string): boolean {
+    return this.stmts.keepBranch.run({ id: jobId }).changes === 1;
   }
 
   branchDeleted(jobId: string, nowMs: number): boolean {
