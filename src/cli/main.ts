@@ -49,8 +49,13 @@ const COMMANDS: CommandEntry[] = [
   { name: 'repos', summary: 'manage the repos on the lazyaf server', load: async () => (await import('./commands/repos.js')).registerRepoCommands },
   { name: 'jobs', summary: 'submit and inspect jobs', load: async () => (await import('./commands/jobs.js')).registerJobs },
   {
+    name: 'tasks',
+    summary: 'one prompt given to several jobs (jobs submit --agent a,b or --count N): compare the candidates, pick one',
+    load: async () => (await import('./commands/tasks.js')).registerTasks,
+  },
+  {
     name: 'diff',
-    summary: "show a job's changes against the commit its branch started from",
+    summary: "show a job's changes against the commit its branch started from, or how two jobs' work differs",
     load: async () => (await import('./commands/diff.js')).registerDiff,
   },
   {

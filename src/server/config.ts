@@ -45,6 +45,8 @@ export interface ServerConfig {
   cancelGraceSeconds: number;
   /** How long a queued job that no registered runner can take waits before it fails; 0: for ever. */
   noRunnerTimeoutSeconds: number;
+  /** Days a task's discarded candidates keep their branches once the pick is made (decimals allowed). */
+  discardDays: number;
   /** Registrations allowed at once, and refilled per second after that. */
   registerBurst: number;
   registerPerSecond: number;
@@ -128,6 +130,13 @@ function numberFrom(name: string, raw: string | undefined, fallback: number, min
   if (!Number.isFinite(value) || value < min || (exclusive && value === min))
     throw new ConfigError(`${name} must be a number ${exclusive ? '>' : '>='} ${min}, got "${raw}"`);
   return value;
+}
+
+/** A century at most: a time past that is no date at all in JavaScript's range (and no one's plan). */
+function discardDaysFrom(raw: string | undefined): number {
+  const days = numberFrom('LAZYAF_DISCARD_DAYS', raw, 7, 0);
+  if (days > 36_500) throw new ConfigError(`LAZYAF_DISCARD_DAYS must be at most 36500, got "${raw}"`);
+  return days;
 }
 
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -234,6 +243,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     timeoutGraceSeconds: intFrom('LAZYAF_TIMEOUT_GRACE', env.LAZYAF_TIMEOUT_GRACE, 30, 0, 24 * 3600),
     cancelGraceSeconds: intFrom('LAZYAF_CANCEL_GRACE', env.LAZYAF_CANCEL_GRACE, 30, 1, 3600),
     noRunnerTimeoutSeconds: intFrom('LAZYAF_NO_RUNNER_TIMEOUT', env.LAZYAF_NO_RUNNER_TIMEOUT, 0, 0, 30 * 24 * 3600),
+    discardDays: discardDaysFrom(env.LAZYAF_DISCARD_DAYS),
     registerBurst: intFrom('LAZYAF_REGISTER_BURST', env.LAZYAF_REGISTER_BURST, 100, 1, 1_000_000),
     registerPerSecond: numberFrom('LAZYAF_REGISTER_RATE', env.LAZYAF_REGISTER_RATE, 2, 0, true),
     runnerPruneAfterSeconds: numberFrom('LAZYAF_RUNNER_PRUNE_AFTER', env.LAZYAF_RUNNER_PRUNE_AFTER, 24 * 3600, 1),

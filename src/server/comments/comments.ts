@@ -176,8 +176,10 @@ export class Comments {
         ...this.deps.sources,
         queue: {
           mustBeFinished: (j, action) => queue.mustBeFinished(j, action),
+          transaction: (fn) => queue.transaction(fn),
+          emit: (event) => queue.emit(event),
           submit: (input) =>
-            queue.inTransaction(() => {
+            queue.transaction(() => {
               const row = queue.submit(input);
               // Resolved or deleted while the follow-up was being checked: its prompt would say what is no longer asked.
               if (this.deps.store.markSent(ids, row.id) !== ids.length)

@@ -78,6 +78,15 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
 }
 
 /**
+ * Deletes a branch while it still points at `expected` (git update-ref's old-value check): a
+ * branch moved meanwhile is left as it is, and git says so.
+ */
+export async function deleteBranch(repoPath: string, branch: string, expected: string): Promise<void> {
+  if (!isValidBranchName(branch)) throw new Error(`invalid branch name: ${branch}`);
+  await gitOk(['update-ref', '-d', `refs/heads/${branch}`, expected], { cwd: repoPath });
+}
+
+/**
  * The commit a branch points at, read from the repository's files without a git process (it is
  * read at every claim, on the dispatch path): the loose ref, else its line in packed-refs.
  * Undefined when neither holds it. Git replaces either file whole (a lock file renamed over it),

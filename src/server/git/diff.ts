@@ -88,6 +88,39 @@ async function diffInSlot(repoPath: string, job: DiffSubject, opts: DiffOptions)
   };
 }
 
+/** Two commits of one repo, each named for the messages: the diff goes from `from` to `to`. */
+export interface CompareSides {
+  from: { what: string; commit: string };
+  to: { what: string; commit: string };
+}
+
+/** How one commit differs from another (two jobs' work), bounded as a job's diff is. */
+export async function commitsDiff(
+  repoPath: string,
+  sides: CompareSides,
+  opts: DiffOptions,
+): Promise<{ files: DiffFile[]; files_truncated: boolean; added: number; removed: number; diff: string; truncated: boolean }> {
+  const release = await diffSlots.take(opts.signal);
+  try {
+    const from = await mustHaveCommit(repoPath, sides.from.commit, sides.from.what);
+    const to = await mustHaveCommit(repoPath, sides.to.commit, sides.to.what);
+    const [list, unified] = await Promise.all([
+      changedFiles(repoPath, from, to, opts.maxFiles, opts.signal),
+      opts.stat ? { text: '', truncated: false } : unifiedDiff(repoPath, from, to, opts.maxBytes, opts.signal),
+    ]);
+    return {
+      files: list.files,
+      files_truncated: list.truncated,
+      added: list.files.reduce((n, f) => n + (f.added ?? 0), 0),
+      removed: list.files.reduce((n, f) => n + (f.removed ?? 0), 0),
+      diff: unified.truncated ? `${unified.text}${truncationMarker(opts.maxBytes, list.truncated)}\n` : unified.text,
+      truncated: unified.truncated,
+    };
+  } finally {
+    release();
+  }
+}
+
 /** The commit `sha` names, checked to be a full sha of a commit still in the repo, else a 409. */
 export async function mustHaveCommit(repoPath: string, sha: string, what: string): Promise<string> {
   if (!SHA_RE.test(sha)) throw new ApiError(409, `${what} is not a commit id: ${JSON.stringify(sha)}`);

@@ -27,6 +27,9 @@ import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
+import { taskRoutes } from './tasks.js';
+import { TaskStore } from '../store/tasks.js';
+import { discardAfterMs, Tasks } from '../tasks.js';
 import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
 import { webhookRoutes } from './webhooks.js';
@@ -46,7 +49,7 @@ export async function registerRoutes(
   app: FastifyInstance,
   ctx: ServerContext,
   opts: { resolveToken: TokenResolver; closing: AbortSignal; ui: WebUi },
-): Promise<void> {
+): Promise<{ tasks: Tasks }> {
   const { config, queue, store, repos, reposDir } = ctx;
   await app.register(swagger, {
     openapi: {
@@ -119,6 +122,20 @@ export async function registerRoutes(
   // Those that finished while the server was down.
   void comments.checkUnchecked();
   await app.register(landRoutes, { ctx });
+  const taskStore = new TaskStore(ctx.db);
+  const tasks = new Tasks({
+    queue,
+    store,
+    repos: repos.store,
+    branches,
+    agents,
+    defaultTimeoutS: config.jobTimeoutSeconds,
+    tasks: taskStore,
+    reposDir,
+    notify: (event, subject) => ctx.notify(event, subject),
+    discardAfterMs: discardAfterMs(config),
+  });
+  await app.register(taskRoutes, { ctx, tasks });
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
@@ -135,6 +152,7 @@ export async function registerRoutes(
       agentModels: config.agentModels,
       sessionFiles: ctx.sessionFiles,
       longPollMs: Math.round(config.longPollSeconds * 1000),
+      pinnedBase: (jobId) => taskStore.baseCommitOfJob(jobId),
     }),
     registrationToken: ctx.registrationToken,
     publicUrl: config.publicUrl,
@@ -165,4 +183,5 @@ export async function registerRoutes(
     allAttempts: new TokenBucket(SIGN_IN_BURST_ALL, SIGN_IN_PER_SECOND_ALL),
   });
   await app.register(webRoutes, { ui: opts.ui });
+  return { tasks };
 }

@@ -31,6 +31,7 @@ import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/s
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { RepoStore } from '../store/repos.js';
+import { choiceOf } from '../store/tasks.js';
 import type { Sessions } from '../web/sessions.js';
 
 export type JobRoutesOptions = SubmitSources & {
@@ -102,6 +103,8 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     checks: last?.checks ? (JSON.parse(last.checks) as CheckResult[]) : [],
     transcript_entries: last?.transcript_entries ?? 0,
     landed: landingOf(job),
+    task_id: job.task_id,
+    choice: choiceOf(job),
   };
 }
 

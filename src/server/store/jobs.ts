@@ -43,6 +43,13 @@ export interface JobRow {
   resume_parent: number;
   /** As submitted: 1, a check not passed fails the job; 0, it does not; null, the repo's `require_checks` decides. */
   require_checks: number | null;
+  /** The task it is a candidate of (store/tasks.ts writes this and the three below), or null. */
+  task_id: string | null;
+  /** 'picked' or 'discarded' once its task's pick was made, else null. */
+  choice: string | null;
+  /** A discarded candidate's branch is deleted at this time (ms). */
+  branch_expires_ms: number | null;
+  branch_deleted_ms: number | null;
   /** Once landed from the server: who asked, when (ms), where (credentials hidden), what, and the pull request's URL. */
   landed_by: string | null;
   landed_ms: number | null;

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { AGENT_NAME_RE } from '../names.js';
 import { ListTotal, Nullable, Time } from './common.js';
+import { DiffFile } from './diff.js';
 import { CandidateChoice, Job, JobLandRequest, JobLandResult, SubmitJob } from './jobs.js';
 
 /** The most candidates one task may have. */
@@ -94,7 +95,27 @@ export type PickResult = Static<typeof PickResult>;
 export const JobCompareQuery = Type.Object(
   {
     max_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 1024 * 1024 })),
+    max_files: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 3000 })),
     stat: Type.Optional(Type.Boolean({ default: false })),
   },
   { additionalProperties: false },
 );
+
+export const JobCompare = Type.Object(
+  {
+    job_id: Type.String(),
+    other_job_id: Type.String(),
+    commit: Type.String({ description: "The first job's commit: the diff's old side." }),
+    other_commit: Type.String({ description: "The other job's commit: the diff's new side." }),
+    files: Type.Array(DiffFile),
+    files_truncated: Type.Boolean(),
+    added: Type.Integer({ description: 'Lines the other job has that the first has not, in the files listed.' }),
+    removed: Type.Integer({ description: 'Lines the first job has that the other has not, in the files listed.' }),
+    diff: Type.String({
+      description: 'The unified diff from the first commit to the other (empty with stat=true), cut at max_bytes behind a marker line when `truncated`.',
+    }),
+    truncated: Type.Boolean(),
+  },
+  { description: "How two jobs' work differs: the diff between their commits." },
+);
+export type JobCompare = Static<typeof JobCompare>;
