@@ -1,4 +1,4 @@
-import type { Comment } from '../../../shared/api.js';
+import type { Comment, SendComments } from '../../../shared/api.js';
 import { ApiFailure } from '../lib/api.js';
 import { commentsApi } from '../lib/comments-api.js';
 import { live } from '../lib/live.svelte.js';
@@ -75,8 +75,8 @@ export class JobComments {
   }
 
   /** Starts the follow-up holding the unsent comments; answers its id. */
-  async send(): Promise<string> {
-    const job = await commentsApi.send(this.jobId);
+  async send(body: SendComments = {}): Promise<string> {
+    const job = await commentsApi.send(this.jobId, body);
     this.resource.refresh();
     return job.id;
   }
