@@ -83,7 +83,11 @@ uiTest(
     await treeEntry(page, 'app.ts').waitFor();
     await treeEntry(page, 'page.html').click();
     assert.equal(await treeEntry(page, 'page.html').getAttribute('aria-current'), 'true');
-    assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement.id), 'diff-file-3', 'the jump lands on the file');
+    assert.equal(
+      await page.evaluate(() => (globalThis as any).document.activeElement.closest('section').getAttribute('aria-label')),
+      'page.html',
+      'the jump lands on the file',
+    );
 
     // Highlighting: a .ts file gets highlight.js's classes; the hostile lines stay text, in TypeScript and in HTML.
     const appTs = changes.locator('section[aria-label="src/app.ts"]');
@@ -104,13 +108,19 @@ uiTest(
     await page.keyboard.press('Escape');
     await help.waitFor({ state: 'hidden' });
 
-    // j and k move through the files in the tree's order: docs/guide.md, src/lib/util.ts, src/app.ts, page.html.
+    // j and k move through the files in the tree's order (docs/guide.md, src/lib/util.ts, src/app.ts,
+    // page.html) from the one the tree jumped to, page.html, the last: j stays there.
     await page.locator('body').click({ position: { x: 5, y: 5 } });
     await page.keyboard.press('j');
-    await page.keyboard.press('j');
+    assert.equal(await treeEntry(page, 'page.html').getAttribute('aria-current'), 'true');
+    await page.keyboard.press('k');
+    await page.keyboard.press('k');
     assert.equal(await treeEntry(page, 'util.ts').getAttribute('aria-current'), 'true');
     await page.keyboard.press('k');
     assert.equal(await treeEntry(page, 'guide.md').getAttribute('aria-current'), 'true');
+    await page.keyboard.press('j');
+    assert.equal(await treeEntry(page, 'util.ts').getAttribute('aria-current'), 'true');
+    await page.keyboard.press('k');
 
     // s and u switch the layout; the choice outlives the page.
     await page.keyboard.press('s');
@@ -125,6 +135,8 @@ uiTest(
     assert.match(await row.innerText(), /Old words\.[\s\S]*New words\./);
     await page.keyboard.press('u');
     await changes.getByRole('table', { name: 'Unified diff' }).first().waitFor();
+    await page.keyboard.press('j');
+    assert.equal(await treeEntry(page, 'guide.md').getAttribute('aria-current'), 'true', 'j from no file goes to the first');
 
     // Keys typed in a field are the field's.
     await page.getByRole('button', { name: 'Follow up', exact: true }).click();
