@@ -150,6 +150,26 @@ uiTest(
   },
 );
 
+uiTest('review: a big diff shows its rows as they near the view, and all of them are there to scroll to', async (t, ui) => {
+  allowNoCommentsRoute(ui);
+  const server = await startTestServer(t);
+  const dir = tempDir(t);
+  const repo = await seedRepo(server, path.join(dir, 'src'), 'demo');
+  startRunnerProcess(t, server, 'r1', path.join(dir, 'runners'));
+  const job = await waitForJob(server, (await submit(server, { repo_id: repo.id, title: 'Big', command: 'seq 30000 > big.txt' })).id);
+  assert.equal(job.status, 'succeeded', job.error ?? '');
+  const { page } = ui;
+  await signIn(ui, server);
+  await page.goto(`${server.url}/jobs/${job.id}`);
+  await openDiff(page);
+  const big = section(page, 'Changes').locator('section[aria-label="big.txt"]');
+  await big.locator('td.code', { hasText: /^\+1$/ }).waitFor();
+  const shown = await big.locator('tr').count();
+  assert.ok(shown < 3000, `${shown} rows in the page for a diff of 30,001: only the blocks near the view`);
+  await page.keyboard.press('End');
+  await big.locator('td.code', { hasText: /^\+30000$/ }).waitFor();
+});
+
 uiTest(
   'notifications: a job whose page is open notifies when it finishes (permission granted), its tab title says its status, and Notify me watches a job from any page',
   async (t, ui) => {
