@@ -37,7 +37,7 @@ const CHANGE = [
  * 404 is the view's "no comments" (and Chromium logs the refusal, which is not the page's error).
  */
 function allowNoCommentsRoute(ui: Ui): void {
-  ui.expectConsoleError(refusedRequest(404, /\/api\/jobs\/[^/]+\/comments$/));
+  ui.expectConsoleError(refusedRequest(404, /\/api\/jobs\/[^/]+\/comments(\?sent_to=true)?$/));
 }
 
 /** The file tree's entry for a file or folder. */
