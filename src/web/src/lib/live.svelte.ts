@@ -3,7 +3,7 @@ import type { LiveEvent } from '../../../shared/api.js';
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected';
 
 /** The views that keep themselves live from the event stream. */
-export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners' | 'repos' | 'repo' | 'task' | 'comments';
+export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners' | 'repos' | 'repo' | 'task' | 'comments' | 'watch';
 
 /**
  * Which views read each type of event: the one list of the types the page listens to, derived
@@ -14,7 +14,7 @@ export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners
  */
 const READERS = {
   'job.created': ['jobs', 'runners'],
-  'job.updated': ['jobs', 'job', 'runners'],
+  'job.updated': ['jobs', 'job', 'runners', 'watch'],
   'attempt.started': ['job', 'runners'],
   'attempt.ended': ['job', 'runners'],
   'log.appended': ['log'],
