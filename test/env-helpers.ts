@@ -18,9 +18,9 @@ export interface EnvRelay {
 /**
  * The runner protocol relayed to a real server, with `environment` (or `environment_error`) added
  * to each assignment as the server will send it: the runner's side is tested on its own, through
- * the real queue, logs and git server.
+ * the real queue, logs and git server. `holdAssignmentMs` delays each answer that carries a job.
  */
-export async function envRelay(server: { url: string }, environmentFor: EnvironmentFor): Promise<EnvRelay> {
+export async function envRelay(server: { url: string }, environmentFor: EnvironmentFor, opts: { holdAssignmentMs?: number } = {}): Promise<EnvRelay> {
   const completions = new Map<string, CompleteRequest>();
   const attempts = new Map<string, string>();
   const upstream = new AbortController();
@@ -49,6 +49,8 @@ export async function envRelay(server: { url: string }, environmentFor: Environm
           const a = JSON.parse(out.toString('utf8')) as Assignment;
           attempts.set(a.attempt_id, a.job_id);
           out = Buffer.from(JSON.stringify({ ...a, ...environmentFor(a) }));
+          // An answer on its way while the runner does something else (a drain).
+          if (opts.holdAssignmentMs) await new Promise((resolve) => setTimeout(resolve, opts.holdAssignmentMs));
         }
         const type = answer.headers.get('content-type');
         res.writeHead(answer.status, { ...(type ? { 'content-type': type } : {}), 'content-length': out.length });

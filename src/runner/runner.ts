@@ -107,6 +107,9 @@ interface Registration {
 
 type Mode = 'running' | 'draining' | 'stopping';
 
+/** How long a draining runner waits for the server to end its open poll before it cuts it. */
+const DRAIN_POLL_GRACE_MS = 5_000;
+
 /** How long a runner waits for another one to leave its work dir (a leaving runner gives its job back well within this). */
 const WORKDIR_WAIT_MS = 30_000;
 
@@ -182,8 +185,12 @@ class Runner {
     if (this.mode !== 'running' || this.finished) return;
     this.mode = 'draining';
     this.log(this.job ? `draining: finishing job ${this.job.shortId}, taking no new one (signal again to give it back)` : 'draining: no job running');
-    this.pollCtl.abort();
+    // The heartbeat says "draining" now, and the server ends the open poll: cut here, its answer
+    // could be a job just claimed for this runner, which would go back to the queue unrun. A
+    // server that does not end it gets DRAIN_POLL_GRACE_MS.
     this.heartbeatWake.abort();
+    const poll = this.pollCtl;
+    setTimeout(() => poll.abort(), DRAIN_POLL_GRACE_MS).unref();
     if (!this.registration) this.windDown(); // Still trying to register: nothing to finish.
   }
 
@@ -349,11 +356,13 @@ class Runner {
         if (Date.now() - started < 100) await sleep(200, this.pollCtl.signal).catch(() => {});
         continue;
       }
-      if (this.mode !== 'running') {
+      // Claimed for this runner before the server heard it drain: finishing it is what a drain does.
+      if (this.modeNow() === 'stopping') {
         await this.giveBack(assignment);
         break;
       }
       await this.runJob(assignment);
+      if (this.modeNow() !== 'running') break;
       if (this.config.ephemeral) {
         this.log('ephemeral: one job done, leaving');
         break;
@@ -381,7 +390,12 @@ class Runner {
     }
   }
 
-  /** An assignment that arrived as the runner began to wind down goes straight back to the queue. */
+  /** The mode as it is now: a signal may have changed it while the loop awaited. */
+  private modeNow(): Mode {
+    return this.mode;
+  }
+
+  /** An assignment that arrived as the runner was stopped goes straight back to the queue. */
   private async giveBack(a: Assignment): Promise<void> {
     this.log(`job ${a.job_id.slice(0, 8)}: received while shutting down; giving it back`);
     try {

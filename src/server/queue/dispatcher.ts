@@ -125,7 +125,7 @@ export class Dispatcher {
       if (claimed) return claimed;
       const left = deadline - Date.now();
       if (left <= 0 || signal.aborted || wakeups.closed || current.status === 'draining') return undefined;
-      await wakeups.waitForJob(offerOf(current), left, signal);
+      await wakeups.waitForJob(runner.id, offerOf(current), left, signal);
       current = this.store.runners.get(runner.id);
     }
   }

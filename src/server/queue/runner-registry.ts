@@ -60,6 +60,9 @@ export function heartbeat(core: QueueCore, runner: RunnerRow, req: HeartbeatRequ
   runners.seen(runner.id, req.status === 'draining' ? 'draining' : req.attempts.length > 0 ? 'busy' : 'idle', now);
   const status = runners.get(runner.id)?.status;
   if (status && status !== runner.status) core.runnerChanged(runner.id, status);
+  // A runner that begins to drain still holds its poll open: it ends now, with no job (the runner
+  // does not cut it itself, since a job claimed for it could be on its way in that answer).
+  if (status === 'draining' && runner.status !== 'draining') core.wakeups.wakePoll(runner.id);
   attempts.renew(runner.id, req.attempts, now, until);
   return { ...attemptsToStop(core, runner.id, req.attempts), lease_expires_in_ms: core.opts.leaseTtlMs };
 }

@@ -6,6 +6,7 @@
 import { canTake, type JobNeeds, type RunnerOffer } from './matching.js';
 
 interface PollWaiter {
+  runnerId: string;
   offer: RunnerOffer;
   wake: () => void;
 }
@@ -28,9 +29,9 @@ export class Wakeups {
   }
 
   /** Resolves when woken for a job a runner with this offer can take, when `ms` pass, or on abort. */
-  waitForJob(offer: RunnerOffer, ms: number, signal?: AbortSignal): Promise<void> {
+  waitForJob(runnerId: string, offer: RunnerOffer, ms: number, signal?: AbortSignal): Promise<void> {
     return this.waitOn(ms, signal, (wake) => {
-      const waiter: PollWaiter = { offer, wake };
+      const waiter: PollWaiter = { runnerId, offer, wake };
       this.pollWaiters.add(waiter);
       return () => this.pollWaiters.delete(waiter);
     });
@@ -44,6 +45,15 @@ export class Wakeups {
         waiter.wake();
         return;
       }
+    }
+  }
+
+  /** Ends this runner's waiting poll, so that it reads the runner again (it began to drain: no job for it). */
+  wakePoll(runnerId: string): void {
+    for (const waiter of [...this.pollWaiters]) {
+      if (waiter.runnerId !== runnerId) continue;
+      this.pollWaiters.delete(waiter);
+      waiter.wake();
     }
   }
 
