@@ -19,6 +19,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   cli: async () => (await import('./cli.js')).cliPart,
   ui: async () => (await import('./ui.js')).uiPart,
   agents: async () => (await import('./agents.js')).agentsPart,
+  webhooks: async () => (await import('./webhooks.js')).webhooksPart,
 };
 
 function usage(): string {

@@ -1,13 +1,14 @@
 /**
  * Queue part of `npm run bench`: P1 dispatch latency, P2 no-op jobs per second through the whole
  * HTTP cycle, P4 job received → command started with a warm repo cache (E1: the same with a cached
- * `npm ci` setup, as a ratio), P5 1,000 simulated runners heartbeating and long-polling. Every
+ * `npm ci` setup, as a ratio), T1 a task of 8 jobs on 8 runners against one job alone, P5 1,000 simulated runners heartbeating and long-polling. Every
  * server is a separate `lazyaf server` process.
  */
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { isFinished, type JobStatus } from '../src/shared/api.js';
 import { PROTOCOL_VERSION, RunnerRoutes, type Assignment, type RegisterResponse } from '../src/shared/protocol.js';
@@ -188,6 +189,74 @@ async function runnerStartup(ctx: BenchContext): Promise<{ p50: number; max: num
     return await warmStarts(s, 'p4', 15);
   } finally {
     runner.kill('SIGKILL');
+    await teardown(s);
+  }
+}
+
+/** Polls `url` (a job or a task) until its status says it ended; every 10 ms, a small share of a run of seconds. */
+async function untilEnded(url: string, ended: (status: string) => boolean): Promise<void> {
+  for (;;) {
+    const r = await call<{ status: string }>(url, 'GET', ADMIN);
+    if (r.status !== 200) throw new Error(`${url}: ${r.status}`);
+    if (ended(r.body.status)) return;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
+/**
+ * T1: a task of 8 command jobs on 8 process runners, submit → all 8 finished, against one job
+ * alone on the same runners, as a ratio (ideal 1x with a core per runner; on fewer cores the jobs
+ * share them). Each job writes a file, so each commits and pushes its branch. The rounds alternate
+ * (one job, then a task), so load from elsewhere falls on both alike; a first task warms every
+ * runner's repo cache.
+ */
+async function taskFanOut(ctx: BenchContext, rounds = 5): Promise<{ single: number; task: number; ratio: number; cores: number; rounds: number }> {
+  const s = await setup(ctx, 't1', {});
+  const runners = Array.from({ length: 8 }, (_, i) =>
+    track(
+      spawn(
+        process.execPath,
+        [path.join(ROOT, 'dist', 'cli', 'main.js'), 'runner', '--server', s.server.url, '--name', `t1-${i}`, '--workdir', path.join(s.dir, `runner-${i}`)],
+        {
+          env: { ...process.env, LAZYAF_TOKEN: s.registrationToken },
+          stdio: 'ignore',
+        },
+      ),
+    ),
+  );
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const st = await call<{ idle_runners: number }>(`${s.server.url}/api/runners/status`, 'GET', ADMIN);
+      if (st.body.idle_runners >= 8) break;
+      if (Date.now() > deadline) throw new Error(`only ${st.body.idle_runners} of 8 runners idle after 60 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const command = 'echo "$LAZYAF_JOB_ID" > answer.txt';
+    const runTask = async (title: string): Promise<number> => {
+      const t0 = performance.now();
+      const r = await call<{ id: string }>(`${s.server.url}/api/tasks`, 'POST', ADMIN, { repo_id: s.repoId, title, command, count: 8 });
+      if (r.status !== 201) throw new Error(`task: ${r.status} ${JSON.stringify(r.body)}`);
+      await untilEnded(`${s.server.url}/api/tasks/${r.body.id}`, (status) => status === 'finished');
+      return performance.now() - t0;
+    };
+    const runOne = async (title: string): Promise<number> => {
+      const t0 = performance.now();
+      const id = await submit(s, title, command);
+      await untilEnded(`${s.server.url}/api/jobs/${id}`, (status) => isFinished(status as JobStatus));
+      return performance.now() - t0;
+    };
+    await runTask('t1-warm');
+    const single: number[] = [];
+    const task: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      single.push(await runOne(`t1-one-${i}`));
+      task.push(await runTask(`t1-task-${i}`));
+    }
+    const p50 = { single: percentile(single, 50), task: percentile(task, 50) };
+    return { ...p50, ratio: p50.task / p50.single, cores: os.availableParallelism(), rounds };
+  } finally {
+    for (const r of runners) r.kill('SIGKILL');
     await teardown(s);
   }
 }
@@ -424,6 +493,18 @@ export const queuePart: BenchPart = {
         });
       });
     }
+    await attempt(
+      'T1 task fan-out',
+      () => taskFanOut(ctx),
+      (v) => {
+        figures.push({
+          metric: 'T1 task of 8 command jobs on 8 runners: submit → all 8 finished, ÷ one job alone, p50',
+          value: v.ratio,
+          unit: 'x',
+          raw: `${v.task.toFixed(0)} ms for the task, ${v.single.toFixed(0)} ms for one job (${v.rounds} rounds each), on ${v.cores} cores`,
+        });
+      },
+    );
     await attempt(
       'P5 1,000 runners',
       () => manyRunners(ctx),

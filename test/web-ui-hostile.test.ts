@@ -92,13 +92,13 @@ uiTest(
 
     const changes = section(page, 'Changes');
     await changes.getByRole('button', { name: 'Show diff' }).click();
-    const files = changes.getByRole('table', { name: 'Changed files' });
+    const files = changes.getByRole('navigation', { name: 'Changed files' });
     await files.getByText('invoice<U+202E>txt.sh').waitFor();
     const diff = changes.getByLabel('Unified diff');
     await diff.getByText('+if (accessLevel != "user<U+202E> <U+2066>// Check if admin<U+2069> <U+2066>") {').waitFor();
-    await diff.getByText('This file contains bidirectional Unicode text').waitFor();
     // The warning stands before the file it is about, not before the other ones.
-    assert.equal(await diff.getByText('This file contains bidirectional Unicode text').count(), 1);
+    await changes.locator('section[aria-label="access.js"]').getByText('This file contains bidirectional Unicode text').waitFor();
+    assert.equal(await changes.getByText('This file contains bidirectional Unicode text').count(), 1);
     await ui.screenshot('job');
 
     const shown = (await page.evaluate('document.body.innerText')) as string;

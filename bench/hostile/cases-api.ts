@@ -35,6 +35,8 @@ export function authorizationMatrix(w: World): Attack[] {
     get('a job transcript', `/api/jobs/${job}/transcript`),
     get('usage', '/api/usage'),
     get('list secrets', '/api/secrets'),
+    get('list webhooks', '/api/webhooks'),
+    get('webhook deliveries', '/api/webhooks/deliveries'),
     get('list runners', '/api/runners'),
     get('runner counts', '/api/runners/status'),
     get('pool', '/api/pool'),
@@ -57,6 +59,15 @@ export function authorizationMatrix(w: World): Attack[] {
       json({ title: 'next', command: 'true', labels: [NEVER_LABEL] }),
     ),
     post('scale the pool to 0', 'PUT', '/api/pool', admin, json({ desired: 0 })),
+    // Port 9 (discard) on the loopback: its deliveries are refused and retried, reaching no one.
+    post(
+      'add a webhook',
+      'POST',
+      '/api/webhooks',
+      admin,
+      json({ url: 'http://127.0.0.1:9/hook', events: ['job.finished'], secret: 'bench-secret-0123456789' }),
+    ),
+    post('delete a webhook (none: 404)', 'DELETE', '/api/webhooks/bench-no-such-webhook', admin),
     post('a sign-in link', 'POST', '/api/session/links', admin),
     // The session routes are public: a sign-in with a wrong token succeeds for no one, a sign-out without a session for everyone.
     post('sign in with a wrong token', 'POST', '/api/session', [], json({ token: 'lzadm_not_the_admin_token' })),
@@ -99,6 +110,7 @@ function bodyRoutes(w: World): BodyRoute[] {
     { name: 'complete', method: 'POST', path: RunnerRoutes.complete(w.attempt.attempt_id), owner: 'job' },
     { name: 'transcript batch', method: 'POST', path: RunnerRoutes.transcript(w.attempt.attempt_id), owner: 'job' },
     { name: 'set a secret', method: 'PUT', path: '/api/secrets/BENCH_BODY', owner: 'admin' },
+    { name: 'add a webhook', method: 'POST', path: '/api/webhooks', owner: 'admin' },
     // A runner's deregister takes any body; its own tier would revoke the attacking runner.
     { name: 'deregister', method: 'POST', path: RunnerRoutes.deregister, owner: 'runner', tiers: ['none', 'wrong', 'registration', 'job'] },
   ];

@@ -37,7 +37,7 @@ const COMMANDS: CommandEntry[] = [
   {
     name: 'land',
     summary:
-      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials)",
+      "push a job's branch, or a branch of a repo, from lazyaf to the real remote of the repository in the current folder (with your own git credentials); with --from-server, from the server to the repo's remote_url, recorded on the job",
     load: async () => (await import('./commands/land.js')).registerLand,
   },
   { name: 'list', summary: 'list the repos on the lazyaf server', load: async () => (await import('./commands/repos.js')).registerRepoCommands },
@@ -49,9 +49,19 @@ const COMMANDS: CommandEntry[] = [
   { name: 'repos', summary: 'manage the repos on the lazyaf server', load: async () => (await import('./commands/repos.js')).registerRepoCommands },
   { name: 'jobs', summary: 'submit and inspect jobs', load: async () => (await import('./commands/jobs.js')).registerJobs },
   {
+    name: 'tasks',
+    summary: 'one prompt given to several jobs (jobs submit --agent a,b or --count N): compare the candidates, pick one',
+    load: async () => (await import('./commands/tasks.js')).registerTasks,
+  },
+  {
     name: 'diff',
-    summary: "show a job's changes against the commit its branch started from",
+    summary: "show a job's changes against the commit its branch started from, or how two jobs' work differs",
     load: async () => (await import('./commands/diff.js')).registerDiff,
+  },
+  {
+    name: 'review',
+    summary: "comment on lines of a job's diff, resolve comments, and send them to the job's agent as one follow-up that continues its conversation",
+    load: async () => (await import('./commands/review.js')).registerReview,
   },
   {
     name: 'usage',
@@ -69,6 +79,11 @@ const COMMANDS: CommandEntry[] = [
     name: 'secrets',
     summary: 'store the credentials and settings agent jobs get (value from stdin, never shown), list them by name, delete them',
     load: async () => (await import('./commands/secrets.js')).registerSecrets,
+  },
+  {
+    name: 'webhooks',
+    summary: 'POST signed notifications (a job or a task finished, landed, picked) to URLs, and read the log of their deliveries',
+    load: async () => (await import('./commands/webhooks.js')).registerWebhooks,
   },
   {
     name: 'ui',

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
+import { git, GitError, gitOk, isValidBranchName, lastGitMessage, redactUrls, type GitOptions } from '../shared/git.js';
 import { discardTree, removeTree, restoreAccess } from '../shared/remove-tree.js';
 import { cachePath, createCache, inspectCache } from './cache.js';
 import type { Assignment } from '../shared/protocol.js';
@@ -71,7 +71,7 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
   const distrust = fs.existsSync(cacheDir) ? await inspectCache(cacheDir) : 'none yet';
   const skipFetch = distrust === undefined && job.base_commit !== undefined && fetchedBases.get(cacheDir)?.get(job.base_branch) === job.base_commit;
   if (skipFetch) log('using cached repo (at the base commit already)');
-  let baseCommit = skipFetch ? job.base_commit! : await refresh(distrust);
+  let baseCommit = skipFetch ? job.base_commit! : await assignedOrFetched(job, await refresh(distrust), cacheDir, log, opts.signal);
 
   const dir = path.join(opts.workdir, 'work', job.repo_id);
   try {
@@ -83,7 +83,7 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
     // fetch finds out, and a clone starts over.
     log(`the cached repo cannot give the base commit (${errorLine(err)}); fetching it`);
     fetchedBases.delete(cacheDir);
-    baseCommit = await refresh(undefined);
+    baseCommit = await assignedOrFetched(job, await refresh(undefined), cacheDir, log, opts.signal);
     await step(checkout(job, dir, cacheDir, baseCommit, log, opts.signal), 'cannot check out the job branch');
   }
   const jobDir = path.join(opts.workdir, 'jobs', job.attempt_id);
@@ -92,6 +92,24 @@ export async function prepareWorkspace(job: WorkspaceJob, opts: WorkspaceOptions
   const promptFile = path.join(jobDir, 'prompt.md');
   fs.writeFileSync(promptFile, job.prompt, { mode: 0o600 });
   return { dir, cacheDir, baseCommit, jobDir, promptFile, cloned };
+}
+
+/**
+ * The commit the job starts from: the one its assignment names (the base branch at the claim, or
+ * for a task's candidate the commit of the task's submit, which all its candidates share) when the
+ * fetch brought it, else the branch as fetched (the commit is gone: the branch was replaced).
+ */
+async function assignedOrFetched(job: WorkspaceJob, fetched: string, cacheDir: string, log: (line: string) => void, signal?: AbortSignal): Promise<string> {
+  const assigned = job.base_commit;
+  if (assigned === undefined || assigned === fetched) return fetched;
+  // The protocol's schema holds it to a full hex object name: never an option or a revision expression.
+  const found = await git(['cat-file', '-e', `${assigned}^{commit}`], { cwd: cacheDir, signal });
+  if (found.code === 0) {
+    log(`starting from ${assigned.slice(0, 12)} as assigned (${job.base_branch} is at ${fetched.slice(0, 12)} now)`);
+    return assigned;
+  }
+  log(`the assigned base commit ${assigned.slice(0, 12)} is not on ${job.base_branch} any more; starting from ${fetched.slice(0, 12)}`);
+  return fetched;
 }
 
 export function removeJobFiles(ws: Pick<Workspace, 'jobDir'>): void {

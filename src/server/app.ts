@@ -8,6 +8,7 @@ import { startSweeper } from './queue/sweeper.js';
 import { createHttp } from './routes/base.js';
 import { registerRoutes } from './routes/index.js';
 import { shutdownHooks } from './shutdown.js';
+import { discardAfterMs, relayJobChanges, startBranchSweeper } from './tasks.js';
 import { openStores } from './stores.js';
 import { adminAccess } from './web/access.js';
 import { WebUi } from './web/ui.js';
@@ -31,12 +32,21 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const ui = new WebUi(config.webDir);
   const app = createHttp(config, { admit: adminAccess(resolveToken, ctx.sessions, config.publicUrl), page: (req, reply) => ui.fallback(req, reply) }, logger);
   const closing = new AbortController();
-  await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
+  const { tasks } = await registerRoutes(app, ctx, { resolveToken, closing: closing.signal, ui });
   offerHostRelay(app, { dir: hostRelayDir(config.dataDir), jobHostPorts: config.jobHostPorts });
   // Before the routes answer any runner and before the first sweep: leases held while the server was
   // down were not renewed, and their runners get a full TTL to reconnect rather than lose their jobs.
   ctx.queue.extendLeasesAtStart();
-  const stopSweeper = startSweeper(ctx.queue, app.log);
-  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, checkpointer, db: ctx.db, unlockDataDir });
+  const stopQueueSweeper = startSweeper(ctx.queue, app.log);
+  const stopBranchSweeper = startBranchSweeper(tasks, discardAfterMs(config), app.log);
+  const stopTaskRelay = relayJobChanges(tasks, ctx.events, ctx.store.jobs);
+  const stopSweeper = (): void => {
+    stopQueueSweeper();
+    stopBranchSweeper();
+    stopTaskRelay();
+  };
+  // Deliveries left pending by the last run (cut by its end, or due for a retry) go out now.
+  ctx.webhooks.deliverer.start();
+  shutdownHooks(app, { closing, queue: ctx.queue, pool: ctx.pool, stopSweeper, deliverer: ctx.webhooks.deliverer, checkpointer, db: ctx.db, unlockDataDir });
   return { app, ctx, adminTokenSource, adminTokenPath };
 }

@@ -45,6 +45,8 @@ export interface ServerConfig {
   cancelGraceSeconds: number;
   /** How long a queued job that no registered runner can take waits before it fails; 0: for ever. */
   noRunnerTimeoutSeconds: number;
+  /** Days a task's discarded candidates keep their branches once the pick is made (decimals allowed). */
+  discardDays: number;
   /** Registrations allowed at once, and refilled per second after that. */
   registerBurst: number;
   registerPerSecond: number;
@@ -58,6 +60,12 @@ export interface ServerConfig {
   idleTimeoutSeconds: number;
   /** The largest pack one push may send (git's receive.maxInputSize); 0 = no limit. */
   maxPushBytes: number;
+  /** A webhook delivery's first retry waits about this long, doubling after each failure up to 10 minutes (LAZYAF_WEBHOOK_RETRY_MS). */
+  webhookRetryMs: number;
+  /** Tries of a webhook delivery before it is given up as `failed` (LAZYAF_WEBHOOK_ATTEMPTS). */
+  webhookAttempts: number;
+  /** How long a webhook's receiver has to answer one delivery (LAZYAF_WEBHOOK_TIMEOUT_MS). */
+  webhookTimeoutMs: number;
   logLevel: string;
   /** JSON lines, or short lines for a person; unset: short lines when stdout is a terminal. */
   logFormat?: LogFormat;
@@ -122,6 +130,13 @@ function numberFrom(name: string, raw: string | undefined, fallback: number, min
   if (!Number.isFinite(value) || value < min || (exclusive && value === min))
     throw new ConfigError(`${name} must be a number ${exclusive ? '>' : '>='} ${min}, got "${raw}"`);
   return value;
+}
+
+/** A century at most: a time past that is no date at all in JavaScript's range (and no one's plan). */
+function discardDaysFrom(raw: string | undefined): number {
+  const days = numberFrom('LAZYAF_DISCARD_DAYS', raw, 7, 0);
+  if (days > 36_500) throw new ConfigError(`LAZYAF_DISCARD_DAYS must be at most 36500, got "${raw}"`);
+  return days;
 }
 
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -228,6 +243,7 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     timeoutGraceSeconds: intFrom('LAZYAF_TIMEOUT_GRACE', env.LAZYAF_TIMEOUT_GRACE, 30, 0, 24 * 3600),
     cancelGraceSeconds: intFrom('LAZYAF_CANCEL_GRACE', env.LAZYAF_CANCEL_GRACE, 30, 1, 3600),
     noRunnerTimeoutSeconds: intFrom('LAZYAF_NO_RUNNER_TIMEOUT', env.LAZYAF_NO_RUNNER_TIMEOUT, 0, 0, 30 * 24 * 3600),
+    discardDays: discardDaysFrom(env.LAZYAF_DISCARD_DAYS),
     registerBurst: intFrom('LAZYAF_REGISTER_BURST', env.LAZYAF_REGISTER_BURST, 100, 1, 1_000_000),
     registerPerSecond: numberFrom('LAZYAF_REGISTER_RATE', env.LAZYAF_REGISTER_RATE, 2, 0, true),
     runnerPruneAfterSeconds: numberFrom('LAZYAF_RUNNER_PRUNE_AFTER', env.LAZYAF_RUNNER_PRUNE_AFTER, 24 * 3600, 1),
@@ -235,6 +251,9 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     bodyTimeoutSeconds: intFrom('LAZYAF_BODY_TIMEOUT', env.LAZYAF_BODY_TIMEOUT, 10, 1, 3600),
     idleTimeoutSeconds: intFrom('LAZYAF_IDLE_TIMEOUT', env.LAZYAF_IDLE_TIMEOUT, 60, MIN_IDLE_TIMEOUT_S, 24 * 3600),
     maxPushBytes: intFrom('LAZYAF_MAX_PUSH_BYTES', env.LAZYAF_MAX_PUSH_BYTES, 1024 ** 3, 0, 2 ** 50),
+    webhookRetryMs: intFrom('LAZYAF_WEBHOOK_RETRY_MS', env.LAZYAF_WEBHOOK_RETRY_MS, 1000, 1, 600_000),
+    webhookAttempts: intFrom('LAZYAF_WEBHOOK_ATTEMPTS', env.LAZYAF_WEBHOOK_ATTEMPTS, 15, 1, 100),
+    webhookTimeoutMs: intFrom('LAZYAF_WEBHOOK_TIMEOUT_MS', env.LAZYAF_WEBHOOK_TIMEOUT_MS, 10_000, 100, 120_000),
     logLevel: flags.logLevel ?? env.LAZYAF_LOG_LEVEL ?? 'info',
     logFormat: logFormatFrom(flags.logFormat ?? (env.LAZYAF_LOG_FORMAT || undefined)),
     publicUrl: publicUrlFrom(env.LAZYAF_PUBLIC_URL),

@@ -1,6 +1,7 @@
 import type { ServerConfig } from './config.js';
 import type { Db } from './db/index.js';
 import type { LiveEvents } from './events.js';
+import type { Notify } from './notify.js';
 import type { Pool } from './pool/pool.js';
 import type { Agents } from './queue/agents.js';
 import type { Queue, QueueStores } from './queue/queue.js';
@@ -10,6 +11,7 @@ import type { SessionFiles } from './session-files.js';
 import type { StoredSecrets } from './stored-secrets.js';
 import type { Sessions } from './web/sessions.js';
 import type { SignInCodes } from './web/signin-codes.js';
+import type { Webhooks } from './webhooks/index.js';
 
 /** Everything the routes share. Built once per server. */
 export interface ServerContext {
@@ -37,6 +39,10 @@ export interface ServerContext {
   pool: Pool;
   /** Agents' session files, for follow-ups that resume them (`<data>/sessions`). */
   sessionFiles: SessionFiles;
+  /** Webhooks' outbox: call inside the transaction of the change it tells of (see notify.ts). */
+  notify: Notify;
+  /** The webhooks, their deliveries and the deliverer that sends them (`webhooks/`). */
+  webhooks: Webhooks;
   /** Set once the server listens; runners the pool starts connect here. */
   serverUrl?: string;
 }

@@ -1,6 +1,7 @@
 import type { CreateRepo, LandRequest, LandResult, RepoEnvironmentView, UpdateRepo } from '../shared/api.js';
 import type { RepoEnvironment } from '../shared/environment.js';
 import { environmentView } from './environment.js';
+import { forgeRefusal } from './forges/index.js';
 import { GitError, isValidBranchName, redactUrls } from '../shared/git.js';
 import { branchLandRefusal } from '../shared/job-actions.js';
 import type { Principal } from './auth.js';
@@ -12,6 +13,8 @@ import {
   listBranches,
   pushToRemote,
   PushRejected,
+  remoteBranchCommit,
+  type PushResult,
   removeBareRepo,
   REPO_ID_RE,
   resolveBranch,
@@ -60,7 +63,13 @@ export class RepoService {
   async update(idOrName: string, body: UpdateRepo): Promise<RepoRow> {
     const repo = this.mustFind(idOrName);
     checkInput(body);
-    const updated = nameFree(body.name, () => this.store.update(repo.id, body));
+    const { forge, ...fields } = body;
+    if (forge) {
+      const why = forgeRefusal(forge);
+      if (why) throw new ApiError(400, why);
+    }
+    const patch = forge === undefined ? fields : { ...fields, forge: forge === null ? null : JSON.stringify(forge) };
+    const updated = nameFree(body.name, () => this.store.update(repo.id, patch));
     if (!updated) throw new ApiError(404, `repo not found: ${idOrName}`);
     if (body.default_branch) await setHead(this.path(repo.id), body.default_branch);
     this.changed('repo.updated', updated);
@@ -101,17 +110,47 @@ export class RepoService {
     const unfinished = writer && branchLandRefusal(writer);
     if (unfinished) throw new ApiError(409, `cannot land ${branch}: ${unfinished}`);
     if (!repo.remote_url) throw new ApiError(409, `repo "${repo.name}" has no remote_url to land on; set one with PATCH /api/repos/${repo.id}`);
-    const repoPath = this.path(repo.id);
-    if (!(await resolveBranch(repoPath, branch))) throw new ApiError(404, `branch not found: ${branch}`);
+    if (!(await resolveBranch(this.path(repo.id), branch))) throw new ApiError(404, `branch not found: ${branch}`);
+    const result = await this.pushBranch(repo, repo.remote_url, branch, remoteBranch, force, 'land it with force');
+    return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
+  }
+
+  /**
+   * Pushes a branch of the bare repo to `remoteUrl` (the repo's, already checked): the remote's
+   * refusal is a 409 in words (`replace` says how to replace a branch that moved), a remote that
+   * cannot be pushed to a 424. `{ lease }`: replaced only while it holds the lease.
+   */
+  async pushBranch(
+    repo: RepoRow,
+    remoteUrl: string,
+    branch: string,
+    remoteBranch: string,
+    force: boolean | { lease: string },
+    replace: string,
+  ): Promise<PushResult> {
     try {
-      const result = await pushToRemote(repoPath, repo.remote_url, branch, remoteBranch, force);
-      return { repo_id: repo.id, branch, remote_branch: remoteBranch, remote_url: redactUrls(repo.remote_url), ...result };
+      return await pushToRemote(this.path(repo.id), remoteUrl, branch, remoteBranch, force);
     } catch (err) {
       // The remote's answer, or its absence, is the person's to act on, not a fault of this server.
-      if (err instanceof PushRejected) throw new ApiError(409, refusalInWords(err, remoteBranch));
+      if (err instanceof PushRejected) throw new ApiError(409, refusalInWords(err, remoteBranch, replace));
       if (err instanceof GitError) throw new ApiError(424, err.message);
       throw err;
     }
+  }
+
+  /** What `branch` holds on the repo's remote now ('' when none): the lease of a force-with-lease land. A remote that cannot be read is a 424. */
+  async remoteLease(repo: RepoRow, remoteUrl: string, branch: string): Promise<string> {
+    try {
+      return await remoteBranchCommit(this.path(repo.id), remoteUrl, branch);
+    } catch (err) {
+      if (err instanceof GitError) throw new ApiError(424, err.message);
+      throw err;
+    }
+  }
+
+  /** The commit a branch of the bare repo points at, or undefined. */
+  branchCommit(repo: RepoRow, branch: string): Promise<string | undefined> {
+    return resolveBranch(this.path(repo.id), branch);
   }
 
   /**
@@ -184,9 +223,10 @@ function activeInWords(active: ActiveJob[]): string {
 }
 
 /** Why the remote refused a land, as `lazyaf land` says it: a branch that moved, or the remote's own reason. */
-function refusalInWords(err: PushRejected, remoteBranch: string): string {
+function refusalInWords(err: PushRejected, remoteBranch: string, replace: string): string {
   if (err.reason === 'non-fast-forward' || err.reason === 'fetch first') {
-    return `${remoteBranch} on the remote has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, land it with force`;
+    return `${remoteBranch} on the remote has moved: it holds commits this branch does not (was the job redone after it was landed?); to replace it, ${replace}`;
   }
+  if (err.reason === 'stale info') return `${remoteBranch} on the remote changed while landing it; land it again to replace what it holds now`;
   return `the remote refused ${remoteBranch} (${err.reason})${err.remoteSaid ? `: ${err.remoteSaid}` : ''}`;
 }

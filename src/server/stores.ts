@@ -20,6 +20,9 @@ import { SecretStore } from './store/secrets.js';
 import { SessionFiles } from './session-files.js';
 import { SessionStore } from './store/sessions.js';
 import { StoredSecrets } from './stored-secrets.js';
+import { jobToApi } from './routes/jobs.js';
+import { jobDetails } from './queue/job-view.js';
+import { openWebhooks } from './webhooks/index.js';
 import { Sessions } from './web/sessions.js';
 import { SignInCodes } from './web/signin-codes.js';
 
@@ -66,6 +69,15 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
   const events = new LiveEvents();
   const emit = events.emit;
   const store = openQueueStores(db, emit);
+  const repoStore = new RepoStore(db);
+  // A job in a delivery is the job as `GET /api/jobs/{id}` shows it.
+  const jobView = (jobId: string) => {
+    const job = store.jobs.get(jobId);
+    if (!job) return undefined;
+    const attempts = store.attempts.forJob(job.id);
+    return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos: repoStore }) };
+  };
+  const webhooks = openWebhooks(db, config, jobView, logger);
   const queue = new Queue(db, store, {
     leaseTtlMs: Math.round(config.leaseTtlSeconds * 1000),
     maxAttempts: config.maxAttempts,
@@ -75,6 +87,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     noRunnerTimeoutMs: config.noRunnerTimeoutSeconds * 1000,
     runnerPruneAfterMs: config.runnerPruneAfterSeconds * 1000,
     emit,
+    notify: webhooks.notify,
   });
   const sessions = new Sessions(new SessionStore(db), admin.value);
   const sessionFiles = new SessionFiles(path.join(config.dataDir, 'sessions'));
@@ -86,7 +99,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     db,
     checkpointer,
     unlockDataDir,
-    repos: new RepoService(new RepoStore(db), reposDir, emit, sessionFiles),
+    repos: new RepoService(repoStore, reposDir, emit, sessionFiles),
     sessionFiles,
     events,
     adminToken: admin.value,
@@ -102,5 +115,7 @@ async function openLocked(config: ServerConfig, unlockDataDir: () => void, logge
     secretLookup: repoSecretLookup(secrets),
     sessions,
     signInCodes: new SignInCodes(),
+    webhooks,
+    notify: webhooks.notify,
   };
 }

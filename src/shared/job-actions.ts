@@ -18,7 +18,12 @@ export interface JobFacts {
   repo_name?: string | null;
 }
 
-export type JobAction = 'cancel' | 'retry' | 'rerun' | 'followup' | 'diff' | 'land';
+/**
+ * `land`: `lazyaf land JOB` from a person's checkout. `land_remote` and `open_pr`: the server's
+ * land of the job (`POST /api/jobs/{id}/land`, the job page's Land and Open PR), which also needs
+ * the repo's remote_url.
+ */
+export type JobAction = 'cancel' | 'retry' | 'rerun' | 'followup' | 'diff' | 'land' | 'land_remote' | 'open_pr';
 
 /**
  * Why the branch of this job cannot be landed at all, not even by its name, or null: while the
@@ -49,9 +54,10 @@ export function landRefusal(job: JobFacts): string | null {
   return null;
 }
 
-/** Whether each action is open to this job now. */
-export function jobActions(job: JobFacts): Record<JobAction, boolean> {
+/** Whether each action is open to this job now; `repo`, when known, says whether it has a remote to land on from the server. */
+export function jobActions(job: JobFacts, repo?: { remote_url: string | null } | null): Record<JobAction, boolean> {
   const finished = isFinished(job.status);
+  const landable = landRefusal(job) === null;
   return {
     cancel: !finished && !job.cancel_requested,
     retry: job.status === 'failed' || job.status === 'cancelled',
@@ -60,6 +66,8 @@ export function jobActions(job: JobFacts): Record<JobAction, boolean> {
     followup: finished && job.commit !== null,
     // A diff needs a commit to compare with the job's base.
     diff: job.commit !== null,
-    land: landRefusal(job) === null,
+    land: landable,
+    land_remote: landable && Boolean(repo?.remote_url),
+    open_pr: landable && Boolean(repo?.remote_url),
   };
 }

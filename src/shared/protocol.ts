@@ -169,7 +169,7 @@ export const Assignment = Type.Object({
   base_commit: Type.Optional(
     Type.With(CommitSha, {
       description:
-        "The base branch's commit at the claim (since protocol 5; absent when the server could not read it). A runner whose repo cache holds exactly that commit for the branch skips its fetch.",
+        "The commit the job starts from (since protocol 5; absent when the server could not read it): the base branch's at the claim, or for a task's candidate the one of the task's submit. A runner whose repo cache holds exactly that commit for the branch skips its fetch; after a fetch it starts from it when the fetch brought it, else from the branch as fetched.",
     }),
   ),
   branch: Type.String(),

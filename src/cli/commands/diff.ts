@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DiffFile, JobDiff } from '../../shared/api.js';
+import type { DiffFile, JobCompare, JobDiff } from '../../shared/api.js';
 import { printable } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -17,12 +17,26 @@ export function registerDiff(program: Command): void {
   program
     .command('diff')
     .argument('<job>', JOB_ARGUMENT_HELP)
+    .argument('[other]', "another job of the same repo: how its commit differs from the first job's (two candidates of a task)")
     .option('--stat', 'only the files changed and their added/removed line counts')
     .option('--max-bytes <n>', 'cap on the diff shown (1024 to 16777216; default 1048576)')
     .option('--json', 'print JSON')
-    .action(async (jobRef: string, opts: DiffOptions, cmd: Command) => {
+    .action(async (jobRef: string, otherRef: string | undefined, opts: DiffOptions, cmd: Command) => {
       if (opts.maxBytes !== undefined && !/^\d{1,9}$/.test(opts.maxBytes)) throw new CliError(`--max-bytes must be a number of bytes, got ${opts.maxBytes}`);
       const query = new URLSearchParams({ stat: String(Boolean(opts.stat)), ...(opts.maxBytes ? { max_bytes: opts.maxBytes } : {}) });
+      if (otherRef !== undefined) {
+        const compared = await new ApiClient(clientOptions(cmd)).request<JobCompare>(
+          'GET',
+          `/api/jobs/${encodeURIComponent(jobRef)}/compare/${encodeURIComponent(otherRef)}?${query}`,
+        );
+        if (opts.json) return printJson(compared);
+        const paint = painter(colourWanted(), SGR);
+        if (compared.files.length === 0)
+          return void process.stdout.write(
+            `no difference: jobs ${printable(compared.job_id.slice(0, 8))} and ${printable(compared.other_job_id.slice(0, 8))} left the same files\n`,
+          );
+        return void process.stdout.write(opts.stat ? statLines(compared, paint, 'the jobs differ in more files') : diffLines(compared.diff, paint));
+      }
       const diff = await new ApiClient(clientOptions(cmd)).request<JobDiff>('GET', `/api/jobs/${encodeURIComponent(jobRef)}/diff?${query}`);
       if (opts.json) return printJson(diff);
       if (!diff.commit) return void process.stdout.write(`no changes: job ${printable(diff.job_id.slice(0, 8))} has no commit\n`);
@@ -68,12 +82,12 @@ function diffLines(text: string, paint: Paint): string {
 }
 
 /** Like `git diff --stat`: each file with its status and counts, then the totals, and whether the server cut the list. */
-function statLines(diff: JobDiff, paint: Paint): string {
+function statLines(diff: Pick<JobDiff, 'files' | 'files_truncated' | 'added' | 'removed'>, paint: Paint, more = 'the job changed more files'): string {
   const names = diff.files.map((f) => printable(f.old_path ? `${f.old_path} => ${f.path}` : f.path));
   const width = Math.max(0, ...names.map((n) => n.length));
   const lines = diff.files.map((f, i) => ` ${f.status} ${names[i]!.padEnd(width)}  ${counts(f, paint)}`);
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  const cut = diff.files_truncated ? paint(' (the list is cut: the job changed more files)', 'note') : '';
+  const cut = diff.files_truncated ? paint(` (the list is cut: ${more})`, 'note') : '';
   lines.push(` ${plural(diff.files.length, 'file')} changed, ${plural(diff.added, 'insertion')}(+), ${plural(diff.removed, 'deletion')}(-)${cut}`);
   return lines.join('\n') + '\n';
 }

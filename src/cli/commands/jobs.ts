@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { FollowupJob, Job, JobList, JobLogs } from '../../shared/api.js';
+import type { FollowupJob, Job, JobList, JobLogs, SubmitTask, TaskCreated } from '../../shared/api.js';
 import { isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
@@ -13,6 +13,7 @@ import { checksMark } from '../../shared/check-text.js';
 import { printSetupAndChecks } from './job-checks.js';
 import { followTranscript, printTranscript } from './job-transcript.js';
 import { reportWaiting, warnNoRunner } from './job-waiting.js';
+import { printTask, waitForTask } from './tasks.js';
 
 interface SubmitOptions {
   repo?: string;
@@ -27,6 +28,30 @@ interface SubmitOptions {
   requireChecks?: boolean;
   wait?: boolean;
   json?: boolean;
+  agents?: string;
+  count?: number;
+}
+
+/**
+ * The candidates a submit asks for, when it makes a task: `--agent a,b` (a list), `--agents a:2,b`
+ * (with repeats) or `--count N`; undefined for one job.
+ */
+export function candidatesOf(opts: Pick<SubmitOptions, 'agent' | 'agents' | 'count' | 'command'>): { agents: string[] } | { count: number } | undefined {
+  const listed = opts.agent?.includes(',') ? opts.agent : undefined;
+  if ([listed, opts.agents, opts.count].filter((x) => x !== undefined).length > 1) {
+    throw new CliError('pass one of --agent a,b, --agents a:2,b or --count N');
+  }
+  if (opts.count !== undefined) return { count: opts.count };
+  const spec = listed ?? opts.agents;
+  if (spec === undefined) return undefined;
+  if (opts.command !== undefined) throw new CliError('each agent runs its own command: pass --command with --count N instead of a list of agents');
+  const agents: string[] = [];
+  for (const item of spec.split(',').map((a) => a.trim())) {
+    const m = /^([^:\s]+)(?::(\d{1,2}))?$/.exec(item);
+    if (!m || (m[2] !== undefined && Number(m[2]) < 1)) throw new CliError(`--agents takes names with an optional count, like claude:2,codex; got "${item}"`);
+    for (let i = 0; i < Number(m[2] ?? 1); i++) agents.push(m[1]!);
+  }
+  return { agents };
 }
 
 /** A job's or a runner's id as people read it: its first 8 characters (the branch's suffix), which every command takes for the job. */
@@ -61,6 +86,13 @@ function printJob(job: Job): void {
     ['runner', job.runner_id && runnerOf(job.runner_name, job.runner_id)],
     ['created', job.created_at],
     ['finished', job.finished_at],
+    [
+      'landed',
+      job.landed
+        ? `${job.landed.remote_branch} (${short(job.landed.commit)}) on ${job.landed.remote_url} by ${job.landed.landed_by} at ${job.landed.landed_at}`
+        : null,
+    ],
+    ['pr', job.landed?.pr_url],
   ];
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== '') process.stdout.write(`${(k + ': ').padEnd(11)}${printable(v)}\n`);
   printSetupAndChecks(job, (line) => process.stdout.write(`${line}\n`));
@@ -137,6 +169,24 @@ async function followSubmitted(client: ApiClient, job: Job, opts: { wait?: boole
   }
 }
 
+/** A task's submit: its id and each job's, or with `--wait` the candidates side by side once all have finished. */
+async function submitTask(client: ApiClient, body: SubmitTask, opts: { wait?: boolean; json?: boolean }): Promise<void> {
+  const created = await client.request<TaskCreated>('POST', '/api/tasks', body);
+  if (!opts.wait) {
+    for (const job of created.jobs) warnNoRunner(job);
+    if (opts.json) return printJson(created);
+    process.stdout.write(`task ${created.id}\n`);
+    for (const job of created.jobs) process.stdout.write(printable(`job ${job.id} ${job.agent}`) + '\n');
+    return;
+  }
+  process.stderr.write(`Submitted task ${created.id} of ${created.jobs.length} jobs; waiting for them all\n`);
+  const task = await waitForTask(client, created.id, created.jobs);
+  if (opts.json) printJson(task);
+  else printTask(task);
+  const failed = task.jobs.filter((c) => c.job.status !== 'succeeded');
+  if (failed.length) throw new CliError(`task ${created.id}: ${failed.map((c) => `job ${short(c.job.id)} ${c.job.status}`).join(', ')}`);
+}
+
 /** What a job's agent spent: its cost where the agent said, else its tokens, else `-`. */
 function spent(job: Job): string {
   if (!job.usage) return '-';
@@ -187,24 +237,29 @@ export function registerJobs(program: Command): void {
     .option('--timeout <seconds>', 'timeout in seconds')
     .option('--model <model>', "the model the agent uses (default: the agent's own)")
     .option('--require-checks', "fail the job when one of the repo's checks (.lazyaf.yml) does not pass")
-    .option('--wait', 'follow the log and wait for the job to finish; exit non-zero if it did not succeed')
+    .option('--agents <a:n,b>', 'a task: one job per agent, a name with :N for N jobs of it (claude:2,codex); so does --agent a,b')
+    .option('--count <n>', 'a task: N jobs of the same command or agent, side by side', wholeNumber(1, 1000))
+    .option('--wait', 'follow the log and wait for the job (every job of a task) to finish; exit non-zero if one did not succeed')
     .option('--json', 'print JSON')
     .action(async (opts: SubmitOptions, cmd: Command) => {
-      if (!opts.command && !opts.agent) throw new CliError('pass --command CMD or --agent NAME');
+      if (!opts.command && !opts.agent && !opts.agents) throw new CliError('pass --command CMD or --agent NAME');
       const timeout = timeoutSeconds(opts.timeout);
+      const candidates = candidatesOf(opts);
       const { client, repoId } = opts.repo ? { client: new ApiClient(clientOptions(cmd)), repoId: opts.repo } : await repoOfCheckout(cmd);
-      const job = await client.request<Job>('POST', '/api/jobs', {
+      const body = {
         repo_id: repoId,
         title: opts.title,
         description: opts.description,
         command: opts.command,
-        agent: opts.agent,
+        agent: candidates && 'agents' in candidates ? undefined : opts.agent,
         base_branch: opts.base,
         labels: labelList(opts.labels),
         timeout_s: timeout,
         model: opts.model,
         require_checks: opts.requireChecks,
-      });
+      };
+      if (candidates) return submitTask(client, { ...body, ...candidates }, opts);
+      const job = await client.request<Job>('POST', '/api/jobs', body);
       await followSubmitted(client, job, opts);
     });
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import type { BranchList, Job, Repo } from '../../shared/api.js';
+import type { BranchList, Job, JobLandResult, Repo } from '../../shared/api.js';
 import { branchLandRefusal, landRefusal } from '../../shared/job-actions.js';
 import { JOB_REF_RE } from '../../shared/names.js';
 import { printable } from '../../shared/terminal.js';
@@ -17,6 +17,7 @@ interface LandOptions extends GlobalOptions {
   pr?: boolean;
   base?: string;
   forceWithLease?: boolean;
+  fromServer?: boolean;
 }
 
 /**
@@ -34,8 +35,10 @@ export function registerLand(program: Command): void {
     .option('--pr', 'open a pull request with `gh pr create` after pushing')
     .option('--base <branch>', "base branch of the pull request (default: the repo's default branch)")
     .option('--force-with-lease', 'replace the branch on the remote even if it moved (only if it still holds what it held when read)')
+    .option('--from-server', "land the job from the server to the repo's remote_url (POST /api/jobs/{id}/land); --pr opens the PR on the repo's forge")
     .action(async (ref: string, opts: LandOptions, cmd: Command) => {
       const client = new ApiClient(clientOptions(cmd));
+      if (opts.fromServer) return landFromServer(client, ref, opts);
       const target = opts.branch ? { repoRef: ref, branch: opts.branch } : await jobTarget(client, ref);
       await land(client, target, opts);
     });
@@ -58,6 +61,23 @@ async function jobTarget(client: ApiClient, jobRef: string): Promise<LandTarget>
   if (chain.length > 0)
     process.stderr.write(`${printable(job.branch)} holds the follow-up chain: ${[...chain.map((c) => c.id.slice(0, 8)), job.id.slice(0, 8)].join(' → ')}\n`);
   return { repoRef: job.repo_id, branch: job.branch };
+}
+
+/**
+ * `lazyaf land JOB --from-server` (not `--server`, which names the lazyaf server for every command): the server pushes the job's branch to the repo's stored remote_url
+ * with its own credentials and records the landing on the job; with --pr it opens the pull request
+ * on the repo's forge (the token is the server's secret LAZYAF_FORGE_TOKEN, not `gh`).
+ */
+async function landFromServer(client: ApiClient, jobRef: string, opts: LandOptions): Promise<void> {
+  if (opts.branch) throw new CliError('--from-server lands a job: give its id, not --branch (a branch of a repo lands from its page in the web UI)');
+  if (!JOB_REF_RE.test(jobRef)) throw new CliError(`"${jobRef}" is not a job id`);
+  if (opts.base && !isValidBranchName(opts.base)) throw new CliError(`invalid branch name: ${opts.base}`);
+  const body = { pr: Boolean(opts.pr), force_with_lease: Boolean(opts.forceWithLease), ...(opts.base ? { base: opts.base } : {}) };
+  const result = await client.request<JobLandResult>('POST', `/api/jobs/${encodeURIComponent(jobRef)}/land`, body);
+  const { landing } = result;
+  process.stdout.write(printable(`Landed ${landing.remote_branch} (${landing.commit.slice(0, 12)}) on ${landing.remote_url}`) + '\n');
+  if (landing.pr_url) process.stdout.write(printable(`Opened pull request: ${landing.pr_url}`) + '\n');
+  if (result.pr_error) throw new CliError(`the branch was landed, but no pull request was opened: ${result.pr_error}`);
 }
 
 async function land(client: ApiClient, target: LandTarget, opts: LandOptions): Promise<void> {

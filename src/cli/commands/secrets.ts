@@ -67,7 +67,7 @@ export function registerSecrets(program: Command): void {
  * newline dropped (`echo $KEY | lazyaf secrets set`). Read with a bound: a wrong file piped in
  * is refused, not held whole.
  */
-async function readValue(prompt: string): Promise<string> {
+export async function readValue(prompt: string): Promise<string> {
   const stdin = process.stdin;
   if (stdin.isTTY) return readHidden(prompt);
   const chunks: Buffer[] = [];

@@ -78,6 +78,15 @@ export async function resolveBranch(repoPath: string, branch: string): Promise<s
 }
 
 /**
+ * Deletes a branch while it still points at `expected` (git update-ref's old-value check): a
+ * branch moved meanwhile is left as it is, and git says so.
+ */
+export async function deleteBranch(repoPath: string, branch: string, expected: string): Promise<void> {
+  if (!isValidBranchName(branch)) throw new Error(`invalid branch name: ${branch}`);
+  await gitOk(['update-ref', '-d', `refs/heads/${branch}`, expected], { cwd: repoPath });
+}
+
+/**
  * The commit a branch points at, read from the repository's files without a git process (it is
  * read at every claim, on the dispatch path): the loose ref, else its line in packed-refs.
  * Undefined when neither holds it. Git replaces either file whole (a lock file renamed over it),
@@ -145,15 +154,24 @@ export class PushRejected extends GitError {
 }
 
 /**
- * Pushes `branch` of the bare repo to `remoteBranch` on `remoteUrl`. Throws PushRejected when the
- * remote refused it, else GitError (redacted) when git could not push at all (no such remote, no
- * access, no network).
+ * Pushes `branch` of the bare repo to `remoteBranch` on `remoteUrl`: `force` replaces whatever the
+ * remote holds, `{ lease }` replaces it only while it still holds the lease (a commit, or '' for
+ * no branch at all: git push --force-with-lease). Throws PushRejected when the remote refused it
+ * (`stale info`: the lease no longer holds), else GitError (redacted) when git could not push at
+ * all (no such remote, no access, no network).
  */
-export async function pushToRemote(repoPath: string, remoteUrl: string, branch: string, remoteBranch: string, force: boolean): Promise<PushResult> {
+export async function pushToRemote(
+  repoPath: string,
+  remoteUrl: string,
+  branch: string,
+  remoteBranch: string,
+  force: boolean | { lease: string },
+): Promise<PushResult> {
   const commit = await resolveBranch(repoPath, branch);
   if (!commit) throw new GitError(`branch ${branch} not found`, { code: 1, stdout: '', stderr: '' });
-  const refspec = `${force ? '+' : ''}${commit}:refs/heads/${remoteBranch}`;
-  const result = await git([...PUSH_PROTOCOL_CONFIG, 'push', '--porcelain', '--', remoteUrl, refspec], {
+  const lease = typeof force === 'object' ? [`--force-with-lease=refs/heads/${remoteBranch}:${force.lease}`] : [];
+  const refspec = `${force === true ? '+' : ''}${commit}:refs/heads/${remoteBranch}`;
+  const result = await git([...PUSH_PROTOCOL_CONFIG, 'push', '--porcelain', ...lease, '--', remoteUrl, refspec], {
     cwd: repoPath,
     env: nonInteractiveEnv({ GIT_PROTOCOL_FROM_USER: '0' }),
   });
@@ -165,6 +183,29 @@ export async function pushToRemote(repoPath: string, remoteUrl: string, branch: 
   if (rejected) throw new PushRejected(oneLine(rejected[1]!), remoteMessage(redacted.stderr), redacted);
   const fatal = result.stderr.split('\n').find((l) => l.startsWith('fatal: ')) ?? lastGitMessage(result.stderr);
   throw new GitError(redactUrls(`cannot push to ${remoteUrl}: ${oneLine(fatal.replace(/^fatal: /, '')) || `git exited with ${result.code}`}`), redacted);
+}
+
+/**
+ * The commit `branch` holds on `remoteUrl` ('' when it has none): what a land with force-with-lease
+ * may replace. Throws GitError (redacted) when the remote cannot be read.
+ */
+export async function remoteBranchCommit(repoPath: string, remoteUrl: string, branch: string): Promise<string> {
+  if (!isValidBranchName(branch)) throw new Error(`invalid branch name: ${branch}`);
+  const result = await git([...PUSH_PROTOCOL_CONFIG, 'ls-remote', '--heads', '--', remoteUrl, `refs/heads/${branch}`], {
+    cwd: repoPath,
+    env: nonInteractiveEnv({ GIT_PROTOCOL_FROM_USER: '0' }),
+    maxStdout: 64 * 1024,
+  });
+  if (result.code !== 0) {
+    const why = oneLine(lastGitMessage(result.stderr).replace(/^fatal: /, '')) || `git exited with ${result.code}`;
+    throw new GitError(redactUrls(`cannot read ${branch} on ${remoteUrl}: ${why}`), { ...result, stderr: redactUrls(result.stderr) });
+  }
+  // A pattern matches any ref ending so (refs/heads/x/refs/heads/B): only the exact one counts.
+  for (const line of result.stdout.split('\n')) {
+    const [oid, ref] = line.split('\t');
+    if (ref === `refs/heads/${branch}` && oid && OID_LINE_RE.test(oid)) return oid;
+  }
+  return '';
 }
 
 /** What the remote printed (`remote: ...` lines, a hook's explanation), its last lines on one line. */

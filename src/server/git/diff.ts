@@ -21,20 +21,20 @@ export interface DiffOptions {
 }
 
 /** A full object name, SHA-1 or SHA-256: the only form a stored commit may reach git in. */
-const SHA_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export const SHA_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /**
  * Options for every diff here: no external diff driver or textconv filter runs (a job could not
  * name one, the bare repo's config is the server's, but a diff must never start a program), no
  * colour, renames found.
  */
-const DIFF_ARGS = ['diff', '--no-ext-diff', '--no-textconv', '--no-color', '-M'];
+export const DIFF_ARGS = ['diff', '--no-ext-diff', '--no-textconv', '--no-color', '-M'];
 
 /**
  * The answer's shape is the API's: no user or system git config of the server's account may
  * change it (diff.noprefix, diff.mnemonicPrefix, core.quotePath), nor a replace ref what it shows.
  */
-const diffEnv = () => nonInteractiveEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' });
+export const diffEnv = () => nonInteractiveEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' });
 
 /**
  * Diffs computed at once; the others wait their turn. git holds every changed path of a diff in
@@ -88,8 +88,41 @@ async function diffInSlot(repoPath: string, job: DiffSubject, opts: DiffOptions)
   };
 }
 
+/** Two commits of one repo, each named for the messages: the diff goes from `from` to `to`. */
+export interface CompareSides {
+  from: { what: string; commit: string };
+  to: { what: string; commit: string };
+}
+
+/** How one commit differs from another (two jobs' work), bounded as a job's diff is. */
+export async function commitsDiff(
+  repoPath: string,
+  sides: CompareSides,
+  opts: DiffOptions,
+): Promise<{ files: DiffFile[]; files_truncated: boolean; added: number; removed: number; diff: string; truncated: boolean }> {
+  const release = await diffSlots.take(opts.signal);
+  try {
+    const from = await mustHaveCommit(repoPath, sides.from.commit, sides.from.what);
+    const to = await mustHaveCommit(repoPath, sides.to.commit, sides.to.what);
+    const [list, unified] = await Promise.all([
+      changedFiles(repoPath, from, to, opts.maxFiles, opts.signal),
+      opts.stat ? { text: '', truncated: false } : unifiedDiff(repoPath, from, to, opts.maxBytes, opts.signal),
+    ]);
+    return {
+      files: list.files,
+      files_truncated: list.truncated,
+      added: list.files.reduce((n, f) => n + (f.added ?? 0), 0),
+      removed: list.files.reduce((n, f) => n + (f.removed ?? 0), 0),
+      diff: unified.truncated ? `${unified.text}${truncationMarker(opts.maxBytes, list.truncated)}\n` : unified.text,
+      truncated: unified.truncated,
+    };
+  } finally {
+    release();
+  }
+}
+
 /** The commit `sha` names, checked to be a full sha of a commit still in the repo, else a 409. */
-async function mustHaveCommit(repoPath: string, sha: string, what: string): Promise<string> {
+export async function mustHaveCommit(repoPath: string, sha: string, what: string): Promise<string> {
   if (!SHA_RE.test(sha)) throw new ApiError(409, `${what} is not a commit id: ${JSON.stringify(sha)}`);
   const found = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoPath, env: diffEnv() });
   if (found.code !== 0) throw new ApiError(409, `${what} ${sha.slice(0, 12)} is no longer in the repo (its branch was deleted?)`);

@@ -124,6 +124,8 @@ export class ProcessLauncher implements Launcher {
     else delete env.LAZYAF_EPHEMERAL;
     delete env.LAZYAF_ADMIN_TOKEN;
     delete env.LAZYAF_REGISTRATION_TOKEN;
+    // The server's own pull requests' token: a runner never needs it (its jobs' environment drops LAZYAF_* anyway).
+    delete env.LAZYAF_FORGE_TOKEN;
     for (const name of Object.keys(env)) if (isAgentCredential(name)) delete env[name];
     const child: ChildProcess = spawn(process.execPath, [...childExecArgv(), CLI_PATH, 'runner', '--name', poolId, '--workdir', workdir], {
       env,

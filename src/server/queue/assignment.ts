@@ -25,6 +25,8 @@ export interface AssignmentSources {
   continuation?: (job: Claimed['job'], attemptId: string) => Continuation;
   /** Where a repo's environment comes from besides its `.lazyaf.yml`; without it no environment is read. */
   environment?: EnvironmentSources;
+  /** The commit a job must start from whatever its base branch says by now (a task's candidates: the commit of their submit), or undefined. */
+  pinnedBase?: (jobId: string) => string | undefined;
 }
 
 export interface EnvironmentSources {
@@ -55,7 +57,7 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
   const command = adapter ? displayCommand(adapter, model) : template;
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);
   const readme = job.agent === SHELL_AGENT ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
-  const baseCommit = await readBranchCommit(repoPath, job.base_branch);
+  const baseCommit = from.pinnedBase?.(job.id) ?? (await readBranchCommit(repoPath, job.base_branch));
   // At the commit the runner checks out, so the file and the code it prepares are the same version.
   const env = from.environment
     ? await environmentForJob(repoPath, baseCommit ?? `refs/heads/${job.base_branch}`, {

@@ -4,10 +4,12 @@ import { ApiError } from '../errors.js';
 import { AttemptStore } from '../store/attempts.js';
 import { JobStore, type JobRow } from '../store/jobs.js';
 import { LogStore } from '../store/logs.js';
+import { NotifySubjects } from '../store/notify-subjects.js';
 import { RunnerStore } from '../store/runners.js';
-import type { JobStatus, LiveEvent } from '../../shared/api.js';
+import { isFinished, type JobStatus, type LiveEvent } from '../../shared/api.js';
 import { JOB_PREFIX_MIN, JOB_REF_RE } from '../../shared/names.js';
 import type { RunnerStatus } from '../../shared/protocol.js';
+import type { Notify } from '../notify.js';
 import { nextJobStatus, TransitionError, type JobEvent } from './state.js';
 import { TranscriptLog } from './transcript.js';
 import { Transactions } from './transactions.js';
@@ -27,6 +29,8 @@ export interface QueueOptions {
   noRunnerTimeoutMs?: number;
   /** Tells the UI stream what changed; called only once the change is committed. */
   emit: Emit;
+  /** Tells webhooks of a finished job or task, inside the transaction that finished it (the outbox). */
+  notify?: Notify;
   now?: () => number;
 }
 
@@ -93,6 +97,7 @@ export class QueueCore {
   readonly wakeups = new Wakeups();
   readonly transactions: Transactions;
   readonly now: () => number;
+  private readonly subjects: NotifySubjects;
 
   constructor(
     db: Db,
@@ -100,6 +105,7 @@ export class QueueCore {
     readonly opts: QueueOptions,
   ) {
     this.transactions = new Transactions(db);
+    this.subjects = new NotifySubjects(db);
     this.now = opts.now ?? Date.now;
   }
 
@@ -117,10 +123,19 @@ export class QueueCore {
     return refusedAs409(job, () => nextJobStatus(job.status, event, job.id));
   }
 
-  /** A job moved to `status`: its watchers look again, and the UI hears of it, once committed. */
+  /**
+   * A job moved to `status`: its watchers look again, and the UI hears of it, once committed. Every
+   * change of a job's status comes here inside its transaction, so this is the one place a finished
+   * job, and the last job of a task to finish, are told to webhooks (written with the change).
+   */
   changed(job: Pick<JobRow, 'id' | 'repo_id'>, status: JobStatus): void {
     this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
     this.emit({ type: 'job.updated', job_id: job.id, repo_id: job.repo_id, status });
+    const notify = this.opts.notify;
+    if (!notify || !isFinished(status)) return;
+    notify('job.finished', { job_id: job.id });
+    const task = this.subjects.finishedTaskOf(job.id);
+    if (task) notify('task.finished', { task_id: task });
   }
 
   runnerChanged(runnerId: string, status: RunnerStatus, jobId?: string): void {

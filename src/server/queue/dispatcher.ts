@@ -34,6 +34,8 @@ export interface DispatcherOptions {
   environment?: EnvironmentSources;
   /** The longest a poll is held open waiting for a job. */
   longPollMs: number;
+  /** The commit a job must start from, if any (see AssignmentSources). */
+  pinnedBase?: (jobId: string) => string | undefined;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Dispatcher {
         cloneUrl,
         continuation,
         environment: this.opts.environment,
+        pinnedBase: this.opts.pinnedBase,
       });
       // Its completion is judged by what the runner was told, whatever the repo says by then.
       if (assignment.environment) this.store.attempts.setRequireChecks(claimed.attempt.id, assignment.environment.require_checks);

@@ -2,7 +2,7 @@ import type { Db } from '../db/index.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow, NewJob } from '../store/jobs.js';
 import type { RunnerRow } from '../store/runners.js';
-import type { JobStatus } from '../../shared/api.js';
+import type { JobStatus, LiveEvent } from '../../shared/api.js';
 import type { AttemptEndReason, CompleteRequest, HeartbeatRequest, HeartbeatResponse, LogAck, RegisterRequest } from '../../shared/protocol.js';
 import type { Redactor } from '../../shared/redact.js';
 import { complete, type AttemptFailure } from './attempt-end.js';
@@ -55,6 +55,20 @@ export class Queue {
 
   retry(jobId: string): JobRow {
     return retry(this.core, jobId);
+  }
+
+  /**
+   * Runs `fn` in one transaction with the queue's changes inside it, whose events and wake-ups
+   * wait for its commit: jobs with the rows of another table that must exist with them (a task's
+   * row, comments marked sent to a follow-up), or none of them.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.core.transactions.run(fn, 'immediate');
+  }
+
+  /** Sends a live event once the transaction in progress commits (now, outside one). */
+  emit(event: LiveEvent): void {
+    this.core.emit(event);
   }
 
   mustBeFinished(job: JobRow, action: string): void {

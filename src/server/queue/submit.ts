@@ -9,7 +9,8 @@ import type { Queue } from './queue.js';
 import { ApiError } from '../errors.js';
 
 export interface SubmitSources {
-  queue: Queue;
+  /** What a submission needs of the queue: a caller may write more in the submit's transaction (see Queue.transaction). */
+  queue: Pick<Queue, 'submit' | 'mustBeFinished' | 'transaction' | 'emit'>;
   repos: RepoStore;
   branches: BranchCache;
   agents: () => Agents;
@@ -22,8 +23,20 @@ export interface Lineage {
   resumeParent: boolean;
 }
 
+/** What the queue stores of a submission once it was checked. */
+export type JobInput = Parameters<Queue['submit']>[0];
+
 /** Checks a submission against the repo, its branches and the known agents, then queues it (recording the job it follows up, if any). */
 export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: Lineage = { parentJobId: null, resumeParent: false }): Promise<JobRow> {
+  return from.queue.submit(await checkedSubmission(body, from, lineage));
+}
+
+/** A submission checked against the repo, its branches and the known agents: what the queue stores, not yet stored. */
+export async function checkedSubmission(
+  body: SubmitJob,
+  from: SubmitSources,
+  lineage: Lineage = { parentJobId: null, resumeParent: false },
+): Promise<JobInput> {
   const repo = from.repos.find(body.repo_id);
   if (!repo) throw new ApiError(404, `repo not found: ${body.repo_id}`);
   const agent = body.agent ?? (body.command !== undefined ? SHELL_AGENT : undefined);
@@ -40,7 +53,7 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: L
   if (!(await from.branches.has(repo.id, baseBranch))) {
     throw new ApiError(400, `base branch "${baseBranch}" does not exist in repo ${repo.name}; push it first: lazyaf push --branch ${baseBranch}`);
   }
-  return from.queue.submit({
+  return {
     repo_id: repo.id,
     title: body.title,
     description: body.description ?? '',
@@ -54,7 +67,7 @@ export async function submitJob(body: SubmitJob, from: SubmitSources, lineage: L
     model: body.model ?? null,
     resume_parent: lineage.resumeParent && agent !== SHELL_AGENT ? 1 : 0,
     require_checks: body.require_checks === undefined ? null : body.require_checks ? 1 : 0,
-  });
+  };
 }
 
 /**

@@ -7,6 +7,9 @@ import { VERSION } from '../../shared/version.js';
 import type { TokenResolver } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { BranchCache } from '../git/branch-cache.js';
+import { Comments } from '../comments/comments.js';
+import { CommentStore } from '../store/comments.js';
+import { isFinished } from '../../shared/job-status.js';
 import { hostRelayDir } from '../pool/host-relay.js';
 import { gitHttpRoutes } from '../git/http.js';
 import { Dispatcher } from '../queue/dispatcher.js';
@@ -15,15 +18,21 @@ import type { WebUi } from '../web/ui.js';
 import { containerLimits } from '../pool/container-limits.js';
 import { dockerCommandRoutes } from './docker-command.js';
 import { eventRoutes } from './events.js';
-import { jobRoutes } from './jobs.js';
+import { jobRoutes, singleJobView } from './jobs.js';
+import { commentRoutes } from './comments.js';
+import { landRoutes } from './land.js';
 import { poolRoutes } from './pool.js';
 import { repoRoutes } from './repos.js';
 import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
+import { taskRoutes } from './tasks.js';
+import { TaskStore } from '../store/tasks.js';
+import { discardAfterMs, Tasks } from '../tasks.js';
 import { UsageStore } from '../store/usage.js';
 import { webRoutes } from './web.js';
+import { webhookRoutes } from './webhooks.js';
 
 /**
  * Sign-in attempts allowed at once, then per second, from one client address: a person mistyping is
@@ -40,7 +49,7 @@ export async function registerRoutes(
   app: FastifyInstance,
   ctx: ServerContext,
   opts: { resolveToken: TokenResolver; closing: AbortSignal; ui: WebUi },
-): Promise<void> {
+): Promise<{ tasks: Tasks }> {
   const { config, queue, store, repos, reposDir } = ctx;
   await app.register(swagger, {
     openapi: {
@@ -93,16 +102,40 @@ export async function registerRoutes(
     },
   });
 
-  await app.register(jobRoutes, {
+  const submitSources = { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds };
+  await app.register(jobRoutes, { ...submitSources, store, reposDir, sessions: ctx.sessions });
+  const comments = new Comments({
+    store: new CommentStore(ctx.db),
+    jobs: store.jobs,
+    queue,
+    sources: submitSources,
+    reposDir,
+    emit: ctx.events.emit,
+    log: app.log,
+  });
+  await app.register(commentRoutes, { comments, store, jobView: (job) => singleJobView(job, store, repos.store) });
+  // A follow-up that comments were sent to has finished: which of them did its diff touch?
+  const stopWatching = ctx.events.subscribe((e) => {
+    if (e.type === 'job.updated' && isFinished(e.status)) void comments.checkTouched(e.job_id);
+  });
+  app.addHook('onClose', async () => stopWatching());
+  // Those that finished while the server was down.
+  void comments.checkUnchecked();
+  await app.register(landRoutes, { ctx });
+  const taskStore = new TaskStore(ctx.db);
+  const tasks = new Tasks({
     queue,
     store,
     repos: repos.store,
     branches,
     agents,
     defaultTimeoutS: config.jobTimeoutSeconds,
+    tasks: taskStore,
     reposDir,
-    sessions: ctx.sessions,
+    notify: (event, subject) => ctx.notify(event, subject),
+    discardAfterMs: discardAfterMs(config),
   });
+  await app.register(taskRoutes, { ctx, tasks });
   await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
   await app.register(runnerRoutes, {
     queue,
@@ -119,6 +152,7 @@ export async function registerRoutes(
       agentModels: config.agentModels,
       sessionFiles: ctx.sessionFiles,
       longPollMs: Math.round(config.longPollSeconds * 1000),
+      pinnedBase: (jobId) => taskStore.baseCommitOfJob(jobId),
     }),
     registrationToken: ctx.registrationToken,
     publicUrl: config.publicUrl,
@@ -139,6 +173,7 @@ export async function registerRoutes(
   await app.register(eventRoutes, { events: ctx.events, closing, sessions: ctx.sessions });
   await app.register(poolRoutes, { pool: ctx.pool });
   await app.register(secretRoutes, { secrets: ctx.secrets, repos });
+  await app.register(webhookRoutes, { webhooks: ctx.webhooks });
   await app.register(sessionRoutes, {
     sessions: ctx.sessions,
     codes: ctx.signInCodes,
@@ -148,4 +183,5 @@ export async function registerRoutes(
     allAttempts: new TokenBucket(SIGN_IN_BURST_ALL, SIGN_IN_PER_SECOND_ALL),
   });
   await app.register(webRoutes, { ui: opts.ui });
+  return { tasks };
 }

@@ -8,6 +8,7 @@ import {
   Job,
   JobDiff,
   JobDiffQuery,
+  type JobLanding,
   JobList,
   JobListQuery,
   JobLogs,
@@ -25,13 +26,16 @@ import { jobDiff } from '../git/diff.js';
 import { followLog, logPage } from '../queue/job-log.js';
 import { jobDetails, runnerNameOf } from '../queue/job-view.js';
 import { findJob } from '../queue/core.js';
-import type { QueueStores } from '../queue/queue.js';
+import type { Queue, QueueStores } from '../queue/queue.js';
 import { followUpJob, rerunJob, submitJob, type SubmitSources } from '../queue/submit.js';
 import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
+import type { RepoStore } from '../store/repos.js';
+import { choiceOf } from '../store/tasks.js';
 import type { Sessions } from '../web/sessions.js';
 
 export type JobRoutesOptions = SubmitSources & {
+  queue: Queue;
   store: QueueStores;
   reposDir: string;
   /** A followed log ends when the browser session that asked for it ends. */
@@ -98,7 +102,29 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     setup: last?.setup ? (JSON.parse(last.setup) as SetupReport) : null,
     checks: last?.checks ? (JSON.parse(last.checks) as CheckResult[]) : [],
     transcript_entries: last?.transcript_entries ?? 0,
+    landed: landingOf(job),
+    task_id: job.task_id,
+    choice: choiceOf(job),
   };
+}
+
+/** The job's landing as the API shows it, or null while it has not been landed from the server. */
+export function landingOf(job: JobRow): JobLanding | null {
+  if (job.landed_ms === null || job.landed_commit === null) return null;
+  return {
+    landed_by: job.landed_by ?? '',
+    landed_at: new Date(job.landed_ms).toISOString(),
+    remote_url: job.landed_remote_url ?? '',
+    remote_branch: job.landed_branch ?? '',
+    commit: job.landed_commit,
+    pr_url: job.pr_url,
+  };
+}
+
+/** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
+export function singleJobView(job: JobRow, store: QueueStores, repos: RepoStore): Job {
+  const attempts = store.attempts.forJob(job.id);
+  return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos }) };
 }
 
 /**
@@ -116,11 +142,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
   const { queue, store, repos } = opts;
 
   const mustFind = (ref: string): JobRow => findJob(store.jobs, ref);
-  /** A single job's view: its attempts, the names of its repo and runner, its chain, and why it may wait. */
-  const view = (job: JobRow): Job => {
-    const attempts = store.attempts.forJob(job.id);
-    return { ...jobToApi(job, attempts), ...jobDetails(job, attempts.at(-1), { jobs: store.jobs, runners: store.runners, repos }) };
-  };
+  const view = (job: JobRow): Job => singleJobView(job, store, repos);
 
   // Description and command may reach 20,000 characters each, up to 6 bytes apiece as JSON escapes.
   app.post(

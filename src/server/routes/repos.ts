@@ -17,6 +17,7 @@ import {
 import { RepoEnvironment } from '../../shared/environment.js';
 import { checkEnvironment } from '../environment.js';
 import { ApiError } from '../errors.js';
+import { forgeOf } from '../forges/index.js';
 import { redactUrls } from '../../shared/git.js';
 import type { RepoService } from '../repos.js';
 import type { RepoRow } from '../store/repos.js';
@@ -34,9 +35,10 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { repos } = opts;
   // The stored remote_url keeps its credentials for land; what the API shows never does.
-  const toApi = (req: FastifyRequest, { environment: _override, ...row }: RepoRow): Repo => ({
+  const toApi = (req: FastifyRequest, { environment: _override, forge, ...row }: RepoRow): Repo => ({
     ...row,
     remote_url: row.remote_url === null ? null : redactUrls(row.remote_url),
+    forge: forgeOf(forge),
     clone_url: cloneUrlFor(req, row.id, opts.publicUrl),
   });
 
@@ -75,7 +77,9 @@ export async function repoRoutes(fastify: FastifyInstance, opts: RepoRoutesOptio
     '/api/repos/:id',
     {
       schema: {
-        summary: 'Rename a repo, or change its remote or default branch',
+        summary: 'Rename a repo, or change its remote, default branch or forge',
+        description:
+          'Changes what the body names. `forge` ({kind: github|gitlab|gitea, api_url, project?}) is where `POST /api/jobs/{id}/land` with `pr` opens pull requests, with the token stored as the secret LAZYAF_FORGE_TOKEN; null clears it (github.com and gitlab.com remotes need none).',
         tags: ['repos'],
         params: IdParams,
         body: UpdateRepo,

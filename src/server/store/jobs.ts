@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/index.js';
 import type { JobEndReason, JobStatus } from '../../shared/api.js';
 import { SHELL_AGENT } from '../../shared/job-status.js';
@@ -42,6 +43,30 @@ export interface JobRow {
   resume_parent: number;
   /** As submitted: 1, a check not passed fails the job; 0, it does not; null, the repo's `require_checks` decides. */
   require_checks: number | null;
+  /** The task it is a candidate of (store/tasks.ts writes this and the three below), or null. */
+  task_id: string | null;
+  /** 'picked' or 'discarded' once its task's pick was made, else null. */
+  choice: string | null;
+  /** A discarded candidate's branch is deleted at this time (ms). */
+  branch_expires_ms: number | null;
+  branch_deleted_ms: number | null;
+  /** Once landed from the server: who asked, when (ms), where (credentials hidden), what, and the pull request's URL. */
+  landed_by: string | null;
+  landed_ms: number | null;
+  landed_remote_url: string | null;
+  landed_branch: string | null;
+  landed_commit: string | null;
+  pr_url: string | null;
+}
+
+/** A landing as the store records it (`JobStore.recordLanding`). */
+export interface LandingRecord {
+  landed_by: string;
+  landed_ms: number;
+  landed_remote_url: string;
+  landed_branch: string;
+  landed_commit: string;
+  pr_url: string | null;
 }
 
 export type NewJob = Pick<
@@ -232,6 +257,24 @@ export class JobStore {
   addLog(id: string, stored: number, truncated: boolean): void {
     this.stmts.addLog.run({ id, stored, truncated: truncated ? 1 : 0 });
   }
+
+  /** Records a landing (the latest replaces an earlier one); false when the job is gone. */
+  recordLanding(id: string, landing: LandingRecord): boolean {
+    // Returns changes = 1 when the job exists.
+    this.landStmt ??= this.db.prepare(`UPDATE jobs SET landed_by = @landed_by, landed_ms = @landed_ms, landed_remote_url = @landed_remote_url,
+      landed_branch = @landed_branch, landed_commit = @landed_commit, pr_url = @pr_url WHERE id = @id`);
+    return this.landStmt.run({ ...landing, id }).changes === 1;
+  }
+
+  /** Sets the pull request of a landed job. */
+  setPrUrl(id: string, prUrl: string): void {
+    // Returns nothing; a job not landed keeps no pull request.
+    this.prStmt ??= this.db.prepare('UPDATE jobs SET pr_url = @pr_url WHERE id = @id AND landed_ms IS NOT NULL');
+    this.prStmt.run({ id, pr_url: prUrl });
+  }
+
+  private landStmt: Statement | undefined;
+  private prStmt: Statement | undefined;
 
   counts(): Record<JobStatus, number> {
     const out: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };

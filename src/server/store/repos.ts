@@ -12,6 +12,8 @@ export interface RepoRow {
   updated_at: string;
   /** The server's override of the repo's environment, as JSON (environment(id) parses it); null: none. */
   environment: string | null;
+  /** Where its pull requests are opened, as JSON (a checked `Forge`); null: guessed from remote_url. */
+  forge: string | null;
 }
 
 export class NameTakenError extends Error {}
@@ -69,9 +71,9 @@ export class RepoStore {
 
   create(input: { name: string; default_branch: string; remote_url: string | null }): RepoRow {
     const now = new Date().toISOString();
-    const row: RepoRow = { id: crypto.randomUUID(), ...input, created_at: now, updated_at: now, environment: null };
+    const row: RepoRow = { id: crypto.randomUUID(), ...input, created_at: now, updated_at: now, environment: null, forge: null };
     try {
-      const { environment: _none, ...columns } = row;
+      const { environment: _none, forge: _noForge, ...columns } = row;
       this.insertStmt.run(columns);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new NameTakenError(input.name);
@@ -80,14 +82,16 @@ export class RepoStore {
     return row;
   }
 
-  update(id: string, patch: Partial<Pick<RepoRow, 'name' | 'default_branch' | 'remote_url'>>): RepoRow | undefined {
+  update(id: string, patch: Partial<Pick<RepoRow, 'name' | 'default_branch' | 'remote_url' | 'forge'>>): RepoRow | undefined {
     const current = this.byId.get(id);
     if (!current) return undefined;
     const next: RepoRow = { ...current, ...patch, updated_at: new Date().toISOString() };
     try {
       // Returns changes = 1.
       this.db
-        .prepare('UPDATE repos SET name = @name, default_branch = @default_branch, remote_url = @remote_url, updated_at = @updated_at WHERE id = @id')
+        .prepare(
+          'UPDATE repos SET name = @name, default_branch = @default_branch, remote_url = @remote_url, forge = @forge, updated_at = @updated_at WHERE id = @id',
+        )
         .run(next);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new NameTakenError(next.name);

@@ -63,6 +63,15 @@ export const TranscriptAppendedEvent = Type.Object(
   { description: "An agent's transcript grew: the new entries, in order (`/api/jobs/{id}/transcript?after=` fills a gap)." },
 );
 
+export const TaskUpdatedEvent = Type.Object(
+  { type: Type.Literal('task.updated'), task_id: Type.String(), repo_id: Type.String() },
+  { description: 'A task was created, one of its candidates changed, or its pick was made: read `/api/tasks/{id}`.' },
+);
+export const CommentsChangedEvent = Type.Object(
+  { type: Type.Literal('comments.changed'), job_id: Type.String() },
+  { description: "A comment on the job's diff was added, resolved, deleted or sent: read `/api/jobs/{id}/comments`." },
+);
+
 export const LiveEvent = Type.Union([
   JobCreatedEvent,
   JobUpdatedEvent,
@@ -76,5 +85,7 @@ export const LiveEvent = Type.Union([
   RepoEvent,
   BranchesUpdatedEvent,
   TranscriptAppendedEvent,
+  TaskUpdatedEvent,
+  CommentsChangedEvent,
 ]);
 export type LiveEvent = Static<typeof LiveEvent>;

@@ -14,4 +14,7 @@ export * from './pool.js';
 export * from './secrets.js';
 export * from './session.js';
 export * from './events.js';
+export * from './tasks.js';
+export * from './comments.js';
+export * from './webhooks.js';
 export { CheckResult, CheckStatus, RepoEnvironment, SetupReport } from '../environment.js';

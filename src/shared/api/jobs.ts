@@ -78,6 +78,45 @@ export const FollowupJob = Type.Object(
 );
 export type FollowupJob = Static<typeof FollowupJob>;
 
+/** A candidate of a task a person picked, or one of the others once one was picked. */
+export const CandidateChoice = Type.Union([Type.Literal('picked'), Type.Literal('discarded')]);
+export type CandidateChoice = Static<typeof CandidateChoice>;
+
+/** `POST /api/jobs/{id}/land`: the job's branch pushed to the repo's `remote_url`, from the server. */
+export const JobLandRequest = Type.Object(
+  {
+    pr: Type.Optional(Type.Boolean({ default: false, description: "Open a pull request (GitLab: merge request) on the repo's forge too." })),
+    force_with_lease: Type.Optional(
+      Type.Boolean({ default: false, description: 'Replace the remote branch if it is where lazyaf last saw it (git push --force-with-lease).' }),
+    ),
+    remote_branch: Type.Optional(BranchName),
+    base: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "The pull request's base: default the repo's default branch." })),
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: "The pull request's title: default the job's." })),
+    body: Type.Optional(Type.String({ maxLength: 60_000, description: "The pull request's body: default the job's description and a link to it." })),
+  },
+  { additionalProperties: false },
+);
+export type JobLandRequest = Static<typeof JobLandRequest>;
+
+/** What the job records once landed. */
+export const JobLanding = Type.Object({
+  landed_by: Type.String({ description: 'Who asked: "admin" (the admin token) or the signed-in browser session\'s name.' }),
+  landed_at: Time(),
+  remote_url: Type.String({ description: 'Where, its credentials hidden.' }),
+  remote_branch: Type.String(),
+  commit: Type.String(),
+  pr_url: Nullable(Type.String(), 'The pull request opened with it, or null.'),
+});
+export type JobLanding = Static<typeof JobLanding>;
+
+export const JobLandResult = Type.Object({
+  job_id: Type.String(),
+  landing: JobLanding,
+  output: Type.String({ description: "What git push said, URLs' credentials hidden." }),
+  pr_error: Nullable(Type.String(), 'Pushed, but the forge refused or could not be reached for the pull request: why (the landing stands).'),
+});
+export type JobLandResult = Static<typeof JobLandResult>;
+
 export const ChainLink = Type.Object(
   {
     id: Type.String(),
@@ -152,6 +191,9 @@ export const Job = Type.Object({
   setup: Type.Optional(Nullable(SetupReport, "How its last attempt's setup went, once reported (null: the repo has no environment, or not yet).")),
   checks: Type.Optional(Type.Array(CheckResult, { description: "The repo's checks as its last attempt ran them, in order (empty: none, or not yet)." })),
   transcript_entries: Type.Optional(Type.Integer({ minimum: 0, description: 'For an agent job: the number of transcript entries of its last attempt.' })),
+  task_id: Type.Optional(Nullable(Type.String(), 'The task it is a candidate of (`POST /api/tasks`), or null.')),
+  choice: Type.Optional(Nullable(CandidateChoice, "Once its task's pick was made: whether it was picked or discarded.")),
+  landed: Type.Optional(Nullable(JobLanding, 'Once landed from the server (`POST /api/jobs/{id}/land`).')),
 });
 export type Job = Static<typeof Job>;
 

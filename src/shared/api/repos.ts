@@ -14,12 +14,39 @@ export const RemoteUrl = Type.String({
   description: 'The real remote: an http(s)/ssh/git/file URL, user@host:path, or an absolute path.',
 });
 
+/** Where the repo's pull requests are opened: which forge's REST API, at which base URL. */
+export const ForgeKind = Type.Union([Type.Literal('github'), Type.Literal('gitlab'), Type.Literal('gitea')], {
+  description: 'gitea covers Forgejo (the same API).',
+});
+export type ForgeKind = Static<typeof ForgeKind>;
+export const Forge = Type.Object(
+  {
+    kind: ForgeKind,
+    api_url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description: 'The API base: https://api.github.com, https://gitlab.example.com/api/v4, https://gitea.example.com/api/v1.',
+    }),
+    project: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, description: 'owner/name (GitLab: the project path); default: taken from remote_url.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Forge = Static<typeof Forge>;
+
 export const Repo = Type.Object({
   id: Type.String(),
   name: Type.String(),
   default_branch: Type.String({ description: 'The branch a job starts from unless it names another.' }),
   remote_url: Nullable(Type.String(), 'The remote the server lands branches on, its credentials hidden; null when none is set.'),
   clone_url: Type.String({ description: "The repo's URL on the server's own git server (`/git/<id>.git`)." }),
+  forge: Type.Optional(
+    Nullable(
+      Forge,
+      'Where pull requests are opened, when set; else github.com and gitlab.com remotes are known, and a PR elsewhere is refused until it is set.',
+    ),
+  ),
   created_at: Time(),
   updated_at: Time(),
 });
@@ -40,6 +67,7 @@ export const UpdateRepo = Type.Object(
     name: Type.Optional(RepoName),
     remote_url: Type.Optional(Type.Union([RemoteUrl, Type.Null()])),
     default_branch: Type.Optional(BranchName),
+    forge: Type.Optional(Type.Union([Forge, Type.Null()])),
   },
   { additionalProperties: false, minProperties: 1 },
 );

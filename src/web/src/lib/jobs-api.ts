@@ -1,4 +1,4 @@
-import type { FollowupJob, Job, JobDiff, JobList, JobLogs, SubmitJob, Transcript } from '../../../shared/api.js';
+import type { FollowupJob, Job, JobDiff, JobLandRequest, JobLandResult, JobList, JobLogs, SubmitJob, Transcript } from '../../../shared/api.js';
 import { api, seg } from './api.js';
 
 type Signal = AbortSignal | undefined;
@@ -11,6 +11,8 @@ export const jobsApi = {
   followup: (id: string, body: FollowupJob): Promise<Job> => api('POST', `/api/jobs/${seg(id)}/followup`, body),
   /** Cancel and Retry answer with the job itself; Rerun with the new job. */
   act: (id: string, action: 'cancel' | 'retry' | 'rerun'): Promise<Job> => api('POST', `/api/jobs/${seg(id)}/${action}`),
+  /** Pushes the job's branch to the repo's remote from the server, and opens a pull request with `pr`. */
+  land: (id: string, body: JobLandRequest): Promise<JobLandResult> => api('POST', `/api/jobs/${seg(id)}/land`, body),
   logs: (id: string, offset: number, limit: number, signal?: Signal): Promise<JobLogs> =>
     api('GET', `/api/jobs/${seg(id)}/logs?offset=${offset}&limit=${limit}`, undefined, { signal }),
   transcript: (id: string, after: number, signal?: Signal): Promise<Transcript> =>

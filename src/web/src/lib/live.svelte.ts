@@ -3,7 +3,7 @@ import type { LiveEvent } from '../../../shared/api.js';
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected';
 
 /** The views that keep themselves live from the event stream. */
-export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners' | 'repos' | 'repo';
+export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners' | 'repos' | 'repo' | 'task' | 'comments' | 'watch';
 
 /**
  * Which views read each type of event: the one list of the types the page listens to, derived
@@ -14,7 +14,7 @@ export type View = 'jobs' | 'job' | 'log' | 'transcript' | 'job form' | 'runners
  */
 const READERS = {
   'job.created': ['jobs', 'runners'],
-  'job.updated': ['jobs', 'job', 'runners'],
+  'job.updated': ['jobs', 'job', 'runners', 'watch'],
   'attempt.started': ['job', 'runners'],
   'attempt.ended': ['job', 'runners'],
   'log.appended': ['log'],
@@ -27,6 +27,8 @@ const READERS = {
   'repo.deleted': ['jobs', 'repos', 'repo'],
   'branches.updated': ['repo'],
   'transcript.appended': ['transcript'],
+  'task.updated': ['task', 'job'],
+  'comments.changed': ['comments'],
 } as const satisfies Record<LiveEvent['type'], readonly [View, ...View[]]>;
 
 type Readers = typeof READERS;
