@@ -29,6 +29,13 @@ uiTest("the job page: Land pushes the job's branch, Open PR opens the pull reque
   await page.getByRole('heading', { level: 1, name: 'to land' }).waitFor();
   const landButton = page.getByRole('button', { name: 'Land', exact: true });
   await landButton.waitFor();
+  // In the review view, `l` goes to Land without pressing it.
+  await page.getByRole('button', { name: 'Show diff' }).click();
+  await page.getByRole('navigation', { name: 'Changed files' }).waitFor();
+  await page.locator('body').click({ position: { x: 1, y: 1 } });
+  await page.keyboard.press('l');
+  await page.waitForFunction("document.activeElement?.textContent === 'Land'");
+  assert.equal(await branchTip(origin, job.branch!), undefined, 'focused, not pressed');
 
   // Without the token, Open PR is refused before anything is pushed, and says what to set.
   ui.expectConsoleError(refusedRequest(409, /\/land$/));

@@ -7,6 +7,7 @@ export const SHORTCUTS: readonly (readonly [key: string, what: string])[] = [
   ['c', 'comment on the focused line (else the current file’s first changed line)'],
   ['u', 'unified view'],
   ['s', 'split (side-by-side) view'],
+  ['l', 'go to Land (Enter then lands)'],
   ['?', 'this list'],
 ];
 
