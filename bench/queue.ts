@@ -1,7 +1,7 @@
 /**
  * Queue part of `npm run bench`: P1 dispatch latency, P2 no-op jobs per second through the whole
  * HTTP cycle, P4 job received → command started with a warm repo cache (E1: the same with a cached
- * `npm ci` setup, as a ratio), T1 a task of 8 jobs on 8 runners against one job alone, P5 1,000 simulated runners heartbeating and long-polling. Every
+ * `npm ci` setup, as a ratio), F1 a task of 8 jobs on 8 runners against one job alone, P5 1,000 simulated runners heartbeating and long-polling. Every
  * server is a separate `lazyaf server` process.
  */
 import { spawn } from 'node:child_process';
@@ -204,7 +204,7 @@ async function untilEnded(url: string, ended: (status: string) => boolean): Prom
 }
 
 /**
- * T1: a task of 8 command jobs on 8 process runners, submit → all 8 finished, against one job
+ * F1: a task of 8 command jobs on 8 process runners, submit → all 8 finished, against one job
  * alone on the same runners, as a ratio (ideal 1x with a core per runner; on fewer cores the jobs
  * share them). Each job writes a file, so each commits and pushes its branch. The rounds alternate
  * (one job, then a task), so load from elsewhere falls on both alike; a first task warms every
@@ -494,11 +494,11 @@ export const queuePart: BenchPart = {
       });
     }
     await attempt(
-      'T1 task fan-out',
+      'F1 task fan-out',
       () => taskFanOut(ctx),
       (v) => {
         figures.push({
-          metric: 'T1 task of 8 command jobs on 8 runners: submit → all 8 finished, ÷ one job alone, p50',
+          metric: 'F1 task of 8 command jobs on 8 runners: submit → all 8 finished, ÷ one job alone, p50',
           value: v.ratio,
           unit: 'x',
           raw: `${v.task.toFixed(0)} ms for the task, ${v.single.toFixed(0)} ms for one job (${v.rounds} rounds each), on ${v.cores} cores`,
