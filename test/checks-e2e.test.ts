@@ -96,3 +96,23 @@ test("a check is bounded by the job's time left, and a job that timed out runs n
   assert.deepEqual(late.checks, []);
   assert.doesNotMatch(late.log, /check slow/);
 });
+
+test("a repo's cache paths stay out of the job's commits, its own `git add -A` and the runner's, whatever its .gitignore", async (t) => {
+  const start = inProcessRunners(t);
+  const server = await startTestServer(t);
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'cached', {
+    'README.md': '# cached\n',
+    'deps.txt': 'v1\n',
+    '.lazyaf.yml': 'setup: mkdir -p .cache && echo prepared > .cache/stamp\ncache:\n  paths: [.cache]\n  key: [deps.txt]\n',
+  });
+  start(server, 'r1', { sandbox: 'require' });
+  const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
+  const command = 'cat .cache/stamp && echo made > made.txt && git add -A && git commit -qm own && echo more > more.txt';
+  for (const title of ['setup runs', 'restored from the cache']) {
+    const job = await runJob(server, { repo_id: repo.id, title, command });
+    assert.equal(job.status, 'succeeded', job.error ?? job.log);
+    assert.match(job.log, /^prepared$/m);
+    const tree = (await git(['ls-tree', '-r', '--name-only', job.branch!], bare)).split('\n');
+    assert.deepEqual(tree, ['.lazyaf.yml', 'README.md', 'deps.txt', 'made.txt', 'more.txt'], title);
+  }
+});

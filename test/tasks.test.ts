@@ -243,12 +243,17 @@ test('a pick with land lands the picked candidate on the remote; a discarded one
   const bare = path.join(server.ctx.reposDir, `${repo.id}.git`);
   const remote = path.join(tempDir(t), 'remote.git');
   await git(['init', '-q', '--bare', remote]);
-  assert.equal((await api(server, 'PATCH', `/api/repos/${repo.id}`, { remote_url: remote })).status, 200);
   start(server, 'r1');
   const created = await api<TaskCreated>(server, 'POST', '/api/tasks', { repo_id: repo.id, title: 'answer', command: COMMAND, count: 2 });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const [chosen, other] = await Promise.all(created.body.jobs.map((j) => waitForJob(server, j.id, undefined, 60_000)));
   assert.equal(other!.status, 'succeeded');
+  // A land that cannot happen (no remote yet) is refused before the pick, which is not taken.
+  const early = await api<{ message: string }>(server, 'POST', `/api/tasks/${created.body.id}/pick`, { job_id: chosen!.id, land: true });
+  assert.equal(early.status, 409);
+  assert.match(early.body.message, /has no remote_url to land on/);
+  assert.equal((await getTask(server, created.body.id)).picked_job_id, null, 'no pick left behind');
+  assert.equal((await api(server, 'PATCH', `/api/repos/${repo.id}`, { remote_url: remote })).status, 200);
   // Someone lands the other candidate before the pick: it will be discarded, but it is on the remote.
   assert.equal((await api(server, 'POST', `/api/jobs/${other!.id}/land`, {})).status, 200);
 

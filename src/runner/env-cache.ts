@@ -57,6 +57,20 @@ export function checkedPaths(paths: readonly string[], what = 'cache path'): str
 }
 
 /**
+ * Keeps the cache paths out of what the job commits (`git add -A`, the runner's commit of what the
+ * job left): they are the checkout's prepared state, not its work, whether or not the repo's
+ * `.gitignore` says so. Written to the checkout's own `.git/info/exclude`, which the runner makes
+ * anew for each job; a file the repo tracks there is still committed when changed.
+ */
+export function excludeFromCommits(checkout: string, paths: readonly string[]): void {
+  const info = path.join(checkout, '.git', 'info');
+  fs.mkdirSync(info, { recursive: true });
+  // `/` anchors each to the checkout's root; glob characters in a path are escaped.
+  const lines = checkedPaths(paths).map((p) => `/${p.replace(/[\\*?[\]!#]/g, (c) => `\\${c}`)}`);
+  fs.appendFileSync(path.join(info, 'exclude'), `\n# the repo's environment cache (.lazyaf.yml)\n${lines.join('\n')}\n`);
+}
+
+/**
  * The cache key: sha256 over the setup commands, the cache paths and the content of each key file
  * (a missing one counts as missing). A key file must be a regular file inside the checkout: one
  * whose links lead out of it would let the repo learn about the runner's files through the key.

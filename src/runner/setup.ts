@@ -1,6 +1,6 @@
 import type { ResolvedEnvironment, SetupReport } from '../shared/environment.js';
 import type { CompleteRequest } from '../shared/protocol.js';
-import { cacheKey, CachePathError, restoreCache, saveCache } from './env-cache.js';
+import { cacheKey, CachePathError, excludeFromCommits, restoreCache, saveCache } from './env-cache.js';
 import type { CommandResult } from './execute.js';
 
 /**
@@ -69,6 +69,7 @@ export async function planSetup(env: ResolvedEnvironment, place: SetupPlace): Pr
   if (!env.cache) return plan;
   try {
     plan.key = await cacheKey(place.checkout, env.setup, env.cache.paths, env.cache.key);
+    excludeFromCommits(place.checkout, env.cache.paths);
   } catch (err) {
     if (!(err instanceof CachePathError)) throw err;
     plan.error = `setup: ${err.message}`;

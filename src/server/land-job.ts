@@ -8,20 +8,13 @@ import { hideToken, oneLine } from './forges/http.js';
 import type { JobRow } from './store/jobs.js';
 import type { RepoRow } from './store/repos.js';
 
+type LandPlan = { repo: RepoRow; branch: string; remoteBranch: string; remoteUrl: string; base: string; pr: ReturnType<typeof pullRequestPlan> | undefined };
+
 /**
- * Lands a job from the server (`POST /api/jobs/{id}/land`, the web UI's Land and Open PR, a
- * task's pick with land): pushes the job's branch from the bare repo to the repo's stored
- * remote_url, records the landing on the job, and opens a pull request when asked. The rules are
- * `lazyaf land JOB`'s (job-actions.ts landRefusal): a succeeded job with a commit; a follow-up's
- * branch holds its whole chain, so landing the last job lands the chain; a branch that moved on the
- * remote is replaced only with force_with_lease, and only while it holds what this server read of
- * it just before. `by` is who asked ("admin", or the browser session).
- *
- * Everything that can refuse is checked before the push (the job, the remote, the forge and its
- * token when a PR is asked for), so a refusal changes nothing. A pull request that fails after the
- * push leaves the landing standing: the answer's `pr_error` says why.
+ * What landing `job` would do, or the refusal (an ApiError) of everything that can be told without
+ * git: a task's pick with land asks first, so a land that cannot happen leaves no pick behind.
  */
-export async function landJob(ctx: ServerContext, job: JobRow, req: JobLandRequest, by: string): Promise<JobLandResult> {
+export function landPlan(ctx: ServerContext, job: JobRow, req: JobLandRequest): LandPlan {
   const repo = ctx.repos.store.get(job.repo_id);
   if (!repo) throw new ApiError(404, `repo not found: ${job.repo_id}`);
   const facts = {
@@ -47,6 +40,24 @@ export async function landJob(ctx: ServerContext, job: JobRow, req: JobLandReque
   const base = req.base ?? repo.default_branch;
   if (!isValidBranchName(base)) throw new ApiError(400, `invalid branch name: ${JSON.stringify(base)}`);
   const pr = req.pr ? pullRequestPlan(ctx, repo) : undefined;
+  return { repo, branch, remoteBranch, remoteUrl, base, pr };
+}
+
+/**
+ * Lands a job from the server (`POST /api/jobs/{id}/land`, the web UI's Land and Open PR, a
+ * task's pick with land): pushes the job's branch from the bare repo to the repo's stored
+ * remote_url, records the landing on the job, and opens a pull request when asked. The rules are
+ * `lazyaf land JOB`'s (job-actions.ts landRefusal): a succeeded job with a commit; a follow-up's
+ * branch holds its whole chain, so landing the last job lands the chain; a branch that moved on the
+ * remote is replaced only with force_with_lease, and only while it holds what this server read of
+ * it just before. `by` is who asked ("admin", or the browser session).
+ *
+ * Everything that can refuse is checked before the push (the job, the remote, the forge and its
+ * token when a PR is asked for), so a refusal changes nothing. A pull request that fails after the
+ * push leaves the landing standing: the answer's `pr_error` says why.
+ */
+export async function landJob(ctx: ServerContext, job: JobRow, req: JobLandRequest, by: string): Promise<JobLandResult> {
+  const { repo, branch, remoteBranch, remoteUrl, base, pr } = landPlan(ctx, job, req);
   if (!(await ctx.repos.branchCommit(repo, branch))) {
     throw new ApiError(409, `job ${job.id.slice(0, 8)}'s branch ${branch} is no longer in the repo (a discarded candidate's branch is deleted after its time)`);
   }

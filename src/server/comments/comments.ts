@@ -156,7 +156,11 @@ export class Comments {
     if (unsent.length === 0) throw new ApiError(409, `job ${short} has no comment to send: each unresolved comment was sent already, or there are none`);
     this.deps.sources.queue.mustBeFinished(job, 'send comments to');
     const agent = body.agent ?? (job.agent === SHELL_AGENT ? undefined : job.agent);
-    if (!agent) throw new ApiError(409, `job ${short} ran a command, not an agent: name the agent to send its comments to (agent)`);
+    if (!agent)
+      throw new ApiError(
+        409,
+        `job ${short} ran a command, not an agent: name the agent to send its comments to (lazyaf review --send --agent NAME; the API's "agent")`,
+      );
     const code = await this.codeAround(job, unsent);
     let description = reviewPrompt(job, unsent, code);
     if (description.length > REVIEW_PROMPT_MAX_CHARS) description = reviewPrompt(job, unsent, code, false);

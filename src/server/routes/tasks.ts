@@ -20,7 +20,7 @@ import { hangUpSignal, whileServerWaits } from '../edge.js';
 import { ApiError } from '../errors.js';
 import { bareRepoPath } from '../git/bare.js';
 import { commitsDiff } from '../git/diff.js';
-import { landJob } from '../land-job.js';
+import { landJob, landPlan } from '../land-job.js';
 import { findJob } from '../queue/core.js';
 import { jobDetails } from '../queue/job-view.js';
 import type { JobRow } from '../store/jobs.js';
@@ -124,7 +124,10 @@ export async function taskRoutes(fastify: FastifyInstance, opts: TaskRoutesOptio
       },
     },
     async (req, reply) => {
-      const picked = tasks.pick(tasks.find(req.params.id), req.body.job_id);
+      const found = tasks.find(req.params.id);
+      // A land that cannot happen is refused before the pick, which cannot be taken back.
+      if (req.body.land) landPlan(ctx, tasks.candidate(found, req.body.job_id), req.body.land_options ?? {});
+      const picked = tasks.pick(found, req.body.job_id);
       const land = req.body.land ? await landJob(ctx, picked.job, req.body.land_options ?? {}, askedBy(req)) : undefined;
       const task = await whileServerWaits(req, tasks.view(picked.task, jobView, hangUpSignal(reply)));
       return land ? { task, land } : { task };
