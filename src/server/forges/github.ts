@@ -1,4 +1,4 @@
-import { ForgeError, forgeRequest, refused, urlField } from './http.js';
+import { createOrFind, forgeRequest, urlField } from './http.js';
 import type { ForgeApi, PullRequestAsk } from './types.js';
 
 /**
@@ -7,28 +7,28 @@ import type { ForgeApi, PullRequestAsk } from './types.js';
  * the list filtered by `head=owner:branch`.
  */
 export const github: ForgeApi = {
-  async openPullRequest(ask: PullRequestAsk): Promise<string> {
+  openPullRequest(ask: PullRequestAsk): Promise<string> {
     const headers = {
       Authorization: `Bearer ${ask.token}`,
       Accept: 'application/vnd.github+json',
       'X-GitHub-Api-Version': '2022-11-28',
     };
     const pulls = `${ask.apiUrl}/repos/${ownerAndName(ask.project)}/pulls`;
-    const created = await forgeRequest({
-      method: 'POST',
+    return createOrFind({
+      what: 'the pull request',
       url: pulls,
       headers,
       body: { title: ask.title, head: ask.head, base: ask.base, body: ask.body },
       token: ask.token,
+      urlKey: 'html_url',
+      conflict: 422,
+      findOpen: async () => {
+        const owner = ask.project.split('/')[0]!;
+        const query = new URLSearchParams({ head: `${owner}:${ask.head}`, state: 'open' });
+        const found = await forgeRequest({ method: 'GET', url: `${pulls}?${query}`, headers, token: ask.token });
+        return found.status === 200 && Array.isArray(found.json) ? urlField(found.json[0], 'html_url') : undefined;
+      },
     });
-    if (created.status === 201) return urlField(created.json, 'html_url') ?? noUrl(created.status);
-    if (created.status !== 422) throw refused('the pull request', created, ask.token);
-    const owner = ask.project.split('/')[0]!;
-    const query = new URLSearchParams({ head: `${owner}:${ask.head}`, state: 'open' });
-    const found = await forgeRequest({ method: 'GET', url: `${pulls}?${query}`, headers, token: ask.token });
-    const open = found.status === 200 && Array.isArray(found.json) ? urlField(found.json[0], 'html_url') : undefined;
-    if (open) return open;
-    throw refused('the pull request', created, ask.token);
   },
 };
 
@@ -38,8 +38,4 @@ export function ownerAndName(project: string): string {
     .split('/')
     .map((part) => encodeURIComponent(part))
     .join('/');
-}
-
-function noUrl(status: number): never {
-  throw new ForgeError(`the forge answered ${status} without the pull request's URL`);
 }

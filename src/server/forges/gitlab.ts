@@ -1,4 +1,4 @@
-import { ForgeError, forgeRequest, refused, urlField } from './http.js';
+import { createOrFind, forgeRequest, urlField } from './http.js';
 import type { ForgeApi, PullRequestAsk } from './types.js';
 
 /**
@@ -7,26 +7,22 @@ import type { ForgeApi, PullRequestAsk } from './types.js';
  * source branch is 409, and is found with the list filtered by source and target branch.
  */
 export const gitlab: ForgeApi = {
-  async openPullRequest(ask: PullRequestAsk): Promise<string> {
+  openPullRequest(ask: PullRequestAsk): Promise<string> {
     const headers = { 'PRIVATE-TOKEN': ask.token, Accept: 'application/json' };
     const requests = `${ask.apiUrl}/projects/${encodeURIComponent(ask.project)}/merge_requests`;
-    const created = await forgeRequest({
-      method: 'POST',
+    return createOrFind({
+      what: 'the merge request',
       url: requests,
       headers,
       body: { source_branch: ask.head, target_branch: ask.base, title: ask.title, description: ask.body },
       token: ask.token,
+      urlKey: 'web_url',
+      conflict: 409,
+      findOpen: async () => {
+        const query = new URLSearchParams({ source_branch: ask.head, target_branch: ask.base, state: 'opened' });
+        const found = await forgeRequest({ method: 'GET', url: `${requests}?${query}`, headers, token: ask.token });
+        return found.status === 200 && Array.isArray(found.json) ? urlField(found.json[0], 'web_url') : undefined;
+      },
     });
-    if (created.status === 201) {
-      const url = urlField(created.json, 'web_url');
-      if (!url) throw new ForgeError(`the forge answered ${created.status} without the merge request's URL`);
-      return url;
-    }
-    if (created.status !== 409) throw refused('the merge request', created, ask.token);
-    const query = new URLSearchParams({ source_branch: ask.head, target_branch: ask.base, state: 'opened' });
-    const found = await forgeRequest({ method: 'GET', url: `${requests}?${query}`, headers, token: ask.token });
-    const url = found.status === 200 && Array.isArray(found.json) ? urlField(found.json[0], 'web_url') : undefined;
-    if (url) return url;
-    throw refused('the merge request', created, ask.token);
   },
 };

@@ -138,3 +138,37 @@ export function refused(what: string, answer: ForgeAnswer, token: string): Forge
   const said = forgeMessage(answer.json);
   return new ForgeError(hideToken(`the forge refused ${what} (HTTP ${answer.status})${said ? `: ${said}` : ''}`, token));
 }
+
+/** What one forge's "open a pull request" needs to say: where, how, and how it names an open one. */
+export interface CreateOrFind {
+  /** "the pull request" or "the merge request", for the messages. */
+  what: string;
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+  token: string;
+  /** The field of a created one that holds its web URL. */
+  urlKey: string;
+  /** The status the forge answers when one is already open for the branch. */
+  conflict: number;
+  /** The URL of the one already open, looked up, or undefined. */
+  findOpen: () => Promise<string | undefined>;
+}
+
+/**
+ * The flow every forge shares: create it; a new one is 201 with its URL; one already open is
+ * `conflict` and is looked up; anything else is the forge's refusal in words.
+ */
+export async function createOrFind(spec: CreateOrFind): Promise<string> {
+  const created = await forgeRequest({ method: 'POST', url: spec.url, headers: spec.headers, body: spec.body, token: spec.token });
+  if (created.status === 201) {
+    const url = urlField(created.json, spec.urlKey);
+    if (!url) throw new ForgeError(`the forge answered ${created.status} without ${spec.what}'s URL`);
+    return url;
+  }
+  if (created.status === spec.conflict) {
+    const open = await spec.findOpen();
+    if (open) return open;
+  }
+  throw refused(spec.what, created, spec.token);
+}
