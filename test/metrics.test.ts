@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
+import { JobDurations } from '../src/server/metrics/durations.js';
 import { escapeLabelValue, formatFamily } from '../src/server/metrics/format.js';
+import { MetricsStore } from '../src/server/store/metrics.js';
 import { api, authUrl, git, startTestServer, tempDir } from './helpers.js';
 import { inProcessRunners, runJob, seedRepo, submit } from './queue-helpers.js';
 
@@ -99,6 +101,17 @@ test('GET /metrics: admin or metrics token only; jobs, durations, runners, pool,
   assert.equal(s.get('lazyaf_agent_cost_usd_total{agent="we\\"ird"}'), 0.25);
 
   await submit(server, { repo_id: repo.id, title: 'queued', command: 'true', labels: ['nowhere'] });
+  // A finished job told of again (a land, a comment) is not counted twice.
+  server.ctx.events.emit({ type: 'job.updated', job_id: done.id, repo_id: repo.id, status: 'succeeded' });
   const again = samples(await (await scrape(server.url, server.token)).text());
   assert.equal(again.get('lazyaf_jobs{status="queued"}'), 1);
+  assert.equal(again.get('lazyaf_job_run_seconds_count'), 1);
+
+  // After a restart the histograms are read from the database: the same job, counted once.
+  const restarted = new JobDurations(new MetricsStore(server.ctx.db), server.ctx.store.jobs);
+  restarted.finished(done.id);
+  assert.equal(restarted.runDuration().count, 1);
+  assert.equal(restarted.queueWait().count, 1);
+  // julianday() keeps milliseconds to within a few microseconds.
+  assert.ok(Math.abs(restarted.runDuration().sum - s.get('lazyaf_job_run_seconds_sum')!) < 0.001);
 });

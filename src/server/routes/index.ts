@@ -30,6 +30,7 @@ import { usageRoutes } from './usage.js';
 import { metricsRoutes } from './metrics.js';
 import { GitTraffic } from '../metrics/git-traffic.js';
 import { MetricsStore } from '../store/metrics.js';
+import { JobDurations } from '../metrics/durations.js';
 import { taskRoutes } from './tasks.js';
 import { TaskStore } from '../store/tasks.js';
 import { discardAfterMs, Tasks } from '../tasks.js';
@@ -144,8 +145,13 @@ export async function registerRoutes(
   await app.register(taskRoutes, { ctx, tasks });
   const usage = new UsageStore(ctx.db);
   await app.register(usageRoutes, { usage, repos: repos.store });
+  const metrics = new MetricsStore(ctx.db);
+  const durations = new JobDurations(metrics, store.jobs);
+  const stopDurations = durations.follow(ctx.events);
+  app.addHook('onClose', async () => stopDurations());
   await app.register(metricsRoutes, {
-    metrics: new MetricsStore(ctx.db),
+    metrics,
+    durations,
     usage,
     git: gitTraffic,
     pool: ctx.pool,

@@ -1,15 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../auth.js';
+import type { JobDurations } from '../metrics/durations.js';
 import type { GitTraffic } from '../metrics/git-traffic.js';
 import { formatFamilies, METRICS_CONTENT_TYPE, type Family } from '../metrics/format.js';
 import type { Pool } from '../pool/pool.js';
 import { tokenMatches } from '../secrets.js';
-import { DURATION_BUCKETS, type MetricsStore } from '../store/metrics.js';
+import { DURATION_BUCKETS, type DurationHistogram, type MetricsStore } from '../store/metrics.js';
 import type { UsageStore } from '../store/usage.js';
 import { errorBody } from '../errors.js';
 
 export interface MetricsRoutesOptions {
   metrics: MetricsStore;
+  durations: JobDurations;
   usage: UsageStore;
   git: GitTraffic;
   pool: Pool;
@@ -24,20 +26,20 @@ export function collectFamilies(opts: MetricsRoutesOptions): Family[] {
   const pool = opts.pool.state();
   const git = opts.git.counts();
   const usage = opts.usage.byAgent({ since: '', repo_id: null });
-  const histogram = (h: ReturnType<MetricsStore['queueWait']>) => [{ buckets: DURATION_BUCKETS, ...h }];
+  const histogram = (h: DurationHistogram) => [{ buckets: DURATION_BUCKETS, ...h }];
   return [
     { name: 'lazyaf_jobs', help: 'Jobs by status.', type: 'gauge', samples: metrics.jobsByStatus().map((r) => ({ labels: { status: r.status }, value: r.n })) },
     {
       name: 'lazyaf_job_queue_wait_seconds',
-      help: "Time from a job's submission to its first start.",
+      help: "Time from a finished job's submission to its first start.",
       type: 'histogram',
-      histograms: histogram(metrics.queueWait()),
+      histograms: histogram(opts.durations.queueWait()),
     },
     {
       name: 'lazyaf_job_run_seconds',
       help: "Time from a finished job's first start to its end.",
       type: 'histogram',
-      histograms: histogram(metrics.runDuration()),
+      histograms: histogram(opts.durations.runDuration()),
     },
     {
       name: 'lazyaf_runners',

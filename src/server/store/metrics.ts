@@ -15,6 +15,8 @@ const bucketCase = (expr: string): string =>
 /** Seconds between two ISO times (julianday keeps the milliseconds). */
 const seconds = (from: string, to: string): string => `MAX(0, (julianday(${to}) - julianday(${from})) * 86400.0)`;
 
+const RAN = 'started_at IS NOT NULL AND finished_at IS NOT NULL';
+
 function histogramQuery(db: Db, duration: string, where: string) {
   // Returns one row per bucket index that holds any job: its count and the sum of its durations.
   return db.prepare<[], { b: number; n: number; total: number }>(
@@ -24,9 +26,10 @@ function histogramQuery(db: Db, duration: string, where: string) {
 
 /**
  * The aggregates `GET /metrics` reports, each one SQL statement over the tables that hold the
- * truth (no second copy of the queue's state in memory to drift from it). A scrape reads each job
- * row once for the two histograms and uses the indexes for the rest: measured at about 40 ms for
- * 100,000 jobs on the 2-core reference machine, once per scrape interval.
+ * truth. Measured with 100,000 finished jobs on the 2-core machine (others at work): jobs by status
+ * 12 ms, log bytes 40 ms, usage by agent under 1 ms, each per scrape; the two histograms 110 and
+ * 270 ms (julianday() on every row), too much for every scrape: they are read once at start, and
+ * `metrics/durations.ts` adds each job that finishes after that.
  */
 export class MetricsStore {
   private readonly stmts;
@@ -39,10 +42,12 @@ export class MetricsStore {
       runnersByStatus: db.prepare<[], { status: string; n: number }>('SELECT status, COUNT(*) AS n FROM runners WHERE revoked = 0 GROUP BY status'),
       // Returns the bytes of job logs still stored (retention's pruned ones are gone).
       logBytes: db.prepare<[], { bytes: number }>('SELECT TOTAL(log_bytes) AS bytes FROM jobs WHERE log_pruned_ms IS NULL'),
-      // Queue wait: from submission to the first attempt's start.
-      queueWait: histogramQuery(db, seconds('created_at', 'started_at'), 'started_at IS NOT NULL'),
+      // Queue wait: from submission to the first attempt's start, of finished jobs that ran.
+      queueWait: histogramQuery(db, seconds('created_at', 'started_at'), RAN),
       // Run: from the first start to the end, of finished jobs that ran.
-      run: histogramQuery(db, seconds('started_at', 'finished_at'), 'started_at IS NOT NULL AND finished_at IS NOT NULL'),
+      run: histogramQuery(db, seconds('started_at', 'finished_at'), RAN),
+      // Returns the ids of jobs that finished at or after a time.
+      finishedSince: db.prepare<[string], { id: string }>('SELECT id FROM jobs WHERE finished_at >= ?'),
     };
   }
 
@@ -56,6 +61,10 @@ export class MetricsStore {
 
   logBytes(): number {
     return this.stmts.logBytes.get()!.bytes;
+  }
+
+  finishedSince(iso: string): string[] {
+    return this.stmts.finishedSince.all(iso).map((r) => r.id);
   }
 
   queueWait(): DurationHistogram {
