@@ -5,8 +5,10 @@ import type { Job } from '../src/shared/api.js';
 import { pruneOldLogs } from '../src/server/retention.js';
 import { RetentionStore } from '../src/server/store/retention.js';
 import { TranscriptStore } from '../src/server/store/transcripts.js';
-import { api, authUrl, eventually, git, startTestServer, tempDir } from './helpers.js';
+import { api, authUrl, cli, eventually, git, startTestServer, tempDir } from './helpers.js';
 import { inProcessRunners, runJob, seedRepo } from './queue-helpers.js';
+
+// `jobs logs` runs the built CLI (`npx tsc -p tsconfig.build.json` first).
 
 const DAY_MS = 24 * 3600_000;
 /** About 3 MB of log: enough pages that their return to the file system shows. */
@@ -59,6 +61,13 @@ test("retention prunes a finished job's log and transcript; the job, its sizes a
   // The branch and its commit stay.
   const remote = await git(['ls-remote', authUrl(repo.clone_url, server.token), job.branch!]);
   assert.match(remote, new RegExp(`^${job.commit}\\s`));
+  // The CLI says why it prints nothing.
+  for (const args of [[], ['--follow'], ['--raw']]) {
+    const r = await cli(['jobs', 'logs', job.id, ...args], { server });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /its log and transcript were pruned on \d{4}-\d\d-\d\d \(LAZYAF_RETENTION_DAYS\)/);
+  }
   // A second sweep finds nothing more.
   assert.equal(await pruneOldLogs(store, 1, Date.now() + 2 * DAY_MS), 0);
 });
