@@ -123,7 +123,8 @@ async function printLog(client: ApiClient, jobId: string): Promise<boolean> {
 function sayNothing(job: Job, what: 'log' | 'transcript'): void {
   const id = short(job.id);
   let line = `job ${id} ${job.status} with no ${what}`;
-  if (!isFinished(job.status)) line = `job ${id} is ${job.status}: no ${what} yet`;
+  if (job.log_pruned_at) line = `job ${id} ${job.status}; its log and transcript were pruned on ${job.log_pruned_at.slice(0, 10)} (LAZYAF_RETENTION_DAYS)`;
+  else if (!isFinished(job.status)) line = `job ${id} is ${job.status}: no ${what} yet`;
   else if (job.attempt_count === 0) line = `job ${id} ${job.status} before it ran: it has no ${what}`;
   process.stderr.write(`${line}\n`);
 }
@@ -326,7 +327,7 @@ export function registerJobs(program: Command): void {
       } else if (job && opts.json) throw new CliError(`job ${job.id} runs a shell command: it has a log and no transcript (drop --json)`);
       if (opts.follow) {
         const final = await followLog(client, id);
-        if (final.log_bytes === 0) sayNothing(final, 'log');
+        if (final.log_bytes === 0 || final.log_pruned_at) sayNothing(final, 'log');
       } else if (!(await printLog(client, id))) {
         // Its status now: the job read before the log may have started since.
         sayNothing(await client.request<Job>('GET', jobPath), 'log');

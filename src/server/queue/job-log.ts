@@ -13,7 +13,9 @@ export function logPage(store: Pick<QueueStores, 'jobs' | 'logs'>, jobId: string
     next_offset: next,
     content: data.toString('utf8'),
     truncated: fresh.log_truncated === 1,
-    complete: isFinished(fresh.status) && next >= fresh.log_bytes,
+    pruned: fresh.log_pruned_ms !== null,
+    // A pruned log is complete with what is left of it: nothing.
+    complete: isFinished(fresh.status) && (next >= fresh.log_bytes || fresh.log_pruned_ms !== null),
   };
 }
 
@@ -39,7 +41,7 @@ export async function* followLog(
       continue;
     }
     const fresh = store.jobs.get(jobId);
-    if (!fresh || (isFinished(fresh.status) && at >= fresh.log_bytes) || wakeups.closed) return;
+    if (!fresh || (isFinished(fresh.status) && (at >= fresh.log_bytes || fresh.log_pruned_ms !== null)) || wakeups.closed) return;
     await hold(wakeups.waitForJobChange(jobId, 15_000, signal));
   }
 }

@@ -27,6 +27,10 @@ import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
+import { metricsRoutes } from './metrics.js';
+import { GitTraffic } from '../metrics/git-traffic.js';
+import { MetricsStore } from '../store/metrics.js';
+import { JobDurations } from '../metrics/durations.js';
 import { taskRoutes } from './tasks.js';
 import { TaskStore } from '../store/tasks.js';
 import { discardAfterMs, Tasks } from '../tasks.js';
@@ -88,6 +92,9 @@ export async function registerRoutes(
   const agents = () => ctx.agents;
   await app.register(repoRoutes, { repos, publicUrl: config.publicUrl });
 
+  // Its hooks first: the git routes inherit them.
+  const gitTraffic = new GitTraffic();
+  gitTraffic.watch(app);
   const branches = new BranchCache(reposDir);
   await app.register(gitHttpRoutes, {
     repos: repos.store,
@@ -136,7 +143,21 @@ export async function registerRoutes(
     discardAfterMs: discardAfterMs(config),
   });
   await app.register(taskRoutes, { ctx, tasks });
-  await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
+  const usage = new UsageStore(ctx.db);
+  await app.register(usageRoutes, { usage, repos: repos.store });
+  const metrics = new MetricsStore(ctx.db);
+  const durations = new JobDurations(metrics, store.jobs);
+  const stopDurations = durations.follow(ctx.events);
+  app.addHook('onClose', async () => stopDurations());
+  await app.register(metricsRoutes, {
+    metrics,
+    durations,
+    usage,
+    git: gitTraffic,
+    pool: ctx.pool,
+    adminToken: ctx.adminToken,
+    metricsToken: config.metricsToken,
+  });
   await app.register(runnerRoutes, {
     queue,
     store,

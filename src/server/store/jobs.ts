@@ -30,6 +30,8 @@ export interface JobRow {
   end_reason: JobEndReason | null;
   log_bytes: number;
   log_truncated: number;
+  /** When retention removed its log and transcripts; null while they are kept. */
+  log_pruned_ms: number | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
