@@ -79,9 +79,10 @@ const BUNDLE_PATH = fileURLToPath(new URL('../../bundle/runner.mjs', import.meta
 /**
  * Node flags for a pool runner: a young generation of 1 MiB (semi-spaces) instead of up to 16 MiB
  * each. An idle runner holds a few MiB of live objects; the default lets the young generation grow
- * to tens of MiB of resident memory that a later scavenge never gives back. Measured: -9 MiB of RSS
- * per idle runner; a job's start and its log stream allocate little, so the extra scavenges are
- * not seen in P4 or D2.
+ * to several MiB of resident memory that a later scavenge never gives back. Measured: 6-9 MiB less
+ * RSS per idle runner. A no-op job's submit to its end through a pool runner, interleaved runs on
+ * a loaded machine: medians 145-281 ms with it, 134-249 without, within the noise; if P4 or D2
+ * ever show it, this is the line to drop.
  */
 export const RUNNER_NODE_FLAGS = ['--max-semi-space-size=1'];
 
