@@ -20,6 +20,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   ui: async () => (await import('./ui.js')).uiPart,
   agents: async () => (await import('./agents.js')).agentsPart,
   webhooks: async () => (await import('./webhooks.js')).webhooksPart,
+  runners: async () => (await import('./runners.js')).runnersPart,
 };
 
 function usage(): string {

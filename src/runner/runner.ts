@@ -7,7 +7,7 @@
  *   runner.ts            this loop: registration (and re-registration when the server forgets the
  *                        runner), the heartbeat loop, the poll loop, drain and stop.
  *   options.ts           flags and environment → RunnerConfig, and the defaults of what a config leaves out.
- *   client.ts            the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
+ *   client.ts            the protocol (src/shared/protocol.ts) over node:http, with retries, backoff and jitter;
  *                        typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
  *   backoff.ts           exponential backoff with full jitter, and a sleep an AbortSignal ends.
  *

@@ -1,0 +1,90 @@
+/**
+ * Runners part of `npm run bench`: M1, the resident memory of an idle process runner, as the
+ * server's pool starts it (`--runners 1`), against a bare `node -e 'setInterval(() => {}, 1e9)'`
+ * started beside it. Both are read (VmRSS) after the runner has registered and then idled for a
+ * few seconds, so what a start allocates and frees once has settled.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isolatedGitEnv } from './lib/git-env.js';
+import { makeTempDir, median, readRssKiB, removeTempDir, stopChild, track } from './lib/proc.js';
+import type { BenchContext, BenchPart, PartResult } from './lib/report.js';
+import { startLazyaf } from './lib/servers.js';
+import { ADMIN, call } from './queue.js';
+
+/** After registering: the long-poll is open and the first heartbeats have gone. */
+const SETTLE_MS = 5000;
+
+/** The pids whose parent is `parent`, from /proc. */
+function childrenOf(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name in parentheses may hold spaces: the fields after its closing one are fixed.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** One sample: the idle pool runner's RSS and the bare node's, in MiB, taken at the same moment. */
+async function sample(ctx: BenchContext, i: number): Promise<{ runner: number; bare: number; argv: string }> {
+  const dir = makeTempDir('lazyaf-bench-runners-');
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home);
+  const server = await startLazyaf(path.join(dir, 'data'), ADMIN, isolatedGitEnv(home), 1);
+  const bare = track(spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' }));
+  try {
+    await waitFor('the pool runner to register', 30_000, async () => {
+      const list = await call<{ runners: { status: string }[] }>(`${server.url}/api/runners`, 'GET', ADMIN);
+      return list.body.runners.some((r) => r.status === 'idle') ? true : undefined;
+    });
+    const pid = await waitFor('the pool runner process', 5000, () => childrenOf(server.pid)[0]);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const runner = readRssKiB(pid);
+    const bareRss = readRssKiB(bare.pid!);
+    if (runner === undefined || bareRss === undefined) throw new Error('the runner or the bare node is gone');
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1, 3).join(' ');
+    ctx.log(`runners: run ${i + 1}: idle pool runner ${(runner / 1024).toFixed(1)} MiB, bare node ${(bareRss / 1024).toFixed(1)} MiB (${argv} ...)`);
+    return { runner: runner / 1024, bare: bareRss / 1024, argv };
+  } finally {
+    await stopChild(bare, 500);
+    await server.stop();
+    removeTempDir(dir);
+  }
+}
+
+export const runnersPart: BenchPart = {
+  name: 'runners',
+  description: 'M1: resident memory of an idle pool process runner, against a bare node',
+  run: async (ctx: BenchContext): Promise<PartResult> => {
+    const samples = [];
+    for (let i = 0; i < ctx.runs; i++) samples.push(await sample(ctx, i));
+    const runner = median(samples.map((s) => s.runner));
+    const bare = median(samples.map((s) => s.bare));
+    return {
+      part: 'runners',
+      figures: [
+        { metric: 'M1 idle process runner RSS', value: runner, unit: 'MiB', target: 40, raw: `bare node ${bare.toFixed(1)} MiB` },
+        { metric: 'M1 idle process runner vs bare node', value: runner / bare, unit: 'x', raw: `${runner.toFixed(1)} / ${bare.toFixed(1)} MiB` },
+      ],
+      details: { samples },
+    };
+  },
+};
