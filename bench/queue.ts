@@ -449,7 +449,8 @@ export const queuePart: BenchPart = {
           value: v.jobsPerSecond,
           unit: 'jobs/s',
           min: 1000,
-          raw: `${v.jobs} jobs in ${v.seconds.toFixed(2)} s; CPU: server ${v.serverCpuPercent.toFixed(0)}%, bench clients ${v.clientCpuPercent.toFixed(0)}% of a core`,
+          // CPU per job as well: on a shared machine it varies less between runs than jobs/s.
+          raw: `${v.jobs} jobs in ${v.seconds.toFixed(2)} s; CPU: server ${v.serverCpuPercent.toFixed(0)}% of a core (${((v.serverCpuPercent * 10) / v.jobsPerSecond).toFixed(2)} ms a job), bench clients ${v.clientCpuPercent.toFixed(0)}%`,
         });
       },
     );
