@@ -85,7 +85,11 @@ export async function whileServerWaits<T>(req: FastifyRequest, wait: Promise<T>)
 /** Aborts when the client hangs up, so an answer the server holds stops waiting for it. */
 export function hangUpSignal(reply: FastifyReply): AbortSignal {
   const abort = new AbortController();
-  reply.raw.on('close', () => abort.abort());
+  // Not once the answer went out whole: nothing waits any more, and an abort (its DOMException and
+  // event) on every poll was a measurable share of the runners' steady traffic.
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
   return abort.signal;
 }
 

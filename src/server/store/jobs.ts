@@ -119,6 +119,8 @@ export class JobStore {
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      // Returns the job's task and repo, or undefined: what every job change asks, without the whole row.
+      taskOf: db.prepare<[string], Pick<JobRow, 'task_id' | 'repo_id'>>('SELECT task_id, repo_id FROM jobs WHERE id = ?'),
       // Returns up to `limit` rows whose id starts with the prefix, newest first (the prefix holds only hex digits and -).
       withPrefix: db.prepare<[string, number], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ORDER BY seq DESC LIMIT ?"),
       // Returns the oldest queued job whose labels are all among the runner's labels and whose agent is shell or among
@@ -180,6 +182,10 @@ export class JobStore {
 
   get(id: string): JobRow | undefined {
     return this.stmts.get.get(id);
+  }
+
+  taskOf(id: string): Pick<JobRow, 'task_id' | 'repo_id'> | undefined {
+    return this.stmts.taskOf.get(id);
   }
 
   /** Up to `limit` jobs whose id starts with `prefix` (hex digits and - only: see JOB_REF_RE), newest first. */
