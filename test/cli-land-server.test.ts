@@ -48,6 +48,8 @@ test('lazyaf land JOB --from-server --pr lands and opens the merge request; jobs
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, new RegExp(`^landed: +${job.branch} \\(${job.commit!.slice(0, 8)}\\) on file://\\S+origin\\.git by admin at \\d{4}-`, 'm'));
   assert.match(shown.stdout, new RegExp(`^pr: +${mr.replace(/[/.]/g, '\\$&')}$`, 'm'));
+  const listed = await cli(['jobs', 'list'], { server });
+  assert.match(listed.stdout, new RegExp(`^${short} +succeeded, landed `, 'm'), 'the list marks a landed job');
 
   // A forge that echoes the token: landed, the reason in words, exit 1, the token hidden.
   forge.hostile = 'echo-token';

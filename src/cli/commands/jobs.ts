@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { FollowupJob, Job, JobList, JobLogs, SubmitTask, TaskCreated } from '../../shared/api.js';
-import { isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
+import { attemptEnd, isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -99,7 +99,7 @@ function printJob(job: Job): void {
   // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
   for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${short(link.id)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
-    const line = `attempt ${a.number}: runner ${runnerOf(a.runner_name, a.runner_id)} ${a.started_at} → ${a.ended_at ?? 'in progress'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
+    const line = `attempt ${a.number}: runner ${runnerOf(a.runner_name, a.runner_id)} ${a.started_at} → ${a.ended_at ?? 'in progress'} ${attemptEnd(job, a) ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
     process.stdout.write(`  ${printable(line)}\n`);
   }
 }
@@ -282,7 +282,7 @@ export function registerJobs(program: Command): void {
         ['ID', 'STATUS', 'BRANCH', 'CHECKS', 'COST', 'TITLE'],
         list.map((j) => [
           j.id.slice(0, 8),
-          succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status,
+          (succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status) + (j.landed ? ', landed' : ''),
           j.branch ?? '-',
           checksMark(j.checks),
           spent(j),
