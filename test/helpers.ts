@@ -22,6 +22,8 @@ export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 // Every test process gets a git with no user or system config of its own, and a fixed identity.
 const GIT_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-gitcfg-'));
 fs.writeFileSync(path.join(GIT_HOME, '.gitconfig'), '[init]\n\tdefaultBranch = main\n');
+// One per test file's process: gone with it (a thousand runs left a thousand of them in /tmp).
+process.once('exit', () => fs.rmSync(GIT_HOME, { recursive: true, force: true }));
 Object.assign(process.env, {
   HOME: GIT_HOME,
   GIT_CONFIG_NOSYSTEM: '1',
