@@ -34,6 +34,8 @@ test('lazyaf backup copies a running server’s data dir while a repo is pushed;
       await git(['push', '-q', authUrl(repo.clone_url, server.token), 'main:busy'], src);
     }
   })();
+  // A server with a pool has an id on the Docker engine; this one's is made here, as a pool's would be.
+  fs.writeFileSync(path.join(server.dataDir, 'server_id'), 'lzsrv_test\n', { mode: 0o600 });
   const backup = path.join(tempDir(t), 'backup');
   const r = await cli(['backup', backup, '--data', server.dataDir]);
   backingUp = false;
@@ -45,7 +47,8 @@ test('lazyaf backup copies a running server’s data dir while a repo is pushed;
   const copied = path.join(backup, 'repos', `${repo.id}.git`);
   await git(['fsck', '--full', '--no-dangling'], copied);
   assert.equal(await git(['rev-parse', job.branch!], copied), job.commit);
-  assert.equal(fs.readFileSync(path.join(backup, 'admin_token'), 'utf8'), fs.readFileSync(path.join(server.dataDir, 'admin_token'), 'utf8'));
+  for (const name of ['admin_token', 'registration_token', 'server_id'])
+    assert.equal(fs.readFileSync(path.join(backup, name), 'utf8'), fs.readFileSync(path.join(server.dataDir, name), 'utf8'), name);
   assert.equal(fs.statSync(backup).mode & 0o777, 0o700);
 
   // A second backup into the same place is refused, as is one inside the data dir.

@@ -5,8 +5,12 @@ import type { Command } from 'commander';
 import { defaultDataDir } from '../../shared/paths.js';
 import { CliError } from '../errors.js';
 
-/** The files of the data dir a restored server needs besides the database, the repos and the session files (the tokens it was using). */
-const TOKEN_FILES = ['admin_token', 'registration_token'];
+/**
+ * The files of the data dir a restored server needs besides the database, the repos and the session
+ * files: the tokens it was using, and its identity on a Docker engine (a server restored in place
+ * still knows its runner containers).
+ */
+const IDENTITY_FILES = ['admin_token', 'registration_token', 'server_id'];
 
 function gitRun(args: string[], cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -94,7 +98,7 @@ export async function backupDataDir(dataDir: string, target: string): Promise<Ba
   const sessions = path.join(dataDir, 'sessions');
   // Session files are written aside and renamed: a `.tmp` is one being written.
   if (fs.existsSync(sessions)) fs.cpSync(sessions, path.join(target, 'sessions'), { recursive: true, filter: (src) => !src.endsWith('.tmp') });
-  for (const name of TOKEN_FILES) {
+  for (const name of IDENTITY_FILES) {
     const file = path.join(dataDir, name);
     if (fs.existsSync(file)) fs.copyFileSync(file, path.join(target, name));
   }
