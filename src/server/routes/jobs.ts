@@ -269,7 +269,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
         response: { 200: Transcript, ...errors },
       },
     },
-    async (req) => store.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
+    async (req) => store.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0, req.query.limit),
   );
 
   app.get(
