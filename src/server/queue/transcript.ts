@@ -7,6 +7,7 @@ import type { Emit } from '../events.js';
 import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import { TranscriptStore } from '../store/transcripts.js';
+import type { SummaryGap } from './parent-summary.js';
 import { Transactions } from './transactions.js';
 
 export interface TranscriptCaps {
@@ -79,6 +80,30 @@ export class TranscriptLog {
       this.transactions.afterCommit(() => this.emit({ type: 'transcript.appended', job_id: attempt.job_id, attempt: attempt.number, entries: stored }));
       return { accepted: true, truncated };
     });
+  }
+
+  /**
+   * The two ends of one attempt's transcript: its first `head` entries and its last `tail`, and how
+   * many lie between them, unread (a summary of a 20,000-entry run needs its start and what fits
+   * of its end, not 32 MiB parsed in a claim).
+   */
+  ends(
+    job: Pick<JobRow, 'id' | 'attempt_count'>,
+    attemptNumber: number | undefined,
+    head: number,
+    tail: number,
+  ): { entries: TranscriptEntry[]; gap?: SummaryGap } {
+    const number = attemptNumber ?? job.attempt_count;
+    const attempt = number > 0 ? this.attempts.byNumber(job.id, number) : undefined;
+    if (!attempt) return { entries: [] };
+    const parse = (rows: { entry: string }[]) => rows.map((r) => JSON.parse(r.entry) as TranscriptEntry);
+    // Entries are numbered 1..transcript_entries within the attempt, the marker included.
+    const total = attempt.transcript_entries;
+    if (total <= head + tail) return { entries: parse(this.entries.after(attempt.id, 0, total + 1)) };
+    return {
+      entries: [...parse(this.entries.after(attempt.id, 0, head)), ...parse(this.entries.after(attempt.id, total - tail, tail))],
+      gap: { at: head, count: total - head - tail },
+    };
   }
 
   /** The entries of one attempt of `job` (its latest by default) after seq `after`, at most `limit` of them (all by default). */
