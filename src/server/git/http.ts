@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth.js';
 import { ApiError, errorBody } from '../errors.js';
 import type { RepoRow } from '../store/repos.js';
+import { collectWhileStreaming } from '../young-garbage.js';
 import { authorizeGit, type GitAccess, type GitAccessOptions } from './access.js';
 import { answerLeaseChecks, leaseChecked, receiveGuard, type PushLimits } from './push-guard.js';
 import { closed, closeIfBodyUnread, firstOutput, gitFailure, killOnDisconnect, spawnGit, STOP } from './spawn.js';
@@ -140,6 +141,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
         inputError = err;
         proc.kill(STOP);
       });
+      // A pack's copies of the body are dead once git has them: freed every few MiB, not 32 (young-garbage.ts).
+      collectWhileStreaming(body);
       const stderr: Buffer[] = [];
       const hasOutput = await firstOutput(proc, stderr);
       const result = () => reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
