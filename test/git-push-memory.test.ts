@@ -8,10 +8,25 @@ import { barePath, createRepo, git, makeRepo, startTestServer, tempDir } from '.
 
 const MiB = 1024 * 1024;
 
+/** How far the bytes of live Buffers (`arrayBuffers`) rose above where they were while `op` ran, in MiB. */
+async function buffersGrowth(op: () => Promise<unknown>): Promise<number> {
+  const baseline = process.memoryUsage().arrayBuffers;
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  }, 5);
+  try {
+    await op();
+  } finally {
+    clearInterval(sampler);
+  }
+  return (peak - baseline) / MiB;
+}
+
 // Node's HTTP parser copies every piece of a body into a Buffer of its own; left to V8, a pushed
 // pack's dead copies piled up to about 32 MiB before the first collection, and glibc kept the
 // pages (young-garbage.ts). The server runs in this process, so its Buffers are ours to count.
-test('a large push leaves only a few MiB of body Buffers alive at a time, and lands checked and whole', async (t) => {
+test('a large push or clone leaves only a few MiB of Buffers alive at a time, and the push lands checked and whole', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir(t);
   const src = await makeRepo(path.join(dir, 'src'), { 'README.md': 'big\n' });
@@ -21,21 +36,17 @@ test('a large push leaves only a few MiB of body Buffers alive at a time, and la
   await git(['commit', '-q', '-m', 'big'], src);
   const repo = await createRepo(server, 'big');
 
-  const baseline = process.memoryUsage().arrayBuffers;
-  let peak = baseline;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
-  }, 5);
-  try {
-    await git(['push', '-q', pushUrl(server, repo), 'main'], src);
-  } finally {
-    clearInterval(sampler);
-  }
-  const grew = (peak - baseline) / MiB;
-  t.diagnostic(`body Buffers alive at once: +${grew.toFixed(1)} MiB at most`);
-  // Collected every 4 MiB of body: a few MiB are in flight; without it, about the whole pack.
-  assert.ok(grew < 14, `body Buffers alive at once grew by ${grew.toFixed(1)} MiB during a 32 MiB push`);
-
+  const push = await buffersGrowth(() => git(['push', '-q', pushUrl(server, repo), 'main'], src));
+  t.diagnostic(`Buffers alive at once during the push: +${push.toFixed(1)} MiB at most`);
+  // Collected every 4 MiB: a few MiB are in flight; without it, about the whole pack.
+  assert.ok(push < 14, `Buffers alive at once grew by ${push.toFixed(1)} MiB during a 32 MiB push`);
   assert.equal(await git(['rev-parse', 'main'], barePath(server.dataDir, repo.id)), await git(['rev-parse', 'HEAD'], src));
   await assertFsckClean(barePath(server.dataDir, repo.id));
+
+  // A clone's pack, read from git's pipe, is the same.
+  const dest = path.join(dir, 'clone.git');
+  const clone = await buffersGrowth(() => git(['clone', '-q', '--bare', pushUrl(server, repo), dest]));
+  t.diagnostic(`Buffers alive at once during the clone: +${clone.toFixed(1)} MiB at most`);
+  assert.ok(clone < 14, `Buffers alive at once grew by ${clone.toFixed(1)} MiB during a 32 MiB clone`);
+  assert.equal(await git(['rev-parse', 'main'], dest), await git(['rev-parse', 'HEAD'], src));
 });

@@ -10,7 +10,8 @@ import vm from 'node:vm';
  * all of it glibc's heap holding those copies (process.memoryUsage().arrayBuffers rose to 32 MiB,
  * then fell to 1 MiB at the first collection), and glibc kept the pages after they were freed.
  * A young-generation collection (a scavenge, about 1 ms) every few MiB of body frees them while
- * they are few, so the same pages are used again.
+ * they are few, so the same pages are used again. git's output read from its pipe is the same: a
+ * fresh Buffer for each read, dead once written to the client (a 40 MiB clone grew RSS by 28 MiB).
  */
 
 /** Bytes of body between two collections. */
@@ -37,16 +38,31 @@ export function collectYoungGarbage(): void {
   collector()?.({ type: 'minor' });
 }
 
+/** Returns a counter that collects the young generation after every `everyBytes` it is told of. */
+export function youngCollector(everyBytes = COLLECT_EVERY_BYTES): (bytes: number) => void {
+  let since = 0;
+  return (bytes) => {
+    since += bytes;
+    if (since < everyBytes) return;
+    since = 0;
+    collectYoungGarbage();
+  };
+}
+
 /**
  * Collects the young generation after every `everyBytes` that flow through `stream`. Call it once
  * the stream is being consumed (a 'data' listener would otherwise start it flowing too early).
  */
 export function collectWhileStreaming(stream: Readable, everyBytes = COLLECT_EVERY_BYTES): void {
-  let since = 0;
-  stream.on('data', (chunk: Buffer) => {
-    since += chunk.length;
-    if (since < everyBytes) return;
-    since = 0;
-    collectYoungGarbage();
-  });
+  const passed = youngCollector(everyBytes);
+  stream.on('data', (chunk: Buffer) => passed(chunk.length));
+}
+
+/** The same for a stream handed on whole: its pieces pass through, counted. */
+export async function* collectingWhilePassing(source: AsyncIterable<Buffer>, everyBytes = COLLECT_EVERY_BYTES): AsyncGenerator<Buffer> {
+  const passed = youngCollector(everyBytes);
+  for await (const chunk of source) {
+    passed(chunk.length);
+    yield chunk;
+  }
 }
