@@ -12,6 +12,22 @@ export interface EventRoutesOptions {
 }
 
 /**
+ * How far a stream's client may fall behind (bytes written and not yet taken by the socket)
+ * before the stream is closed: the web UI reopens it and reloads what it shows (live.svelte.ts),
+ * and the server holds no more for a client that stopped reading.
+ */
+export const EVENT_STREAM_BEHIND_BYTES = 1024 * 1024;
+
+/** Each event's frame, encoded once however many streams send it. */
+const frames = new WeakMap<LiveEvent, Buffer>();
+
+function frameOf(event: LiveEvent): Buffer {
+  let frame = frames.get(event);
+  if (!frame) frames.set(event, (frame = Buffer.from(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)));
+  return frame;
+}
+
+/**
  * `GET /api/events`: one Server-Sent Events stream of `LiveEvent`s (shared/api.ts): job, attempt,
  * log, runner, pool, repo and branch events, as `event: <type>` with a JSON `data:` line. A comment line every 15 s keeps proxies
  * from closing an idle stream.
@@ -37,7 +53,8 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       });
       res.write(': connected\n\n');
       const onEvent = (event: LiveEvent) => {
-        res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        if (res.writableLength > EVENT_STREAM_BEHIND_BYTES) res.destroy();
+        else if (!res.destroyed) res.write(frameOf(event));
       };
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), EVENT_KEEPALIVE_MS);
       const unsubscribe = opts.events.subscribe(onEvent);
