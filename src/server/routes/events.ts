@@ -18,6 +18,27 @@ export interface EventRoutesOptions {
  */
 export const EVENT_STREAM_BEHIND_BYTES = 1024 * 1024;
 
+/**
+ * Frames wait up to this long to go out together: one write per stream per batch rather than one
+ * per event (with 50 streams open and 200 log chunks a second, those writes were the server's
+ * largest cost). The UI's target is an event shown within 100 ms.
+ */
+export const EVENT_BATCH_MS = 10;
+
+/** The streams with frames waiting, flushed by one timer for all. */
+const waiting = new Set<() => void>();
+let flushTimer: NodeJS.Timeout | undefined;
+
+function flushSoon(flush: () => void): void {
+  waiting.add(flush);
+  flushTimer ??= setTimeout(() => {
+    flushTimer = undefined;
+    const flushes = [...waiting];
+    waiting.clear();
+    for (const f of flushes) f();
+  }, EVENT_BATCH_MS);
+}
+
 /** Each event's frame, encoded once however many streams send it. */
 const frames = new WeakMap<LiveEvent, Buffer>();
 
@@ -52,9 +73,25 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
         'x-accel-buffering': 'no',
       });
       res.write(': connected\n\n');
+      let frames: Buffer[] = [];
+      let framesBytes = 0;
+      const flush = () => {
+        if (!res.destroyed && frames.length > 0) res.write(frames.length === 1 ? frames[0] : Buffer.concat(frames, framesBytes));
+        frames = [];
+        framesBytes = 0;
+      };
       const onEvent = (event: LiveEvent) => {
-        if (res.writableLength > EVENT_STREAM_BEHIND_BYTES) res.destroy();
-        else if (!res.destroyed) res.write(frameOf(event));
+        if (res.destroyed) return;
+        if (res.writableLength + framesBytes > EVENT_STREAM_BEHIND_BYTES) {
+          frames = [];
+          framesBytes = 0;
+          res.destroy();
+          return;
+        }
+        const frame = frameOf(event);
+        frames.push(frame);
+        framesBytes += frame.length;
+        flushSoon(flush);
       };
       const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), EVENT_KEEPALIVE_MS);
       const unsubscribe = opts.events.subscribe(onEvent);
@@ -66,6 +103,7 @@ export async function eventRoutes(app: FastifyInstance, opts: EventRoutesOptions
       });
       clearInterval(keepAlive);
       unsubscribe();
+      waiting.delete(flush);
       unwatch();
       res.end();
       req.log.debug('event stream closed');
