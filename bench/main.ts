@@ -21,6 +21,7 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   agents: async () => (await import('./agents.js')).agentsPart,
   webhooks: async () => (await import('./webhooks.js')).webhooksPart,
   runners: async () => (await import('./runners.js')).runnersPart,
+  watchers: async () => (await import('./watchers.js')).watchersPart,
 };
 
 function usage(): string {

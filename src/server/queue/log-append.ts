@@ -13,7 +13,9 @@ export function appendLog(core: QueueCore, attempt: AttemptRow, seq: number, tex
   return core.transactions.run((): LogAck => {
     const job = jobs.get(attempt.job_id)!;
     if (!attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
-    const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(logs, job, text, redactor) : text, 'utf8');
+    // A rewritten stored log is news of its own: followers drop what they hold of it and read it again.
+    const rewrote = () => core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id));
+    const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(logs, job, text, redactor, rewrote) : text, 'utf8');
     if (job.log_truncated) {
       jobs.addLog(job.id, 0, true);
       return { accepted: true, truncated: true };
@@ -39,6 +41,7 @@ export function appendSystemLine(core: QueueCore, job: Pick<JobRow, 'id' | 'log_
 function logWritten(core: QueueCore, job: Pick<JobRow, 'id' | 'log_bytes'>, data: Buffer, truncated: boolean): void {
   core.store.logs.append(job.id, job.log_bytes, data);
   core.store.jobs.addLog(job.id, data.length, truncated);
-  core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id));
+  const offset = job.log_bytes;
+  core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id, { offset, data }));
   core.emit({ type: 'log.appended', job_id: job.id, log_bytes: job.log_bytes + data.length });
 }
