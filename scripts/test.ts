@@ -7,6 +7,7 @@
 //   node --import tsx scripts/test.ts [FILE...]          all of test/*.test.ts unless files are given
 //   node --import tsx scripts/test.ts --lanes [FILE...]  which lane each file is in, in the order they start
 //
+// --checks also runs `npm run typecheck` and `npm run lint`, as two more files (`npm test` does).
 // LAZYAF_TEST_JOBS: how many files run at once (default: the cores plus one; 1 runs them one after
 // another). Each file's output is printed whole when it ends; at the end, a summary with the
 // slowest files (wall time and the CPU their processes used). A file that fails, or outlives
@@ -81,10 +82,13 @@ const LANES: Lane[] = [
 const ALONE: string[] = [];
 
 interface TestFile {
+  /** The test file, or the npm script of a check. */
   file: string;
   lane: string;
   /** Its wall time in the last run, if known: the longest start first. */
   estimateMs: number;
+  /** What runs it, when it is not a test file (`--checks`). */
+  command?: string[];
 }
 
 interface Result {
@@ -142,8 +146,8 @@ const running = new Map<string, ChildProcess>();
  */
 function runFile(tf: TestFile): Promise<Result> {
   const started = Date.now();
-  const args = ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', tf.file];
-  const child = spawn('sh', ['-c', '"$@"; code=$?; times >&3; exit $code', 'sh', process.execPath, ...args], {
+  const command = tf.command ?? [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=600000', tf.file];
+  const child = spawn('sh', ['-c', '"$@"; code=$?; times >&3; exit $code', 'sh', ...command], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -167,7 +171,7 @@ function runFile(tf: TestFile): Promise<Result> {
       if (timedOut) result.why = `did not end within ${TIMEOUT_MS / 1000} s (LAZYAF_TEST_FILE_TIMEOUT_S)`;
       else if (code !== 0) result.why = signal ? `killed by ${signal}` : `exit ${code}`;
       const cpu = result.cpuMs === undefined ? '' : `, ${seconds(result.cpuMs)} s of CPU`;
-      const head = `# ${tf.file} (${tf.lane}): ${result.ok ? 'ok' : `FAILED, ${result.why}`}, ${result.tests ?? '?'} tests, ${seconds(result.wallMs)} s${cpu}`;
+      const head = `# ${tf.file} (${tf.lane}): ${result.ok ? 'ok' : `FAILED, ${result.why}`}, ${tf.command ? '' : `${result.tests ?? '?'} tests, `}${seconds(result.wallMs)} s${cpu}`;
       process.stdout.write(`${head}\n${withoutTotals(output).replace(/\n?$/, '\n')}`);
       resolve(result);
     });
@@ -211,8 +215,10 @@ const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
 async function main(): Promise<void> {
   listed();
-  const listOnly = process.argv[2] === '--lanes';
-  const given = process.argv.slice(listOnly ? 3 : 2);
+  const options = new Set<string>();
+  while (process.argv[2]?.startsWith('--')) options.add(process.argv.splice(2, 1)[0]!);
+  const listOnly = options.has('--lanes');
+  const given = process.argv.slice(2);
   const files = given.length
     ? given.map((f) => path.relative(ROOT, path.resolve(f)))
     : fs
@@ -222,6 +228,11 @@ async function main(): Promise<void> {
   for (const f of files) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`no test file ${f}`);
   const slots = Math.max(1, Number(process.env.LAZYAF_TEST_JOBS) || os.availableParallelism() + 1);
   const queue = plan(files);
+  // The type-check and the lint beside the first files rather than before them all: the first
+  // files spend much of their time waiting on the Docker engine and on child processes.
+  if (options.has('--checks'))
+    for (const script of ['typecheck', 'lint'])
+      queue.unshift({ file: `npm run ${script}`, lane: 'shared', estimateMs: 0, command: ['npm', 'run', '--silent', script] });
 
   if (listOnly) {
     for (const f of queue) process.stdout.write(`${f.lane.padEnd(8)} ${f.file}\n`);
@@ -240,7 +251,7 @@ async function main(): Promise<void> {
 
   const lanes = new Map<string, number>();
   for (const f of queue) lanes.set(f.lane, (lanes.get(f.lane) ?? 0) + 1);
-  process.stdout.write(`# ${queue.length} test files, ${slots} at once; lanes: ${[...lanes].map(([l, n]) => `${l} ${n}`).join(', ')} (scripts/test.ts)\n`);
+  process.stdout.write(`# ${queue.length} files, ${slots} at once; lanes: ${[...lanes].map(([l, n]) => `${l} ${n}`).join(', ')} (scripts/test.ts)\n`);
 
   const started = Date.now();
   const results: Result[] = [];
