@@ -1,8 +1,8 @@
 // The test suite's runner (`npm test` after the build, type-check and lint): every test file in a
 // `node --test` process of its own, several files at once, with the files that compete for one
 // thing kept in a lane where they run one at a time. One file at a time took 1,076 s of tests on
-// the 2-core CI machine; most of it is waiting (containers, browsers, leases, child servers), which
-// another file can use.
+// the 2-core CI machine, keeping at most about one core busy and less while it waited on
+// containers, browsers, leases and child servers, which another file can use.
 //
 //   node --import tsx scripts/test.ts [FILE...]          all of test/*.test.ts unless files are given
 //   node --import tsx scripts/test.ts --lanes [FILE...]  which lane each file is in, in the order they start
