@@ -71,8 +71,8 @@ test('lazyaf land JOB --from-server --pr lands and opens the merge request; jobs
   assert.match(both.stderr, /--from-server lands a job/);
 
   for (const text of [...outputs, server.output()]) assert.ok(!text.includes(TOKEN) && !text.includes(ENV_TOKEN), 'the token is in an output');
-  // The pool's runners: `lazyaf runner` processes started with this server's data dir in their environment.
-  const environs = processesMatching(' runner --name pool-').flatMap((pid) => {
+  // The pool's runners (the bundle, or `lazyaf runner` when the bundle is older than the build) started with this server's data dir in their environment.
+  const environs = processesMatching(' --name pool-').flatMap((pid) => {
     try {
       const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       return environ.includes(`LAZYAF_DATA=${dataDir}`) ? [environ] : [];
