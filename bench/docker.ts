@@ -97,7 +97,22 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: image, ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}) };
   const figures: Figure[] = [];
   const details: Record<string, unknown> = { image };
+  // BENCH_ONLY=D1 (or D2, D3, several comma-separated) runs just those measurements.
+  const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim().toUpperCase());
+  const wanted = (name: string) => !only || only.includes(name);
 
+  if (wanted('D1')) await scaleUps(ctx, docker, image, env, figures, details);
+  if (wanted('D2')) await warmStart(ctx, docker, env, figures, details);
+  if (wanted('D3')) {
+    const prepared = await preparedImageVsCache(ctx, image);
+    figures.push(...prepared.figures);
+    Object.assign(details, prepared.details);
+  }
+  return { part: 'docker', figures, details };
+}
+
+/** D1: the pool's scale-up from none to each of SCALES against as many bare `docker run`s. */
+async function scaleUps(ctx: BenchContext, docker: Docker, image: string, env: NodeJS.ProcessEnv, figures: Figure[], details: Record<string, unknown>) {
   const s = await setup(ctx, 'd1', env);
   try {
     for (const n of SCALES) {
@@ -128,7 +143,10 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   } finally {
     await stop(s, docker);
   }
+}
 
+/** D2: a job's start in a warm runner container. */
+async function warmStart(ctx: BenchContext, docker: Docker, env: NodeJS.ProcessEnv, figures: Figure[], details: Record<string, unknown>) {
   const w = await setup(ctx, 'd2', env, 500);
   try {
     await scale(w, 1);
@@ -144,11 +162,6 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   } finally {
     await stop(w, docker);
   }
-
-  const prepared = await preparedImageVsCache(ctx, image);
-  figures.push(...prepared.figures);
-  Object.assign(details, prepared.details);
-  return { part: 'docker', figures, details };
 }
 
 export const dockerPart: BenchPart = {
