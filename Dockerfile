@@ -80,10 +80,11 @@ RUN set -eu; \
       rm -rf /root/.npm; \
     fi
 
-# The runner is one bundled file (npm run build makes it): no node_modules, and a start that reads
-# one module instead of hundreds. package.json only gives it its version.
+# The runner is bundled (npm run build makes it): no node_modules, and a start that reads one module
+# instead of hundreds; what only a job needs is in chunks beside it, loaded at the first job.
+# package.json only gives it its version.
 COPY package.json /opt/lazyaf/
-COPY dist/bundle/runner.mjs /opt/lazyaf/dist/bundle/
+COPY dist/bundle/ /opt/lazyaf/dist/bundle/
 
 # The container is the job's wall: the runner does not set up bubblewrap inside it. The runner
 # runs as root and each job as lazyaf (through setpriv), so a job cannot read the runner's
