@@ -35,7 +35,8 @@ await build({
   entryPoints: { runner: 'src/cli/runner-main.ts' },
   outdir: OUT,
   outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
+  // Beside the entry, at its depth: version.ts finds package.json two levels up from its module.
+  chunkNames: '[name]-[hash]',
   splitting: true,
   bundle: true,
   platform: 'node',
