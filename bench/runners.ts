@@ -2,13 +2,14 @@
  * Runners part of `npm run bench`: M1, the resident memory of an idle process runner, as the
  * server's pool starts it (`--runners 1`), against a bare `node -e 'setInterval(() => {}, 1e9)'`
  * started beside it. Both are read (VmRSS) after the runner has registered and then idled for a
- * few seconds, so what a start allocates and frees once has settled.
+ * few seconds, so what a start allocates and frees once has settled. PSS too: what each runner of a
+ * pool really adds, the pages of the node binary being shared among them.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isolatedGitEnv } from './lib/git-env.js';
-import { makeTempDir, median, readRssKiB, removeTempDir, stopChild, track } from './lib/proc.js';
+import { makeTempDir, median, readPssKiB, readRssKiB, removeTempDir, stopChild, track } from './lib/proc.js';
 import type { BenchContext, BenchPart, PartResult } from './lib/report.js';
 import { startLazyaf } from './lib/servers.js';
 import { ADMIN, call } from './queue.js';
@@ -43,8 +44,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-/** One sample: the idle pool runner's RSS and the bare node's, in MiB, taken at the same moment. */
-async function sample(ctx: BenchContext, i: number): Promise<{ runner: number; bare: number; argv: string }> {
+/** One sample: the idle pool runner's RSS and PSS and the bare node's, in MiB, taken at the same moment. */
+async function sample(ctx: BenchContext, i: number): Promise<{ runner: number; bare: number; runnerPss?: number; barePss?: number; argv: string }> {
   const dir = makeTempDir('lazyaf-bench-runners-');
   const home = path.join(dir, 'home');
   fs.mkdirSync(home);
@@ -59,10 +60,18 @@ async function sample(ctx: BenchContext, i: number): Promise<{ runner: number; b
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const runner = readRssKiB(pid);
     const bareRss = readRssKiB(bare.pid!);
+    const runnerPss = readPssKiB(pid);
+    const barePss = readPssKiB(bare.pid!);
     if (runner === undefined || bareRss === undefined) throw new Error('the runner or the bare node is gone');
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).slice(1, 3).join(' ');
-    ctx.log(`runners: run ${i + 1}: idle pool runner ${(runner / 1024).toFixed(1)} MiB, bare node ${(bareRss / 1024).toFixed(1)} MiB (${argv} ...)`);
-    return { runner: runner / 1024, bare: bareRss / 1024, argv };
+    const pss = runnerPss === undefined || barePss === undefined ? '' : `; PSS ${(runnerPss / 1024).toFixed(1)} and ${(barePss / 1024).toFixed(1)} MiB`;
+    ctx.log(`runners: run ${i + 1}: idle pool runner ${(runner / 1024).toFixed(1)} MiB, bare node ${(bareRss / 1024).toFixed(1)} MiB${pss} (${argv} ...)`);
+    return {
+      runner: runner / 1024,
+      bare: bareRss / 1024,
+      ...(runnerPss === undefined || barePss === undefined ? {} : { runnerPss: runnerPss / 1024, barePss: barePss / 1024 }),
+      argv,
+    };
   } finally {
     await stopChild(bare, 500);
     await server.stop();
@@ -78,11 +87,16 @@ export const runnersPart: BenchPart = {
     for (let i = 0; i < ctx.runs; i++) samples.push(await sample(ctx, i));
     const runner = median(samples.map((s) => s.runner));
     const bare = median(samples.map((s) => s.bare));
+    const pss = samples.every((s) => s.runnerPss !== undefined && s.barePss !== undefined)
+      ? { runner: median(samples.map((s) => s.runnerPss!)), bare: median(samples.map((s) => s.barePss!)) }
+      : undefined;
     return {
       part: 'runners',
       figures: [
         { metric: 'M1 idle process runner RSS', value: runner, unit: 'MiB', target: 40, raw: `bare node ${bare.toFixed(1)} MiB` },
         { metric: 'M1 idle process runner vs bare node', value: runner / bare, unit: 'x', raw: `${runner.toFixed(1)} / ${bare.toFixed(1)} MiB` },
+        // What each runner of a pool adds to the machine: the node binary's pages are shared.
+        ...(pss ? [{ metric: 'M1 idle process runner PSS', value: pss.runner, unit: 'MiB' as const, raw: `bare node ${pss.bare.toFixed(1)} MiB` }] : []),
       ],
       details: { samples },
     };

@@ -10,8 +10,8 @@ import { processesMatching } from './queue-helpers.js';
 
 /**
  * M1's target is 40 MiB; a bare node is already 39 on Linux x64 and the bundled runner idles at
- * about 62 (ARCHITECTURE.md, "A lean runner"). The bound leaves room above that and still catches
- * a return of what was cut (the whole CLI: 93, fetch: +12).
+ * about 54 (ARCHITECTURE.md, "A lean runner"). The bound leaves room above that and still catches
+ * a return of what was cut (the whole CLI: 93, fetch: +12); the test below holds the smaller cuts.
  */
 const BOUND_MIB = 70;
 
@@ -49,4 +49,36 @@ test('an idle pool runner is the bundled runner, with a small young generation, 
   }
   const rss = Math.min(...readings);
   assert.ok(rss <= BOUND_MIB, `idle pool runner at ${rss.toFixed(1)} MiB (readings ${readings.map((r) => r.toFixed(1)).join(', ')}), bound ${BOUND_MIB} MiB`);
+});
+
+/** The files the bundle's entry loads at start: itself and the chunks it imports statically, and theirs. */
+function startFiles(dir: string, file: string, seen = new Set<string>()): Set<string> {
+  seen.add(file);
+  const source = fs.readFileSync(path.join(dir, file), 'utf8');
+  // Static imports only: `import(...)` of a chunk happens when a job comes.
+  for (const m of source.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s*"\.\/([^"]+)";/gms)) if (!seen.has(m[1]!)) startFiles(dir, m[1]!, seen);
+  return seen;
+}
+
+test("the bundled runner's start loads neither typebox's schema builder nor the job machinery: they come with the first job", () => {
+  bundleFresh();
+  const dir = path.join(ROOT, 'dist', 'bundle');
+  const files = startFiles(dir, 'runner.mjs');
+  const source = [...files].map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+  // esbuild names each bundled module in a comment.
+  assert.match(source, /^\/\/ src\/runner\/client\.ts$/m, 'the comments name the modules');
+  for (const absent of [
+    'node_modules/typebox/build/type/',
+    'node_modules/typebox/build/value/',
+    'src/shared/protocol.ts',
+    'src/runner/job.ts',
+    'node_modules/tar-stream/',
+  ])
+    assert.ok(!source.includes(`// ${absent}`), `${absent} is loaded at start (${[...files].join(', ')})`);
+  const all = fs.readdirSync(dir).filter((f) => f.endsWith('.mjs'));
+  const later = all.filter((f) => !files.has(f)).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+  assert.ok(
+    later.some((s) => s.includes('// src/runner/job.ts')),
+    `job.ts is in a chunk loaded later (${all.join(', ')})`,
+  );
 });

@@ -1,20 +1,19 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { TSchema, Static } from 'typebox';
-import { Value } from 'typebox/value';
-import {
+import type {
   Assignment,
+  CompleteRequest,
   CompleteResponse,
+  HeartbeatRequest,
   HeartbeatResponse,
   LogAck,
+  LogChunk,
+  RegisterRequest,
   RegisterResponse,
-  RunnerRoutes,
-  type CompleteRequest,
-  type HeartbeatRequest,
-  type LogChunk,
-  type RegisterRequest,
-  type TranscriptBatch,
+  TranscriptBatch,
 } from '../shared/protocol.js';
+import { RunnerRoutes } from '../shared/protocol-routes.js';
+import { answerChecks } from './answer-checks.js';
 import { causeOf } from '../shared/fetch-error.js';
 import { abortError, backoffDelay, isAbortError, sleep } from './backoff.js';
 
@@ -73,14 +72,14 @@ export class RunnerClient {
   async register(registrationToken: string, body: RegisterRequest, call: CallOptions = {}): Promise<RegisterResponse> {
     const res = await this.call('POST', RunnerRoutes.register, registrationToken, body, call);
     if (res.status === 401 || res.status === 403) throw new RegistrationRefusedError(`the server refused the registration token (${res.message})`);
-    return this.expect(RegisterResponse, res, 'register');
+    return this.expect(answerChecks.register, res, 'register');
   }
 
   /** Renews the leases of `attempts`; held open up to `wait_ms` unless there is news. */
   async heartbeat(runnerToken: string, body: HeartbeatRequest, call: CallOptions = {}): Promise<HeartbeatResponse> {
     const res = await this.call('POST', RunnerRoutes.heartbeat, runnerToken, body, call, body.wait_ms);
     runnerGone(res);
-    return this.expect(HeartbeatResponse, res, 'heartbeat');
+    return this.expect(answerChecks.heartbeat, res, 'heartbeat');
   }
 
   /** Waits up to `waitMs` for an assignment; null when none came. */
@@ -88,26 +87,26 @@ export class RunnerClient {
     const res = await this.call('POST', RunnerRoutes.poll, runnerToken, { wait_ms: waitMs }, call, waitMs);
     if (res.status === 204) return null;
     runnerGone(res);
-    return this.expect(Assignment, res, 'poll');
+    return this.expect(answerChecks.assignment, res, 'poll');
   }
 
   async logs(attemptId: string, jobToken: string, chunk: LogChunk, call: CallOptions = {}): Promise<LogAck> {
     const res = await this.call('POST', RunnerRoutes.logs(attemptId), jobToken, chunk, call);
     leaseLost(res);
-    return this.expect(LogAck, res, 'logs');
+    return this.expect(answerChecks.logAck, res, 'logs');
   }
 
   /** A batch of an agent job's transcript; a server without the route answers 404 (a ProtocolError). */
   async transcript(attemptId: string, jobToken: string, batch: TranscriptBatch, call: CallOptions = {}): Promise<LogAck> {
     const res = await this.call('POST', RunnerRoutes.transcript(attemptId), jobToken, batch, call);
     leaseLost(res);
-    return this.expect(LogAck, res, 'transcript');
+    return this.expect(answerChecks.logAck, res, 'transcript');
   }
 
   async complete(attemptId: string, jobToken: string, body: CompleteRequest, call: CallOptions = {}): Promise<CompleteResponse> {
     const res = await this.call('POST', RunnerRoutes.complete(attemptId), jobToken, body, call);
     leaseLost(res);
-    return this.expect(CompleteResponse, res, 'complete');
+    return this.expect(answerChecks.complete, res, 'complete');
   }
 
   /** Uploads an attempt's session files (a gzipped tar). Tried once: a follow-up without them starts afresh, with a summary. */
@@ -158,10 +157,10 @@ export class RunnerClient {
     throw new ProtocolError(`deregister: ${res.message}`, res.status);
   }
 
-  private expect<S extends TSchema>(schema: S, res: Answer, what: string): Static<S> {
+  private expect<T>(check: (value: unknown) => value is T, res: Answer, what: string): T {
     if (res.status < 200 || res.status >= 300) throw new ProtocolError(`${what}: ${res.message}`, res.status);
-    if (!Value.Check(schema, res.body)) throw new ProtocolError(`${what}: the server's answer does not match protocol`, res.status);
-    return res.body as Static<S>;
+    if (!check(res.body)) throw new ProtocolError(`${what}: the server's answer does not match protocol`, res.status);
+    return res.body;
   }
 
   /** One call, retried until it gets a non-transient answer. */
