@@ -88,6 +88,14 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     const runner = token ? runnerByToken(store.runners, token) : undefined;
     return runner ?? unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
   };
+  // The runner its token named when the request came (runnerAuth): a heartbeat or a poll then
+  // reads it again by id, not by hashing the token once more, and sees a revocation since.
+  const authorized = new WeakMap<FastifyRequest, RunnerRow>();
+  const currentRunner = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
+    const known = authorized.get(req);
+    const runner = known ? store.runners.get(known.id) : runnerOf(req, reply);
+    return runner && !runner.revoked ? runner : unauthorized(reply, 'unknown or revoked runner token');
+  };
 
   /** The attempt of a job token. Any token but the attempt's own is 401; a lease that is gone is 409. */
   const attemptOf = (req: FastifyRequest, reply: FastifyReply, attemptId: string, allowEnded = false): AttemptRow => {
@@ -107,7 +115,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const registrationAuth = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
   };
-  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void runnerOf(req, reply);
+  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void authorized.set(req, runnerOf(req, reply));
   // Poll and heartbeat hold their answer open by design, bounded by their own waits.
   const longPollAuth = [runnerAuth, serverHoldsAnswer];
   const attemptAuth = (allowEnded: boolean) => async (req: FastifyRequest, reply: FastifyReply) =>
@@ -150,8 +158,9 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = runnerOf(req, reply);
-      return dispatcher.heartbeat(runner, req.body, hangUpSignal(reply));
+      // Its row from the token check: the heartbeat's own write finds a runner revoked since.
+      const runner = authorized.get(req) ?? runnerOf(req, reply);
+      return (await dispatcher.heartbeat(runner, req.body, hangUpSignal(reply))) ?? unauthorized(reply, 'unknown or revoked runner token');
     },
   );
 
@@ -169,7 +178,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = runnerOf(req, reply);
+      const runner = currentRunner(req, reply);
       const assignment = await dispatcher.poll(runner, req.body?.wait_ms, hangUpSignal(reply), (repoId) => cloneUrlFor(req, repoId, opts.publicUrl));
       return assignment ?? reply.code(204).send(null);
     },
