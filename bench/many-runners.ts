@@ -85,7 +85,10 @@ function startFleetChild(): Promise<ChildProcess> {
   const profileDir = process.env.BENCH_FLEET_CPU_PROF;
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
   const child = track(
-    fork(path.join(import.meta.dirname, 'lib', 'runner-fleet.ts'), [], { execArgv: [...profile, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(path.join(import.meta.dirname, 'lib', 'runner-fleet.ts'), [], {
+      execArgv: [...profile, '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
   );
   return new Promise((resolve, reject) => {
     child.once('spawn', () => resolve(child));
@@ -141,7 +144,9 @@ export async function manyRunners(s: FleetServer, count: number, leaseTtlSeconds
   }
   const registerSeconds = (performance.now() - r0) / 1000;
   const interval = registered[0]!.heartbeat_interval_ms;
-  log(`P5: ${count} runners registered in ${registerSeconds.toFixed(1)} s; heartbeat every ${interval} ms, polls of ${registered[0]!.poll_wait_ms} ms, ${clients} client processes`);
+  log(
+    `P5: ${count} runners registered in ${registerSeconds.toFixed(1)} s; heartbeat every ${interval} ms, polls of ${registered[0]!.poll_wait_ms} ms, ${clients} client processes`,
+  );
 
   const children = await Promise.all(Array.from({ length: clients }, startFleetChild));
   try {
