@@ -76,6 +76,29 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
   };
 }
 
+/** A place in the runner list: after this runner, in its order (registered_at, then id, both descending). Opaque to clients. */
+function encodeCursor(r: Pick<RunnerRow, 'registered_at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([r.registered_at, r.id])).toString('base64url');
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** The runner a cursor names; anything that is not a cursor this server made is a 400. */
+function decodeCursor(cursor: string): { registered_at: string; id: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2) throw new ApiError(400, 'invalid cursor: pass the `next` of a page as it came');
+  const [at, id] = value as unknown[];
+  if (typeof at !== 'string' || !ISO_TIME.test(at) || typeof id !== 'string' || id.length === 0 || id.length > 64) {
+    throw new ApiError(400, 'invalid cursor: pass the `next` of a page as it came');
+  }
+  return { registered_at: at, id };
+}
+
 /** The runner protocol (see src/shared/protocol.ts) and the admin's view of the runners. */
 export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -314,11 +337,28 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.get(
     '/api/runners',
-    { schema: { summary: 'List runners, newest first', tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } },
+    {
+      schema: {
+        summary: 'List runners, newest first, a page at a time',
+        tags: ['runners'],
+        description: 'Pass `next` of one page as `cursor` for the next; `status` lists the runners in that state only.',
+        querystring: RunnerListQuery,
+        response: { 200: RunnerList, ...errors },
+      },
+    },
     async (req) => {
-      const runners = store.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
-      const busy = new Map(store.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-      return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queueCounts(store).total_runners };
+      const { limit = 100, offset, cursor, status } = req.query;
+      if (cursor !== undefined && offset !== undefined) throw new ApiError(400, 'cursor and offset do not mix: page with cursor');
+      // One more than asked: whether there is a next page.
+      const rows = store.runners.list({ limit: limit + 1, offset, status, after: cursor === undefined ? undefined : decodeCursor(cursor) });
+      const page = rows.slice(0, limit);
+      const counts = queueCounts(store);
+      return {
+        // Only a runner that is not idle can hold an attempt: one indexed read for each of those.
+        runners: page.map((r) => runnerToApi(r, r.status === 'idle' ? null : (store.attempts.activeForRunner(r.id)[0]?.job_id ?? null))),
+        total: status ? counts[`${status}_runners`] : counts.total_runners,
+        next: rows.length > limit ? encodeCursor(page.at(-1)!) : null,
+      };
     },
   );
 

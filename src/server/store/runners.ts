@@ -33,8 +33,12 @@ export class RunnerStore {
       byTokenHash: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE token_hash = ? AND revoked = 0'),
       // Returns the newest non-revoked runner the pool started under this id, or undefined.
       byPoolId: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE pool_id = ? AND revoked = 0 ORDER BY registered_at DESC LIMIT 1'),
-      // Returns a page of the runners that have not been removed, newest first.
-      list: db.prepare<[number, number], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC, id LIMIT ? OFFSET ?'),
+      // Returns a page of the runners that have not been removed (in one status, if given), newest first.
+      list: db.prepare<[Record<string, unknown>], RunnerRow>(`SELECT * FROM runners WHERE revoked = 0 AND (@status IS NULL OR status = @status)
+        ORDER BY registered_at DESC, id DESC LIMIT @limit OFFSET @offset`),
+      // Returns the same, after the (registered_at, id) of the last runner of the page before.
+      listAfter: db.prepare<[Record<string, unknown>], RunnerRow>(`SELECT * FROM runners WHERE revoked = 0 AND (@status IS NULL OR status = @status)
+        AND (registered_at, id) < (@at, @id) ORDER BY registered_at DESC, id DESC LIMIT @limit`),
       // Marks the runner seen now if its status stays as it is (draining stays whatever it says);
       // returns its status, or undefined when it changes or the runner is revoked. Leaving the
       // status column alone spares SQLite its index: 9 µs against 45 µs for every heartbeat.
@@ -88,8 +92,11 @@ export class RunnerStore {
     return this.stmts.byPoolId.get(poolId);
   }
 
-  list(limit: number, offset = 0): RunnerRow[] {
-    return this.stmts.list.all(limit, offset);
+  /** A page of the listed runners, newest first: from the start (skipping `offset`), or after `after`. */
+  list(page: { limit: number; offset?: number; status?: RunnerStatus; after?: { registered_at: string; id: string } }): RunnerRow[] {
+    const status = page.status ?? null;
+    if (page.after) return this.stmts.listAfter.all({ limit: page.limit, status, at: page.after.registered_at, id: page.after.id });
+    return this.stmts.list.all({ limit: page.limit, offset: page.offset ?? 0, status });
   }
 
   /**
