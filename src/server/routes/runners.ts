@@ -183,7 +183,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     async (req, reply) => {
       // Its row from the token check: the heartbeat's own write finds a runner revoked since.
       const runner = authorized.get(req) ?? runnerOf(req, reply);
-      return (await dispatcher.heartbeat(runner, req.body, hangUpSignal(reply))) ?? unauthorized(reply, 'unknown or revoked runner token');
+      return (await dispatcher.heartbeat(runner, req.body, () => hangUpSignal(reply))) ?? unauthorized(reply, 'unknown or revoked runner token');
     },
   );
 
