@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { test } from 'node:test';
 import type { RunnerList } from '../src/shared/api.js';
 import { RunnerRoutes } from '../src/shared/protocol.js';
-import { api, cli, startTestServer } from './helpers.js';
-import { registerRunner } from './queue-helpers.js';
+import { api, cli, startTestServer, tempDir } from './helpers.js';
+import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
 // GET /api/runners pages newest first with a cursor: a fleet of thousands is listed page by page,
 // each runner once, whatever registers in between.
@@ -61,6 +62,19 @@ test('the runner list filters by status, with the total of that status and its o
   assert.deepEqual([...first.runners, ...second.runners].map((r) => r.id).sort(), draining.map((r) => r.runner_id).sort());
   assert.equal((await list(server, 'status=idle')).body.total, 4);
   assert.equal((await list(server, 'status=busy')).body.runners.length, 0);
+
+  // A runner holding a job names it; the others none.
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const job = await submit(server, { repo_id: repo.id, title: 'held', command: 'sleep 100' });
+  const worker = runners[0]!;
+  assert.equal((await poll(server, worker.token))?.job_id, job.id);
+  const busy = (await list(server, 'status=busy')).body;
+  assert.deepEqual(
+    busy.runners.map((r) => [r.id, r.current_job_id]),
+    [[worker.runner_id, job.id]],
+  );
+  const others = (await list(server, 'limit=1000')).body.runners.filter((r) => r.id !== worker.runner_id);
+  assert.ok(others.every((r) => r.current_job_id === null));
 });
 
 test('hostile cursors, limits and filters get a 400, never a 500', async (t) => {

@@ -354,8 +354,8 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       const page = rows.slice(0, limit);
       const counts = queueCounts(store);
       return {
-        // Only a runner that is not idle can hold an attempt: one indexed read for each of those.
-        runners: page.map((r) => runnerToApi(r, r.status === 'idle' ? null : (store.attempts.activeForRunner(r.id)[0]?.job_id ?? null))),
+        // The job of each runner on the page: an indexed read each (attempts by runner and active).
+        runners: page.map((r) => runnerToApi(r, store.attempts.activeForRunner(r.id)[0]?.job_id ?? null)),
         total: status ? counts[`${status}_runners`] : counts.total_runners,
         next: rows.length > limit ? encodeCursor(page.at(-1)!) : null,
       };
