@@ -1,8 +1,8 @@
 /**
  * P5 of the queue part: a fleet of simulated idle runners against one `lazyaf server`, each
  * registered, heartbeating every third of the lease TTL and holding a long-poll open, as an idle
- * `lazyaf runner` does. Reports the heartbeats' round trips, the runner list's (an admin paging
- * through it meanwhile) and the server's CPU.
+ * `lazyaf runner` does. Reports the heartbeats' round trips, the runner list's (its first page and
+ * the counts, read twice a second as by an admin watching) and the server's CPU.
  *
  * The fleet runs in a few child processes (bench/lib/runner-fleet.ts): 10,000 open polls are
  * 10,000 sockets on each side, and one client process would add its own event-loop delay to what
