@@ -69,13 +69,16 @@ export class Dispatcher {
   /**
    * Renews the runner's leases; with `wait_ms`, and nothing to report yet, holds the answer until
    * one of its attempts is cancelled or lost (or the wait ends), so a cancel reaches it at once.
+   * Undefined when the runner is revoked. `hangUp` gives the signal that the runner hung up.
    */
-  async heartbeat(runner: RunnerRow, req: HeartbeatRequest, signal: AbortSignal): Promise<HeartbeatResponse> {
+  async heartbeat(runner: RunnerRow, req: HeartbeatRequest, hangUp: () => AbortSignal): Promise<HeartbeatResponse | undefined> {
     const answer = this.queue.heartbeat(runner, req);
+    if (!answer) return undefined;
     // A third of the TTL: the lease must be renewed again before it lapses.
     const wait = Math.min(req.wait_ms ?? 0, Math.floor(this.queue.leaseTtlMs / 3));
     if (wait <= 0 || answer.cancel.length > 0 || answer.lost.length > 0 || req.attempts.length === 0) return answer;
-    await this.queue.wakeups.waitForRunnerNews(runner.id, wait, signal);
+    // The hang-up signal only for a heartbeat that waits: an idle runner's (most of them) answers at once.
+    await this.queue.wakeups.waitForRunnerNews(runner.id, wait, hangUp());
     return { ...this.queue.attemptsToStop(runner.id, req.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
   }
 

@@ -76,6 +76,29 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
   };
 }
 
+/** A place in the runner list: after this runner, in its order (registered_at, then id, both descending). Opaque to clients. */
+function encodeCursor(r: Pick<RunnerRow, 'registered_at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([r.registered_at, r.id])).toString('base64url');
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** The runner a cursor names; anything that is not a cursor this server made is a 400. */
+function decodeCursor(cursor: string): { registered_at: string; id: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2) throw new ApiError(400, 'invalid cursor: pass the `next` of a page as it came');
+  const [at, id] = value as unknown[];
+  if (typeof at !== 'string' || !ISO_TIME.test(at) || typeof id !== 'string' || id.length === 0 || id.length > 64) {
+    throw new ApiError(400, 'invalid cursor: pass the `next` of a page as it came');
+  }
+  return { registered_at: at, id };
+}
+
 /** The runner protocol (see src/shared/protocol.ts) and the admin's view of the runners. */
 export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -87,6 +110,14 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     const token = bearerToken(req);
     const runner = token ? runnerByToken(store.runners, token) : undefined;
     return runner ?? unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
+  };
+  // The runner its token named when the request came (runnerAuth): a heartbeat or a poll then
+  // reads it again by id, not by hashing the token once more, and sees a revocation since.
+  const authorized = new WeakMap<FastifyRequest, RunnerRow>();
+  const currentRunner = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
+    const known = authorized.get(req);
+    const runner = known ? store.runners.get(known.id) : runnerOf(req, reply);
+    return runner && !runner.revoked ? runner : unauthorized(reply, 'unknown or revoked runner token');
   };
 
   /** The attempt of a job token. Any token but the attempt's own is 401; a lease that is gone is 409. */
@@ -107,7 +138,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const registrationAuth = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
   };
-  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void runnerOf(req, reply);
+  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void authorized.set(req, runnerOf(req, reply));
   // Poll and heartbeat hold their answer open by design, bounded by their own waits.
   const longPollAuth = [runnerAuth, serverHoldsAnswer];
   const attemptAuth = (allowEnded: boolean) => async (req: FastifyRequest, reply: FastifyReply) =>
@@ -150,8 +181,9 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = runnerOf(req, reply);
-      return dispatcher.heartbeat(runner, req.body, hangUpSignal(reply));
+      // Its row from the token check: the heartbeat's own write finds a runner revoked since.
+      const runner = authorized.get(req) ?? runnerOf(req, reply);
+      return (await dispatcher.heartbeat(runner, req.body, () => hangUpSignal(reply))) ?? unauthorized(reply, 'unknown or revoked runner token');
     },
   );
 
@@ -169,7 +201,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = runnerOf(req, reply);
+      const runner = currentRunner(req, reply);
       const assignment = await dispatcher.poll(runner, req.body?.wait_ms, hangUpSignal(reply), (repoId) => cloneUrlFor(req, repoId, opts.publicUrl));
       return assignment ?? reply.code(204).send(null);
     },
@@ -305,11 +337,28 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.get(
     '/api/runners',
-    { schema: { summary: 'List runners, newest first', tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } },
+    {
+      schema: {
+        summary: 'List runners, newest first, a page at a time',
+        tags: ['runners'],
+        description: 'Pass `next` of one page as `cursor` for the next; `status` lists the runners in that state only.',
+        querystring: RunnerListQuery,
+        response: { 200: RunnerList, ...errors },
+      },
+    },
     async (req) => {
-      const runners = store.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
-      const busy = new Map(store.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-      return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queueCounts(store).total_runners };
+      const { limit = 100, offset, cursor, status } = req.query;
+      if (cursor !== undefined && offset !== undefined) throw new ApiError(400, 'cursor and offset do not mix: page with cursor');
+      // One more than asked: whether there is a next page.
+      const rows = store.runners.list({ limit: limit + 1, offset, status, after: cursor === undefined ? undefined : decodeCursor(cursor) });
+      const page = rows.slice(0, limit);
+      const counts = queueCounts(store);
+      return {
+        // The job of each runner on the page: an indexed read each (attempts by runner and active).
+        runners: page.map((r) => runnerToApi(r, store.attempts.activeForRunner(r.id)[0]?.job_id ?? null)),
+        total: status ? counts[`${status}_runners`] : counts.total_runners,
+        next: rows.length > limit ? encodeCursor(page.at(-1)!) : null,
+      };
     },
   );
 
