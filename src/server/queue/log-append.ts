@@ -4,6 +4,8 @@ import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { QueueCore } from './core.js';
 import { hideValueAcrossChunks } from './split-values.js';
+import { ApiError } from '../errors.js';
+import { LEASE_GONE, leaseIsLive } from './leases.js';
 
 const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
 
@@ -12,7 +14,12 @@ export function appendLog(core: QueueCore, attempt: AttemptRow, seq: number, tex
   const { jobs, attempts, logs } = core.store;
   return core.transactions.run((): LogAck => {
     const job = jobs.get(attempt.job_id)!;
-    if (!attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
+    if (!attempts.acceptLogSeq(attempt.id, seq)) {
+      // Refused: a resend, or the attempt ended since the caller read it (its lease is the fence).
+      const current = attempts.get(attempt.id);
+      if (!current || !leaseIsLive(current, core.now())) throw new ApiError(409, LEASE_GONE);
+      return { accepted: false, truncated: job.log_truncated === 1 };
+    }
     const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(logs, job, text, redactor) : text, 'utf8');
     if (job.log_truncated) {
       jobs.addLog(job.id, 0, true);
