@@ -61,6 +61,12 @@ export interface JobRow {
   pr_url: string | null;
 }
 
+/** What the activity log and the metrics read of a job as it starts and finishes. */
+export type JobSummary = Pick<
+  JobRow,
+  'id' | 'title' | 'status' | 'exit_code' | 'error' | 'branch' | 'commit_sha' | 'created_at' | 'started_at' | 'finished_at'
+>;
+
 /** A landing as the store records it (`JobStore.recordLanding`). */
 export interface LandingRecord {
   landed_by: string;
@@ -119,6 +125,10 @@ export class JobStore {
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      // Returns what the activity log and the metrics tell of a job, or undefined: read on each job's start and finish, without the whole row.
+      summary: db.prepare<[string], JobSummary>(
+        'SELECT id, title, status, exit_code, error, branch, commit_sha, created_at, started_at, finished_at FROM jobs WHERE id = ?',
+      ),
       // Returns the job's task and repo, or undefined: what every job change asks, without the whole row.
       taskOf: db.prepare<[string], Pick<JobRow, 'task_id' | 'repo_id'>>('SELECT task_id, repo_id FROM jobs WHERE id = ?'),
       // Returns up to `limit` rows whose id starts with the prefix, newest first (the prefix holds only hex digits and -).
@@ -182,6 +192,10 @@ export class JobStore {
 
   get(id: string): JobRow | undefined {
     return this.stmts.get.get(id);
+  }
+
+  summary(id: string): JobSummary | undefined {
+    return this.stmts.summary.get(id);
   }
 
   taskOf(id: string): Pick<JobRow, 'task_id' | 'repo_id'> | undefined {
