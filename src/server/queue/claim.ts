@@ -43,12 +43,13 @@ function claimIn(core: QueueCore, runner: RunnerRow): Claimed | undefined {
     const attempt = attempts.insert({
       id: attemptId,
       job_id: job.id,
-      number: job.attempt_count + 1,
+      // The claim counted this attempt.
+      number: running.attempt_count,
       runner_id: runner.id,
       runner_name: runner.name,
       token_hash: hashToken(jobToken),
       lease_expires_ms: now + core.opts.leaseTtlMs,
-      deadline_ms: now + job.timeout_s * 1000 + core.opts.timeoutGraceMs,
+      deadline_ms: now + running.timeout_s * 1000 + core.opts.timeoutGraceMs,
       started_at: new Date(now).toISOString(),
     });
     // The caller's row may be a request old: a runner revoked since takes nothing.

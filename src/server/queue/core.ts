@@ -119,7 +119,7 @@ export class QueueCore {
   }
 
   /** Asks the state machine, which decides every status; a refused event is a 409 that says why. */
-  decide(job: JobRow, event: JobEvent): JobStatus {
+  decide(job: Pick<JobRow, 'id' | 'status'>, event: JobEvent): JobStatus {
     return refusedAs409(job, () => nextJobStatus(job.status, event, job.id));
   }
 

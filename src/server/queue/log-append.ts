@@ -13,7 +13,7 @@ const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} b
 export function appendLog(core: QueueCore, attempt: AttemptRow, seq: number, text: string, redactor?: Redactor): LogAck {
   const { jobs, attempts, logs } = core.store;
   return core.transactions.run((): LogAck => {
-    const job = jobs.get(attempt.job_id)!;
+    const job = jobs.logState(attempt.job_id)!;
     if (!attempts.acceptLogSeq(attempt.id, seq)) {
       // Refused: a resend, or the attempt ended since the caller read it (its lease is the fence).
       const current = attempts.get(attempt.id);
