@@ -1,9 +1,11 @@
 /**
- * `node --import tsx bench/cpu-profile.ts FILE.cpuprofile [N]`: the top N frames of a V8 CPU profile
+ * `node --import tsx bench/cpu-profile.ts FILE.cpuprofile [N] [LAST_S]`: the top N frames of a V8 CPU profile
  * (written by `node --cpu-prof`, e.g. a bench server's under BENCH_SERVER_CPU_PROF) by self time,
  * then the self time by module (a package under node_modules, a file of ours, or node's own
  * internals), as shares of the profile's sampled time; then our own frames (dist/) by total time,
  * callees included, which names the code behind a native frame (a syscall, a SQLite statement).
+ * With LAST_S, only the samples of the profile's last LAST_S seconds count: the measured run
+ * without the server's start (module loading, schema compilation) and the bench's set-up.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,8 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+  endTime: number;
+  startTime: number;
 }
 
 function moduleOf(url: string): string {
@@ -33,12 +37,18 @@ function moduleOf(url: string): string {
 }
 
 function main(): void {
-  const [file, n = '25'] = process.argv.slice(2);
-  if (!file) throw new Error('usage: bench/cpu-profile.ts FILE.cpuprofile [N]');
+  const [file, n = '25', lastS] = process.argv.slice(2);
+  if (!file) throw new Error('usage: bench/cpu-profile.ts FILE.cpuprofile [N] [LAST_S]');
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  // Sample times are the start time plus the running sum of the deltas (µs).
+  const from = lastS === undefined ? -Infinity : profile.endTime - Number(lastS) * 1e6;
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at >= from) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
   const frames = new Map<string, number>();
   const modules = new Map<string, number>();

@@ -14,7 +14,7 @@ import { isFinished, type JobStatus } from '../src/shared/api.js';
 import { PROTOCOL_VERSION, RunnerRoutes, type Assignment, type RegisterResponse } from '../src/shared/protocol.js';
 import { isolatedGitEnv } from './lib/git-env.js';
 import { makeTempDir, percentile, removeTempDir, run, stopChild, totalCpu, track } from './lib/proc.js';
-import { type BenchContext, type BenchPart, type Figure, type PartResult } from './lib/report.js';
+import { wholeNumberFromEnv, type BenchContext, type BenchPart, type Figure, type PartResult } from './lib/report.js';
 import { manyRunners as fleet, type ManyRunnersResult } from './many-runners.js';
 import { ROOT, startLazyaf, type ServerProcess } from './lib/servers.js';
 import type { ResolvedEnvironment } from '../src/shared/environment.js';
@@ -105,71 +105,145 @@ async function complete(s: Setup, a: Assignment): Promise<void> {
 async function dispatchLatency(ctx: BenchContext): Promise<{ p50: number; p99: number; n: number }> {
   const s = await setup(ctx, 'p1', {});
   try {
-    const runner = await register(s, 'p1');
-    const samples: number[] = [];
-    const n = 300;
-    for (let i = 0; i < n + 20; i++) {
-      const received = call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 10_000 }).then((r) => ({
-        r,
-        at: performance.now(),
-      }));
-      // Let the poll reach the server and start waiting.
-      await new Promise((r) => setTimeout(r, 5));
-      const t0 = performance.now();
-      await submit(s, `p1-${i}`);
-      const { r, at } = await received;
-      if (r.status !== 200) throw new Error(`poll answered ${r.status}`);
-      if (i >= 20) samples.push(at - t0);
-      await complete(s, r.body);
-    }
+    const samples = await dispatchSamples(s, await register(s, 'p1'), 300);
     return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length };
   } finally {
     await teardown(s);
   }
 }
 
+/** `n` P1 samples (after 20 left out to warm up), each a job submitted while the runner's poll waits. */
+async function dispatchSamples(s: Setup, runner: RegisterResponse, n: number, warmUp = 20): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < n + warmUp; i++) {
+    const received = call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 10_000 }).then((r) => ({
+      r,
+      at: performance.now(),
+    }));
+    // Let the poll reach the server and start waiting.
+    await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    await submit(s, `p1-${i}`);
+    const { r, at } = await received;
+    if (r.status !== 200) throw new Error(`poll answered ${r.status}`);
+    if (i >= warmUp) samples.push(at - t0);
+    await complete(s, r.body);
+  }
+  return samples;
+}
+
+interface ThroughputRun {
+  jobsPerSecond: number;
+  jobs: number;
+  seconds: number;
+  serverCpuPercent: number;
+  clientCpuPercent: number;
+}
+
 /** P2: 20 runner clients take no-op jobs through poll → one log chunk → complete while a submitter keeps the queue fed. */
-async function throughput(
-  ctx: BenchContext,
-): Promise<{ jobsPerSecond: number; jobs: number; seconds: number; serverCpuPercent: number; clientCpuPercent: number }> {
+async function throughput(ctx: BenchContext): Promise<ThroughputRun> {
   const s = await setup(ctx, 'p2', {});
   try {
     const runners = await Promise.all(Array.from({ length: 20 }, (_, i) => register(s, `p2-${i}`)));
-    const total = 3000;
-    let submitted = 0;
-    let done = 0;
-    const cpu0 = { server: totalCpu(s.server.pid), bench: totalCpu('self') };
-    const t0 = performance.now();
-    const submitters = Array.from({ length: 4 }, async () => {
-      while (submitted < total) {
-        submitted += 1;
-        await submit(s, `p2-${submitted}`);
-      }
-    });
-    const workers = runners.map(async (runner) => {
-      while (done < total) {
-        const r = await call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 200 });
-        if (r.status === 204) continue;
-        const a = r.body;
-        await call(`${s.server.url}${RunnerRoutes.logs(a.attempt_id)}`, 'POST', a.job_token, { seq: 1, data: 'ok\n' });
-        await complete(s, a);
-        done += 1;
-      }
-    });
-    await Promise.all([...submitters, ...workers]);
-    const seconds = (performance.now() - t0) / 1000;
-    const serverCpu = totalCpu(s.server.pid) - cpu0.server;
-    const benchCpu = totalCpu('self') - cpu0.bench;
-    return {
-      jobsPerSecond: total / seconds,
-      jobs: total,
-      seconds,
-      serverCpuPercent: (serverCpu / seconds) * 100,
-      clientCpuPercent: (benchCpu / seconds) * 100,
-    };
+    return await throughputRun(s, runners, 3000);
   } finally {
     await teardown(s);
   }
+}
+
+async function throughputRun(s: Setup, runners: RegisterResponse[], total: number): Promise<ThroughputRun> {
+  let submitted = 0;
+  let done = 0;
+  const cpu0 = { server: totalCpu(s.server.pid), bench: totalCpu('self') };
+  const t0 = performance.now();
+  const submitters = Array.from({ length: 4 }, async () => {
+    while (submitted < total) {
+      submitted += 1;
+      await submit(s, `p2-${submitted}`);
+    }
+  });
+  const workers = runners.map(async (runner) => {
+    while (done < total) {
+      const r = await call<Assignment>(`${s.server.url}${RunnerRoutes.poll}`, 'POST', runner.token, { wait_ms: 200 });
+      if (r.status === 204) continue;
+      const a = r.body;
+      await call(`${s.server.url}${RunnerRoutes.logs(a.attempt_id)}`, 'POST', a.job_token, { seq: 1, data: 'ok\n' });
+      await complete(s, a);
+      done += 1;
+    }
+  });
+  await Promise.all([...submitters, ...workers]);
+  const seconds = (performance.now() - t0) / 1000;
+  const serverCpu = totalCpu(s.server.pid) - cpu0.server;
+  const benchCpu = totalCpu('self') - cpu0.bench;
+  return {
+    jobsPerSecond: total / seconds,
+    jobs: total,
+    seconds,
+    serverCpuPercent: (serverCpu / seconds) * 100,
+    clientCpuPercent: (benchCpu / seconds) * 100,
+  };
+}
+
+/**
+ * BENCH_AB=PATH: P1 and P2 against this build and the build whose `dist/cli/main.js` is PATH, both
+ * servers up at once and their rounds interleaved (a P2 batch of 300 jobs and 30 P1 samples each,
+ * ROUNDS times), so that load from elsewhere on a shared machine falls on both alike; run one after
+ * the other, minutes apart, the two differed more than a change did. The ratios are this build's
+ * figure over the other's. BENCH_AB_NODE_ARGS gives the other server node options of its own
+ * (BENCH_AB set to this build's own dist/cli/main.js then compares two settings of one build).
+ */
+async function interleavedAB(ctx: BenchContext, otherCli: string, rounds = 8): Promise<Figure[]> {
+  const arms: { name: string; s: Setup; p1: RegisterResponse; p2: RegisterResponse[]; samples: number[]; cpuMs: number; jobs: number; seconds: number }[] = [];
+  const saved = { cli: process.env.BENCH_SERVER_CLI, nodeArgs: process.env.BENCH_SERVER_NODE_ARGS };
+  const restore = (name: string, value: string | undefined) => {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
+  try {
+    for (const [name, cli, nodeArgs] of [
+      ['this', undefined, saved.nodeArgs],
+      ['other', otherCli, process.env.BENCH_AB_NODE_ARGS ?? saved.nodeArgs],
+    ] as const) {
+      restore('BENCH_SERVER_CLI', cli);
+      restore('BENCH_SERVER_NODE_ARGS', nodeArgs);
+      const s = await setup(ctx, `ab-${name}`, {});
+      arms.push({ name, s, p1: await register(s, 'p1'), p2: [], samples: [], cpuMs: 0, jobs: 0, seconds: 0 });
+    }
+  } finally {
+    restore('BENCH_SERVER_CLI', saved.cli);
+    restore('BENCH_SERVER_NODE_ARGS', saved.nodeArgs);
+  }
+  try {
+    for (const arm of arms) arm.p2 = await Promise.all(Array.from({ length: 20 }, (_, i) => register(arm.s, `p2-${i}`)));
+    // A first round of each warms the servers up and is left out.
+    for (let round = 0; round <= rounds; round++) {
+      for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {
+        const samples = await dispatchSamples(arm.s, arm.p1, 30, round === 0 ? 10 : 0);
+        const run = await throughputRun(arm.s, arm.p2, 300);
+        if (round === 0) continue;
+        arm.samples.push(...samples);
+        arm.cpuMs += (run.serverCpuPercent / 100) * run.seconds * 1000;
+        arm.jobs += run.jobs;
+        arm.seconds += run.seconds;
+      }
+    }
+  } finally {
+    for (const arm of arms) await teardown(arm.s);
+  }
+  const [self, other] = arms as [(typeof arms)[0], (typeof arms)[0]];
+  const fig = (metric: string, f: (a: typeof self) => number, unit: Figure['unit'], digits: number): Figure => ({
+    metric: `${metric}, this build ÷ the other`,
+    value: f(self) / f(other),
+    unit: 'x',
+    raw: `${f(self).toFixed(digits)} ${unit} vs ${f(other).toFixed(digits)} ${unit}`,
+  });
+  return [
+    fig('AB P1 p50', (a) => percentile(a.samples, 50), 'ms', 2),
+    fig('AB P1 p99', (a) => percentile(a.samples, 99), 'ms', 2),
+    fig('AB P2 jobs/s', (a) => a.jobs / a.seconds, 'jobs/s', 0),
+    fig('AB P2 server CPU a job', (a) => a.cpuMs / a.jobs, 'ms', 3),
+  ];
 }
 
 /**
@@ -377,6 +451,11 @@ export const queuePart: BenchPart = {
     const details: Record<string, unknown> = {};
     // BENCH_ONLY=P1,P4 runs just those measurements.
     const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim().toUpperCase());
+    const ab = process.env.BENCH_AB;
+    if (ab) {
+      const rounds = wholeNumberFromEnv('BENCH_AB_ROUNDS', 8, 1, 100);
+      return { part: 'queue', figures: await interleavedAB(ctx, path.resolve(ab), rounds), details };
+    }
     const attempt = async <T>(name: string, fn: () => Promise<T>, ok: (v: T) => void) => {
       if (only && !only.includes(name.split(' ')[0]!)) return;
       try {

@@ -49,7 +49,7 @@ export class JobDurations {
       this.counted.delete(id);
     }
     if (this.counted.has(jobId)) return;
-    const job = this.jobs.get(jobId);
+    const job = this.jobs.summary(jobId);
     if (!job?.finished_at || !isFinished(job.status)) return;
     if (now - Date.parse(job.finished_at) >= FINISH_WINDOW_MS) return;
     this.counted.set(jobId, now);

@@ -135,8 +135,8 @@ export class Dispatcher {
 
   /** Ends an attempt with its runner's report; a commit it names must be on its job's branch in the internal repo. */
   async complete(attempt: AttemptRow, req: CompleteRequest): Promise<JobStatus> {
-    const job = this.store.jobs.get(attempt.job_id)!;
     if (req.commit && attempt.active) {
+      const job = this.store.jobs.get(attempt.job_id)!;
       // The result must really be on the internal server: the branch the token could push.
       const at = await resolveBranch(bareRepoPath(this.opts.reposDir, job.repo_id), job.branch_name);
       if (at !== req.commit) throw new ApiError(422, `commit ${req.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);

@@ -4,6 +4,8 @@ import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { QueueCore } from './core.js';
 import { hideValueAcrossChunks } from './split-values.js';
+import { ApiError } from '../errors.js';
+import { LEASE_GONE, leaseIsLive } from './leases.js';
 
 const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
 
@@ -11,8 +13,13 @@ const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} b
 export function appendLog(core: QueueCore, attempt: AttemptRow, seq: number, text: string, redactor?: Redactor): LogAck {
   const { jobs, attempts, logs } = core.store;
   return core.transactions.run((): LogAck => {
-    const job = jobs.get(attempt.job_id)!;
-    if (!attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
+    const job = jobs.logState(attempt.job_id)!;
+    if (!attempts.acceptLogSeq(attempt.id, seq)) {
+      // Refused: a resend, or the attempt ended since the caller read it (its lease is the fence).
+      const current = attempts.get(attempt.id);
+      if (!current || !leaseIsLive(current, core.now())) throw new ApiError(409, LEASE_GONE);
+      return { accepted: false, truncated: job.log_truncated === 1 };
+    }
     // A rewritten stored log is news of its own: followers drop what they hold of it and read it again.
     const rewrote = () => core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id));
     const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(logs, job, text, redactor, rewrote) : text, 'utf8');

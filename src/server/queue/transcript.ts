@@ -8,6 +8,7 @@ import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import { TranscriptStore } from '../store/transcripts.js';
 import type { SummaryGap } from './parent-summary.js';
+import { LEASE_GONE, leaseIsLive } from './leases.js';
 import { Transactions } from './transactions.js';
 
 export interface TranscriptCaps {
@@ -55,7 +56,11 @@ export class TranscriptLog {
   append(attempt: AttemptRow, seq: number, batch: readonly TranscriptEntry[]): LogAck {
     return this.transactions.run((): LogAck => {
       const current = this.attempts.get(attempt.id)!;
-      if (!this.attempts.acceptTranscriptSeq(attempt.id, seq)) return { accepted: false, truncated: current.transcript_truncated === 1 };
+      if (!this.attempts.acceptTranscriptSeq(attempt.id, seq)) {
+        // A resend, or the attempt ended since the caller read it: the lease is the fence.
+        if (!leaseIsLive(current, Date.now())) throw new ApiError(409, LEASE_GONE);
+        return { accepted: false, truncated: current.transcript_truncated === 1 };
+      }
       if (current.transcript_truncated) return { accepted: true, truncated: true };
       const stored: StoredTranscriptEntry[] = [];
       let next = current.transcript_entries + 1;

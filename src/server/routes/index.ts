@@ -92,11 +92,11 @@ export async function registerRoutes(
   const agents = () => ctx.agents;
   await app.register(repoRoutes, { repos, publicUrl: config.publicUrl });
 
-  // Its hooks first: the git routes inherit them.
+  // Its hooks only where the git routes inherit them: every other request would pay for three
+  // more hooks that find nothing to count.
   const gitTraffic = new GitTraffic();
-  gitTraffic.watch(app);
   const branches = new BranchCache(reposDir);
-  await app.register(gitHttpRoutes, {
+  const gitRouteOptions: Parameters<typeof gitHttpRoutes>[1] = {
     repos: repos.store,
     reposDir,
     hooksDir: ctx.hooksDir,
@@ -107,6 +107,10 @@ export async function registerRoutes(
       // Returned, not voided: the push's response waits for it, so a client that saw its push succeed sees the new default branch.
       return repos.afterPush(repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed'));
     },
+  };
+  await app.register(async (git) => {
+    gitTraffic.watch(git);
+    await git.register(gitHttpRoutes, gitRouteOptions);
   });
 
   const submitSources = { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds };

@@ -23,7 +23,7 @@ import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import { queueCounts } from '../queue/counts.js';
-import { attemptByToken } from '../queue/leases.js';
+import { attemptByToken, LEASE_GONE } from '../queue/leases.js';
 import type { AttemptFailure, Queue, QueueStores } from '../queue/queue.js';
 import { runnerByToken } from '../queue/runner-registry.js';
 import type { Redactor } from '../../shared/redact.js';
@@ -106,10 +106,21 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const custom = { auth: 'custom' as const };
   // Heartbeats, polls and log chunks are the runners' steady traffic: logged only when they go wrong.
 
+  // What each request's token was found to be in its onRequest check, for its handler: one token
+  // lookup (a hash and a query) per request, not two. The row read then may be a little old by the
+  // handler's turn (the body was read in between), so what acts on it is fenced in SQL: a claim
+  // marks its runner busy only while it is not revoked, a log chunk is taken only while its attempt
+  // is live, and a completion reads its attempt again inside its transaction.
+  const checked = new WeakMap<FastifyRequest, RunnerRow | AttemptRow>();
+
   const runnerOf = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
+    const known = checked.get(req) as RunnerRow | undefined;
+    if (known) return known;
     const token = bearerToken(req);
     const runner = token ? runnerByToken(store.runners, token) : undefined;
-    return runner ?? unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
+    if (!runner) unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
+    checked.set(req, runner);
+    return runner;
   };
   // The runner its token named when the request came (runnerAuth): a heartbeat or a poll then
   // reads it again by id, not by hashing the token once more, and sees a revocation since.
@@ -122,10 +133,14 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   /** The attempt of a job token. Any token but the attempt's own is 401; a lease that is gone is 409. */
   const attemptOf = (req: FastifyRequest, reply: FastifyReply, attemptId: string, allowEnded = false): AttemptRow => {
-    const token = bearerToken(req);
-    const attempt = token ? attemptByToken(store.attempts, token) : undefined;
-    if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
-    if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    let attempt = checked.get(req) as AttemptRow | undefined;
+    if (!attempt) {
+      const token = bearerToken(req);
+      attempt = token ? attemptByToken(store.attempts, token) : undefined;
+      if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
+      checked.set(req, attempt);
+    }
+    if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, LEASE_GONE);
     return attempt;
   };
 
@@ -288,7 +303,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     const token = bearerToken(req);
     const resumer = token ? attemptByToken(store.attempts, token) : undefined;
     if (!resumer) unauthorized(reply, 'invalid job token');
-    if (!queue.isLive(resumer)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    if (!queue.isLive(resumer)) throw new ApiError(409, LEASE_GONE);
     if (resumer.resume_from !== (req.params as { attempt_id: string }).attempt_id) throw new ApiError(403, "this job does not resume that attempt's session");
   };
   app.get(
