@@ -123,6 +123,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     let child: ChildProcess | undefined;
     try {
       const { repo, repoPath, principal, token } = accessOf(req);
+      // Only git's own content type reaches here as a stream (passStream): a body another parser took (JSON) is no pack.
+      if (!(req.body instanceof Readable)) throw new ApiError(415, `the body of ${service} must be application/x-${service}-request`);
       const env = protocolEnv(req);
       const { args, env: serviceEnv } = serviceCommand(service, principal);
       const checksLease = service === 'git-receive-pack' && leaseChecked(principal);
