@@ -8,7 +8,7 @@
 //   node --import tsx scripts/test.ts --lanes [FILE...]  which lane each file is in, in the order they start
 //
 // --checks also runs `npm run typecheck` and `npm run lint`, as two more files (`npm test` does).
-// LAZYAF_TEST_JOBS: how many files run at once (default: the cores plus one; 1 runs them one after
+// LAZYAF_TEST_JOBS: how many files run at once (default: twice the cores; 1 runs them one after
 // another). Each file's output is printed whole when it ends; at the end, a summary with the
 // slowest files (wall time and the CPU their processes used). A file that fails, or outlives
 // LAZYAF_TEST_FILE_TIMEOUT_S (default 1200), fails the run, named in the summary.
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
         .filter((f) => f.endsWith('.test.ts'))
         .map((f) => path.join('test', f));
   for (const f of files) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`no test file ${f}`);
-  const slots = Math.max(1, Number(process.env.LAZYAF_TEST_JOBS) || os.availableParallelism() + 1);
+  const slots = Math.max(1, Number(process.env.LAZYAF_TEST_JOBS) || os.availableParallelism() * 2);
   const queue = plan(files);
   // The type-check and the lint beside the first files rather than before them all: the first
   // files spend much of their time waiting on the Docker engine and on child processes.
