@@ -90,7 +90,7 @@ export const cliPart: BenchPart = {
           metric: 'P8 jobs submit --wait, no-op job, warm runner, p50',
           value: wait.p50,
           unit: 'ms',
-          target: 250,
+          target: 150,
           raw: `max ${wait.max.toFixed(0)} ms over ${wait.n} jobs; the job created → finished p50 ${wait.jobP50.toFixed(0)} ms; node -e 0 ${start.node!.toFixed(0)} ms`,
         },
       ];

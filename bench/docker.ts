@@ -66,12 +66,17 @@ async function scaleUp(s: Setup, docker: Docker, n: number): Promise<number> {
   return seconds;
 }
 
-/** Seconds for `n` concurrent `docker run --init --network host IMAGE` with a no-op command (`/bin/true` unless told), to their exit. */
-async function bareRuns(docker: Docker, image: string, n: number, entrypoint = ['/bin/true']): Promise<number> {
+/**
+ * Seconds for `n` concurrent `docker run --init --network NETWORK IMAGE` with a no-op command
+ * (`/bin/true` unless told), to their exit. On the pool's own network (a bridge by default), since
+ * that is most of what a container costs to start: 8 at once took 1.3 s on the host's network and
+ * 4-5 s on the default bridge on this machine (load 25), the engine setting up each one's network.
+ */
+async function bareRuns(docker: Docker, image: string, n: number, network: string, entrypoint = ['/bin/true']): Promise<number> {
   const t0 = performance.now();
   const containers = await Promise.all(
     Array.from({ length: n }, async () => {
-      const c = await docker.createContainer({ Image: image, Entrypoint: entrypoint, HostConfig: { Init: true, NetworkMode: 'host' } });
+      const c = await docker.createContainer({ Image: image, Entrypoint: entrypoint, HostConfig: { Init: true, NetworkMode: network } });
       await c.start();
       await c.wait();
       return c;
@@ -94,10 +99,38 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   }
   const docker = new Docker();
   // The bench's servers get a clean environment: the engine's address goes along.
-  const env = { LAZYAF_LAUNCHER: 'docker', LAZYAF_RUNNER_IMAGE: image, ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}) };
+  const env = {
+    LAZYAF_LAUNCHER: 'docker',
+    LAZYAF_RUNNER_IMAGE: image,
+    LAZYAF_RUNNER_NETWORK: config.docker.network,
+    ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+  };
   const figures: Figure[] = [];
   const details: Record<string, unknown> = { image };
+  // BENCH_ONLY=D1 (or D2, D3, several comma-separated) runs just those measurements.
+  const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim().toUpperCase());
+  const wanted = (name: string) => !only || only.includes(name);
 
+  if (wanted('D1')) await scaleUps(ctx, docker, image, config.docker.network, env, figures, details);
+  if (wanted('D2')) await warmStart(ctx, docker, env, figures, details);
+  if (wanted('D3')) {
+    const prepared = await preparedImageVsCache(ctx, image);
+    figures.push(...prepared.figures);
+    Object.assign(details, prepared.details);
+  }
+  return { part: 'docker', figures, details };
+}
+
+/** D1: the pool's scale-up from none to each of SCALES against as many bare `docker run`s. */
+async function scaleUps(
+  ctx: BenchContext,
+  docker: Docker,
+  image: string,
+  network: string,
+  env: NodeJS.ProcessEnv,
+  figures: Figure[],
+  details: Record<string, unknown>,
+) {
   const s = await setup(ctx, 'd1', env);
   try {
     for (const n of SCALES) {
@@ -105,14 +138,17 @@ async function run(ctx: BenchContext): Promise<PartResult> {
       const bare: number[] = [];
       // The floor any Node runner has: the same containers starting node and exiting.
       const bareNode: number[] = [];
+      // What the engine's network setup costs: the same no-op on the host's network.
+      const bareHost: number[] = [];
       for (let i = 0; i < ctx.runs; i++) {
-        bare.push(await bareRuns(docker, image, n));
-        bareNode.push(await bareRuns(docker, image, n, ['node', '-e', '0']));
+        bare.push(await bareRuns(docker, image, n, network));
+        bareNode.push(await bareRuns(docker, image, n, network, ['node', '-e', '0']));
+        if (network !== 'host') bareHost.push(await bareRuns(docker, image, n, 'host'));
         pool.push(await scaleUp(s, docker, n));
       }
-      details[`scale_${n}`] = { pool, bare, bareNode };
+      details[`scale_${n}`] = { network, pool, bare, bareNode, bareHost };
       figures.push({
-        metric: `D1 PUT /api/pool → ${n} runner container(s) idle, vs ${n} bare docker run`,
+        metric: `D1 PUT /api/pool → ${n} runner container(s) idle, vs ${n} bare docker run (network ${network})`,
         value: median(pool) / median(bare),
         unit: 'x',
         target: n === 8 ? 1.5 : undefined,
@@ -124,11 +160,21 @@ async function run(ctx: BenchContext): Promise<PartResult> {
         unit: 'x',
         raw: `lazyaf ${median(pool).toFixed(2)}s / docker run node ${median(bareNode).toFixed(2)}s`,
       });
+      if (bareHost.length > 0)
+        figures.push({
+          metric: `D1 PUT /api/pool → ${n} runner container(s) idle, vs ${n} bare docker run on the host's network`,
+          value: median(pool) / median(bareHost),
+          unit: 'x',
+          raw: `lazyaf ${median(pool).toFixed(2)}s / docker run --network host ${median(bareHost).toFixed(2)}s`,
+        });
     }
   } finally {
     await stop(s, docker);
   }
+}
 
+/** D2: a job's start in a warm runner container. */
+async function warmStart(ctx: BenchContext, docker: Docker, env: NodeJS.ProcessEnv, figures: Figure[], details: Record<string, unknown>) {
   const w = await setup(ctx, 'd2', env, 500);
   try {
     await scale(w, 1);
@@ -144,11 +190,6 @@ async function run(ctx: BenchContext): Promise<PartResult> {
   } finally {
     await stop(w, docker);
   }
-
-  const prepared = await preparedImageVsCache(ctx, image);
-  figures.push(...prepared.figures);
-  Object.assign(details, prepared.details);
-  return { part: 'docker', figures, details };
 }
 
 export const dockerPart: BenchPart = {

@@ -20,6 +20,8 @@ const PARTS: Record<string, () => Promise<BenchPart>> = {
   ui: async () => (await import('./ui.js')).uiPart,
   agents: async () => (await import('./agents.js')).agentsPart,
   webhooks: async () => (await import('./webhooks.js')).webhooksPart,
+  runners: async () => (await import('./runners.js')).runnersPart,
+  watchers: async () => (await import('./watchers.js')).watchersPart,
 };
 
 function usage(): string {

@@ -22,7 +22,7 @@ export const DEFAULT_IMAGE = 'lazyaf-runner:latest';
  * What the Dockerfile copies: the build context holds nothing else. Without the .dockerignore,
  * which dockerode would read with gitignore's rules rather than Docker's.
  */
-const CONTEXT = ['Dockerfile', 'package.json', 'dist/bundle/runner.mjs', 'docker/extra-ca'];
+const CONTEXT = ['Dockerfile', 'package.json', 'dist/bundle', 'docker/extra-ca', 'docker/dpkg-excludes'];
 
 /** The engine cannot be reached or the build failed: one line for a person. */
 export class ImageBuildError extends Error {}

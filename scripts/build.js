@@ -29,7 +29,7 @@ const PARTS = [
   {
     name: 'bundle',
     what: "the runner image's bundle (esbuild)",
-    inputs: ['src', ...COMMON, 'scripts/bundle-runner.js'],
+    inputs: ['src', ...COMMON, 'scripts/bundle-runner.js', 'scripts/answer-checks.js'],
     skip: ['src/web'],
     output: 'dist/bundle/runner.mjs',
     command: [process.execPath, 'scripts/bundle-runner.js'],

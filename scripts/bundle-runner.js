@@ -1,11 +1,43 @@
-// A part of `npm run build` (scripts/build.js): bundles the runner's entry (src/cli/runner-main.ts) and the
-// packages it uses into one file, dist/bundle/runner.mjs, which the runner image runs. Two levels
+// A part of `npm run build` (scripts/build.js): bundles the runner's entry (src/cli/runner-main.ts)
+// and the packages it uses into dist/bundle/runner.mjs, which the runner image runs. Two levels
 // below the root, like every module of dist/, so it finds package.json for its version.
+//
+// Split: what only a job needs (runner.ts imports job.ts when the first job comes) goes into
+// chunks beside it, so that an idle runner does not load it. The server's answers are checked by
+// code generated from the protocol's schemas (answer-checks.js) rather than by typebox.
+import fs from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
 import { build } from 'esbuild';
+import { answerChecksModule } from './answer-checks.js';
 
+const OUT = 'dist/bundle';
+const ANSWER_CHECKS = path.resolve('src/runner/answer-checks.ts');
+
+const generatedAnswerChecks = {
+  name: 'generated-answer-checks',
+  setup(b) {
+    b.onResolve({ filter: /\/answer-checks\.js$/ }, (args) => {
+      const target = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+      return target === ANSWER_CHECKS ? { path: target, namespace: 'answer-checks' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'answer-checks' }, async () => ({
+      contents: await answerChecksModule(),
+      loader: 'js',
+      resolveDir: process.cwd(),
+    }));
+  },
+};
+
+// Chunks of an earlier build would be left beside the new ones.
+fs.rmSync(OUT, { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli/runner-main.ts'],
-  outfile: 'dist/bundle/runner.mjs',
+  entryPoints: { runner: 'src/cli/runner-main.ts' },
+  outdir: OUT,
+  outExtension: { '.js': '.mjs' },
+  // Beside the entry, at its depth: version.ts finds package.json two levels up from its module.
+  chunkNames: '[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -14,4 +46,5 @@ await build({
   banner: { js: "import { createRequire as lazyafCreateRequire } from 'node:module'; const require = lazyafCreateRequire(import.meta.url);" },
   legalComments: 'linked',
   logLevel: 'warning',
+  plugins: [generatedAnswerChecks],
 });

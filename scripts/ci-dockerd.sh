@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A Docker engine of its own for CI, everything under DIR (data, exec root, socket, pid file, log).
 #   ci-dockerd.sh start DIR [dockerd flags...]   returns once the engine answers (within 60 s)
-#   ci-dockerd.sh stop DIR                       stops it by its pid (SIGTERM, SIGKILL after 30 s), removes DIR
+#   ci-dockerd.sh stop DIR                       removes its containers and networks, stops it by its pid
+#                                                (SIGTERM, SIGKILL after 30 s), removes DIR
 # Beside another engine, never pass --bridge=none: dockerd then deletes the docker0 bridge, and
 # the other engine's containers (and its image builds) lose their network.
 set -euo pipefail
@@ -29,6 +30,14 @@ case "$cmd" in
     log_tail "dockerd did not answer within 60 s"
     ;;
   stop)
+    # Its containers and networks go first: the bridge of a user network outlives an engine
+    # stopped with the network in place, and some thirty of those left by earlier runs held every
+    # address pool Docker picks from ("could not find an available, non-overlapping IPv4 address pool").
+    if DOCKER_HOST="unix://$dir/docker.sock" docker version >/dev/null 2>&1; then
+      ids=$(DOCKER_HOST="unix://$dir/docker.sock" docker ps -aq)
+      [ -z "$ids" ] || DOCKER_HOST="unix://$dir/docker.sock" docker rm -f $ids >/dev/null 2>&1 || true
+      DOCKER_HOST="unix://$dir/docker.sock" docker network prune -f >/dev/null 2>&1 || true
+    fi
     if [ -s "$dir/pid" ]; then
       pid=$(cat "$dir/pid")
       kill "$pid" 2>/dev/null || true

@@ -134,7 +134,10 @@ async function launch(t: TestContext, name: string): Promise<Ui> {
     async screenshot(step) {
       fs.mkdirSync(SCREENSHOTS, { recursive: true });
       const file = path.join(SCREENSHOTS, `${fileName(name)}${step ? `-${fileName(step)}` : ''}.png`);
-      await page.screenshot({ path: file, fullPage: true, timeout: UI_TIMEOUT_MS });
+      // Chromium cannot capture a page hundreds of thousands of pixels tall (a 20,000-entry
+      // transcript's placeholders): such a page is saved as the window shows it.
+      const tall = await page.evaluate('document.documentElement.scrollHeight > 16000').catch(() => false);
+      await page.screenshot({ path: file, fullPage: !tall, timeout: UI_TIMEOUT_MS });
       return file;
     },
   };

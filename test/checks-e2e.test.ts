@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { CHECK_OUTPUT_TAIL_BYTES } from '../src/shared/environment.js';
 import type { Job } from '../src/shared/api.js';
-import { api, git, startTestServer, tempDir } from './helpers.js';
+import { api, cli, git, startTestServer, tempDir } from './helpers.js';
 import { inProcessRunners, logOf, runJob, seedRepo, waitForJob } from './queue-helpers.js';
 
 const ENVIRONMENT = `# The repo's checks, run after every job's command.
@@ -67,6 +67,9 @@ test("a real runner runs the repo's checks after the command, in its wall: recor
   assert.equal(strict.error, 'check test failed');
   assert.equal(strict.exit_code, 0);
   assert.match(await logOf(server, strict.id), /check test failed, and the job requires its checks/);
+  // Its attempt says so too, not a bare "succeeded" under a failed job.
+  const shown = await cli(['jobs', 'show', strict.id.slice(0, 8)], { server });
+  assert.match(shown.stdout, /^ {2}attempt 1: runner \S+ \S+ → \S+ succeeded, but check test failed \(exit 0\)$/m);
 });
 
 test("a check is bounded by the job's time left, and a job that timed out runs no check", async (t) => {

@@ -48,6 +48,8 @@ test('lazyaf land JOB --from-server --pr lands and opens the merge request; jobs
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, new RegExp(`^landed: +${job.branch} \\(${job.commit!.slice(0, 8)}\\) on file://\\S+origin\\.git by admin at \\d{4}-`, 'm'));
   assert.match(shown.stdout, new RegExp(`^pr: +${mr.replace(/[/.]/g, '\\$&')}$`, 'm'));
+  const listed = await cli(['jobs', 'list'], { server });
+  assert.match(listed.stdout, new RegExp(`^${short} +succeeded, landed `, 'm'), 'the list marks a landed job');
 
   // A forge that echoes the token: landed, the reason in words, exit 1, the token hidden.
   forge.hostile = 'echo-token';
@@ -69,8 +71,8 @@ test('lazyaf land JOB --from-server --pr lands and opens the merge request; jobs
   assert.match(both.stderr, /--from-server lands a job/);
 
   for (const text of [...outputs, server.output()]) assert.ok(!text.includes(TOKEN) && !text.includes(ENV_TOKEN), 'the token is in an output');
-  // The pool's runners: `lazyaf runner` processes started with this server's data dir in their environment.
-  const environs = processesMatching(' runner --name pool-').flatMap((pid) => {
+  // The pool's runners (the bundle, or `lazyaf runner` when the bundle is older than the build) started with this server's data dir in their environment.
+  const environs = processesMatching(' --name pool-').flatMap((pid) => {
     try {
       const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       return environ.includes(`LAZYAF_DATA=${dataDir}`) ? [environ] : [];

@@ -145,8 +145,14 @@ test("on a Docker network of the user's (LAZYAF_RUNNER_NETWORK), a job still ask
     { dataDir, runners: 1 },
   );
   const serverId = fs.readFileSync(path.join(dataDir, 'server_id'), 'utf8').trim();
-  // Before the network: containers still on it would hold it.
-  t.after(() => removeContainers(docker, { 'lazyaf.server': serverId }));
+  // After-hooks run in the order they were added: the first removal of the network (for a failed
+  // start) came before the server stopped, while its container held the network, and every run
+  // left one behind until the engine had no address pool left for the next. The server has
+  // stopped when this runs, and the network goes once its containers are gone.
+  t.after(async () => {
+    await removeContainers(docker, { 'lazyaf.server': serverId });
+    await network.remove().catch(() => {});
+  });
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   // resolve4 asks the resolver itself (not /etc/hosts): Docker's, for the container's own short id.
   const resolve = `node -e 'require("dns").resolve4(require("os").hostname(), (e, a) => console.log("resolved: " + (e ? e.code : a.join(","))))'`;

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { Repo } from '../src/shared/api.js';
-import { buildApp, type BuiltApp } from '../src/server/app.js';
-import { resolveServerConfig, type ServerConfig } from '../src/server/config.js';
+import type { BuiltApp } from '../src/server/app.js';
+import type { ServerConfig } from '../src/server/config.js';
 import { hostRelayDir } from '../src/server/pool/host-relay.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 
@@ -22,6 +22,8 @@ export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 // Every test process gets a git with no user or system config of its own, and a fixed identity.
 const GIT_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-gitcfg-'));
 fs.writeFileSync(path.join(GIT_HOME, '.gitconfig'), '[init]\n\tdefaultBranch = main\n');
+// One per test file's process: gone with it (a thousand runs left a thousand of them in /tmp).
+process.once('exit', () => fs.rmSync(GIT_HOME, { recursive: true, force: true }));
 Object.assign(process.env, {
   HOME: GIT_HOME,
   GIT_CONFIG_NOSYSTEM: '1',
@@ -97,6 +99,9 @@ export function startTestServer(t: TestContext, env?: NodeJS.ProcessEnv): Promis
 export function startTestServer(t: TestContext, env: NodeJS.ProcessEnv, child: ChildServerOptions): Promise<ServerProcess>;
 export async function startTestServer(t: TestContext, env: NodeJS.ProcessEnv = {}, child?: ChildServerOptions): Promise<TestServer | ServerProcess> {
   if (child) return startServerProcess(t, env, child);
+  // Loaded here, not at the top: the server's modules cost a file about a second of CPU under tsx,
+  // which the files that never start one in this process (a quarter of them) need not pay.
+  const [{ buildApp }, { resolveServerConfig }] = await Promise.all([import('../src/server/app.js'), import('../src/server/config.js')]);
   const dataDir = tempDir(t, 'lazyaf-data-');
   removeRelayDirAfter(t, dataDir);
   const config = resolveServerConfig({ data: dataDir, host: '127.0.0.1', port: 0, runners: 0 }, { ...env });

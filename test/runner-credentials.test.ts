@@ -24,7 +24,7 @@ test("a pool runner does not get the server's agent credentials, nor its jobs", 
   for (const name of Object.keys(AGENT_ENV)) assert.ok(!log.includes(`${name}=`), `${name} reached the job: ${log}`);
 
   const [pid] = await eventually('the pool runner', () => {
-    const pids = processesMatching(poolWorkRoot(dataDir)).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0runner\0'));
+    const pids = processesMatching(poolWorkRoot(dataDir)).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0--name\0pool-'));
     return pids.length > 0 ? pids : undefined;
   });
   const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');

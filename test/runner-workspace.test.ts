@@ -90,6 +90,12 @@ test("a job whose base commit the cache got from this runner's last fetch of the
   assert.equal(ws3.baseCommit, moved);
   assert.equal(await readBranchCommit(repoPath, 'nope'), undefined);
   assert.equal(await readBranchCommit(repoPath, '../../config'), undefined);
+  // packed-refs is parsed once per version of the file: a new one, written over it, is read again.
+  const third = await commitFiles(repo.local, { 'third.txt': 'three\n' }, 'third');
+  await git(['push', '-q', authUrl(repo.cloneUrl, server.token), 'main:main'], repo.local);
+  await git(['pack-refs', '--all'], repoPath);
+  assert.ok(!fs.existsSync(path.join(repoPath, 'refs', 'heads', 'main')), 'main is only in packed-refs');
+  assert.equal(await readBranchCommit(repoPath, 'main'), third, 'the new packed-refs is read');
 });
 
 test('a workspace starts clean: whatever the previous job left is gone', async (t) => {

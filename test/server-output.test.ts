@@ -107,13 +107,15 @@ test('--launcher docker without an engine is one line on a terminal too, and a n
 });
 
 test('an exception nothing caught is logged as a bug, and the server carries on answering', async (t) => {
-  // Planted through NODE_OPTIONS: once the server listens, a timer throws and a promise is rejected unhandled.
-  const fault = "setTimeout(() => { Promise.reject(new Error('planted rejection')); throw new Error('planted exception'); }, 1000).unref();";
+  // Planted through NODE_OPTIONS: once the server listens (the test's SIGUSR2 says so; a fixed delay
+  // fired before a slow start had its handlers), a timer throws and a promise is rejected unhandled.
+  const fault = "process.once('SIGUSR2', () => setTimeout(() => { Promise.reject(new Error('planted rejection')); throw new Error('planted exception'); }));";
   const server = await startTestServer(
     t,
     { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(fault)}` },
     { dataDir: tempDir(t, 'lazyaf-data-'), logLevel: 'error' },
   );
+  server.child.kill('SIGUSR2');
   const logged = await eventually('both faults logged', () => {
     const lines = server
       .output()

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
 import type { Job } from '../src/shared/api.js';
-import { MAX_SESSION_BYTES, RunnerRoutes, type Assignment } from '../src/shared/protocol.js';
+import { MAX_PARENT_SUMMARY_BYTES, MAX_SESSION_BYTES, RunnerRoutes, type Assignment } from '../src/shared/protocol.js';
 import { api, authUrl, git, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { poll, registerRunner, seedRepo, submit } from './queue-helpers.js';
 
@@ -25,8 +25,15 @@ async function get(server: TestServer, attemptId: string, token: string): Promis
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
 }
 
+const DEFAULT_TRANSCRIPT: object[] = [
+  { type: 'message', role: 'assistant', text: 'I will write hello.txt.' },
+  { type: 'tool', tool: 'Write', kind: 'file_edit', path: 'hello.txt', status: 'ok' },
+  { type: 'tool', tool: 'Bash', kind: 'command', command: 'echo ran > ran.txt', exit_code: 0, status: 'ok' },
+  { type: 'result', text: 'I wrote hello.txt and ran.txt.', status: 'ok' },
+];
+
 /** Does what a runner does for an agent job that edited a file: pushes a commit to its branch, sends a transcript, completes with a session id. */
-async function finishAsAgent(server: TestServer, a: Assignment, dir: string, sessionId: string): Promise<void> {
+async function finishAsAgent(server: TestServer, a: Assignment, dir: string, sessionId: string, transcript = DEFAULT_TRANSCRIPT): Promise<void> {
   const clone = path.join(dir, `clone-${a.attempt_id}`);
   await git(['clone', '-q', '--branch', a.base_branch, authUrl(a.clone_url, a.job_token), clone]);
   fs.writeFileSync(path.join(clone, 'hello.txt'), 'hello\n');
@@ -34,14 +41,12 @@ async function finishAsAgent(server: TestServer, a: Assignment, dir: string, ses
   await git(['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'hello.txt'], clone);
   await git(['push', '-q', 'origin', `HEAD:refs/heads/${a.branch}`], clone);
   const commit = await git(['rev-parse', 'HEAD'], clone);
-  const entries = [
-    { type: 'message', role: 'assistant', text: 'I will write hello.txt.' },
-    { type: 'tool', tool: 'Write', kind: 'file_edit', path: 'hello.txt', status: 'ok' },
-    { type: 'tool', tool: 'Bash', kind: 'command', command: 'echo ran > ran.txt', exit_code: 0, status: 'ok' },
-    { type: 'result', text: 'I wrote hello.txt and ran.txt.', status: 'ok' },
-  ];
-  const batch = await api(server, 'POST', RunnerRoutes.transcript(a.attempt_id), { seq: 1, entries }, { token: a.job_token });
-  assert.equal(batch.status, 200, JSON.stringify(batch.body));
+  // In batches of the most the protocol takes.
+  for (let seq = 1; (seq - 1) * 200 < transcript.length; seq++) {
+    const entries = transcript.slice((seq - 1) * 200, seq * 200);
+    const batch = await api(server, 'POST', RunnerRoutes.transcript(a.attempt_id), { seq, entries }, { token: a.job_token });
+    assert.equal(batch.status, 200, JSON.stringify(batch.body));
+  }
   const done = await api(
     server,
     'POST',
@@ -118,4 +123,35 @@ test('session files: uploaded capped with the job token, named by the follow-up 
   fs.writeFileSync(stored, archive);
   assert.equal((await api(server, 'DELETE', `/api/repos/${repo.id}`)).status, 204);
   assert.ok(!fs.existsSync(path.dirname(stored)), 'the repo’s session files are gone');
+});
+
+test("a follow-up of a long run is told its start and its end: the summary reads the transcript's two ends, not all of it", async (t) => {
+  const server = (await startTestServer(t)) as TestServer;
+  const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
+  const runner = await registerRunner(server, 'r1', [], ['claude']);
+  const parent = await submit(server, { repo_id: repo.id, title: 'Long', agent: 'claude' });
+  const a1 = (await poll(server, runner.token))!;
+  // 3,000 entries: the task, thinking the summary leaves out, and numbered steps.
+  const entries = [
+    { type: 'message', role: 'user', text: 'the task: count to 2998' },
+    ...Array.from({ length: 2999 }, (_, i) =>
+      i % 3 === 0 ? { type: 'thinking', text: `thought ${i}` } : { type: 'message', role: 'assistant', text: `step ${i}` },
+    ),
+  ];
+  await finishAsAgent(server, a1, tempDir(t), 'sess-long', entries);
+
+  const follow = await api(server, 'POST', `/api/jobs/${parent.id}/followup`, { title: 'Next', agent: 'claude' });
+  assert.equal(follow.status, 201, JSON.stringify(follow.body));
+  const a2 = (await poll(server, runner.token))!;
+  const summary = a2.agent_run?.parent_conversation?.summary ?? '';
+  const lines = summary.split('\n');
+  assert.equal(lines[2], '- user: the task: count to 2998');
+  assert.equal(lines.at(-1), '- assistant: step 2998', 'its last line is the run’s last');
+  const shown = lines.filter((l) => /^- assistant: step \d+$/.test(l)).map((l) => Number(l.split(' ').at(-1)));
+  const steps = Array.from({ length: 2999 }, (_, i) => i).filter((i) => i % 3 !== 0);
+  assert.deepEqual(shown, steps.slice(-shown.length), 'the latest steps, in order, none missing');
+  assert.ok(shown.length > 300, `as many as fit: ${shown.length}`);
+  // Step i is entry i + 1 (the task is entry 0): every entry between the task and the first step shown is counted.
+  assert.match(summary, new RegExp(`^- \\[${shown[0]} entries left out\\]$`, 'm'));
+  assert.ok(Buffer.byteLength(summary) <= MAX_PARENT_SUMMARY_BYTES);
 });

@@ -124,19 +124,30 @@ test('a transcript past its cap ends with a marker entry and truncated=true', as
   const a = await claimAgentJob(server, repoId, runnerToken);
   const batch = Array.from({ length: 200 }, (_, i) => ({ type: 'message' as const, role: 'assistant' as const, text: `step ${i}` }));
   let last: unknown;
-  for (let seq = 1; seq <= 27; seq++) last = (await send(server, a, { seq, entries: batch })).body;
+  for (let seq = 1; seq <= 101; seq++) last = (await send(server, a, { seq, entries: batch })).body;
   assert.deepEqual(last, { accepted: true, truncated: true }, 'the runner is told it may stop sending');
   const got = await transcript(server, a.job_id);
   assert.equal(got.truncated, true);
-  assert.equal(got.entries.length, 5001, '5,000 entries and the marker');
+  assert.equal(got.entries.length, 20_001, '20,000 entries and the marker');
   assert.deepEqual(
     got.entries.map((e) => e.seq),
-    Array.from({ length: 5001 }, (_, i) => i + 1),
+    Array.from({ length: 20_001 }, (_, i) => i + 1),
   );
   const marker = got.entries.at(-1);
   assert.equal(marker?.type, 'error');
   assert.match(marker?.text ?? '', /transcript truncated/);
-  assert.equal((await getJob(server, a.job_id)).transcript_entries, 5001);
+  assert.equal((await getJob(server, a.job_id)).transcript_entries, 20_001);
+
+  // Read a page at a time (as the job page does): `limit` entries after `after`, fewer at the end.
+  const page = await transcript(server, a.job_id, '?after=19000&limit=600');
+  assert.deepEqual([page.entries.length, page.entries[0]?.seq, page.entries.at(-1)?.seq], [600, 19_001, 19_600]);
+  assert.equal(page.truncated, true);
+  const tail = await transcript(server, a.job_id, '?after=19600&limit=600');
+  assert.deepEqual([tail.entries.length, tail.entries.at(-1)?.seq], [401, 20_001], 'the last page is short');
+  for (const bad of ['?limit=0', '?limit=-1', '?limit=x', '?limit=1.5']) {
+    const r = await api(server, 'GET', `/api/jobs/${a.job_id}/transcript${bad}`);
+    assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`);
+  }
 });
 
 test('hostile batches are 4xx and store nothing; another attempt’s token is refused', async (t) => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunnerRoutes, type Assignment } from '../src/shared/protocol.js';
 import type { TranscriptEntry } from '../src/shared/transcript.js';
-import { api, authUrl, git, startTestServer, tempDir } from './helpers.js';
+import { api, authUrl, eventually, git, startTestServer, tempDir } from './helpers.js';
 import { getJob, poll, registerRunner, seedRepo, submit, waitForJob } from './queue-helpers.js';
 import { section, signIn, uiTest } from './browser-helpers.js';
 
@@ -96,6 +96,93 @@ uiTest('transcript: an agent job shows what it did as a conversation, live, with
   await row.getByText('no changes').waitFor();
   await row.getByText('$0.04').waitFor();
 });
+
+/** The page's window, as the functions run in it see it (the tests have no DOM types). */
+type PageWindow = { innerHeight: number; scrollY: number; scrollTo: (x: number, y: number) => void };
+
+/** Entry `i` (from 1) of a long run: a reply, a read with its output, or a command, each naming its number. */
+function longRunEntry(i: number): TranscriptEntry {
+  if (i === 1) return { type: 'message', role: 'user', text: '# Task: a long run' };
+  if (i % 3 === 0) return { type: 'message', role: 'assistant', text: `reply ${i}` };
+  if (i % 3 === 1) return { type: 'tool', tool: 'Read', kind: 'read', path: `src/f${i}.ts`, status: 'ok', output: `contents ${i}` };
+  return { type: 'tool', tool: 'Bash', kind: 'command', command: `npm test -- ${i}`, status: 'ok', exit_code: 0, output: `ok ${i}` };
+}
+
+uiTest(
+  'transcript: 20,000 entries open at their start, draw the rest as it nears the view, jump to the end and follow it live, markup kept as text',
+  async (t, ui) => {
+    const server = await startTestServer(t);
+    const repo = await seedRepo(server, path.join(tempDir(t), 'src'), 'demo');
+    const runner = await registerRunner(server, 'r1', [], ['claude']);
+    const job = await submit(server, { repo_id: repo.id, title: 'A long run', agent: 'claude' });
+    const a = (await poll(server, runner.token)) as Assignment;
+    assert.equal(a.job_id, job.id);
+    const send = async (seq: number, entries: TranscriptEntry[]): Promise<void> => {
+      const r = await api(server, 'POST', RunnerRoutes.transcript(a.attempt_id), { seq, entries }, { token: a.job_token });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    };
+    // 19,990 entries before the page opens, in the runner's batches of 200.
+    for (let from = 1, seq = 1; from <= 19_990; from += 200, seq++) {
+      await send(
+        seq,
+        Array.from({ length: Math.min(200, 19_991 - from) }, (_, k) => longRunEntry(from + k)),
+      );
+    }
+
+    const { page } = ui;
+    await signIn(ui, server);
+    await ui.open(`${server.url}/jobs/${job.id}`);
+    const transcript = section(page, 'What the agent did').getByRole('list', { name: 'Transcript' });
+    const entries = transcript.locator(':scope > li[data-type]');
+    await transcript.locator('details.prompt').waitFor();
+    await transcript.getByText('reply 3', { exact: true }).waitFor();
+    // The whole transcript is read, yet only the blocks near the view are drawn.
+    await page.getByText('Reading the rest of the transcript…').waitFor({ state: 'detached' });
+    const drawn = await entries.count();
+    assert.ok(drawn >= 200 && drawn < 2000, `${drawn} entries drawn of 19,990`);
+    assert.equal(await transcript.getByText('reply 19989', { exact: true }).count(), 0, 'the end is not drawn yet');
+
+    // Asked for, the end is drawn and scrolled to, and stays in view as the agent goes on.
+    await page.getByRole('button', { name: 'Jump to the end' }).click();
+    await page.getByText('Following new entries.').waitFor();
+    const inView = async (text: string): Promise<boolean> => {
+      const item = transcript.getByText(text, { exact: true });
+      if ((await item.count()) === 0) return false;
+      return item.evaluate((el) => {
+        const box = el.getBoundingClientRect();
+        return box.height > 0 && box.top >= 0 && box.bottom <= (globalThis as unknown as PageWindow).innerHeight;
+      });
+    };
+    await eventually('the last entry in view', () => inView('reply 19989'));
+    const hostile: TranscriptEntry[] = [
+      ...Array.from({ length: 8 }, (_, k) => longRunEntry(19_991 + k)),
+      { type: 'message', role: 'assistant', text: '<img src=x onerror=alert(1)> and <script>alert(2)</script>' },
+      { type: 'tool', tool: 'Bash', kind: 'command', command: '<b>bold</b> && echo done', status: 'ok', exit_code: 0, output: 'done' },
+    ];
+    await send(101, hostile);
+    await eventually('the live entry in view', () => inView('<img src=x onerror=alert(1)> and <script>alert(2)</script>'));
+    await transcript.getByText('<b>bold</b> && echo done', { exact: true }).waitFor();
+    assert.equal(await transcript.locator('img, script, b').count(), 0, 'markup in entries stays text');
+    assert.equal(await transcript.locator(':scope > li[data-type]').last().getAttribute('data-kind'), 'command', 'the last entry last');
+
+    // Scrolled away from the end, the view stops following; a block in the middle is drawn as it comes into view.
+    await transcript.evaluate((el) => {
+      const win = globalThis as unknown as PageWindow;
+      win.scrollTo(0, el.getBoundingClientRect().top + win.scrollY + el.scrollHeight / 2);
+    });
+    await page.getByText('Following new entries.').waitFor({ state: 'detached' });
+    await eventually('entries from the middle in view', () =>
+      entries.evaluateAll((items) =>
+        items.some((li) => {
+          const box = li.getBoundingClientRect();
+          const n = Number(/\b(\d{4,5})\b/.exec(li.textContent ?? '')?.[1]);
+          return box.bottom > 0 && box.top < (globalThis as unknown as PageWindow).innerHeight && n > 5000 && n < 15_000;
+        }),
+      ),
+    );
+    await ui.screenshot('long transcript');
+  },
+);
 
 uiTest('agent forms: New job picks a model, Follow up can start a new conversation instead of resuming', async (t, ui) => {
   const server = await startTestServer(t);

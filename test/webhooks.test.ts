@@ -289,6 +289,9 @@ test('lazyaf webhooks: add (the secret from stdin), list, deliveries, delete', a
   const short = await cli(['webhooks', 'add', hook.url, '--events', 'job.finished'], { server, input: 'short\n' });
   assert.equal(short.code, 1);
   assert.match(short.stderr, /the secret must be 16 to 256 characters/);
+  const empty = await cli(['webhooks', 'add', hook.url, '--events', 'job.finished'], { server, input: '' });
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /no secret: stdin was empty/);
   const ftp = await cli(['webhooks', 'add', 'ftp://x.example.com/', '--events', 'job.finished', '--secret', SECRET], { server });
   assert.equal(ftp.code, 1);
   assert.match(ftp.stderr, /only http and https/);
@@ -301,17 +304,19 @@ test('lazyaf webhooks: add (the secret from stdin), list, deliveries, delete', a
   const repo = await seedRepo(server, path.join(tempDir(t), 'src'));
   await finishQueuedJob(server, repo.id);
   await eventually('delivered', async () => (await deliveries(server, id))[0]?.status === 'delivered');
-  const log = await cli(['webhooks', 'deliveries', '--webhook', id!], { server });
+  // A webhook is named as a job is: by its id or a unique prefix.
+  const log = await cli(['webhooks', 'deliveries', '--webhook', id!.slice(0, 6)], { server });
   assert.equal(log.code, 0, log.stderr);
   assert.match(log.stdout, /job\.finished\s+delivered\s+1\s+HTTP 200/);
   const json = await cli(['webhooks', 'deliveries', '--json'], { server });
   assert.equal((JSON.parse(json.stdout) as unknown[]).length, 1);
 
-  const del = await cli(['webhooks', 'delete', id!], { server });
+  const del = await cli(['webhooks', 'delete', id!.slice(0, 6)], { server });
   assert.equal(del.code, 0, del.stderr);
+  assert.match(del.stdout, new RegExp(`Deleted webhook ${id}`));
   const again = await cli(['webhooks', 'delete', id!], { server });
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /webhook not found/);
+  assert.match(again.stderr, /no webhook ".+" \(lazyaf webhooks list shows their ids\)/);
   assert.match((await cli(['webhooks', 'list'], { server })).stdout, /No webhooks/);
 });
 

@@ -155,6 +155,22 @@ export function readRssKiB(pid: number): number | undefined {
   }
 }
 
+/**
+ * A process's proportional set size (Pss in /proc/PID/smaps_rollup) in KiB: its private pages, and
+ * its share of those it maps with others (the node binary's, among every node process here). What
+ * a pool of N runners costs together is about N times this, where N times its RSS counts the shared
+ * pages N times. Undefined where the kernel has no smaps_rollup (before 4.14) or the process is gone.
+ */
+export function readPssKiB(pid: number): number | undefined {
+  try {
+    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const TICKS_PER_SECOND = 100;
 
 /**

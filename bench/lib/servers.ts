@@ -41,13 +41,23 @@ async function startServerChild(what: string, args: string[], env: NodeJS.Proces
   }
 }
 
-/** The built lazyaf server (`dist/cli/main.js server`) on 127.0.0.1, a free port, `runners` pool runners (none by default). */
+/**
+ * The built lazyaf server (`dist/cli/main.js server`) on 127.0.0.1, a free port, `runners` pool runners (none by default).
+ * BENCH_SERVER_CPU_PROF=DIR runs each server under `node --cpu-prof`, writing its profile into DIR when it stops
+ * (open it in Chrome DevTools, or summarise it with `node --import tsx bench/cpu-profile.ts FILE`).
+ * BENCH_SERVER_CLI=PATH runs another build's `dist/cli/main.js` instead, to compare a change
+ * with a build of main in the same minutes (on a shared machine, minutes apart differ more than
+ * the change). BENCH_SERVER_NODE_ARGS adds node's own options (space-separated), e.g. a GC setting.
+ */
 export function startLazyaf(dataDir: string, adminToken: string, gitEnv: NodeJS.ProcessEnv, runners = 0): Promise<ServerProcess> {
-  const cli = path.join(ROOT, 'dist', 'cli', 'main.js');
+  const cli = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : path.join(ROOT, 'dist', 'cli', 'main.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm run bench does)`);
+  const profileDir = process.env.BENCH_SERVER_CPU_PROF;
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)] : [];
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   return startServerChild(
     'lazyaf server',
-    [cli, 'server', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--runners', String(runners)],
+    [...nodeArgs, ...profile, cli, 'server', '--host', '127.0.0.1', '--port', '0', '--data', dataDir, '--runners', String(runners)],
     { ...gitEnv, LAZYAF_ADMIN_TOKEN: adminToken, NODE_ENV: 'production' },
     /lazyaf server listening on http:\/\/127\.0\.0\.1:(\d+)/,
     path.join(dataDir, '..', 'lazyaf-server.log'),

@@ -71,6 +71,11 @@ const COMMANDS: CommandEntry[] = [
   { name: 'runners', summary: 'list the runners and the pool status', load: async () => (await import('./commands/runners.js')).registerRunners },
   { name: 'pool', summary: 'the runners the server manages itself', load: async () => (await import('./commands/pool.js')).registerPool },
   {
+    name: 'backup',
+    summary: "copy a data dir's database, repos and tokens into a new directory while its server runs (a data dir a server can start on)",
+    load: async () => (await import('./commands/backup.js')).registerBackup,
+  },
+  {
     name: 'docker-command',
     summary: 'print a `docker run` command that adds a runner of the runner image on a machine with Docker that reaches the server',
     load: async () => (await import('./commands/docker-command.js')).registerDockerCommand,

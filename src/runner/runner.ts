@@ -7,8 +7,10 @@
  *   runner.ts            this loop: registration (and re-registration when the server forgets the
  *                        runner), the heartbeat loop, the poll loop, drain and stop.
  *   options.ts           flags and environment → RunnerConfig, and the defaults of what a config leaves out.
- *   client.ts            the protocol (src/shared/protocol.ts) over fetch, with retries, backoff and jitter;
+ *   client.ts            the protocol (src/shared/protocol.ts) over node:http, with retries, backoff and jitter;
  *                        typed errors: RunnerGoneError (register again), LeaseLostError (stop the job).
+ *   answer-checks.ts     whether the server's answers match the protocol: typebox here, code generated
+ *                        from the same schemas in the runner's bundle (scripts/answer-checks.js).
  *   backoff.ts           exponential backoff with full jitter, and a sleep an AbortSignal ends.
  *
  * One job
@@ -58,7 +60,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROTOCOL_VERSION, type Assignment, type HeartbeatResponse, type RunnerSandbox } from '../shared/protocol.js';
+import type { Assignment, HeartbeatResponse, RunnerSandbox } from '../shared/protocol.js';
+import { PROTOCOL_VERSION } from '../shared/protocol-routes.js';
 import { printable } from '../shared/terminal.js';
 import { VERSION } from '../shared/version.js';
 import { formatBytes } from '../shared/job-limits.js';
@@ -69,7 +72,7 @@ import { backoffDelay, isAbortError, sleep } from './backoff.js';
 import { RunnerClient, RunnerGoneError } from './client.js';
 import type { ContainerNetwork } from './container-network.js';
 import { envCacheSettled, envCacheTrash } from './env-cache.js';
-import { JobRun } from './job.js';
+import type { JobRun } from './job.js';
 import { setUpLimits, type JobLimiter } from './limits.js';
 import { runnerDefaults, type RunnerConfig, type RunnerDefaults } from './options.js';
 import type { Wall } from './sandbox.js';
@@ -371,6 +374,11 @@ class Runner {
   }
 
   private async runJob(assignment: Assignment): Promise<void> {
+    // Loaded at the first job, not at start: an idle runner holds none of the job machinery (job.ts
+    // and what it imports, typebox among them), about 3 MiB of its memory (ARCHITECTURE.md, "A lean runner").
+    const { JobRun } = await import('./job.js');
+    // Stopped while the module loaded: as in the loop, the job goes straight back.
+    if (this.modeNow() === 'stopping') return this.giveBack(assignment);
     const job = new JobRun(assignment, {
       client: this.client,
       workdir: this.config.workdir,

@@ -4,7 +4,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import * as tar from 'tar-stream';
-import { MAX_SESSION_BYTES } from '../shared/protocol.js';
+import { MAX_SESSION_BYTES } from '../shared/protocol-routes.js';
 import { insideHome, readRegularFile } from './home-files.js';
 
 /**

@@ -36,7 +36,7 @@ function describe(event: LiveEvent, store: Pick<QueueStores, 'jobs' | 'runners'>
       return;
     }
     case 'attempt.started': {
-      const job = store.jobs.get(event.job_id);
+      const job = store.jobs.summary(event.job_id);
       const runner = store.runners.get(event.runner_id)?.name ?? event.runner_id;
       if (!job) return;
       const again = event.number > 1 ? ` (attempt ${event.number})` : '';
@@ -48,7 +48,7 @@ function describe(event: LiveEvent, store: Pick<QueueStores, 'jobs' | 'runners'>
       return;
     case 'job.updated': {
       if (!isFinished(event.status)) return;
-      const job = store.jobs.get(event.job_id);
+      const job = store.jobs.summary(event.job_id);
       if (!job) return;
       const exit = job.exit_code !== null && job.exit_code !== 0 ? ` (exit code ${job.exit_code})` : '';
       const branch = job.branch ? `; ${job.branch} at ${job.commit_sha?.slice(0, 12)}` : '';

@@ -5,6 +5,8 @@ import type { ServerContext } from './context.js';
 import { hostRelayDir, offerHostRelay } from './pool/host-relay.js';
 import { makeLauncher, makePool } from './pool/make.js';
 import { startSweeper } from './queue/sweeper.js';
+import { startRetentionSweeper } from './retention.js';
+import { RetentionStore } from './store/retention.js';
 import { createHttp } from './routes/base.js';
 import { registerRoutes } from './routes/index.js';
 import { shutdownHooks } from './shutdown.js';
@@ -40,7 +42,9 @@ export async function buildApp(config: ServerConfig, logger?: FastifyBaseLogger)
   const stopQueueSweeper = startSweeper(ctx.queue, app.log);
   const stopBranchSweeper = startBranchSweeper(tasks, discardAfterMs(config), app.log);
   const stopTaskRelay = relayJobChanges(tasks, ctx.events, ctx.store.jobs);
+  const stopRetention = startRetentionSweeper(new RetentionStore(ctx.db), config.retentionDays, app.log);
   const stopSweeper = (): void => {
+    stopRetention();
     stopQueueSweeper();
     stopBranchSweeper();
     stopTaskRelay();

@@ -19,6 +19,10 @@ export interface ServerConfig {
   port: number;
   adminToken?: string;
   registrationToken?: string;
+  /** LAZYAF_METRICS_TOKEN: a token that reads `GET /metrics` and nothing else; unset, only the admin token does. */
+  metricsToken?: string;
+  /** LAZYAF_RETENTION_DAYS: finished jobs' logs and transcripts older than this are pruned; 0: kept for ever. */
+  retentionDays: number;
   /** The pool's desired size when given at start (flag or env); otherwise the stored one is used. */
   runners?: number;
   launcher: LauncherKind;
@@ -139,6 +143,13 @@ function discardDaysFrom(raw: string | undefined): number {
   return days;
 }
 
+/** 0 keeps everything; otherwise a century at most, as for LAZYAF_DISCARD_DAYS. */
+function retentionDaysFrom(raw: string | undefined): number {
+  const days = numberFrom('LAZYAF_RETENTION_DAYS', raw, 0, 0);
+  if (days > 36_500) throw new ConfigError(`LAZYAF_RETENTION_DAYS must be at most 36500, got "${raw}"`);
+  return days;
+}
+
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** `512m`, `2g`, `1.5g`, `1073741824`: bytes, at least the 6 MiB Docker accepts. */
@@ -229,6 +240,8 @@ export function resolveServerConfig(flags: ServerFlags = {}, env: NodeJS.Process
     port: intFrom('port', flags.port ?? env.LAZYAF_PORT, 8000, 0, 65535),
     adminToken: env.LAZYAF_ADMIN_TOKEN || undefined,
     registrationToken: env.LAZYAF_REGISTRATION_TOKEN || undefined,
+    metricsToken: env.LAZYAF_METRICS_TOKEN || undefined,
+    retentionDays: retentionDaysFrom(env.LAZYAF_RETENTION_DAYS),
     runners: runners === undefined || runners === '' ? undefined : intFrom('runners', runners, 0, 0, 256),
     launcher,
     docker: dockerFrom(env),

@@ -44,7 +44,7 @@ export function guardEdge(app: FastifyInstance, config: ServerConfig): void {
   const bodyTimeoutMs = config.bodyTimeoutSeconds * 1000;
 
   app.addHook('preParsing', async (req, reply, payload) => {
-    if (req.raw.complete || streamsBody(req)) return payload;
+    if (req.raw.complete || streamsBody(req) || bodyArrived(req)) return payload;
     const guarded = withDeadline(payload, bodyTimeoutMs, () => new ApiError(408, `the request body did not arrive within ${config.bodyTimeoutSeconds} s`));
     // Answered without reading the body (too large by its Content-Length): the deadline has nothing left to guard.
     reply.raw.once('close', () => guarded.destroy());
@@ -70,6 +70,16 @@ export function guardEdge(app: FastifyInstance, config: ServerConfig): void {
   if (fdLimit !== undefined) app.server.maxConnections = Math.max(64, fdLimit - RESERVED_FDS);
 }
 
+/**
+ * Whether every byte of a request's announced body has arrived already (read off the socket with
+ * its headers, waiting in the stream): nothing is left to trickle, so no deadline need guard it.
+ * The usual case for a small JSON body; it spares each such request a stream and a timer.
+ */
+function bodyArrived(req: FastifyRequest): boolean {
+  const announced = req.headers['content-length'];
+  return announced !== undefined && /^\d+$/.test(announced) && req.raw.readableLength >= Number(announced);
+}
+
 /** Lifts the idle timeout while the server, not the client, is the one waiting. */
 export async function whileServerWaits<T>(req: FastifyRequest, wait: Promise<T>): Promise<T> {
   const socket = req.raw.socket;
@@ -85,7 +95,11 @@ export async function whileServerWaits<T>(req: FastifyRequest, wait: Promise<T>)
 /** Aborts when the client hangs up, so an answer the server holds stops waiting for it. */
 export function hangUpSignal(reply: FastifyReply): AbortSignal {
   const abort = new AbortController();
-  reply.raw.on('close', () => abort.abort());
+  // Not once the answer went out whole: nothing waits any more, and an abort (its DOMException and
+  // event) on every poll was a measurable share of the runners' steady traffic.
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
   return abort.signal;
 }
 

@@ -219,7 +219,7 @@ export type Resolved = { environment: ResolvedEnvironment; error?: undefined } |
 export function resolveEnvironment(
   file: RepoEnvironment | null,
   server: RepoEnvironment | null,
-  ctx: { repoId: string; repoName: string; lookup: SecretLookup; requireChecks: boolean | null },
+  ctx: { repoId: string; repoName: () => string; lookup: SecretLookup; requireChecks: boolean | null },
 ): Resolved | undefined {
   const effective = applyOverride(file, server);
   if (!effective) return undefined;
@@ -230,7 +230,7 @@ export function resolveEnvironment(
       if (skip.has(name)) continue;
       const value = ctx.lookup(ctx.repoId, name);
       if (value === undefined) {
-        return `${secretsFrom(key)}: ${key} names ${name}, which the server does not hold (lazyaf secrets set ${name} --repo ${ctx.repoName})`;
+        return `${secretsFrom(key)}: ${key} names ${name}, which the server does not hold (lazyaf secrets set ${name} --repo ${ctx.repoName()})`;
       }
       out[name] = value;
     }
@@ -300,7 +300,7 @@ async function readFileEnvironment(repoPath: string, rev: string): Promise<FileE
 export async function environmentForJob(
   repoPath: string,
   rev: string,
-  ctx: { repoId: string; repoName: string; override: RepoEnvironment | null; lookup: SecretLookup; requireChecks: boolean | null },
+  ctx: { repoId: string; repoName: () => string; override: RepoEnvironment | null; lookup: SecretLookup; requireChecks: boolean | null },
 ): Promise<{ environment?: ResolvedEnvironment; environment_error?: string }> {
   const { file, error } = await fileEnvironmentAt(repoPath, rev);
   if (error !== null) return { environment_error: error };

@@ -3,6 +3,7 @@ import { logActivity } from './activity.js';
 import { buildApp } from './app.js';
 import { shortCredentialWarnings } from './agent-credentials.js';
 import type { ServerConfig } from './config.js';
+import { dataDirSize, describeDataDirSize } from './data-size.js';
 import { createLogger, logFormat } from './logging.js';
 import { signInLink } from './web/signin-codes.js';
 
@@ -49,11 +50,12 @@ export async function startServer(config: ServerConfig, opts: { handleSignals?: 
   const signIn = process.stderr.isTTY
     ? signInLink(config.publicUrl ?? url, built.ctx.signInCodes.issue().code)
     : 'run `lazyaf ui` for a one-click link (shown here only on a terminal)';
+  const size = describeDataDirSize(await dataDirSize(config.dataDir));
   process.stderr.write(
-    `lazyaf server listening on ${url} (version ${VERSION})\n  data: ${config.dataDir}\n  ${auth}\n  ${runners}\n  API docs: ${url}/docs\n  web UI: ${config.publicUrl ?? url}/\n  sign in: ${signIn}\n`,
+    `lazyaf server listening on ${url} (version ${VERSION})\n  data: ${config.dataDir}, ${size}\n  ${auth}\n  ${runners}\n  API docs: ${url}/docs\n  web UI: ${config.publicUrl ?? url}/\n  sign in: ${signIn}\n`,
   );
   // Tests and scripts read the port from the stderr line above; this one is for log collectors.
-  if (logFormat(config) === 'json') logger.info({ url, port, dataDir: config.dataDir, version: VERSION }, 'listening');
+  if (logFormat(config) === 'json') logger.info({ url, port, dataDir: config.dataDir, dataSize: size, version: VERSION }, 'listening');
   for (const warning of shortCredentialWarnings()) logger.warn(warning);
   const stopActivity = logActivity(built.ctx.events, built.ctx.store, logger);
 

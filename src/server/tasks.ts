@@ -250,7 +250,7 @@ export function startBranchSweeper(tasks: Tasks, discardAfterMs: number, log: { 
 export function relayJobChanges(tasks: Tasks, events: LiveEvents, jobs: QueueStores['jobs']): () => void {
   return events.subscribe((event) => {
     if (event.type !== 'job.updated') return;
-    const job = jobs.get(event.job_id);
+    const job = jobs.taskOf(event.job_id);
     if (job?.task_id) tasks.changed({ id: job.task_id, repo_id: job.repo_id });
   });
 }

@@ -3,6 +3,7 @@ import { CheckResult, ResolvedEnvironment, SetupReport } from './environment.js'
 import { AGENT_NAME_RE, LABEL_RE, MAX_AGENTS, MAX_LABELS, MODEL_RE, NAME_RE, POOL_ID_RE } from './names.js';
 import { JOB_STATUSES, SHELL_AGENT } from './job-status.js';
 import { NullableInteger } from './nullable.js';
+import { MAX_PARENT_SUMMARY_BYTES } from './protocol-routes.js';
 import { TranscriptEntry, Usage } from './transcript.js';
 
 /**
@@ -35,13 +36,9 @@ import { TranscriptEntry, Usage } from './transcript.js';
  * attempt completed or the server ended it (a cancel's grace ran out), every write with it is
  * refused with 409. A cancel alone does not end it: the runner's report within the grace counts.
  */
-export const PROTOCOL_VERSION = 7;
-
-/** The most bytes of an attempt's session files (a gzipped tar) the server takes: 413 past it. */
-export const MAX_SESSION_BYTES = 32 * 1024 * 1024;
-
-/** The most characters of a parent conversation's summary that a follow-up gets in its prompt. */
-export const MAX_PARENT_SUMMARY_BYTES = 8 * 1024;
+// The version, the size limits and the routes live in protocol-routes.ts, which needs no typebox:
+// the runner's bundle loads them without building a schema (ARCHITECTURE.md, "A lean runner").
+export * from './protocol-routes.js';
 
 export const RunnerStatus = Type.Union([Type.Literal('idle'), Type.Literal('busy'), Type.Literal('draining'), Type.Literal('offline')]);
 export type RunnerStatus = Static<typeof RunnerStatus>;
@@ -282,45 +279,3 @@ export type CompleteRequest = Static<typeof CompleteRequest>;
 /** The job's status once the attempt ended: queued again when it will be retried. */
 export const CompleteResponse = Type.Object({ job_status: Type.Enum(JOB_STATUSES) });
 export type CompleteResponse = Static<typeof CompleteResponse>;
-
-/**
- * Where each call lives, as the server's routes declare them (`:attempt_id` is the attempt's id). Auth: register takes the registration token; heartbeat, poll and
- * deregister the runner token; logs and complete the attempt's job token. 401 = unknown token,
- * 409 = the lease is gone (for job-token calls) or the runner is draining/revoked; 422 on
- * complete = the reported commit is not on the job's branch on the server (push it first); 429 on
- * register = too many registrations at once, retry after `Retry-After` seconds.
- */
-export const RunnerRoutePaths = {
-  register: '/api/runners/register',
-  heartbeat: '/api/runners/heartbeat',
-  poll: '/api/runners/poll',
-  deregister: '/api/runners/deregister',
-  logs: '/api/runners/attempts/:attempt_id/logs',
-  complete: '/api/runners/attempts/:attempt_id/complete',
-  /** POST a TranscriptBatch (job token); answered with a LogAck. */
-  transcript: '/api/runners/attempts/:attempt_id/transcript',
-  /**
-   * PUT (job token, `application/gzip`): the agent's session files after the run, a gzipped
-   * tar of at most MAX_SESSION_BYTES (413 past it); 204. GET (the job token of the attempt that
-   * resumes, and only for the attempt its assignment names in `agent_run.resume`; else 403):
-   * those files; 404 when there are none.
-   */
-  session: '/api/runners/attempts/:attempt_id/session',
-} as const;
-
-const ofAttempt =
-  (path: string) =>
-  (attemptId: string): string =>
-    path.replace(':attempt_id', encodeURIComponent(attemptId));
-
-/** The URLs a runner calls: RunnerRoutePaths, with an attempt's id in place of `:attempt_id`. */
-export const RunnerRoutes = {
-  register: RunnerRoutePaths.register,
-  heartbeat: RunnerRoutePaths.heartbeat,
-  poll: RunnerRoutePaths.poll,
-  deregister: RunnerRoutePaths.deregister,
-  logs: ofAttempt(RunnerRoutePaths.logs),
-  complete: ofAttempt(RunnerRoutePaths.complete),
-  transcript: ofAttempt(RunnerRoutePaths.transcript),
-  session: ofAttempt(RunnerRoutePaths.session),
-} as const;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { FollowupJob, Job, JobList, JobLogs, SubmitTask, TaskCreated } from '../../shared/api.js';
-import { isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
+import { attemptEnd, isFinished, JOB_STATUSES, SHELL_AGENT, succeededWithoutChanges } from '../../shared/job-status.js';
 import { printable, TerminalLogFilter } from '../../shared/terminal.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
@@ -99,7 +99,7 @@ function printJob(job: Job): void {
   // The jobs it follows up, oldest first: the chain that landing this job's branch lands.
   for (const link of job.chain ?? []) process.stdout.write(printable(`follows:   ${short(link.id)} ${link.status} ${link.title}`) + '\n');
   for (const a of job.attempts ?? []) {
-    const line = `attempt ${a.number}: runner ${runnerOf(a.runner_name, a.runner_id)} ${a.started_at} → ${a.ended_at ?? 'in progress'} ${a.end_reason ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
+    const line = `attempt ${a.number}: runner ${runnerOf(a.runner_name, a.runner_id)} ${a.started_at} → ${a.ended_at ?? 'in progress'} ${attemptEnd(job, a) ?? ''}${a.exit_code !== null ? ` (exit ${a.exit_code})` : ''}${a.error ? `: ${a.error}` : ''}`;
     process.stdout.write(`  ${printable(line)}\n`);
   }
 }
@@ -123,7 +123,8 @@ async function printLog(client: ApiClient, jobId: string): Promise<boolean> {
 function sayNothing(job: Job, what: 'log' | 'transcript'): void {
   const id = short(job.id);
   let line = `job ${id} ${job.status} with no ${what}`;
-  if (!isFinished(job.status)) line = `job ${id} is ${job.status}: no ${what} yet`;
+  if (job.log_pruned_at) line = `job ${id} ${job.status}; its log and transcript were pruned on ${job.log_pruned_at.slice(0, 10)} (LAZYAF_RETENTION_DAYS)`;
+  else if (!isFinished(job.status)) line = `job ${id} is ${job.status}: no ${what} yet`;
   else if (job.attempt_count === 0) line = `job ${id} ${job.status} before it ran: it has no ${what}`;
   process.stderr.write(`${line}\n`);
 }
@@ -281,7 +282,7 @@ export function registerJobs(program: Command): void {
         ['ID', 'STATUS', 'BRANCH', 'CHECKS', 'COST', 'TITLE'],
         list.map((j) => [
           j.id.slice(0, 8),
-          succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status,
+          (succeededWithoutChanges(j) ? 'succeeded, no changes' : j.status) + (j.landed ? ', landed' : ''),
           j.branch ?? '-',
           checksMark(j.checks),
           spent(j),
@@ -326,7 +327,7 @@ export function registerJobs(program: Command): void {
       } else if (job && opts.json) throw new CliError(`job ${job.id} runs a shell command: it has a log and no transcript (drop --json)`);
       if (opts.follow) {
         const final = await followLog(client, id);
-        if (final.log_bytes === 0) sayNothing(final, 'log');
+        if (final.log_bytes === 0 || final.log_pruned_at) sayNothing(final, 'log');
       } else if (!(await printLog(client, id))) {
         // Its status now: the job read before the log may have started since.
         sayNothing(await client.request<Job>('GET', jobPath), 'log');

@@ -5,6 +5,7 @@ import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
 import { clientOptions, JOB_ARGUMENT_HELP } from '../options.js';
 import { printJson, printTable } from '../table.js';
+import { byIdPrefix } from '../id-prefix.js';
 
 interface ReviewOptions {
   comment: string[];
@@ -72,7 +73,7 @@ export function registerReview(program: Command): void {
       if (opts.resolve.length > 0) {
         const { comments } = await client.request<CommentList>('GET', base);
         for (const ref of opts.resolve) {
-          const comment = commentByRef(comments, ref);
+          const comment = byIdPrefix(comments, ref, 'comment', 'lazyaf review JOB --list shows their ids');
           await client.request<Comment>('POST', `${base}/${encodeURIComponent(comment.id)}/resolve`);
           process.stderr.write(`Resolved comment ${comment.id.slice(0, 8)} on ${comment.path}:${comment.line}\n`);
         }
@@ -101,14 +102,6 @@ function readCommentFile(file: string): string {
   } catch (err) {
     throw new CliError(`cannot read ${file === '-' ? 'stdin' : file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-}
-
-/** The comment an id names, or a unique prefix of one. */
-function commentByRef(comments: readonly Comment[], ref: string): Comment {
-  const matches = comments.filter((c) => c.id === ref || c.id.startsWith(ref));
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new CliError(`the job has no comment ${JSON.stringify(ref)} (lazyaf review JOB --list shows their ids)`);
-  throw new CliError(`comment id prefix ${ref} is ambiguous: it matches ${matches.map((c) => c.id.slice(0, 8)).join(', ')}; give more of the id`);
 }
 
 /** open, sent to a follow-up (and whether its diff touched the line), or resolved. */

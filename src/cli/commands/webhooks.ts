@@ -4,6 +4,7 @@ import { printable } from '../../shared/terminal.js';
 import { WEBHOOK_EVENTS } from '../../shared/webhook-events.js';
 import { ApiClient } from '../client.js';
 import { CliError } from '../errors.js';
+import { byIdPrefix } from '../id-prefix.js';
 import { clientOptions } from '../options.js';
 import { printJson, printTable } from '../table.js';
 import { readValue } from './secrets.js';
@@ -11,6 +12,14 @@ import { readValue } from './secrets.js';
 /** The API's own bounds on a secret, said before asking. */
 const SECRET_MIN = 16;
 const SECRET_MAX = 256;
+
+const WEBHOOK_ARGUMENT_HELP = 'a webhook id, or a unique prefix of it';
+
+/** A server has a handful of webhooks: a prefix is resolved against the list, as a comment's is. */
+async function webhookByRef(client: ApiClient, ref: string): Promise<Webhook> {
+  const { webhooks } = await client.request<WebhookList>('GET', '/api/webhooks');
+  return byIdPrefix(webhooks, ref, 'webhook', 'lazyaf webhooks list shows their ids');
+}
 
 function eventsFrom(list: string): string[] {
   const events = [...new Set(list.split(',').map((e) => e.trim()))].filter((e) => e !== '');
@@ -34,6 +43,12 @@ export function registerWebhooks(program: Command): void {
       const events = eventsFrom(opts.events);
       if (opts.format !== 'json' && opts.format !== 'slack') throw new CliError(`unknown format ${printable(opts.format)}: json or slack`);
       const secret = opts.secret ?? (await readValue('Signing secret: '));
+      if (secret === '')
+        throw new CliError(
+          opts.secret === undefined
+            ? `no secret: stdin was empty; pipe one in (openssl rand -hex 32 | lazyaf webhooks add ...) or give --secret`
+            : 'the secret is empty (try: openssl rand -hex 32)',
+        );
       if (secret.length < SECRET_MIN || secret.length > SECRET_MAX)
         throw new CliError(`the secret must be ${SECRET_MIN} to ${SECRET_MAX} characters (try: openssl rand -hex 32)`);
       const hook = await new ApiClient(clientOptions(cmd)).request<Webhook>('POST', '/api/webhooks', { url, events, secret, format: opts.format });
@@ -56,23 +71,27 @@ export function registerWebhooks(program: Command): void {
   webhooks
     .command('delete')
     .description('delete a webhook and its deliveries')
-    .argument('<id>')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
-      await new ApiClient(clientOptions(cmd)).request('DELETE', `/api/webhooks/${encodeURIComponent(id)}`);
-      process.stdout.write(printable(`Deleted webhook ${id}`) + '\n');
+    .argument('<id>', WEBHOOK_ARGUMENT_HELP)
+    .action(async (ref: string, _opts: unknown, cmd: Command) => {
+      const client = new ApiClient(clientOptions(cmd));
+      const hook = await webhookByRef(client, ref);
+      await client.request('DELETE', `/api/webhooks/${encodeURIComponent(hook.id)}`);
+      process.stdout.write(printable(`Deleted webhook ${hook.id} (${hook.url})`) + '\n');
     });
   webhooks
     .command('deliveries')
     .description('the delivery log, newest first: status, attempts, the last answer, the next try')
-    .option('--webhook <id>', "one webhook's deliveries")
+    .option('--webhook <id>', `one webhook's deliveries: ${WEBHOOK_ARGUMENT_HELP}`)
     .option('--limit <n>', 'how many (1-500)', '50')
     .option('--json', 'print JSON')
     .action(async (opts: { webhook?: string; limit: string; json?: boolean }, cmd: Command) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 500)
         throw new CliError(`--limit must be a whole number from 1 to 500, got ${printable(opts.limit)}`);
-      const query = new URLSearchParams({ limit: String(limit), ...(opts.webhook === undefined ? {} : { webhook_id: opts.webhook }) });
-      const { deliveries, total } = await new ApiClient(clientOptions(cmd)).request<DeliveryList>('GET', `/api/webhooks/deliveries?${query}`);
+      const client = new ApiClient(clientOptions(cmd));
+      const webhook = opts.webhook === undefined ? undefined : (await webhookByRef(client, opts.webhook)).id;
+      const query = new URLSearchParams({ limit: String(limit), ...(webhook === undefined ? {} : { webhook_id: webhook }) });
+      const { deliveries, total } = await client.request<DeliveryList>('GET', `/api/webhooks/deliveries?${query}`);
       if (opts.json) return printJson(deliveries);
       if (deliveries.length === 0) return void process.stdout.write('No deliveries yet.\n');
       printTable(

@@ -245,10 +245,13 @@ export class Comments {
   }
 
   private async touchedNow(followupId: string): Promise<void> {
+    // Every finished job comes here; most were sent no comments, and that is the cheaper read.
+    const sent = this.deps.store.sentTo(followupId);
+    if (sent.length === 0) return;
     const followup = this.deps.jobs.get(followupId);
     if (!followup?.commit_sha || !isFinished(followup.status)) return;
     const commit = followup.commit_sha;
-    const pending = this.deps.store.sentTo(followupId).filter((c) => c.touch_checked_commit !== commit);
+    const pending = sent.filter((c) => c.touch_checked_commit !== commit);
     const byJob = new Map<string, CommentRow[]>();
     for (const c of pending) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c]);
     for (const [jobId, comments] of byJob) {

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth.js';
 import { ApiError, errorBody } from '../errors.js';
 import type { RepoRow } from '../store/repos.js';
+import { collectingWhilePassing, collectWhileStreaming } from '../young-garbage.js';
 import { authorizeGit, type GitAccess, type GitAccessOptions } from './access.js';
 import { answerLeaseChecks, leaseChecked, receiveGuard, type PushLimits } from './push-guard.js';
 import { closed, closeIfBodyUnread, firstOutput, gitFailure, killOnDisconnect, spawnGit, STOP } from './spawn.js';
@@ -122,6 +123,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
     let child: ChildProcess | undefined;
     try {
       const { repo, repoPath, principal, token } = accessOf(req);
+      // Only git's own content type reaches here as a stream (passStream): a body another parser took (JSON) is no pack.
+      if (!(req.body instanceof Readable)) throw new ApiError(415, `the body of ${service} must be application/x-${service}-request`);
       const env = protocolEnv(req);
       const { args, env: serviceEnv } = serviceCommand(service, principal);
       const checksLease = service === 'git-receive-pack' && leaseChecked(principal);
@@ -140,6 +143,8 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
         inputError = err;
         proc.kill(STOP);
       });
+      // A pack's copies of the body are dead once git has them: freed every few MiB, not 32 (young-garbage.ts).
+      collectWhileStreaming(body);
       const stderr: Buffer[] = [];
       const hasOutput = await firstOutput(proc, stderr);
       const result = () => reply.header('Content-Type', `application/x-${service}-result`).header('Cache-Control', 'no-cache, max-age=0, must-revalidate');
@@ -159,11 +164,12 @@ export async function gitHttpRoutes(app: FastifyInstance, opts: GitHttpOptions):
         if (code === 0 && !inputError) return result().send('');
         throw gitFailure(proc, stderr);
       }
-      if (service !== 'git-receive-pack') return result().send(proc.stdout);
+      const stdout = proc.stdout!;
+      // A clone's pack comes from git's pipe a fresh Buffer a read: collected like a push's body.
+      if (service !== 'git-receive-pack') return result().send(Readable.from(collectingWhilePassing(stdout), { objectMode: false }));
       // A push is answered in full only once git has exited and the server has taken it in
       // (default branch, events): a client that sees its push succeed sees its effects too.
       const settled = exited.then(takeIn);
-      const stdout = proc.stdout!;
       return result().send(
         Readable.from(
           (async function* () {

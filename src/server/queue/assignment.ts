@@ -25,7 +25,7 @@ export interface AssignmentSources {
   continuation?: (job: Claimed['job'], attemptId: string) => Continuation;
   /** Where a repo's environment comes from besides its `.lazyaf.yml`; without it no environment is read. */
   environment?: EnvironmentSources;
-  /** The commit a job must start from whatever its base branch says by now (a task's candidates: the commit of their submit), or undefined. */
+  /** The commit a job of a task must start from whatever its base branch says by now (a task's candidates: the commit of their submit), or undefined. */
   pinnedBase?: (jobId: string) => string | undefined;
 }
 
@@ -57,14 +57,16 @@ export async function assignmentFor(claimed: Claimed, from: AssignmentSources): 
   const command = adapter ? displayCommand(adapter, model) : template;
   const repoPath = bareRepoPath(from.reposDir, job.repo_id);
   const readme = job.agent === SHELL_AGENT ? undefined : await readFileAt(repoPath, job.base_branch, 'README.md', 16_000);
-  const baseCommit = from.pinnedBase?.(job.id) ?? (await readBranchCommit(repoPath, job.base_branch));
+  const baseCommit = (job.task_id === null ? undefined : from.pinnedBase?.(job.id)) ?? (await readBranchCommit(repoPath, job.base_branch));
   // At the commit the runner checks out, so the file and the code it prepares are the same version.
-  const env = from.environment
+  const environment = from.environment;
+  const env = environment
     ? await environmentForJob(repoPath, baseCommit ?? `refs/heads/${job.base_branch}`, {
         repoId: job.repo_id,
-        repoName: from.environment.repoName(job.repo_id),
-        override: from.environment.override(job.repo_id),
-        lookup: from.environment.lookup,
+        // Read only for the message about a missing secret.
+        repoName: () => environment.repoName(job.repo_id),
+        override: environment.override(job.repo_id),
+        lookup: environment.lookup,
         requireChecks: job.require_checks === null ? null : job.require_checks === 1,
       })
     : {};

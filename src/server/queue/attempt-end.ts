@@ -71,7 +71,8 @@ function endAttempt(core: QueueCore, attempt: AttemptRow, req: CompleteRequest |
   });
   // Ended meanwhile (the caller read it before this transaction): whoever ended it moved the job too.
   if (!ended) return job.status;
-  const lostAttempts = attempts.lostCount(job.id, job.retried_after);
+  // Only a lost attempt is weighed by how many were lost (state.ts): any other end asks nothing.
+  const lostAttempts = reason === 'lost' ? attempts.lostCount(job.id, job.retried_after) : 0;
   const status = core.decide(job, {
     type: 'attempt-ended',
     reason,

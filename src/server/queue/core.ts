@@ -119,7 +119,7 @@ export class QueueCore {
   }
 
   /** Asks the state machine, which decides every status; a refused event is a 409 that says why. */
-  decide(job: JobRow, event: JobEvent): JobStatus {
+  decide(job: Pick<JobRow, 'id' | 'status'>, event: JobEvent): JobStatus {
     return refusedAs409(job, () => nextJobStatus(job.status, event, job.id));
   }
 
@@ -128,13 +128,13 @@ export class QueueCore {
    * change of a job's status comes here inside its transaction, so this is the one place a finished
    * job, and the last job of a task to finish, are told to webhooks (written with the change).
    */
-  changed(job: Pick<JobRow, 'id' | 'repo_id'>, status: JobStatus): void {
+  changed(job: Pick<JobRow, 'id' | 'repo_id' | 'task_id'>, status: JobStatus): void {
     this.transactions.afterCommit(() => this.wakeups.jobChanged(job.id));
     this.emit({ type: 'job.updated', job_id: job.id, repo_id: job.repo_id, status });
     const notify = this.opts.notify;
     if (!notify || !isFinished(status)) return;
     notify('job.finished', { job_id: job.id });
-    const task = this.subjects.finishedTaskOf(job.id);
+    const task = job.task_id === null ? undefined : this.subjects.finishedTaskOf(job.id);
     if (task) notify('task.finished', { task_id: task });
   }
 

@@ -69,13 +69,16 @@ export class Dispatcher {
   /**
    * Renews the runner's leases; with `wait_ms`, and nothing to report yet, holds the answer until
    * one of its attempts is cancelled or lost (or the wait ends), so a cancel reaches it at once.
+   * Undefined when the runner is revoked. `hangUp` gives the signal that the runner hung up.
    */
-  async heartbeat(runner: RunnerRow, req: HeartbeatRequest, signal: AbortSignal): Promise<HeartbeatResponse> {
+  async heartbeat(runner: RunnerRow, req: HeartbeatRequest, hangUp: () => AbortSignal): Promise<HeartbeatResponse | undefined> {
     const answer = this.queue.heartbeat(runner, req);
+    if (!answer) return undefined;
     // A third of the TTL: the lease must be renewed again before it lapses.
     const wait = Math.min(req.wait_ms ?? 0, Math.floor(this.queue.leaseTtlMs / 3));
     if (wait <= 0 || answer.cancel.length > 0 || answer.lost.length > 0 || req.attempts.length === 0) return answer;
-    await this.queue.wakeups.waitForRunnerNews(runner.id, wait, signal);
+    // The hang-up signal only for a heartbeat that waits: an idle runner's (most of them) answers at once.
+    await this.queue.wakeups.waitForRunnerNews(runner.id, wait, hangUp());
     return { ...this.queue.attemptsToStop(runner.id, req.attempts), lease_expires_in_ms: answer.lease_expires_in_ms };
   }
 
@@ -132,8 +135,8 @@ export class Dispatcher {
 
   /** Ends an attempt with its runner's report; a commit it names must be on its job's branch in the internal repo. */
   async complete(attempt: AttemptRow, req: CompleteRequest): Promise<JobStatus> {
-    const job = this.store.jobs.get(attempt.job_id)!;
     if (req.commit && attempt.active) {
+      const job = this.store.jobs.get(attempt.job_id)!;
       // The result must really be on the internal server: the branch the token could push.
       const at = await resolveBranch(bareRepoPath(this.opts.reposDir, job.repo_id), job.branch_name);
       if (at !== req.commit) throw new ApiError(422, `commit ${req.commit} is not on ${job.branch_name} in the internal repo; push it before completing`);

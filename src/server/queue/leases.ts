@@ -2,6 +2,9 @@ import { hashToken } from '../secrets.js';
 import type { AttemptRow, AttemptStore } from '../store/attempts.js';
 import type { QueueCore } from './core.js';
 
+/** What a runner hears when it acts on an attempt whose lease is gone. */
+export const LEASE_GONE = 'the lease of this attempt is gone: the job was requeued, cancelled or finished';
+
 /**
  * Whether an attempt still holds its lease: active and not expired. Both, because the sweeper that
  * ends expired attempts may lag: an attempt past its lease is dead even while still marked active.

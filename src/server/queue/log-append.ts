@@ -4,6 +4,8 @@ import type { AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import type { QueueCore } from './core.js';
 import { hideValueAcrossChunks } from './split-values.js';
+import { ApiError } from '../errors.js';
+import { LEASE_GONE, leaseIsLive } from './leases.js';
 
 const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} bytes; further output was dropped]\n`;
 
@@ -11,9 +13,16 @@ const TRUNCATION_MARKER = (cap: number) => `\n[lazyaf: log truncated at ${cap} b
 export function appendLog(core: QueueCore, attempt: AttemptRow, seq: number, text: string, redactor?: Redactor): LogAck {
   const { jobs, attempts, logs } = core.store;
   return core.transactions.run((): LogAck => {
-    const job = jobs.get(attempt.job_id)!;
-    if (!attempts.acceptLogSeq(attempt.id, seq)) return { accepted: false, truncated: job.log_truncated === 1 };
-    const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(logs, job, text, redactor) : text, 'utf8');
+    const job = jobs.logState(attempt.job_id)!;
+    if (!attempts.acceptLogSeq(attempt.id, seq)) {
+      // Refused: a resend, or the attempt ended since the caller read it (its lease is the fence).
+      const current = attempts.get(attempt.id);
+      if (!current || !leaseIsLive(current, core.now())) throw new ApiError(409, LEASE_GONE);
+      return { accepted: false, truncated: job.log_truncated === 1 };
+    }
+    // A rewritten stored log is news of its own: followers drop what they hold of it and read it again.
+    const rewrote = () => core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id));
+    const data = Buffer.from(redactor && !job.log_truncated ? hideValueAcrossChunks(logs, job, text, redactor, rewrote) : text, 'utf8');
     if (job.log_truncated) {
       jobs.addLog(job.id, 0, true);
       return { accepted: true, truncated: true };
@@ -39,6 +48,7 @@ export function appendSystemLine(core: QueueCore, job: Pick<JobRow, 'id' | 'log_
 function logWritten(core: QueueCore, job: Pick<JobRow, 'id' | 'log_bytes'>, data: Buffer, truncated: boolean): void {
   core.store.logs.append(job.id, job.log_bytes, data);
   core.store.jobs.addLog(job.id, data.length, truncated);
-  core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id));
+  const offset = job.log_bytes;
+  core.transactions.afterCommit(() => core.wakeups.jobChanged(job.id, { offset, data }));
   core.emit({ type: 'log.appended', job_id: job.id, log_bytes: job.log_bytes + data.length });
 }

@@ -4,30 +4,44 @@ import type { TranscriptEntry } from '../../shared/transcript.js';
 /** The most characters of one line of the summary. */
 const MAX_LINE = 300;
 
+/** Entries of the transcript that were not read: `count` of them, between `entries[at - 1]` and `entries[at]`. */
+export interface SummaryGap {
+  at: number;
+  count: number;
+}
+
 /**
  * A parent job's conversation in a few lines, for a follow-up whose agent starts a new one: the
  * messages, tool calls (with the file or the command) and the result, a line each; thinking is
- * left out. Past the cap, the first lines (the task) and the latest ones stay, with a line that
- * says how many in between were left out.
+ * left out. Past the cap, or when `gap` says entries in the middle were not read, the first line
+ * (the task) and as many of the latest as fit stay, with a line that says how many entries lie
+ * between them.
  */
-export function parentSummary(parentJobId: string, entries: readonly TranscriptEntry[], cap = MAX_PARENT_SUMMARY_BYTES): string {
+export function parentSummary(parentJobId: string, entries: readonly TranscriptEntry[], cap = MAX_PARENT_SUMMARY_BYTES, gap?: SummaryGap): string {
   const head = [
     '# The conversation so far',
     `This job follows up lazyaf job ${parentJobId.slice(0, 8)}, whose conversation could not be resumed. What happened in it, in short:`,
   ];
-  const lines = entries.map(entryLine).filter((l): l is string => l !== undefined);
-  if (lines.length === 0) lines.push('- (its transcript is empty)');
-  const size = (ls: string[]) => ls.reduce((n, l) => n + l.length + 1, 0);
-  if (size(head) + size(lines) <= cap) return [...head, ...lines].join('\n');
-  // The task (the first line), a marker, then as many of the latest lines as fit.
-  const first = lines[0]!;
+  const unread = gap?.count ?? 0;
+  // Each line with the number of its entry in the whole transcript, the unread ones counted.
+  const lines = entries.flatMap((e, i) => {
+    const text = entryLine(e);
+    return text === undefined ? [] : [{ text, n: gap && i >= gap.at ? i + unread : i }];
+  });
+  if (lines.length === 0) return [...head, '- (its transcript is empty)'].join('\n');
+  const size = (ls: { text: string }[]) => ls.reduce((n, l) => n + l.text.length + 1, 0);
+  if (unread === 0 && size(head.map((text) => ({ text }))) + size(lines) <= cap) return [...head, ...lines.map((l) => l.text)].join('\n');
+  // The task (the first line), a marker, then as many of the latest lines as fit, none from before the gap.
+  const [first, ...rest] = lines;
   const tail: string[] = [];
-  let room = cap - size(head) - first.length - 1 - 64;
-  for (let i = lines.length - 1; i > 0 && lines[i]!.length + 1 <= room; i--) {
-    tail.unshift(lines[i]!);
-    room -= lines[i]!.length + 1;
+  let room = cap - size(head.map((text) => ({ text }))) - first!.text.length - 1 - 64;
+  let from = entries.length + unread;
+  for (let i = rest.length - 1; i >= 0 && rest[i]!.text.length + 1 <= room && !(gap && rest[i]!.n < gap.at); i--) {
+    tail.unshift(rest[i]!.text);
+    room -= rest[i]!.text.length + 1;
+    from = rest[i]!.n;
   }
-  return [...head, first, `- [${lines.length - 1 - tail.length} entries left out]`, ...tail].join('\n');
+  return [...head, first!.text, `- [${from - first!.n - 1} entries left out]`, ...tail].join('\n');
 }
 
 function entryLine(e: TranscriptEntry): string | undefined {

@@ -85,7 +85,7 @@ export class Queue {
     return deregister(this.core, runner, reason);
   }
 
-  heartbeat(runner: RunnerRow, req: HeartbeatRequest): HeartbeatResponse {
+  heartbeat(runner: RunnerRow, req: HeartbeatRequest): HeartbeatResponse | undefined {
     return heartbeat(this.core, runner, req);
   }
 

@@ -1,8 +1,15 @@
-import type { AgentRun } from '../../shared/protocol.js';
+import { MAX_PARENT_SUMMARY_BYTES, type AgentRun } from '../../shared/protocol.js';
 import type { SessionFiles } from '../session-files.js';
 import type { JobRow } from '../store/jobs.js';
 import { parentSummary } from './parent-summary.js';
 import type { QueueStores } from './core.js';
+
+/**
+ * The entries a summary reads: its first line comes from the first entries that make one, and its
+ * latest lines fill what is left of MAX_PARENT_SUMMARY_BYTES, each at least 8 bytes ("- error: ").
+ */
+const SUMMARY_HEAD = 20;
+const SUMMARY_TAIL = Math.ceil(MAX_PARENT_SUMMARY_BYTES / 8);
 
 export type Continuation = Pick<AgentRun, 'resume' | 'parent_conversation'>;
 
@@ -26,8 +33,8 @@ export function continuationFor(
   const withFiles = store.attempts.lastSessionWithFiles(parent.id);
   const source = withFiles && files?.exists(parent.repo_id, withFiles.id) ? withFiles : undefined;
   const summarized = source ?? store.attempts.lastSession(parent.id);
-  const transcript = store.transcripts.read(parent, summarized?.number, 0);
-  const summary = parentSummary(parent.id, transcript.entries);
+  const { entries, gap } = store.transcripts.ends(parent, summarized?.number, SUMMARY_HEAD, SUMMARY_TAIL);
+  const summary = parentSummary(parent.id, entries, MAX_PARENT_SUMMARY_BYTES, gap);
   if (source?.session_id) {
     store.attempts.setResumeFrom(attemptId, source.id);
     return { resume: { session_id: source.session_id, attempt_id: source.id }, parent_conversation: { summary, unavailable: null } };

@@ -50,19 +50,22 @@ export function deregister(core: QueueCore, runner: RunnerRow, reason: AttemptEn
 
 /**
  * Renews the leases of the attempts the runner names and reports which of them it must stop:
- * cancelled jobs, and attempts whose lease is already gone.
+ * cancelled jobs, and attempts whose lease is already gone. Undefined when the runner is revoked.
  */
-export function heartbeat(core: QueueCore, runner: RunnerRow, req: HeartbeatRequest): HeartbeatResponse {
+export function heartbeat(core: QueueCore, runner: RunnerRow, req: HeartbeatRequest): HeartbeatResponse | undefined {
   const { runners, attempts } = core.store;
   const now = core.now();
   const until = now + core.opts.leaseTtlMs;
   // `seen` also records a runner's move to draining, and keeps it there until it leaves.
-  runners.seen(runner.id, req.status === 'draining' ? 'draining' : req.attempts.length > 0 ? 'busy' : 'idle', now);
-  const status = runners.get(runner.id)?.status;
-  if (status && status !== runner.status) core.runnerChanged(runner.id, status);
+  const seen = runners.seen(runner.id, req.status === 'draining' ? 'draining' : req.attempts.length > 0 ? 'busy' : 'idle', now);
+  // Revoked since its token was checked: it renews nothing.
+  if (!seen) return undefined;
+  if (seen.changed) core.runnerChanged(runner.id, seen.status);
   // A runner that begins to drain still holds its poll open: it ends now, with no job (the runner
   // does not cut it itself, since a job claimed for it could be on its way in that answer).
-  if (status === 'draining' && runner.status !== 'draining') core.wakeups.wakePoll(runner.id);
+  if (seen.changed && seen.status === 'draining') core.wakeups.wakePoll(runner.id);
+  // An idle runner's heartbeat (most of them) names no attempt: nothing to renew or to stop.
+  if (req.attempts.length === 0) return { cancel: [], lost: [], lease_expires_in_ms: core.opts.leaseTtlMs };
   attempts.renew(runner.id, req.attempts, now, until);
   return { ...attemptsToStop(core, runner.id, req.attempts), lease_expires_in_ms: core.opts.leaseTtlMs };
 }

@@ -11,9 +11,16 @@ import type { LogStore } from '../store/logs.js';
  * resent chunk (refused by its number before this runs) changes nothing; the price is that the
  * first part was stored, and shown to a live viewer, until its end came.
  *
- * Returns the chunk's text to store. Runs inside the transaction that appends it.
+ * Returns the chunk's text to store, and calls `rewrote` when it changed the stored log (live
+ * followers holding its old bytes must read them again). Runs inside the transaction that appends it.
  */
-export function hideValueAcrossChunks(logs: LogStore, job: Pick<JobRow, 'id' | 'log_bytes'>, text: string, redactor: Redactor): string {
+export function hideValueAcrossChunks(
+  logs: LogStore,
+  job: Pick<JobRow, 'id' | 'log_bytes'>,
+  text: string,
+  redactor: Redactor,
+  rewrote: () => void = () => {},
+): string {
   if (redactor.empty || job.log_bytes === 0) return text;
   // A character is at most 4 bytes: this holds the last `longest` characters, whatever they are.
   const from = Math.max(0, job.log_bytes - 4 * redactor.longest);
@@ -22,5 +29,6 @@ export function hideValueAcrossChunks(logs: LogStore, job: Pick<JobRow, 'id' | '
   if (!hit) return text;
   const stored = Buffer.byteLength(before.slice(before.length - hit.before));
   logs.overwrite(job.id, job.log_bytes - stored, Buffer.alloc(stored, '*'));
+  rewrote();
   return REDACTED + text.slice(hit.after);
 }

@@ -7,6 +7,8 @@ import type { Emit } from '../events.js';
 import { AttemptStore, type AttemptRow } from '../store/attempts.js';
 import type { JobRow } from '../store/jobs.js';
 import { TranscriptStore } from '../store/transcripts.js';
+import type { SummaryGap } from './parent-summary.js';
+import { LEASE_GONE, leaseIsLive } from './leases.js';
 import { Transactions } from './transactions.js';
 
 export interface TranscriptCaps {
@@ -17,11 +19,13 @@ export interface TranscriptCaps {
 }
 
 /**
- * 5,000 entries are a long agent run (the test conversations of the agents make about 10; a
- * day-long claude session a few thousand); 8 MiB holds 500 entries at their full 16 KiB of text
- * each. Past either, the raw log still has the run.
+ * 20,000 entries are a very long agent run (the test conversations of the agents make about 10; a
+ * day-long claude session a few thousand); the job page draws only the entries near the view and
+ * reads them a page at a time, so it opens such a run in under half a second (`npm run bench`,
+ * ui part). 32 MiB holds 2,000 entries at their full 16 KiB of text each. Past either, the raw
+ * log still has the run.
  */
-export const TRANSCRIPT_CAPS: TranscriptCaps = { entries: 5000, bytes: 8 * 1024 * 1024 };
+export const TRANSCRIPT_CAPS: TranscriptCaps = { entries: 20_000, bytes: 32 * 1024 * 1024 };
 
 const marker = (caps: TranscriptCaps): TranscriptEntry => ({
   type: 'error',
@@ -52,7 +56,11 @@ export class TranscriptLog {
   append(attempt: AttemptRow, seq: number, batch: readonly TranscriptEntry[]): LogAck {
     return this.transactions.run((): LogAck => {
       const current = this.attempts.get(attempt.id)!;
-      if (!this.attempts.acceptTranscriptSeq(attempt.id, seq)) return { accepted: false, truncated: current.transcript_truncated === 1 };
+      if (!this.attempts.acceptTranscriptSeq(attempt.id, seq)) {
+        // A resend, or the attempt ended since the caller read it: the lease is the fence.
+        if (!leaseIsLive(current, Date.now())) throw new ApiError(409, LEASE_GONE);
+        return { accepted: false, truncated: current.transcript_truncated === 1 };
+      }
       if (current.transcript_truncated) return { accepted: true, truncated: true };
       const stored: StoredTranscriptEntry[] = [];
       let next = current.transcript_entries + 1;
@@ -79,15 +87,39 @@ export class TranscriptLog {
     });
   }
 
-  /** The entries of one attempt of `job` (its latest by default) after seq `after`. */
-  read(job: Pick<JobRow, 'id' | 'attempt_count'>, attemptNumber: number | undefined, after: number): Transcript {
+  /**
+   * The two ends of one attempt's transcript: its first `head` entries and its last `tail`, and how
+   * many lie between them, unread (a summary of a 20,000-entry run needs its start and what fits
+   * of its end, not 32 MiB parsed in a claim).
+   */
+  ends(
+    job: Pick<JobRow, 'id' | 'attempt_count'>,
+    attemptNumber: number | undefined,
+    head: number,
+    tail: number,
+  ): { entries: TranscriptEntry[]; gap?: SummaryGap } {
+    const number = attemptNumber ?? job.attempt_count;
+    const attempt = number > 0 ? this.attempts.byNumber(job.id, number) : undefined;
+    if (!attempt) return { entries: [] };
+    const parse = (rows: { entry: string }[]) => rows.map((r) => JSON.parse(r.entry) as TranscriptEntry);
+    // Entries are numbered 1..transcript_entries within the attempt, the marker included.
+    const total = attempt.transcript_entries;
+    if (total <= head + tail) return { entries: parse(this.entries.after(attempt.id, 0, total + 1)) };
+    return {
+      entries: [...parse(this.entries.after(attempt.id, 0, head)), ...parse(this.entries.after(attempt.id, total - tail, tail))],
+      gap: { at: head, count: total - head - tail },
+    };
+  }
+
+  /** The entries of one attempt of `job` (its latest by default) after seq `after`, at most `limit` of them (all by default). */
+  read(job: Pick<JobRow, 'id' | 'attempt_count'>, attemptNumber: number | undefined, after: number, limit?: number): Transcript {
     const number = attemptNumber ?? job.attempt_count;
     const attempt = number > 0 ? this.attempts.byNumber(job.id, number) : undefined;
     if (!attempt) {
       if (attemptNumber !== undefined) throw new ApiError(404, `job ${job.id} has no attempt ${attemptNumber}`);
       return { job_id: job.id, attempt: null, entries: [], truncated: false };
     }
-    const rows = this.entries.after(attempt.id, after, this.caps.entries + 1);
+    const rows = this.entries.after(attempt.id, after, Math.min(limit ?? Infinity, this.caps.entries + 1));
     return {
       job_id: job.id,
       attempt: attempt.number,

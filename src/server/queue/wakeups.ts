@@ -5,6 +5,12 @@
  */
 import { canTake, type JobNeeds, type RunnerOffer } from './matching.js';
 
+/** A chunk just appended to a job's log, handed to its followers so they need not read it back. */
+export interface LogNews {
+  offset: number;
+  data: Buffer;
+}
+
 interface PollWaiter {
   runnerId: string;
   offer: RunnerOffer;
@@ -15,6 +21,7 @@ export class Wakeups {
   private readonly pollWaiters = new Set<PollWaiter>();
   private readonly heartbeatWaiters = new Map<string, () => void>();
   private readonly jobWatchers = new Map<string, Set<() => void>>();
+  private readonly jobListeners = new Map<string, Set<(news: LogNews | undefined) => void>>();
   private readonly all = new Set<() => void>();
   private isClosed = false;
 
@@ -85,9 +92,26 @@ export class Wakeups {
     });
   }
 
-  jobChanged(jobId: string): void {
+  /**
+   * A job changed: `news` when its log grew by that chunk, nothing for any other change (its
+   * status, its stored log rewritten). Listeners hear of it first, then waiters wake.
+   */
+  jobChanged(jobId: string, news?: LogNews): void {
+    const listeners = this.jobListeners.get(jobId);
+    if (listeners) for (const listener of [...listeners]) listener(news);
     const set = this.jobWatchers.get(jobId);
     if (set) for (const wake of [...set]) wake();
+  }
+
+  /** Calls `listener` on every change to a job (see jobChanged) until the returned function is called. */
+  onJobChange(jobId: string, listener: (news: LogNews | undefined) => void): () => void {
+    let set = this.jobListeners.get(jobId);
+    if (!set) this.jobListeners.set(jobId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.jobListeners.get(jobId) === set) this.jobListeners.delete(jobId);
+    };
   }
 
   private waitOn(ms: number, signal: AbortSignal | undefined, register: (wake: () => void) => () => void): Promise<void> {

@@ -1,8 +1,8 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerConfig } from '../config.js';
 import { edgeServerOptions, guardEdge } from '../edge.js';
 import { ApiError, errorBody } from '../errors.js';
-import { quietRequest } from '../logging.js';
+import { RequestLog } from '../logging.js';
 import type { AdminCheck } from '../web/access.js';
 
 declare module 'fastify' {
@@ -26,23 +26,19 @@ export interface HttpAccess {
 export function createHttp(config: ServerConfig, access: HttpAccess, logger?: FastifyBaseLogger): FastifyInstance {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
-    logController: new LogController({ disableRequestLogging: (req: FastifyRequest) => quietRequest(req.routeOptions.url, logger?.level ?? 'info') }),
+    logController: new RequestLog(() => logger?.level ?? 'info'),
     ...edgeServerOptions(config),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
 
   // Ajv turns the string "Infinity" (or 1e400) into a number that passes `integer`, and skips
   // minimum and maximum for it: every query and path parameter is checked again once coerced.
-  app.addHook('preHandler', async (req) => {
-    for (const [part, values] of [
-      ['querystring', req.query],
-      ['params', req.params],
-    ] as const) {
-      const infinite = Object.entries((values ?? {}) as Record<string, unknown>).find(([, v]) =>
-        [v].flat().some((n) => typeof n === 'number' && !Number.isFinite(n)),
-      );
-      if (infinite) throw new ApiError(400, `${part}/${infinite[0]} must be a finite number`);
-    }
+  // A callback hook that allocates nothing: every request passes here.
+  app.addHook('preHandler', (req, _reply, done) => {
+    const key = infiniteKey(req.query) ?? infiniteKey(req.params);
+    if (key === undefined) return done();
+    const part = infiniteKey(req.query) === key ? 'querystring' : 'params';
+    done(new ApiError(400, `${part}/${key} must be a finite number`));
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
@@ -80,4 +76,15 @@ export function createHttp(config: ServerConfig, access: HttpAccess, logger?: Fa
   });
   guardEdge(app, config);
   return app;
+}
+
+/** The first key of a parsed querystring or params whose value (or one of whose values) is a number but not finite. */
+function infiniteKey(values: unknown): string | undefined {
+  if (values === null || typeof values !== 'object') return undefined;
+  const record = values as Record<string, unknown>;
+  for (const key in record) {
+    const v = record[key];
+    if (typeof v === 'number' ? !Number.isFinite(v) : Array.isArray(v) && v.some((n) => typeof n === 'number' && !Number.isFinite(n))) return key;
+  }
+  return undefined;
 }

@@ -27,6 +27,10 @@ import { runnerRoutes } from './runners.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { usageRoutes } from './usage.js';
+import { metricsRoutes } from './metrics.js';
+import { GitTraffic } from '../metrics/git-traffic.js';
+import { MetricsStore } from '../store/metrics.js';
+import { JobDurations } from '../metrics/durations.js';
 import { taskRoutes } from './tasks.js';
 import { TaskStore } from '../store/tasks.js';
 import { discardAfterMs, Tasks } from '../tasks.js';
@@ -88,8 +92,11 @@ export async function registerRoutes(
   const agents = () => ctx.agents;
   await app.register(repoRoutes, { repos, publicUrl: config.publicUrl });
 
+  // Its hooks only where the git routes inherit them: every other request would pay for three
+  // more hooks that find nothing to count.
+  const gitTraffic = new GitTraffic();
   const branches = new BranchCache(reposDir);
-  await app.register(gitHttpRoutes, {
+  const gitRouteOptions: Parameters<typeof gitHttpRoutes>[1] = {
     repos: repos.store,
     reposDir,
     hooksDir: ctx.hooksDir,
@@ -100,6 +107,10 @@ export async function registerRoutes(
       // Returned, not voided: the push's response waits for it, so a client that saw its push succeed sees the new default branch.
       return repos.afterPush(repo, principal).catch((err) => app.log.warn({ err }, 'post-push update failed'));
     },
+  };
+  await app.register(async (git) => {
+    gitTraffic.watch(git);
+    await git.register(gitHttpRoutes, gitRouteOptions);
   });
 
   const submitSources = { queue, repos: repos.store, branches, agents, defaultTimeoutS: config.jobTimeoutSeconds };
@@ -136,7 +147,21 @@ export async function registerRoutes(
     discardAfterMs: discardAfterMs(config),
   });
   await app.register(taskRoutes, { ctx, tasks });
-  await app.register(usageRoutes, { usage: new UsageStore(ctx.db), repos: repos.store });
+  const usage = new UsageStore(ctx.db);
+  await app.register(usageRoutes, { usage, repos: repos.store });
+  const metrics = new MetricsStore(ctx.db);
+  const durations = new JobDurations(metrics, store.jobs);
+  const stopDurations = durations.follow(ctx.events);
+  app.addHook('onClose', async () => stopDurations());
+  await app.register(metricsRoutes, {
+    metrics,
+    durations,
+    usage,
+    git: gitTraffic,
+    pool: ctx.pool,
+    adminToken: ctx.adminToken,
+    metricsToken: config.metricsToken,
+  });
   await app.register(runnerRoutes, {
     queue,
     store,

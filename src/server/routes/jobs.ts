@@ -91,6 +91,7 @@ export function jobToApi(job: JobRow, attempts?: AttemptRow[], last: AttemptRow 
     end_reason: job.end_reason,
     log_bytes: job.log_bytes,
     log_truncated: job.log_truncated === 1,
+    log_pruned_at: job.log_pruned_ms === null ? null : new Date(job.log_pruned_ms).toISOString(),
     created_at: job.created_at,
     started_at: job.started_at,
     finished_at: job.finished_at,
@@ -268,7 +269,7 @@ export async function jobRoutes(fastify: FastifyInstance, opts: JobRoutesOptions
         response: { 200: Transcript, ...errors },
       },
     },
-    async (req) => store.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0),
+    async (req) => store.transcripts.read(mustFind(req.params.id), req.query.attempt, req.query.after ?? 0, req.query.limit),
   );
 
   app.get(

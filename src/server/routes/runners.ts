@@ -23,7 +23,7 @@ import { hangUpSignal, serverHoldsAnswer } from '../edge.js';
 import { ApiError } from '../errors.js';
 import type { Dispatcher } from '../queue/dispatcher.js';
 import { queueCounts } from '../queue/counts.js';
-import { attemptByToken } from '../queue/leases.js';
+import { attemptByToken, LEASE_GONE } from '../queue/leases.js';
 import type { AttemptFailure, Queue, QueueStores } from '../queue/queue.js';
 import { runnerByToken } from '../queue/runner-registry.js';
 import type { Redactor } from '../../shared/redact.js';
@@ -76,6 +76,29 @@ export function runnerToApi(r: RunnerRow, currentJobId: string | null): RunnerIn
   };
 }
 
+/** A place in the runner list: after this runner, in its order (registered_at, then id, both descending). Opaque to clients. */
+function encodeCursor(r: Pick<RunnerRow, 'registered_at' | 'id'>): string {
+  return Buffer.from(JSON.stringify([r.registered_at, r.id])).toString('base64url');
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/** The runner a cursor names; anything that is not a cursor this server made is a 400. */
+function decodeCursor(cursor: string): { registered_at: string; id: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2) throw new ApiError(400, 'invalid cursor: pass the `next` of a page as it came');
+  const [at, id] = value as unknown[];
+  if (typeof at !== 'string' || !ISO_TIME.test(at) || typeof id !== 'string' || id.length === 0 || id.length > 64) {
+    throw new ApiError(400, 'invalid cursor: pass the `next` of a page as it came');
+  }
+  return { registered_at: at, id };
+}
+
 /** The runner protocol (see src/shared/protocol.ts) and the admin's view of the runners. */
 export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -83,18 +106,41 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const custom = { auth: 'custom' as const };
   // Heartbeats, polls and log chunks are the runners' steady traffic: logged only when they go wrong.
 
+  // What each request's token was found to be in its onRequest check, for its handler: one token
+  // lookup (a hash and a query) per request, not two. The row read then may be a little old by the
+  // handler's turn (the body was read in between), so what acts on it is fenced in SQL: a claim
+  // marks its runner busy only while it is not revoked, a log chunk is taken only while its attempt
+  // is live, and a completion reads its attempt again inside its transaction.
+  const checked = new WeakMap<FastifyRequest, RunnerRow | AttemptRow>();
+
   const runnerOf = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
+    const known = checked.get(req) as RunnerRow | undefined;
+    if (known) return known;
     const token = bearerToken(req);
     const runner = token ? runnerByToken(store.runners, token) : undefined;
-    return runner ?? unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
+    if (!runner) unauthorized(reply, token ? 'unknown or revoked runner token' : 'missing bearer token (the runner token)');
+    checked.set(req, runner);
+    return runner;
+  };
+  // The runner its token named when the request came (runnerAuth): a heartbeat or a poll then
+  // reads it again by id, not by hashing the token once more, and sees a revocation since.
+  const authorized = new WeakMap<FastifyRequest, RunnerRow>();
+  const currentRunner = (req: FastifyRequest, reply: FastifyReply): RunnerRow => {
+    const known = authorized.get(req);
+    const runner = known ? store.runners.get(known.id) : runnerOf(req, reply);
+    return runner && !runner.revoked ? runner : unauthorized(reply, 'unknown or revoked runner token');
   };
 
   /** The attempt of a job token. Any token but the attempt's own is 401; a lease that is gone is 409. */
   const attemptOf = (req: FastifyRequest, reply: FastifyReply, attemptId: string, allowEnded = false): AttemptRow => {
-    const token = bearerToken(req);
-    const attempt = token ? attemptByToken(store.attempts, token) : undefined;
-    if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
-    if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    let attempt = checked.get(req) as AttemptRow | undefined;
+    if (!attempt) {
+      const token = bearerToken(req);
+      attempt = token ? attemptByToken(store.attempts, token) : undefined;
+      if (!attempt || attempt.id !== attemptId) unauthorized(reply, 'invalid job token for this attempt');
+      checked.set(req, attempt);
+    }
+    if (!allowEnded && !queue.isLive(attempt)) throw new ApiError(409, LEASE_GONE);
     return attempt;
   };
 
@@ -107,7 +153,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
   const registrationAuth = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenMatches(bearerToken(req), opts.registrationToken)) unauthorized(reply, 'invalid registration token');
   };
-  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void runnerOf(req, reply);
+  const runnerAuth = async (req: FastifyRequest, reply: FastifyReply) => void authorized.set(req, runnerOf(req, reply));
   // Poll and heartbeat hold their answer open by design, bounded by their own waits.
   const longPollAuth = [runnerAuth, serverHoldsAnswer];
   const attemptAuth = (allowEnded: boolean) => async (req: FastifyRequest, reply: FastifyReply) =>
@@ -150,8 +196,9 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = runnerOf(req, reply);
-      return dispatcher.heartbeat(runner, req.body, hangUpSignal(reply));
+      // Its row from the token check: the heartbeat's own write finds a runner revoked since.
+      const runner = authorized.get(req) ?? runnerOf(req, reply);
+      return (await dispatcher.heartbeat(runner, req.body, () => hangUpSignal(reply))) ?? unauthorized(reply, 'unknown or revoked runner token');
     },
   );
 
@@ -169,7 +216,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
       },
     },
     async (req, reply) => {
-      const runner = runnerOf(req, reply);
+      const runner = currentRunner(req, reply);
       const assignment = await dispatcher.poll(runner, req.body?.wait_ms, hangUpSignal(reply), (repoId) => cloneUrlFor(req, repoId, opts.publicUrl));
       return assignment ?? reply.code(204).send(null);
     },
@@ -256,7 +303,7 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
     const token = bearerToken(req);
     const resumer = token ? attemptByToken(store.attempts, token) : undefined;
     if (!resumer) unauthorized(reply, 'invalid job token');
-    if (!queue.isLive(resumer)) throw new ApiError(409, 'the lease of this attempt is gone: the job was requeued, cancelled or finished');
+    if (!queue.isLive(resumer)) throw new ApiError(409, LEASE_GONE);
     if (resumer.resume_from !== (req.params as { attempt_id: string }).attempt_id) throw new ApiError(403, "this job does not resume that attempt's session");
   };
   app.get(
@@ -305,11 +352,28 @@ export async function runnerRoutes(fastify: FastifyInstance, opts: RunnerRoutesO
 
   app.get(
     '/api/runners',
-    { schema: { summary: 'List runners, newest first', tags: ['runners'], querystring: RunnerListQuery, response: { 200: RunnerList, ...errors } } },
+    {
+      schema: {
+        summary: 'List runners, newest first, a page at a time',
+        tags: ['runners'],
+        description: 'Pass `next` of one page as `cursor` for the next; `status` lists the runners in that state only.',
+        querystring: RunnerListQuery,
+        response: { 200: RunnerList, ...errors },
+      },
+    },
     async (req) => {
-      const runners = store.runners.list(req.query.limit ?? 100, req.query.offset ?? 0);
-      const busy = new Map(store.jobs.list({ status: 'running', limit: 1000 }).map((j) => [j.runner_id, j.id]));
-      return { runners: runners.map((r) => runnerToApi(r, busy.get(r.id) ?? null)), total: queueCounts(store).total_runners };
+      const { limit = 100, offset, cursor, status } = req.query;
+      if (cursor !== undefined && offset !== undefined) throw new ApiError(400, 'cursor and offset do not mix: page with cursor');
+      // One more than asked: whether there is a next page.
+      const rows = store.runners.list({ limit: limit + 1, offset, status, after: cursor === undefined ? undefined : decodeCursor(cursor) });
+      const page = rows.slice(0, limit);
+      const counts = queueCounts(store);
+      return {
+        // The job of each runner on the page: an indexed read each (attempts by runner and active).
+        runners: page.map((r) => runnerToApi(r, store.attempts.activeForRunner(r.id)[0]?.job_id ?? null)),
+        total: status ? counts[`${status}_runners`] : counts.total_runners,
+        next: rows.length > limit ? encodeCursor(page.at(-1)!) : null,
+      };
     },
   );
 

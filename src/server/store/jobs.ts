@@ -30,6 +30,8 @@ export interface JobRow {
   end_reason: JobEndReason | null;
   log_bytes: number;
   log_truncated: number;
+  /** When retention removed its log and transcripts; null while they are kept. */
+  log_pruned_ms: number | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -58,6 +60,15 @@ export interface JobRow {
   landed_commit: string | null;
   pr_url: string | null;
 }
+
+/** Where a job's log stands: its size and whether it was cut at the cap. */
+export type JobLogState = Pick<JobRow, 'id' | 'log_bytes' | 'log_truncated'>;
+
+/** What the activity log and the metrics read of a job as it starts and finishes. */
+export type JobSummary = Pick<
+  JobRow,
+  'id' | 'title' | 'status' | 'exit_code' | 'error' | 'branch' | 'commit_sha' | 'created_at' | 'started_at' | 'finished_at'
+>;
 
 /** A landing as the store records it (`JobStore.recordLanding`). */
 export interface LandingRecord {
@@ -117,11 +128,19 @@ export class JobStore {
         RETURNING *`),
       // Returns the row or undefined.
       get: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      // Returns what the activity log and the metrics tell of a job, or undefined: read on each job's start and finish, without the whole row.
+      summary: db.prepare<[string], JobSummary>(
+        'SELECT id, title, status, exit_code, error, branch, commit_sha, created_at, started_at, finished_at FROM jobs WHERE id = ?',
+      ),
+      // Returns where the job's log stands, or undefined: what a log chunk needs of the job.
+      logState: db.prepare<[string], JobLogState>('SELECT id, log_bytes, log_truncated FROM jobs WHERE id = ?'),
+      // Returns the job's task and repo, or undefined: what every job change asks, without the whole row.
+      taskOf: db.prepare<[string], Pick<JobRow, 'task_id' | 'repo_id'>>('SELECT task_id, repo_id FROM jobs WHERE id = ?'),
       // Returns up to `limit` rows whose id starts with the prefix, newest first (the prefix holds only hex digits and -).
       withPrefix: db.prepare<[string, number], JobRow>("SELECT * FROM jobs WHERE id LIKE ? || '%' ORDER BY seq DESC LIMIT ?"),
       // Returns the oldest queued job whose labels are all among the runner's labels and whose agent is shell or among
       // the runner's agents (both JSON arrays), or undefined. The same rule as queue/matching.ts canTake.
-      nextFor: db.prepare<[string, string], JobRow>(`SELECT * FROM jobs WHERE status = 'queued'
+      nextFor: db.prepare<[string, string], Pick<JobRow, 'id' | 'status'>>(`SELECT id, status FROM jobs WHERE status = 'queued'
         AND NOT EXISTS (SELECT 1 FROM json_each(jobs.labels) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))
         AND (jobs.agent = '${SHELL_AGENT}' OR jobs.agent IN (SELECT value FROM json_each(?)))
         ORDER BY seq LIMIT 1`),
@@ -180,6 +199,18 @@ export class JobStore {
     return this.stmts.get.get(id);
   }
 
+  logState(id: string): JobLogState | undefined {
+    return this.stmts.logState.get(id);
+  }
+
+  summary(id: string): JobSummary | undefined {
+    return this.stmts.summary.get(id);
+  }
+
+  taskOf(id: string): Pick<JobRow, 'task_id' | 'repo_id'> | undefined {
+    return this.stmts.taskOf.get(id);
+  }
+
   /** Up to `limit` jobs whose id starts with `prefix` (hex digits and - only: see JOB_REF_RE), newest first. */
   withPrefix(prefix: string, limit: number): JobRow[] {
     return this.stmts.withPrefix.all(prefix, limit);
@@ -200,7 +231,8 @@ export class JobStore {
     return this.db.prepare<[Record<string, unknown>], number>(`SELECT COUNT(*) FROM jobs ${where}`).pluck().get(params)!;
   }
 
-  nextFor(runnerLabels: string, runnerAgents: string): JobRow | undefined {
+  /** Just what a claim decides on: the claim's update returns the whole row (a wide row costs ~7 µs to read, three columns ~1). */
+  nextFor(runnerLabels: string, runnerAgents: string): Pick<JobRow, 'id' | 'status'> | undefined {
     return this.stmts.nextFor.get(runnerLabels, runnerAgents);
   }
 

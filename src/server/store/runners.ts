@@ -21,8 +21,15 @@ export interface RunnerRow {
 /** All SQL on the `runners` table. */
 export class RunnerStore {
   private readonly stmts;
+  /**
+   * The distinct offers as last read outside a transaction, until a runner comes, is revoked or
+   * is deleted (only this class writes the table, and a runner's labels and agents never change).
+   * Every submitted job's answer asks for them (noRunnerFor): a scan of the table, ~2 ms at
+   * 10,000 runners. Filled only outside a transaction, so it never holds a change that rolls back.
+   */
+  private offersKept: { labels: string; agents: string }[] | undefined;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.stmts = {
       // Inserts a registered, idle runner.
       insert: db.prepare(`INSERT INTO runners (id, name, labels, token_hash, status, pool_id, hostname, version, sandbox, agents, registered_at, last_seen_ms)
@@ -33,12 +40,27 @@ export class RunnerStore {
       byTokenHash: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE token_hash = ? AND revoked = 0'),
       // Returns the newest non-revoked runner the pool started under this id, or undefined.
       byPoolId: db.prepare<[string], RunnerRow>('SELECT * FROM runners WHERE pool_id = ? AND revoked = 0 ORDER BY registered_at DESC LIMIT 1'),
-      // Returns a page of the runners that have not been removed, newest first.
-      list: db.prepare<[number, number], RunnerRow>('SELECT * FROM runners WHERE revoked = 0 ORDER BY registered_at DESC, id LIMIT ? OFFSET ?'),
-      // Marks the runner seen now, with a status; draining is kept until the runner leaves.
-      seen: db.prepare(
-        `UPDATE runners SET last_seen_ms = @now, status = CASE WHEN status = 'draining' THEN 'draining' ELSE @status END WHERE id = @id AND revoked = 0`,
-      ),
+      // Returns a page of the runners that have not been removed (in one status, if given), newest first.
+      list: db.prepare<[Record<string, unknown>], RunnerRow>(`SELECT * FROM runners WHERE revoked = 0 AND (@status IS NULL OR status = @status)
+        ORDER BY registered_at DESC, id DESC LIMIT @limit OFFSET @offset`),
+      // Returns the same, after the (registered_at, id) of the last runner of the page before.
+      listAfter: db.prepare<[Record<string, unknown>], RunnerRow>(`SELECT * FROM runners WHERE revoked = 0 AND (@status IS NULL OR status = @status)
+        AND (registered_at, id) < (@at, @id) ORDER BY registered_at DESC, id DESC LIMIT @limit`),
+      // Marks the runner seen now if its status stays as it is (draining stays whatever it says);
+      // returns its status, or undefined when it changes or the runner is revoked. Leaving the
+      // status column alone spares SQLite its index: 9 µs against 45 µs for every heartbeat.
+      touch: db
+        .prepare<[Record<string, unknown>], RunnerStatus>(
+          `UPDATE runners SET last_seen_ms = @now WHERE id = @id AND revoked = 0 AND status IN (@status, 'draining') RETURNING status`,
+        )
+        .pluck(),
+      // Marks the runner seen now, with a status; draining is kept until the runner leaves. Returns its status, or undefined when revoked.
+      seen: db
+        .prepare<[Record<string, unknown>], RunnerStatus>(
+          `UPDATE runners SET last_seen_ms = @now, status = CASE WHEN status = 'draining' THEN 'draining' ELSE @status END WHERE id = @id AND revoked = 0
+        RETURNING status`,
+        )
+        .pluck(),
       // Sets a runner's status.
       setStatus: db.prepare('UPDATE runners SET status = @status WHERE id = @id'),
       // Marks silent runners offline; returns their ids.
@@ -62,6 +84,7 @@ export class RunnerStore {
   }
 
   insert(row: Omit<RunnerRow, 'status' | 'revoked'>): void {
+    this.offersKept = undefined;
     this.stmts.insert.run(row);
   }
 
@@ -77,12 +100,23 @@ export class RunnerStore {
     return this.stmts.byPoolId.get(poolId);
   }
 
-  list(limit: number, offset = 0): RunnerRow[] {
-    return this.stmts.list.all(limit, offset);
+  /** A page of the listed runners, newest first: from the start (skipping `offset`), or after `after`. */
+  list(page: { limit: number; offset?: number; status?: RunnerStatus; after?: { registered_at: string; id: string } }): RunnerRow[] {
+    const status = page.status ?? null;
+    if (page.after) return this.stmts.listAfter.all({ limit: page.limit, status, at: page.after.registered_at, id: page.after.id });
+    return this.stmts.list.all({ limit: page.limit, offset: page.offset ?? 0, status });
   }
 
-  seen(id: string, status: RunnerStatus, now: number): void {
-    this.stmts.seen.run({ id, status, now });
+  /**
+   * Marks a runner seen now with `status` (draining is kept); returns the status it has then and
+   * whether this changed it, or undefined if it is revoked or gone.
+   */
+  seen(id: string, status: RunnerStatus, now: number): { status: RunnerStatus; changed: boolean } | undefined {
+    const kept = this.stmts.touch.get({ id, status, now });
+    if (kept) return { status: kept, changed: false };
+    // Neither its status nor draining: the runner's status changes (unless it is revoked).
+    const set = this.stmts.seen.get({ id, status, now });
+    return set ? { status: set, changed: true } : undefined;
   }
 
   setStatus(id: string, status: RunnerStatus): void {
@@ -94,15 +128,21 @@ export class RunnerStore {
   }
 
   prune(unseenSince: number): string[] {
-    return this.stmts.prune.all(unseenSince);
+    const pruned = this.stmts.prune.all(unseenSince);
+    if (pruned.length > 0) this.offersKept = undefined;
+    return pruned;
   }
 
   revoke(id: string): void {
+    this.offersKept = undefined;
     this.stmts.revoke.run(id);
   }
 
   offers(): { labels: string; agents: string }[] {
-    return this.stmts.offers.all();
+    if (this.offersKept) return this.offersKept;
+    const offers = this.stmts.offers.all();
+    if (!this.db.inTransaction) this.offersKept = offers;
+    return offers;
   }
 
   counts(): Record<RunnerStatus, number> {

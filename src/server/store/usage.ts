@@ -10,6 +10,7 @@ export interface UsageFilter {
 
 export type UsageByRepo = UsageSum & { repo_id: string; repo_name: string };
 export type UsageByDay = UsageSum & { day: string };
+export type UsageByAgent = UsageSum & { agent: string };
 
 /**
  * The sums over a set of attempts; a job counts once however many of its attempts it holds. TOTAL,
@@ -45,6 +46,8 @@ export class UsageStore {
       ),
       // Returns the sums per day (UTC) an attempt ended, newest first.
       byDay: db.prepare<[UsageFilter], UsageByDay>(`SELECT substr(a.ended_at, 1, 10) AS day, ${SUMS} ${FROM} GROUP BY day ORDER BY day DESC`),
+      // Returns the sums per agent over every attempt ever (for /metrics), by agent name.
+      byAgent: db.prepare<[UsageFilter], UsageByAgent>(`SELECT j.agent AS agent, ${SUMS} ${FROM} GROUP BY j.agent ORDER BY j.agent`),
     };
   }
 
@@ -58,6 +61,10 @@ export class UsageStore {
 
   byDay(filter: UsageFilter): UsageByDay[] {
     return this.stmts.byDay.all(filter).map(finite);
+  }
+
+  byAgent(filter: UsageFilter): UsageByAgent[] {
+    return this.stmts.byAgent.all(filter).map(finite);
   }
 }
 

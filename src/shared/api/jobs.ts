@@ -169,6 +169,12 @@ export const Job = Type.Object({
   end_reason: Nullable(JobEndReason, 'Null until the job ends.'),
   log_bytes: Type.Integer(),
   log_truncated: Type.Boolean({ description: 'The log reached its cap: later output was dropped.' }),
+  log_pruned_at: Type.Optional(
+    Nullable(
+      Time(),
+      "When retention (`LAZYAF_RETENTION_DAYS`) removed the finished job's log and transcripts; null while they are kept. `log_bytes` stays what it was.",
+    ),
+  ),
   created_at: Time(),
   started_at: Nullable(Time()),
   finished_at: Nullable(Time()),
@@ -225,6 +231,7 @@ export const JobLogs = Type.Object({
   next_offset: Type.Integer({ description: 'The offset to ask for next.' }),
   content: Type.String(),
   truncated: Type.Boolean({ description: "The job's log reached its cap (as the job's `log_truncated`)." }),
+  pruned: Type.Optional(Type.Boolean({ description: "Retention removed this log (as the job's `log_pruned_at`): there is nothing to read." })),
   complete: Type.Boolean({ description: 'The job has finished and every byte of its log has been returned.' }),
 });
 export type JobLogs = Static<typeof JobLogs>;

@@ -23,11 +23,20 @@ export const RunnerInfo = Type.Object({
 });
 export type RunnerInfo = Static<typeof RunnerInfo>;
 
-export const RunnerList = Type.Object({ runners: Type.Array(RunnerInfo, { description: 'Newest first.' }), total: ListTotal() });
+export const RunnerList = Type.Object({
+  runners: Type.Array(RunnerInfo, { description: 'Newest first.' }),
+  total: ListTotal(),
+  next: Nullable(
+    Type.String(),
+    'The `cursor` of the page after this one (older runners), or null on the last page. Runners registered meanwhile are newer: they never shift a later page.',
+  ),
+});
 export const RunnerListQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'From `next` of the page before: the runners after it.' })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Runners to skip (none by default); `cursor` is the way to page, and the two do not mix.' })),
+    status: Type.Optional(RunnerStatus),
   },
   { additionalProperties: false },
 );

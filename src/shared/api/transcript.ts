@@ -13,6 +13,9 @@ export const TranscriptQuery = Type.Object(
   {
     attempt: Type.Optional(Type.Integer({ minimum: 1, description: 'Which attempt (1, 2, ...): the last one by default.' })),
     after: Type.Optional(Type.Integer({ minimum: 0, description: 'Only entries with a greater seq (to follow after a live event was missed).' })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'At most this many entries (all by default): a page; fewer than asked means the end was reached.' }),
+    ),
   },
   { additionalProperties: false },
 );

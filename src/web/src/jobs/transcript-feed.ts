@@ -1,20 +1,31 @@
 import type { StoredTranscriptEntry, Transcript } from '../../../shared/api.js';
 import { Coalescer } from '../lib/coalesce.js';
 
-/** Reads the transcript of a job's last attempt after `after` (`GET /api/jobs/{id}/transcript?after=`). */
-export type TranscriptReader = (after: number, signal: AbortSignal) => Promise<Transcript>;
+/** Reads at most `limit` entries of a job's last attempt after `after` (`GET /api/jobs/{id}/transcript?after=&limit=`). */
+export type TranscriptReader = (after: number, limit: number, signal: AbortSignal) => Promise<Transcript>;
+
+/**
+ * The first read is one block of the view (lib/blocks.svelte.ts), so the page shows the start of a
+ * long run at once; the rest follows in bigger pages. Read whole, the 3.3 MB of a 20,000-entry
+ * transcript took over a second to arrive and parse before anything showed.
+ */
+export const FIRST_PAGE = 200;
+export const PAGE = 5000;
 
 /**
  * An agent job's transcript as it grows: read once, then kept up from `transcript.appended`
  * events. Entries arrive numbered (seq from 1 per attempt): an event that follows on is appended
  * at once, one that leaves a gap (a missed event, a reconnect) reads what is missing, one about
- * another attempt (a retry) starts over. One request at a time; news meanwhile is read after it.
+ * another attempt (a retry) starts over. It is read a page at a time (`reading` while pages
+ * remain). One request at a time; news meanwhile is read after it.
  */
 export class TranscriptFeed {
   entries: StoredTranscriptEntry[] = [];
   attempt: number | null = null;
   truncated = false;
   loaded = false;
+  /** A full page came last: there may be more to read. */
+  reading = false;
   private readonly abort = new AbortController();
   private readonly fetchNew: Coalescer;
   private restart = false;
@@ -64,8 +75,9 @@ export class TranscriptFeed {
     const restart = this.restart;
     this.restart = false;
     const after = restart ? 0 : this.lastSeq;
+    const limit = after === 0 ? FIRST_PAGE : PAGE;
     try {
-      const page = await this.read(after, this.abort.signal);
+      const page = await this.read(after, limit, this.abort.signal);
       if (this.abort.signal.aborted) return;
       if (after > 0 && page.attempt !== this.attempt) {
         // A new attempt began since the last read: what was asked for skipped its start.
@@ -79,6 +91,8 @@ export class TranscriptFeed {
       this.attempt = page.attempt;
       this.truncated = page.truncated;
       this.loaded = true;
+      this.reading = page.entries.length >= limit;
+      if (this.reading) this.fetchNew.trigger();
       this.changed();
     } catch (err) {
       if (this.abort.signal.aborted) return;

@@ -15,7 +15,7 @@ export const jobsApi = {
   land: (id: string, body: JobLandRequest): Promise<JobLandResult> => api('POST', `/api/jobs/${seg(id)}/land`, body),
   logs: (id: string, offset: number, limit: number, signal?: Signal): Promise<JobLogs> =>
     api('GET', `/api/jobs/${seg(id)}/logs?offset=${offset}&limit=${limit}`, undefined, { signal }),
-  transcript: (id: string, after: number, signal?: Signal): Promise<Transcript> =>
-    api('GET', `/api/jobs/${seg(id)}/transcript?after=${after}`, undefined, { signal }),
+  transcript: (id: string, after: number, limit: number, signal?: Signal): Promise<Transcript> =>
+    api('GET', `/api/jobs/${seg(id)}/transcript?after=${after}&limit=${limit}`, undefined, { signal }),
   diff: (id: string, signal?: Signal): Promise<JobDiff> => api('GET', `/api/jobs/${seg(id)}/diff`, undefined, { signal }),
 };

@@ -4,12 +4,17 @@ import { api } from './api.js';
 
 type Signal = AbortSignal | undefined;
 
-/** The API pages its list; a page this long holds any pool a person watches on one screen. */
-const RUNNER_PAGE = 1000;
+/** The newest runners, as many as the API gives at once: enough to name the runners of a job's attempts. */
+const RUNNER_LIST = 1000;
+/** The runners page shows this many rows at a time: a fleet of thousands is paged, not drawn at once. */
+export const RUNNER_PAGE = 100;
 
 /** `/api/runners` and `/api/pool`: the runners, their counts, the pool's size, and the command that adds a runner. */
 export const runnersApi = {
-  list: (signal?: Signal): Promise<RunnerList> => api('GET', `/api/runners?limit=${RUNNER_PAGE}`, undefined, { signal }),
+  list: (signal?: Signal): Promise<RunnerList> => api('GET', `/api/runners?limit=${RUNNER_LIST}`, undefined, { signal }),
+  /** A page of the runners, newest first: the first, or the one after `cursor` (a page's `next`). */
+  page: (cursor: string | undefined, signal?: Signal): Promise<RunnerList> =>
+    api('GET', `/api/runners?limit=${RUNNER_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, undefined, { signal }),
   status: (signal?: Signal): Promise<RunnersStatus> => api('GET', '/api/runners/status', undefined, { signal }),
   /** The `docker run` line, with placeholders for the secrets unless `withSecrets`. */
   dockerCommand(options: { labels: string; withSecrets: boolean }, signal?: Signal): Promise<DockerCommand> {
