@@ -128,17 +128,42 @@ test('a job reaches neither the lazyaf server nor anything else of the host, onl
   for (const [name, { result }] of targets(fromHost.stdout)) assert.equal(result, 'REACHED hello wide', `${name} from the host`);
 });
 
-test('a runner SIGKILLed mid-job takes its job with it, through pasta', async (t) => {
+/** The pids of `sleep <marker>` itself: the job's command, not a wrapper carrying it in its arguments. */
+function sleeping(marker: string): number[] {
+  return processesMatching(`sleep ${marker}`).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a runner SIGKILLed mid-job takes its job with it, through pasta, also while pasta sets the network up', async (t) => {
   if (!jobNetwork(t)) return;
   const server = await startTestServer(t);
   const repo = await seedRepo(server, tempDir(t), 'doomed');
-  const runner = startRunnerProcess(t, server, 'doomed', tempDir(t), ['--sandbox', 'require']);
-  const marker = String(900000 + Math.floor(Math.random() * 99999));
-  await submit(server, { repo_id: repo.id, title: 'sleeper', command: `sleep ${marker}` });
-  // pasta, bubblewrap and the job's shell carry the command in their arguments too.
-  await eventually('the job to start', async () => processesMatching(`sleep ${marker}`).length >= 3);
-  runner.child.kill('SIGKILL');
-  await eventually('pasta, bubblewrap and the job to be gone', async () => processesMatching(`sleep ${marker}`).length === 0, 10_000);
+  // pasta's children waiting for it while it sets the namespace up outlived a runner killed then.
+  for (const moment of ['setup', 'running'] as const) {
+    const runner = startRunnerProcess(t, server, `doomed-${moment}`, tempDir(t), ['--sandbox', 'require']);
+    const marker = String(900000 + Math.floor(Math.random() * 99999));
+    await submit(server, { repo_id: repo.id, title: `sleeper ${moment}`, command: `sleep ${marker}` });
+    if (moment === 'setup') {
+      // The wrappers, then pasta and its children, carry the command in their arguments: kill at the first of them.
+      for (const deadline = Date.now() + 30_000; processesMatching(`sleep ${marker}`).length === 0;) {
+        assert.ok(Date.now() < deadline, `timed out waiting for the job to start: ${runner.output()}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    } else {
+      await eventually('the job to start', async () => sleeping(marker).length > 0);
+    }
+    runner.child.kill('SIGKILL');
+    await eventually(
+      () => `pasta, bubblewrap and the job to be gone (killed at ${moment}): ${processesMatching(`sleep ${marker}`).join(', ')} left`,
+      async () => processesMatching(`sleep ${marker}`).length === 0,
+      10_000,
+    );
+  }
 });
 
 test("the server's pool runners take LAZYAF_JOB_HOST_PORTS from its environment", async (t) => {
@@ -260,7 +285,7 @@ test("systemd-resolved's stub on the host's loopback: jobs see its upstream serv
     /names only resolvers on this machine's loopback \(127\.0\.0\.53\), which jobs cannot reach/,
   );
 
-  const network = new JobNetwork([], { pasta: 'pasta', ip: 'ip', setpriv: 'setpriv' }, jobResolver(stub, upstream));
+  const network = new JobNetwork([], { pasta: 'pasta', ip: 'ip', setpriv: 'setpriv', unshare: 'unshare', isRoot: true }, jobResolver(stub, upstream));
   const argv = new Sandbox({ hide: [], network }).wrap(['true'], { workspace: dir, network: true });
   const bwrap = argv.slice(argv.indexOf('sh') + 1);
   assert.deepEqual(bwrap.slice(bwrap.indexOf('--share-net'), bwrap.indexOf('--share-net') + 4), ['--share-net', '--ro-bind', upstream, '/etc/resolv.conf']);

@@ -38,6 +38,16 @@ import { isExecutableFile } from './sandbox.js';
  * sockets on both sides; `-4` would save 5 ms and IPv6), the rules 2 ms. P4 (job received ->
  * command started, warm, p50) went from 60 ms to 90 ms. pasta leaves about 30 ms after the
  * command (the namespace's teardown), which delays the job's end, not its start.
+ *
+ * pasta does not die with the runner, and while it sets the namespace up it has children that
+ * wait for it, one of them the init of a pid namespace of its own (deaf to SIGTERM). A runner
+ * SIGKILLed in those 20 ms left that child waiting for ever, one per job. So pasta runs as the
+ * init of a pid namespace of ours (`unshare --pid --fork --kill-child`): the unshare dies with the
+ * runner (`setpriv --pdeathsig`, then a check that the runner was not gone before it), kills pasta, and the kernel kills everything in pasta's
+ * namespace, the namespaces nested in it included. A pasta that fails (no /dev/net/tun) leaves
+ * nothing behind either. Each of pasta and bubblewrap gets a /proc of its own pid namespace
+ * (`--mount-proc`): both look their children up there by pid. (On the host's /proc, bubblewrap's
+ * lookup of its child, pid 4 of pasta's namespace, found the host's pid 4, a kernel thread.)
  */
 
 /** The link-local ranges, where clouds answer with instance credentials (169.254.169.254, fd00:ec2::254 on AWS). */
@@ -58,8 +68,9 @@ interface Tools {
   pasta: string;
   ip: string;
   setpriv: string;
-  /** Only when the runner is root. */
-  unshare?: string;
+  unshare: string;
+  /** Root runs pasta as an ordinary uid of a user namespace, since Debian bookworm's pasta as root cannot map users. */
+  isRoot: boolean;
 }
 
 export class JobNetwork {
@@ -85,9 +96,9 @@ export class JobNetwork {
     if (!ip) return { problem: 'ip (iproute2) is not installed' };
     const setpriv = find('setpriv', SBIN);
     if (!setpriv) return { problem: 'setpriv (util-linux) is not installed' };
-    const unshare = isRoot ? find('unshare', SBIN) : undefined;
-    if (isRoot && !unshare) return { problem: 'unshare (util-linux) is not installed' };
-    return new JobNetwork(hostPorts, { pasta, ip, setpriv, unshare }, jobResolver());
+    const unshare = find('unshare', SBIN);
+    if (!unshare) return { problem: 'unshare (util-linux) is not installed' };
+    return new JobNetwork(hostPorts, { pasta, ip, setpriv, unshare, isRoot }, jobResolver());
   }
 
   /** The runner's line at start. */
@@ -103,9 +114,9 @@ export class JobNetwork {
     return args;
   }
 
-  /** The argument vector that runs `argv` (bubblewrap's) in a network namespace of its own. */
+  /** The argument vector that runs `argv` (bubblewrap's) in a network namespace of its own; this process must spawn it. */
   wrap(argv: string[]): string[] {
-    const { pasta, ip, setpriv, unshare } = this.tools;
+    const { pasta, ip, setpriv, unshare, isRoot } = this.tools;
     const blocked = blockedDestinations();
     const rules = (v6: boolean) => blocked.filter((p) => net.isIPv6(p.split('/')[0]!) === v6).map((p) => `rule add to ${p} prohibit`);
     const [v4, v6] = [rules(false), rules(true)];
@@ -118,12 +129,16 @@ export class JobNetwork {
       'exec "$@"',
     ].join('\n');
     return [
-      ...(unshare ? [unshare, '--user', `--map-user=${UNPRIVILEGED_UID}`, `--map-group=${UNPRIVILEGED_UID}`, '--'] : []),
-      // pasta does not die with the runner; bubblewrap (--die-with-parent) dies with pasta.
-      ...[setpriv, '--pdeathsig', 'KILL', '--'],
+      // The unshare dies with the runner, pasta and all in its namespace with the unshare; bubblewrap (--die-with-parent) with pasta.
+      // A runner gone before the death signal was set sends none: the shell, started after, sees it gone and stops.
+      ...[setpriv, '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', 'test "$PPID" = "$0" && exec "$@"', String(process.pid)],
+      ...[unshare, '--user'],
+      ...(isRoot ? [`--map-user=${UNPRIVILEGED_UID}`, `--map-group=${UNPRIVILEGED_UID}`] : ['--map-current-user']),
+      ...['--pid', '--fork', '--kill-child', '--mount-proc', '--'],
       ...[pasta, '--quiet', '--config-net', '--no-map-gw', '-t', 'none', '-u', 'none', '-U', 'none'],
       ...['-T', this.hostPorts.length ? this.hostPorts.join(',') : 'none'],
-      ...['--', '/bin/sh', '-c', script, 'sh', ...argv],
+      // A /proc of pasta's pid namespace for bubblewrap, which reads its child's namespaces there by pid.
+      ...['--', '/bin/sh', '-c', script, 'sh', unshare, '--mount-proc', '--', ...argv],
     ];
   }
 }
