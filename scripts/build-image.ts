@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { engineProblem, errorLine } from '../src/server/pool/engine.js';
 import { AGENT_CLI_VERSIONS } from '../src/shared/agents/versions.js';
+import { currentOutputs } from './earlier-outputs.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_IMAGE = 'lazyaf-runner:latest';
@@ -56,7 +57,11 @@ export async function buildRunnerImage(opts: ImageBuildOptions): Promise<string>
   // is too large for a build argument: the engine passes those to the shell as environment).
   const context = fs.mkdtempSync(path.join(os.tmpdir(), 'lazyaf-image-'));
   try {
-    for (const entry of CONTEXT) fs.cpSync(path.join(ROOT, entry), path.join(context, entry), { recursive: true, filter: (src) => !src.endsWith('.map') });
+    // The bundle of this build only: earlier builds' chunks stay beside it for runners started from them.
+    const bundle = path.join(ROOT, 'dist', 'bundle');
+    const outputs = new Set(currentOutputs(bundle) ?? fs.readdirSync(bundle));
+    const copied = (src: string) => !src.endsWith('.map') && (path.dirname(src) !== bundle || outputs.has(path.basename(src)));
+    for (const entry of CONTEXT) fs.cpSync(path.join(ROOT, entry), path.join(context, entry), { recursive: true, filter: copied });
     if (ca !== undefined) fs.writeFileSync(path.join(context, 'docker/extra-ca/lazyaf-image-ca.crt'), ca);
     await runBuild(docker, { context, src: CONTEXT }, { t: opts.tag, buildargs, rm: true, forcerm: true }, opts.onLine);
   } finally {

@@ -5,11 +5,16 @@
 // Split: what only a job needs (runner.ts imports job.ts when the first job comes) goes into
 // chunks beside it, so that an idle runner does not load it. The server's answers are checked by
 // code generated from the protocol's schemas (answer-checks.js) rather than by typebox.
-import fs from 'node:fs';
+//
+// A runner started from an earlier build loads that build's job chunk at its first job, so a build
+// leaves earlier chunks where they are (their names carry a hash of their content) and removes
+// only those no build has written for a week. outputs.json lists this build's files: the runner
+// image takes those alone.
 import path from 'node:path';
 import process from 'node:process';
 import { build } from 'esbuild';
 import { answerChecksModule } from './answer-checks.js';
+import { pruneEarlierOutputs } from './earlier-outputs.js';
 
 const OUT = 'dist/bundle';
 const ANSWER_CHECKS = path.resolve('src/runner/answer-checks.ts');
@@ -29,9 +34,7 @@ const generatedAnswerChecks = {
   },
 };
 
-// Chunks of an earlier build would be left beside the new ones.
-fs.rmSync(OUT, { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: { runner: 'src/cli/runner-main.ts' },
   outdir: OUT,
   outExtension: { '.js': '.mjs' },
@@ -46,5 +49,10 @@ await build({
   banner: { js: "import { createRequire as lazyafCreateRequire } from 'node:module'; const require = lazyafCreateRequire(import.meta.url);" },
   legalComments: 'linked',
   logLevel: 'warning',
+  metafile: true,
   plugins: [generatedAnswerChecks],
 });
+pruneEarlierOutputs(
+  OUT,
+  Object.keys(result.metafile.outputs).map((f) => path.relative(OUT, f)),
+);

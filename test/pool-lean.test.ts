@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { RunnerList } from '../src/shared/api.js';
+import { currentOutputs } from '../scripts/earlier-outputs.js';
 import { poolWorkRoot } from '../src/server/pool/launcher.js';
 import { api, eventually, ROOT, startTestServer, tempDir } from './helpers.js';
 import { processesMatching } from './queue-helpers.js';
@@ -75,7 +76,7 @@ test("the bundled runner's start loads neither typebox's schema builder nor the 
     'node_modules/tar-stream/',
   ])
     assert.ok(!source.includes(`// ${absent}`), `${absent} is loaded at start (${[...files].join(', ')})`);
-  const all = fs.readdirSync(dir).filter((f) => f.endsWith('.mjs'));
+  const all = currentOutputs(dir)!.filter((f) => f.endsWith('.mjs'));
   const later = all.filter((f) => !files.has(f)).map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
   assert.ok(
     later.some((s) => s.includes('// src/runner/job.ts')),
