@@ -38,15 +38,10 @@ interface Lane {
 const LANES: Lane[] = [
   {
     name: 'docker',
-    why: "the one Docker engine: the test images (built, tagged and pruned by docker-helpers.ts), the engine's CPU and disk; and the files that read this host's network addresses, which the engine's bridges and veths add and remove",
-    uses: /from '\.\/docker-helpers\.js'/,
+    why: "the one Docker engine: the test images (built, tagged and pruned by docker-helpers.ts), the engine's CPU and disk; and the files that a change of this host's network addresses fails, which the engine's bridges and veths make. Chromium is one: it aborts the requests it has in flight when an address comes or goes (net::ERR_NETWORK_CHANGED), and it is the heaviest CPU of the suite",
+    uses: /from '\.\/(docker|browser)-helpers\.js'/,
     // Each lists the host's addresses and connects to every one: a veth a container took away meanwhile fails it (EINVAL).
     files: ['runner-network.test.ts', 'container-network.test.ts'],
-  },
-  {
-    name: 'browser',
-    why: 'Chromium: a handful of processes per page, the heaviest CPU of the suite',
-    uses: /from '\.\/browser-helpers\.js'/,
   },
   {
     name: 'agents',
