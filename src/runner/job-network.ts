@@ -43,9 +43,9 @@ import { isExecutableFile } from './sandbox.js';
  * wait for it, one of them the init of a pid namespace of its own (deaf to SIGTERM). A runner
  * SIGKILLed in those 20 ms left that child waiting for ever, one per job. So pasta runs as the
  * init of a pid namespace of ours (`unshare --pid --fork --kill-child`): the unshare dies with the
- * runner (`setpriv --pdeathsig`, then a check that the runner was not gone before it), kills pasta, and the kernel kills everything in pasta's
- * namespace, the namespaces nested in it included. A pasta that fails (no /dev/net/tun) leaves
- * nothing behind either. Each of pasta and bubblewrap gets a /proc of its own pid namespace
+ * runner (`setpriv --pdeathsig`, then a check that the runner was not gone before it), kills
+ * pasta, and the kernel kills everything in pasta's namespace, the namespaces nested in it
+ * included. A pasta that fails (no /dev/net/tun) leaves nothing behind either. Each of pasta and bubblewrap gets a /proc of its own pid namespace
  * (`--mount-proc`): both look their children up there by pid. (On the host's /proc, bubblewrap's
  * lookup of its child, pid 4 of pasta's namespace, found the host's pid 4, a kernel thread.)
  */
