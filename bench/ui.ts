@@ -141,23 +141,26 @@ const TAIL_SHOWN = `(lastLine) => {
 }`;
 
 /**
- * Installed before the job page's own scripts run (an init script): polls TAIL_SHOWN each frame
- * from the document's start and keeps the time it first held in `__tailShownAt`, a promise
- * (rejected after 60 s).
+ * Installed before the job page's own scripts run (an init script): calls `shown` (the source of a
+ * function, given `args`) each frame from the document's start and keeps the time it first held
+ * in `window[name]`, a promise (rejected with `failure` after 60 s).
  */
-const watchTail = (lastLine: string) => `(() => {
+const watchFromStart = (name: string, shown: string, args: string, failure: string) => `(() => {
   if (!location.pathname.startsWith('/jobs/')) return;
-  const shown = ${TAIL_SHOWN};
-  window.__tailShownAt = new Promise((resolve, reject) => {
+  const shown = ${shown};
+  window.${name} = new Promise((resolve, reject) => {
     const tick = () => {
-      const at = shown(${JSON.stringify(lastLine)});
+      const at = shown(${args});
       if (at) resolve(at);
-      else if (performance.now() > 60000) reject(new Error('the last line was not shown within 60 s'));
+      else if (performance.now() > 60000) reject(new Error(${JSON.stringify(failure)}));
       else requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
   });
 })()`;
+
+/** TAIL_SHOWN polled from the document's start, the time in `__tailShownAt`. */
+const watchTail = (lastLine: string) => watchFromStart('__tailShownAt', TAIL_SHOWN, JSON.stringify(lastLine), 'the last line was not shown within 60 s');
 
 /**
  * The element that scrolls the log (the log itself, or the page) scrolled to the top: the time to
@@ -275,20 +278,8 @@ const TRANSCRIPT_SHOWN = `() => {
   return li && li.getBoundingClientRect().height > 0 ? performance.now() : 0;
 }`;
 
-/** Installed before the job page's scripts run: polls TRANSCRIPT_SHOWN each frame, keeps the time in `__transcriptShownAt`. */
-const watchTranscript = `(() => {
-  if (!location.pathname.startsWith('/jobs/')) return;
-  const shown = ${TRANSCRIPT_SHOWN};
-  window.__transcriptShownAt = new Promise((resolve, reject) => {
-    const tick = () => {
-      const at = shown();
-      if (at) resolve(at);
-      else if (performance.now() > 60000) reject(new Error('no transcript entry was shown within 60 s'));
-      else requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  });
-})()`;
+/** TRANSCRIPT_SHOWN polled from the document's start, the time in `__transcriptShownAt`. */
+const watchTranscript = watchFromStart('__transcriptShownAt', TRANSCRIPT_SHOWN, '', 'no transcript entry was shown within 60 s');
 
 /**
  * In the page: asks for the transcript's end (its "Jump to the end" button, or, on a page without
