@@ -166,6 +166,31 @@ test('a runner SIGKILLed mid-job takes its job with it, through pasta, also whil
   }
 });
 
+test("pasta's namespace starts nothing once the unshare that made it is no longer the runner's child", async (t) => {
+  if (!jobNetwork(t)) return;
+  // What a runner killed between the unshare's fork and its child's death signal left: pasta and
+  // the job, their parent gone. Here the unshare leaves its parent at once instead, every time.
+  const dir = tempDir(t);
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  const realUnshare = spawnSync('sh', ['-c', 'command -v unshare'], { encoding: 'utf8' }).stdout.trim();
+  // The one that makes pasta's pid namespace; the one in it, for bubblewrap's /proc, as it is.
+  const shim = `#!/bin/sh\ncase " $* " in *" --pid "*) ${realUnshare} "$@" & ;; *) exec ${realUnshare} "$@" ;; esac\n`;
+  fs.writeFileSync(path.join(bin, 'unshare'), shim, { mode: 0o755 });
+  const network = JobNetwork.locate([], `${bin}:${process.env.PATH}`);
+  assert.ok(!('problem' in network), 'problem' in network ? network.problem : '');
+  const marker = String(700000 + Math.floor(Math.random() * 99999));
+  const [cmd, ...args] = network.wrap(['sh', '-c', `touch ${dir}/started; exec sleep ${marker}`]);
+  assert.equal(spawnSync(cmd!, args, { stdio: 'ignore' }).status, 0);
+  // The orphaned unshare (its command line carries the job's) and its child end at once; a pasta would stay for ever.
+  await eventually(
+    () => `the orphaned unshare and all it started to end: ${processesMatching(`sleep ${marker}`).join(', ')} left`,
+    async () => processesMatching(`sleep ${marker}`).length === 0,
+    10_000,
+  );
+  assert.ok(!fs.existsSync(path.join(dir, 'started')), 'the job never starts');
+});
+
 test("the server's pool runners take LAZYAF_JOB_HOST_PORTS from its environment", async (t) => {
   if (!jobNetwork(t)) return;
   const data = path.join(tempDir(t), 'data');
