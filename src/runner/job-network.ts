@@ -49,7 +49,7 @@ import { isExecutableFile } from './sandbox.js';
  *   - pasta dies with the unshare (`--kill-child`), but util-linux before 2.39 sets that signal in
  *     the forked child without looking whether the unshare is still there: a runner killed in
  *     that window left pasta and the job for ever (4 of 150 runners killed 1-8 ms after the
- *     spawn, on the 2-core machine beside 4 CPU hogs; 0 of 200 with the check). The child, the
+ *     spawn, on the 2-core machine beside 4 CPU hogs; 0 of 600 with the check). The child, the
  *     init of the namespace, cannot ask for its parent (getppid() is 0 there): a shell in it reads
  *     its parent in the host's /proc, held open from before its own was mounted, and goes on only
  *     while that is still the unshare.
