@@ -173,13 +173,23 @@ test("pasta's namespace starts nothing once the unshare that made it is no longe
   const dir = tempDir(t);
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
-  const realUnshare = spawnSync('sh', ['-c', 'command -v unshare'], { encoding: 'utf8' }).stdout.trim();
+  const realUnshare = spawnSync('sh', ['-c', 'PATH="$PATH:/usr/sbin:/sbin" command -v unshare'], { encoding: 'utf8' }).stdout.trim();
   // The one that makes pasta's pid namespace; the one in it, for bubblewrap's /proc, as it is.
   const shim = `#!/bin/sh\ncase " $* " in *" --pid "*) ${realUnshare} "$@" & ;; *) exec ${realUnshare} "$@" ;; esac\n`;
   fs.writeFileSync(path.join(bin, 'unshare'), shim, { mode: 0o755 });
   const network = JobNetwork.locate([], `${bin}:${process.env.PATH}`);
   assert.ok(!('problem' in network), 'problem' in network ? network.problem : '');
   const marker = String(700000 + Math.floor(Math.random() * 99999));
+  // Where the check fails, what it let start would outlive the test.
+  t.after(() => {
+    for (const pid of processesMatching(`sleep ${marker}`)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  });
   const [cmd, ...args] = network.wrap(['sh', '-c', `touch ${dir}/started; exec sleep ${marker}`]);
   assert.equal(spawnSync(cmd!, args, { stdio: 'ignore' }).status, 0);
   // The orphaned unshare (its command line carries the job's) and its child end at once; a pasta would stay for ever.
