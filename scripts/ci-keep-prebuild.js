@@ -29,6 +29,9 @@ if (new Database(':memory:').prepare('select 1 + 1 as two').get().two !== 2) thr
 fs.mkdirSync(dir, { recursive: true });
 const partial = `${file}.${process.pid}.tmp`;
 const tar = spawnSync('tar', ['-czf', partial, '-C', path.dirname(pkgFile), 'build/Release/better_sqlite3.node'], { stdio: 'inherit' });
-if (tar.status !== 0) process.exit(tar.status ?? 1);
+if (tar.status !== 0) {
+  fs.rmSync(partial, { force: true });
+  process.exit(tar.status ?? 1);
+}
 fs.renameSync(partial, file);
 process.stdout.write(`ci-keep-prebuild: ${file} (kept for the next npm ci)\n`);

@@ -128,10 +128,12 @@ export function startRunnerProcess(
   workRoot: string,
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  /** What starts it: the CLI's `runner` command, or a bundle's entry. */
+  entry: string[] = [CLI, 'runner'],
 ): RunnerProcess {
   const workdir = path.join(workRoot, name);
   fs.mkdirSync(workdir, { recursive: true });
-  const child = spawnChild(t, process.execPath, [CLI, 'runner', '--server', server.url, '--name', name, '--workdir', workdir, ...extraArgs], {
+  const child = spawnChild(t, process.execPath, [...entry, '--server', server.url, '--name', name, '--workdir', workdir, ...extraArgs], {
     env: { ...process.env, LAZYAF_TOKEN: server.registrationToken, ...env },
   });
   let seen = '';

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { currentOutputs, OUTPUTS_FILE, pruneEarlierOutputs } from '../scripts/earlier-outputs.js';
-import { eventually, ROOT, spawnChild, startTestServer, tempDir } from './helpers.js';
-import { runJob, seedRepo } from './queue-helpers.js';
+import { eventually, ROOT, startTestServer, tempDir } from './helpers.js';
+import { runJob, seedRepo, startRunnerProcess } from './queue-helpers.js';
 
 /** A tree that builds the runner's bundle as the repository does, from its own copy of the sources. */
 function buildTree(root: string): { bundle: () => string[]; dir: string } {
@@ -33,18 +33,8 @@ test('a runner started before a build that changed its job chunk still runs its 
 
   const server = await startTestServer(t);
   const repo = await seedRepo(server, tempDir(t), 'rebuilt');
-  let said = '';
-  const runner = spawnChild(
-    t,
-    process.execPath,
-    [path.join(tree.dir, 'runner.mjs'), '--server', server.url, '--name', 'rebuilt', '--workdir', path.join(root, 'work')],
-    {
-      env: { ...process.env, LAZYAF_TOKEN: server.registrationToken },
-    },
-  );
-  runner.stdout?.on('data', (c: Buffer) => (said += c.toString('utf8')));
-  runner.stderr?.on('data', (c: Buffer) => (said += c.toString('utf8')));
-  await eventually('the runner to register', () => /registered as rebuilt/.test(said));
+  const runner = startRunnerProcess(t, server, 'rebuilt', root, [], {}, [path.join(tree.dir, 'runner.mjs')]);
+  await eventually('the runner to register', () => /registered as rebuilt/.test(runner.output()));
 
   // A change to the job's code (a pull, an edit) while that runner waits, idle: a new job chunk.
   fs.appendFileSync(path.join(root, 'src', 'runner', 'job.ts'), '\n(globalThis as Record<string, unknown>).lazyafRebuiltMark = 1;\n');
@@ -53,7 +43,7 @@ test('a runner started before a build that changed its job chunk still runs its 
   assert.ok(fs.existsSync(path.join(tree.dir, firstJobChunk)), 'the earlier job chunk is still there');
 
   const job = await runJob(server, { repo_id: repo.id, title: 'first job after the build', command: 'echo ran > ran.txt' });
-  assert.equal(job.status, 'succeeded', `${job.log}\n${said}`);
+  assert.equal(job.status, 'succeeded', `${job.log}\n${runner.output()}`);
 });
 
 test('a build removes what no build has written for a week, keeps what it wrote and the earlier ones, and lists its own', (t) => {
